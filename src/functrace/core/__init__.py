@@ -1,0 +1,1 @@
+"""The IR (avals, jaxprs) and tracing machinery."""

@@ -1,0 +1,202 @@
+"""Abstract values (avals) and the dtype rules.
+
+``ShapedArray(shape, dtype, weak_type)`` is the type of every jaxpr variable.
+Dtype rules follow JAX: float32 is the default float, int32 the default int
+(float64/int64 only with ``enable_x64``), and Python scalars are *weakly typed*:
+``f32_array * 2.0`` stays float32.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..config import config
+from ..errors import DTypeError
+
+_SHORT = {
+    "float16": "f16", "float32": "f32", "float64": "f64", "bfloat16": "bf16",
+    "int8": "i8", "int16": "i16", "int32": "i32", "int64": "i64",
+    "uint8": "u8", "uint16": "u16", "uint32": "u32", "uint64": "u64",
+    "bool": "bool", "complex64": "c64", "complex128": "c128",
+}
+
+
+class ShapedArray:
+    """The abstract value of an array: a shape, a dtype and a weak-type flag.
+
+    Example:
+        >>> ShapedArray((2, 3), np.float32)
+        ShapedArray(f32[2,3])
+    """
+
+    __slots__ = ("shape", "dtype", "weak_type")
+    array_abstraction_level = 1
+
+    def __init__(self, shape, dtype, weak_type: bool = False):
+        self.shape = tuple(int(d) for d in shape)
+        self.dtype = np.dtype(dtype)
+        self.weak_type = bool(weak_type)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def update(self, shape=None, dtype=None, weak_type=None) -> ShapedArray:
+        return ShapedArray(
+            self.shape if shape is None else shape,
+            self.dtype if dtype is None else dtype,
+            self.weak_type if weak_type is None else weak_type,
+        )
+
+    def strip_weak_type(self) -> ShapedArray:
+        return ShapedArray(self.shape, self.dtype) if self.weak_type else self
+
+    def str_short(self) -> str:
+        return f"{_SHORT.get(self.dtype.name, self.dtype.name)}[{','.join(map(str, self.shape))}]"
+
+    def __eq__(self, other) -> bool:
+        return (type(other) is ShapedArray and self.shape == other.shape
+                and self.dtype == other.dtype and self.weak_type == other.weak_type)
+
+    def __hash__(self) -> int:
+        return hash((self.shape, self.dtype, self.weak_type))
+
+    def __repr__(self) -> str:
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"ShapedArray({self.str_short()}{weak})"
+
+
+# ---------------------------------------------------------------------------
+# dtypes
+
+def default_float_dtype() -> np.dtype:
+    return np.dtype(np.float64 if config.enable_x64 else np.float32)
+
+
+def default_int_dtype() -> np.dtype:
+    return np.dtype(np.int64 if config.enable_x64 else np.int32)
+
+
+def canonicalize_dtype(dtype) -> np.dtype:
+    """Maps 64-bit dtypes to 32-bit ones unless ``enable_x64`` is on."""
+    dtype = np.dtype(dtype)
+    if config.enable_x64:
+        return dtype
+    return _NARROW.get(dtype, dtype)
+
+
+_NARROW = {
+    np.dtype(np.float64): np.dtype(np.float32),
+    np.dtype(np.int64): np.dtype(np.int32),
+    np.dtype(np.uint64): np.dtype(np.uint32),
+    np.dtype(np.complex128): np.dtype(np.complex64),
+}
+
+
+def is_float(dtype) -> bool:
+    return np.issubdtype(dtype, np.floating)
+
+
+def is_inexact(dtype) -> bool:
+    return np.issubdtype(dtype, np.inexact)
+
+
+def is_int(dtype) -> bool:
+    return np.issubdtype(dtype, np.integer)
+
+
+def _kind(dtype) -> int:
+    dtype = np.dtype(dtype)
+    if dtype == np.bool_:
+        return 0
+    if np.issubdtype(dtype, np.integer):
+        return 1
+    if np.issubdtype(dtype, np.floating):
+        return 2
+    return 3
+
+
+def _default_of_kind(kind: int) -> np.dtype:
+    return [np.dtype(np.bool_), default_int_dtype(), default_float_dtype(),
+            canonicalize_dtype(np.complex128)][kind]
+
+
+def result_type(*avals: ShapedArray) -> tuple[np.dtype, bool]:
+    """JAX's promotion: returns (dtype, weak_type) for a binary/n-ary operation.
+
+    Weak (Python scalar) operands adopt a strong operand's dtype when their kind
+    (bool < int < float < complex) is not higher; otherwise they promote to the
+    default dtype of their kind.
+    """
+    strong = [a.dtype for a in avals if not a.weak_type]
+    weak = [a.dtype for a in avals if a.weak_type]
+    if strong:
+        dtype = strong[0]
+        for d in strong[1:]:
+            dtype = _promote_strong(dtype, d)
+        if weak:
+            wk = max(_kind(d) for d in weak)
+            if wk > _kind(dtype):
+                return _default_of_kind(wk), True
+        return dtype, False
+    kind = max(_kind(d) for d in weak)
+    return _default_of_kind(kind), True
+
+
+def _promote_strong(a: np.dtype, b: np.dtype) -> np.dtype:
+    if a == b:
+        return a
+    ka, kb = _kind(a), _kind(b)
+    if ka != kb:  # int with float: the float wins, as in JAX (not NumPy's widening)
+        return a if ka > kb else b
+    return canonicalize_dtype(np.promote_types(a, b))
+
+
+# ---------------------------------------------------------------------------
+# values
+
+_SCALAR_TYPES = (bool, int, float, complex)
+
+
+def is_python_scalar(x) -> bool:
+    return type(x) in _SCALAR_TYPES or (
+        isinstance(x, numbers.Number) and not isinstance(x, np.generic | np.ndarray))
+
+
+def canonicalize_value(x) -> np.ndarray:
+    """Turns a Python scalar, NumPy scalar or array into a canonical NumPy array."""
+    if type(x) is np.ndarray:
+        dt = canonicalize_dtype(x.dtype)
+        return x if dt == x.dtype else x.astype(dt)
+    if is_python_scalar(x):
+        return np.asarray(x, _default_of_kind(_kind(np.asarray(x).dtype)))
+    if isinstance(x, np.generic):
+        return np.asarray(x, canonicalize_dtype(x.dtype))
+    if isinstance(x, list | tuple):
+        raise DTypeError(
+            f"Expected an array or a scalar, got a {type(x).__name__}; wrap it with "
+            "functrace.numpy.asarray(...) first (lists and tuples are pytrees, not arrays).")
+    try:
+        arr = np.asarray(x)
+    except Exception as e:  # noqa: BLE001 - re-raised with context
+        raise DTypeError(f"Cannot convert a {type(x).__name__} to an array: {e}") from None
+    if arr.dtype == object:
+        raise DTypeError(f"Cannot use a {type(x).__name__} as an array value.")
+    return canonicalize_value(arr)
+
+
+def aval_of_value(x) -> ShapedArray:
+    """The aval of a concrete value (weakly typed for Python scalars)."""
+    if type(x) is np.ndarray:
+        return ShapedArray(x.shape, canonicalize_dtype(x.dtype))
+    if is_python_scalar(x):
+        return ShapedArray((), _default_of_kind(_kind(np.asarray(x).dtype)), weak_type=True)
+    if isinstance(x, np.generic):
+        return ShapedArray((), canonicalize_dtype(x.dtype))
+    return aval_of_value(canonicalize_value(x))

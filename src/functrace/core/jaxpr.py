@@ -1,0 +1,247 @@
+"""The IR: variables, literals, equations and jaxprs; printer and type checker.
+
+A jaxpr is a typed, first-order program::
+
+    { lambda ; a:f32[] b:f32[] c:f32[]. let
+        d:f32[] = add a b
+        e:f32[] = mul d c
+      in (e,) }
+
+Constants (``constvars``) come before the ``;``, inputs after it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from ..errors import FunctraceError
+from .avals import ShapedArray
+
+
+class Var:
+    """A jaxpr variable; identity is the object itself, names are given when printing."""
+
+    __slots__ = ("aval", "count")
+    _counter = 0
+
+    def __init__(self, aval: ShapedArray):
+        self.aval = aval
+        Var._counter += 1
+        self.count = Var._counter
+
+    def __repr__(self) -> str:
+        return f"Var({self.count}:{self.aval.str_short()})"
+
+
+class Literal:
+    """A scalar constant written inline in an equation (``2.0:f32[]``)."""
+
+    __slots__ = ("val", "aval")
+
+    def __init__(self, val, aval: ShapedArray):
+        self.val = val
+        self.aval = aval
+
+    def __repr__(self) -> str:
+        return f"Literal({self.val!r})"
+
+
+Atom = Var | Literal
+
+
+class Eqn(NamedTuple):
+    """``outvars = primitive[params] inputs``."""
+
+    primitive: Any
+    inputs: list
+    params: dict
+    outvars: list
+
+
+class Jaxpr:
+    """A program: ``constvars``, ``invars``, ``eqns`` and ``outvars``."""
+
+    __slots__ = ("constvars", "invars", "eqns", "outvars")
+
+    def __init__(self, constvars, invars, eqns, outvars):
+        self.constvars = list(constvars)
+        self.invars = list(invars)
+        self.eqns = list(eqns)
+        self.outvars = list(outvars)
+
+    @property
+    def in_avals(self) -> list[ShapedArray]:
+        return [v.aval for v in self.invars]
+
+    @property
+    def out_avals(self) -> list[ShapedArray]:
+        return [v.aval for v in self.outvars]
+
+    def __str__(self) -> str:
+        return pp_jaxpr(self)
+
+    __repr__ = __str__
+
+
+class ClosedJaxpr:
+    """A jaxpr together with the values of its constvars.
+
+    This is what ``make_jaxpr`` returns; it prints like the jaxpr and exposes
+    ``.jaxpr``, ``.consts``, ``.in_avals`` and ``.out_avals``.
+    """
+
+    __slots__ = ("jaxpr", "consts")
+
+    def __init__(self, jaxpr: Jaxpr, consts):
+        self.jaxpr = jaxpr
+        self.consts = list(consts)
+
+    @property
+    def in_avals(self) -> list[ShapedArray]:
+        return self.jaxpr.in_avals
+
+    @property
+    def out_avals(self) -> list[ShapedArray]:
+        return self.jaxpr.out_avals
+
+    @property
+    def eqns(self) -> list[Eqn]:
+        return self.jaxpr.eqns
+
+    def __str__(self) -> str:
+        return pp_jaxpr(self.jaxpr)
+
+    __repr__ = __str__
+
+
+# ---------------------------------------------------------------------------
+# printer (JAX's format)
+
+def _letters(n: int) -> str:
+    s = chr(ord("a") + n % 26)
+    n //= 26
+    while n:
+        s = chr(ord("a") + n % 26) + s
+        n //= 26
+    return s
+
+
+class _Names:
+    def __init__(self):
+        self.names: dict[Var, str] = {}
+
+    def __call__(self, v) -> str:
+        if isinstance(v, Literal):
+            return _pp_literal(v)
+        if v not in self.names:
+            self.names[v] = _letters(len(self.names))
+        return self.names[v]
+
+
+def _pp_literal(lit: Literal) -> str:
+    val = np.asarray(lit.val)
+    if val.dtype == np.bool_:
+        s = str(bool(val))
+    elif np.issubdtype(val.dtype, np.integer):
+        s = str(int(val))
+    else:
+        s = repr(float(val))
+    return f"{s}:{lit.aval.str_short()}"
+
+
+def _pp_param(value, names: _Names, indent: int) -> str:
+    if isinstance(value, ClosedJaxpr | Jaxpr):
+        jaxpr = value.jaxpr if isinstance(value, ClosedJaxpr) else value
+        inner = _pp_jaxpr(jaxpr, _Names(), indent + 4)
+        return inner
+    if isinstance(value, np.dtype):
+        return value.name
+    if isinstance(value, type) and issubclass(value, np.generic):
+        return np.dtype(value).name
+    if callable(value):
+        return getattr(value, "__name__", type(value).__name__)
+    return str(value)
+
+
+def _pp_eqn(eqn: Eqn, names: _Names, indent: int) -> str:
+    lhs = " ".join(f"{names(v)}:{v.aval.str_short()}" for v in eqn.outvars)
+    params = ""
+    if eqn.params:
+        items = " ".join(f"{k}={_pp_param(v, names, indent)}" for k, v in sorted(eqn.params.items()))
+        params = f"[{items}]"
+    args = " ".join(names(x) for x in eqn.inputs)
+    rhs = f"{eqn.primitive.name}{params}" + (f" {args}" if args else "")
+    return " " * indent + f"{lhs} = {rhs}"
+
+
+def _pp_jaxpr(jaxpr: Jaxpr, names: _Names, indent: int) -> str:
+    consts = " ".join(f"{names(v)}:{v.aval.str_short()}" for v in jaxpr.constvars)
+    ins = " ".join(f"{names(v)}:{v.aval.str_short()}" for v in jaxpr.invars)
+    pad = " " * indent
+    lines = [f"{{ lambda {consts}; {ins}. let"]
+    lines += [_pp_eqn(e, names, indent + 4) for e in jaxpr.eqns]
+    outs = ", ".join(names(v) for v in jaxpr.outvars)
+    trailing = "," if len(jaxpr.outvars) == 1 else ""
+    lines.append(f"{pad}  in ({outs}{trailing}) }}")
+    return "\n".join(lines)
+
+
+def pp_jaxpr(jaxpr: Jaxpr) -> str:
+    """Formats a jaxpr the way JAX prints one."""
+    return _pp_jaxpr(jaxpr, _Names(), 0)
+
+
+# ---------------------------------------------------------------------------
+# type checking
+
+class JaxprTypeError(FunctraceError, TypeError):
+    """A jaxpr is malformed: a variable used before definition or a wrong aval."""
+
+
+def _same_type(a: ShapedArray, b: ShapedArray) -> bool:
+    return a.shape == b.shape and a.dtype == b.dtype
+
+
+def typecheck(jaxpr: Jaxpr | ClosedJaxpr) -> list[ShapedArray]:
+    """Re-derives every aval with the shape rules; returns the output avals.
+
+    Raises ``JaxprTypeError`` naming the offending equation.
+    """
+    if isinstance(jaxpr, ClosedJaxpr):
+        for v, c in zip(jaxpr.jaxpr.constvars, jaxpr.consts, strict=True):
+            shape = np.shape(c)
+            if tuple(shape) != v.aval.shape:
+                raise JaxprTypeError(f"const {v} has shape {shape}, expected {v.aval.shape}")
+        jaxpr = jaxpr.jaxpr
+    env: set[Var] = set()
+
+    def read(x):
+        if isinstance(x, Literal):
+            return x.aval
+        if x not in env:
+            raise JaxprTypeError(f"variable {x} used before it is defined")
+        return x.aval
+
+    for v in jaxpr.constvars + jaxpr.invars:
+        if v in env:
+            raise JaxprTypeError(f"variable {v} bound twice")
+        env.add(v)
+    for eqn in jaxpr.eqns:
+        in_avals = [read(x) for x in eqn.inputs]
+        out_avals = eqn.primitive.abstract_eval(*in_avals, **eqn.params)
+        if not eqn.primitive.multiple_results:
+            out_avals = [out_avals]
+        if len(out_avals) != len(eqn.outvars):
+            raise JaxprTypeError(f"{eqn.primitive.name}: {len(out_avals)} results, "
+                                 f"{len(eqn.outvars)} outvars")
+        for v, a in zip(eqn.outvars, out_avals, strict=True):
+            if not _same_type(v.aval, a):
+                raise JaxprTypeError(
+                    f"{eqn.primitive.name}: outvar has type {v.aval.str_short()} but the shape "
+                    f"rule gives {a.str_short()}")
+            if v in env:
+                raise JaxprTypeError(f"variable {v} bound twice")
+            env.add(v)
+    return [read(x) for x in jaxpr.outvars]

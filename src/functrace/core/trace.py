@@ -1,0 +1,488 @@
+"""Primitives, tracers and the trace stack; staging Python into jaxprs.
+
+Every operation on arrays ends in ``Primitive.bind``. ``bind`` finds the
+innermost active transformation among its arguments (the *top trace*), lifts
+the other arguments into it and lets it process the primitive:
+
+- the eval trace (level 0) runs the NumPy reference impl;
+- transformation traces (jvp, partial evaluation, ...) apply their rules, which
+  call primitives again and so reach the traces below them;
+- the staging trace records an equation into a jaxpr (``make_jaxpr``, ``jit``).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConcretizationError, FunctraceError, MissingRuleError, UnexpectedTracerError
+from .avals import ShapedArray, aval_of_value, canonicalize_value
+from .jaxpr import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
+
+# ---------------------------------------------------------------------------
+# primitives
+
+impl_rules: dict[Primitive, Any] = {}
+abstract_eval_rules: dict[Primitive, Any] = {}
+
+
+class Primitive:
+    """A named operation; its rules live in tables keyed by the primitive object.
+
+    ``elementwise`` tells the compiler the primitive can be fused into a loop.
+    """
+
+    def __init__(self, name: str, *, multiple_results: bool = False,
+                 elementwise: bool = False):
+        self.name = name
+        self.multiple_results = multiple_results
+        self.elementwise = elementwise
+
+    def __repr__(self) -> str:
+        return self.name
+
+    def bind(self, *args, **params):
+        return bind(self, *args, **params)
+
+    def impl(self, *args, **params):
+        rule = impl_rules.get(self)
+        if rule is None:
+            raise MissingRuleError(f"primitive '{self.name}' has no reference implementation")
+        return rule(*args, **params)
+
+    def abstract_eval(self, *avals, **params):
+        rule = abstract_eval_rules.get(self)
+        if rule is None:
+            raise MissingRuleError(f"primitive '{self.name}' has no shape rule")
+        return rule(*avals, **params)
+
+
+def bind(prim: Primitive, *args, **params):
+    """Applies ``prim`` to ``args`` under the innermost active transformation."""
+    top = find_top_trace(args)
+    tracers = [full_raise(top, a) for a in args]
+    outs = top.process_primitive(prim, tracers, params)
+    if prim.multiple_results:
+        return [full_lower(o) for o in outs]
+    return full_lower(outs)
+
+
+# ---------------------------------------------------------------------------
+# the trace stack
+
+class MainTrace:
+    __slots__ = ("level", "trace_type", "global_data", "active")
+
+    def __init__(self, level: int, trace_type, global_data=None):
+        self.level = level
+        self.trace_type = trace_type
+        self.global_data = global_data
+        self.active = True
+
+    def __repr__(self) -> str:
+        return f"MainTrace({self.level}, {self.trace_type.__name__})"
+
+
+trace_stack: list[MainTrace] = []
+dynamic_trace: MainTrace | None = None
+
+
+@contextmanager
+def new_main(trace_type, global_data=None):
+    main = MainTrace(len(trace_stack), trace_type, global_data)
+    trace_stack.append(main)
+    try:
+        yield main
+    finally:
+        trace_stack.pop()
+        main.active = False
+
+
+@contextmanager
+def new_dynamic_main(trace_type, global_data=None):
+    """A main trace that also captures operations on plain constants (staging)."""
+    global dynamic_trace
+    prev = dynamic_trace
+    with new_main(trace_type, global_data) as main:
+        dynamic_trace = main
+        try:
+            yield main
+        finally:
+            dynamic_trace = prev
+
+
+class Trace:
+    def __init__(self, main: MainTrace):
+        self.main = main
+
+    def pure(self, val):
+        raise NotImplementedError
+
+    lift = pure
+
+    def process_primitive(self, primitive, tracers, params):
+        raise NotImplementedError
+
+
+def _leak_error(x: Tracer) -> UnexpectedTracerError:
+    kind = x._trace.main.trace_type.__name__
+    return UnexpectedTracerError(
+        f"A {kind} tracer of type {x.aval.str_short()} was used after the transformation that "
+        "created it returned (it leaked out, e.g. stored in a global or a closure). Return "
+        "values from the transformed function instead of stashing them."
+    )
+
+
+def find_top_trace(xs) -> Trace:
+    top = trace_stack[0]
+    for x in xs:
+        if isinstance(x, Tracer):
+            main = x._trace.main
+            if not main.active:
+                raise _leak_error(x)
+            if main.level > top.level:
+                top = main
+    if dynamic_trace is not None and dynamic_trace.level > top.level:
+        top = dynamic_trace
+    return top.trace_type(top)
+
+
+def full_raise(trace: Trace, val):
+    if not isinstance(val, Tracer):
+        return trace.pure(val)
+    main = val._trace.main
+    if main is trace.main:
+        return val
+    if main.level < trace.main.level:
+        return trace.lift(val)
+    raise UnexpectedTracerError(
+        f"a tracer from {main} reached {trace.main}: a tracer leaked between transformations")
+
+
+def full_lower(val):
+    return val.full_lower() if isinstance(val, Tracer) else val
+
+
+# ---------------------------------------------------------------------------
+# tracers
+
+# Operator overloads of tracers are provided by functrace.numpy (the layer that
+# owns array semantics), which fills this table when it is imported.
+array_methods: dict[str, Any] = {}
+
+
+def _forward(name):
+    def method(self, *args, **kwargs):
+        fn = array_methods.get(name)
+        if fn is None:
+            raise FunctraceError(f"array method {name} is unavailable: import functrace.numpy")
+        return fn(self, *args, **kwargs)
+    method.__name__ = name
+    return method
+
+
+_OPERATORS = [
+    "__add__", "__radd__", "__sub__", "__rsub__", "__mul__", "__rmul__", "__truediv__",
+    "__rtruediv__", "__floordiv__", "__rfloordiv__", "__mod__", "__rmod__", "__pow__",
+    "__rpow__", "__matmul__", "__rmatmul__", "__neg__", "__pos__", "__abs__", "__lt__",
+    "__le__", "__gt__", "__ge__", "__eq__", "__ne__", "__getitem__", "__invert__", "__and__",
+    "__rand__", "__or__", "__ror__", "__xor__", "__rxor__",
+    "reshape", "astype", "sum", "mean", "max", "min", "prod", "var", "std", "argmax",
+    "argmin", "all", "any", "transpose", "squeeze", "flatten", "ravel", "clip", "dot",
+    "swapaxes", "cumsum",
+]
+
+
+class Tracer:
+    """A value being traced; ``aval`` gives its type, subclasses carry the rest."""
+
+    __slots__ = ("_trace",)
+    __array_priority__ = 1000
+    __hash__ = None  # like JAX arrays: tracers are not hashable
+
+    aval: ShapedArray
+
+    def full_lower(self):
+        return self
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.aval.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.aval.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.aval.ndim
+
+    @property
+    def size(self) -> int:
+        return self.aval.size
+
+    @property
+    def T(self):
+        return array_methods["transpose"](self)
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of unsized object (a 0-d traced array)")
+        return self.shape[0]
+
+    def __iter__(self):
+        if not self.shape:
+            raise TypeError("iteration over a 0-d traced array")
+        return (self[i] for i in range(self.shape[0]))
+
+    def concrete_value(self, op: str):
+        """The NumPy value, when the trace knows it; otherwise a ConcretizationError."""
+        raise ConcretizationError(
+            f"{op}() needs a concrete value, but this {self.aval.str_short()} value is abstract "
+            f"(traced by {type(self._trace).__name__}).")
+
+    def __bool__(self) -> bool:
+        return bool(self.concrete_value("bool"))
+
+    def __float__(self) -> float:
+        return float(self.concrete_value("float"))
+
+    def __int__(self) -> int:
+        return int(self.concrete_value("int"))
+
+    def __complex__(self) -> complex:
+        return complex(self.concrete_value("complex"))
+
+    def __index__(self) -> int:
+        val = self.concrete_value("index")
+        if not np.issubdtype(val.dtype, np.integer):
+            raise TypeError(f"only integer arrays can be used as an index, got {self.dtype}")
+        return int(val)
+
+    def item(self):
+        return self.concrete_value("item").item()
+
+    def __array__(self, dtype=None, copy=None):
+        raise FunctraceError(
+            f"Cannot convert a traced {self.aval.str_short()} value to a NumPy array: NumPy would "
+            "drop it from the trace and the transformation would be silently wrong. Use "
+            "functrace.numpy (import functrace.numpy as fnp) instead of numpy inside "
+            "transformed functions.")
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        fn = array_methods.get("__ufunc__")
+        return fn(ufunc, method, *inputs, **kwargs)
+
+    def __array_function__(self, func, types, args, kwargs):
+        fn = array_methods.get("__function__")
+        return fn(func, types, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"Traced<{self.aval.str_short()}>with<{type(self._trace).__name__}>"
+
+
+for _name in _OPERATORS:
+    setattr(Tracer, _name, _forward(_name))
+
+
+# ---------------------------------------------------------------------------
+# the eval trace: run reference impls on NumPy values
+
+class EvalTrace(Trace):
+    def pure(self, x):
+        return x
+
+    lift = pure
+
+    def process_primitive(self, primitive, tracers, params):
+        avals = [aval_of_value(x) for x in tracers]
+        out_avals = primitive.abstract_eval(*avals, **params)
+        vals = [canonicalize_value(x) for x in tracers]
+        outs = primitive.impl(*vals, **params)
+        if primitive.multiple_results:
+            return [_as_array(o, a) for o, a in zip(outs, out_avals, strict=True)]
+        return _as_array(outs, out_avals)
+
+
+def _as_array(x, aval: ShapedArray) -> np.ndarray:
+    x = np.asarray(x)
+    if x.dtype != aval.dtype:
+        x = x.astype(aval.dtype)
+    if x.shape != aval.shape:
+        raise FunctraceError(f"internal error: impl gave shape {x.shape}, rule {aval.shape}")
+    return x
+
+
+trace_stack.append(MainTrace(0, EvalTrace))
+
+
+def get_aval(x) -> ShapedArray:
+    return x.aval if isinstance(x, Tracer) else aval_of_value(x)
+
+
+def concrete_or_none(x):
+    """The NumPy value of ``x`` if it is known now, else ``None``."""
+    if isinstance(x, Tracer):
+        try:
+            return x.concrete_value("concrete_or_none")
+        except ConcretizationError:
+            return None
+    return canonicalize_value(x)
+
+
+# ---------------------------------------------------------------------------
+# the staging trace: record equations into a jaxpr
+
+class JaxprTracer(Tracer):
+    __slots__ = ("aval", "atom")
+
+    def __init__(self, trace, aval: ShapedArray, atom):
+        self._trace = trace
+        self.aval = aval
+        self.atom = atom
+
+    def concrete_value(self, op: str):
+        builder: JaxprBuilder = self._trace.main.global_data
+        raise ConcretizationError(builder.concretization_message(self, op))
+
+
+class JaxprBuilder:
+    """Collects the equations, constants and inputs of one staged jaxpr."""
+
+    def __init__(self, transform: str, fun_name: str):
+        self.transform = transform
+        self.fun_name = fun_name
+        self.eqns: list[Eqn] = []
+        self.invars: list[Var] = []
+        self.arg_names: dict[Var, str] = {}
+        self.consts: dict[int, tuple[Var, Any]] = {}
+
+    def add_const(self, val) -> Var:
+        key = id(val)
+        if key not in self.consts:
+            self.consts[key] = (Var(get_aval(val).strip_weak_type()), val)
+        return self.consts[key][0]
+
+    def build(self, outs: list[JaxprTracer]) -> ClosedJaxpr:
+        constvars = [v for v, _ in self.consts.values()]
+        consts = [c for _, c in self.consts.values()]
+        jaxpr = Jaxpr(constvars, self.invars, self.eqns, [t.atom for t in outs])
+        return ClosedJaxpr(jaxpr, consts)
+
+    def concretization_message(self, tracer: JaxprTracer, op: str) -> str:
+        deps = self._depends_on(tracer.atom)
+        names = ", ".join(repr(self.arg_names[v]) for v in self.invars if v in deps) or "none"
+        frame = _user_frame()
+        where = f" at {frame}" if frame else ""
+        return (
+            f"{op}() was called on an abstract {tracer.aval.str_short()} value while tracing "
+            f"'{self.fun_name}' for {self.transform}{where}. Its value is not known at trace "
+            f"time because it depends on argument(s) {names}. Fixes: mark those arguments "
+            "static (static_argnums=... / static_argnames=...); use functrace.numpy.where(cond, "
+            "x, y) for an elementwise choice; or move the Python control flow outside the "
+            "traced function.")
+
+    def _depends_on(self, atom) -> set:
+        producers = {v: e for e in self.eqns for v in e.outvars}
+        seen, stack = set(), [atom]
+        while stack:
+            a = stack.pop()
+            if isinstance(a, Literal) or a in seen:
+                continue
+            seen.add(a)
+            if a in producers:
+                stack.extend(producers[a].inputs)
+        return seen
+
+
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _user_frame() -> str | None:
+    for info in inspect.stack(context=0):
+        if not os.path.abspath(info.filename).startswith(_PKG_DIR):
+            return f"{info.filename}:{info.lineno} ({info.function})"
+    return None
+
+
+class JaxprTrace(Trace):
+    @property
+    def builder(self) -> JaxprBuilder:
+        return self.main.global_data
+
+    def new_arg(self, aval: ShapedArray, name: str) -> JaxprTracer:
+        var = Var(aval)
+        self.builder.invars.append(var)
+        self.builder.arg_names[var] = name
+        return JaxprTracer(self, aval, var)
+
+    def pure(self, val) -> JaxprTracer:
+        if isinstance(val, Tracer):
+            return self.lift(val)
+        aval = aval_of_value(val)
+        if aval.shape == ():
+            return JaxprTracer(self, aval, Literal(val if aval.weak_type else
+                                                   canonicalize_value(val), aval))
+        val = canonicalize_value(val)
+        return JaxprTracer(self, aval, self.builder.add_const(val))
+
+    def lift(self, tracer: Tracer) -> JaxprTracer:
+        var = self.builder.add_const(tracer)
+        return JaxprTracer(self, var.aval, var)
+
+    def process_primitive(self, primitive, tracers, params):
+        out_avals = primitive.abstract_eval(*[t.aval for t in tracers], **params)
+        multiple = primitive.multiple_results
+        outs = [JaxprTracer(self, a, Var(a)) for a in (out_avals if multiple else [out_avals])]
+        self.builder.eqns.append(
+            Eqn(primitive, [t.atom for t in tracers], params, [o.atom for o in outs]))
+        return outs if multiple else outs[0]
+
+
+def trace_to_jaxpr(fun, in_avals: list[ShapedArray], arg_names=None, *,
+                   transform: str = "make_jaxpr", fun_name: str | None = None) -> ClosedJaxpr:
+    """Stages ``fun`` (flat arrays in, flat list of arrays out) into a ClosedJaxpr.
+
+    Constants of the result may be tracers of an enclosing transformation
+    (closures); evaluating the jaxpr at that level binds them.
+    """
+    fun_name = fun_name or getattr(fun, "__name__", "fun")
+    arg_names = arg_names or [f"arg{i}" for i in range(len(in_avals))]
+    builder = JaxprBuilder(transform, fun_name)
+    with new_dynamic_main(JaxprTrace, builder) as main:
+        trace = JaxprTrace(main)
+        args = [trace.new_arg(a, n) for a, n in zip(in_avals, arg_names, strict=True)]
+        outs = fun(*args)
+        out_tracers = [full_raise(trace, o) for o in outs]
+        return builder.build(out_tracers)
+
+
+def eval_jaxpr(jaxpr: Jaxpr, consts, *args) -> list:
+    """Evaluates ``jaxpr`` by binding each equation's primitive (so it is traceable)."""
+    env: dict[Var, Any] = {}
+
+    def read(a):
+        return a.val if isinstance(a, Literal) else env[a]
+
+    for v, x in zip(jaxpr.constvars, consts, strict=True):
+        env[v] = x
+    if len(args) != len(jaxpr.invars):
+        raise FunctraceError(
+            f"eval_jaxpr: the jaxpr takes {len(jaxpr.invars)} inputs, got {len(args)}")
+    for v, x in zip(jaxpr.invars, args, strict=True):
+        env[v] = x
+    for eqn in jaxpr.eqns:
+        outs = bind(eqn.primitive, *[read(a) for a in eqn.inputs], **eqn.params)
+        if not eqn.primitive.multiple_results:
+            outs = [outs]
+        for v, o in zip(eqn.outvars, outs, strict=True):
+            env[v] = o
+    return [read(a) for a in jaxpr.outvars]
+
+
+def eval_closed_jaxpr(closed: ClosedJaxpr, *args) -> list:
+    return eval_jaxpr(closed.jaxpr, closed.consts, *args)

@@ -1,0 +1,34 @@
+"""Exception types raised by functrace.
+
+Every error names the operation, the shapes/dtypes involved and what to do.
+"""
+
+from __future__ import annotations
+
+
+class FunctraceError(Exception):
+    """Base class of functrace's errors."""
+
+
+class ShapeError(FunctraceError, ValueError):
+    """An operation received operands whose shapes do not fit together."""
+
+
+class DTypeError(FunctraceError, TypeError):
+    """An operation received operands of an unsupported or mismatched dtype."""
+
+
+class ConcretizationError(FunctraceError, TypeError):
+    """Python needed a concrete value (``bool``, ``float``, ``int``) of an abstract tracer."""
+
+
+class UnexpectedTracerError(FunctraceError):
+    """A tracer escaped the transformation that created it and was used afterwards."""
+
+
+class TransformError(FunctraceError, TypeError):
+    """A transformation was applied to a function or argument it cannot handle."""
+
+
+class MissingRuleError(FunctraceError, NotImplementedError):
+    """A primitive has no rule for the requested transformation."""

@@ -1,0 +1,366 @@
+"""Elementwise primitives: arithmetic, transcendental functions, comparisons,
+``select`` and ``stop_gradient``.
+
+Binary operands must have the same dtype (Python scalars adopt the other
+operand's dtype) and the same shape, or one of them is rank 0, as in ``jax.lax``.
+``functrace.numpy`` adds NumPy broadcasting and type promotion on top.
+"""
+
+from __future__ import annotations
+
+import builtins
+
+import numpy as np
+
+from ..core.avals import ShapedArray, is_inexact, is_python_scalar
+from ..core.trace import Primitive, Tracer, abstract_eval_rules, get_aval, impl_rules
+from ..errors import DTypeError, ShapeError
+from ..transforms.ad import (
+    Zero,
+    defjvp,
+    defjvp2,
+    defjvp_zero,
+    is_undefined_primal,
+    jvp_rules,
+    tangent_aval,
+    transpose_rules,
+)
+from .shape_ops import broadcast_in_dim, convert_element_type, reduce_sum
+
+
+def _as_operand(x, like_dtype):
+    """Python scalars become arrays of the other operand's dtype (they are weakly typed)."""
+    if is_python_scalar(x):
+        return np.asarray(x, like_dtype)
+    return x
+
+
+def _match_operands(op: str, *args):
+    strong = [get_aval(a).dtype for a in args if not is_python_scalar(a)]
+    if not strong:
+        return args
+    return tuple(_as_operand(a, strong[0]) for a in args)
+
+
+def _binary_abstract(op: str, out_dtype=None):
+    def rule(x: ShapedArray, y: ShapedArray) -> ShapedArray:
+        if x.dtype != y.dtype:
+            raise DTypeError(
+                f"lax.{op} requires arguments to have the same dtype, got {x.str_short()} and "
+                f"{y.str_short()}. Cast one with lax.convert_element_type, or use "
+                f"functrace.numpy, which promotes types.")
+        if x.shape != y.shape and x.shape and y.shape:
+            raise ShapeError(
+                f"lax.{op} got incompatible shapes {x.shape} and {y.shape}; lax needs equal "
+                f"shapes (or a rank-0 operand). functrace.numpy broadcasts like NumPy.")
+        shape = x.shape or y.shape
+        return ShapedArray(shape, out_dtype or x.dtype, x.weak_type and y.weak_type)
+    return rule
+
+
+def _unary_abstract(op: str, kinds: str):
+    def rule(x: ShapedArray) -> ShapedArray:
+        if kinds == "float" and not is_inexact(x.dtype):
+            raise DTypeError(f"lax.{op} requires a floating-point operand, got {x.str_short()}; "
+                             "cast it first (x.astype(float)).")
+        return ShapedArray(x.shape, x.dtype, x.weak_type)
+    return rule
+
+
+def _unbroadcast(ct, aval: ShapedArray):
+    """Sums a cotangent down to a rank-0 operand that was broadcast."""
+    if get_aval(ct).shape == aval.shape:
+        return ct
+    return reduce_sum(ct, tuple(range(get_aval(ct).ndim)))
+
+
+def _bcast(t, shape):
+    if get_aval(t).shape == tuple(shape):
+        return t
+    return broadcast_in_dim(t, shape, ())
+
+
+def _out_shape(*xs):
+    return builtins.max((get_aval(x).shape for x in xs), key=len)
+
+
+def _make_unary(name: str, impl, kinds: str = "float"):
+    prim = Primitive(name, elementwise=True)
+    impl_rules[prim] = impl
+    abstract_eval_rules[prim] = _unary_abstract(name, kinds)
+
+    def fn(x):
+        return prim.bind(x)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` (``lax.{name}``)."
+    return prim, fn
+
+
+def _make_binary(name: str, impl, out_dtype=None):
+    prim = Primitive(name, elementwise=True)
+    impl_rules[prim] = impl
+    abstract_eval_rules[prim] = _binary_abstract(name, out_dtype)
+
+    def fn(x, y):
+        x, y = _match_operands(name, x, y)
+        return prim.bind(x, y)
+
+    fn.__name__ = name
+    fn.__doc__ = f"Elementwise ``{name}`` (``lax.{name}``); shapes equal or one rank 0."
+    return prim, fn
+
+
+# ---------------------------------------------------------------------------
+# arithmetic
+
+add_p, add = _make_binary("add", np.add)
+sub_p, sub = _make_binary("sub", np.subtract)
+mul_p, mul = _make_binary("mul", np.multiply)
+
+
+def _div_impl(x, y):
+    if np.issubdtype(x.dtype, np.integer):
+        return np.trunc(np.true_divide(x, y)).astype(x.dtype)  # C-style, as lax.div
+    return np.true_divide(x, y)
+
+
+div_p, div = _make_binary("div", _div_impl)
+rem_p, rem = _make_binary("rem", np.fmod)
+pow_p, pow = _make_binary("pow", np.power)  # noqa: A001 - JAX's name
+max_p, max = _make_binary("max", np.maximum)  # noqa: A001
+min_p, min = _make_binary("min", np.minimum)  # noqa: A001
+neg_p, neg = _make_unary("neg", np.negative, "any")
+sign_p, sign = _make_unary("sign", np.sign, "any")
+abs_p, abs = _make_unary("abs", np.abs, "any")  # noqa: A001
+floor_p, floor = _make_unary("floor", np.floor)
+ceil_p, ceil = _make_unary("ceil", np.ceil)
+
+
+def _add_transpose(ct, x, y):
+    return [_unbroadcast(ct, x.aval) if is_undefined_primal(x) else None,
+            _unbroadcast(ct, y.aval) if is_undefined_primal(y) else None]
+
+
+def _sub_transpose(ct, x, y):
+    return [_unbroadcast(ct, x.aval) if is_undefined_primal(x) else None,
+            _unbroadcast(neg(ct), y.aval) if is_undefined_primal(y) else None]
+
+
+def _mul_transpose(ct, x, y):
+    if is_undefined_primal(x) and is_undefined_primal(y):
+        raise TypeError("mul: transpose of a product of two linear values (not linear)")
+    if is_undefined_primal(x):
+        return [_unbroadcast(mul(ct, y), x.aval), None]
+    return [None, _unbroadcast(mul(x, ct), y.aval)]
+
+
+def _div_transpose(ct, x, y):
+    if is_undefined_primal(y):
+        raise TypeError("div: transpose w.r.t. the divisor (not linear)")
+    return [_unbroadcast(div(ct, y), x.aval), None]
+
+
+defjvp(add_p, lambda g, x, y: _bcast(g, _out_shape(x, y)),
+       lambda g, x, y: _bcast(g, _out_shape(x, y)))
+transpose_rules[add_p] = _add_transpose
+defjvp(sub_p, lambda g, x, y: _bcast(g, _out_shape(x, y)),
+       lambda g, x, y: _bcast(neg(g), _out_shape(x, y)))
+transpose_rules[sub_p] = _sub_transpose
+defjvp(mul_p, lambda g, x, y: mul(g, y), lambda g, x, y: mul(x, g))
+transpose_rules[mul_p] = _mul_transpose
+defjvp2(div_p, lambda g, ans, x, y: div(_bcast(g, get_aval(ans).shape), y),
+        lambda g, ans, x, y: mul(neg(g), div(ans, y)))
+transpose_rules[div_p] = _div_transpose
+defjvp(rem_p, lambda g, x, y: _bcast(g, _out_shape(x, y)),
+       lambda g, x, y: mul(neg(g), mul(sign(div(x, y)), floor(abs(div(x, y))))))
+defjvp(neg_p, lambda g, x: neg(g))
+transpose_rules[neg_p] = lambda ct, x: [neg(ct)]
+defjvp(abs_p, lambda g, x: mul(g, sign(x)))
+defjvp_zero(sign_p)
+defjvp_zero(floor_p)
+defjvp_zero(ceil_p)
+
+
+def _safe_log_base(x):
+    return select(eq(x, 0.0), _full_like(x, 1.0), x)
+
+
+defjvp2(pow_p,
+        lambda g, ans, x, y: mul(g, mul(y, pow(x, sub(y, 1.0)))),
+        lambda g, ans, x, y: mul(g, mul(log(_safe_log_base(x)), ans)))
+
+
+def _balanced(x, y, strict_cmp):
+    """1 where ``strict_cmp(x, y)``, 0.5 where equal (ties split the gradient, as in JAX)."""
+    one = convert_to(strict_cmp(x, y), get_aval(x).dtype)
+    half = mul(convert_to(eq(x, y), get_aval(x).dtype), 0.5)
+    return add(one, half)
+
+
+defjvp(max_p, lambda g, x, y: mul(g, _balanced(x, y, gt)), lambda g, x, y: mul(g, _balanced(y, x, gt)))
+defjvp(min_p, lambda g, x, y: mul(g, _balanced(x, y, lt)), lambda g, x, y: mul(g, _balanced(y, x, lt)))
+
+
+# ---------------------------------------------------------------------------
+# transcendental
+
+exp_p, exp = _make_unary("exp", np.exp)
+log_p, log = _make_unary("log", np.log)
+log1p_p, log1p = _make_unary("log1p", np.log1p)
+expm1_p, expm1 = _make_unary("expm1", np.expm1)
+sqrt_p, sqrt = _make_unary("sqrt", np.sqrt)
+rsqrt_p, rsqrt = _make_unary("rsqrt", lambda x: 1 / np.sqrt(x))
+tanh_p, tanh = _make_unary("tanh", np.tanh)
+logistic_p, logistic = _make_unary("logistic", lambda x: 0.5 * (np.tanh(0.5 * x) + 1))
+sin_p, sin = _make_unary("sin", np.sin)
+cos_p, cos = _make_unary("cos", np.cos)
+
+defjvp2(exp_p, lambda g, ans, x: mul(g, ans))
+defjvp(log_p, lambda g, x: div(g, x))
+defjvp(log1p_p, lambda g, x: div(g, add(x, 1.0)))
+defjvp2(expm1_p, lambda g, ans, x: mul(g, add(ans, 1.0)))
+defjvp2(sqrt_p, lambda g, ans, x: div(g, mul(ans, 2.0)))
+defjvp2(rsqrt_p, lambda g, ans, x: mul(g, mul(div(ans, x), -0.5)))
+defjvp2(tanh_p, lambda g, ans, x: mul(g, sub(1.0, mul(ans, ans))))
+defjvp2(logistic_p, lambda g, ans, x: mul(g, mul(ans, sub(1.0, ans))))
+defjvp(sin_p, lambda g, x: mul(g, cos(x)))
+defjvp(cos_p, lambda g, x: neg(mul(g, sin(x))))
+
+
+integer_pow_p = Primitive("integer_pow", elementwise=True)
+
+
+def integer_pow(x, y: int):
+    """``x ** y`` for a static Python integer ``y`` (``lax.integer_pow``)."""
+    return integer_pow_p.bind(x, y=int(y))
+
+
+def _integer_pow_impl(x, *, y):
+    if y < 0 and not np.issubdtype(x.dtype, np.inexact):
+        raise ValueError("integer_pow: negative powers of integers")
+    return np.power(x, y) if y >= 0 else 1 / np.power(x, -y)
+
+
+impl_rules[integer_pow_p] = _integer_pow_impl
+abstract_eval_rules[integer_pow_p] = lambda x, *, y: ShapedArray(x.shape, x.dtype, x.weak_type)
+defjvp(integer_pow_p, lambda g, x, *, y: g if y == 1 else mul(g, _ipow_deriv(x, y)))
+
+
+def _ipow_deriv(x, y):
+    return mul(integer_pow(x, y - 1), float(y)) if y != 0 else _full_like(x, 0.0)
+
+
+# ---------------------------------------------------------------------------
+# comparisons and logic
+
+eq_p, eq = _make_binary("eq", np.equal, np.bool_)
+ne_p, ne = _make_binary("ne", np.not_equal, np.bool_)
+lt_p, lt = _make_binary("lt", np.less, np.bool_)
+le_p, le = _make_binary("le", np.less_equal, np.bool_)
+gt_p, gt = _make_binary("gt", np.greater, np.bool_)
+ge_p, ge = _make_binary("ge", np.greater_equal, np.bool_)
+and_p, bitwise_and = _make_binary("and", np.bitwise_and)
+or_p, bitwise_or = _make_binary("or", np.bitwise_or)
+xor_p, bitwise_xor = _make_binary("xor", np.bitwise_xor)
+not_p, bitwise_not = _make_unary("not", np.invert, "any")
+is_finite_p = Primitive("is_finite", elementwise=True)
+impl_rules[is_finite_p] = np.isfinite
+abstract_eval_rules[is_finite_p] = lambda x: ShapedArray(x.shape, np.bool_)
+
+
+def is_finite(x):
+    """True where ``x`` is neither infinite nor NaN."""
+    return is_finite_p.bind(x)
+
+
+for _p in (eq_p, ne_p, lt_p, le_p, gt_p, ge_p, and_p, or_p, xor_p, not_p, is_finite_p):
+    defjvp_zero(_p)
+
+
+# ---------------------------------------------------------------------------
+# select
+
+select_p = Primitive("select", elementwise=True)
+
+
+def select(pred, on_true, on_false):
+    """``on_true`` where ``pred`` else ``on_false`` (``lax.select``); shapes must match
+    (``pred`` may be rank 0)."""
+    on_true, on_false = _match_operands("select", on_true, on_false)
+    return select_p.bind(pred, on_true, on_false)
+
+
+def _select_abstract(pred, x, y):
+    if pred.dtype != np.bool_:
+        raise DTypeError(f"lax.select: the predicate must be boolean, got {pred.str_short()}")
+    if x.dtype != y.dtype or x.shape != y.shape:
+        raise ShapeError(f"lax.select: on_true and on_false must have the same shape and dtype, "
+                         f"got {x.str_short()} and {y.str_short()}")
+    if pred.shape and pred.shape != x.shape:
+        raise ShapeError(f"lax.select: predicate shape {pred.shape} must be () or equal the "
+                         f"operand shape {x.shape}")
+    return ShapedArray(x.shape, x.dtype, x.weak_type and y.weak_type)
+
+
+def _select_jvp(primals, tangents):
+    pred, x, y = primals
+    _, tx, ty = tangents
+    out = select_p.bind(pred, x, y)
+    if isinstance(tx, Zero) and isinstance(ty, Zero):
+        return out, Zero(tangent_aval(get_aval(out)))
+    tx = _full_like(x, 0.0) if isinstance(tx, Zero) else tx
+    ty = _full_like(y, 0.0) if isinstance(ty, Zero) else ty
+    return out, select_p.bind(pred, tx, ty)
+
+
+def _select_transpose(ct, pred, x, y):
+    if is_undefined_primal(pred):
+        raise TypeError("select: transpose w.r.t. the predicate")
+    zeros = _full_like(ct, 0.0)
+    return [None,
+            select_p.bind(pred, ct, zeros) if is_undefined_primal(x) else None,
+            select_p.bind(pred, zeros, ct) if is_undefined_primal(y) else None]
+
+
+impl_rules[select_p] = np.where
+abstract_eval_rules[select_p] = _select_abstract
+jvp_rules[select_p] = _select_jvp
+transpose_rules[select_p] = _select_transpose
+
+
+# ---------------------------------------------------------------------------
+# stop_gradient
+
+stop_gradient_p = Primitive("stop_gradient", elementwise=True)
+impl_rules[stop_gradient_p] = lambda x: x
+abstract_eval_rules[stop_gradient_p] = lambda x: ShapedArray(x.shape, x.dtype, x.weak_type)
+defjvp_zero(stop_gradient_p)
+
+
+def stop_gradient(x):
+    """The identity whose derivative is zero (``lax.stop_gradient``).
+
+    Example:
+        >>> import functrace as ft
+        >>> ft.grad(lambda x: x * stop_gradient(x))(3.0)
+        array(3., dtype=float32)
+    """
+    if not isinstance(x, Tracer):
+        return x
+    return stop_gradient_p.bind(x)
+
+
+# ---------------------------------------------------------------------------
+# helpers shared with other lax families
+
+def convert_to(x, dtype):
+    return convert_element_type(x, dtype)
+
+
+def _full_like(x, value):
+    aval = get_aval(x)
+    return broadcast_in_dim(np.asarray(value, aval.dtype), aval.shape, ())
+
+
+full_like = _full_like

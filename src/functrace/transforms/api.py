@@ -1,0 +1,336 @@
+"""User-facing differentiation: ``jvp``, ``linearize``, ``vjp``, ``grad``, ``value_and_grad``.
+
+Reverse mode is JVP + partial evaluation + transposition: the forward pass is
+evaluated (once) while the linear tangent program is recorded; ``vjp_fun``
+transposes that program. Under ``make_jaxpr`` both halves are staged, so
+``make_jaxpr(grad(f))`` prints the forward equations followed by the backward ones.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+
+import numpy as np
+
+from ..core.avals import canonicalize_value
+from ..core.trace import Tracer, eval_jaxpr, get_aval
+from ..errors import TransformError
+from ..tree_util import tree_flatten, tree_unflatten
+from .ad import (
+    UndefPrimal,
+    Zero,
+    backward_pass,
+    instantiate_zeros,
+    is_differentiable,
+    jvp_flat,
+    tangent_aval,
+    zeros_like_aval,
+)
+from .partial_eval import PartialVal, partial_eval_flat
+
+
+def flatten_fun(fun, in_tree, has_aux: bool = False):
+    """Wraps ``fun`` (pytrees in/out) as a function of flat leaves; the output
+    tree (and aux tree) are stored in the returned dict after the first call."""
+    store: dict = {}
+
+    def flat_fun(*leaves):
+        args = tree_unflatten(in_tree, leaves)
+        out = fun(*args)
+        if has_aux:
+            if not (isinstance(out, tuple | list) and len(out) == 2):
+                raise TransformError(
+                    f"has_aux=True requires {_name(fun)} to return a pair (output, aux), got "
+                    f"{type(out).__name__}")
+            out, aux = out
+            aux_leaves, store["aux_tree"] = tree_flatten(aux)
+        else:
+            aux_leaves = []
+        out_leaves, store["out_tree"] = tree_flatten(out)
+        store["n_out"] = len(out_leaves)
+        for leaf in out_leaves:
+            _check_array(leaf, f"output of {_name(fun)}")
+        return out_leaves + aux_leaves
+
+    return flat_fun, store
+
+
+def _name(fun) -> str:
+    return getattr(fun, "__name__", type(fun).__name__)
+
+
+def _check_array(x, where: str):
+    if isinstance(x, Tracer | np.ndarray | np.generic | float | int | bool | complex):
+        return
+    raise TransformError(f"{where}: expected arrays or scalars as pytree leaves, got "
+                         f"{type(x).__name__} ({x!r:.60})")
+
+
+# ---------------------------------------------------------------------------
+# forward mode
+
+def jvp(fun, primals, tangents, has_aux: bool = False):
+    """Forward-mode derivative: returns ``(fun(*primals), J @ tangents)``.
+
+    Example:
+        >>> jvp(lambda x: x * x, (3.0,), (1.0,))
+        (array(9., dtype=float32), array(6., dtype=float32))
+    """
+    if not isinstance(primals, tuple | list) or not isinstance(tangents, tuple | list):
+        raise TransformError("jvp: primals and tangents must be tuples or lists of arguments, "
+                             f"got {type(primals).__name__} and {type(tangents).__name__}")
+    p_leaves, p_tree = tree_flatten(tuple(primals))
+    t_leaves, t_tree = tree_flatten(tuple(tangents))
+    if p_tree != t_tree:
+        raise TransformError(f"jvp: primal and tangent arguments must have the same tree "
+                             f"structure; got {p_tree} and {t_tree}")
+    t_leaves = [_check_tangent(p, t, i) for i, (p, t) in enumerate(zip(p_leaves, t_leaves))]
+    flat_fun, store = flatten_fun(fun, p_tree, has_aux)
+    outs, t_outs = jvp_flat(flat_fun, p_leaves, t_leaves)
+    n = store["n_out"]
+    out = tree_unflatten(store["out_tree"], outs[:n])
+    t_out = tree_unflatten(store["out_tree"], [instantiate_zeros(t) for t in t_outs[:n]])
+    if has_aux:
+        return out, t_out, tree_unflatten(store["aux_tree"], outs[n:])
+    return out, t_out
+
+
+def _check_tangent(p, t, i):
+    pa, ta = get_aval(p), get_aval(t)
+    if pa.shape != ta.shape:
+        raise TransformError(f"jvp: primal and tangent leaf {i} must have the same shape, got "
+                             f"{pa.str_short()} and {ta.str_short()}")
+    if not is_differentiable(pa):
+        return Zero(tangent_aval(pa))
+    if isinstance(t, Tracer):
+        if ta.dtype != pa.dtype:
+            raise TransformError(f"jvp: tangent leaf {i} has dtype {ta.dtype}, primal has "
+                                 f"{pa.dtype}; they must match")
+        return t
+    return np.asarray(canonicalize_value(t), pa.dtype)
+
+
+def linearize(fun, *primals):
+    """Returns ``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` is the JVP at ``primals``.
+
+    The forward pass runs once; ``f_jvp`` evaluates only the recorded linear program.
+
+    Example:
+        >>> y, f_jvp = linearize(lambda x: x * x, 3.0)
+        >>> f_jvp(1.0)
+        array(6., dtype=float32)
+    """
+    p_leaves, in_tree = tree_flatten(primals)
+    flat_fun, store = flatten_fun(fun, in_tree)
+    lin = _linearize_flat(flat_fun, p_leaves)
+    out = tree_unflatten(store["out_tree"], lin.primals_out)
+
+    def f_jvp(*tangents):
+        t_leaves, t_tree = tree_flatten(tangents)
+        if t_tree != in_tree:
+            raise TransformError(f"linearize: f_jvp expects tangents with structure {in_tree}, "
+                                 f"got {t_tree}")
+        ts = [np.asarray(canonicalize_value(t), get_aval(p).dtype) if not isinstance(t, Tracer)
+              else t for t, p in zip(t_leaves, p_leaves, strict=True)]
+        ts = [t for t, d in zip(ts, lin.diff, strict=True) if d]
+        t_nz = iter(eval_jaxpr(lin.jaxpr, lin.residuals, *ts))
+        outs = [zeros_like_aval(a) if z else next(t_nz)
+                for a, z in zip(lin.out_tangent_avals, lin.zero_mask, strict=True)]
+        return tree_unflatten(store["out_tree"], outs)
+
+    return out, f_jvp
+
+
+class _Linearized:
+    __slots__ = ("jaxpr", "residuals", "primals_out", "zero_mask", "diff", "out_tangent_avals")
+
+
+def _linearize_flat(flat_fun, primals) -> _Linearized:
+    diff = [is_differentiable(get_aval(p)) for p in primals]
+    n_in = len(primals)
+    lin = _Linearized()
+    lin.diff = diff
+
+    def f_jvp(*args):
+        ps, t_iter = args[:n_in], iter(args[n_in:])
+        ts = [next(t_iter) if d else Zero(tangent_aval(get_aval(p)))
+              for p, d in zip(primals, diff, strict=True)]
+        p_out, t_out = jvp_flat(flat_fun, ps, ts)
+        lin.zero_mask = [isinstance(t, Zero) for t in t_out]
+        lin.out_tangent_avals = [tangent_aval(get_aval(p)) for p in p_out]
+        return [*p_out, *[t for t in t_out if not isinstance(t, Zero)]]
+
+    pvals = ([PartialVal.known(p) for p in primals]
+             + [PartialVal.unknown(tangent_aval(get_aval(p)))
+                for p, d in zip(primals, diff, strict=True) if d])
+    n_out = [0]
+
+    def instantiate(k):
+        n_out[0] = len(lin.zero_mask)
+        return [i >= n_out[0] for i in range(k)]
+
+    jaxpr, residuals, pvals_out = partial_eval_flat(f_jvp, pvals, instantiate)
+    lin.jaxpr, lin.residuals = jaxpr, residuals
+    lin.primals_out = [pv.const for pv in pvals_out[:n_out[0]]]
+    return lin
+
+
+# ---------------------------------------------------------------------------
+# reverse mode
+
+def vjp(fun, *primals, has_aux: bool = False):
+    """Reverse-mode derivative: returns ``(fun(*primals), vjp_fun)`` (and ``aux``).
+
+    ``vjp_fun(cotangent)`` returns a tuple with one cotangent per primal.
+
+    Example:
+        >>> y, f_vjp = vjp(lambda x, y: x * y, 2.0, 3.0)
+        >>> f_vjp(1.0)
+        (array(3., dtype=float32), array(2., dtype=float32))
+    """
+    p_leaves, in_tree = tree_flatten(primals)
+    for i, p in enumerate(p_leaves):
+        _check_array(p, f"vjp: argument leaf {i}")
+    flat_fun, store = flatten_fun(fun, in_tree, has_aux)
+    lin = _linearize_flat(flat_fun, p_leaves)
+    n = store["n_out"]
+    out_tree = store["out_tree"]
+    out = tree_unflatten(out_tree, lin.primals_out[:n])
+
+    def vjp_fun(ct):
+        ct_leaves, ct_tree = tree_flatten(ct)
+        if ct_tree != out_tree:
+            raise TransformError(f"vjp: the cotangent must have the structure of the output, "
+                                 f"{out_tree}; got {ct_tree}")
+        cts = [_check_cotangent(c, a, i)
+               for i, (c, a) in enumerate(zip(ct_leaves, lin.out_tangent_avals, strict=True))]
+        cts = cts + [Zero(a) for a in lin.out_tangent_avals[n:]]
+        cts_nz = [c for c, z in zip(cts, lin.zero_mask, strict=True) if not z]
+        undef = [UndefPrimal(tangent_aval(get_aval(p)))
+                 for p, d in zip(p_leaves, lin.diff, strict=True) if d]
+        cts_in = iter(backward_pass(lin.jaxpr, lin.residuals, undef, cts_nz))
+        res = [instantiate_zeros(next(cts_in)) if d else zeros_like_aval(get_aval(p))
+               for p, d in zip(p_leaves, lin.diff, strict=True)]
+        return tree_unflatten(in_tree, res)
+
+    if has_aux:
+        return out, vjp_fun, tree_unflatten(store["aux_tree"], lin.primals_out[n:])
+    return out, vjp_fun
+
+
+def _check_cotangent(c, aval, i):
+    ca = get_aval(c)
+    if ca.shape != aval.shape:
+        raise TransformError(f"vjp: cotangent leaf {i} has shape {ca.shape} but the output "
+                             f"has shape {aval.shape}")
+    if isinstance(c, Tracer):
+        return c
+    return np.asarray(canonicalize_value(c), aval.dtype)
+
+
+def _argnums_tuple(fun, argnums, nargs: int, who: str) -> tuple[int, ...]:
+    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+    if not nums or not all(isinstance(a, int) for a in nums):
+        raise TransformError(f"{who}: argnums must be an int or a non-empty tuple of ints, "
+                             f"got {argnums!r}")
+    for a in nums:
+        if not -nargs <= a < nargs:
+            raise TransformError(
+                f"{who}: argnums={argnums!r} is out of range: {_name(fun)} was called with "
+                f"{nargs} positional argument(s)")
+    return tuple(a % nargs for a in nums)
+
+
+def value_and_grad(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False,
+                   allow_int: bool = False, reduce_axes=()):
+    """Returns a function computing ``(fun(*args), grad(fun)(*args))``.
+
+    Example:
+        >>> value_and_grad(lambda x: x * x)(3.0)
+        (array(9., dtype=float32), array(6., dtype=float32))
+    """
+    if holomorphic:
+        raise TransformError("value_and_grad: holomorphic=True is not supported (real inputs "
+                             "only)")
+
+    @functools.wraps(fun)
+    def value_and_grad_f(*args, **kwargs):
+        nums = _argnums_tuple(fun, argnums, len(args), "grad")
+        diff_args = tuple(args[i] for i in nums)
+        for i, a in zip(nums, diff_args, strict=True):
+            for leaf in tree_flatten(a)[0]:
+                aval = get_aval(leaf)
+                if not is_differentiable(aval) and not allow_int:
+                    raise TransformError(
+                        f"grad requires real- or complex-valued inputs (input dtype that is a "
+                        f"sub-dtype of np.inexact), but argument {i} of {_name(fun)} has dtype "
+                        f"{aval.dtype} ({aval.str_short()}). Pass a float value, e.g. "
+                        "x.astype(float) or 1.0 instead of 1, or set allow_int=True.")
+
+        def f_partial(*dyn):
+            full = list(args)
+            for i, d in zip(nums, dyn, strict=True):
+                full[i] = d
+            return fun(*full, **kwargs)
+
+        f_partial.__name__ = _name(fun)
+        if has_aux:
+            ans, f_vjp, aux = vjp(f_partial, *diff_args, has_aux=True)
+        else:
+            ans, f_vjp = vjp(f_partial, *diff_args)
+        aval = get_aval(ans) if not isinstance(ans, tuple | list | dict) else None
+        if aval is None or aval.shape != ():
+            shape = aval.str_short() if aval is not None else type(ans).__name__
+            raise TransformError(
+                f"grad requires a scalar output, but {_name(fun)} returned {shape}. Reduce it "
+                "(e.g. .sum() or .mean()), or use vjp / jacrev for non-scalar outputs.")
+        if not is_differentiable(aval):
+            raise TransformError(
+                f"grad requires a real floating-point output, but {_name(fun)} returned "
+                f"{aval.str_short()}; cast it with .astype(float) before differentiating.")
+        g = f_vjp(np.ones((), aval.dtype))
+        g = g[0] if isinstance(argnums, int) else tuple(g)
+        return ((ans, aux), g) if has_aux else (ans, g)
+
+    return value_and_grad_f
+
+
+def grad(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False,
+         allow_int: bool = False, reduce_axes=()):
+    """Returns a function computing the gradient of scalar ``fun`` w.r.t. ``argnums``.
+
+    Example:
+        >>> def f(x, y, z):
+        ...     return (x + y) * z
+        >>> grad(f, argnums=(0, 1, 2))(-2., 5., -4.)
+        (array(-4., dtype=float32), array(-4., dtype=float32), array(3., dtype=float32))
+    """
+    vg = value_and_grad(fun, argnums, has_aux, holomorphic, allow_int, reduce_axes)
+
+    @functools.wraps(fun)
+    def grad_f(*args, **kwargs):
+        if has_aux:
+            (_, aux), g = vg(*args, **kwargs)
+            return g, aux
+        return vg(*args, **kwargs)[1]
+
+    return grad_f
+
+
+def signature_names(fun, n: int) -> list[str]:
+    """Names of the first ``n`` positional parameters of ``fun`` (for error messages)."""
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    var = next((p.name for p in params if p.kind == p.VAR_POSITIONAL), None)
+    out = []
+    for i in range(n):
+        if i < len(names):
+            out.append(names[i])
+        else:
+            out.append(f"{var}[{i - len(names)}]" if var else f"arg{i}")
+    return out
+
