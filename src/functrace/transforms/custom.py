@@ -1,0 +1,218 @@
+"""User-defined derivatives: ``custom_jvp`` and ``custom_vjp``.
+
+The function body runs as ordinary Python (so it may call NumPy or a
+``@numba.njit`` kernel on concrete arrays outside ``jit``); the custom rule is
+applied when the innermost transformation of the arguments is forward-mode
+differentiation (which ``grad`` also uses). A ``custom_vjp`` under ``jvp``
+becomes a ``custom_lin`` equation whose transpose calls the user's ``bwd``.
+"""
+
+from __future__ import annotations
+
+import functools
+
+from ..core.trace import Primitive, abstract_eval_rules, find_top_trace, get_aval, impl_rules
+from ..errors import TransformError
+from ..tree_util import tree_flatten, tree_unflatten
+from .ad import (
+    JVPTrace, JVPTracer, Zero, instantiate_zeros, tangent_aval, transpose_rules,
+)
+
+
+def _split_nondiff(args, nondiff_argnums):
+    nondiff = tuple(args[i] for i in nondiff_argnums)
+    diff = tuple(a for i, a in enumerate(args) if i not in nondiff_argnums)
+    return nondiff, diff
+
+
+def _merge(nondiff, diff, nondiff_argnums, n):
+    it_n, it_d = iter(nondiff), iter(diff)
+    return [next(it_n) if i in nondiff_argnums else next(it_d) for i in range(n)]
+
+
+def _jvp_parts(trace, leaves):
+    """Primals and tangents of ``leaves`` as seen by the JVP ``trace``."""
+    primals, tangents = [], []
+    for x in leaves:
+        if isinstance(x, JVPTracer) and x._trace.main is trace.main:
+            primals.append(x.primal)
+            tangents.append(x.tangent)
+        else:
+            primals.append(x)
+            tangents.append(Zero(tangent_aval(get_aval(x))))
+    return primals, tangents
+
+
+class custom_jvp:
+    """Wraps ``fun`` so that forward/reverse-mode differentiation uses a user rule.
+
+    Example:
+        >>> import functrace as ft, functrace.numpy as fnp
+        >>> @custom_jvp
+        ... def log1pexp(x):
+        ...     return fnp.log(1. + fnp.exp(x))
+        >>> @log1pexp.defjvp
+        ... def log1pexp_jvp(primals, tangents):
+        ...     x, = primals; t, = tangents
+        ...     return log1pexp(x), t * (1. - 1. / (1. + fnp.exp(x)))
+        >>> float(ft.grad(log1pexp)(100.))
+        1.0
+    """
+
+    def __init__(self, fun, nondiff_argnums=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.jvp = None
+
+    def defjvp(self, jvp):
+        """Registers ``jvp(primals, tangents) -> (primal_out, tangent_out)``."""
+        self.jvp = jvp
+        return jvp
+
+    def defjvps(self, *jvps):
+        """Registers one ``jvp_i(g, ans, *primals)`` per argument (``None`` = zero)."""
+        def jvp(primals, tangents):
+            ans = self(*primals)
+            out = None
+            for fn, t in zip(jvps, tangents, strict=True):
+                if fn is None or isinstance(t, Zero):
+                    continue
+                term = fn(t, ans, *primals)
+                out = term if out is None else out + term
+            return ans, (out if out is not None else 0.0 * ans)
+        self.jvp = jvp
+        return jvp
+
+    def __call__(self, *args):
+        if self.jvp is None:
+            raise TransformError(f"No JVP defined for custom_jvp function {self.__name__}; "
+                                 "register one with @f.defjvp.")
+        nondiff, diff = _split_nondiff(args, self.nondiff_argnums)
+        leaves, in_tree = tree_flatten(diff)
+        trace = find_top_trace(leaves)
+        if not isinstance(trace, JVPTrace):
+            return self.fun(*args)
+        primals, tangents = _jvp_parts(trace, leaves)
+        if all(isinstance(t, Zero) for t in tangents):
+            return self.fun(*_merge(nondiff, tree_unflatten(in_tree, primals),
+                                    self.nondiff_argnums, len(args)))
+        p_tree = tree_unflatten(in_tree, primals)
+        t_tree = tree_unflatten(in_tree, [instantiate_zeros(t) for t in tangents])
+        out, t_out = self.jvp(*nondiff, tuple(p_tree), tuple(t_tree))
+        out_leaves, out_tree = tree_flatten(out)
+        t_leaves, t_out_tree = tree_flatten(t_out)
+        if out_tree != t_out_tree:
+            raise TransformError(
+                f"custom_jvp rule of {self.__name__} returned primal and tangent outputs of "
+                f"different structures: {out_tree} and {t_out_tree}")
+        return tree_unflatten(out_tree, [JVPTracer(trace, p, t)
+                                         for p, t in zip(out_leaves, t_leaves, strict=True)])
+
+
+# ---------------------------------------------------------------------------
+# custom_vjp
+
+custom_lin_p = Primitive("custom_lin", multiple_results=True)
+
+
+def _custom_lin_impl(*args, **params):
+    raise TransformError("can't apply forward-mode differentiation (jvp, jacfwd, linearize) "
+                         "to a custom_vjp function; use vjp/grad/jacrev, or custom_jvp.")
+
+
+def _custom_lin_abstract(*avals, num_res, bwd, out_avals, res_tree, fun_name):
+    return list(out_avals)
+
+
+def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals, res_tree, fun_name):
+    res = tree_unflatten(res_tree, args[:num_res])
+    cts = [instantiate_zeros(c) for c in cts]
+    cts_in = bwd(res, cts)
+    cts_in = list(cts_in)
+    linear = args[num_res:]
+    if len(cts_in) != len(linear):
+        raise TransformError(f"custom_vjp bwd of {fun_name} returned {len(cts_in)} cotangent "
+                             f"leaves, expected {len(linear)}")
+    return [None] * num_res + cts_in
+
+
+impl_rules[custom_lin_p] = _custom_lin_impl
+abstract_eval_rules[custom_lin_p] = _custom_lin_abstract
+transpose_rules[custom_lin_p] = _custom_lin_transpose
+
+
+class custom_vjp:
+    """Wraps ``fun`` so that reverse-mode differentiation uses ``fwd``/``bwd``.
+
+    ``fwd(*args) -> (out, residuals)``, ``bwd(residuals, cotangent) -> tuple``
+    with one cotangent per argument. The body may call NumPy or a Numba kernel
+    on concrete arrays (outside ``jit``).
+
+    Example:
+        >>> import functrace as ft, functrace.numpy as fnp
+        >>> @custom_vjp
+        ... def clip_gradient(x):
+        ...     return x
+        >>> clip_gradient.defvjp(lambda x: (x, None),
+        ...                      lambda _, g: (fnp.clip(g, -1.0, 1.0),))
+        >>> float(ft.grad(lambda x: 5.0 * clip_gradient(x))(2.0))
+        1.0
+    """
+
+    def __init__(self, fun, nondiff_argnums=()):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.fwd = self.bwd = None
+
+    def defvjp(self, fwd, bwd):
+        self.fwd, self.bwd = fwd, bwd
+
+    def __call__(self, *args):
+        if self.fwd is None:
+            raise TransformError(f"No VJP defined for custom_vjp function {self.__name__}; "
+                                 "register one with f.defvjp(fwd, bwd).")
+        nondiff, diff = _split_nondiff(args, self.nondiff_argnums)
+        leaves, in_tree = tree_flatten(diff)
+        trace = find_top_trace(leaves)
+        if not isinstance(trace, JVPTrace):
+            return self.fun(*args)
+        primals, tangents = _jvp_parts(trace, leaves)
+        full = _merge(nondiff, tree_unflatten(in_tree, primals), self.nondiff_argnums,
+                      len(args))
+        if all(isinstance(t, Zero) for t in tangents):
+            return self.fun(*full)
+        fwd_out = self.fwd(*full)
+        if not (isinstance(fwd_out, tuple) and len(fwd_out) == 2):
+            raise TransformError(f"custom_vjp fwd of {self.__name__} must return a pair "
+                                 "(output, residuals)")
+        out, res = fwd_out
+        out_leaves, out_tree = tree_flatten(out)
+        res_leaves, res_tree = tree_flatten(res)
+        bwd = _flat_bwd(self.bwd, nondiff, in_tree, out_tree, self.__name__)
+        t_in = [instantiate_zeros(t) for t in tangents]
+        out_avals = tuple(tangent_aval(get_aval(o)) for o in out_leaves)
+        t_out = custom_lin_p.bind(*res_leaves, *t_in, num_res=len(res_leaves), bwd=bwd,
+                                  out_avals=out_avals, res_tree=res_tree,
+                                  fun_name=self.__name__)
+        return tree_unflatten(out_tree, [JVPTracer(trace, p, t)
+                                         for p, t in zip(out_leaves, t_out, strict=True)])
+
+
+def _flat_bwd(bwd, nondiff, in_tree, out_tree, name):
+    def flat_bwd(res, cts):
+        ct_tree = tree_unflatten(out_tree, cts)
+        cts_in = bwd(*nondiff, res, ct_tree)
+        if not isinstance(cts_in, tuple | list):
+            raise TransformError(f"custom_vjp bwd of {name} must return a tuple with one "
+                                 f"cotangent per argument, got {type(cts_in).__name__}")
+        flat = []
+        for ct, sub in zip(cts_in, in_tree.children(), strict=True):
+            if ct is None:
+                flat += [None] * sub.num_leaves
+            else:
+                flat += tree_flatten(ct)[0]
+        return flat
+    return flat_bwd
+
