@@ -169,7 +169,8 @@ def _pp_eqn(eqn: Eqn, names: _Names, indent: int) -> str:
     lhs = " ".join(f"{names(v)}:{v.aval.str_short()}" for v in eqn.outvars)
     params = ""
     if eqn.params:
-        items = " ".join(f"{k}={_pp_param(v, names, indent)}" for k, v in sorted(eqn.params.items()))
+        items = " ".join(f"{k}={_pp_param(v, names, indent)}"
+                         for k, v in sorted(eqn.params.items()))
         params = f"[{items}]"
     args = " ".join(names(x) for x in eqn.inputs)
     rhs = f"{eqn.primitive.name}{params}" + (f" {args}" if args else "")

@@ -197,6 +197,14 @@ _OPERATORS = [
 ]
 
 
+def _numpy_hook(name):
+    fn = array_methods.get(name)
+    if fn is None:
+        raise FunctraceError("NumPy functions cannot be applied to traced values: use "
+                             "functrace.numpy (import functrace.numpy as fnp) instead")
+    return fn
+
+
 class Tracer:
     """A value being traced; ``aval`` gives its type, subclasses carry the rest."""
 
@@ -274,12 +282,10 @@ class Tracer:
             "transformed functions.")
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        fn = array_methods.get("__ufunc__")
-        return fn(ufunc, method, *inputs, **kwargs)
+        return _numpy_hook("__ufunc__")(ufunc, method, *inputs, **kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        fn = array_methods.get("__function__")
-        return fn(func, types, args, kwargs)
+        return _numpy_hook("__function__")(func, types, args, kwargs)
 
     def __repr__(self) -> str:
         return f"Traced<{self.aval.str_short()}>with<{type(self._trace).__name__}>"
@@ -359,17 +365,22 @@ class JaxprBuilder:
         self.eqns: list[Eqn] = []
         self.invars: list[Var] = []
         self.arg_names: dict[Var, str] = {}
-        self.consts: dict[int, tuple[Var, Any]] = {}
+        self.consts: dict[int, tuple[Var, Any, Any]] = {}
 
-    def add_const(self, val) -> Var:
-        key = id(val)
+    def add_const(self, val, key_obj=None) -> Var:
+        """A constvar for ``val``, shared by every use of the same object ``key_obj``.
+
+        The key object is kept alive with the entry so its ``id`` cannot be reused.
+        """
+        key_obj = val if key_obj is None else key_obj
+        key = id(key_obj)
         if key not in self.consts:
-            self.consts[key] = (Var(get_aval(val).strip_weak_type()), val)
+            self.consts[key] = (Var(get_aval(val).strip_weak_type()), val, key_obj)
         return self.consts[key][0]
 
     def build(self, outs: list[JaxprTracer]) -> ClosedJaxpr:
-        constvars = [v for v, _ in self.consts.values()]
-        consts = [c for _, c in self.consts.values()]
+        constvars = [v for v, _, _ in self.consts.values()]
+        consts = [c for _, c, _ in self.consts.values()]
         jaxpr = Jaxpr(constvars, self.invars, self.eqns, [t.atom for t in outs])
         return ClosedJaxpr(jaxpr, consts)
 
@@ -427,8 +438,7 @@ class JaxprTrace(Trace):
         if aval.shape == ():
             return JaxprTracer(self, aval, Literal(val if aval.weak_type else
                                                    canonicalize_value(val), aval))
-        val = canonicalize_value(val)
-        return JaxprTracer(self, aval, self.builder.add_const(val))
+        return JaxprTracer(self, aval, self.builder.add_const(canonicalize_value(val), val))
 
     def lift(self, tracer: Tracer) -> JaxprTracer:
         var = self.builder.add_const(tracer)
