@@ -9,6 +9,7 @@ operand's dtype) and the same shape, or one of them is rank 0, as in ``jax.lax``
 from __future__ import annotations
 
 import builtins
+import math
 
 import numpy as np
 
@@ -27,22 +28,56 @@ from ..transforms.ad import (
 )
 from .shape_ops import broadcast_in_dim, convert_element_type, reduce_sum
 
+# bool < int < float < complex: a weak scalar may only adopt a dtype of its kind or higher
+_KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
-def _as_operand(x, like_dtype):
+
+def _as_operand(x, like_dtype, op: str):
     """Python scalars become arrays of the other operand's dtype (they are weakly typed)."""
-    if is_python_scalar(x):
-        return np.asarray(x, like_dtype)
-    return x
+    if not is_python_scalar(x):
+        return x
+    like_dtype = np.dtype(like_dtype)
+    # NOTE: without this check lax.add(int32_array, 2.5) would silently compute with 2
+    if _KIND_RANK[np.asarray(x).dtype.kind] > _KIND_RANK.get(like_dtype.kind, 3):
+        raise DTypeError(
+            f"lax.{op}: the Python scalar {x!r} cannot take the dtype {like_dtype.name} of the "
+            f"other operand without losing its value; cast the array first "
+            f"(lax.convert_element_type) or use functrace.numpy, which promotes types.")
+    try:
+        arr = np.asarray(x, like_dtype)
+    except OverflowError:
+        raise DTypeError(f"lax.{op}: the Python scalar {x!r} is out of range for "
+                         f"{like_dtype.name}; cast the array to a wider dtype first.") from None
+    # a scalar that already has the dtype stays weakly typed: weak op weak is weak
+    return x if get_aval(x).dtype == like_dtype else arr
 
 
 def _match_operands(op: str, *args):
     strong = [get_aval(a).dtype for a in args if not is_python_scalar(a)]
     if not strong:
         return args
-    return tuple(_as_operand(a, strong[0]) for a in args)
+    return tuple(_as_operand(a, strong[0], op) for a in args)
 
 
-def _binary_abstract(op: str, out_dtype=None):
+# operand kinds a primitive accepts: (predicate on the dtype, description for errors)
+_KINDS = {
+    "any": (lambda d: True, "any"),
+    "number": (lambda d: d != np.bool_, "a numeric (non-boolean)"),
+    "float": (is_inexact, "a floating-point"),
+    "integral": (lambda d: d == np.bool_ or np.issubdtype(d, np.integer),
+                 "a boolean or integer"),
+}
+
+
+def _check_kind(op: str, kinds: str, *avals: ShapedArray):
+    ok, what = _KINDS[kinds]
+    for a in avals:
+        if not ok(a.dtype):
+            raise DTypeError(f"lax.{op} requires {what} operand, got {a.str_short()}; cast it "
+                             "first with lax.convert_element_type.")
+
+
+def _binary_abstract(op: str, out_dtype=None, kinds: str = "any"):
     def rule(x: ShapedArray, y: ShapedArray) -> ShapedArray:
         if x.dtype != y.dtype:
             raise DTypeError(
@@ -53,6 +88,7 @@ def _binary_abstract(op: str, out_dtype=None):
             raise ShapeError(
                 f"lax.{op} got incompatible shapes {x.shape} and {y.shape}; lax needs equal "
                 f"shapes (or a rank-0 operand). functrace.numpy broadcasts like NumPy.")
+        _check_kind(op, kinds, x)
         shape = x.shape or y.shape
         return ShapedArray(shape, out_dtype or x.dtype, x.weak_type and y.weak_type)
     return rule
@@ -60,9 +96,7 @@ def _binary_abstract(op: str, out_dtype=None):
 
 def _unary_abstract(op: str, kinds: str):
     def rule(x: ShapedArray) -> ShapedArray:
-        if kinds == "float" and not is_inexact(x.dtype):
-            raise DTypeError(f"lax.{op} requires a floating-point operand, got {x.str_short()}; "
-                             "cast it first (x.astype(float)).")
+        _check_kind(op, kinds, x)
         return ShapedArray(x.shape, x.dtype, x.weak_type)
     return rule
 
@@ -97,10 +131,10 @@ def _make_unary(name: str, impl, kinds: str = "float"):
     return prim, fn
 
 
-def _make_binary(name: str, impl, out_dtype=None):
+def _make_binary(name: str, impl, out_dtype=None, kinds: str = "any"):
     prim = Primitive(name, elementwise=True)
     impl_rules[prim] = impl
-    abstract_eval_rules[prim] = _binary_abstract(name, out_dtype)
+    abstract_eval_rules[prim] = _binary_abstract(name, out_dtype, kinds)
 
     def fn(x, y):
         x, y = _match_operands(name, x, y)
@@ -115,13 +149,18 @@ def _make_binary(name: str, impl, out_dtype=None):
 # arithmetic
 
 add_p, add = _make_binary("add", np.add)
-sub_p, sub = _make_binary("sub", np.subtract)
+# boolean add/mul stay allowed (NumPy's logical or/and; functrace.numpy relies on them);
+# sub, neg and sign of booleans have no NumPy meaning, so they are rejected at trace time
+sub_p, sub = _make_binary("sub", np.subtract, kinds="number")
 mul_p, mul = _make_binary("mul", np.multiply)
 
 
 def _div_impl(x, y):
     if np.issubdtype(x.dtype, np.integer):
-        return np.trunc(np.true_divide(x, y)).astype(x.dtype)  # C-style, as lax.div
+        # C-style truncation, as lax.div. Integer arithmetic only: going through float64
+        # (trunc(x / y)) is wrong for int64 values above 2**53.
+        q = np.floor_divide(x, y)
+        return q + ((np.remainder(x, y) != 0) & ((x < 0) != (y < 0))).astype(x.dtype)
     return np.true_divide(x, y)
 
 
@@ -130,8 +169,8 @@ rem_p, rem = _make_binary("rem", np.fmod)
 pow_p, pow = _make_binary("pow", np.power)  # noqa: A001 - JAX's name
 max_p, max = _make_binary("max", np.maximum)  # noqa: A001
 min_p, min = _make_binary("min", np.minimum)  # noqa: A001
-neg_p, neg = _make_unary("neg", np.negative, "any")
-sign_p, sign = _make_unary("sign", np.sign, "any")
+neg_p, neg = _make_unary("neg", np.negative, "number")
+sign_p, sign = _make_unary("sign", np.sign, "number")
 abs_p, abs = _make_unary("abs", np.abs, "any")  # noqa: A001
 floor_p, floor = _make_unary("floor", np.floor)
 ceil_p, ceil = _make_unary("ceil", np.ceil)
@@ -198,8 +237,10 @@ def _balanced(x, y, strict_cmp):
     return add(one, half)
 
 
-defjvp(max_p, lambda g, x, y: mul(g, _balanced(x, y, gt)), lambda g, x, y: mul(g, _balanced(y, x, gt)))
-defjvp(min_p, lambda g, x, y: mul(g, _balanced(x, y, lt)), lambda g, x, y: mul(g, _balanced(y, x, lt)))
+defjvp(max_p, lambda g, x, y: mul(g, _balanced(x, y, gt)),
+       lambda g, x, y: mul(g, _balanced(y, x, gt)))
+defjvp(min_p, lambda g, x, y: mul(g, _balanced(x, y, lt)),
+       lambda g, x, y: mul(g, _balanced(y, x, lt)))
 
 
 # ---------------------------------------------------------------------------
@@ -212,11 +253,30 @@ expm1_p, expm1 = _make_unary("expm1", np.expm1)
 sqrt_p, sqrt = _make_unary("sqrt", np.sqrt)
 rsqrt_p, rsqrt = _make_unary("rsqrt", lambda x: 1 / np.sqrt(x))
 tanh_p, tanh = _make_unary("tanh", np.tanh)
-logistic_p, logistic = _make_unary("logistic", lambda x: 0.5 * (np.tanh(0.5 * x) + 1))
+
+
+def _logistic_impl(x):
+    # 1 / (1 + exp(-x)) without overflow; 0.5 * (tanh(x / 2) + 1) would cancel to 0 (or lose
+    # all relative precision) in the left tail, e.g. logistic(-40.) in float64.
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
+
+
+logistic_p, logistic = _make_unary("logistic", _logistic_impl)
 sin_p, sin = _make_unary("sin", np.sin)
 cos_p, cos = _make_unary("cos", np.cos)
 
+erf_p, erf = _make_unary("erf", lambda x: _np_erf(x).astype(x.dtype))
+
+
+def _np_erf(x):
+    return np.vectorize(math.erf, otypes=[np.float64])(x) if x.size else x.astype(np.float64)
+
+
 defjvp2(exp_p, lambda g, ans, x: mul(g, ans))
+# a Python float (weakly typed): an np.float64 constant would be a float64 operand under x64
+_TWO_OVER_SQRT_PI = 2.0 / math.sqrt(math.pi)
+defjvp(erf_p, lambda g, x: mul(g, mul(exp(neg(mul(x, x))), _TWO_OVER_SQRT_PI)))
 defjvp(log_p, lambda g, x: div(g, x))
 defjvp(log1p_p, lambda g, x: div(g, add(x, 1.0)))
 defjvp2(expm1_p, lambda g, ans, x: mul(g, add(ans, 1.0)))
@@ -243,7 +303,16 @@ def _integer_pow_impl(x, *, y):
 
 
 impl_rules[integer_pow_p] = _integer_pow_impl
-abstract_eval_rules[integer_pow_p] = lambda x, *, y: ShapedArray(x.shape, x.dtype, x.weak_type)
+
+
+def _integer_pow_abstract(x, *, y):
+    if y < 0 and not is_inexact(x.dtype):
+        raise DTypeError(f"lax.integer_pow: negative power y={y} of an integer operand "
+                         f"{x.str_short()}; cast it to a float first.")
+    return ShapedArray(x.shape, x.dtype, x.weak_type)
+
+
+abstract_eval_rules[integer_pow_p] = _integer_pow_abstract
 defjvp(integer_pow_p, lambda g, x, *, y: g if y == 1 else mul(g, _ipow_deriv(x, y)))
 
 
@@ -260,10 +329,10 @@ lt_p, lt = _make_binary("lt", np.less, np.bool_)
 le_p, le = _make_binary("le", np.less_equal, np.bool_)
 gt_p, gt = _make_binary("gt", np.greater, np.bool_)
 ge_p, ge = _make_binary("ge", np.greater_equal, np.bool_)
-and_p, bitwise_and = _make_binary("and", np.bitwise_and)
-or_p, bitwise_or = _make_binary("or", np.bitwise_or)
-xor_p, bitwise_xor = _make_binary("xor", np.bitwise_xor)
-not_p, bitwise_not = _make_unary("not", np.invert, "any")
+and_p, bitwise_and = _make_binary("and", np.bitwise_and, kinds="integral")
+or_p, bitwise_or = _make_binary("or", np.bitwise_or, kinds="integral")
+xor_p, bitwise_xor = _make_binary("xor", np.bitwise_xor, kinds="integral")
+not_p, bitwise_not = _make_unary("not", np.invert, "integral")
 is_finite_p = Primitive("is_finite", elementwise=True)
 impl_rules[is_finite_p] = np.isfinite
 abstract_eval_rules[is_finite_p] = lambda x: ShapedArray(x.shape, np.bool_)
@@ -294,9 +363,12 @@ def select(pred, on_true, on_false):
 def _select_abstract(pred, x, y):
     if pred.dtype != np.bool_:
         raise DTypeError(f"lax.select: the predicate must be boolean, got {pred.str_short()}")
-    if x.dtype != y.dtype or x.shape != y.shape:
-        raise ShapeError(f"lax.select: on_true and on_false must have the same shape and dtype, "
-                         f"got {x.str_short()} and {y.str_short()}")
+    if x.dtype != y.dtype:
+        raise DTypeError(f"lax.select: on_true and on_false must have the same dtype, got "
+                         f"{x.str_short()} and {y.str_short()}; cast one first.")
+    if x.shape != y.shape:
+        raise ShapeError(f"lax.select: on_true and on_false must have the same shape, got "
+                         f"{x.str_short()} and {y.str_short()}")
     if pred.shape and pred.shape != x.shape:
         raise ShapeError(f"lax.select: predicate shape {pred.shape} must be () or equal the "
                          f"operand shape {x.shape}")

@@ -58,6 +58,8 @@ def _broadcast_in_dim_impl(x, *, shape, broadcast_dimensions):
 
 
 def _broadcast_in_dim_abstract(x, *, shape, broadcast_dimensions):
+    if any(d < 0 for d in shape):
+        raise ShapeError(f"broadcast_in_dim: the target shape {shape} has a negative dimension")
     ok = len(broadcast_dimensions) == x.ndim and all(
         0 <= d < len(shape) and x.shape[i] in (1, shape[d])
         for i, d in enumerate(broadcast_dimensions)
@@ -140,7 +142,8 @@ def reshape(operand, new_sizes: Sequence[int], dimensions=None):
     new_sizes = tuple(int(d) for d in new_sizes)
     if dimensions is not None and tuple(dimensions) != tuple(range(aval.ndim)):
         operand = transpose(operand, dimensions)
-    if aval.shape == new_sizes:
+    # compare with the (possibly transposed) operand, not the original one
+    if get_aval(operand).shape == new_sizes:
         return operand
     return reshape_p.bind(operand, new_sizes=new_sizes, dimensions=None)
 
@@ -243,7 +246,11 @@ convert_element_type_p = Primitive("convert_element_type", elementwise=True)
 
 def convert_element_type(operand, new_dtype):
     """Casts ``operand`` to ``new_dtype`` (canonicalised: float64 -> float32 without x64)."""
-    new_dtype = canonicalize_dtype(new_dtype)
+    try:
+        new_dtype = canonicalize_dtype(new_dtype)
+    except TypeError:
+        raise DTypeError(f"convert_element_type: unknown dtype {new_dtype!r}; pass a NumPy "
+                         "dtype such as np.float32") from None
     aval = get_aval(operand)
     if aval.dtype == new_dtype and not aval.weak_type:
         return operand

@@ -22,6 +22,7 @@ from ..core.trace import (
     Trace,
     Tracer,
     abstract_eval_rules,
+    full_lower,
     get_aval,
     impl_rules,
     new_main,
@@ -218,7 +219,8 @@ def jvp_flat(fun, primals, tangents):
     """
     with new_main(JVPTrace) as main:
         trace = JVPTrace(main)
-        tracers_in = [JVPTracer(trace, p, t) for p, t in zip(primals, tangents, strict=True)]
+        tracers_in = [JVPTracer(trace, full_lower(p), t)
+                      for p, t in zip(primals, tangents, strict=True)]
         outs = fun(*tracers_in)
         primals_out, tangents_out = [], []
         for o in outs:

@@ -204,7 +204,7 @@ def vjp(fun, *primals, has_aux: bool = False):
             raise TransformError(f"vjp: the cotangent must have the structure of the output, "
                                  f"{out_tree}; got {ct_tree}")
         cts = [_check_cotangent(c, a, i)
-               for i, (c, a) in enumerate(zip(ct_leaves, lin.out_tangent_avals, strict=True))]
+               for i, (c, a) in enumerate(zip(ct_leaves, lin.out_tangent_avals[:n], strict=True))]
         cts = cts + [Zero(a) for a in lin.out_tangent_avals[n:]]
         cts_nz = [c for c, z in zip(cts, lin.zero_mask, strict=True) if not z]
         undef = [UndefPrimal(tangent_aval(get_aval(p)))

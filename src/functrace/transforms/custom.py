@@ -15,7 +15,12 @@ from ..core.trace import Primitive, abstract_eval_rules, find_top_trace, get_ava
 from ..errors import TransformError
 from ..tree_util import tree_flatten, tree_unflatten
 from .ad import (
-    JVPTrace, JVPTracer, Zero, instantiate_zeros, tangent_aval, transpose_rules,
+    JVPTrace,
+    JVPTracer,
+    Zero,
+    instantiate_zeros,
+    tangent_aval,
+    transpose_rules,
 )
 
 
