@@ -1,9 +1,26 @@
-"""functrace: JAX-style function transformations on NumPy and Numba."""
+"""functrace: JAX-style function transformations on NumPy and Numba.
 
-from . import lax, tree_util
+Example:
+    >>> import functrace as ft
+    >>> ft.grad(lambda x, y, z: (x + y) * z, argnums=(0, 1, 2))(-2., 5., -4.)
+    (array(-4., dtype=float32), array(-4., dtype=float32), array(3., dtype=float32))
+"""
+
+from . import lax, nn, numpy, test_util, tree_util
 from .config import config
 from .core.jaxpr import ClosedJaxpr, Jaxpr
 from .core.make_jaxpr import ShapeDtypeStruct, make_jaxpr
+from .core.trace import eval_jaxpr
+from .errors import (
+    ConcretizationError,
+    FunctraceError,
+    ShapeError,
+    TransformError,
+    UnexpectedTracerError,
+)
+from .jacobians import hessian, jacfwd, jacrev
+from .lax import stop_gradient
 from .transforms.api import grad, jvp, linearize, value_and_grad, vjp
+from .transforms.custom import custom_jvp, custom_vjp
 
 __version__ = "0.1.0"

@@ -1,0 +1,25 @@
+"""``functrace.nn``: activation functions and friends, with ``jax.nn``'s names."""
+
+from .functions import (
+    celu,
+    elu,
+    gelu,
+    glu,
+    hard_tanh,
+    leaky_relu,
+    log_sigmoid,
+    log_softmax,
+    logsumexp,
+    one_hot,
+    relu,
+    relu6,
+    selu,
+    sigmoid,
+    silu,
+    soft_sign,
+    softmax,
+    softplus,
+    standardize,
+    swish,
+    tanh,
+)

@@ -1,0 +1,181 @@
+"""Activations, softmax/logsumexp, one_hot and standardize (``jax.nn`` semantics)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import lax
+from .. import numpy as fnp
+from ..core.trace import get_aval
+from ..errors import DTypeError
+from ..transforms.custom import custom_jvp
+
+
+@custom_jvp
+def relu(x):
+    """Rectified linear unit ``max(x, 0)``; its derivative at 0 is 0, as in JAX.
+
+    Example:
+        >>> relu(fnp.array([-1., 0., 2.]))
+        array([0., 0., 2.], dtype=float32)
+    """
+    return fnp.maximum(x, 0)
+
+
+@relu.defjvp
+def _relu_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return relu(x), fnp.where(x > 0, t, fnp.zeros_like(t))
+
+
+def relu6(x):
+    """``min(max(x, 0), 6)``."""
+    return fnp.minimum(relu(x), 6.0)
+
+
+def sigmoid(x):
+    """Logistic sigmoid ``1 / (1 + exp(-x))``, computed stably."""
+    return lax.logistic(fnp.asarray(x, dtype=_float_dtype(x)))
+
+
+def log_sigmoid(x):
+    """``log(sigmoid(x))`` without overflow: ``-softplus(-x)``."""
+    return -softplus(-x)
+
+
+def softplus(x):
+    """``log(1 + exp(x))``, stable for large ``|x|``."""
+    return fnp.log1p(fnp.exp(-fnp.abs(x))) + fnp.maximum(x, 0)
+
+
+def silu(x):
+    """``x * sigmoid(x)`` (also called swish)."""
+    return x * sigmoid(x)
+
+
+swish = silu
+
+
+def tanh(x):
+    """Hyperbolic tangent."""
+    return fnp.tanh(x)
+
+
+def hard_tanh(x):
+    """``clip(x, -1, 1)``."""
+    return fnp.clip(x, -1.0, 1.0)
+
+
+def soft_sign(x):
+    """``x / (|x| + 1)``."""
+    return x / (fnp.abs(x) + 1.0)
+
+
+def elu(x, alpha=1.0):
+    """Exponential linear unit: ``x`` if ``x > 0`` else ``alpha * (exp(x) - 1)``."""
+    safe = fnp.where(x > 0, fnp.zeros_like(x), x)  # keeps exp finite on the unused branch
+    return fnp.where(x > 0, x, alpha * fnp.expm1(safe))
+
+
+def celu(x, alpha=1.0):
+    """Continuously-differentiable ELU."""
+    safe = fnp.where(x > 0, fnp.zeros_like(x), x)
+    return fnp.where(x > 0, x, alpha * fnp.expm1(safe / alpha))
+
+
+def selu(x):
+    """Scaled ELU with the self-normalising constants of Klambauer et al."""
+    alpha = 1.6732632423543772848170429916717
+    scale = 1.0507009873554804934193349852946
+    return scale * elu(x, alpha)
+
+
+def leaky_relu(x, negative_slope=1e-2):
+    """``x`` if ``x >= 0`` else ``negative_slope * x``."""
+    return fnp.where(x >= 0, x, negative_slope * x)
+
+
+def gelu(x, approximate: bool = True):
+    """Gaussian error linear unit; the tanh approximation by default, as in JAX.
+
+    ``approximate=False`` uses the exact ``x * Phi(x)`` with ``erf``.
+    """
+    if approximate:
+        c = np.sqrt(2 / np.pi).astype(np.float64)
+        return 0.5 * x * (1.0 + fnp.tanh(float(c) * (x + 0.044715 * (x * x * x))))
+    return 0.5 * x * (1.0 + lax.erf(x / float(np.sqrt(2.0))))
+
+
+def glu(x, axis=-1):
+    """Gated linear unit: splits ``x`` in two along ``axis``: ``a * sigmoid(b)``."""
+    a, b = fnp.split(x, 2, axis=axis)
+    return a * sigmoid(b)
+
+
+def logsumexp(a, axis=None, b=None, keepdims: bool = False, return_sign: bool = False):
+    """``log(sum(b * exp(a)))`` over ``axis``, computed stably (max subtracted).
+
+    Example:
+        >>> float(logsumexp(fnp.array([0., 0.])))  # log 2
+        0.6931...
+    """
+    if return_sign:
+        raise NotImplementedError("logsumexp(return_sign=True) is not supported")
+    amax = lax.stop_gradient(fnp.max(a, axis=axis, keepdims=True))
+    amax = fnp.where(fnp.isfinite(amax), amax, fnp.zeros_like(amax))
+    e = fnp.exp(a - amax)
+    if b is not None:
+        e = e * b
+    out = fnp.log(fnp.sum(e, axis=axis, keepdims=True)) + amax
+    if not keepdims:
+        out = fnp.squeeze(out, axis=axis) if axis is not None else fnp.reshape(out, ())
+    return out
+
+
+def log_softmax(x, axis=-1):
+    """``x - logsumexp(x, axis, keepdims=True)``."""
+    shifted = x - lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
+    return shifted - fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True))
+
+
+def softmax(x, axis=-1):
+    """``exp(x) / sum(exp(x), axis)``, computed stably.
+
+    Example:
+        >>> softmax(fnp.array([0., 0.]))
+        array([0.5, 0.5], dtype=float32)
+    """
+    unnormalized = fnp.exp(x - lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True)))
+    return unnormalized / fnp.sum(unnormalized, axis=axis, keepdims=True)
+
+
+def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5):
+    """``(x - mean) / sqrt(variance + epsilon)`` over ``axis``."""
+    if mean is None:
+        mean = fnp.mean(x, axis=axis, keepdims=True)
+    if variance is None:
+        variance = fnp.mean(fnp.square(x), axis=axis, keepdims=True) - fnp.square(mean)
+    return (x - mean) * lax.rsqrt(variance + epsilon)
+
+
+def one_hot(x, num_classes: int, *, dtype=None, axis=-1):
+    """One-hot encodes integer ``x`` into a new axis of size ``num_classes``.
+
+    Example:
+        >>> one_hot(fnp.array([0, 2]), 3)
+        array([[1., 0., 0.],
+               [0., 0., 1.]], dtype=float32)
+    """
+    if not isinstance(num_classes, int | np.integer):
+        raise DTypeError(f"one_hot: num_classes must be a static int, got {num_classes!r}")
+    dtype = dtype or fnp.float32
+    x = fnp.asarray(x)
+    out_axis = axis % (x.ndim + 1)
+    classes = lax.broadcasted_iota(get_aval(x).dtype, (*x.shape[:out_axis], num_classes,
+                                                       *x.shape[out_axis:]), out_axis)
+    return (fnp.expand_dims(x, out_axis) == classes).astype(dtype)
+
+
+def _float_dtype(x):
+    dt = get_aval(x).dtype
+    return dt if np.issubdtype(dt, np.floating) else fnp.float32

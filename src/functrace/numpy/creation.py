@@ -1,0 +1,210 @@
+"""Array creation: ``array``, ``zeros``, ``ones``, ``full``, ``arange``, ``linspace``, ``eye``...
+
+Constant arrays are built with ``lax.full`` / ``lax.iota``, so under ``make_jaxpr``
+they appear as equations rather than as large captured constants.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import lax
+from ..core.avals import default_float_dtype, default_int_dtype
+from ..core.trace import Tracer, concrete_or_none, get_aval
+from ..errors import ConcretizationError, ShapeError
+from ._promote import (
+    as_array,
+    broadcast_to_shape,
+    check_dtype,
+    convert,
+    has_tracer,
+    stack_nested,
+)
+
+
+def _shape(shape) -> tuple[int, ...]:
+    if isinstance(shape, int | np.integer):
+        return (int(shape),)
+    return tuple(int(d) for d in shape)
+
+
+def array(object, dtype=None, copy: bool = True, ndmin: int = 0):  # noqa: A002 - NumPy's name
+    """An array from a scalar, a (nested) sequence, a NumPy array or a traced value.
+
+    64-bit inputs become 32-bit unless x64 is enabled, as in ``jax.numpy``.
+
+    Example:
+        >>> array([1.0, 2.0])
+        array([1., 2.], dtype=float32)
+    """
+    if has_tracer(object):
+        out = stack_nested(object)
+    else:
+        raw = np.array(object) if copy else np.asarray(object)
+        if raw.dtype.kind == "O":
+            raise ShapeError("array: the input is a ragged or non-numeric sequence")
+        out = as_array(raw)
+    if dtype is not None:
+        out = convert(out, check_dtype(dtype))
+    nd = get_aval(out).ndim
+    if ndmin > nd:
+        out = lax.reshape(out, (1,) * (ndmin - nd) + get_aval(out).shape)
+    return out
+
+
+
+def asarray(a, dtype=None, order=None, *, copy=None):
+    """Like ``array`` but never copies a NumPy input that already has the right dtype."""
+    del order, copy
+    return array(a, dtype=dtype, copy=False if isinstance(a, np.ndarray) else True)
+
+
+def full(shape, fill_value, dtype=None):
+    """An array of ``shape`` filled with ``fill_value`` (a scalar or a broadcastable array).
+
+    Example:
+        >>> full((2,), 3)
+        array([3, 3], dtype=int32)
+    """
+    shape = _shape(shape)
+    dtype = None if dtype is None else check_dtype(dtype)
+    if isinstance(fill_value, Tracer) or np.ndim(fill_value) != 0:
+        fill = as_array(fill_value)
+        fill = fill if dtype is None else convert(fill, dtype)
+        return broadcast_to_shape(fill, shape, "full")
+    if dtype is None:
+        dtype = get_aval(as_array(fill_value)).dtype
+    return lax.full(shape, fill_value, dtype)
+
+
+def zeros(shape, dtype=None):
+    """An array of zeros (float32 unless ``dtype`` says otherwise)."""
+    return lax.full(_shape(shape), 0, check_dtype(dtype, default_float_dtype()))
+
+
+def ones(shape, dtype=None):
+    """An array of ones (float32 unless ``dtype`` says otherwise)."""
+    return lax.full(_shape(shape), 1, check_dtype(dtype, default_float_dtype()))
+
+
+empty = zeros
+
+
+def full_like(a, fill_value, dtype=None, shape=None):
+    """An array of ``a``'s shape and dtype (unless given) filled with ``fill_value``."""
+    av = get_aval(as_array(a))
+    return full(av.shape if shape is None else shape, fill_value,
+                av.dtype if dtype is None else dtype)
+
+
+def zeros_like(a, dtype=None, shape=None):
+    """Zeros of ``a``'s shape and dtype (unless given)."""
+    return full_like(a, 0, dtype, shape)
+
+
+def ones_like(a, dtype=None, shape=None):
+    """Ones of ``a``'s shape and dtype (unless given)."""
+    return full_like(a, 1, dtype, shape)
+
+
+empty_like = zeros_like
+
+
+def _static(x, op: str, what: str):
+    if x is None:
+        return None
+    val = concrete_or_none(x)
+    if val is None:
+        raise ConcretizationError(
+            f"{op}: {what} must be a concrete value (it decides the shape of the result), "
+            "but it is traced; pass a Python number or mark the argument static.")
+    return val.item() if np.ndim(val) == 0 else val
+
+
+def arange(start, stop=None, step=None, dtype=None):
+    """Evenly spaced values in ``[start, stop)``; the bounds must be concrete.
+
+    Example:
+        >>> arange(3)
+        array([0, 1, 2], dtype=int32)
+    """
+    start, stop, step = (_static(v, "arange", n) for v, n in
+                         ((start, "start"), (stop, "stop"), (step, "step")))
+    if stop is None:
+        start, stop = 0, start
+    step = 1 if step is None else step
+    if dtype is None:
+        floats = any(isinstance(v, float | np.floating) for v in (start, stop, step))
+        dtype = default_float_dtype() if floats else default_int_dtype()
+    dtype = check_dtype(dtype)
+    n = max(int(np.ceil((stop - start) / step)), 0)
+    if start == 0 and step == 1 and np.issubdtype(dtype, np.number) and n > 0:
+        return lax.iota(dtype, n)
+    return as_array(np.arange(start, stop, step).astype(dtype))
+
+
+def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = False,
+             dtype=None, axis: int = 0):
+    """``num`` evenly spaced values from ``start`` to ``stop`` (traced scalar bounds allowed).
+
+    Example:
+        >>> linspace(0.0, 1.0, 3)
+        array([0. , 0.5, 1. ], dtype=float32)
+    """
+    out_dtype = check_dtype(dtype) if dtype is not None else default_float_dtype()
+    if not any(isinstance(v, Tracer) for v in (start, stop)):
+        vals, step = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64),
+                                 num, endpoint=endpoint, retstep=True, dtype=out_dtype,
+                                 axis=axis)
+        out = as_array(vals)
+        return (out, as_array(np.asarray(step, out_dtype))) if retstep else out
+    # traced bounds: start + i * step, written with lax so it stays differentiable
+    fdt = default_float_dtype()
+    start_v, stop_v = convert(as_array(start), fdt), convert(as_array(stop), fdt)
+    if get_aval(start_v).shape != () or get_aval(stop_v).shape != ():
+        raise ShapeError("linspace: traced bounds must be scalars")
+    step = lax.div(lax.sub(stop_v, start_v), float(max((num - 1) if endpoint else num, 1)))
+    idx = lax.convert_element_type(lax.iota(default_int_dtype(), num), fdt)
+    out = lax.add(lax.broadcast_in_dim(start_v, (num,), ()),
+                  lax.mul(idx, lax.broadcast_in_dim(step, (num,), ())))
+    out = convert(out, out_dtype)
+    return (out, step) if retstep else out
+
+
+def eye(N: int, M: int | None = None, k: int = 0, dtype=None):
+    """The ``N x M`` matrix with ones on the ``k``-th diagonal.
+
+    Example:
+        >>> eye(2)
+        array([[1., 0.],
+               [0., 1.]], dtype=float32)
+    """
+    M = N if M is None else M
+    dtype = check_dtype(dtype, default_float_dtype())
+    rows = lax.broadcasted_iota(np.int32, (N, M), 0)
+    cols = lax.broadcasted_iota(np.int32, (N, M), 1)
+    return lax.convert_element_type(lax.eq(lax.add(rows, np.int32(k)), cols), dtype)
+
+
+def identity(n: int, dtype=None):
+    """The ``n x n`` identity matrix."""
+    return eye(n, dtype=dtype)
+
+
+def tri_mask(n: int, m: int, k: int):
+    """Boolean ``(n, m)`` mask of the entries on or below the ``k``-th diagonal."""
+    rows = lax.broadcasted_iota(np.int32, (n, m), 0)
+    cols = lax.broadcasted_iota(np.int32, (n, m), 1)
+    return lax.ge(lax.add(rows, np.int32(k)), cols)
+
+
+def tri(N: int, M: int | None = None, k: int = 0, dtype=None):
+    """Ones on and below the ``k``-th diagonal of an ``N x M`` matrix."""
+    M = N if M is None else M
+    return lax.convert_element_type(tri_mask(N, M, k),
+                                    check_dtype(dtype, default_float_dtype()))
+
+
+__all__ = ["array", "asarray", "zeros", "ones", "full", "empty", "zeros_like", "ones_like",
+           "full_like", "empty_like", "arange", "linspace", "eye", "identity", "tri"]
+

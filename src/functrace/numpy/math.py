@@ -1,0 +1,411 @@
+"""Elementwise functions: arithmetic, transcendental functions, comparisons, logic,
+``where`` and ``clip``. NumPy broadcasting, JAX type promotion.
+"""
+
+from __future__ import annotations
+
+import math as _pymath
+
+import numpy as np
+
+from .. import lax
+from ..core.avals import is_inexact, is_python_scalar
+from ..core.trace import Tracer, get_aval
+from ..errors import DTypeError, FunctraceError
+from ._promote import as_array, as_operand, broadcast_shapes, broadcast_to_shape, promote_args
+
+
+def _dtype(x) -> np.dtype:
+    return get_aval(x).dtype
+
+
+def _binary(name: str, lax_fn, *, inexact: bool = False, doc: str = ""):
+    def fn(x1, x2, /):
+        a, b = promote_args(name, x1, x2, inexact=inexact)
+        return lax_fn(a, b)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc or f"Elementwise ``numpy.{name}`` with NumPy broadcasting."
+    return fn
+
+
+def _unary(name: str, lax_fn, *, inexact: bool = True, doc: str = ""):
+    def fn(x, /):
+        (a,) = promote_args(name, x, inexact=inexact)
+        return lax_fn(a)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc or f"Elementwise ``numpy.{name}``" + (
+        " (integer inputs become float)." if inexact else ".")
+    return fn
+
+
+# ---------------------------------------------------------------------------
+# arithmetic
+
+add = _binary("add", lax.add, doc="""``x1 + x2`` elementwise, with NumPy broadcasting.
+
+    Example:
+        >>> add(np.ones(2, np.float32), 2.0)
+        array([3., 3.], dtype=float32)
+    """)
+subtract = _binary("subtract", lax.sub)
+multiply = _binary("multiply", lax.mul)
+true_divide = _binary("true_divide", lax.div, inexact=True,
+                      doc="``x1 / x2``; integer operands give a float result.")
+divide = true_divide
+maximum = _binary("maximum", lax.max)
+minimum = _binary("minimum", lax.min)
+
+
+def floor_divide(x1, x2, /):
+    """``x1 // x2``: the quotient rounded towards minus infinity (NumPy semantics)."""
+    a, b = promote_args("floor_divide", x1, x2)
+    if is_inexact(_dtype(a)):
+        return lax.floor(lax.div(a, b))
+    if _dtype(a) == np.bool_:
+        raise DTypeError("floor_divide: boolean operands are not supported")
+    quotient = lax.div(a, b)  # truncates towards zero
+    rem = lax.rem(a, b)
+    signs_differ = lax.ne(lax.lt(rem, _zero(rem)), lax.lt(b, _zero(b)))
+    fix = lax.bitwise_and(lax.ne(rem, _zero(rem)), signs_differ)
+    return lax.select(_bcast_pred(fix, quotient), lax.sub(quotient, _one_like(quotient)),
+                      quotient)
+
+
+def remainder(x1, x2, /):
+    """``x1 % x2`` with the sign of the divisor (NumPy's ``remainder``/``mod``)."""
+    a, b = promote_args("remainder", x1, x2)
+    rem = lax.rem(a, b)
+    zero = _zero(rem)
+    fix = lax.bitwise_and(lax.ne(rem, zero), lax.ne(lax.lt(rem, zero), lax.lt(b, _zero(b))))
+    return lax.select(_bcast_pred(fix, rem), lax.add(rem, b), rem)
+
+
+mod = remainder
+
+
+def _zero(x):
+    return np.zeros((), _dtype(x))
+
+
+def _one_like(x):
+    return np.ones((), _dtype(x))
+
+
+def _bcast_pred(pred, like):
+    shape = get_aval(like).shape
+    return pred if get_aval(pred).shape in ((), shape) else broadcast_to_shape(pred, shape)
+
+
+def _full(x, like):
+    """``x`` broadcast to ``like``'s shape (when it is rank 0 and ``like`` is not)."""
+    shape = get_aval(like).shape
+    return x if get_aval(x).shape == shape else broadcast_to_shape(x, shape)
+
+
+def power(x1, x2, /):
+    """``x1 ** x2``; a Python integer exponent becomes ``lax.integer_pow`` (exact, cheap).
+
+    Example:
+        >>> power(np.array([2.0, 3.0], np.float32), 2)
+        array([4., 9.], dtype=float32)
+    """
+    if type(x2) is int:
+        a, _ = promote_args("power", x1, x2)
+        if x2 < 0 and not is_inexact(_dtype(a)):
+            raise DTypeError("power: integers to negative integer powers are not allowed")
+        return lax.integer_pow(a, x2)
+    a, b = promote_args("power", x1, x2)
+    return lax.pow(a, b)
+
+
+def float_power(x1, x2, /):
+    """``x1 ** x2`` computed in floating point."""
+    a, b = promote_args("float_power", x1, x2, inexact=True)
+    return lax.pow(a, b)
+
+
+def negative(x, /):
+    """``-x`` elementwise."""
+    (a,) = promote_args("negative", x)
+    if _dtype(a) == np.bool_:
+        raise DTypeError("negative: boolean operands are not supported; use logical_not")
+    return lax.neg(a)
+
+
+def positive(x, /):
+    """``+x``: the input itself (as an array)."""
+    return as_array(x)
+
+
+def absolute(x, /):
+    """``|x|`` elementwise (integers stay integers)."""
+    (a,) = promote_args("absolute", x)
+    if np.issubdtype(_dtype(a), np.unsignedinteger) or _dtype(a) == np.bool_:
+        return a
+    return lax.abs(a)
+
+
+abs = absolute  # noqa: A001 - NumPy's name
+
+
+def sign(x, /):
+    """-1, 0 or 1 according to the sign of ``x``."""
+    (a,) = promote_args("sign", x)
+    return lax.sign(a)
+
+
+def _int_identity(name: str, lax_fn):
+    def fn(x, /):
+        (a,) = promote_args(name, x)
+        return a if not is_inexact(_dtype(a)) else lax_fn(a)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise ``numpy.{name}`` (integers are returned unchanged)."
+    return fn
+
+
+floor = _int_identity("floor", lax.floor)
+ceil = _int_identity("ceil", lax.ceil)
+
+
+def trunc(x, /):
+    """Rounds towards zero."""
+    (a,) = promote_args("trunc", x)
+    if not is_inexact(_dtype(a)):
+        return a
+    return lax.select(lax.lt(a, _zero(a)), lax.ceil(a), lax.floor(a))
+
+
+fix = trunc
+
+def round(a, decimals: int = 0, out=None):  # noqa: A001 - NumPy's name
+    """Rounds to ``decimals`` decimal places, halves to even (as NumPy).
+
+    Example:
+        >>> round(np.array([0.5, 1.5, 2.5, -0.5], np.float32))
+        array([ 0.,  2.,  2., -0.], dtype=float32)
+    """
+    if out is not None:
+        raise DTypeError("round: out= is not supported (arrays are immutable)")
+    (x,) = promote_args("round", a)
+    if not is_inexact(_dtype(x)):
+        return x
+    if decimals:
+        x = lax.mul(x, float(10.0 ** decimals))
+    r = lax.floor(x)
+    frac = lax.sub(x, r)  # exact: x and floor(x) are close in magnitude
+    odd = lax.eq(lax.sub(r, lax.mul(lax.floor(lax.mul(r, 0.5)), 2.0)), 1.0)
+    up = lax.bitwise_or(lax.gt(frac, 0.5), lax.bitwise_and(lax.eq(frac, 0.5), odd))
+    out_ = lax.select(up, lax.add(r, 1.0), r)
+    out_ = lax.select(lax.eq(out_, 0.0), lax.mul(x, 0.0), out_)  # keeps -0.0, as NumPy
+    return lax.div(out_, float(10.0 ** decimals)) if decimals else out_
+
+
+around = round
+
+
+def rint(x, /):
+    """Rounds to the nearest integer, halves to even."""
+    return round(x)
+
+
+exp = _unary("exp", lax.exp)
+log = _unary("log", lax.log)
+log1p = _unary("log1p", lax.log1p)
+expm1 = _unary("expm1", lax.expm1)
+sqrt = _unary("sqrt", lax.sqrt)
+tanh = _unary("tanh", lax.tanh)
+sin = _unary("sin", lax.sin)
+cos = _unary("cos", lax.cos)
+tan = _unary("tan", lambda x: lax.div(lax.sin(x), lax.cos(x)))
+log2 = _unary("log2", lambda x: lax.div(lax.log(x), _pymath.log(2.0)))
+log10 = _unary("log10", lambda x: lax.div(lax.log(x), _pymath.log(10.0)))
+exp2 = _unary("exp2", lambda x: lax.exp(lax.mul(x, _pymath.log(2.0))))
+sinh = _unary("sinh", lambda x: lax.mul(lax.sub(lax.exp(x), lax.exp(lax.neg(x))), 0.5))
+cosh = _unary("cosh", lambda x: lax.mul(lax.add(lax.exp(x), lax.exp(lax.neg(x))), 0.5))
+arctanh = _unary("arctanh", lambda x: lax.mul(
+    lax.sub(lax.log1p(x), lax.log1p(lax.neg(x))), 0.5))
+reciprocal = _unary("reciprocal", lambda x: lax.integer_pow(x, -1))
+square = _unary("square", lambda x: lax.integer_pow(x, 2), inexact=False)
+cbrt = _unary("cbrt", lambda x: lax.mul(lax.sign(x), lax.pow(lax.abs(x), 1.0 / 3.0)))
+
+
+def logaddexp(x1, x2, /):
+    """``log(exp(x1) + exp(x2))`` computed stably."""
+    a, b = promote_args("logaddexp", x1, x2, inexact=True)
+    amax = lax.max(a, b)
+    delta = lax.sub(a, b)
+    # where both are the same infinity, delta is nan: the answer is amax itself
+    safe = lax.select(lax.eq(delta, delta), lax.neg(lax.abs(delta)), _full(
+        np.asarray(-np.inf, _dtype(delta)), delta))
+    return lax.add(amax, lax.log1p(lax.exp(safe)))
+
+
+# ---------------------------------------------------------------------------
+# comparisons and logic
+
+equal = _binary("equal", lax.eq)
+not_equal = _binary("not_equal", lax.ne)
+less = _binary("less", lax.lt)
+less_equal = _binary("less_equal", lax.le)
+greater = _binary("greater", lax.gt)
+greater_equal = _binary("greater_equal", lax.ge)
+
+
+def _to_bool(x):
+    x = as_operand(x)
+    if is_python_scalar(x) and not isinstance(x, Tracer):
+        return np.asarray(bool(x))
+    if _dtype(x) == np.bool_:
+        return x
+    return lax.ne(x, np.zeros((), _dtype(x)))
+
+
+def _logical(name: str, lax_fn):
+    def fn(x1, x2, /):
+        a, b = promote_args(name, _to_bool(x1), _to_bool(x2))
+        return lax_fn(a, b)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise ``numpy.{name}`` (nonzero counts as True)."
+    return fn
+
+
+logical_and = _logical("logical_and", lax.bitwise_and)
+logical_or = _logical("logical_or", lax.bitwise_or)
+logical_xor = _logical("logical_xor", lax.bitwise_xor)
+
+
+def logical_not(x, /):
+    """Elementwise ``not x`` (nonzero counts as True)."""
+    return lax.bitwise_not(_to_bool(x))
+
+
+def _bitwise(name: str, lax_fn):
+    def fn(x1, x2, /):
+        a, b = promote_args(name, x1, x2)
+        if is_inexact(_dtype(a)):
+            raise DTypeError(f"{name}: only integer and boolean operands are supported, got "
+                             f"{_dtype(a).name}")
+        return lax_fn(a, b)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = f"Elementwise ``numpy.{name}`` on integers and booleans."
+    return fn
+
+
+bitwise_and = _bitwise("bitwise_and", lax.bitwise_and)
+bitwise_or = _bitwise("bitwise_or", lax.bitwise_or)
+bitwise_xor = _bitwise("bitwise_xor", lax.bitwise_xor)
+
+
+def invert(x, /):
+    """Bitwise NOT (logical NOT for booleans)."""
+    (a,) = promote_args("invert", x)
+    if is_inexact(_dtype(a)):
+        raise DTypeError(f"invert: only integer and boolean operands are supported, got "
+                         f"{_dtype(a).name}")
+    return lax.bitwise_not(a)
+
+
+bitwise_not = invert
+
+
+def isfinite(x, /):
+    """True where ``x`` is neither infinite nor NaN."""
+    a = as_array(x)
+    if not is_inexact(_dtype(a)):
+        return lax.full(get_aval(a).shape, True, np.bool_)
+    return lax.is_finite(a)
+
+
+def isnan(x, /):
+    """True where ``x`` is NaN."""
+    a = as_array(x)
+    if not is_inexact(_dtype(a)):
+        return lax.full(get_aval(a).shape, False, np.bool_)
+    return lax.ne(a, a)
+
+
+def isinf(x, /):
+    """True where ``x`` is plus or minus infinity."""
+    a = as_array(x)
+    if not is_inexact(_dtype(a)):
+        return lax.full(get_aval(a).shape, False, np.bool_)
+    return lax.eq(lax.abs(a), np.asarray(np.inf, _dtype(a)))
+
+
+def signbit(x, /):
+    """True where ``x`` is negative (NaN and -0.0 aside)."""
+    (a,) = promote_args("signbit", x)
+    return lax.lt(a, _zero(a))
+
+
+def isclose(a, b, rtol: float = 1e-05, atol: float = 1e-08, equal_nan: bool = False):
+    """True where ``|a - b| <= atol + rtol * |b|`` (infinities must match exactly)."""
+    x, y = promote_args("isclose", a, b, inexact=True)
+    close = less_equal(absolute(subtract(x, y)), add(atol, multiply(rtol, absolute(y))))
+    close = logical_or(logical_and(close, logical_and(isfinite(x), isfinite(y))), equal(x, y))
+    if equal_nan:
+        close = logical_or(close, logical_and(isnan(x), isnan(y)))
+    return close
+
+
+# ---------------------------------------------------------------------------
+# selection
+
+def where(condition, x=None, y=None, /):
+    """``x`` where ``condition`` holds, else ``y`` (all three broadcast together).
+
+    The one-argument form (``nonzero``) has a data-dependent shape and is not supported.
+
+    Example:
+        >>> where(np.array([True, False]), 1.0, np.zeros(2, np.float32))
+        array([1., 0.], dtype=float32)
+    """
+    if x is None or y is None:
+        raise FunctraceError(
+            "where: only the three-argument form where(condition, x, y) is supported; the "
+            "one-argument form has a shape that depends on the data.")
+    pred = _to_bool(condition)
+    a, b = promote_args("where", x, y, broadcast=False)
+    shape = broadcast_shapes("where", *(get_aval(v).shape for v in (pred, a, b)))
+    a, b = broadcast_to_shape(a, shape, "where"), broadcast_to_shape(b, shape, "where")
+    if get_aval(pred).shape not in ((), shape):
+        pred = broadcast_to_shape(pred, shape, "where")
+    return lax.select(pred, a, b)
+
+
+def clip(a, a_min=None, a_max=None, *, min=None, max=None):  # noqa: A002 - NumPy's names
+    """Limits ``a`` to ``[a_min, a_max]`` (either bound may be None).
+
+    Example:
+        >>> clip(np.array([-1.0, 0.5, 2.0], np.float32), 0.0, 1.0)
+        array([0. , 0.5, 1. ], dtype=float32)
+    """
+    lo = a_min if a_min is not None else min
+    hi = a_max if a_max is not None else max
+    out = as_array(a)
+    if lo is not None:
+        out = maximum(out, lo)
+    if hi is not None:
+        out = minimum(out, hi)
+    return out
+
+
+def nan_to_num(x, copy: bool = True, nan: float = 0.0, posinf=None, neginf=None):
+    """Replaces NaN with ``nan`` and infinities with the largest finite values."""
+    del copy
+    a = as_array(x)
+    dt = _dtype(a)
+    if not is_inexact(dt):
+        return a
+    info = np.finfo(dt)
+    posinf = info.max if posinf is None else posinf
+    neginf = info.min if neginf is None else neginf
+    out = where(isnan(a), nan, a)
+    out = where(lax.eq(out, np.asarray(np.inf, dt)), posinf, out)
+    return where(lax.eq(out, np.asarray(-np.inf, dt)), neginf, out)
+
