@@ -32,6 +32,18 @@ from .shape_ops import broadcast_in_dim, convert_element_type, reduce_sum
 _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 
+__all__ = [
+    "abs", "abs_p", "add", "add_p", "and_p", "bitwise_and", "bitwise_not", "bitwise_or",
+    "bitwise_xor", "ceil", "ceil_p", "cos", "cos_p", "div", "div_p", "eq", "eq_p", "erf",
+    "erf_p", "exp", "exp_p", "expm1", "expm1_p", "floor", "floor_p", "ge", "ge_p", "gt", "gt_p",
+    "integer_pow", "integer_pow_p", "is_finite", "is_finite_p", "le", "le_p", "log", "log1p",
+    "log1p_p", "log_p", "logistic", "logistic_p", "lt", "lt_p", "max", "max_p", "min", "min_p",
+    "mul", "mul_p", "ne", "ne_p", "neg", "neg_p", "not_p", "or_p", "pow", "pow_p", "rem",
+    "rem_p", "rsqrt", "rsqrt_p", "select", "select_p", "sign", "sign_p", "sin", "sin_p", "sqrt",
+    "sqrt_p", "stop_gradient", "stop_gradient_p", "sub", "sub_p", "tanh", "tanh_p", "xor_p",
+]
+
+
 def _as_operand(x, like_dtype, op: str):
     """Python scalars become arrays of the other operand's dtype (they are weakly typed)."""
     if not is_python_scalar(x):

@@ -13,6 +13,12 @@ from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError, ShapeError
 from ..transforms.ad import Zero, deflinear, jvp_rules, tangent_aval, transpose_rules
 
+__all__ = [
+    "broadcast", "broadcast_in_dim", "broadcast_in_dim_p", "convert_element_type",
+    "convert_element_type_p", "expand_dims", "expand_dims_p", "reduce_sum", "reduce_sum_p",
+    "reshape", "reshape_p", "squeeze", "squeeze_p", "transpose", "transpose_p",
+]
+
 
 def _axes_tuple(axes, ndim: int, op: str) -> tuple[int, ...]:
     if axes is None:
