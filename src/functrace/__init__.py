@@ -7,6 +7,8 @@ Example:
 """
 
 from . import lax, nn, numpy, test_util, tree_util
+from .backends import numba_cpu as _numba_cpu  # registers the 'cpu' backend
+from .compiler.jit import jit
 from .config import config
 from .core.jaxpr import ClosedJaxpr, Jaxpr
 from .core.make_jaxpr import ShapeDtypeStruct, make_jaxpr

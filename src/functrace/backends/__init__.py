@@ -1,0 +1,1 @@
+"""Backends: each registers its lowering of the jaxpr plan with ``functrace.compiler``."""

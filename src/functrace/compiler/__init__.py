@@ -1,0 +1,1 @@
+"""The jit compiler: cache, jaxpr passes, fusion and the backend registry."""

@@ -1,0 +1,107 @@
+"""Elementwise fusion: groups runs of elementwise equations into clusters.
+
+A cluster is a chain of elementwise equations over one output shape; operands
+that are broadcast into it (rank-0 values, ``broadcast_in_dim`` of an input
+computed outside the cluster) become broadcast loads. The backend turns each
+cluster into one generated loop; every other equation is lowered on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..core.jaxpr import Eqn, Jaxpr, Literal, Var
+
+# primitives the code generator can express as a scalar expression
+FUSIBLE = {
+    "add", "sub", "mul", "div", "rem", "pow", "max", "min", "neg", "sign", "abs", "floor",
+    "ceil", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "tanh", "logistic", "sin", "cos",
+    "erf", "integer_pow", "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "xor", "not",
+    "is_finite", "select", "convert_element_type", "stop_gradient", "add_any",
+}
+
+
+@dataclass
+class Step:
+    """One unit of the compiled program: a single equation or a fused cluster."""
+
+    eqns: list[Eqn]
+    inputs: list = field(default_factory=list)   # atoms read from outside
+    outputs: list[Var] = field(default_factory=list)  # vars used after the step
+    fused: bool = False
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.eqns[-1].outvars[0].aval.shape
+
+
+def _fusible(eqn: Eqn) -> bool:
+    return eqn.primitive.name in FUSIBLE and len(eqn.outvars) == 1
+
+
+def _bcast_load(eqn: Eqn, produced: set) -> bool:
+    """A broadcast_in_dim of a value computed outside the cluster: a strided load."""
+    return (eqn.primitive.name == "broadcast_in_dim"
+            and not (isinstance(eqn.inputs[0], Var) and eqn.inputs[0] in produced))
+
+
+def plan(jaxpr: Jaxpr) -> list[Step]:
+    """Splits ``jaxpr.eqns`` into steps, fusing maximal runs of elementwise equations."""
+    steps: list[Step] = []
+    current: list[Eqn] = []
+    produced: set = set()
+
+    def close():
+        if current:
+            steps.append(Step(list(current), fused=True))
+            current.clear()
+            produced.clear()
+
+    for eqn in jaxpr.eqns:
+        shape = eqn.outvars[0].aval.shape if eqn.outvars else None
+        joinable = (_fusible(eqn) or _bcast_load(eqn, produced)) and (
+            not current or current[-1].outvars[0].aval.shape == shape)
+        if joinable:
+            current.append(eqn)
+            produced.update(eqn.outvars)
+            continue
+        close()
+        if _fusible(eqn):
+            current.append(eqn)
+            produced.update(eqn.outvars)
+        else:
+            steps.append(Step([eqn]))
+    close()
+    _fill_io(steps, jaxpr)
+    return [s for step in steps for s in _split_trivial(step)]
+
+
+def _split_trivial(step: Step) -> list[Step]:
+    """A "cluster" made only of broadcasts is just broadcasts."""
+    if step.fused and all(e.primitive.name == "broadcast_in_dim" for e in step.eqns):
+        out = [Step([e]) for e in step.eqns]
+        for s, e in zip(out, step.eqns, strict=True):
+            s.inputs, s.outputs = list(e.inputs), list(e.outvars)
+        return out
+    return [step]
+
+
+def _fill_io(steps: list[Step], jaxpr: Jaxpr) -> None:
+    used_later: list[set] = []
+    live = {v for v in jaxpr.outvars if isinstance(v, Var)}
+    for step in reversed(steps):
+        used_later.append(set(live))
+        for e in step.eqns:
+            live.update(x for x in e.inputs if isinstance(x, Var))
+    used_later.reverse()
+    for step, later in zip(steps, used_later, strict=True):
+        inside = {v for e in step.eqns for v in e.outvars}
+        seen = set()
+        for e in step.eqns:
+            for x in e.inputs:
+                key = x if isinstance(x, Var) else id(x)
+                if (isinstance(x, Literal) or x not in inside) and key not in seen:
+                    seen.add(key)
+                    if isinstance(x, Var):
+                        step.inputs.append(x)
+        step.outputs = [v for e in step.eqns for v in e.outvars if v in later]

@@ -1,0 +1,232 @@
+"""``jit``: trace once per signature, optimise the jaxpr, lower it to kernels, cache.
+
+The cache key is the pytree structure of the arguments, each leaf's shape,
+dtype and weak type, the static arguments and the backend. With
+``config.update("log_compiles", True)`` every compilation is logged with its
+reason (which part of the key changed) and its timings.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+import time
+
+import numpy as np
+
+from ..config import config
+from ..core.avals import ShapedArray, aval_of_value, canonicalize_value
+from ..core.jaxpr import ClosedJaxpr, pp_jaxpr
+from ..core.trace import Tracer, trace_to_jaxpr
+from ..errors import TransformError
+from ..tree_util import tree_flatten, tree_unflatten
+from . import fusion, passes
+from .registry import get_backend
+
+logger = logging.getLogger("functrace.jit")
+
+
+def _signature_key(leaves):
+    return tuple((a.shape, a.dtype, a.weak_type) for a in map(aval_of_value, leaves))
+
+
+class Compiled:
+    """An executable for one signature; call it with the same kind of arguments."""
+
+    def __init__(self, name, closed: ClosedJaxpr, out_tree, backend, timings):
+        self.name = name
+        self.jaxpr = closed
+        self.out_tree = out_tree
+        self.timings = timings
+        t0 = time.perf_counter()
+        self.steps = fusion.plan(closed.jaxpr)
+        self._run, self.sources = backend.compile(closed.jaxpr, closed.consts, self.steps)
+        timings["lower_s"] = time.perf_counter() - t0
+
+    def call_flat(self, leaves):
+        return self._run(*leaves)
+
+    def as_text(self) -> str:
+        """The optimised jaxpr, the fusion plan and the generated kernel sources."""
+        lines = [f"# jit({self.name}): optimised jaxpr", pp_jaxpr(self.jaxpr.jaxpr), "",
+                 "# plan"]
+        for k, s in enumerate(self.steps):
+            kind = "fused" if s.fused else "kernel"
+            lines.append(f"step {k}: {kind} " + ", ".join(e.primitive.name for e in s.eqns))
+        for k, src in enumerate(self.sources):
+            lines += ["", f"# generated kernel {k}", src]
+        return "\n".join(lines)
+
+    def warm_up(self):
+        """Runs once on zeros so every Numba kernel is compiled (or loaded from disk)."""
+        t0 = time.perf_counter()
+        zeros = [np.zeros(v.aval.shape, v.aval.dtype) for v in self.jaxpr.jaxpr.invars]
+        with np.errstate(all="ignore"):
+            self._run(*zeros)
+        self.timings["kernel_compile_s"] = time.perf_counter() - t0
+        return self
+
+
+class Lowered:
+    """What ``jit(f).lower(*args)`` returns: the program before kernel compilation."""
+
+    def __init__(self, compiled: Compiled):
+        self._compiled = compiled
+        self.jaxpr = compiled.jaxpr
+
+    def as_text(self) -> str:
+        return self._compiled.as_text()
+
+    def compile(self) -> Compiled:
+        """Compiles (or loads from the on-disk cache) every kernel now."""
+        return self._compiled.warm_up()
+
+
+class Jitted:
+    """A function compiled on first call for each new argument signature."""
+
+    def __init__(self, fun, static_argnums, static_argnames, donate_argnums, backend):
+        functools.update_wrapper(self, fun)
+        self.fun = fun
+        self.static_argnums = ((static_argnums,) if isinstance(static_argnums, int)
+                               else tuple(static_argnums))
+        self.static_argnames = ((static_argnames,) if isinstance(static_argnames, str)
+                                else tuple(static_argnames))
+        self.donate_argnums = donate_argnums  # accepted for JAX compatibility; no-op on CPU
+        self.backend_name = backend
+        self._cache: dict = {}
+        self._last_key = None
+        self.compile_count = 0
+        try:
+            self._params = list(inspect.signature(fun).parameters)
+        except (TypeError, ValueError):
+            self._params = []
+
+    # -- argument handling ------------------------------------------------------
+    def _split(self, args, kwargs):
+        nargs = len(args)
+        nums = set()
+        for n in self.static_argnums:
+            if not -nargs <= n < nargs:
+                raise TransformError(f"jit({self.__name__}): static_argnums={self.static_argnums}"
+                                     f" is out of range for {nargs} positional argument(s)")
+            nums.add(n % nargs)
+        statics = tuple((i, args[i]) for i in sorted(nums))
+        statics += tuple((k, kwargs[k]) for k in sorted(kwargs) if k in self.static_argnames)
+        for where, val in statics:
+            try:
+                hash(val)
+            except TypeError:
+                label = (f"argument {where}" if isinstance(where, int) else f"argument {where!r}")
+                raise TransformError(
+                    f"jit({self.__name__}): static {label} has unhashable type "
+                    f"{type(val).__name__}; static arguments are cache keys. Pass a tuple "
+                    "instead of a list, or make the argument non-static.") from None
+        dyn_args = tuple(a for i, a in enumerate(args) if i not in nums)
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        return dyn_args, dyn_kwargs, statics
+
+    def _flat_fun(self, in_tree, statics, store):
+        def flat(*leaves):
+            dyn_args, dyn_kwargs = tree_unflatten(in_tree, leaves)
+            args = list(dyn_args)
+            kwargs = dict(dyn_kwargs)
+            for where, val in statics:
+                if isinstance(where, int):
+                    args.insert(where, val)
+                else:
+                    kwargs[where] = val
+            out = self.fun(*args, **kwargs)
+            out_leaves, store["out_tree"] = tree_flatten(out)
+            return out_leaves
+        return flat
+
+    # -- compilation -------------------------------------------------------------
+    def _explain_miss(self, key) -> str:
+        if self._last_key is None:
+            return "first call"
+        old_tree, old_sig, old_static, old_backend = self._last_key
+        tree, sig, static, backend = key
+        if tree != old_tree:
+            return f"argument structure changed: {old_tree} -> {tree}"
+        if static != old_static:
+            return f"static arguments changed: {old_static} -> {static}"
+        if backend != old_backend:
+            return f"backend changed: {old_backend} -> {backend}"
+        for k, (a, b) in enumerate(zip(old_sig, sig, strict=True)):
+            if a != b:
+                fmt = lambda s: ShapedArray(s[0], s[1], s[2]).str_short()  # noqa: E731
+                return f"leaf {k} changed from {fmt(a)} to {fmt(b)} (a new shape or dtype)"
+        return "signature seen before but evicted"
+
+    def _compile(self, key, in_tree, statics, leaves) -> Compiled:
+        t0 = time.perf_counter()
+        store: dict = {}
+        avals = [aval_of_value(x) for x in leaves]
+        names = [f"leaf {k}" for k in range(len(leaves))]
+        closed = trace_to_jaxpr(self._flat_fun(in_tree, statics, store), avals, names,
+                                transform="jit", fun_name=self.__name__)
+        t1 = time.perf_counter()
+        if any(isinstance(c, Tracer) for c in closed.consts):
+            return None  # closes over an outer transformation's tracer: run inline
+        closed = passes.optimize(closed)
+        timings = {"trace_s": t1 - t0, "optimize_s": time.perf_counter() - t1}
+        compiled = Compiled(self.__name__, closed, store["out_tree"],
+                            get_backend(self.backend_name), timings)
+        self.compile_count += 1
+        if config.log_compiles:
+            logger.warning("jit(%s): compiling because %s; trace %.3fs, optimise %.3fs, "
+                           "lower %.3fs", self.__name__, self._explain_miss(key),
+                           timings["trace_s"], timings["optimize_s"], timings["lower_s"])
+        return compiled
+
+    def _lookup(self, args, kwargs):
+        dyn_args, dyn_kwargs, statics = self._split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        if any(isinstance(x, Tracer) for x in leaves):
+            return None, leaves
+        leaves = [canonicalize_value(x) for x in leaves]
+        key = (in_tree, _signature_key(leaves), statics, self.backend_name)
+        compiled = self._cache.get(key)
+        if compiled is None:
+            compiled = self._compile(key, in_tree, statics, leaves)
+            if compiled is None:
+                return None, leaves
+            self._cache[key] = compiled
+            self._last_key = key
+        return compiled, leaves
+
+    def __call__(self, *args, **kwargs):
+        compiled, leaves = self._lookup(args, kwargs)
+        if compiled is None:  # inside another transformation: trace through
+            return self.fun(*args, **kwargs)
+        return tree_unflatten(compiled.out_tree, compiled.call_flat(leaves))
+
+    def lower(self, *args, **kwargs) -> Lowered:
+        """The optimised program for these arguments (``.as_text()``, ``.compile()``)."""
+        compiled, _ = self._lookup(args, kwargs)
+        if compiled is None:
+            raise TransformError(f"jit({self.__name__}).lower: call it with concrete "
+                                 "arrays, not tracers")
+        return Lowered(compiled)
+
+
+def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), backend=None):
+    """Compiles ``fun`` to Numba kernels, once per argument signature.
+
+    Example:
+        >>> import functrace as ft, functrace.numpy as fnp
+        >>> f = ft.jit(lambda x, y: fnp.maximum(x * y + 1.0, 0.0))
+        >>> f(fnp.ones(3), 2.0)
+        array([3., 3., 3.], dtype=float32)
+        >>> print(f.lower(fnp.ones(3), 2.0).as_text().splitlines()[0])
+        # jit(<lambda>): optimised jaxpr
+    """
+    if fun is None:
+        return functools.partial(jit, static_argnums=static_argnums,
+                                 static_argnames=static_argnames,
+                                 donate_argnums=donate_argnums, backend=backend)
+    if not callable(fun):
+        raise TransformError(f"jit: expected a function, got {type(fun).__name__}")
+    return Jitted(fun, static_argnums, static_argnames, donate_argnums, backend)

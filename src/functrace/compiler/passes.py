@@ -1,0 +1,144 @@
+"""Jaxpr-to-jaxpr optimisation passes used by ``jit``.
+
+- ``dce``: drops equations whose results are never used (every primitive is pure);
+- ``simplify``: algebraic identities that reverse mode produces a lot of
+  (``mul x 1.0``, ``add x 0.0``, a ``convert_element_type`` to the same type);
+- ``fold_constants``: evaluates equations whose inputs are all known at compile
+  time, when the result is small;
+- ``cse``: merges equations with the same primitive, inputs and params.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.jaxpr import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
+
+FOLD_MAX_SIZE = 64  # fold only results this small: big constants would bloat the program
+
+
+def dce(jaxpr: Jaxpr) -> Jaxpr:
+    live = {v for v in jaxpr.outvars if isinstance(v, Var)}
+    kept = []
+    for eqn in reversed(jaxpr.eqns):
+        if any(v in live for v in eqn.outvars):
+            kept.append(eqn)
+            live.update(x for x in eqn.inputs if isinstance(x, Var))
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, list(reversed(kept)), jaxpr.outvars)
+
+
+def _is_literal(x, value) -> bool:
+    return isinstance(x, Literal) and np.ndim(x.val) == 0 and x.val == value
+
+
+def _substitute(jaxpr: Jaxpr, eqns, subst) -> Jaxpr:
+    def sub(x):
+        while isinstance(x, Var) and x in subst:
+            x = subst[x]
+        return x
+
+    new_eqns = [Eqn(e.primitive, [sub(x) for x in e.inputs], e.params, e.outvars) for e in eqns]
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, new_eqns, [sub(v) for v in jaxpr.outvars])
+
+
+def simplify(jaxpr: Jaxpr) -> Jaxpr:
+    """Removes ``mul x 1``, ``add x 0``, ``sub x 0`` and no-op conversions."""
+    subst: dict[Var, object] = {}
+    kept = []
+    for eqn in jaxpr.eqns:
+        name = eqn.primitive.name
+        out = eqn.outvars[0] if len(eqn.outvars) == 1 else None
+        alias = None
+        if name in ("mul", "add", "sub") and out is not None:
+            x, y = eqn.inputs
+            unit = 1 if name == "mul" else 0
+            if _is_literal(y, unit) and x.aval.shape == out.aval.shape:
+                alias = x
+            elif name != "sub" and _is_literal(x, unit) and y.aval.shape == out.aval.shape:
+                alias = y
+        elif name == "convert_element_type" and out is not None:
+            (x,) = eqn.inputs
+            if x.aval.dtype == out.aval.dtype:
+                alias = x
+        if alias is not None and alias.aval.dtype == out.aval.dtype:
+            subst[out] = alias
+        else:
+            kept.append(eqn)
+    return _substitute(jaxpr, kept, subst)
+
+
+def _hashable_params(params) -> tuple | None:
+    try:
+        key = tuple(sorted(params.items()))
+        hash(key)
+        return key
+    except TypeError:
+        return None
+
+
+def _atom_key(x):
+    if isinstance(x, Literal):
+        return ("lit", np.asarray(x.val).item(), x.aval.dtype)
+    return x
+
+
+def cse(jaxpr: Jaxpr) -> Jaxpr:
+    seen: dict = {}
+    subst: dict[Var, Var] = {}
+    kept = []
+    for eqn in jaxpr.eqns:
+        inputs = [subst.get(x, x) if isinstance(x, Var) else x for x in eqn.inputs]
+        params = _hashable_params(eqn.params)
+        key = None
+        if params is not None and eqn.outvars:
+            key = (eqn.primitive, tuple(_atom_key(x) for x in inputs), params)
+        if key is not None and key in seen:
+            for old, new in zip(eqn.outvars, seen[key], strict=True):
+                subst[old] = new
+            continue
+        if key is not None:
+            seen[key] = eqn.outvars
+        kept.append(Eqn(eqn.primitive, inputs, eqn.params, eqn.outvars))
+    outvars = [subst.get(v, v) if isinstance(v, Var) else v for v in jaxpr.outvars]
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, kept, outvars)
+
+
+def fold_constants(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Evaluates small equations whose inputs are literals or constants."""
+    jaxpr = closed.jaxpr
+    known = {v: c for v, c in zip(jaxpr.constvars, closed.consts, strict=True)
+             if isinstance(c, np.ndarray)}
+    subst: dict[Var, Literal] = {}
+    kept = []
+    for eqn in jaxpr.eqns:
+        inputs = [subst.get(x, x) if isinstance(x, Var) else x for x in eqn.inputs]
+        foldable = (eqn.inputs and not eqn.primitive.multiple_results
+                    and all(isinstance(x, Literal) or x in known for x in inputs)
+                    and eqn.outvars[0].aval.size <= FOLD_MAX_SIZE
+                    and eqn.outvars[0].aval.shape == ())
+        if foldable:
+            vals = [np.asarray(x.val, x.aval.dtype) if isinstance(x, Literal) else known[x]
+                    for x in inputs]
+            try:
+                out = np.asarray(eqn.primitive.impl(*vals, **eqn.params),
+                                 eqn.outvars[0].aval.dtype)
+            except Exception:  # noqa: BLE001 - leave it to run time, where it raises properly
+                out = None
+            if out is not None:
+                subst[eqn.outvars[0]] = Literal(out, eqn.outvars[0].aval)
+                continue
+        kept.append(Eqn(eqn.primitive, inputs, eqn.params, eqn.outvars))
+    outvars = [subst.get(v, v) if isinstance(v, Var) else v for v in jaxpr.outvars]
+    return ClosedJaxpr(Jaxpr(jaxpr.constvars, jaxpr.invars, kept, outvars), closed.consts)
+
+
+def optimize(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """The standard pipeline: simplify, fold, CSE, DCE."""
+    jaxpr = simplify(closed.jaxpr)
+    closed = fold_constants(ClosedJaxpr(jaxpr, closed.consts))
+    jaxpr = dce(cse(simplify(closed.jaxpr)))
+    used = {x for e in jaxpr.eqns for x in e.inputs if isinstance(x, Var)}
+    used |= {v for v in jaxpr.outvars if isinstance(v, Var)}
+    keep = [(v, c) for v, c in zip(jaxpr.constvars, closed.consts, strict=True) if v in used]
+    jaxpr = Jaxpr([v for v, _ in keep], jaxpr.invars, jaxpr.eqns, jaxpr.outvars)
+    return ClosedJaxpr(jaxpr, [c for _, c in keep])

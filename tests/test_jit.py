@@ -1,0 +1,176 @@
+"""jit: same results as eager evaluation, caching, retrace logging, passes, errors."""
+
+import logging
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import functrace as ft
+import functrace.numpy as fnp
+from functrace import lax, nn
+from functrace.compiler import passes
+from functrace.errors import TransformError
+
+UNARY = [fnp.tanh, fnp.exp, fnp.sin, nn.relu, nn.sigmoid, lambda v: v * v, fnp.abs,
+         lambda v: -v, lambda v: fnp.sqrt(fnp.abs(v) + 1.0), nn.softplus]
+BINARY = [fnp.add, fnp.subtract, fnp.multiply, fnp.maximum, fnp.minimum,
+          lambda a, b: a / (fnp.abs(b) + 1.0), lambda a, b: fnp.where(a > b, a, b * 2.0)]
+REDUCE = [lambda v: fnp.sum(v, axis=0), lambda v: fnp.max(v, axis=-1),
+          lambda v: fnp.mean(v, axis=-1, keepdims=True), lambda v: v]
+
+
+@st.composite
+def programs(draw):
+    """A random straight-line program over a (3, 4) and a (4,) input."""
+    ops = draw(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 50), st.integers(0, 50)),
+                        min_size=1, max_size=8))
+    red = draw(st.integers(0, len(REDUCE) - 1))
+
+    def f(x, y):
+        vals = [x, y]
+        for kind, i, j in ops:
+            a, b = vals[i % len(vals)], vals[j % len(vals)]
+            if kind == 0:
+                vals.append(UNARY[i % len(UNARY)](a))
+            elif kind == 1:
+                vals.append(BINARY[j % len(BINARY)](a, b))
+            else:
+                vals.append(a @ fnp.ones((a.shape[-1], 4), a.dtype) if a.ndim else a * b)
+        return REDUCE[red](vals[-1])
+
+    return f
+
+
+@given(programs(), st.integers(0, 2**16))
+def test_random_programs_match_eager(f, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    y = rng.standard_normal(4).astype(np.float32)
+    np.testing.assert_allclose(ft.jit(f)(x, y), f(x, y), rtol=2e-5, atol=2e-5)
+    loss = lambda x, y: fnp.sum(f(x, y))  # noqa: E731
+    g_jit = ft.jit(ft.grad(loss, argnums=(0, 1)))(x, y)
+    g_eager = ft.grad(loss, argnums=(0, 1))(x, y)
+    for a, b in zip(g_jit, g_eager):
+        np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)
+
+
+def test_cnn_step_matches_eager():
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((2, 1, 8, 8)).astype(np.float32)
+    w1 = rng.standard_normal((4, 1, 3, 3)).astype(np.float32) * 0.3
+    w2 = rng.standard_normal((4 * 4 * 4, 3)).astype(np.float32) * 0.3
+    labels = nn.one_hot(np.array([0, 2]), 3)
+
+    def loss(params, x):
+        w1, w2 = params
+        h = nn.relu(lax.conv(x, w1, (1, 1), "SAME"))
+        h = lax.reduce_window(h, -np.inf, lax.max, (1, 1, 2, 2), (1, 1, 2, 2), "VALID")
+        logits = h.reshape(2, -1) @ w2
+        return -fnp.mean(fnp.sum(nn.log_softmax(logits) * labels, axis=-1))
+
+    step = ft.jit(ft.value_and_grad(loss))
+    (v1, g1), (v0, g0) = step((w1, w2), x), ft.value_and_grad(loss)((w1, w2), x)
+    np.testing.assert_allclose(v1, v0, rtol=1e-5)
+    for a, b in zip(g1, g0):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
+
+
+def test_lesson_jit_grad():
+    f = lambda x, y, z: (x + y) * z  # noqa: E731
+    g = ft.jit(ft.grad(f, argnums=(0, 1, 2)))
+    assert [float(v) for v in g(-2.0, 5.0, -4.0)] == [-4.0, -4.0, 3.0]
+    text = g.lower(-2.0, 5.0, -4.0).as_text()
+    assert "mul" not in text.split("# plan")[0]  # z * 1.0 and q * 1.0 were simplified away
+
+
+def test_cache_hits_and_retrace_is_logged(caplog):
+    f = ft.jit(lambda x: x * 2.0)
+    f(np.ones(3, np.float32))
+    f(np.ones(3, np.float32) * 5)
+    assert f.compile_count == 1
+    ft.config.update("log_compiles", True)
+    try:
+        with caplog.at_level(logging.WARNING, logger="functrace.jit"):
+            f(np.ones(4, np.float32))
+    finally:
+        ft.config.update("log_compiles", False)
+    assert f.compile_count == 2
+    assert "f32[3] to f32[4]" in caplog.text
+
+
+def test_static_argnums_and_argnames():
+    def f(x, n, *, mode):
+        return x * n if mode == "mul" else x + n
+
+    jf = ft.jit(f, static_argnums=1, static_argnames="mode")
+    assert float(jf(2.0, 3, mode="mul")) == 6.0
+    assert float(jf(2.0, 3, mode="add")) == 5.0
+    assert jf.compile_count == 2
+    with pytest.raises(TransformError, match="unhashable type list"):
+        ft.jit(lambda x, s: x, static_argnums=1)(1.0, [1, 2])
+
+
+def test_nested_jit_and_grad_of_jit():
+    inner = ft.jit(lambda x: fnp.sin(x) * x)
+    outer = ft.jit(lambda x: inner(x) + 1.0)
+    np.testing.assert_allclose(outer(0.5), np.sin(0.5) * 0.5 + 1, rtol=1e-6)
+    np.testing.assert_allclose(ft.grad(inner)(0.5), np.cos(0.5) * 0.5 + np.sin(0.5),
+                               rtol=1e-6)
+    np.testing.assert_allclose(ft.grad(ft.grad(outer))(0.5),
+                               -np.sin(0.5) * 0.5 + 2 * np.cos(0.5), rtol=1e-5)
+
+
+def test_jit_with_pytrees_and_kwargs():
+    f = ft.jit(lambda p, x=1.0: {"out": p["w"] * x + p["b"]})
+    out = f({"w": np.float32(2), "b": np.float32(1)}, x=3.0)
+    assert float(out["out"]) == 7.0
+
+
+def test_abstract_control_flow_under_jit_is_explained():
+    def f(x):
+        return x if x > 0 else -x
+
+    with pytest.raises(ft.ConcretizationError, match="jit"):
+        ft.jit(f)(1.0)
+
+
+def test_fused_kernel_is_generated_for_elementwise_chain():
+    f = ft.jit(lambda x, a, b: nn.relu(x * a + b))
+    text = f.lower(np.ones((4, 5), np.float32), 2.0, 1.0).as_text()
+    assert "step 0: fused mul, add" in text and "def kernel_par" in text
+    x = np.random.default_rng(0).standard_normal((300, 300)).astype(np.float32)
+    np.testing.assert_allclose(f(x, 2.0, 1.0), np.maximum(x * 2 + 1, 0), rtol=1e-6)
+
+
+def test_passes_dce_cse_fold():
+    def f(x):
+        a = fnp.sin(x)
+        b = fnp.sin(x)       # CSE merges it with a
+        _ = fnp.exp(x)       # dead
+        c = 2.0 * 3.0 + x    # 2.0 * 3.0 is folded
+        return a + b + c
+
+    closed = ft.make_jaxpr(f)(np.ones(3, np.float32))
+    opt = passes.optimize(closed)
+    names = [e.primitive.name for e in opt.eqns]
+    assert names.count("sin") == 1 and "exp" not in names
+    assert len(opt.eqns) < len(closed.eqns)
+    x = np.arange(3, dtype=np.float32)
+    np.testing.assert_allclose(ft.eval_jaxpr(opt.jaxpr, opt.consts, x)[0], f(x), rtol=1e-6)
+
+
+def test_every_primitive_has_a_cpu_lowering():
+    from functrace.backends import numba_cpu
+    from functrace.core.trace import Primitive
+
+    prims = set()
+    for mod in (lax, ft.transforms.ad, ft.transforms.custom):
+        prims |= {v for v in vars(mod).values() if isinstance(v, Primitive)}
+    for sub in ("convolution", "creation", "dots", "elementwise", "reductions", "shape_ops",
+                "slicing", "windowed"):
+        m = __import__(f"functrace.lax.{sub}", fromlist=["_"])
+        prims |= {v for v in vars(m).values() if isinstance(v, Primitive)}
+    missing = [p.name for p in prims if not numba_cpu.has_lowering(p)]
+    assert not missing, f"primitives without a CPU lowering: {missing}"
