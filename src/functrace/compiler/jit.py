@@ -58,6 +58,24 @@ class Compiled:
             lines += ["", f"# generated kernel {k}", src]
         return "\n".join(lines)
 
+    def profile(self, *args, repeat: int = 5) -> str:
+        """Runs the program ``repeat`` times and tables the time spent in each step."""
+        leaves = [canonicalize_value(x) for x in tree_flatten((args, {}))[0]]
+        totals = [0.0] * len(self.steps)
+        self._run(*leaves)
+        for _ in range(repeat):
+            self._run(*leaves, timings=totals)
+        order = sorted(range(len(self.steps)), key=lambda k: -totals[k])
+        total = sum(totals) or 1.0
+        lines = [f"# jit({self.name}) profile: {total / repeat * 1e3:.3f} ms per call"]
+        for k in order:
+            s = self.steps[k]
+            what = ", ".join(e.primitive.name for e in s.eqns)
+            shape = s.eqns[-1].outvars[0].aval.str_short() if s.eqns[-1].outvars else ""
+            lines.append(f"{totals[k] / repeat * 1e3:9.3f} ms {100 * totals[k] / total:5.1f}%  "
+                         f"step {k} {'fused ' if s.fused else ''}{what[:60]} -> {shape}")
+        return "\n".join(lines)
+
     def warm_up(self):
         """Runs once on zeros so every Numba kernel is compiled (or loaded from disk)."""
         t0 = time.perf_counter()

@@ -9,6 +9,8 @@ explicitly, listed in ``REFERENCE_LOWERED``.
 
 from __future__ import annotations
 
+import time
+
 import numpy as np
 
 from ...compiler.fusion import FUSIBLE, Step
@@ -97,14 +99,18 @@ class NumbaCpuBackend:
         out_reads = [x if isinstance(x, Literal) else slot[x] for x in jaxpr.outvars]
         consts = list(consts)
 
-        def run(*args):
+        def run(*args, timings=None):
             env = [None] * n_slots
             env[:n_fixed] = consts + list(args)
-            for kernel, reads, writes in program:
+            for k, (kernel, reads, writes) in enumerate(program):
+                if timings is not None:
+                    t0 = time.perf_counter()
                 outs = kernel(*[env[r] if type(r) is int else
                                 np.asarray(r.val, r.aval.dtype) for r in reads])
                 for w, o in zip(writes, outs, strict=False):
                     env[w] = o
+                if timings is not None:
+                    timings[k] += time.perf_counter() - t0
             return [env[r] if type(r) is int else np.asarray(r.val, r.aval.dtype)
                     for r in out_reads]
 

@@ -19,7 +19,10 @@ import numpy as np
 
 from ...core.jaxpr import Literal
 
-PARALLEL_MIN_SIZE = 1 << 15  # below this, thread start-up costs more than it saves
+# Fused loops run on one thread unless they are huge: they are memory-bound, and
+# right after a BLAS call (whose threads spin for a while) a parallel loop fights
+# OpenBLAS for the cores -- measured 2x slower on the small CNN step (PERFORMANCE.md).
+PARALLEL_MIN_SIZE = 1 << 24
 
 _BINARY = {"add": "({0} + {1})", "add_any": "({0} + {1})", "sub": "({0} - {1})",
            "mul": "({0} * {1})", "eq": "({0} == {1})", "ne": "({0} != {1})",

@@ -1,0 +1,1 @@
+"""Side-by-side benchmarks of functrace against PyTorch and JAX (when installed)."""
