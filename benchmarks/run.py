@@ -54,38 +54,42 @@ def _ready(x):
 
 
 def bench_conv(repeat):
+    for shape in CONV_SHAPES:
+        bench_conv_shape(*shape, repeat)
+
+
+def bench_conv_shape(n, cin, hw, cout, repeat):
     rng = np.random.default_rng(0)
-    for n, cin, hw, cout in CONV_SHAPES:
-        x = rng.standard_normal((n, cin, hw, hw)).astype(np.float32)
-        w = rng.standard_normal((cout, cin, 3, 3)).astype(np.float32) * 0.1
-        ct = rng.standard_normal((n, cout, hw, hw)).astype(np.float32)
+    x = rng.standard_normal((n, cin, hw, hw)).astype(np.float32)
+    w = rng.standard_normal((cout, cin, 3, 3)).astype(np.float32) * 0.1
+    ct = rng.standard_normal((n, cout, hw, hw)).astype(np.float32)
 
-        def conv(x, w):
-            return lax.conv(x, w, (1, 1), "SAME")
+    def conv(x, w):
+        return lax.conv(x, w, (1, 1), "SAME")
 
-        fwd = ft.jit(conv)
-        fwdbwd = ft.jit(lambda x, w, ct: ft.vjp(conv, x, w)[1](ct))
-        fns_f = {"functrace": lambda: fwd(x, w)}
-        fns_b = {"functrace": lambda: fwdbwd(x, w, ct)}
-        if torch is not None:
-            tx, tw, tct = map(torch.from_numpy, (x, w, ct))
-            txr, twr = tx.clone().requires_grad_(), tw.clone().requires_grad_()
+    fwd = ft.jit(conv)
+    fwdbwd = ft.jit(lambda x, w, ct: ft.vjp(conv, x, w)[1](ct))
+    fns_f = {"functrace": lambda: fwd(x, w)}
+    fns_b = {"functrace": lambda: fwdbwd(x, w, ct)}
+    if torch is not None:
+        tx, tw, tct = map(torch.from_numpy, (x, w, ct))
+        txr, twr = tx.clone().requires_grad_(), tw.clone().requires_grad_()
 
-            def t_fb():
-                txr.grad = twr.grad = None
-                F.conv2d(txr, twr, padding=1).backward(tct)
+        def t_fb():
+            txr.grad = twr.grad = None
+            F.conv2d(txr, twr, padding=1).backward(tct)
 
-            fns_f["torch"] = lambda: F.conv2d(tx, tw, padding=1)
-            fns_b["torch"] = t_fb
-        if jax is not None:
-            jf = jax.jit(lambda x, w: jax.lax.conv(x, w, (1, 1), "SAME"))
-            jb = jax.jit(lambda x, w, ct: jax.vjp(
-                lambda a, b: jax.lax.conv(a, b, (1, 1), "SAME"), x, w)[1](ct))
-            jx, jw, jct = map(jnp.asarray, (x, w, ct))
-            fns_f["jax"] = lambda: _ready(jf(jx, jw))
-            fns_b["jax"] = lambda: _ready(jb(jx, jw, jct))
-        record(f"conv fwd {n}x{cin}x{hw}x{hw}->{cout}", time_alternating(fns_f, repeat))
-        record(f"conv fwd+bwd {n}x{cin}x{hw}x{hw}->{cout}", time_alternating(fns_b, repeat))
+        fns_f["torch"] = lambda: F.conv2d(tx, tw, padding=1)
+        fns_b["torch"] = t_fb
+    if jax is not None:
+        jf = jax.jit(lambda x, w: jax.lax.conv(x, w, (1, 1), "SAME"))
+        jb = jax.jit(lambda x, w, ct: jax.vjp(
+            lambda a, b: jax.lax.conv(a, b, (1, 1), "SAME"), x, w)[1](ct))
+        jx, jw, jct = map(jnp.asarray, (x, w, ct))
+        fns_f["jax"] = lambda: _ready(jf(jx, jw))
+        fns_b["jax"] = lambda: _ready(jb(jx, jw, jct))
+    record(f"conv fwd {n}x{cin}x{hw}x{hw}->{cout}", time_alternating(fns_f, repeat))
+    record(f"conv fwd+bwd {n}x{cin}x{hw}x{hw}->{cout}", time_alternating(fns_b, repeat))
 
 
 def bench_pool(repeat):
