@@ -174,3 +174,20 @@ def test_every_primitive_has_a_cpu_lowering():
         prims |= {v for v in vars(m).values() if isinstance(v, Primitive)}
     missing = [p.name for p in prims if not numba_cpu.has_lowering(p)]
     assert not missing, f"primitives without a CPU lowering: {missing}"
+
+
+def test_non_finite_literals_in_fused_loops():
+    f = ft.jit(lambda x: fnp.maximum(x * np.float32(np.inf), -np.inf) + x * 0.0)
+    out = f(np.array([1.0, -1.0], np.float32))
+    assert out[0] == np.inf and out[1] == -np.inf
+
+
+def test_random_under_jit_matches_eager():
+    from functrace import random
+
+    def draw(key):
+        return random.normal(key, (5,)), random.truncated_normal(key, -1.0, 1.0, (3,))
+
+    key = random.PRNGKey(0)
+    for a, b in zip(ft.jit(draw)(key), draw(key)):
+        np.testing.assert_allclose(a, b, rtol=1e-6)

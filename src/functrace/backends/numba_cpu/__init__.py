@@ -32,7 +32,7 @@ REFERENCE_LOWERED = {
     "reduce_window_sum", "reduce_window_min", "select_and_scatter_add",
     "select_and_gather_add", "custom_lin", "threefry2x32", "shift_left",
     "shift_right_logical", "shift_right_arithmetic", "bitcast_convert_type",
-    "population_count",
+    "population_count", "stable_argsort",
 }
 
 
@@ -118,3 +118,4 @@ class NumbaCpuBackend:
 
 
 register_backend("cpu", NumbaCpuBackend())
+from . import conv  # noqa: E402,F401 - registers the conv lowerings

@@ -48,6 +48,9 @@ def cache_dir() -> Path:
 
 def _literal(lit: Literal) -> str:
     val = np.asarray(lit.val).item()
+    if isinstance(val, float) and not np.isfinite(val):
+        val = "np.nan" if np.isnan(val) else ("np.inf" if val > 0 else "-np.inf")
+        return f"np.{lit.aval.dtype.name}({val})"
     return f"np.{lit.aval.dtype.name}({val!r})"
 
 

@@ -1,0 +1,330 @@
+"""Bit-level primitives: shifts, ``bitcast_convert_type``, ``population_count``, the
+Threefry-2x32 hash behind ``functrace.random``, and ``stable_argsort``.
+
+Shifts follow XLA, not C or NumPy: a shift amount that is negative or at least the
+bit width shifts every bit out (0 for ``shift_left``/``shift_right_logical``, the
+sign bit repeated for ``shift_right_arithmetic``). Operands are integers of the same
+dtype; shapes are equal or one operand is rank 0, as for the other lax binary ops.
+
+``threefry2x32`` and ``stable_argsort`` live here (layer ``lax``) rather than in
+``functrace.random`` so that the backends, which sit below ``random``, can lower
+them. ``stable_argsort`` is the permutation behind ``random.permutation``/``choice``
+(JAX uses ``lax.sort_key_val``); it stays a dedicated primitive until lax has a
+sort family. None of these primitives is differentiable: their jvps are zero.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..core.avals import ShapedArray, canonicalize_dtype, is_float, is_int
+from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
+from ..errors import DTypeError, ShapeError
+from ..transforms.ad import defjvp_zero
+from .elementwise import _match_operands
+
+__all__ = [
+    "bitcast_convert_type", "bitcast_convert_type_p", "population_count",
+    "population_count_p", "shift_left", "shift_left_p", "shift_right_arithmetic",
+    "shift_right_arithmetic_p", "shift_right_logical", "shift_right_logical_p",
+    "stable_argsort", "stable_argsort_p", "threefry2x32", "threefry2x32_p",
+]
+
+
+def _check_int(op: str, *avals: ShapedArray) -> None:
+    for a in avals:
+        if not is_int(a.dtype):
+            raise DTypeError(f"lax.{op} requires integer operands, got {a.str_short()}; use "
+                             "lax.bitcast_convert_type to reinterpret a float's bits.")
+
+
+def _unsigned(dtype: np.dtype) -> np.dtype:
+    return np.dtype(f"u{dtype.itemsize}")
+
+
+def _signed(dtype: np.dtype) -> np.dtype:
+    return np.dtype(f"i{dtype.itemsize}")
+
+
+# ---------------------------------------------------------------------------
+# shifts
+
+def _shift_abstract(op: str):
+    def rule(x: ShapedArray, y: ShapedArray) -> ShapedArray:
+        _check_int(op, x, y)
+        if x.dtype != y.dtype:
+            raise DTypeError(f"lax.{op} requires operands of the same dtype, got "
+                             f"{x.str_short()} and {y.str_short()}; cast the shift amount "
+                             "with lax.convert_element_type.")
+        if x.shape != y.shape and x.shape and y.shape:
+            raise ShapeError(f"lax.{op} got incompatible shapes {x.shape} and {y.shape}; lax "
+                             "needs equal shapes (or a rank-0 operand).")
+        return ShapedArray(x.shape or y.shape, x.dtype, x.weak_type and y.weak_type)
+    return rule
+
+
+def _shift_amounts(x: np.ndarray, y):
+    """The amounts as unsigned integers (negative ones become huge) and where they are
+    out of range (>= the bit width)."""
+    amount = np.asarray(y).astype(_unsigned(x.dtype))
+    out_of_range = amount >= x.dtype.itemsize * 8
+    return np.where(out_of_range, 0, amount).astype(amount.dtype), out_of_range
+
+
+def _shift_left_impl(x, y):
+    amount, out = _shift_amounts(x, y)
+    # on the unsigned view: a left shift of a negative signed value is undefined in C
+    shifted = np.left_shift(x.astype(_unsigned(x.dtype)), amount)
+    return np.where(out, 0, shifted).astype(x.dtype)
+
+
+def _shift_right_logical_impl(x, y):
+    amount, out = _shift_amounts(x, y)
+    shifted = np.right_shift(x.astype(_unsigned(x.dtype)), amount)
+    return np.where(out, 0, shifted).astype(x.dtype)
+
+
+def _shift_right_arithmetic_impl(x, y):
+    amount, out = _shift_amounts(x, y)
+    signed = _signed(x.dtype)
+    # shifting by width - 1 fills every bit with the sign bit, which is XLA's result for an
+    # out-of-range amount; an unsigned operand is shifted as its signed view, as in XLA
+    amount = np.where(out, x.dtype.itemsize * 8 - 1, amount).astype(signed)
+    return np.right_shift(x.astype(signed), amount).astype(x.dtype)
+
+
+def _make_shift(name: str, impl, doc: str):
+    prim = Primitive(name, elementwise=True)
+    impl_rules[prim] = impl
+    abstract_eval_rules[prim] = _shift_abstract(name)
+    defjvp_zero(prim)
+
+    def fn(x, y):
+        x, y = _match_operands(name, x, y)
+        return prim.bind(x, y)
+
+    fn.__name__ = fn.__qualname__ = name
+    fn.__doc__ = doc
+    return prim, fn
+
+
+shift_left_p, shift_left = _make_shift("shift_left", _shift_left_impl, """\
+``x << y`` elementwise (``lax.shift_left``); amounts >= the bit width (or negative) give 0.
+
+    Example:
+        >>> shift_left(np.uint32([1, 3]), np.uint32([4, 32]))
+        array([16,  0], dtype=uint32)
+    """)
+
+shift_right_logical_p, shift_right_logical = _make_shift(
+    "shift_right_logical", _shift_right_logical_impl, """\
+``x >> y`` filling with zeros (``lax.shift_right_logical``); out-of-range amounts give 0.
+
+    Example:
+        >>> shift_right_logical(np.int32([-1, 256]), np.int32([28, 4]))
+        array([15, 16], dtype=int32)
+    """)
+
+shift_right_arithmetic_p, shift_right_arithmetic = _make_shift(
+    "shift_right_arithmetic", _shift_right_arithmetic_impl, """\
+``x >> y`` filling with the sign bit (``lax.shift_right_arithmetic``); out-of-range
+    amounts give 0 or -1 (all bits set) by the sign.
+
+    Example:
+        >>> shift_right_arithmetic(np.int32([-16, 16]), np.int32([2, 40]))
+        array([-4,  0], dtype=int32)
+    """)
+
+
+# ---------------------------------------------------------------------------
+# bitcast_convert_type
+
+bitcast_convert_type_p = Primitive("bitcast_convert_type", elementwise=True)
+
+
+def bitcast_convert_type(operand, new_dtype):
+    """Reinterprets the bits of ``operand`` as ``new_dtype`` of the same size
+    (``lax.bitcast_convert_type``, same-itemsize case).
+
+    Args:
+        operand: a numeric array.
+        new_dtype: a dtype with the itemsize of ``operand``'s (64-bit ones need x64).
+    Returns:
+        An array of ``operand``'s shape and dtype ``new_dtype``.
+
+    Example:
+        >>> bitcast_convert_type(np.float32(1.0), np.uint32)
+        array(1065353216, dtype=uint32)
+    """
+    try:
+        new_dtype = canonicalize_dtype(new_dtype)
+    except TypeError:
+        raise DTypeError(f"bitcast_convert_type: unknown dtype {new_dtype!r}; pass a NumPy "
+                         "dtype such as np.uint32") from None
+    if get_aval(operand).dtype == new_dtype:
+        return operand
+    return bitcast_convert_type_p.bind(operand, new_dtype=new_dtype)
+
+
+def _bitcast_abstract(x: ShapedArray, *, new_dtype):
+    new_dtype = np.dtype(new_dtype)
+    for d in (x.dtype, new_dtype):
+        if d == np.bool_ or not np.issubdtype(d, np.number):
+            raise DTypeError(f"bitcast_convert_type: cannot bitcast {x.dtype.name} to "
+                             f"{new_dtype.name}: both dtypes must be numeric (not bool)")
+    if x.dtype.itemsize != new_dtype.itemsize:
+        raise DTypeError(
+            f"bitcast_convert_type: {x.str_short()} has {x.dtype.itemsize}-byte elements but "
+            f"{new_dtype.name} has {new_dtype.itemsize}-byte ones; only same-size bitcasts are "
+            "supported (64-bit dtypes need config.update('enable_x64', True)).")
+    return ShapedArray(x.shape, new_dtype)
+
+
+impl_rules[bitcast_convert_type_p] = lambda x, *, new_dtype: np.asarray(x).view(new_dtype)
+abstract_eval_rules[bitcast_convert_type_p] = _bitcast_abstract
+defjvp_zero(bitcast_convert_type_p)
+
+
+# ---------------------------------------------------------------------------
+# population_count
+
+population_count_p = Primitive("population_count", elementwise=True)
+
+
+def population_count(x):
+    """The number of set bits of each element, in ``x``'s dtype (``lax.population_count``).
+
+    Example:
+        >>> population_count(np.int32([0, 7, -1]))
+        array([ 0,  3, 32], dtype=int32)
+    """
+    return population_count_p.bind(x)
+
+
+def _population_count_abstract(x: ShapedArray) -> ShapedArray:
+    _check_int("population_count", x)
+    return ShapedArray(x.shape, x.dtype, x.weak_type)
+
+
+_BYTE_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+
+
+def _population_count_impl(x):
+    # bytes of the two's-complement bits through a table (np.bitwise_count needs NumPy 2 and
+    # counts the bits of |x| for signed types)
+    as_bytes = x.astype(_unsigned(x.dtype)).reshape(x.shape + (1,)).view(np.uint8)
+    return _BYTE_POPCOUNT[as_bytes].sum(axis=-1, dtype=np.int64).astype(x.dtype)
+
+
+impl_rules[population_count_p] = _population_count_impl
+abstract_eval_rules[population_count_p] = _population_count_abstract
+defjvp_zero(population_count_p)
+
+
+# ---------------------------------------------------------------------------
+# threefry2x32: the Threefry-2x32 block cipher (20 rounds), keyed by (k1, k2)
+
+threefry2x32_p = Primitive("threefry2x32", multiple_results=True, elementwise=True)
+
+_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
+_KS_PARITY = np.uint32(0x1BD11BDA)
+
+
+def threefry2x32(k1, k2, x1, x2):
+    """Hashes the counter pairs ``(x1, x2)`` with the key ``(k1, k2)``: Threefry-2x32
+    with 20 rounds (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3").
+
+    All four operands are uint32 with equal shapes, or rank 0 (broadcast).
+
+    Args:
+        k1, k2: the two key words.
+        x1, x2: the two counter words.
+    Returns:
+        ``[y1, y2]``, the two output words, uint32.
+
+    Example:
+        >>> [hex(int(y)) for y in threefry2x32(*np.zeros(4, np.uint32))]
+        ['0x6b200159', '0x99ba4efe']
+    """
+    return threefry2x32_p.bind(k1, k2, x1, x2)
+
+
+def _rotate_left(v: np.ndarray, d: int) -> np.ndarray:
+    return np.left_shift(v, np.uint32(d)) | np.right_shift(v, np.uint32(32 - d))
+
+
+def _threefry2x32_impl(k1, k2, x1, x2):
+    shape = np.broadcast_shapes(*(np.shape(a) for a in (k1, k2, x1, x2)))
+    # 1-d arrays throughout: uint32 ufuncs on arrays wrap silently (NumPy scalars would warn)
+    k1, k2, x1, x2 = (np.broadcast_to(a, shape).astype(np.uint32).ravel()
+                      for a in (k1, k2, x1, x2))
+    ks = (k1, k2, k1 ^ k2 ^ _KS_PARITY)
+    v0, v1 = x1 + ks[0], x2 + ks[1]
+    for i in range(5):
+        for r in _ROTATIONS[i % 2]:
+            v0 = v0 + v1
+            v1 = _rotate_left(v1, r) ^ v0
+        # key injection i + 1
+        v0 = v0 + ks[(i + 1) % 3]
+        v1 = v1 + ks[(i + 2) % 3] + np.uint32(i + 1)
+    return [v0.reshape(shape), v1.reshape(shape)]
+
+
+def _threefry2x32_abstract(*avals: ShapedArray):
+    for a in avals:
+        if a.dtype != np.uint32:
+            raise DTypeError(f"threefry2x32: all operands must be uint32, got "
+                             f"{', '.join(b.str_short() for b in avals)}")
+    shapes = {a.shape for a in avals if a.shape}
+    if len(shapes) > 1:
+        raise ShapeError(f"threefry2x32: operand shapes {[a.shape for a in avals]} must be "
+                         "equal (or rank 0)")
+    shape = shapes.pop() if shapes else ()
+    return [ShapedArray(shape, np.uint32), ShapedArray(shape, np.uint32)]
+
+
+impl_rules[threefry2x32_p] = _threefry2x32_impl
+abstract_eval_rules[threefry2x32_p] = _threefry2x32_abstract
+defjvp_zero(threefry2x32_p)
+
+
+# ---------------------------------------------------------------------------
+# stable_argsort
+
+stable_argsort_p = Primitive("stable_argsort")
+
+
+def stable_argsort(operand, dimension: int = -1):
+    """The int32 indices that sort ``operand`` along ``dimension``, ties in index order.
+
+    Args:
+        operand: an integer or floating-point array (NaNs sort last).
+        dimension: the axis to sort along.
+    Returns:
+        int32 indices of ``operand``'s shape.
+
+    Example:
+        >>> stable_argsort(np.uint32([3, 1, 3, 0]))
+        array([3, 1, 0, 2], dtype=int32)
+    """
+    ndim = get_aval(operand).ndim
+    if not -ndim <= dimension < ndim:
+        raise ShapeError(f"stable_argsort: dimension {dimension} is out of range for an "
+                         f"operand of rank {ndim}")
+    return stable_argsort_p.bind(operand, dimension=int(dimension) % ndim)
+
+
+def _stable_argsort_abstract(x: ShapedArray, *, dimension):
+    if not (is_int(x.dtype) or is_float(x.dtype)):
+        raise DTypeError(f"stable_argsort: the operand must be an integer or floating-point "
+                         f"array, got {x.str_short()}")
+    if not 0 <= dimension < x.ndim:
+        raise ShapeError(f"stable_argsort: dimension {dimension} is out of range for "
+                         f"{x.str_short()}")
+    return ShapedArray(x.shape, np.int32)
+
+
+impl_rules[stable_argsort_p] = lambda x, *, dimension: np.argsort(
+    x, axis=dimension, kind="stable").astype(np.int32)
+abstract_eval_rules[stable_argsort_p] = _stable_argsort_abstract
+defjvp_zero(stable_argsort_p)

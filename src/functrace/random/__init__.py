@@ -1,0 +1,42 @@
+"""``functrace.random``: JAX's ``jax.random`` API with explicit keys.
+
+A key is a ``uint32[2]`` array (JAX's raw ``PRNGKey`` format): make one with
+``PRNGKey(seed)``, derive new ones with ``split`` and ``fold_in``, and never reuse a
+key for two draws you want independent. Keys are ordinary arrays, so they are pytree
+leaves and can be traced (``make_jaxpr``); every sampler is built from lax primitives,
+the Threefry-2x32 hash being ``lax.threefry2x32``. Samples are constants to ``grad``:
+derivatives w.r.t. keys are zero, and ``grad(lambda x: normal(key) * x)`` works.
+
+The algorithms are JAX's default (non-partitionable) Threefry ones, so for the same
+seed ``PRNGKey``, ``split``, ``fold_in``, ``bits``, ``uniform``, ``bernoulli``,
+``randint``, ``permutation`` and ``choice`` without ``p`` give JAX's numbers bit for bit
+(checked against jax 0.10.2; JAX >= 0.5 needs
+``jax.config.update('jax_threefry_partitionable', False)`` to use these algorithms).
+``normal``, ``truncated_normal``, ``gumbel`` and ``uniform`` with bounds other than
+[0, 1) can differ from JAX's in the last bit of a float (NumPy's ``log``/``log1p``
+rather than XLA's; XLA's fused multiply-add), and so ``categorical`` and ``choice`` with
+``p`` in a near-tie. Results are deterministic: integer and key operations are exact
+everywhere; floats through ``log`` are as reproducible as NumPy's ``log`` on the machine.
+
+Differences from JAX: ``key(seed)`` returns the same raw key as ``PRNGKey(seed)``
+(there are no typed key arrays; ``key_data``/``wrap_key_data`` are identities); a
+Python int seed always keeps its high 32 bits, while JAX without x64 truncates it to
+32 bits first (so ``PRNGKey(-1)`` is ``[0xffffffff, 0xffffffff]`` here and
+``[0, 0xffffffff]`` in JAX's default mode).
+
+Example:
+    >>> from functrace import random
+    >>> key, subkey = random.split(random.PRNGKey(0))
+    >>> random.normal(subkey, (2, 3)).shape
+    (2, 3)
+"""
+
+from .continuous import gumbel, normal, truncated_normal, uniform
+from .discrete import bernoulli, categorical, choice, permutation, randint
+from .prng import PRNGKey, bits, fold_in, key, key_data, split, threefry_2x32, wrap_key_data
+
+__all__ = [
+    "PRNGKey", "bernoulli", "bits", "categorical", "choice", "fold_in", "gumbel",
+    "key", "key_data", "normal", "permutation", "randint", "split", "threefry_2x32",
+    "truncated_normal", "uniform", "wrap_key_data",
+]

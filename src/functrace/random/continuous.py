@@ -1,0 +1,230 @@
+"""Continuous distributions: ``uniform``, ``normal``, ``truncated_normal``, ``gumbel``, with
+JAX's algorithms (``jax._src.random``).
+
+``uniform`` on [0, 1) is exact bit manipulation, so it gives JAX's numbers bit for bit;
+other bounds scale it with a multiply and an add, which XLA on CPU fuses into one FMA, so
+there JAX's numbers can differ in the last bit. ``normal`` and ``truncated_normal`` go
+through ``erf_inv`` and ``gumbel`` through ``log``: XLA's formulas, but NumPy's
+``log1p``/``log``, so they too can differ from JAX's in the last bit (about 1e-7 relative
+in float32).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .. import lax
+from .. import numpy as fnp
+from ..core.trace import get_aval
+from .prng import UINT_DTYPES, check_key, check_shape, float_dtype, random_bits
+
+# XLA's erf_inv (xla/client/lib/math.cc, after M. Giles, "Approximating the erfinv
+# function"): polynomials in w = -log1p(-x*x), highest degree first.
+_ERF_INV_F32 = (
+    # w < 5, evaluated at w - 2.5
+    (2.81022636e-08, 3.43273939e-07, -3.5233877e-06, -4.39150654e-06, 0.00021858087,
+     -0.00125372503, -0.00417768164, 0.246640727, 1.50140941),
+    # w >= 5, evaluated at sqrt(w) - 3
+    (-0.000200214257, 0.000100950558, 0.00134934322, -0.00367342844, 0.00573950773,
+     -0.0076224613, 0.00943887047, 1.00167406, 2.83297682),
+)
+_ERF_INV_F64_LT_6_25 = (
+    -3.6444120640178196996e-21, -1.685059138182016589e-19, 1.2858480715256400167e-18,
+    1.115787767802518096e-17, -1.333171662854620906e-16, 2.0972767875968561637e-17,
+    6.6376381343583238325e-15, -4.0545662729752068639e-14, -8.1519341976054721522e-14,
+    2.6335093153082322977e-12, -1.2975133253453532498e-11, -5.4154120542946279317e-11,
+    1.051212273321532285e-09, -4.1126339803469836976e-09, -2.9070369957882005086e-08,
+    4.2347877827932403518e-07, -1.3654692000834678645e-06, -1.3882523362786468719e-05,
+    0.0001867342080340571352, -0.00074070253416626697512, -0.0060336708714301490533,
+    0.24015818242558961693, 1.6536545626831027356)
+_ERF_INV_F64_LT_16 = (
+    2.2137376921775787049e-09, 9.0756561938885390979e-08, -2.7517406297064545428e-07,
+    1.8239629214389227755e-08, 1.5027403968909827627e-06, -4.013867526981545969e-06,
+    2.9234449089955446044e-06, 1.2475304481671778723e-05, -4.7318229009055733981e-05,
+    6.8284851459573175448e-05, 2.4031110387097893999e-05, -0.0003550375203628474796,
+    0.00095328937973738049703, -0.0016882755560235047313, 0.0024914420961078508066,
+    -0.0037512085075692412107, 0.005370914553590063617, 1.0052589676941592334,
+    3.0838856104922207635)
+_ERF_INV_F64_GE_16 = (
+    -2.7109920616438573243e-11, -2.5556418169965252055e-10, 1.5076572693500548083e-09,
+    -3.7894654401267369937e-09, 7.6157012080783393804e-09, -1.4960026627149240478e-08,
+    2.9147953450901080826e-08, -6.7711997758452339498e-08, 2.2900482228026654717e-07,
+    -9.9298272942317002539e-07, 4.5260625972231537039e-06, -1.9681778105531670567e-05,
+    7.5995277030017761139e-05, -0.00021503011930044477347, -0.00013871931833623122026,
+    1.0103004648645343977, 4.8499064014085844221)
+
+
+def _const(value, dtype):
+    return np.array(value, dtype)
+
+
+def _horner(coefs, w, dtype):
+    p = lax.add(lax.mul(w, _const(coefs[0], dtype)), _const(coefs[1], dtype))
+    for c in coefs[2:]:
+        p = lax.add(lax.mul(p, w), _const(c, dtype))
+    return p
+
+
+def erf_inv(x):
+    """The inverse error function on [-1, 1] (XLA's approximation; +/-inf at +/-1).
+
+    XLA selects the coefficients per element inside one Horner loop; evaluating each
+    polynomial and selecting at the end gives the same numbers with fewer operations.
+
+    Example:
+        >>> float(erf_inv(np.float32(0.5)))  # doctest: +ELLIPSIS
+        0.4769362...
+    """
+    dtype = get_aval(x).dtype
+    if dtype.itemsize < 4:  # as XLA: half precision is computed in float32
+        return lax.convert_element_type(erf_inv(lax.convert_element_type(x, np.float32)), dtype)
+    edge = lax.eq(lax.abs(x), _const(1.0, dtype))
+    # the edges (replaced at the end) get x*x = 0, sparing NumPy's log1p(-1) warning
+    xx = lax.select(edge, fnp.zeros_like(x), lax.mul(x, x))
+    w = lax.neg(lax.log1p(lax.neg(xx)))
+    if dtype == np.float32:
+        lt = lax.lt(w, _const(5.0, dtype))
+        w = lax.select(lt, lax.sub(w, _const(2.5, dtype)), lax.sub(lax.sqrt(w), _const(3.0, dtype)))
+        p = lax.select(lt, _horner(_ERF_INV_F32[0], w, dtype), _horner(_ERF_INV_F32[1], w, dtype))
+    else:
+        lt_6_25 = lax.lt(w, _const(6.25, dtype))
+        lt_16 = lax.lt(w, _const(16.0, dtype))
+        far = lax.sub(lax.sqrt(w), lax.select(lt_16, fnp.full_like(w, 3.25), fnp.full_like(w, 5.0)))
+        w = lax.select(lt_6_25, lax.sub(w, _const(3.125, dtype)), far)
+        p = lax.select(lt_6_25, _horner(_ERF_INV_F64_LT_6_25, w, dtype),
+                       lax.select(lt_16, _horner(_ERF_INV_F64_LT_16, w, dtype),
+                                  _horner(_ERF_INV_F64_GE_16, w, dtype)))
+    inf = fnp.where(lax.gt(x, _const(0.0, dtype)), _const(np.inf, dtype), _const(-np.inf, dtype))
+    return lax.select(edge, inf, lax.mul(p, x))
+
+
+# ---------------------------------------------------------------------------
+# uniform
+
+def uniform(key, shape=(), dtype=float, minval=0.0, maxval=1.0):
+    """Uniform random floats in ``[minval, maxval)`` (``jax.random.uniform``).
+
+    Args:
+        key: a PRNG key.
+        shape: the result shape (``minval``/``maxval`` must broadcast to it).
+        dtype: a float dtype; float32 by default (float64 with x64).
+        minval, maxval: the bounds, scalars or arrays.
+    Returns:
+        An array of ``shape`` and ``dtype``.
+
+    Example:
+        >>> x = uniform(PRNGKey(0), (3,), minval=-1.0, maxval=1.0)
+        >>> x.shape, x.dtype
+        ((3,), dtype('float32'))
+    """
+    key = check_key("uniform", key)
+    dtype = float_dtype("uniform", dtype)
+    shape = check_shape("uniform", shape, get_aval(minval).shape, get_aval(maxval).shape)
+    minval = lax.convert_element_type(minval, dtype)
+    maxval = lax.convert_element_type(maxval, dtype)
+    finfo = np.finfo(dtype)
+    nbits, nmant = finfo.bits, finfo.nmant
+    uint_dtype = UINT_DTYPES[nbits]
+    bits = random_bits(key, nbits, shape)
+    # random mantissa bits under the exponent of 1.0 give a float in [1, 2); minus 1 -> [0, 1)
+    float_bits = lax.bitwise_or(lax.shift_right_logical(bits, _const(nbits - nmant, uint_dtype)),
+                                _const(1.0, dtype).view(uint_dtype))
+    floats = lax.sub(lax.bitcast_convert_type(float_bits, dtype), _const(1.0, dtype))
+    scaled = fnp.add(fnp.multiply(floats, fnp.subtract(maxval, minval)), minval)
+    return fnp.maximum(minval, scaled)
+
+
+# ---------------------------------------------------------------------------
+# normal
+
+def normal(key, shape=(), dtype=float):
+    """Standard normal random floats (``jax.random.normal``): ``sqrt(2) * erf_inv(u)`` for
+    ``u`` uniform in (-1, 1).
+
+    Args:
+        key: a PRNG key.
+        shape: the result shape.
+        dtype: a float dtype; float32 by default (float64 with x64).
+    Returns:
+        An array of ``shape`` and ``dtype``.
+
+    Example:
+        >>> normal(PRNGKey(0), (2, 3)).shape
+        (2, 3)
+    """
+    key = check_key("normal", key)
+    dtype = float_dtype("normal", dtype)
+    shape = check_shape("normal", shape)
+    lo = np.nextafter(_const(-1.0, dtype), _const(0.0, dtype), dtype=dtype)
+    u = uniform(key, shape, dtype, lo, _const(1.0, dtype))
+    return lax.mul(_const(np.sqrt(2), dtype), erf_inv(u))
+
+
+def _next_float(x, up: bool):
+    """The next representable float after ``x`` towards +inf (``up``) or -inf, like
+    ``np.nextafter`` (infinities in the direction of travel and NaNs stay)."""
+    dtype = get_aval(x).dtype
+    udt = UINT_DTYPES[dtype.itemsize * 8]
+    one = _const(1, udt)
+    b = lax.bitcast_convert_type(x, udt)
+    away, towards = lax.add(b, one), lax.sub(b, one)  # magnitude up / down
+    zero = lax.eq(x, _const(0.0, dtype))
+    moved = fnp.where(lax.gt(x, _const(0.0, dtype)) if up else lax.lt(x, _const(0.0, dtype)),
+                      away, towards)
+    sign = 0 if up else np.iinfo(udt).max ^ (np.iinfo(udt).max >> 1)
+    moved = fnp.where(zero, _const(sign | 1, udt), moved)  # the smallest subnormal
+    stay = fnp.logical_or(fnp.isnan(x), lax.eq(x, _const(np.inf if up else -np.inf, dtype)))
+    return lax.bitcast_convert_type(fnp.where(stay, b, moved), dtype)
+
+
+def truncated_normal(key, lower, upper, shape=None, dtype=float):
+    """Normal random floats conditioned on ``lower < x < upper``
+    (``jax.random.truncated_normal``).
+
+    Args:
+        key: a PRNG key.
+        lower, upper: the bounds, scalars or arrays (may be infinite).
+        shape: the result shape; by default the broadcast shape of the bounds.
+        dtype: a float dtype; float32 by default (float64 with x64).
+    Returns:
+        An array of ``shape`` and ``dtype`` in the open interval (lower, upper).
+
+    Example:
+        >>> x = truncated_normal(PRNGKey(0), -1.0, 1.0, (100,))
+        >>> bool((x > -1).all() and (x < 1).all())
+        True
+    """
+    key = check_key("truncated_normal", key)
+    dtype = float_dtype("truncated_normal", dtype)
+    bound_shapes = (get_aval(lower).shape, get_aval(upper).shape)
+    if shape is None:
+        shape = np.broadcast_shapes(*bound_shapes)
+    shape = check_shape("truncated_normal", shape, *bound_shapes)
+    sqrt2 = _const(np.sqrt(2), dtype)
+    lower = lax.convert_element_type(lower, dtype)
+    upper = lax.convert_element_type(upper, dtype)
+    a = lax.erf(lax.div(lower, sqrt2))
+    b = lax.erf(lax.div(upper, sqrt2))
+    u = uniform(key, shape, dtype, minval=a, maxval=b)
+    out = lax.mul(sqrt2, erf_inv(u))
+    # clamp into the open interval: rounding (or u == a) could land on a bound
+    return fnp.clip(out, _next_float(lax.stop_gradient(lower), up=True),
+                    _next_float(lax.stop_gradient(upper), up=False))
+
+
+# ---------------------------------------------------------------------------
+# gumbel
+
+def gumbel(key, shape=(), dtype=float):
+    """Standard Gumbel random floats, ``-log(-log(u))`` (``jax.random.gumbel``).
+
+    Example:
+        >>> gumbel(PRNGKey(0), (4,)).shape
+        (4,)
+    """
+    key = check_key("gumbel", key)
+    dtype = float_dtype("gumbel", dtype)
+    shape = check_shape("gumbel", shape)
+    u = uniform(key, shape, dtype, minval=np.finfo(dtype).tiny, maxval=1.0)
+    return lax.neg(lax.log(lax.neg(lax.log(u))))
+
