@@ -16,7 +16,13 @@ import time
 import numpy as np
 
 from ..config import config
-from ..core.avals import ShapedArray, aval_of_value, canonicalize_value
+from ..core.avals import (
+    ShapedArray,
+    aval_of_value,
+    canonicalize_dtype,
+    canonicalize_value,
+    python_scalar_signature,
+)
 from ..core.jaxpr import ClosedJaxpr, pp_jaxpr
 from ..core.trace import Tracer, trace_to_jaxpr
 from ..errors import TransformError
@@ -27,8 +33,23 @@ from .registry import get_backend
 logger = logging.getLogger("functrace.jit")
 
 
-def _signature_key(leaves):
-    return tuple((a.shape, a.dtype, a.weak_type) for a in map(aval_of_value, leaves))
+_LEAF_TYPES = frozenset({np.ndarray, float, int, bool, complex})
+
+
+@functools.lru_cache(maxsize=64)
+def _flat_tree(n: int):
+    return tree_flatten(((0,) * n, {}))[1]
+
+
+def _leaf_signature(x):
+    """(shape, dtype, weak_type) of an argument leaf, fast for arrays and Python scalars."""
+    if type(x) is np.ndarray:
+        return (x.shape, canonicalize_dtype(x.dtype), False)
+    sig = python_scalar_signature(x)
+    if sig is not None:
+        return sig
+    a = aval_of_value(x)
+    return (a.shape, a.dtype, a.weak_type)
 
 
 class Compiled:
@@ -181,7 +202,7 @@ class Jitted:
     def _compile(self, key, in_tree, statics, leaves) -> Compiled:
         t0 = time.perf_counter()
         store: dict = {}
-        avals = [aval_of_value(x) for x in leaves]
+        avals = [ShapedArray(*sig) for sig in key[1]]
         names = [f"leaf {k}" for k in range(len(leaves))]
         closed = trace_to_jaxpr(self._flat_fun(in_tree, statics, store), avals, names,
                                 transform="jit", fun_name=self.__name__)
@@ -200,12 +221,17 @@ class Jitted:
         return compiled
 
     def _lookup(self, args, kwargs):
-        dyn_args, dyn_kwargs, statics = self._split(args, kwargs)
-        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        if not kwargs and not self.static_argnums and all(type(a) in _LEAF_TYPES for a in args):
+            # fast path: positional array/scalar arguments, no statics, no containers
+            statics, leaves = (), list(args)
+            in_tree = _flat_tree(len(args))
+        else:
+            dyn_args, dyn_kwargs, statics = self._split(args, kwargs)
+            leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         if any(isinstance(x, Tracer) for x in leaves):
             return None, leaves
+        key = (in_tree, tuple(map(_leaf_signature, leaves)), statics, self.backend_name)
         leaves = [canonicalize_value(x) for x in leaves]
-        key = (in_tree, _signature_key(leaves), statics, self.backend_name)
         compiled = self._cache.get(key)
         if compiled is None:
             compiled = self._compile(key, in_tree, statics, leaves)

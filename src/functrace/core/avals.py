@@ -100,31 +100,40 @@ _NARROW = {
 
 
 def is_float(dtype) -> bool:
-    return np.issubdtype(dtype, np.floating)
+    return np.dtype(dtype).kind == "f"
 
 
 def is_inexact(dtype) -> bool:
-    return np.issubdtype(dtype, np.inexact)
+    return np.dtype(dtype).kind in "fc"
 
 
 def is_int(dtype) -> bool:
-    return np.issubdtype(dtype, np.integer)
+    return np.dtype(dtype).kind in "iu"
+
+
+_KIND_OF_CHAR = {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}
 
 
 def _kind(dtype) -> int:
-    dtype = np.dtype(dtype)
-    if dtype == np.bool_:
-        return 0
-    if np.issubdtype(dtype, np.integer):
-        return 1
-    if np.issubdtype(dtype, np.floating):
-        return 2
-    return 3
+    return _KIND_OF_CHAR.get(np.dtype(dtype).kind, 3)
+
+
+_DEFAULTS = {  # enable_x64 -> default dtype per kind (bool, int, float, complex)
+    False: (np.dtype(np.bool_), np.dtype(np.int32), np.dtype(np.float32),
+            np.dtype(np.complex64)),
+    True: (np.dtype(np.bool_), np.dtype(np.int64), np.dtype(np.float64),
+           np.dtype(np.complex128)),
+}
 
 
 def _default_of_kind(kind: int) -> np.dtype:
-    return [np.dtype(np.bool_), default_int_dtype(), default_float_dtype(),
-            canonicalize_dtype(np.complex128)][kind]
+    return _DEFAULTS[config.enable_x64][kind]
+
+
+def python_scalar_signature(x):
+    """``((), dtype, True)`` for a Python bool/int/float/complex, else ``None`` (fast path)."""
+    kind = _PY_KIND.get(type(x))
+    return None if kind is None else ((), _DEFAULTS[config.enable_x64][kind], True)
 
 
 def result_type(*avals: ShapedArray) -> tuple[np.dtype, bool]:
@@ -162,6 +171,7 @@ def _promote_strong(a: np.dtype, b: np.dtype) -> np.dtype:
 # values
 
 _SCALAR_TYPES = (bool, int, float, complex)
+_PY_KIND = {bool: 0, int: 1, float: 2, complex: 3}
 
 
 def is_python_scalar(x) -> bool:
@@ -174,6 +184,9 @@ def canonicalize_value(x) -> np.ndarray:
     if type(x) is np.ndarray:
         dt = canonicalize_dtype(x.dtype)
         return x if dt == x.dtype else x.astype(dt)
+    kind = _PY_KIND.get(type(x))
+    if kind is not None:
+        return np.asarray(x, _default_of_kind(kind))
     if is_python_scalar(x):
         return np.asarray(x, _default_of_kind(_kind(np.asarray(x).dtype)))
     if isinstance(x, np.generic):
@@ -195,6 +208,9 @@ def aval_of_value(x) -> ShapedArray:
     """The aval of a concrete value (weakly typed for Python scalars)."""
     if type(x) is np.ndarray:
         return ShapedArray(x.shape, canonicalize_dtype(x.dtype))
+    kind = _PY_KIND.get(type(x))
+    if kind is not None:
+        return ShapedArray((), _default_of_kind(kind), weak_type=True)
     if is_python_scalar(x):
         return ShapedArray((), _default_of_kind(_kind(np.asarray(x).dtype)), weak_type=True)
     if isinstance(x, np.generic):

@@ -172,7 +172,11 @@ def build_fused(step):
     out_dtypes = [v.aval.dtype for v in step.outputs]
 
     def view(x, params):
-        x = np.asarray(x)
+        if x.shape == run_shape:
+            return x
+        if params is None and x.ndim == 0:
+            return np.broadcast_to(x, run_shape) if len(run_shape) > 1 or run_shape[0] > 1 \
+                else x.reshape(1)
         if params is not None:
             expanded = [1] * len(params["shape"])
             for i, d in enumerate(params["broadcast_dimensions"]):
