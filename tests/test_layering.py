@@ -18,7 +18,7 @@ LAYERS = [
     ("compiler", 5),
     ("backends", 6),
     ("numpy", 7), ("nn", 7), ("random", 7), ("jacobians", 7), ("test_util", 7), ("viz", 7),
-    ("stax", 8), ("optimizers", 8),
+    ("stax", 8), ("optimizers", 8), ("example_libraries", 8),
 ]
 
 
