@@ -8,6 +8,7 @@ Dtype rules follow JAX: float32 is the default float, int32 the default int
 
 from __future__ import annotations
 
+import functools
 import numbers
 
 import numpy as np
@@ -35,8 +36,9 @@ class ShapedArray:
     array_abstraction_level = 1
 
     def __init__(self, shape, dtype, weak_type: bool = False):
-        self.shape = tuple(int(d) for d in shape)
-        self.dtype = np.dtype(dtype)
+        self.shape = shape if type(shape) is tuple and all(
+            type(d) is int for d in shape) else tuple(int(d) for d in shape)
+        self.dtype = dtype if isinstance(dtype, np.dtype) else np.dtype(dtype)
         self.weak_type = bool(weak_type)
 
     @property
@@ -204,13 +206,23 @@ def canonicalize_value(x) -> np.ndarray:
     return canonicalize_value(arr)
 
 
+@functools.lru_cache(maxsize=4096)
+def _array_aval(shape, dtype, x64) -> ShapedArray:
+    return ShapedArray(shape, canonicalize_dtype(dtype))
+
+
+@functools.lru_cache(maxsize=16)
+def _scalar_aval(kind, x64) -> ShapedArray:
+    return ShapedArray((), _DEFAULTS[x64][kind], weak_type=True)
+
+
 def aval_of_value(x) -> ShapedArray:
     """The aval of a concrete value (weakly typed for Python scalars)."""
     if type(x) is np.ndarray:
-        return ShapedArray(x.shape, canonicalize_dtype(x.dtype))
+        return _array_aval(x.shape, x.dtype, config.enable_x64)
     kind = _PY_KIND.get(type(x))
     if kind is not None:
-        return ShapedArray((), _default_of_kind(kind), weak_type=True)
+        return _scalar_aval(kind, config.enable_x64)
     if is_python_scalar(x):
         return ShapedArray((), _default_of_kind(_kind(np.asarray(x).dtype)), weak_type=True)
     if isinstance(x, np.generic):
