@@ -103,35 +103,24 @@ def defjvp(prim: Primitive, *jvp_fns):
     An input whose tangent is a symbolic zero costs nothing; ``None`` marks a
     non-differentiable input.
     """
-    jvp_rules[prim] = partial(_standard_jvp, jvp_fns, prim)
-
-
-def _standard_jvp(jvp_fns, prim, primals, tangents, **params):
-    out = prim.bind(*primals, **params)
-    out_aval = get_aval(out)
-    tangent_out = Zero(tangent_aval(out_aval))
-    if not is_differentiable(out_aval):
-        return out, tangent_out
-    for fn, t in zip(jvp_fns, tangents, strict=True):
-        if fn is not None and not isinstance(t, Zero):
-            tangent_out = add_tangents(tangent_out, fn(t, *primals, **params))
-    return out, tangent_out
+    jvp_rules[prim] = partial(_standard_jvp, jvp_fns, prim, False)
 
 
 def defjvp2(prim: Primitive, *jvp_fns):
     """Like ``defjvp`` but each ``fn(g, ans, *primals, **params)`` also gets the output."""
-    jvp_rules[prim] = partial(_standard_jvp2, jvp_fns, prim)
+    jvp_rules[prim] = partial(_standard_jvp, jvp_fns, prim, True)
 
 
-def _standard_jvp2(jvp_fns, prim, primals, tangents, **params):
+def _standard_jvp(jvp_fns, prim, with_ans, primals, tangents, **params):
     out = prim.bind(*primals, **params)
     out_aval = get_aval(out)
     tangent_out = Zero(tangent_aval(out_aval))
     if not is_differentiable(out_aval):
         return out, tangent_out
+    lead = (out,) if with_ans else ()
     for fn, t in zip(jvp_fns, tangents, strict=True):
         if fn is not None and not isinstance(t, Zero):
-            tangent_out = add_tangents(tangent_out, fn(t, out, *primals, **params))
+            tangent_out = add_tangents(tangent_out, fn(t, *lead, *primals, **params))
     return out, tangent_out
 
 

@@ -48,6 +48,21 @@ def _jvp_parts(trace, leaves):
     return primals, tangents
 
 
+def _jvp_call(args, nondiff_argnums):
+    """Splits a custom function's arguments as seen by the innermost trace.
+
+    Returns ``None`` when that trace is not a JVP (the body just runs), else
+    ``(trace, in_tree, nondiff, primals, tangents)``.
+    """
+    nondiff, diff = _split_nondiff(args, nondiff_argnums)
+    leaves, in_tree = tree_flatten(diff)
+    trace = find_top_trace(leaves)
+    if not isinstance(trace, JVPTrace):
+        return None
+    primals, tangents = _jvp_parts(trace, leaves)
+    return trace, in_tree, nondiff, primals, tangents
+
+
 class custom_jvp:
     """Wraps ``fun`` so that forward/reverse-mode differentiation uses a user rule.
 
@@ -93,12 +108,10 @@ class custom_jvp:
         if self.jvp is None:
             raise TransformError(f"No JVP defined for custom_jvp function {self.__name__}; "
                                  "register one with @f.defjvp.")
-        nondiff, diff = _split_nondiff(args, self.nondiff_argnums)
-        leaves, in_tree = tree_flatten(diff)
-        trace = find_top_trace(leaves)
-        if not isinstance(trace, JVPTrace):
+        call = _jvp_call(args, self.nondiff_argnums)
+        if call is None:
             return self.fun(*args)
-        primals, tangents = _jvp_parts(trace, leaves)
+        trace, in_tree, nondiff, primals, tangents = call
         if all(isinstance(t, Zero) for t in tangents):
             return self.fun(*_merge(nondiff, tree_unflatten(in_tree, primals),
                                     self.nondiff_argnums, len(args)))
@@ -178,12 +191,10 @@ class custom_vjp:
         if self.fwd is None:
             raise TransformError(f"No VJP defined for custom_vjp function {self.__name__}; "
                                  "register one with f.defvjp(fwd, bwd).")
-        nondiff, diff = _split_nondiff(args, self.nondiff_argnums)
-        leaves, in_tree = tree_flatten(diff)
-        trace = find_top_trace(leaves)
-        if not isinstance(trace, JVPTrace):
+        call = _jvp_call(args, self.nondiff_argnums)
+        if call is None:
             return self.fun(*args)
-        primals, tangents = _jvp_parts(trace, leaves)
+        trace, in_tree, nondiff, primals, tangents = call
         full = _merge(nondiff, tree_unflatten(in_tree, primals), self.nondiff_argnums,
                       len(args))
         if all(isinstance(t, Zero) for t in tangents):
