@@ -191,3 +191,15 @@ def test_random_under_jit_matches_eager():
     key = random.PRNGKey(0)
     for a, b in zip(ft.jit(draw)(key), draw(key)):
         np.testing.assert_allclose(a, b, rtol=1e-6)
+
+
+def test_weight_gradient_is_not_a_transposed_view():
+    def loss(w, x):
+        return fnp.sum(fnp.tanh(x @ w))
+
+    x = np.random.default_rng(0).standard_normal((5, 3)).astype(np.float32)
+    w = np.random.default_rng(1).standard_normal((3, 4)).astype(np.float32)
+    step = ft.jit(lambda w, x: w - 0.1 * ft.grad(loss)(w, x))
+    text = step.lower(w, x).as_text().split("# plan")[0]
+    assert "transpose" not in text
+    np.testing.assert_allclose(step(w, x), w - 0.1 * ft.grad(loss)(w, x), rtol=1e-5)

@@ -5,7 +5,8 @@
   (``mul x 1.0``, ``add x 0.0``, a ``convert_element_type`` to the same type);
 - ``fold_constants``: evaluates equations whose inputs are all known at compile
   time, when the result is small;
-- ``cse``: merges equations with the same primitive, inputs and params.
+- ``cse``: merges equations with the same primitive, inputs and params;
+- ``swap_transposed_dots``: ``transpose(dot_general(a, b))`` becomes ``dot_general(b, a)``.
 """
 
 from __future__ import annotations
@@ -65,6 +66,54 @@ def simplify(jaxpr: Jaxpr) -> Jaxpr:
         else:
             kept.append(eqn)
     return _substitute(jaxpr, kept, subst)
+
+
+def _use_counts(jaxpr: Jaxpr) -> dict:
+    counts: dict = {}
+    for e in jaxpr.eqns:
+        for x in e.inputs:
+            if isinstance(x, Var):
+                counts[x] = counts.get(x, 0) + 1
+    for v in jaxpr.outvars:
+        if isinstance(v, Var):
+            counts[v] = counts.get(v, 0) + 1
+    return counts
+
+
+def swap_transposed_dots(jaxpr: Jaxpr) -> Jaxpr:
+    """``transpose(dot_general(a, b))`` that swaps the two free blocks -> ``dot_general(b, a)``.
+
+    Reverse mode produces this for every weight gradient (``x.T @ g`` comes out
+    as ``transpose(g.T-contract-x)``); the transposed view would make every later
+    elementwise loop (the optimizer update) read memory with a large stride.
+    """
+    counts = _use_counts(jaxpr)
+    producer = {e.outvars[0]: e for e in jaxpr.eqns if len(e.outvars) == 1}
+    replaced: dict = {}
+    for e in jaxpr.eqns:
+        if e.primitive.name != "transpose" or not isinstance(e.inputs[0], Var):
+            continue
+        dot = producer.get(e.inputs[0])
+        if dot is None or dot.primitive.name != "dot_general" or counts[e.inputs[0]] != 1:
+            continue
+        (lc, rc), (lb, rb) = dot.params["dimension_numbers"]
+        if lb or rb:
+            continue
+        a, b = dot.inputs
+        nl, nr = a.aval.ndim - len(lc), b.aval.ndim - len(rc)
+        if e.params["permutation"] != tuple(range(nl, nl + nr)) + tuple(range(nl)):
+            continue
+        params = dict(dot.params, dimension_numbers=((rc, lc), (rb, lb)))
+        replaced[id(e)] = Eqn(dot.primitive, [b, a], params, e.outvars)
+        replaced[id(dot)] = None
+    if not replaced:
+        return jaxpr
+    eqns = []
+    for e in jaxpr.eqns:
+        new = replaced.get(id(e), e)
+        if new is not None:
+            eqns.append(new)
+    return Jaxpr(jaxpr.constvars, jaxpr.invars, eqns, jaxpr.outvars)
 
 
 def _hashable_params(params) -> tuple | None:
@@ -136,7 +185,7 @@ def optimize(closed: ClosedJaxpr) -> ClosedJaxpr:
     """The standard pipeline: simplify, fold, CSE, DCE."""
     jaxpr = simplify(closed.jaxpr)
     closed = fold_constants(ClosedJaxpr(jaxpr, closed.consts))
-    jaxpr = dce(cse(simplify(closed.jaxpr)))
+    jaxpr = dce(cse(swap_transposed_dots(simplify(closed.jaxpr))))
     used = {x for e in jaxpr.eqns for x in e.inputs if isinstance(x, Var)}
     used |= {v for v in jaxpr.outvars if isinstance(v, Var)}
     keep = [(v, c) for v, c in zip(jaxpr.constvars, closed.consts, strict=True) if v in used]
