@@ -137,3 +137,4 @@ class NumbaCpuBackend:
 
 
 register_backend("cpu", NumbaCpuBackend())
+from . import conv  # noqa: E402,F401 - registers the conv lowerings
