@@ -8,11 +8,13 @@ import time
 import numpy as np
 
 
-def time_alternating(fns: dict, repeat: int = 15, warmup: int = 2, min_time: float = 0.0):
+def time_alternating(fns: dict, repeat: int = 15, warmup: int = 2, pause: float = 0.15):
     """Times each zero-argument callable in ``fns``; samples alternate between them.
 
     Returns ``{name: median seconds}``. Alternation makes the comparison fair on a
-    shared, noisy machine: a slow period hits every contender alike.
+    shared, noisy machine: a slow period hits every contender alike. The pause
+    before each sample keeps OpenBLAS threads that are still spinning after one
+    contender's call from stealing the cores of the next (PERFORMANCE.md).
     """
     for fn in fns.values():
         for _ in range(warmup):
@@ -20,6 +22,7 @@ def time_alternating(fns: dict, repeat: int = 15, warmup: int = 2, min_time: flo
     samples = {k: [] for k in fns}
     for _ in range(repeat):
         for name, fn in fns.items():
+            time.sleep(pause)  # let the previous contender's BLAS threads stop spinning
             t0 = time.perf_counter()
             fn()
             samples[name].append(time.perf_counter() - t0)
