@@ -30,6 +30,7 @@ from ..errors import DTypeError, FunctraceError, ShapeError
 from ..transforms.ad import defjvp, is_undefined_primal, transpose_rules
 from . import _conv_impl
 from ._conv_impl import dilate_dim
+from .dots import canonical_precision
 from .shape_ops import convert_element_type, transpose
 from .slicing import rev
 
@@ -53,7 +54,6 @@ class ConvDimensionNumbers(NamedTuple):
 
 
 _PADDINGS = ("VALID", "SAME", "SAME_LOWER")
-_PRECISIONS = ("default", "high", "highest", "fastest", "bfloat16", "tensorfloat32", "float32")
 
 
 # ---------------------------------------------------------------------------
@@ -173,17 +173,6 @@ def _int_tuple(xs, n: int, what: str, default: int | None = None) -> tuple[int, 
 def _check_positive(values, what: str, op: str) -> None:
     if any(v < 1 for v in values):
         raise ShapeError(f"{op}: {what} must be positive, got {values}.")
-
-
-def _canonical_precision(precision):
-    if precision is None:
-        return None
-    pair = tuple(precision) if isinstance(precision, tuple | list) else (precision, precision)
-    names = tuple(str(getattr(p, "name", p)).lower() for p in pair)
-    if len(names) != 2 or any(n not in _PRECISIONS for n in names):
-        raise FunctraceError(f"conv: unknown precision {precision!r}; use None, one of "
-                             f"{_PRECISIONS} or a pair of them.")
-    return names
 
 
 def _spatial(shape, spec) -> tuple[int, ...]:
@@ -347,7 +336,7 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
         rhs_dilation=rhs_dilation, dimension_numbers=dnums,
         feature_group_count=operator.index(feature_group_count),
         batch_group_count=operator.index(batch_group_count),
-        precision=_canonical_precision(precision),
+        precision=canonical_precision(precision, "conv"),
         preferred_element_type=preferred_element_type)
 
 

@@ -39,14 +39,14 @@ def _canonical_dimension_numbers(dimension_numbers) -> DimensionNumbers:
         ) from None
 
 
-def _canonical_precision(precision):
+def canonical_precision(precision, op: str = "dot_general"):
     """None, or a (lhs, rhs) pair of lowercase precision names (hashable)."""
     if precision is None:
         return None
     pair = tuple(precision) if isinstance(precision, tuple | list) else (precision, precision)
     names = tuple(str(getattr(p, "name", p)).lower() for p in pair)
     if len(names) != 2 or any(n not in _PRECISIONS for n in names):
-        raise FunctraceError(f"dot_general: unknown precision {precision!r}; use None, one of "
+        raise FunctraceError(f"{op}: unknown precision {precision!r}; use None, one of "
                              f"{_PRECISIONS} or a pair of them.")
     return names
 
@@ -84,7 +84,7 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
         preferred_element_type = canonicalize_dtype(preferred_element_type)
     return dot_general_p.bind(
         lhs, rhs, dimension_numbers=_canonical_dimension_numbers(dimension_numbers),
-        precision=_canonical_precision(precision),
+        precision=canonical_precision(precision),
         preferred_element_type=preferred_element_type)
 
 
