@@ -363,7 +363,13 @@ def _select_and_scatter_add_impl(source, operand, *, select_prim, **params):
     index = _selected_index(chosen, frame_shape, crop, params)
     frame = np.zeros(frame_shape, source.dtype)
     # overlapping windows accumulate; what lands on padding (all-padding windows) is dropped
-    np.add.at(frame.reshape(-1), index.reshape(-1), source.reshape(-1))
+    disjoint = all(st >= wd for st, wd in zip(params["window_strides"],
+                                               params["window_dimensions"], strict=True)) \
+        and all(d == 1 for d in params["window_dilation"])
+    if disjoint:  # each element is selected at most once: plain fancy indexing, ~10x faster
+        frame.reshape(-1)[index.reshape(-1)] = source.reshape(-1)
+    else:
+        np.add.at(frame.reshape(-1), index.reshape(-1), source.reshape(-1))
     return frame if _is_plain(params["padding"], params["base_dilation"]) else frame[place].copy()
 
 
