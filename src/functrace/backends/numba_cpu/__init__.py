@@ -137,4 +137,4 @@ class NumbaCpuBackend:
 
 
 register_backend("cpu", NumbaCpuBackend())
-from . import conv  # noqa: E402,F401 - registers the conv lowerings
+from . import conv, pool  # noqa: E402,F401 - they register their lowerings
