@@ -312,11 +312,15 @@ def _select_and_gather_add_abstract(tangent, operand, *, select_prim, **params):
                        tangent.weak_type)
 
 
-def _select_and_gather_add_transpose(ct, tangent, operand, *, select_prim, **params):
-    if is_undefined_primal(operand):
-        raise TransformError("select_and_gather_add is not linear in its operand (the "
-                             "selection); it can only be transposed with respect to the tangent")
-    return [select_and_scatter_add_p.bind(ct, operand, select_prim=select_prim, **params), None]
+def _selection_transpose(name: str, linear_arg: str, other):
+    """Transpose of a selection primitive: the other selection primitive, w.r.t. the
+    linear argument; the operand (which decides the selection) is not linear."""
+    def rule(ct, values, operand, *, select_prim, **params):
+        if is_undefined_primal(operand):
+            raise TransformError(f"{name} is not linear in its operand (the selection); it can "
+                                 f"only be transposed with respect to the {linear_arg}")
+        return [other().bind(ct, operand, select_prim=select_prim, **params), None]
+    return rule
 
 
 impl_rules[select_and_gather_add_p] = _select_and_gather_add_impl
@@ -325,7 +329,8 @@ abstract_eval_rules[select_and_gather_add_p] = _select_and_gather_add_abstract
 defjvp(select_and_gather_add_p,
        lambda g, tangent, operand, **params: select_and_gather_add_p.bind(g, operand, **params),
        None)
-transpose_rules[select_and_gather_add_p] = _select_and_gather_add_transpose
+transpose_rules[select_and_gather_add_p] = _selection_transpose(
+    "select_and_gather_add", "tangent", lambda: select_and_scatter_add_p)
 
 select_and_scatter_add_p = Primitive("select_and_scatter_add")
 
@@ -383,19 +388,13 @@ def _select_and_scatter_add_abstract(source, operand, *, select_prim, **params):
     return ShapedArray(operand.shape, source.dtype, source.weak_type)
 
 
-def _select_and_scatter_add_transpose(ct, source, operand, *, select_prim, **params):
-    if is_undefined_primal(operand):
-        raise TransformError("select_and_scatter_add is not linear in its operand (the "
-                             "selection); it can only be transposed with respect to the source")
-    return [select_and_gather_add_p.bind(ct, operand, select_prim=select_prim, **params), None]
-
-
 impl_rules[select_and_scatter_add_p] = _select_and_scatter_add_impl
 abstract_eval_rules[select_and_scatter_add_p] = _select_and_scatter_add_abstract
 defjvp(select_and_scatter_add_p,
        lambda g, source, operand, **params: select_and_scatter_add_p.bind(g, operand, **params),
        None)
-transpose_rules[select_and_scatter_add_p] = _select_and_scatter_add_transpose
+transpose_rules[select_and_scatter_add_p] = _selection_transpose(
+    "select_and_scatter_add", "source", lambda: select_and_gather_add_p)
 
 
 # ---------------------------------------------------------------------------
