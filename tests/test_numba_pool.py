@@ -1,4 +1,5 @@
-"""The Numba max/min-pool backward matches the reference impl (ties, NaN, layouts)."""
+"""The Numba pooling loops (forward max/min/sum, max/min backward) match the reference
+impls bit for bit: ties, NaN, both layouts, strides, ragged edges."""
 
 import numpy as np
 import pytest
@@ -9,41 +10,66 @@ import functrace as ft
 from functrace import lax
 from functrace.backends.numba_cpu import lowerings, reference_lowering
 from functrace.backends.numba_cpu.pool import lower_select_and_scatter_add
-from functrace.lax.windowed import select_and_scatter_add_p
+from functrace.lax.windowed import (
+    reduce_window_max_p,
+    reduce_window_min_p,
+    reduce_window_sum_p,
+    select_and_scatter_add_p,
+)
+
+FORWARD = {lax.max: reduce_window_max_p, lax.min: reduce_window_min_p,
+           lax.add: reduce_window_sum_p}
+INIT = {lax.max: -np.inf, lax.min: np.inf, lax.add: 0.0}
 
 
-def _eqn(x, window, prim):
+def _eqns(x, window, strides, prim):
+    """The forward and (for max/min) backward equations of pooling ``x``."""
     def pool(v):
-        return lax.reduce_window(v, -np.inf if prim is lax.max else np.inf, prim, window,
-                                 window, "VALID")
+        return lax.reduce_window(v, INIT[prim], prim, window, strides, "VALID")
 
     ct = np.ones(pool(x).shape, x.dtype)
     closed = ft.make_jaxpr(lambda v, c: ft.vjp(pool, v)[1](c))(x, ct)
-    return next(e for e in closed.eqns if e.primitive is select_and_scatter_add_p), ct
+    fwd = next(e for e in closed.eqns if e.primitive is FORWARD[prim])
+    bwd = next((e for e in closed.eqns if e.primitive is select_and_scatter_add_p), None)
+    return fwd, bwd, ct
 
 
-@given(st.sampled_from(["NHWC"]), st.integers(1, 3), st.integers(1, 3),
-       st.sampled_from(["random", "ties", "nan"]), st.sampled_from([lax.max, lax.min]),
+@given(st.sampled_from(["NCHW", "NHWC"]), st.integers(1, 3), st.integers(1, 3),
+       st.sampled_from(["tiled", "overlap", "ragged"]),
+       st.sampled_from(["random", "ties", "nan", "inf"]),
+       st.sampled_from([lax.max, lax.min, lax.add]),
        st.sampled_from([np.float32, np.float64]))
-def test_matches_reference(layout, kh, kw, values, prim, dtype):
+def test_matches_reference(layout, kh, kw, geometry, values, prim, dtype):
     rng = np.random.default_rng(kh * 7 + kw)
-    shape = (2, 3, 2 * kh + 1, 3 * kw) if layout == "NCHW" else (2, 2 * kh + 1, 3 * kw, 3)
+    sh, sw = {"tiled": (kh, kw), "overlap": (1, max(kw - 1, 1)), "ragged": (kh, kw)}[geometry]
+    extra = 1 if geometry == "ragged" else 0
+    h, w = 2 * kh + 1 + extra, 3 * kw + extra
+    shape = (2, 3, h, w) if layout == "NCHW" else (2, h, w, 3)
     x = {"random": rng.standard_normal(shape), "ties": rng.integers(0, 2, shape),
-         "nan": np.where(rng.random(shape) < 0.2, np.nan, rng.standard_normal(shape))}[values]
-    x = x.astype(dtype)
+         "nan": np.where(rng.random(shape) < 0.2, np.nan, rng.standard_normal(shape)),
+         "inf": np.where(rng.random(shape) < 0.2, np.inf, -rng.standard_exponential(shape))
+         }[values].astype(dtype)
     window = (1, 1, kh, kw) if layout == "NCHW" else (1, kh, kw, 1)
-    eqn, ct = _eqn(x, window, prim)
-    src = rng.standard_normal(ct.shape).astype(dtype)
-    fast = lower_select_and_scatter_add(eqn)
-    assert fast.__qualname__.startswith("lower_select_and_scatter_add")
-    np.testing.assert_array_equal(fast(src, x)[0], reference_lowering(eqn)(src, x)[0])
+    strides = (1, 1, sh, sw) if layout == "NCHW" else (1, sh, sw, 1)
+    fwd, bwd, ct = _eqns(x, window, strides, prim)
+    x = x.astype(fwd.inputs[0].aval.dtype)  # float32 unless x64 is enabled
+    lowered = lowerings[fwd.primitive](fwd)
+    assert not lowered.__qualname__.startswith("reference_lowering")
+    np.testing.assert_array_equal(lowered(x)[0], reference_lowering(fwd)(x)[0])
+    if bwd is not None:
+        src = rng.standard_normal(ct.shape).astype(x.dtype)
+        fast = lower_select_and_scatter_add(bwd)
+        assert fast.__qualname__.startswith("lower_select_and_scatter_add")
+        np.testing.assert_array_equal(fast(src, x)[0], reference_lowering(bwd)(src, x)[0])
 
 
 def test_other_geometries_fall_back_to_reference():
-    x = np.ones((1, 1, 4, 4), np.float32)
-    nchw, _ = _eqn(x, (1, 1, 2, 2), lax.max)
-    assert lowerings[select_and_scatter_add_p](nchw).__qualname__.startswith(
+    x = np.ones((1, 4, 4), np.float32)  # rank 3
+    fwd, bwd, _ = _eqns(x, (1, 2, 2), (1, 2, 2), lax.max)
+    assert lowerings[select_and_scatter_add_p](bwd).__qualname__.startswith(
         "reference_lowering")
+    assert lowerings[reduce_window_max_p](fwd).__qualname__.startswith("reference_lowering")
+    x = np.ones((1, 1, 4, 4), np.float32)
 
     def pool(v):
         return lax.reduce_window(v, -np.inf, lax.max, (1, 1, 2, 2), (1, 1, 1, 1), "SAME")

@@ -28,8 +28,6 @@ REFERENCE_LOWERED = {
     "reduce_max", "reduce_min", "reduce_prod", "reduce_and", "reduce_or", "argmax", "argmin",
     "cumsum", "dot_general", "concatenate", "pad", "slice", "dynamic_slice",
     "dynamic_update_slice", "rev", "gather", "scatter_add", "iota", "full",
-    "conv_general_dilated", "conv_grad_input", "conv_grad_filter", "reduce_window_max",
-    "reduce_window_sum", "reduce_window_min", "select_and_scatter_add",
     "select_and_gather_add", "custom_lin", "threefry2x32", "shift_left",
     "shift_right_logical", "shift_right_arithmetic", "bitcast_convert_type",
     "population_count", "stable_argsort",

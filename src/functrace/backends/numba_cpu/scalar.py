@@ -6,6 +6,27 @@ import math
 
 import numpy as np
 from numba import njit
+from numba.core import types
+from numba.extending import intrinsic
+
+
+@intrinsic
+def select(typingctx, cond, a, b):
+    """``a if cond else b`` as one LLVM ``select``: no branch, so loops over random
+    data don't pay mispredictions (5 ms -> 1.4 ms on a 2x2 max-pool backward) and
+    can vectorise. Both operands are evaluated."""
+    out = typingctx.unify_types(a, b)
+    if out is None or not isinstance(out, (types.Number, types.Boolean)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        c, x, y = args
+        c = context.cast(builder, c, signature.args[0], types.boolean)
+        x = context.cast(builder, x, signature.args[1], out)
+        y = context.cast(builder, y, signature.args[2], out)
+        return builder.select(c, x, y)
+
+    return out(cond, a, b), codegen
 
 
 @njit(cache=True, inline="always")
