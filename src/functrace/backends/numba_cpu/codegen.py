@@ -66,7 +66,7 @@ def _expr(eqn, args: list[str]) -> str:
     if name == "not":
         return f"(not {args[0]})" if in_dtype == np.bool_ else f"(~{args[0]})"
     if name == "select":
-        return f"({args[1]} if {args[0]} else {args[2]})"
+        return f"_s.select({args[0]}, {args[1]}, {args[2]})"
     if name == "integer_pow":
         y = eqn.params["y"]
         if 0 < y <= 4:
@@ -87,8 +87,13 @@ def _cast(dtype: np.dtype, expr: str) -> str:
     return f"np.{dtype.name}({expr})"
 
 
-def kernel_source(step, input_loads) -> tuple[str, int]:
-    """Python source of the cluster's kernel; returns (source, rank)."""
+def kernel_source(step, input_loads, indices) -> tuple[str, int]:
+    """Python source of the cluster's kernel; returns (source, rank).
+
+    ``indices[k]`` indexes input ``k`` in its own shape: loop variables for the
+    axes it spans, ``0`` where it broadcasts a size-1 axis (no stride-0 views: they
+    make an array non-contiguous and stop LLVM from vectorising). An input read
+    with no loop variable (a scalar) is read once, before the loops."""
     shape = step.shape
     rank = max(len(shape), 1)
     idx = ", ".join(f"i{d}" for d in range(rank))
@@ -101,7 +106,11 @@ def kernel_source(step, input_loads) -> tuple[str, int]:
     def atom(x):
         return _literal(x) if isinstance(x, Literal) else names[x]
 
-    body = [f"x{k} = in{k}[{idx}]" for k in range(len(input_loads))]
+    hoisted, body = [], []
+    for k, index in enumerate(indices):
+        at = ", ".join(index) if index else "()"
+        looped = any(i.startswith("i") for i in index)
+        (body if looped else hoisted).append(f"x{k} = in{k}[{at}]")
     for n, eqn in enumerate(step.eqns):
         out = eqn.outvars[0]
         if out in names:  # a broadcast load already bound to an input
@@ -119,6 +128,7 @@ def kernel_source(step, input_loads) -> tuple[str, int]:
         lines.append(f"@njit(parallel={parallel}, cache=True, fastmath=False)")
         lines.append(f"def kernel_{variant}({', '.join(params + outs)}):")
         ind = "    "
+        lines += [ind + h for h in hoisted]
         for d in range(rank):
             loop = rng if d == 0 else "range"
             lines.append(f"{ind}for i{d} in {loop}(out0.shape[{d}]):")
@@ -152,7 +162,7 @@ def load_kernel_module(source: str):
 
 def build_fused(step):
     """Returns ``(run, source)``; ``run(*input_values) -> list of outputs``."""
-    # each external input is loaded either directly or through a broadcast view
+    # each external input is loaded either directly or through its broadcast_in_dim
     loads, preps = [], []
     direct = {x for e in step.eqns if e.primitive.name != "broadcast_in_dim" for x in e.inputs}
     for k, v in enumerate(step.inputs):
@@ -163,32 +173,25 @@ def build_fused(step):
         if eqn.primitive.name == "broadcast_in_dim" and eqn.inputs[0] in step.inputs:
             loads.append(eqn.outvars[0])
             preps.append((step.inputs.index(eqn.inputs[0]), eqn.params))
-    source, rank = kernel_source(step, loads)
+    run_shape = step.shape if step.shape else (1,)
+    indices = []
+    for k, params in preps:
+        in_shape = step.inputs[k].aval.shape
+        if params is None:  # NumPy-style: trailing axes line up
+            dims = range(len(run_shape) - len(in_shape), len(run_shape))
+        else:
+            dims = params["broadcast_dimensions"]
+        indices.append(tuple(f"i{d}" if n == run_shape[d] else "0"
+                             for n, d in zip(in_shape, dims, strict=True)))
+    source, rank = kernel_source(step, loads, indices)
     module = load_kernel_module(source)
     shape = step.shape
-    run_shape = shape if shape else (1,)
     size = int(np.prod(run_shape))
     kernel = module.kernel_par if size >= PARALLEL_MIN_SIZE else module.kernel_seq
     out_dtypes = [v.aval.dtype for v in step.outputs]
 
-    def view(x, params):
-        if x.shape == run_shape:
-            return x
-        if params is None and x.ndim == 0:
-            return np.broadcast_to(x, run_shape) if len(run_shape) > 1 or run_shape[0] > 1 \
-                else x.reshape(1)
-        if params is not None:
-            expanded = [1] * len(params["shape"])
-            for i, d in enumerate(params["broadcast_dimensions"]):
-                expanded[d] = x.shape[i]
-            x = x.reshape(expanded)
-        if x.shape != run_shape:
-            x = np.broadcast_to(x.reshape((1,) * (len(run_shape) - x.ndim) + x.shape)
-                                if x.ndim < len(run_shape) else x, run_shape)
-        return x
-
     def run(*vals):
-        ins = [view(vals[k], params) for k, params in preps]
+        ins = [np.asarray(vals[k]) for k, _ in preps]
         outs = [np.empty(run_shape, dt) for dt in out_dtypes]
         kernel(*ins, *outs)
         return outs if shape else [o.reshape(()) for o in outs]

@@ -31,16 +31,12 @@ def select(typingctx, cond, a, b):
 
 @njit(cache=True, inline="always")
 def maximum(a, b):
-    if a != a or b != b:  # NaN propagates, as np.maximum
-        return a + b
-    return a if a >= b else b
+    return select((a >= b) | (a != a), a, b)  # a NaN on either side propagates
 
 
 @njit(cache=True, inline="always")
 def minimum(a, b):
-    if a != a or b != b:
-        return a + b
-    return a if a <= b else b
+    return select((a <= b) | (a != a), a, b)
 
 
 @njit(cache=True, inline="always")
@@ -54,10 +50,8 @@ def sign(a):
 
 @njit(cache=True, inline="always")
 def logistic(x):
-    if x >= 0:
-        return 1.0 / (1.0 + np.exp(-x))
-    e = np.exp(x)
-    return e / (1.0 + e)
+    e = np.exp(-abs(x))  # never overflows; both branches are cheap, so no jump
+    return select(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 @njit(cache=True, inline="always")
