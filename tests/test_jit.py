@@ -23,7 +23,8 @@ REDUCE = [lambda v: fnp.sum(v, axis=0), lambda v: fnp.max(v, axis=-1),
 
 @st.composite
 def programs(draw):
-    """A random straight-line program over a (3, 4) and a (4,) input."""
+    """A random straight-line program over a (5, 4) and a (4,) input (20 elements: more
+    than the tiny-step interpreter takes, so fused steps run generated loops)."""
     ops = draw(st.lists(st.tuples(st.integers(0, 2), st.integers(0, 50), st.integers(0, 50)),
                         min_size=1, max_size=8))
     red = draw(st.integers(0, len(REDUCE) - 1))
@@ -46,7 +47,7 @@ def programs(draw):
 @given(programs(), st.integers(0, 2**16))
 def test_random_programs_match_eager(f, seed):
     rng = np.random.default_rng(seed)
-    x = rng.standard_normal((3, 4)).astype(np.float32)
+    x = rng.standard_normal((5, 4)).astype(np.float32)
     y = rng.standard_normal(4).astype(np.float32)
     np.testing.assert_allclose(ft.jit(f)(x, y), f(x, y), rtol=2e-5, atol=2e-5)
     loss = lambda x, y: fnp.sum(f(x, y))  # noqa: E731
@@ -54,6 +55,39 @@ def test_random_programs_match_eager(f, seed):
     g_eager = ft.grad(loss, argnums=(0, 1))(x, y)
     for a, b in zip(g_jit, g_eager):
         np.testing.assert_allclose(a, b, rtol=2e-5, atol=2e-5)
+
+
+@st.composite
+def broadcast_shapes(draw):
+    """An output shape and a NumPy-broadcastable shape for it (size-1 axes, missing
+    leading axes), big enough for a generated loop."""
+    shape = draw(st.lists(st.integers(1, 5), min_size=1, max_size=4))
+    shape[-1] = max(shape[-1], 17)
+    keep = draw(st.lists(st.booleans(), min_size=len(shape), max_size=len(shape)))
+    other = [n if k else 1 for n, k in zip(shape, keep)]
+    drop = draw(st.integers(0, len(shape)))
+    return tuple(shape), tuple(other[drop:])
+
+
+@given(broadcast_shapes(), st.sampled_from([np.float32, np.float64, np.int32]),
+       st.booleans())
+def test_fused_loops_broadcast_like_numpy(x64, shapes, dtype, transposed):
+    shape, other = shapes
+    rng = np.random.default_rng(len(shape) * 10 + len(other))
+    x = (rng.standard_normal(shape) * 4).astype(dtype)
+    if transposed and x.ndim > 1:  # a non-contiguous input
+        x = np.ascontiguousarray(np.swapaxes(x, 0, -1)).swapaxes(0, -1)
+    b = (rng.standard_normal(other) * 4).astype(dtype)
+
+    def f(x, b, s):
+        y = fnp.maximum(x * s + b, b - 1)
+        return fnp.where(y > 0, y, x), y - s
+
+    outs = ft.jit(f)(x, b, dtype(3))
+    expected = f(x, b, dtype(3))
+    for got, want in zip(outs, expected):
+        assert got.shape == want.shape and got.dtype == want.dtype
+        np.testing.assert_array_equal(got, want)
 
 
 def test_cnn_step_matches_eager():

@@ -87,15 +87,13 @@ def _cast(dtype: np.dtype, expr: str) -> str:
     return f"np.{dtype.name}({expr})"
 
 
-def kernel_source(step, input_loads, indices) -> tuple[str, int]:
+def kernel_source(step, input_loads, indices, rank) -> tuple[str, int]:
     """Python source of the cluster's kernel; returns (source, rank).
 
     ``indices[k]`` indexes input ``k`` in its own shape: loop variables for the
     axes it spans, ``0`` where it broadcasts a size-1 axis (no stride-0 views: they
     make an array non-contiguous and stop LLVM from vectorising). An input read
     with no loop variable (a scalar) is read once, before the loops."""
-    shape = step.shape
-    rank = max(len(shape), 1)
     idx = ", ".join(f"i{d}" for d in range(rank))
     names: dict = {}
     params = [f"in{k}" for k in range(len(input_loads))]
@@ -160,6 +158,22 @@ def load_kernel_module(source: str):
     return module
 
 
+def _collapse(run_shape, full) -> list[list[int]]:
+    """Groups adjacent axes that every input either spans or broadcasts alike, so a
+    (64, 32, 28, 28) loop with a per-channel bias runs as (64, 32, 784): long
+    contiguous inner loops are what LLVM vectorises."""
+    groups, kinds = [], None
+    for d, n in enumerate(run_shape):
+        kind = None if n == 1 else [f[d] == n for f in full]  # size-1 axes join anything
+        if groups and (kind is None or kinds is None or kind == kinds):
+            groups[-1].append(d)
+            kinds = kinds if kind is None else kind
+        else:
+            groups.append([d])
+            kinds = kind
+    return groups
+
+
 def build_fused(step):
     """Returns ``(run, source)``; ``run(*input_values) -> list of outputs``."""
     # each external input is loaded either directly or through its broadcast_in_dim
@@ -174,26 +188,33 @@ def build_fused(step):
             loads.append(eqn.outvars[0])
             preps.append((step.inputs.index(eqn.inputs[0]), eqn.params))
     run_shape = step.shape if step.shape else (1,)
-    indices = []
+    # each input in the full rank: its size on every axis (1 where it broadcasts)
+    full = []
     for k, params in preps:
         in_shape = step.inputs[k].aval.shape
-        if params is None:  # NumPy-style: trailing axes line up
-            dims = range(len(run_shape) - len(in_shape), len(run_shape))
-        else:
-            dims = params["broadcast_dimensions"]
-        indices.append(tuple(f"i{d}" if n == run_shape[d] else "0"
-                             for n, d in zip(in_shape, dims, strict=True)))
-    source, rank = kernel_source(step, loads, indices)
+        dims = (range(len(run_shape) - len(in_shape), len(run_shape)) if params is None
+                else params["broadcast_dimensions"])  # NumPy-style: trailing axes line up
+        sizes = [1] * len(run_shape)
+        for n, d in zip(in_shape, dims, strict=True):
+            sizes[d] = n
+        full.append(sizes)
+    groups = _collapse(run_shape, full)
+    loop_shape = tuple(int(np.prod([run_shape[d] for d in g])) for g in groups)
+    in_shapes = [tuple(int(np.prod([f[d] for d in g])) for g in groups) for f in full]
+    indices = [tuple(f"i{g}" if n == loop_shape[g] and n != 1 else "0"
+                     for g, n in enumerate(shape)) for shape in in_shapes]
+    source, rank = kernel_source(step, loads, indices, len(loop_shape))
     module = load_kernel_module(source)
     shape = step.shape
     size = int(np.prod(run_shape))
     kernel = module.kernel_par if size >= PARALLEL_MIN_SIZE else module.kernel_seq
     out_dtypes = [v.aval.dtype for v in step.outputs]
+    feeds = [(k, in_shapes[n]) for n, (k, _) in enumerate(preps)]
 
     def run(*vals):
-        ins = [np.asarray(vals[k]) for k, _ in preps]
-        outs = [np.empty(run_shape, dt) for dt in out_dtypes]
+        ins = [np.reshape(vals[k], s) for k, s in feeds]
+        outs = [np.empty(loop_shape, dt) for dt in out_dtypes]
         kernel(*ins, *outs)
-        return outs if shape else [o.reshape(()) for o in outs]
+        return [o.reshape(shape) for o in outs]
 
     return run, source
