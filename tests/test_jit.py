@@ -90,6 +90,56 @@ def test_fused_loops_broadcast_like_numpy(x64, shapes, dtype, transposed):
         np.testing.assert_array_equal(got, want)
 
 
+@st.composite
+def conv_programs(draw):
+    """conv (any layout, stride, padding, dilation) -> bias -> activation ->
+    optional pooling (max/min/avg, any window/stride) -> a scalar loss."""
+    layout = draw(st.sampled_from(["NCHW", "NHWC"]))
+    cin, cout = draw(st.integers(1, 3)), draw(st.integers(1, 4))
+    k = draw(st.integers(1, 3))
+    stride = draw(st.integers(1, 2))
+    dilation = draw(st.integers(1, 2))
+    padding = draw(st.sampled_from(["VALID", "SAME", ((1, 0), (0, 2))]))
+    pool = draw(st.sampled_from([None, lax.max, lax.min, lax.add]))
+    window, pstride = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    act = draw(st.sampled_from([nn.relu, fnp.tanh, lambda v: v * v]))
+    hw = draw(st.integers(6, 9))
+    dn = (layout, "OIHW" if layout == "NCHW" else "HWIO", layout)
+    x_shape = (2, cin, hw, hw) if layout == "NCHW" else (2, hw, hw, cin)
+    w_shape = (cout, cin, k, k) if layout == "NCHW" else (k, k, cin, cout)
+    win = (1, 1, window, window) if layout == "NCHW" else (1, window, window, 1)
+    strides = (1, 1, pstride, pstride) if layout == "NCHW" else (1, pstride, pstride, 1)
+    bias_shape = (1, cout, 1, 1) if layout == "NCHW" else (cout,)
+
+    def loss(x, w, b):
+        h = lax.conv_general_dilated(x, w, (stride, stride), padding,
+                                     rhs_dilation=(dilation, dilation), dimension_numbers=dn)
+        h = act(h + b.reshape(bias_shape))
+        if pool is not None:
+            init = {lax.max: -np.inf, lax.min: np.inf, lax.add: 0.0}[pool]
+            h = lax.reduce_window(h, init, pool, win, strides, "VALID")
+        return fnp.sum(h * h) / 7.0
+
+    return loss, x_shape, w_shape, cout
+
+
+@given(conv_programs(), st.integers(0, 2**16))
+def test_conv_and_pool_programs_match_eager(program, seed):
+    loss, x_shape, w_shape, cout = program
+    rng = np.random.default_rng(seed)
+    args = [rng.standard_normal(s).astype(np.float32) for s in (x_shape, w_shape, (cout,))]
+    try:
+        expected = loss(*args)
+    except ft.errors.ShapeError:  # the window does not fit the conv output: jit agrees
+        with pytest.raises(ft.errors.ShapeError):
+            ft.jit(loss)(*args)
+        return
+    np.testing.assert_allclose(ft.jit(loss)(*args), expected, rtol=1e-4, atol=1e-5)
+    grad = ft.grad(loss, argnums=(0, 1, 2))
+    for got, want in zip(ft.jit(grad)(*args), grad(*args)):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(want).max())
+
+
 def test_cnn_step_matches_eager():
     rng = np.random.default_rng(0)
     x = rng.standard_normal((2, 1, 8, 8)).astype(np.float32)
