@@ -90,6 +90,31 @@ def test_fused_loops_broadcast_like_numpy(x64, shapes, dtype, transposed):
         np.testing.assert_array_equal(got, want)
 
 
+@given(st.lists(st.integers(1, 6), min_size=1, max_size=4), st.data(),
+       st.sampled_from(["sum", "max", "min"]), st.sampled_from([np.float32, np.float64, np.int32]),
+       st.booleans())
+def test_fused_trailing_reductions_match_numpy(x64, shape, data, kind, dtype, nan):
+    shape[-1] += 17  # big enough for a generated loop
+    axes = tuple(sorted(data.draw(st.sets(st.integers(0, len(shape) - 1), min_size=1))))
+    rng = np.random.default_rng(len(shape))
+    x = (rng.standard_normal(shape) * 5).astype(dtype)
+    if nan and dtype != np.int32:
+        x.reshape(-1)[rng.integers(0, x.size, 3)] = np.nan
+    reduce = {"sum": fnp.sum, "max": fnp.max, "min": fnp.min}[kind]
+
+    def f(x):
+        y = fnp.abs(x) * 2 - 3
+        return y, reduce(y, axis=axes)
+
+    jitted = ft.jit(f)
+    steps = jitted.lower(x).compile().steps
+    assert any(s.reduction is not None for s in steps), "the reduction was not fused"
+    y, r = jitted(x)
+    want = getattr(np, kind)(np.abs(x) * 2 - 3, axis=axes)
+    assert r.dtype == want.dtype and r.shape == want.shape
+    np.testing.assert_allclose(r, want, rtol=1e-6 if dtype == np.float32 else 1e-12)
+
+
 @st.composite
 def conv_programs(draw):
     """conv (any layout, stride, padding, dilation) -> bias -> activation ->

@@ -4,11 +4,19 @@ A cluster is a chain of elementwise equations over one output shape; operands
 that are broadcast into it (rank-0 values, ``broadcast_in_dim`` of an input
 computed outside the cluster) become broadcast loads. The backend turns each
 cluster into one generated loop; every other equation is lowered on its own.
+
+With ``reductions=True`` (backends that can generate it say so with
+``fuses_reductions``), a ``reduce_sum``/``reduce_max``/``reduce_min`` that
+directly follows a cluster and reads a value it computed ends the cluster: the
+loop accumulates the reduction as it goes (a bias gradient no longer re-reads
+the cotangent it was just computed from).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+import numpy as np
 
 from ..core.jaxpr import Eqn, Jaxpr, Literal, Var
 
@@ -21,6 +29,9 @@ FUSIBLE = {
 }
 
 
+REDUCIBLE = {"reduce_sum", "reduce_max", "reduce_min"}
+
+
 @dataclass
 class Step:
     """One unit of the compiled program: a single equation or a fused cluster."""
@@ -31,8 +42,16 @@ class Step:
     fused: bool = False
 
     @property
+    def reduction(self) -> Eqn | None:
+        """The trailing reduction of a fused step, if it has one."""
+        last = self.eqns[-1]
+        return last if self.fused and last.primitive.name in REDUCIBLE else None
+
+    @property
     def shape(self) -> tuple[int, ...]:
-        return self.eqns[-1].outvars[0].aval.shape
+        """The loop's shape (for a trailing reduction: the shape it reduces)."""
+        last = self.eqns[-1]
+        return (last.inputs[0] if self.reduction is not None else last.outvars[0]).aval.shape
 
 
 def _fusible(eqn: Eqn) -> bool:
@@ -45,8 +64,17 @@ def _bcast_load(eqn: Eqn, produced: set) -> bool:
             and not (isinstance(eqn.inputs[0], Var) and eqn.inputs[0] in produced))
 
 
-def plan(jaxpr: Jaxpr) -> list[Step]:
-    """Splits ``jaxpr.eqns`` into steps, fusing maximal runs of elementwise equations."""
+def _trailing_reduction(eqn: Eqn, current: list[Eqn], produced: set) -> bool:
+    x = eqn.inputs[0] if eqn.inputs else None
+    return (eqn.primitive.name in REDUCIBLE and bool(current) and isinstance(x, Var)
+            and x in produced and x.aval.shape == current[-1].outvars[0].aval.shape
+            and np.dtype(x.aval.dtype).kind in "fiu"
+            and any(e.primitive.name != "broadcast_in_dim" for e in current))
+
+
+def plan(jaxpr: Jaxpr, reductions: bool = False) -> list[Step]:
+    """Splits ``jaxpr.eqns`` into steps, fusing maximal runs of elementwise equations
+    (and, with ``reductions``, a reduction that ends a run)."""
     steps: list[Step] = []
     current: list[Eqn] = []
     produced: set = set()
@@ -58,6 +86,10 @@ def plan(jaxpr: Jaxpr) -> list[Step]:
             produced.clear()
 
     for eqn in jaxpr.eqns:
+        if reductions and _trailing_reduction(eqn, current, produced):
+            current.append(eqn)
+            close()
+            continue
         shape = eqn.outvars[0].aval.shape if eqn.outvars else None
         joinable = (_fusible(eqn) or _bcast_load(eqn, produced)) and (
             not current or current[-1].outvars[0].aval.shape == shape)

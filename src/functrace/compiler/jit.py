@@ -61,7 +61,8 @@ class Compiled:
         self.out_tree = out_tree
         self.timings = timings
         t0 = time.perf_counter()
-        self.steps = fusion.plan(closed.jaxpr)
+        self.steps = fusion.plan(closed.jaxpr,
+                                 reductions=getattr(backend, "fuses_reductions", False))
         self._run, self.sources = backend.compile(closed.jaxpr, closed.consts, self.steps)
         timings["lower_s"] = time.perf_counter() - t0
 

@@ -89,6 +89,7 @@ def lower_step(step: Step):
 
 class NumbaCpuBackend:
     name = "cpu"
+    fuses_reductions = True  # generated loops can end in reduce_sum/max/min
 
     def compile(self, jaxpr, consts, steps):
         """Builds the executable: ``run(*args) -> list of outputs``."""

@@ -87,14 +87,16 @@ def _cast(dtype: np.dtype, expr: str) -> str:
     return f"np.{dtype.name}({expr})"
 
 
-def kernel_source(step, input_loads, indices, rank) -> tuple[str, int]:
-    """Python source of the cluster's kernel; returns (source, rank).
+def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
+    """Python source of the cluster's kernel ``kernel_{par,seq}(shape, *ins, *outs)``,
+    looping over ``shape``.
 
     ``indices[k]`` indexes input ``k`` in its own shape: loop variables for the
     axes it spans, ``0`` where it broadcasts a size-1 axis (no stride-0 views: they
     make an array non-contiguous and stop LLVM from vectorising). An input read
-    with no loop variable (a scalar) is read once, before the loops."""
-    idx = ", ".join(f"i{d}" for d in range(rank))
+    with no loop variable (a scalar) is read once, before the loops. Outputs are
+    indexed by ``out_indices``; a trailing reduction's output is an accumulator
+    that the caller initialised (``0`` on the axes it reduces)."""
     names: dict = {}
     params = [f"in{k}" for k in range(len(input_loads))]
     outs = [f"out{k}" for k in range(len(step.outputs))]
@@ -109,8 +111,11 @@ def kernel_source(step, input_loads, indices, rank) -> tuple[str, int]:
         at = ", ".join(index) if index else "()"
         looped = any(i.startswith("i") for i in index)
         (body if looped else hoisted).append(f"x{k} = in{k}[{at}]")
+    reduction = step.reduction
     for n, eqn in enumerate(step.eqns):
         out = eqn.outvars[0]
+        if eqn is reduction:
+            continue
         if out in names:  # a broadcast load already bound to an input
             continue
         if eqn.primitive.name == "broadcast_in_dim":  # of a literal: the literal itself
@@ -118,20 +123,43 @@ def kernel_source(step, input_loads, indices, rank) -> tuple[str, int]:
             continue
         names[out] = f"v{n}"
         body.append(f"v{n} = {_cast(out.aval.dtype, _expr(eqn, [atom(x) for x in eqn.inputs]))}")
-    body += [f"out{k}[{idx}] = {names[v]}" for k, v in enumerate(step.outputs)]
+    pre, post = [], []  # around the innermost loop
+    for k, (v, index) in enumerate(zip(step.outputs, out_indices, strict=True)):
+        at = ", ".join(index)
+        if reduction is None or v is not reduction.outvars[0]:
+            body.append(f"out{k}[{at}] = {names[v]}")
+            continue
+        x = atom(reduction.inputs[0])
+        if index[-1] == "0":  # the innermost loop reduces: accumulate in a register
+            pre.append(f"r{k} = out{k}[{at}]")
+            post.append(f"out{k}[{at}] = r{k}")
+            acc = f"r{k}"
+        else:
+            acc = f"out{k}[{at}]"
+        if reduction.primitive.name == "reduce_sum":
+            body.append(f"{acc} += {x}")
+        else:  # NaN propagates, as np.max/np.min
+            op = ">" if reduction.primitive.name == "reduce_max" else "<"
+            body += [f"a{k} = {acc}",
+                     f"{acc} = _s.select(({x} {op} a{k}) | ({x} != {x}), {x}, a{k})"]
+    # a sum may be reassociated so that LLVM vectorises it (accumulators are float64)
+    fastmath = '{"reassoc"}' if reduction is not None else "False"
     lines = ["import numpy as np", "from numba import njit, prange",
              "from functrace.backends.numba_cpu import scalar as _s", ""]
     for variant, rng in (("par", "prange"), ("seq", "range")):
         parallel = "True" if variant == "par" else "False"
-        lines.append(f"@njit(parallel={parallel}, cache=True, fastmath=False)")
-        lines.append(f"def kernel_{variant}({', '.join(params + outs)}):")
+        lines.append(f"@njit(parallel={parallel}, cache=True, fastmath={fastmath})")
+        lines.append(f"def kernel_{variant}({', '.join(['shape'] + params + outs)}):")
         ind = "    "
         lines += [ind + h for h in hoisted]
         for d in range(rank):
             loop = rng if d == 0 else "range"
-            lines.append(f"{ind}for i{d} in {loop}(out0.shape[{d}]):")
+            if d == rank - 1:
+                lines += [ind + b for b in pre]
+            lines.append(f"{ind}for i{d} in {loop}(shape[{d}]):")
             ind += "    "
         lines += [ind + b for b in body]
+        lines += [ind[4:] + b for b in post]
         lines.append("")
     return "\n".join(lines), rank
 
@@ -174,6 +202,21 @@ def _collapse(run_shape, full) -> list[list[int]]:
     return groups
 
 
+def _accumulator(reduction) -> tuple[np.dtype, object]:
+    """The accumulator dtype and initial value of a fused reduction: sums of floats
+    accumulate in float64 (a serial float32 sum over 50k terms would lose digits
+    that NumPy's pairwise sum keeps), of integers in int64."""
+    dtype = np.dtype(reduction.outvars[0].aval.dtype)
+    kind = reduction.primitive.name
+    floating = dtype.kind == "f"
+    if kind == "reduce_sum":
+        return np.dtype(np.float64 if floating else np.int64), 0
+    if floating:
+        return dtype, -np.inf if kind == "reduce_max" else np.inf
+    info = np.iinfo(dtype)
+    return dtype, info.min if kind == "reduce_max" else info.max
+
+
 def build_fused(step):
     """Returns ``(run, source)``; ``run(*input_values) -> list of outputs``."""
     # each external input is loaded either directly or through its broadcast_in_dim
@@ -198,23 +241,43 @@ def build_fused(step):
         for n, d in zip(in_shape, dims, strict=True):
             sizes[d] = n
         full.append(sizes)
-    groups = _collapse(run_shape, full)
+    reduction = step.reduction
+    reduced = set(reduction.params["axes"]) if reduction is not None else set()
+    red_full = [1 if d in reduced else n for d, n in enumerate(run_shape)]
+    groups = _collapse(run_shape, full + ([red_full] if reduction is not None else []))
     loop_shape = tuple(int(np.prod([run_shape[d] for d in g])) for g in groups)
-    in_shapes = [tuple(int(np.prod([f[d] for d in g])) for g in groups) for f in full]
-    indices = [tuple(f"i{g}" if n == loop_shape[g] and n != 1 else "0"
-                     for g, n in enumerate(shape)) for shape in in_shapes]
-    source, rank = kernel_source(step, loads, indices, len(loop_shape))
+
+    def grouped(sizes):
+        return tuple(int(np.prod([sizes[d] for d in g])) for g in groups)
+
+    def index(shape):
+        return tuple(f"i{g}" if n == loop_shape[g] and n != 1 else "0"
+                     for g, n in enumerate(shape))
+
+    in_shapes = [grouped(f) for f in full]
+    red_shape = grouped(red_full)
+    outputs = []  # (grouped shape, accumulator dtype or None, initial value)
+    for v in step.outputs:
+        if reduction is not None and v is reduction.outvars[0]:
+            outputs.append((red_shape, *_accumulator(reduction)))
+        else:
+            outputs.append((loop_shape, None, None))
+    source, _ = kernel_source(step, loads, [index(s) for s in in_shapes],
+                              [index(s) for s, _, _ in outputs], len(loop_shape))
     module = load_kernel_module(source)
-    shape = step.shape
     size = int(np.prod(run_shape))
-    kernel = module.kernel_par if size >= PARALLEL_MIN_SIZE else module.kernel_seq
-    out_dtypes = [v.aval.dtype for v in step.outputs]
+    # a reduction accumulates across iterations of the outer loop: serial only
+    kernel = (module.kernel_par if size >= PARALLEL_MIN_SIZE and reduction is None
+              else module.kernel_seq)
     feeds = [(k, in_shapes[n]) for n, (k, _) in enumerate(preps)]
+    finals = [(v.aval.shape, v.aval.dtype) for v in step.outputs]
 
     def run(*vals):
         ins = [np.reshape(vals[k], s) for k, s in feeds]
-        outs = [np.empty(loop_shape, dt) for dt in out_dtypes]
-        kernel(*ins, *outs)
-        return [o.reshape(shape) for o in outs]
+        outs = [np.empty(s, dt) if acc is None else np.full(s, init, acc)
+                for (s, acc, init), dt in zip(outputs, (d for _, d in finals), strict=True)]
+        kernel(loop_shape, *ins, *outs)
+        return [o.reshape(s) if o.dtype == dt else o.reshape(s).astype(dt)
+                for o, (s, dt) in zip(outs, finals, strict=True)]
 
     return run, source
