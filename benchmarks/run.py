@@ -1,6 +1,7 @@
 """Runs every benchmark and prints times and ratios (functrace / PyTorch, functrace / JAX).
 
-Usage: ``python -m benchmarks [--quick] [--only conv,pool,...]``. For numbers
+Usage: ``python -m benchmarks [--quick] [--only conv,pool,...]`` (sections: overhead,
+fused, pool, conv, cnn, vgg, compile, memory). For numbers
 comparable to users' machines, unset OPENBLAS_CORETYPE (see
 ../shared/PERFORMANCE.md): ``env -u OPENBLAS_CORETYPE python -m benchmarks``.
 """
@@ -20,6 +21,7 @@ from functrace import lax
 
 from . import models
 from .harness import environment, time_alternating, time_per_call
+from .memory import peak_memory
 
 CONV_SHAPES = [(32, 3, 32, 64), (32, 64, 32, 64), (32, 128, 16, 128), (32, 256, 8, 256),
                (8, 64, 56, 64)]
@@ -222,11 +224,26 @@ def bench_first_call():
             ROWS.append((f"first call ({label})", float(out[0]), None, None, None))
 
 
+def bench_memory():
+    frameworks = ["functrace"] + (["torch"] if torch else []) + (["jax"] if jax else [])
+    for label, name in (("small CNN", "SMALL_CNN"), ("VGG-style", "VGG_STYLE")):
+        mib = peak_memory(name, frameworks)
+        if "functrace" not in mib:
+            print(f"peak memory of a {label} step: not measured")
+            continue
+        parts = [f"{'peak memory, ' + label + ' step':38s} ft {mib['functrace']:9.1f} MiB"]
+        for fw in ("torch", "jax"):
+            if fw in mib:
+                ratio = mib["functrace"] / max(mib[fw], 1e-9)
+                parts.append(f"{fw} {mib[fw]:8.1f} MiB (x{ratio:.2f})")
+        print("  ".join(parts), flush=True)
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples")
     parser.add_argument("--only", default="", help="comma list: conv,pool,fused,cnn,vgg,"
-                        "overhead,compile")
+                        "overhead,compile,memory")
     args = parser.parse_args(argv)
     repeat = 5 if args.quick else 15
     only = set(filter(None, args.only.split(",")))
@@ -240,7 +257,7 @@ def main(argv=None):
                                        repeat)),
             ("vgg", lambda: bench_step("VGG-style train step (b32 3x32x32)", models.VGG_STYLE,
                                        max(3, repeat // 3))),
-            ("compile", bench_first_call)]
+            ("compile", bench_first_call), ("memory", bench_memory)]
     for key, fn in todo:
         if not only or key in only:
             fn()

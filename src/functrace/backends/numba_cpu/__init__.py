@@ -116,17 +116,35 @@ class NumbaCpuBackend:
         n_slots = len(slot)
         out_reads = [x if isinstance(x, Literal) else slot[x] for x in jaxpr.outvars]
         consts = list(consts)
+        # drop each intermediate after its last reader, so a training step holds only
+        # live activations rather than every value it ever computed
+        last_read: dict[int, int] = {}
+        for k, (_, reads, writes) in enumerate(program):
+            for w in writes:  # a value nobody reads goes right after it is made
+                last_read[w] = k
+            for r in reads:
+                if type(r) is int and r >= n_fixed:
+                    last_read[r] = k
+        keep = {r for r in out_reads if type(r) is int}
+        frees = [[] for _ in program]
+        for r, k in last_read.items():
+            if r not in keep:
+                frees[k].append(r)
+        program = [(kernel, reads, writes, tuple(free))
+                   for (kernel, reads, writes), free in zip(program, frees, strict=True)]
 
         def run(*args, timings=None):
             env = [None] * n_slots
             env[:n_fixed] = consts + list(args)
-            for k, (kernel, reads, writes) in enumerate(program):
+            for k, (kernel, reads, writes, free) in enumerate(program):
                 if timings is not None:
                     t0 = time.perf_counter()
                 outs = kernel(*[env[r] if type(r) is int else
                                 np.asarray(r.val, r.aval.dtype) for r in reads])
                 for w, o in zip(writes, outs, strict=False):
                     env[w] = o
+                for r in free:
+                    env[r] = None
                 if timings is not None:
                     timings[k] += time.perf_counter() - t0
             return [env[r] if type(r) is int else np.asarray(r.val, r.aval.dtype)
