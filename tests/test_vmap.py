@@ -580,3 +580,45 @@ def test_control_flow_on_a_batched_value_is_a_clear_error():
 def test_per_example_shape_errors():
     with pytest.raises(ShapeError, match=r"incompatible shapes \(3,\) and \(2,\)"):
         ft.vmap(lax.add)(np.ones((4, 3), np.float32), np.ones((4, 2), np.float32))
+
+
+def test_closures_over_an_outer_vmap_and_jit_of_batched_cnn_gradients():
+    x, y = np.float32([1, 2, 3]), np.float32([10, 20])
+    np.testing.assert_allclose(ft.vmap(lambda a: ft.vmap(lambda b: a * b)(y))(x),
+                               np.outer(x, y))
+    rng = np.random.default_rng(0)
+    imgs = rng.standard_normal((3, 1, 6, 6, 2)).astype(np.float32)
+    w = rng.standard_normal((3, 3, 2, 4)).astype(np.float32)
+
+    def loss(w, img):
+        out = lax.conv_general_dilated(img, w, (1, 1), "SAME",
+                                       dimension_numbers=("NHWC", "HWIO", "NHWC"))
+        pooled = lax.reduce_window_max(out, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+        return fnp.sum(fnp.tanh(pooled))
+
+    per_example = ft.jit(ft.vmap(ft.grad(loss), in_axes=(None, 0)))(w, imgs)
+    np.testing.assert_allclose(per_example, loop(ft.grad(loss), [w, imgs], [None, 0]),
+                               rtol=1e-4, atol=1e-5)
+
+
+def test_batched_custom_lin_transposes_with_a_batched_bwd():
+    """A linearized custom_vjp function evaluated under vmap binds custom_lin on batched
+    values; staged, its transpose calls the user's bwd on every example."""
+    from functrace.transforms.ad import UndefPrimal, backward_pass
+
+    @ft.custom_vjp
+    def g(x):
+        return fnp.sin(x)
+
+    # fnp.sum(ct) is per example only if bwd is mapped over the batch
+    g.defvjp(lambda x: (g(x), x), lambda x, ct: (ct * fnp.cos(x) + fnp.sum(ct),))
+    x = np.float32([0.1, 0.2, 0.3])
+    _, f_jvp = ft.linearize(g, x)
+    rng = np.random.default_rng(0)
+    ts, cts = rng.standard_normal((2, 4, 3)).astype(np.float32)
+    closed = ft.make_jaxpr(ft.vmap(f_jvp))(ts)
+    typecheck(closed)
+    assert "custom_lin" in str(closed)
+    (got,) = backward_pass(closed.jaxpr, closed.consts,
+                           [UndefPrimal(closed.jaxpr.invars[0].aval)], [cts])
+    np.testing.assert_allclose(got, cts * np.cos(x) + cts.sum(1, keepdims=True), rtol=1e-5)

@@ -243,17 +243,22 @@ def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals, res_tree, fun_nam
 
 
 def _custom_lin_batch(args, dims, *, num_res, bwd, out_avals, res_tree, fun_name):
-    # every input is batched at 0, so bwd maps over residuals and cotangents alike and
-    # returns a batched cotangent for every linear input
+    # the linear inputs are all batched at 0, so bwd, mapped over the cotangents (and the
+    # mapped residuals), returns a batched cotangent for every one of them
     size = axis_size(args, dims)
-    args = [bdim_at_front(x, d, size) for x, d in zip(args, dims, strict=True)]
+    res = [x if d is not_mapped else moveaxis(x, d, 0)
+           for x, d in zip(args[:num_res], dims[:num_res], strict=True)]
+    res_axes = tree_unflatten(res_tree, [None if d is not_mapped else 0
+                                         for d in dims[:num_res]])
+    linear = [bdim_at_front(x, d, size)
+              for x, d in zip(args[num_res:], dims[num_res:], strict=True)]
 
     def batched_bwd(res, cts):
-        return vmap(bwd)(res, cts)
+        return vmap(bwd, in_axes=(res_axes, 0))(res, cts)
 
     avals = tuple(a.update(shape=(size, *a.shape)) for a in out_avals)
-    outs = custom_lin_p.bind(*args, num_res=num_res, bwd=batched_bwd, out_avals=avals,
-                             res_tree=res_tree, fun_name=fun_name)
+    outs = custom_lin_p.bind(*res, *linear, num_res=num_res, bwd=batched_bwd,
+                             out_avals=avals, res_tree=res_tree, fun_name=fun_name)
     return outs, [0] * len(outs)
 
 
