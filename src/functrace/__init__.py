@@ -23,6 +23,7 @@ from .errors import (
 from .jacobians import hessian, jacfwd, jacrev
 from .lax import stop_gradient
 from .transforms.api import grad, jvp, linearize, value_and_grad, vjp
+from .transforms.batching import vmap
 from .transforms.custom import custom_jvp, custom_vjp
 
 __version__ = "0.1.0"

@@ -1,9 +1,9 @@
 """Jacobians and Hessians: ``jacfwd``, ``jacrev``, ``hessian``.
 
-``jacfwd`` linearizes once and pushes one basis tangent per input element
-through the linear program; ``jacrev`` runs the forward pass once and pulls one
-basis cotangent per output element back. (With ``vmap`` these loops become one
-batched evaluation.) The results are stacked with ``lax`` primitives, so the
+``jacfwd`` linearizes once and pushes the basis tangents of each input through
+the linear program in one ``vmap``-batched evaluation; ``jacrev`` runs the
+forward pass once and pulls the basis cotangents of each output back, batched
+the same way. The results are rearranged with ``lax`` primitives, so the
 functions nest: ``hessian = jacfwd(jacrev(f))``.
 """
 
@@ -18,29 +18,24 @@ from .core.trace import get_aval
 from .errors import TransformError
 from .transforms.ad import is_differentiable
 from .transforms.api import _argnums_tuple, _name, linearize, vjp
+from .transforms.batching import vmap
 from .tree_util import tree_flatten, tree_unflatten
 
 
 def _basis(aval):
-    n = aval.size
-    for i in range(n):
-        e = np.zeros(n, aval.dtype)
-        e[i] = 1
-        yield e.reshape(aval.shape)
+    """The standard basis of ``aval``'s space, stacked: shape ``(size, *shape)``."""
+    return np.eye(aval.size, dtype=aval.dtype).reshape(aval.size, *aval.shape)
 
 
-def _stack_last(blocks, out_shape, in_shape):
-    """blocks[k] has shape out_shape (one per input element k) -> out_shape + in_shape."""
-    flat = [lax.reshape(b, (*out_shape, 1)) for b in blocks]
-    cat = lax.concatenate(flat, len(out_shape)) if len(flat) > 1 else flat[0]
-    return lax.reshape(cat, (*out_shape, *in_shape))
+def _last_to_front(block, out_shape, in_shape):
+    """``block`` of shape ``(in.size, *out_shape)`` -> ``out_shape + in_shape``."""
+    moved = lax.transpose(block, (*range(1, len(out_shape) + 1), 0))
+    return lax.reshape(moved, (*out_shape, *in_shape))
 
 
-def _stack_first(blocks, out_shape, in_shape):
-    """blocks[k] has shape in_shape (one per output element k) -> out_shape + in_shape."""
-    flat = [lax.reshape(b, (1, *in_shape)) for b in blocks]
-    cat = lax.concatenate(flat, 0) if len(flat) > 1 else flat[0]
-    return lax.reshape(cat, (*out_shape, *in_shape))
+def _one_hot_axes(tree, j: int):
+    """An axes prefix of ``tree`` mapping its leaf ``j`` over axis 0, the others unmapped."""
+    return tree_unflatten(tree, [0 if k == j else None for k in range(tree.num_leaves)])
 
 
 def _diff_args(fun, argnums, args, who):
@@ -85,18 +80,18 @@ def jacfwd(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False):
         in_leaves, in_tree = tree_flatten(dyn)
         out_leaves, out_tree = tree_flatten(y)
         in_avals = [get_aval(x) for x in in_leaves]
+        out_avals = [get_aval(o) for o in out_leaves]
         per_in = []  # per input leaf: list (over out leaves) of jacobian blocks
         for j, aval in enumerate(in_avals):
-            cols = []
-            for e in _basis(aval):
-                tangents = [e if k == j else np.zeros(a.shape, a.dtype)
-                            for k, a in enumerate(in_avals)]
-                cols.append(tree_flatten(f_jvp(*tree_unflatten(in_tree, tangents)))[0])
-            per_in.append([_stack_last([c[o] for c in cols], get_aval(out_leaves[o]).shape,
-                                       aval.shape) if cols else
-                           np.zeros(get_aval(out_leaves[o]).shape + aval.shape,
-                                    get_aval(out_leaves[o]).dtype)
-                           for o in range(len(out_leaves))])
+            if aval.size == 0:
+                per_in.append([np.zeros(a.shape + aval.shape, a.dtype) for a in out_avals])
+                continue
+            tangents = [_basis(aval) if k == j else np.zeros(a.shape, a.dtype)
+                        for k, a in enumerate(in_avals)]
+            cols = vmap(f_jvp, in_axes=tuple(_one_hot_axes(in_tree, j)))(
+                *tree_unflatten(in_tree, tangents))
+            per_in.append([_last_to_front(c, a.shape, aval.shape)
+                           for c, a in zip(tree_flatten(cols)[0], out_avals, strict=True)])
         jac = _assemble(per_in, in_tree, out_tree, argnums)
         return (jac, aux_box[0]) if has_aux else jac
 
@@ -122,17 +117,18 @@ def jacrev(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False,
         in_leaves, in_tree = tree_flatten(dyn)
         out_leaves, out_tree = tree_flatten(y)
         out_avals = [get_aval(o) for o in out_leaves]
+        in_avals = [get_aval(x) for x in in_leaves]
         per_out = []  # per output leaf: list (over input leaves) of blocks
         for o, aval in enumerate(out_avals):
-            rows = []
-            for e in _basis(aval):
-                cts = [e if k == o else np.zeros(a.shape, a.dtype)
-                       for k, a in enumerate(out_avals)]
-                rows.append(tree_flatten(f_vjp(tree_unflatten(out_tree, cts)))[0])
-            per_out.append([_stack_first([r[j] for r in rows], aval.shape,
-                                         get_aval(in_leaves[j]).shape) if rows else
-                            np.zeros(aval.shape + get_aval(in_leaves[j]).shape, aval.dtype)
-                            for j in range(len(in_leaves))])
+            if aval.size == 0:
+                per_out.append([np.zeros(aval.shape + a.shape, aval.dtype) for a in in_avals])
+                continue
+            cts = [_basis(aval) if k == o else np.zeros(a.shape, a.dtype)
+                   for k, a in enumerate(out_avals)]
+            rows = vmap(f_vjp, in_axes=(_one_hot_axes(out_tree, o),))(
+                tree_unflatten(out_tree, cts))
+            per_out.append([lax.reshape(r, (*aval.shape, *a.shape))
+                            for r, a in zip(tree_flatten(rows)[0], in_avals, strict=True)])
         per_in = [[per_out[o][j] for o in range(len(out_avals))] for j in range(len(in_leaves))]
         jac = _assemble(per_in, in_tree, out_tree, argnums)
         return (jac, aux) if has_aux else jac

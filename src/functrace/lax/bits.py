@@ -21,6 +21,7 @@ from ..core.avals import ShapedArray, canonicalize_dtype, is_float, is_int
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError, ShapeError
 from ..transforms.ad import defjvp_zero
+from ..transforms.batching import batching_rules, defbroadcasting, defvectorized
 from .elementwise import _match_operands
 
 __all__ = [
@@ -98,6 +99,7 @@ def _make_shift(name: str, impl, doc: str):
     impl_rules[prim] = impl
     abstract_eval_rules[prim] = _shift_abstract(name)
     defjvp_zero(prim)
+    defbroadcasting(prim)
 
     def fn(x, y):
         x, y = _match_operands(name, x, y)
@@ -183,6 +185,7 @@ def _bitcast_abstract(x: ShapedArray, *, new_dtype):
 impl_rules[bitcast_convert_type_p] = lambda x, *, new_dtype: np.asarray(x).view(new_dtype)
 abstract_eval_rules[bitcast_convert_type_p] = _bitcast_abstract
 defjvp_zero(bitcast_convert_type_p)
+defvectorized(bitcast_convert_type_p)
 
 
 # ---------------------------------------------------------------------------
@@ -219,6 +222,7 @@ def _population_count_impl(x):
 impl_rules[population_count_p] = _population_count_impl
 abstract_eval_rules[population_count_p] = _population_count_abstract
 defjvp_zero(population_count_p)
+defvectorized(population_count_p)
 
 
 # ---------------------------------------------------------------------------
@@ -286,6 +290,9 @@ def _threefry2x32_abstract(*avals: ShapedArray):
 impl_rules[threefry2x32_p] = _threefry2x32_impl
 abstract_eval_rules[threefry2x32_p] = _threefry2x32_abstract
 defjvp_zero(threefry2x32_p)
+# elementwise in the counters, with rank-0 operands broadcast: a batch of keys hashes the
+# same counters with each key, which is what vmap over random functions needs
+defbroadcasting(threefry2x32_p)
 
 
 # ---------------------------------------------------------------------------
@@ -328,3 +335,11 @@ impl_rules[stable_argsort_p] = lambda x, *, dimension: np.argsort(
     x, axis=dimension, kind="stable").astype(np.int32)
 abstract_eval_rules[stable_argsort_p] = _stable_argsort_abstract
 defjvp_zero(stable_argsort_p)
+
+
+def _stable_argsort_batch(args, dims, *, dimension):
+    (x,), (d,) = args, dims
+    return stable_argsort_p.bind(x, dimension=dimension + (dimension >= d)), d
+
+
+batching_rules[stable_argsort_p] = _stable_argsort_batch

@@ -28,10 +28,11 @@ from ..core.avals import ShapedArray, canonicalize_dtype
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError, FunctraceError, ShapeError
 from ..transforms.ad import defjvp, is_undefined_primal, transpose_rules
+from ..transforms.batching import axis_size, batching_rules, bdim_at_front, moveaxis, not_mapped
 from . import _conv_impl
 from ._conv_impl import dilate_dim
 from .dots import canonical_precision
-from .shape_ops import convert_element_type, transpose
+from .shape_ops import convert_element_type, reshape, transpose
 from .slicing import rev
 
 __all__ = [
@@ -270,6 +271,144 @@ def _kernel_params(window_strides, padding, lhs_dilation, rhs_dilation, feature_
 
 
 # ---------------------------------------------------------------------------
+# batching: fold the vmap axis into a dimension of the convolution (JAX's rule)
+#
+# A batched lhs folds into the batch dim N (each example is convolved on its own), a
+# batched rhs into the output features O, and both at once into the input features
+# with feature_group_count * size groups (or into N with batch_group_count * size).
+# Each fold is a plan of reshapes and moves (``_Fold``) that can be undone, so the two
+# gradient primitives, which are slices of the same trilinear form, batch with the
+# folds of the forward convolution: conv_grad_input folds like a batched lhs,
+# conv_grad_filter like a batched rhs.
+
+class _Fold:
+    """Takes an operand batched at 0 to its folded layout (``apply``) and back (``undo``).
+
+    Steps: ``("move", src, dst)``, ``("merge", d, n)`` (dims ``d`` and ``d + 1``, ``d`` of
+    size ``n``, become one) and ``("split", d, n)`` (the inverse).
+    """
+
+    def __init__(self, steps):
+        self.steps = steps
+
+    @staticmethod
+    def _step_shape(shape, step):
+        shape = list(shape)
+        if step[0] == "move":
+            _, src, dst = step
+            shape.insert(dst, shape.pop(src))
+        elif step[0] == "merge":
+            _, d, _n = step
+            shape[d:d + 2] = [shape[d] * shape[d + 1]]
+        else:
+            _, d, n = step
+            shape[d:d + 1] = [n, shape[d] // n]
+        return tuple(shape)
+
+    def _run(self, x, steps):
+        for step in steps:
+            if step[0] == "move":
+                x = moveaxis(x, step[1], step[2])
+            else:
+                x = reshape(x, self._step_shape(get_aval(x).shape, step))
+        return x
+
+    def apply_shape(self, shape):
+        for step in self.steps:
+            shape = self._step_shape(shape, step)
+        return shape
+
+    def apply(self, x):
+        return self._run(x, self.steps)
+
+    def undo(self, x):
+        inverse = {"move": lambda s, d: ("move", d, s), "merge": lambda d, n: ("split", d, n),
+                   "split": lambda d, n: ("merge", d, n)}
+        return self._run(x, [inverse[kind](*rest) for kind, *rest in reversed(self.steps)])
+
+
+def _into(dim: int, size: int) -> list:
+    """The batch axis (first) merged into ``dim`` of the operand, as its outer part."""
+    return [("move", 0, dim), ("merge", dim, size)]
+
+
+def _into_groups(dim: int, groups: int, size: int) -> list:
+    """``dim`` holds ``groups`` groups: the batch goes inside each group (groups outermost)."""
+    return [("split", dim + 1, groups), ("move", 0, dim + 1), ("merge", dim + 1, size),
+            ("merge", dim, groups)]
+
+
+def _conv_folds(dnums, groups: int, batch_groups: int, size: int, lhs_batched: bool,
+                rhs_batched: bool):
+    """The folds of lhs, rhs and output, and the new group counts."""
+    lspec, rspec, ospec = dnums
+    lhs = rhs = None
+    if lhs_batched and rhs_batched:
+        if batch_groups > 1:
+            lhs, batch_groups = _into(lspec[0], size), batch_groups * size
+        else:
+            lhs, groups = _into(lspec[1], size), groups * size
+        rhs, out = _into(rspec[0], size), _into(ospec[1], size)
+    elif lhs_batched:
+        lhs = (_into(lspec[0], size) if batch_groups == 1
+               else _into_groups(lspec[0], batch_groups, size))
+        out = _into(ospec[0], size)
+    else:
+        if groups == 1 and batch_groups == 1:
+            rhs, out = _into(rspec[0], size), _into(ospec[1], size)
+        else:
+            g = max(groups, batch_groups)
+            rhs, out = _into_groups(rspec[0], g, size), _into_groups(ospec[1], g, size)
+    return (_Fold(lhs or []), _Fold(rhs or []), _Fold(out), groups, batch_groups)
+
+
+def _folded_params(params, groups, batch_groups) -> dict:
+    return {**params, "feature_group_count": groups, "batch_group_count": batch_groups}
+
+
+def _conv_batch(args, dims, **params):
+    (lhs, rhs), (ld, rd) = args, dims
+    size = axis_size(args, dims)
+    lf, rf, of, g, bg = _conv_folds(params["dimension_numbers"], params["feature_group_count"],
+                                    params["batch_group_count"], size, ld is not not_mapped,
+                                    rd is not not_mapped)
+    if ld is not not_mapped:
+        lhs = lf.apply(moveaxis(lhs, ld, 0))
+    if rd is not not_mapped:
+        rhs = rf.apply(moveaxis(rhs, rd, 0))
+    out = conv_general_dilated_p.bind(lhs, rhs, **_folded_params(params, g, bg))
+    return of.undo(out), 0
+
+
+def _grad_input_batch(args, dims, *, lhs_shape, **params):
+    (ct, rhs), (cd, rd) = args, dims
+    size = axis_size(args, dims)
+    both = rd is not not_mapped
+    lf, rf, of, g, bg = _conv_folds(params["dimension_numbers"], params["feature_group_count"],
+                                    params["batch_group_count"], size, True, both)
+    ct = of.apply(bdim_at_front(ct, cd, size))
+    if both:
+        rhs = rf.apply(moveaxis(rhs, rd, 0))
+    out = conv_grad_input_p.bind(ct, rhs, lhs_shape=lf.apply_shape((size, *lhs_shape)),
+                                 **_folded_params(params, g, bg))
+    return lf.undo(out), 0
+
+
+def _grad_filter_batch(args, dims, *, rhs_shape, **params):
+    (lhs, ct), (ld, cd) = args, dims
+    size = axis_size(args, dims)
+    both = ld is not not_mapped
+    lf, rf, of, g, bg = _conv_folds(params["dimension_numbers"], params["feature_group_count"],
+                                    params["batch_group_count"], size, both, True)
+    if both:
+        lhs = lf.apply(moveaxis(lhs, ld, 0))
+    ct = of.apply(bdim_at_front(ct, cd, size))
+    out = conv_grad_filter_p.bind(lhs, ct, rhs_shape=rf.apply_shape((size, *rhs_shape)),
+                                  **_folded_params(params, g, bg))
+    return rf.undo(out), 0
+
+
+# ---------------------------------------------------------------------------
 # conv_general_dilated
 
 conv_general_dilated_p = Primitive("conv_general_dilated")
@@ -379,6 +518,7 @@ defjvp(conv_general_dilated_p,
        lambda g, lhs, rhs, **params: conv_general_dilated_p.bind(g, rhs, **params),
        lambda g, lhs, rhs, **params: conv_general_dilated_p.bind(lhs, g, **params))
 transpose_rules[conv_general_dilated_p] = _conv_transpose_rule
+batching_rules[conv_general_dilated_p] = _conv_batch
 
 
 # ---------------------------------------------------------------------------
@@ -442,6 +582,7 @@ defjvp(conv_grad_input_p,
        lambda t, ct, rhs, **params: conv_grad_input_p.bind(t, rhs, **params),
        lambda t, ct, rhs, **params: conv_grad_input_p.bind(ct, t, **params))
 transpose_rules[conv_grad_input_p] = _grad_input_transpose
+batching_rules[conv_grad_input_p] = _grad_input_batch
 
 
 # ---------------------------------------------------------------------------
@@ -503,6 +644,7 @@ defjvp(conv_grad_filter_p,
        lambda t, lhs, ct, **params: conv_grad_filter_p.bind(t, ct, **params),
        lambda t, lhs, ct, **params: conv_grad_filter_p.bind(lhs, t, **params))
 transpose_rules[conv_grad_filter_p] = _grad_filter_transpose
+batching_rules[conv_grad_filter_p] = _grad_filter_batch
 
 
 # ---------------------------------------------------------------------------

@@ -8,6 +8,7 @@ Their outputs do not depend on any input, so their derivatives are zero.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
@@ -15,6 +16,7 @@ from ..core.avals import ShapedArray, aval_of_value, canonicalize_dtype, is_pyth
 from ..core.trace import Primitive, Tracer, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError, ShapeError
 from ..transforms.ad import defjvp_zero
+from ..transforms.batching import batching_rules, unmapped_rule
 from .shape_ops import broadcast_in_dim, convert_element_type
 
 __all__ = ["broadcasted_iota", "full", "full_like", "full_p", "iota", "iota_p",
@@ -97,6 +99,8 @@ def _iota_abstract(*, dtype, shape, dimension):
 impl_rules[iota_p] = _iota_impl
 abstract_eval_rules[iota_p] = _iota_abstract
 defjvp_zero(iota_p)
+# no operands: never batched (the rule is only there for completeness of the table)
+batching_rules[iota_p] = partial(unmapped_rule, iota_p)
 
 
 # ---------------------------------------------------------------------------
@@ -159,6 +163,7 @@ def _full_abstract(*, shape, fill_value, dtype):
 impl_rules[full_p] = _full_impl
 abstract_eval_rules[full_p] = _full_abstract
 defjvp_zero(full_p)
+batching_rules[full_p] = partial(unmapped_rule, full_p)
 
 
 def full_like(x, fill_value, dtype=None, shape=None):

@@ -16,6 +16,7 @@ from ..core.avals import ShapedArray, canonicalize_dtype
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError, FunctraceError, ShapeError
 from ..transforms.ad import defjvp, is_undefined_primal, transpose_rules
+from ..transforms.batching import batching_rules, moveaxis, not_mapped
 from .shape_ops import convert_element_type, transpose
 
 __all__ = ["dot_general", "dot_general_p", "dot", "batch_matmul"]
@@ -203,6 +204,32 @@ defjvp(dot_general_p,
        lambda g, lhs, rhs, **params: dot_general_p.bind(g, rhs, **params),
        lambda g, lhs, rhs, **params: dot_general_p.bind(lhs, g, **params))
 transpose_rules[dot_general_p] = _dot_general_transpose
+
+
+def _dot_general_batch(args, dims, *, dimension_numbers, **params):
+    # the batch dim goes first; with both operands batched it becomes a new leading batch
+    # dimension of the contraction, otherwise the first free dim of its operand
+    (lhs, rhs), (ld, rd) = args, dims
+    (lc, rc), (lb, rb) = dimension_numbers
+    shift = lambda ds, d: tuple(x + 1 for x in ds) if d is not not_mapped else ds  # noqa: E731
+    lc, lb, rc, rb = shift(lc, ld), shift(lb, ld), shift(rc, rd), shift(rb, rd)
+    if ld is not not_mapped:
+        lhs = moveaxis(lhs, ld, 0)
+    if rd is not not_mapped:
+        rhs = moveaxis(rhs, rd, 0)
+    if ld is not not_mapped and rd is not not_mapped:
+        dn = ((lc, rc), ((0, *lb), (0, *rb)))
+        out_dim = 0
+    elif ld is not not_mapped:
+        dn = ((lc, rc), (lb, rb))
+        out_dim = len(lb)  # the first of lhs's free dims
+    else:
+        dn = ((lc, rc), (lb, rb))
+        out_dim = len(lb) + len(_free_dims(get_aval(lhs).ndim, lc, lb))
+    return dot_general_p.bind(lhs, rhs, dimension_numbers=dn, **params), out_dim
+
+
+batching_rules[dot_general_p] = _dot_general_batch
 
 
 # ---------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from ..transforms.ad import (
     tangent_aval,
     transpose_rules,
 )
+from ..transforms.batching import defbroadcasting, defvectorized
 from .shape_ops import broadcast_in_dim, convert_element_type, reduce_sum
 
 # bool < int < float < complex: a weak scalar may only adopt a dtype of its kind or higher
@@ -134,6 +135,7 @@ def _make_unary(name: str, impl, kinds: str = "float"):
     prim = Primitive(name, elementwise=True)
     impl_rules[prim] = impl
     abstract_eval_rules[prim] = _unary_abstract(name, kinds)
+    defvectorized(prim)
 
     def fn(x):
         return prim.bind(x)
@@ -147,6 +149,7 @@ def _make_binary(name: str, impl, out_dtype=None, kinds: str = "any"):
     prim = Primitive(name, elementwise=True)
     impl_rules[prim] = impl
     abstract_eval_rules[prim] = _binary_abstract(name, out_dtype, kinds)
+    defbroadcasting(prim)
 
     def fn(x, y):
         x, y = _match_operands(name, x, y)
@@ -326,6 +329,7 @@ def _integer_pow_abstract(x, *, y):
 
 abstract_eval_rules[integer_pow_p] = _integer_pow_abstract
 defjvp(integer_pow_p, lambda g, x, *, y: g if y == 1 else mul(g, _ipow_deriv(x, y)))
+defvectorized(integer_pow_p)
 
 
 def _ipow_deriv(x, y):
@@ -348,6 +352,7 @@ not_p, bitwise_not = _make_unary("not", np.invert, "integral")
 is_finite_p = Primitive("is_finite", elementwise=True)
 impl_rules[is_finite_p] = np.isfinite
 abstract_eval_rules[is_finite_p] = lambda x: ShapedArray(x.shape, np.bool_)
+defvectorized(is_finite_p)
 
 
 def is_finite(x):
@@ -411,6 +416,8 @@ impl_rules[select_p] = np.where
 abstract_eval_rules[select_p] = _select_abstract
 jvp_rules[select_p] = _select_jvp
 transpose_rules[select_p] = _select_transpose
+# on_true and on_false must keep equal shapes, so an unmapped rank-0 one is broadcast too
+defbroadcasting(select_p, keep_scalars=False)
 
 
 # ---------------------------------------------------------------------------
@@ -420,6 +427,7 @@ stop_gradient_p = Primitive("stop_gradient", elementwise=True)
 impl_rules[stop_gradient_p] = lambda x: x
 abstract_eval_rules[stop_gradient_p] = lambda x: ShapedArray(x.shape, x.dtype, x.weak_type)
 defjvp_zero(stop_gradient_p)
+defvectorized(stop_gradient_p)
 
 
 def stop_gradient(x):

@@ -16,8 +16,9 @@ from ..core.avals import ShapedArray, canonicalize_dtype, is_int
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError, ShapeError
 from ..transforms.ad import defjvp2, defjvp_zero, deflinear
+from ..transforms.batching import batching_rules
 from .elementwise import div, eq, mul
-from .shape_ops import _axes_tuple, broadcast_in_dim, convert_element_type, reduce_sum
+from .shape_ops import _axes_tuple, broadcast_in_dim, convert_element_type, defreducer, reduce_sum
 
 __all__ = [
     "reduce_max", "reduce_max_p", "reduce_min", "reduce_min_p", "reduce_prod", "reduce_prod_p",
@@ -70,6 +71,7 @@ def _reduction_primitive(name: str, impl, kinds: str = "any",
     prim = Primitive(name)
     impl_rules[prim] = impl
     abstract_eval_rules[prim] = partial(_reduce_abstract, name, kinds, nonempty)
+    defreducer(prim)
     return prim
 
 
@@ -233,6 +235,7 @@ def _arg_primitive(name: str, np_fn) -> Primitive:
     impl_rules[prim] = lambda x, *, axes, index_dtype: np_fn(x, axis=axes[0]).astype(index_dtype)
     abstract_eval_rules[prim] = partial(_arg_abstract, name)
     defjvp_zero(prim)
+    defreducer(prim)
     return prim
 
 
@@ -312,3 +315,11 @@ def _cumsum_transpose(ct, x, *, axis, reverse):
 impl_rules[cumsum_p] = _cumsum_impl
 abstract_eval_rules[cumsum_p] = _cumsum_abstract
 deflinear(cumsum_p, _cumsum_transpose)
+
+
+def _cumsum_batch(args, dims, *, axis, reverse):
+    (x,), (d,) = args, dims
+    return cumsum_p.bind(x, axis=axis + (axis >= d), reverse=reverse), d
+
+
+batching_rules[cumsum_p] = _cumsum_batch

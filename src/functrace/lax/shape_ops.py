@@ -5,13 +5,16 @@ transpose is another one of them."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 import numpy as np
 
 from ..core.avals import ShapedArray, canonicalize_dtype, canonicalize_value, is_inexact
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError, ShapeError
+from ..transforms import batching
 from ..transforms.ad import Zero, deflinear, jvp_rules, tangent_aval, transpose_rules
+from ..transforms.batching import batching_rules, bdim_at_front, defvectorized
 
 __all__ = [
     "broadcast", "broadcast_in_dim", "broadcast_in_dim_p", "convert_element_type",
@@ -92,6 +95,17 @@ abstract_eval_rules[broadcast_in_dim_p] = _broadcast_in_dim_abstract
 deflinear(broadcast_in_dim_p, _broadcast_in_dim_transpose)
 
 
+def _broadcast_in_dim_batch(args, dims, *, shape, broadcast_dimensions):
+    (x,), (d,) = args, dims
+    x = bdim_at_front(x, d, 1)
+    size = get_aval(x).shape[0]
+    return broadcast_in_dim_p.bind(x, shape=(size, *shape), broadcast_dimensions=(
+        0, *(b + 1 for b in broadcast_dimensions))), 0
+
+
+batching_rules[broadcast_in_dim_p] = _broadcast_in_dim_batch
+
+
 def broadcast(operand, sizes: Sequence[int]):
     """Adds leading dimensions ``sizes`` (``lax.broadcast``)."""
     aval = get_aval(operand)
@@ -136,6 +150,21 @@ abstract_eval_rules[reduce_sum_p] = _reduce_sum_abstract
 deflinear(reduce_sum_p, _reduce_sum_transpose)
 
 
+def reducer_batcher(prim: Primitive, args, dims, *, axes, **params):
+    """Rule of a primitive reducing ``axes`` (reduce_*, argmax/argmin): the axes of one
+    example become axes of the batched operand; the batch dim moves past the removed ones."""
+    (x,), (d,) = args, dims
+    out = prim.bind(x, axes=tuple(a + (a >= d) for a in axes), **params)
+    return out, d - sum(a < d for a in axes)
+
+
+def defreducer(prim: Primitive):
+    batching_rules[prim] = partial(reducer_batcher, prim)
+
+
+defreducer(reduce_sum_p)
+
+
 # ---------------------------------------------------------------------------
 # reshape
 
@@ -166,6 +195,15 @@ abstract_eval_rules[reshape_p] = _reshape_abstract
 deflinear(reshape_p, lambda ct, x, **_: [reshape(ct, x.aval.shape)])
 
 
+def _reshape_batch(args, dims, *, new_sizes, dimensions):
+    (x,), (d,) = args, dims
+    x = bdim_at_front(x, d, 1)
+    return reshape_p.bind(x, new_sizes=(get_aval(x).shape[0], *new_sizes), dimensions=None), 0
+
+
+batching_rules[reshape_p] = _reshape_batch
+
+
 # ---------------------------------------------------------------------------
 # transpose
 
@@ -191,6 +229,17 @@ def _transpose_abstract(x, *, permutation):
 impl_rules[transpose_p] = lambda x, *, permutation: np.transpose(x, permutation)
 abstract_eval_rules[transpose_p] = _transpose_abstract
 deflinear(transpose_p, lambda ct, x, *, permutation: [transpose(ct, np.argsort(permutation))])
+
+
+def _transpose_batch(args, dims, *, permutation):
+    (x,), (d,) = args, dims
+    # keep the batch dim where it is: the others permute around it
+    others = [p + (p >= d) for p in permutation]
+    perm = others[:d] + [d] + others[d:]
+    return transpose_p.bind(x, permutation=tuple(perm)), d
+
+
+batching_rules[transpose_p] = _transpose_batch
 
 
 # ---------------------------------------------------------------------------
@@ -220,6 +269,15 @@ impl_rules[squeeze_p] = lambda x, *, dimensions: np.squeeze(x, axis=dimensions)
 abstract_eval_rules[squeeze_p] = _squeeze_abstract
 deflinear(squeeze_p, lambda ct, x, **_: [reshape(ct, x.aval.shape)])
 
+
+def _squeeze_batch(args, dims, *, dimensions):
+    (x,), (d,) = args, dims
+    x = bdim_at_front(x, d, 1)
+    return squeeze_p.bind(x, dimensions=tuple(a + 1 for a in dimensions)), 0
+
+
+batching_rules[squeeze_p] = _squeeze_batch
+
 expand_dims_p = Primitive("expand_dims")
 
 
@@ -242,6 +300,15 @@ def _expand_dims_abstract(x, *, dimensions):
 impl_rules[expand_dims_p] = lambda x, *, dimensions: np.expand_dims(x, dimensions)
 abstract_eval_rules[expand_dims_p] = _expand_dims_abstract
 deflinear(expand_dims_p, lambda ct, x, *, dimensions: [reshape(ct, x.aval.shape)])
+
+
+def _expand_dims_batch(args, dims, *, dimensions):
+    (x,), (d,) = args, dims
+    x = bdim_at_front(x, d, 1)
+    return expand_dims_p.bind(x, dimensions=tuple(a + 1 for a in dimensions)), 0
+
+
+batching_rules[expand_dims_p] = _expand_dims_batch
 
 
 # ---------------------------------------------------------------------------
@@ -289,3 +356,8 @@ impl_rules[convert_element_type_p] = lambda x, *, new_dtype, weak_type: x.astype
 abstract_eval_rules[convert_element_type_p] = _convert_abstract
 jvp_rules[convert_element_type_p] = _convert_jvp
 transpose_rules[convert_element_type_p] = _convert_transpose
+defvectorized(convert_element_type_p)
+
+# the batching helpers (moveaxis, broadcast, ...) are written with these primitives
+batching.shape_ops.update(transpose=transpose, broadcast_in_dim=broadcast_in_dim,
+                          reduce_sum=reduce_sum)

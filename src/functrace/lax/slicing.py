@@ -26,9 +26,21 @@ from ..transforms.ad import (
     tangent_aval,
     transpose_rules,
 )
-from .creation import full
-from .elementwise import sub
-from .shape_ops import reduce_sum, reshape
+from ..transforms.batching import (
+    axis_size,
+    batching_rules,
+    bdim_at_front,
+    matchaxis,
+    moveaxis,
+    not_mapped,
+    shift_axes,
+    unbatched_shape,
+)
+from .creation import broadcasted_iota, full
+from .elementwise import add, ne, select, sub
+from .elementwise import max as lax_max
+from .elementwise import min as lax_min
+from .shape_ops import broadcast_in_dim, convert_element_type, reduce_sum, reshape
 
 __all__ = [
     "concatenate", "concatenate_p", "dynamic_slice", "dynamic_slice_p", "dynamic_update_slice",
@@ -133,6 +145,15 @@ abstract_eval_rules[concatenate_p] = _concatenate_abstract
 deflinear(concatenate_p, _concatenate_transpose)
 
 
+def _concatenate_batch(args, dims, *, dimension):
+    size = axis_size(args, dims)
+    xs = [bdim_at_front(x, d, size) for x, d in zip(args, dims, strict=True)]
+    return concatenate_p.bind(*xs, dimension=dimension + 1), 0
+
+
+batching_rules[concatenate_p] = _concatenate_batch
+
+
 # ---------------------------------------------------------------------------
 # pad
 
@@ -214,6 +235,25 @@ abstract_eval_rules[pad_p] = _pad_abstract
 deflinear(pad_p, _pad_transpose)
 
 
+def _pad_batch(args, dims, *, padding_config):
+    (x, value), (xd, vd) = args, dims
+    x = bdim_at_front(x, xd, axis_size(args, dims))
+    config = ((0, 0, 0), *padding_config)
+    if vd is not_mapped:
+        return pad_p.bind(x, value, padding_config=config), 0
+    # one padding value per example (JAX's rule): pad with zeros, then select the value
+    # wherever the mask, padded with False, says padding
+    aval = get_aval(x)
+    padded = pad_p.bind(x, np.zeros((), aval.dtype), padding_config=config)
+    mask = pad_p.bind(full(aval.shape, True, np.bool_), np.asarray(False),
+                      padding_config=config)
+    fill = broadcast_in_dim(value, get_aval(padded).shape, (0,))
+    return select(mask, padded, fill), 0
+
+
+batching_rules[pad_p] = _pad_batch
+
+
 # ---------------------------------------------------------------------------
 # slice
 
@@ -279,6 +319,20 @@ def _slice_transpose(ct, x, *, start_indices, limit_indices, strides):
 impl_rules[slice_p] = _slice_impl
 abstract_eval_rules[slice_p] = _slice_abstract
 deflinear(slice_p, _slice_transpose)
+
+
+def _slice_batch(args, dims, *, start_indices, limit_indices, strides):
+    (x,), (d,) = args, dims
+
+    def insert(t, v):
+        return t[:d] + (v,) + t[d:]
+
+    return slice_p.bind(x, start_indices=insert(start_indices, 0),
+                        limit_indices=insert(limit_indices, get_aval(x).shape[d]),
+                        strides=None if strides is None else insert(strides, 1)), d
+
+
+batching_rules[slice_p] = _slice_batch
 
 
 # ---------------------------------------------------------------------------
@@ -362,6 +416,52 @@ abstract_eval_rules[dynamic_slice_p] = _dynamic_slice_abstract
 jvp_rules[dynamic_slice_p] = _dynamic_slice_jvp
 transpose_rules[dynamic_slice_p] = _dynamic_slice_transpose
 
+
+def _with_batch_index(indices):
+    """Indices batched at 0, with the example number prepended to each index vector."""
+    aval = get_aval(indices)
+    if aval.dtype.itemsize < 4:  # the example number may not fit in a narrow dtype
+        indices = convert_element_type(indices, np.int32)
+        aval = get_aval(indices)
+    coord = broadcasted_iota(aval.dtype, (*aval.shape[:-1], 1), 0)
+    return concatenate_p.bind(coord, indices, dimension=aval.ndim - 1)
+
+
+def _block_indices(starts, start_dims, shape, sizes, size):
+    """The index of every element of a ``sizes`` block at per-example (clamped) starts:
+    int32 of shape ``(batch, *sizes, len(shape))``, the example number not included."""
+    full_shape = (size, *sizes)
+    cols = []
+    for axis, (s, d, n, k) in enumerate(zip(starts, start_dims, shape, sizes, strict=True)):
+        dtype = get_aval(s).dtype
+        s = lax_max(lax_min(s, np.asarray(n - k, dtype)), np.asarray(0, dtype))
+        s = convert_element_type(s, np.int32)
+        s = broadcast_in_dim(s, full_shape, () if d is not_mapped else (0,))
+        col = add(s, broadcasted_iota(np.int32, full_shape, axis + 1))
+        cols.append(broadcast_in_dim(col, (*full_shape, 1), tuple(range(len(full_shape)))))
+    if not cols:
+        return full((*full_shape, 0), 0, np.int32)
+    return concatenate_p.bind(*cols, dimension=len(full_shape)) if len(cols) > 1 else cols[0]
+
+
+def _dynamic_slice_batch(args, dims, *, slice_sizes):
+    (x, *starts), (xd, *start_dims) = args, dims
+    size = axis_size(args, dims)
+    if all(d is not_mapped for d in start_dims):
+        zero = np.zeros((), default_int_dtype())
+        starts = [*starts[:xd], zero, *starts[xd:]]
+        sizes = (*slice_sizes[:xd], size, *slice_sizes[xd:])
+        return dynamic_slice_p.bind(x, *starts, slice_sizes=sizes), xd
+    # per-example starts: gather every element of the block
+    shape = unbatched_shape(x, xd)
+    indices = _block_indices(starts, start_dims, shape, slice_sizes, size)
+    if xd is not_mapped:
+        return gather_p.bind(x, indices), 0
+    return gather_p.bind(moveaxis(x, xd, 0), _with_batch_index(indices)), 0
+
+
+batching_rules[dynamic_slice_p] = _dynamic_slice_batch
+
 dynamic_update_slice_p = Primitive("dynamic_update_slice")
 
 
@@ -425,6 +525,28 @@ jvp_rules[dynamic_update_slice_p] = _dynamic_update_slice_jvp
 transpose_rules[dynamic_update_slice_p] = _dynamic_update_slice_transpose
 
 
+def _dynamic_update_slice_batch(args, dims):
+    (x, update, *starts), (xd, ud, *start_dims) = args, dims
+    size = axis_size(args, dims)
+    x, update = bdim_at_front(x, xd, size), bdim_at_front(update, ud, size)
+    if all(d is not_mapped for d in start_dims):
+        zero = np.zeros((), default_int_dtype())
+        return dynamic_update_slice_p.bind(x, update, zero, *starts), 0
+    # per-example starts: scatter the update into zeros and select it where it landed
+    # (within one example the block's positions are distinct, so nothing accumulates)
+    u_shape = unbatched_shape(update, 0)
+    indices = _with_batch_index(_block_indices(starts, start_dims, unbatched_shape(x, 0),
+                                               u_shape, size))
+    aval = get_aval(x)
+    placed = scatter_add_p.bind(full(aval.shape, 0, aval.dtype), indices, update)
+    hits = scatter_add_p.bind(full(aval.shape, 0, np.int32), indices,
+                              full((size, *u_shape), 1, np.int32))
+    return select(ne(hits, np.asarray(0, np.int32)), placed, x), 0
+
+
+batching_rules[dynamic_update_slice_p] = _dynamic_update_slice_batch
+
+
 # ---------------------------------------------------------------------------
 # rev
 
@@ -455,6 +577,8 @@ def _rev_abstract(x, *, dimensions):
 impl_rules[rev_p] = lambda x, *, dimensions: np.flip(x, dimensions)
 abstract_eval_rules[rev_p] = _rev_abstract
 deflinear(rev_p, lambda ct, x, *, dimensions: [rev(ct, dimensions)])
+batching_rules[rev_p] = lambda args, dims, *, dimensions: (
+    rev_p.bind(args[0], dimensions=shift_axes(dimensions, dims[0])), dims[0])
 
 
 # ---------------------------------------------------------------------------
@@ -537,6 +661,22 @@ abstract_eval_rules[gather_p] = _gather_abstract
 defjvp(gather_p, lambda g, x, indices: gather_p.bind(g, indices), None)
 transpose_rules[gather_p] = _gather_transpose
 
+
+def _gather_batch(args, dims):
+    (x, indices), (xd, id_) = args, dims
+    ishape = unbatched_shape(indices, id_)
+    if id_ is not_mapped:
+        # the batch axis rides along with the whole (not indexed) axes, right after the
+        # indexed ones, so it lands right after the index batch dims
+        return gather_p.bind(moveaxis(x, xd, ishape[-1]), indices), len(ishape) - 1
+    indices = moveaxis(indices, id_, 0)
+    if xd is not_mapped:
+        return gather_p.bind(x, indices), 0
+    return gather_p.bind(moveaxis(x, xd, 0), _with_batch_index(indices)), 0
+
+
+batching_rules[gather_p] = _gather_batch
+
 scatter_add_p = Primitive("scatter_add")
 
 
@@ -607,3 +747,20 @@ impl_rules[scatter_add_p] = _scatter_add_impl
 abstract_eval_rules[scatter_add_p] = _scatter_add_abstract
 jvp_rules[scatter_add_p] = _scatter_add_jvp
 transpose_rules[scatter_add_p] = _scatter_add_transpose
+
+
+def _scatter_add_batch(args, dims):
+    (x, indices, updates), (xd, id_, ud) = args, dims
+    size = axis_size(args, dims)
+    ishape = unbatched_shape(indices, id_)
+    if id_ is not_mapped:  # as in gather: the batch axis follows the indexed ones
+        k, nb = ishape[-1], len(ishape) - 1
+        x = matchaxis(xd, k, size, x)
+        updates = matchaxis(ud, nb, size, updates)
+        return scatter_add_p.bind(x, indices, updates), k
+    indices = _with_batch_index(moveaxis(indices, id_, 0))
+    x, updates = bdim_at_front(x, xd, size), bdim_at_front(updates, ud, size)
+    return scatter_add_p.bind(x, indices, updates), 0
+
+
+batching_rules[scatter_add_p] = _scatter_add_batch

@@ -27,6 +27,7 @@ from ..core.avals import ShapedArray, is_inexact
 from ..core.trace import Primitive, abstract_eval_rules, concrete_or_none, get_aval, impl_rules
 from ..errors import DTypeError, ShapeError, TransformError
 from ..transforms.ad import defjvp, deflinear, is_undefined_primal, transpose_rules
+from ..transforms.batching import axis_size, batching_rules, bdim_at_front
 from .creation import full
 from .elementwise import add, add_p, max, max_p, min, min_p  # noqa: A004 - lax's names
 from .slicing import pad
@@ -196,6 +197,22 @@ def _abstract_aval(x) -> ShapedArray:
     return x.aval if is_undefined_primal(x) else get_aval(x)
 
 
+def _window_batcher(prim: Primitive, args, dims, *, window_dimensions, window_strides, padding,
+                    base_dilation, window_dilation, **params):
+    """Rule of every primitive of the family: the batch axis goes first and becomes one
+    more axis of the geometry, with a window of 1 (each example pooled on its own)."""
+    size = axis_size(args, dims)
+    xs = [bdim_at_front(x, d, size) for x, d in zip(args, dims, strict=True)]
+    return prim.bind(*xs, window_dimensions=(1, *window_dimensions),
+                     window_strides=(1, *window_strides), padding=((0, 0), *padding),
+                     base_dilation=(1, *base_dilation), window_dilation=(1, *window_dilation),
+                     **params), 0
+
+
+def defwindowed_batching(prim: Primitive):
+    batching_rules[prim] = functools.partial(_window_batcher, prim)
+
+
 # ---------------------------------------------------------------------------
 # select_and_gather_add / select_and_scatter_add: the derivatives of max/min pooling
 
@@ -331,6 +348,7 @@ defjvp(select_and_gather_add_p,
        None)
 transpose_rules[select_and_gather_add_p] = _selection_transpose(
     "select_and_gather_add", "tangent", lambda: select_and_scatter_add_p)
+defwindowed_batching(select_and_gather_add_p)
 
 select_and_scatter_add_p = Primitive("select_and_scatter_add")
 
@@ -395,6 +413,7 @@ defjvp(select_and_scatter_add_p,
        None)
 transpose_rules[select_and_scatter_add_p] = _selection_transpose(
     "select_and_scatter_add", "source", lambda: select_and_gather_add_p)
+defwindowed_batching(select_and_scatter_add_p)
 
 
 # ---------------------------------------------------------------------------
@@ -421,6 +440,7 @@ def _reduce_window_primitive(kind: str) -> Primitive:
     prim = Primitive(f"reduce_window_{kind}")
     impl_rules[prim] = lambda x, **params: _reduce_window_impl(kind, x, **params)
     abstract_eval_rules[prim] = lambda x, **params: _reduce_window_abstract(kind, x, **params)
+    defwindowed_batching(prim)
     return prim
 
 

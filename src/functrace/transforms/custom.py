@@ -5,6 +5,12 @@ The function body runs as ordinary Python (so it may call NumPy or a
 applied when the innermost transformation of the arguments is forward-mode
 differentiation (which ``grad`` also uses). A ``custom_vjp`` under ``jvp``
 becomes a ``custom_lin`` equation whose transpose calls the user's ``bwd``.
+
+When the innermost transformation is ``vmap``, the call is batched as JAX's
+``custom_jvp_call``/``custom_vjp_call`` are: the body, the jvp rule and
+fwd/bwd are each wrapped in ``vmap``, and the resulting custom function is
+applied to the unbatched values, so a differentiation below the ``vmap``
+(``grad(lambda x: vmap(f)(x).sum())``) still uses the user's rule.
 """
 
 from __future__ import annotations
@@ -21,6 +27,17 @@ from .ad import (
     instantiate_zeros,
     tangent_aval,
     transpose_rules,
+)
+from .batching import (
+    BatchTrace,
+    BatchTracer,
+    axis_size,
+    batching_rules,
+    bdim_at_front,
+    moveaxis,
+    not_mapped,
+    sum_batch_axis,
+    vmap,
 )
 
 
@@ -61,6 +78,60 @@ def _jvp_call(args, nondiff_argnums):
         return None
     primals, tangents = _jvp_parts(trace, leaves)
     return trace, in_tree, nondiff, primals, tangents
+
+
+# ---------------------------------------------------------------------------
+# custom functions under vmap
+
+class _BatchedCall:
+    """A custom function's arguments as seen by a batch trace: the unbatched values (batch
+    dim first where mapped) and, per argument, the ``in_axes`` of the batched function."""
+
+    def __init__(self, trace, args, nondiff_argnums, name):
+        self.trace = trace
+        nondiff, diff = _split_nondiff(args, nondiff_argnums)
+        for leaf in tree_flatten(nondiff)[0]:
+            if isinstance(leaf, BatchTracer) and leaf._trace.main is trace.main:
+                raise TransformError(f"vmap of custom function {name}: an argument in "
+                                     "nondiff_argnums is batched; pass it as a differentiable "
+                                     "argument instead.")
+        self.nondiff = nondiff
+        leaves, self.in_tree = tree_flatten(diff)
+        vals, axes = [], []
+        for x in leaves:
+            if isinstance(x, BatchTracer) and x._trace.main is trace.main:
+                if x.batch_dim is not_mapped:
+                    vals.append(x.val)
+                    axes.append(None)
+                else:
+                    vals.append(moveaxis(x.val, x.batch_dim, 0))
+                    axes.append(0)
+            else:
+                vals.append(x)
+                axes.append(None)
+        self.vals, self.leaf_axes = vals, axes
+        self.in_axes = tuple(tree_unflatten(self.in_tree, axes))
+        self.args = tuple(tree_unflatten(self.in_tree, vals))
+
+    def wrap(self, out):
+        """Outputs of the batched function (batched at 0) as tracers of the batch trace."""
+        leaves, tree = tree_flatten(out)
+        return tree_unflatten(tree, [BatchTracer(self.trace, x, 0) for x in leaves])
+
+
+def _batch_call(args, nondiff_argnums, name):
+    leaves = tree_flatten(_split_nondiff(args, nondiff_argnums)[1])[0]
+    trace = find_top_trace(leaves)
+    if not isinstance(trace, BatchTrace):
+        return None
+    return _BatchedCall(trace, args, nondiff_argnums, name)
+
+
+def _body(fun, nondiff, nondiff_argnums):
+    """``fun`` as a function of its differentiable arguments."""
+    def body(*diff):
+        return fun(*_merge(nondiff, diff, nondiff_argnums, len(diff) + len(nondiff)))
+    return body
 
 
 class custom_jvp:
@@ -108,6 +179,9 @@ class custom_jvp:
         if self.jvp is None:
             raise TransformError(f"No JVP defined for custom_jvp function {self.__name__}; "
                                  "register one with @f.defjvp.")
+        batched = _batch_call(args, self.nondiff_argnums, self.__name__)
+        if batched is not None:
+            return self._call_batched(batched)
         call = _jvp_call(args, self.nondiff_argnums)
         if call is None:
             return self.fun(*args)
@@ -126,6 +200,19 @@ class custom_jvp:
                 f"different structures: {out_tree} and {t_out_tree}")
         return tree_unflatten(out_tree, [JVPTracer(trace, p, t)
                                          for p, t in zip(out_leaves, t_leaves, strict=True)])
+
+    def _call_batched(self, b: _BatchedCall):
+        nondiff, axes = b.nondiff, b.in_axes
+        body = _body(self.fun, nondiff, self.nondiff_argnums)
+        batched = custom_jvp(vmap(body, in_axes=axes))
+        batched.__name__ = self.__name__
+
+        def jvp(primals, tangents):
+            rule = lambda p, t: self.jvp(*nondiff, p, t)  # noqa: E731
+            return vmap(rule, in_axes=(axes, axes))(primals, tangents)
+
+        batched.defjvp(jvp)
+        return b.wrap(batched(*b.args))
 
 
 # ---------------------------------------------------------------------------
@@ -155,9 +242,30 @@ def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals, res_tree, fun_nam
     return [None] * num_res + cts_in
 
 
+def _custom_lin_batch(args, dims, *, num_res, bwd, out_avals, res_tree, fun_name):
+    # the linear inputs are all batched at 0, so bwd, mapped over the cotangents (and the
+    # mapped residuals), returns a batched cotangent for every one of them
+    size = axis_size(args, dims)
+    res = [x if d is not_mapped else moveaxis(x, d, 0)
+           for x, d in zip(args[:num_res], dims[:num_res], strict=True)]
+    res_axes = tree_unflatten(res_tree, [None if d is not_mapped else 0
+                                         for d in dims[:num_res]])
+    linear = [bdim_at_front(x, d, size)
+              for x, d in zip(args[num_res:], dims[num_res:], strict=True)]
+
+    def batched_bwd(res, cts):
+        return vmap(bwd, in_axes=(res_axes, 0))(res, cts)
+
+    avals = tuple(a.update(shape=(size, *a.shape)) for a in out_avals)
+    outs = custom_lin_p.bind(*res, *linear, num_res=num_res, bwd=batched_bwd,
+                             out_avals=avals, res_tree=res_tree, fun_name=fun_name)
+    return outs, [0] * len(outs)
+
+
 impl_rules[custom_lin_p] = _custom_lin_impl
 abstract_eval_rules[custom_lin_p] = _custom_lin_abstract
 transpose_rules[custom_lin_p] = _custom_lin_transpose
+batching_rules[custom_lin_p] = _custom_lin_batch
 
 
 class custom_vjp:
@@ -191,6 +299,9 @@ class custom_vjp:
         if self.fwd is None:
             raise TransformError(f"No VJP defined for custom_vjp function {self.__name__}; "
                                  "register one with f.defvjp(fwd, bwd).")
+        batched = _batch_call(args, self.nondiff_argnums, self.__name__)
+        if batched is not None:
+            return self._call_batched(batched)
         call = _jvp_call(args, self.nondiff_argnums)
         if call is None:
             return self.fun(*args)
@@ -214,6 +325,33 @@ class custom_vjp:
                                   fun_name=self.__name__)
         return tree_unflatten(out_tree, [JVPTracer(trace, p, t)
                                          for p, t in zip(out_leaves, t_out, strict=True)])
+
+    def _call_batched(self, b: _BatchedCall):
+        nondiff, axes, nums = b.nondiff, b.in_axes, self.nondiff_argnums
+        batched = custom_vjp(vmap(_body(self.fun, nondiff, nums), in_axes=axes))
+        batched.__name__ = self.__name__
+        fwd = vmap(_body(self.fwd, nondiff, nums), in_axes=axes)
+        arg_axes = []
+        it = iter(b.leaf_axes)
+        for sub in b.in_tree.children():
+            arg_axes.append([next(it) for _ in range(sub.num_leaves)])
+
+        def bwd(res, ct):
+            cts = vmap(lambda r, c: tuple(self.bwd(*nondiff, r, c)))(res, ct)
+            out = []
+            for ct_arg, leaf_axes in zip(cts, arg_axes, strict=True):
+                if ct_arg is None:
+                    out.append(None)
+                    continue
+                leaves, tree = tree_flatten(ct_arg)
+                # an argument shared by every example collects the cotangents of all of them
+                out.append(tree_unflatten(tree, [
+                    sum_batch_axis(c, 0) if ax is None else c
+                    for c, ax in zip(leaves, leaf_axes, strict=True)]))
+            return tuple(out)
+
+        batched.defvjp(fwd, bwd)
+        return b.wrap(batched(*b.args))
 
 
 def _flat_bwd(bwd, nondiff, in_tree, out_tree, name):

@@ -1,0 +1,493 @@
+"""Vectorising map: ``vmap`` and the batch trace.
+
+``vmap(f)`` runs ``f`` once on *batch tracers*: each holds the whole batched
+value and the position of its batch dimension (``batch_dim``, or ``not_mapped``
+for a value that is the same for every example). Its ``aval`` is the type of
+one example, so ``f`` sees per-example shapes. Every primitive applied to a
+batch tracer goes through its rule in ``batching_rules`` (JAX's signature)::
+
+    rule(batched_args, batch_dims, **params) -> (out, out_dim)
+
+``batched_args`` are the batched values (NumPy arrays or tracers of the
+transformations below), ``batch_dims`` an int or ``not_mapped`` per argument;
+primitives with several results return ``(outs, out_dims)`` lists. Rules are
+written with primitives, so they compose with ``grad``, ``jit`` and another
+``vmap``. They live beside their primitives in ``functrace.lax``; this module
+provides the trace, ``vmap`` and the helpers the rules share.
+
+The helpers need ``transpose``, ``broadcast_in_dim`` and ``reduce_sum``, which
+are primitives of ``functrace.lax`` (a higher layer): ``lax.shape_ops``
+registers them in ``shape_ops`` when it is imported, as ``functrace.numpy``
+fills ``core.trace.array_methods``.
+"""
+
+from __future__ import annotations
+
+import collections
+import functools
+from collections.abc import Callable
+from functools import partial
+from typing import Any
+
+import numpy as np
+
+from ..core.avals import ShapedArray
+from ..core.trace import Primitive, Trace, Tracer, get_aval, new_main
+from ..errors import (
+    ConcretizationError,
+    FunctraceError,
+    MissingRuleError,
+    ShapeError,
+    TransformError,
+)
+from ..tree_util import tree_flatten, tree_unflatten
+from .ad import add_any_p
+from .api import _check_array, _name, signature_names
+
+__all__ = [
+    "BatchTrace", "BatchTracer", "batching_rules", "bdim_at_front", "broadcast",
+    "broadcast_batcher", "defbroadcasting", "defvectorized", "matchaxis", "moveaxis",
+    "not_mapped", "vectorized_batcher", "vmap",
+]
+
+not_mapped = None  # the batch dim of a value that does not vary along the mapped axis
+
+batching_rules: dict[Primitive, Any] = {}
+
+# filled by functrace.lax.shape_ops: "transpose", "broadcast_in_dim", "reduce_sum"
+shape_ops: dict[str, Callable] = {}
+
+
+def _shape_op(name: str) -> Callable:
+    fn = shape_ops.get(name)
+    if fn is None:
+        raise FunctraceError(f"vmap needs lax.{name}: import functrace (or functrace.lax) first")
+    return fn
+
+
+# ---------------------------------------------------------------------------
+# helpers shared by the rules
+
+def moveaxis(x, src: int, dst: int):
+    """``x`` with axis ``src`` moved to position ``dst`` (a ``transpose``)."""
+    if src == dst:
+        return x
+    ndim = get_aval(x).ndim
+    perm = [i for i in range(ndim) if i != src]
+    perm.insert(dst, src)
+    return _shape_op("transpose")(x, tuple(perm))
+
+
+def broadcast(x, size: int, axis: int):
+    """``x`` with a new axis of length ``size`` inserted at ``axis``."""
+    aval = get_aval(x)
+    shape = list(aval.shape)
+    shape.insert(axis, size)
+    dims = tuple(i for i in range(len(shape)) if i != axis)
+    return _shape_op("broadcast_in_dim")(x, tuple(shape), dims)
+
+
+def matchaxis(src, dst: int, size: int, x):
+    """``x`` (batched at ``src``, or ``not_mapped``) batched at ``dst``."""
+    if src is not_mapped:
+        return broadcast(x, size, dst)
+    return moveaxis(x, src, dst)
+
+
+def bdim_at_front(x, bdim, size: int):
+    """``x`` with its batch dim first; an unmapped ``x`` is broadcast to ``size``."""
+    return matchaxis(bdim, 0, size, x)
+
+
+def axis_size(batched_args, batch_dims) -> int:
+    """The length of the mapped axis, read from the first mapped argument."""
+    for x, d in zip(batched_args, batch_dims, strict=True):
+        if d is not not_mapped:
+            return get_aval(x).shape[d]
+    raise FunctraceError("internal error: a batching rule was called with no mapped argument")
+
+
+def unbatched_shape(x, bdim) -> tuple[int, ...]:
+    shape = get_aval(x).shape
+    return shape if bdim is not_mapped else shape[:bdim] + shape[bdim + 1:]
+
+
+def shift_axes(axes, bdim) -> tuple[int, ...]:
+    """Axes of one example as axes of the batched value (batch dim at ``bdim``)."""
+    return tuple(a + (a >= bdim) for a in axes)
+
+
+def vectorized_batcher(prim: Primitive, batched_args, batch_dims, **params):
+    """Rule of a unary primitive that acts on each element (or row) independently."""
+    (x,), (d,) = batched_args, batch_dims
+    return prim.bind(x, **params), d
+
+
+def defvectorized(prim: Primitive):
+    batching_rules[prim] = partial(vectorized_batcher, prim)
+
+
+def broadcast_batcher(prim: Primitive, keep_scalars: bool, batched_args, batch_dims,
+                      **params):
+    """Rule of an n-ary elementwise primitive (operands of equal shapes, or rank 0).
+
+    Batched operands are moved to one batch position; unmapped operands of the full
+    shape are broadcast along the batch axis. With ``keep_scalars`` an unmapped rank-0
+    operand stays rank 0 (lax broadcasts it); otherwise it is broadcast too.
+    """
+    shapes = [unbatched_shape(x, d) for x, d in zip(batched_args, batch_dims, strict=True)]
+    out_shape = max(shapes, key=len)
+    size = axis_size(batched_args, batch_dims)
+    target = next((d for d, s in zip(batch_dims, shapes, strict=True)
+                   if d is not not_mapped and s == out_shape), 0)
+    full = list(out_shape)
+    full.insert(target, size)
+    full = tuple(full)
+    bcast = _shape_op("broadcast_in_dim")
+    args = []
+    for x, d, s in zip(batched_args, batch_dims, shapes, strict=True):
+        if d is not_mapped:
+            if keep_scalars and s == ():
+                args.append(x)
+            else:
+                args.append(bcast(x, full, tuple(i for i in range(len(full))
+                                                  if i != target)[:len(s)]))
+        elif s == out_shape:
+            args.append(moveaxis(x, d, target))
+        else:  # a batched rank-0 operand of a non-scalar operation
+            args.append(bcast(x, full, (target,)))
+    out = prim.bind(*args, **params)
+    if prim.multiple_results:
+        return out, [target] * len(out)
+    return out, target
+
+
+def defbroadcasting(prim: Primitive, keep_scalars: bool = True):
+    batching_rules[prim] = partial(broadcast_batcher, prim, keep_scalars)
+
+
+# add_any is defined in ad.py, below this module (ad cannot import it: ad <- api <- here)
+defbroadcasting(add_any_p, keep_scalars=False)
+
+
+def unmapped_rule(prim: Primitive, batched_args, batch_dims, **params):
+    """Rule of a primitive without operands (``iota``, ``full``): never batched."""
+    return prim.bind(*batched_args, **params), not_mapped
+
+
+def sum_batch_axis(x, bdim):
+    """Sums ``x`` over its batch axis (a cotangent of an unmapped value)."""
+    return x if bdim is not_mapped else _shape_op("reduce_sum")(x, (bdim,))
+
+
+# ---------------------------------------------------------------------------
+# the batch trace
+
+class _AxisData:
+    __slots__ = ("size", "name")
+
+    def __init__(self, size: int, name):
+        self.size = size
+        self.name = name
+
+
+class BatchTracer(Tracer):
+    """A batched value: ``val`` with its batch dim at ``batch_dim`` (or not mapped)."""
+
+    __slots__ = ("val", "batch_dim")
+
+    def __init__(self, trace, val, batch_dim):
+        self._trace = trace
+        self.val = val
+        self.batch_dim = batch_dim
+
+    @property
+    def aval(self) -> ShapedArray:
+        aval = get_aval(self.val)
+        if self.batch_dim is not_mapped:
+            return aval
+        d = self.batch_dim
+        return ShapedArray(aval.shape[:d] + aval.shape[d + 1:], aval.dtype, aval.weak_type)
+
+    def full_lower(self):
+        if self.batch_dim is not_mapped:
+            v = self.val
+            return v.full_lower() if isinstance(v, Tracer) else v
+        return self
+
+    def concrete_value(self, op: str):
+        if self.batch_dim is not_mapped:
+            v = self.val
+            return v.concrete_value(op) if isinstance(v, Tracer) else np.asarray(v)
+        raise ConcretizationError(
+            f"{op}() was called on a {self.aval.str_short()} value batched by vmap: it has one "
+            "value per example, so Python control flow cannot depend on it. Use "
+            "functrace.numpy.where(cond, x, y) for an elementwise choice, or pass the value "
+            "with in_axes=None if it is the same for every example.")
+
+
+class BatchTrace(Trace):
+    def pure(self, val) -> BatchTracer:
+        return BatchTracer(self, val, not_mapped)
+
+    lift = pure
+
+    def process_primitive(self, primitive, tracers, params):
+        vals = [t.val for t in tracers]
+        dims = [t.batch_dim for t in tracers]
+        if all(d is not_mapped for d in dims):
+            out = primitive.bind(*vals, **params)
+            return [self.pure(o) for o in out] if primitive.multiple_results else self.pure(out)
+        rule = batching_rules.get(primitive)
+        if rule is None:
+            raise MissingRuleError(
+                f"Batching rule for '{primitive.name}' is not implemented (vmap); register one "
+                "in functrace.transforms.batching.batching_rules, or move the vmap inside a "
+                "function that does not use this primitive.")
+        # the shape rule on one example: errors speak of the user's (per-example) shapes
+        expected = primitive.abstract_eval(*[t.aval for t in tracers], **params)
+        out, out_dim = rule(vals, dims, **params)
+        if primitive.multiple_results:
+            for o, d, a in zip(out, out_dim, expected, strict=True):
+                _check_rule_output(primitive, o, d, a)
+            return [BatchTracer(self, o, d) for o, d in zip(out, out_dim, strict=True)]
+        _check_rule_output(primitive, out, out_dim, expected)
+        return BatchTracer(self, out, out_dim)
+
+
+def _check_rule_output(prim, out, out_dim, expected: ShapedArray):
+    got = unbatched_shape(out, out_dim)
+    if got != expected.shape or get_aval(out).dtype != expected.dtype:
+        raise FunctraceError(
+            f"internal error: the batching rule of '{prim.name}' produced "
+            f"{get_aval(out).str_short()} batched at {out_dim}, but one example should be "
+            f"{expected.str_short()}")
+
+
+def batch_flat(fun, vals, in_dims, size: int, axis_name=None):
+    """Runs ``fun`` (flat arrays in, flat list out) on ``vals`` batched at ``in_dims``.
+
+    Returns the output values and their batch dims (``not_mapped`` where an output
+    does not depend on the mapped axis); ``fun`` is called inside the batch trace.
+    """
+    with new_main(BatchTrace, _AxisData(size, axis_name)) as main:
+        trace = BatchTrace(main)
+        args = [v if d is not_mapped else BatchTracer(trace, v, d)
+                for v, d in zip(vals, in_dims, strict=True)]
+        outs = fun(*args)
+        out_vals, out_dims = [], []
+        for o in outs:
+            if isinstance(o, BatchTracer) and o._trace.main is main:
+                out_vals.append(o.val)
+                out_dims.append(o.batch_dim)
+            else:
+                out_vals.append(o)
+                out_dims.append(not_mapped)
+    return out_vals, out_dims
+
+
+# ---------------------------------------------------------------------------
+# in_axes / out_axes: pytree prefixes, with paths for error messages
+
+def _children(x):
+    """The immediate children of a pytree node and their path suffixes (None if a leaf)."""
+    kids, td = tree_flatten(x, is_leaf=lambda y: y is not x)
+    if td.node_type is None:
+        return None, td
+    if isinstance(x, dict):
+        keys = [f"[{k!r}]" for k in sorted(x)] if td.node_type is dict else [
+            f"[{k!r}]" for k in x]
+    elif isinstance(x, tuple) and hasattr(type(x), "_fields"):
+        keys = [f".{f}" for f in type(x)._fields]
+    else:
+        keys = [f"[{i}]" for i in range(len(kids))]
+    return list(zip(keys, kids, strict=True)), td
+
+
+def _leaves_with_paths(x, path: str, out: list):
+    children, _ = _children(x)
+    if children is None:
+        out.append((path, x))
+        return
+    for key, kid in children:
+        _leaves_with_paths(kid, path + key, out)
+
+
+def _is_axis_spec(a) -> bool:
+    return a is None or (isinstance(a, int | np.integer) and not isinstance(a, bool))
+
+
+def _flatten_axes(what: str, spec, tree, path: str, out: list):
+    """Broadcasts the prefix ``spec`` over ``tree``: appends ``(path, leaf, axis)``."""
+    if _is_axis_spec(spec):
+        leaves: list = []
+        _leaves_with_paths(tree, path, leaves)
+        out.extend((p, leaf, None if spec is None else int(spec)) for p, leaf in leaves)
+        return
+    spec_kids, spec_td = _children(spec)
+    tree_kids, tree_td = _children(tree)
+    if spec_kids is None or tree_kids is None or spec_td != tree_td:
+        raise ShapeError(
+            f"vmap {what} specification must be a tree prefix of the corresponding value, got "
+            f"specification {spec!r} for value tree {tree_flatten(tree)[1]} at {path or 'the top'}"
+            ". Give one int/None per leaf, or one for a whole subtree.")
+    for (key, s), (_, t) in zip(spec_kids, tree_kids, strict=True):
+        _flatten_axes(what, s, t, path + key, out)
+
+
+def _check_spec_types(what: str, spec):
+    leaves = tree_flatten(spec)[0]
+    if not all(_is_axis_spec(a) for a in leaves):
+        raise TransformError(f"vmap {what} must be an int, None, or (nested) container with "
+                             f"those types as leaves, but got {spec!r}.")
+
+
+def _type_str(x) -> str:
+    try:
+        return get_aval(x).str_short()
+    except Exception:  # noqa: BLE001 - only used to describe the argument
+        return type(x).__name__
+
+
+def _mapped_size(entries, axis_size_arg) -> int:
+    """The common length of the mapped axes; JAX's messages where they disagree."""
+    sizes = [(get_aval(leaf).shape[ax], path, ax, leaf) for path, leaf, ax in entries
+             if ax is not None]
+    distinct = {s for s, *_ in sizes}
+    if axis_size_arg is not None:
+        bad = [e for e in sizes if e[0] != axis_size_arg]
+        if bad:
+            s, path, ax, leaf = bad[0]
+            raise ShapeError(f"vmap got axis_size={axis_size_arg} but axis {ax} of {path} of "
+                             f"type {_type_str(leaf)} has size {s}; the mapped axes must have "
+                             "length axis_size.")
+        return int(axis_size_arg)
+    if not sizes:
+        raise ShapeError("vmap must have at least one non-None value in in_axes (or pass "
+                         "axis_size=n to map over n copies of unmapped arguments)")
+    if len(distinct) == 1:
+        return sizes[0][0]
+    counts = collections.Counter(s for s, *_ in sizes).most_common()
+    lines = ["vmap got inconsistent sizes for array axes to be mapped:"]
+    for k, (size, n) in enumerate(counts):
+        _, path, ax, leaf = next(e for e in sizes if e[0] == size)
+        where = f"axis {ax} of {path} of type {_type_str(leaf)}"
+        if n == 1:
+            lines.append(f"  * one axis had size {size}: {where};")
+        else:
+            kind = "most" if k == 0 else "some"
+            lines.append(f"  * {kind} axes ({n} of them) had size {size}, e.g. {where};")
+    raise ShapeError("\n".join(lines)[:-1])
+
+
+def _normalize_in_axis(path: str, leaf, ax):
+    if ax is None:
+        return None
+    shape = get_aval(leaf).shape
+    if not -len(shape) <= ax < len(shape):
+        min_rank = ax + 1 if ax >= 0 else -ax
+        raise ShapeError(
+            f"vmap was requested to map its argument along axis {ax}, which implies that its "
+            f"rank should be at least {min_rank}, but is only {len(shape)} (its shape is "
+            f"{shape}); the argument is {path}.")
+    return ax % len(shape)
+
+
+def _to_out_axis(val, bdim, ax, size: int, path: str, axis_name):
+    if ax is None:
+        if bdim is not not_mapped:
+            raise ShapeError(f"vmap has mapped output (axis_name={axis_name}) but out_axes is "
+                             f"None for {path}: this output varies along the mapped axis. Give "
+                             "it an int out_axes.")
+        return val
+    ndim = len(unbatched_shape(val, bdim)) + 1
+    if not -ndim <= ax < ndim:
+        raise ShapeError(f"vmap out_axes={ax} is out of bounds for {path}, an output of rank "
+                         f"{ndim} (with the mapped axis); use -{ndim} <= out_axes < {ndim}.")
+    return matchaxis(bdim, ax % ndim, size, val)
+
+
+# ---------------------------------------------------------------------------
+# vmap
+
+def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_name=None):
+    """Vectorising map: ``fun`` mapped over an axis of its arguments (``jax.vmap``).
+
+    Args:
+        fun: the function to map; it sees one example (the mapped axis removed).
+        in_axes: an int, None, or a tuple with one entry per positional argument, each
+            a pytree prefix of that argument with int (the axis to map; negative counts
+            from the end) or None (not mapped) leaves. Lists are read as tuples.
+            Keyword arguments are always mapped over their axis 0.
+        out_axes: like ``in_axes``, a prefix of the output: where the mapped axis goes
+            in each output (None for outputs that do not depend on it).
+        axis_name: accepted for JAX compatibility (functrace has no collectives).
+        axis_size: the length of the mapped axis; needed only when no argument is
+            mapped (then unmapped outputs are broadcast to it).
+        spmd_axis_name: not supported (no collectives); must be None.
+    Returns:
+        The batched function.
+
+    Example:
+        >>> import functrace as ft, functrace.numpy as fnp
+        >>> ft.vmap(lambda x, y: fnp.dot(x, y), in_axes=(0, None))(
+        ...     fnp.ones((3, 2)), fnp.array([1., 2.]))
+        array([3., 3., 3.], dtype=float32)
+    """
+    if not callable(fun):
+        raise TransformError(f"vmap: expected a function, got {type(fun).__name__}")
+    if spmd_axis_name is not None:
+        raise NotImplementedError("vmap: spmd_axis_name is not supported (functrace has no "
+                                  "collectives or sharding)")
+    if isinstance(in_axes, list):
+        in_axes = tuple(in_axes)
+    if not (in_axes is None or type(in_axes) in (int, tuple) or _is_axis_spec(in_axes)):
+        raise TransformError(
+            "vmap in_axes must be an int, None, or a tuple of entries corresponding to the "
+            f"positional arguments passed to the function, but got {in_axes!r}.")
+    _check_spec_types("in_axes", in_axes)
+    _check_spec_types("out_axes", out_axes)
+    if axis_size is not None and (not isinstance(axis_size, int | np.integer) or axis_size < 0):
+        raise TransformError(f"vmap: axis_size must be a non-negative int, got {axis_size!r}")
+
+    @functools.wraps(fun)
+    def vmap_f(*args, **kwargs):
+        if isinstance(in_axes, tuple) and len(in_axes) != len(args):
+            raise TransformError(
+                "vmap in_axes must be an int, None, or a tuple of entries corresponding to the "
+                f"positional arguments passed to the function, but got len(in_axes)="
+                f"{len(in_axes)}, len(args)={len(args)}")
+        names = signature_names(fun, len(args))
+        entries: list = []
+        for i, a in enumerate(args):
+            spec = in_axes[i] if isinstance(in_axes, tuple) else in_axes
+            _flatten_axes("in_axes", spec, a, f"argument {names[i]}", entries)
+        for k in sorted(kwargs):
+            _flatten_axes("in_axes", 0, kwargs[k], f"kwargs[{k!r}]", entries)
+        entries = [(p, leaf, _normalize_in_axis(p, leaf, ax)) for p, leaf, ax in entries]
+        size = _mapped_size(entries, axis_size)
+        leaves, in_tree = tree_flatten((args, {k: kwargs[k] for k in sorted(kwargs)}))
+        if len(leaves) != len(entries):
+            raise FunctraceError("internal error: vmap flattened the arguments inconsistently")
+        for p, leaf, _ in entries:
+            _check_array(leaf, f"vmap: {p}")
+        store: dict = {}
+
+        def flat_fun(*flat):
+            a, kw = tree_unflatten(in_tree, flat)
+            out = fun(*a, **kw)
+            out_leaves, store["out_tree"] = tree_flatten(out)
+            store["out"] = out
+            for leaf in out_leaves:
+                _check_array(leaf, f"output of {_name(fun)}")
+            return out_leaves
+
+        out_vals, out_dims = batch_flat(flat_fun, leaves, [ax for _, _, ax in entries], size,
+                                        axis_name)
+        out_entries: list = []
+        _flatten_axes("out_axes", out_axes, store["out"], "output", out_entries)
+        outs = [_to_out_axis(v, d, ax, size, p, axis_name)
+                for v, d, (p, _, ax) in zip(out_vals, out_dims, out_entries, strict=True)]
+        return tree_unflatten(store["out_tree"], outs)
+
+    return vmap_f
