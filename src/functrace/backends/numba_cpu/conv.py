@@ -59,7 +59,7 @@ import os
 import numpy as np
 
 from ...lax.convolution import conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p
-from . import lowerings, reference_lowering
+from . import lowerings, reference_lowering, winograd
 
 # tuning knobs (module-level so benchmarks and tests can change them)
 CHUNK_BYTES = 1 << 20     # target size of a chunk's GEMM result / cotangent block
@@ -69,6 +69,7 @@ IM2COL_MAX_CHANNELS = 8   # ... or when C is at most this
 GRAD_FILTER_IM2COL = True  # grad-filter gathers taps whatever C (measured faster)
 LAYOUT = None             # None: choose per equation; "cf" or "cl" forces one (tests)
 GEMM = "auto"             # "auto": CBLAS of NumPy's OpenBLAS if found; "numpy": np.matmul
+WINOGRAD = True           # 3x3 stride-1 convs (and their input gradients) via winograd.py
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -573,6 +574,8 @@ def _dims(eqn):
 
 
 def lower_conv_general_dilated(eqn):
+    if WINOGRAD and (run := winograd.forward_kernel(eqn)) is not None:
+        return run
     lhs, rhs = (v.aval for v in eqn.inputs)
     out = eqn.outvars[0].aval
     if eqn.params.get("preferred_element_type") not in (None, lhs.dtype):
@@ -598,6 +601,8 @@ def lower_conv_grad_filter(eqn):
 
 
 def lower_conv_grad_input(eqn):
+    if WINOGRAD and (run := winograd.grad_input_kernel(eqn)) is not None:
+        return run
     ct, rhs = (v.aval for v in eqn.inputs)
     out = eqn.outvars[0].aval
     lhs_shape = eqn.params["lhs_shape"]
