@@ -293,7 +293,7 @@ def test_import_functrace_does_not_import_numba():
        st.sampled_from([(1, 1), (0, 0), (2, 2), (0, 2), (1, 0)]),
        st.sampled_from([(1, 1), (0, 1), (2, 0)]), st.sampled_from([np.float32, np.float64]))
 def test_winograd_matches_reference(x64, spec, n, c, o, h, w, pad_h, pad_w, dtype):
-    """3x3 stride-1 convolutions and their input gradients through Winograd F(2x2, 3x3):
+    """3x3 stride-1 convolutions and both their gradients through Winograd:
     odd and even sizes (partial tiles), every padding it takes, both layouts."""
     nconv.WINOGRAD = True
     lhs_spec, rhs_spec, out_spec = SPECS[spec]
@@ -317,6 +317,12 @@ def test_winograd_matches_reference(x64, spec, n, c, o, h, w, pad_h, pad_w, dtyp
     lowered = nconv.lower_conv_grad_input(bwd)
     assert lowered.__module__.endswith("winograd")
     got, want = lowered(ct, k)[0], reference_lowering(bwd)(ct, k)[0]
+    np.testing.assert_allclose(got, want, atol=tol * np.abs(want).max(), rtol=0)
+    gw = _eqn(conv_grad_filter_p, [_aval(x), _aval(ct)], rhs_shape=k.shape, **params)
+    lowered = nconv.lower_conv_grad_filter(gw)
+    assert lowered.__module__.endswith("winograd")
+    got, want = lowered(x, ct)[0], reference_lowering(gw)(x, ct)[0]
+    assert got.shape == want.shape and got.dtype == want.dtype
     np.testing.assert_allclose(got, want, atol=tol * np.abs(want).max(), rtol=0)
 
 
