@@ -1,9 +1,11 @@
-"""Numba loops of the Winograd F(2x2, 3x3) convolution (``winograd.py``): the input
-transform ``V = B^T d B`` of every 4x4 tile, the output transform ``Y = A^T M A``
-back to 2x2 outputs, and the weight gradient's transform of 2x2 cotangent tiles, for channels-first (NCHW, tiles along the innermost loop) and
-channels-last (NHWC, channels innermost) arrays. Straight-line arithmetic on
-contiguous rows, so LLVM vectorises the inner loops; serial (memory-bound, and the
-GEMMs between them use OpenBLAS's threads).
+"""Numba loops of the Winograd convolutions (``winograd.py``): the input transform
+``V = B^T d B`` of every 4x4 tile, the output transform ``Y = A^T M A`` back to 2x2
+outputs, and the weight gradient's transform of 2x2 cotangent tiles, for
+channels-first (NCHW, tiles along the innermost loop) and channels-last (NHWC,
+channels innermost) arrays. Straight-line arithmetic on unit-stride rows (even
+and odd columns are split apart first where tiles overlap), so LLVM vectorises
+the inner loops; serial (memory-bound, and the GEMMs between them use
+OpenBLAS's threads).
 
     B^T = [[1, 0, -1, 0], [0, 1, 1, 0], [0, -1, 1, 0], [0, 1, 0, -1]]
     A^T = [[1, 1, 1, 0], [0, 1, -1, -1]]
