@@ -333,3 +333,38 @@ def test_intermediates_are_freed_after_their_last_use():
     tracemalloc.stop()
     mib = x.nbytes
     assert peak < 4 * mib, f"peak {peak / mib:.1f} MiB for 1 MiB intermediates"
+
+
+DETERMINISM = """
+import sys, numpy as np
+sys.path.insert(0, {root!r})
+from benchmarks import models
+cfg = dict(models.VGG_STYLE, batch=4)
+rng = np.random.default_rng(0)
+params = models.init_params(cfg, rng)
+x = rng.standard_normal((4, *cfg["shape"])).astype(np.float32)
+y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 4)]
+step = models.functrace_step(cfg)
+loss, new = step(params, x, y)
+again = step(params, x, y)[1]
+assert all(np.array_equal(a, b) for a, b in zip(new, again)), "two calls differ"
+np.save(sys.argv[1], np.concatenate([p.ravel() for p in new]))
+"""
+
+
+@pytest.mark.slow
+def test_training_step_is_deterministic_run_to_run(tmp_path):
+    """Same inputs, same bits: across calls and across processes (both cores in use:
+    OpenBLAS threads in the conv GEMMs, Winograd and GEMM paths alike)."""
+    import os
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    outs = []
+    for k in range(2):
+        path = tmp_path / f"run{k}.npy"
+        subprocess.run([sys.executable, "-c", DETERMINISM.format(root=root), str(path)],
+                       check=True, cwd=root)
+        outs.append(np.load(path))
+    np.testing.assert_array_equal(outs[0], outs[1])
