@@ -1,7 +1,6 @@
 """Numba loops of the Winograd convolutions (``winograd.py``): the input transform
 ``V = B^T d B`` of every 4x4 tile, the output transform ``Y = A^T M A`` back to 2x2
-outputs, and the weight gradient's transform of 2x2 cotangent tiles, for
-channels-first (NCHW, tiles along the innermost loop) and channels-last (NHWC,
+outputs, for channels-first (NCHW, tiles along the innermost loop) and channels-last (NHWC,
 channels innermost) arrays. Straight-line arithmetic on unit-stride rows (even
 and odd columns are split apart first where tiles overlap), so LLVM vectorises
 the inner loops; serial (memory-bound, and the GEMMs between them use
@@ -134,54 +133,3 @@ def output_cl(m, y, th, tw):
                     p03, p13 = _at(m3[t, o], m7[t, o], m11[t, o], m15[t, o])
                     y0[2 * b, o], y0[2 * b + 1, o] = _at(p00, p01, p02, p03)
                     y1[2 * b, o], y1[2 * b + 1, o] = _at(p10, p11, p12, p13)
-
-
-@njit(cache=True, nogil=True, inline="always")
-def _g2(x0, x1):
-    """G' (x0, x1) with G' = [[1, 0], [1/2, 1/2], [1/2, -1/2], [0, 1]]."""
-    return x0, 0.5 * (x0 + x1), 0.5 * (x0 - x1), x1
-
-
-@njit(cache=True, nogil=True)
-def tiles2_cf(d, u, th, tw):
-    """The filter-side transform of the weight gradient, ``G' g G'^T`` of every 2x2
-    cotangent tile: d (N, O, 2*th, 2*tw); u (16, O, N*th*tw)."""
-    n_img, outs = d.shape[0], d.shape[1]
-    for o in range(outs):
-        u0, u1, u2, u3, u4, u5, u6, u7 = u[0, o], u[1, o], u[2, o], u[3, o], u[4, o], \
-            u[5, o], u[6, o], u[7, o]
-        u8, u9, u10, u11, u12, u13, u14, u15 = u[8, o], u[9, o], u[10, o], u[11, o], \
-            u[12, o], u[13, o], u[14, o], u[15, o]
-        for n in range(n_img):
-            for a in range(th):
-                g0, g1 = d[n, o, 2 * a], d[n, o, 2 * a + 1]
-                t0 = (n * th + a) * tw
-                for b in range(tw):
-                    t = t0 + b
-                    c00, c10, c20, c30 = _g2(g0[2 * b], g1[2 * b])
-                    c01, c11, c21, c31 = _g2(g0[2 * b + 1], g1[2 * b + 1])
-                    u0[t], u1[t], u2[t], u3[t] = _g2(c00, c01)
-                    u4[t], u5[t], u6[t], u7[t] = _g2(c10, c11)
-                    u8[t], u9[t], u10[t], u11[t] = _g2(c20, c21)
-                    u12[t], u13[t], u14[t], u15[t] = _g2(c30, c31)
-
-
-@njit(cache=True, nogil=True)
-def tiles2_cl(d, u, th, tw):
-    """As ``tiles2_cf`` for d (N, 2*th, 2*tw, O); u (16, N*th*tw, O)."""
-    n_img, outs = d.shape[0], d.shape[3]
-    u0, u1, u2, u3, u4, u5, u6, u7 = u[0], u[1], u[2], u[3], u[4], u[5], u[6], u[7]
-    u8, u9, u10, u11, u12, u13, u14, u15 = u[8], u[9], u[10], u[11], u[12], u[13], u[14], \
-        u[15]
-    for n in range(n_img):
-        for a in range(th):
-            g0, g1 = d[n, 2 * a], d[n, 2 * a + 1]
-            for b in range(tw):
-                t = (n * th + a) * tw + b
-                for o in range(outs):
-                    c00, c10, c20, c30 = _g2(g0[2 * b, o], g1[2 * b, o])
-                    c01, c11, c21, c31 = _g2(g0[2 * b + 1, o], g1[2 * b + 1, o])
-                    u0[t, o], u1[t, o], u2[t, o], u3[t, o] = _g2(c00, c01)
-                    u4[t, o], u5[t, o], u6[t, o], u7[t, o] = _g2(c10, c11)
-                    u8[t, o], u9[t, o], u10[t, o], u11[t, o] = _g2(c20, c21)
-                    u12[t, o], u13[t, o], u14[t, o], u15[t, o] = _g2(c30, c31)

@@ -589,8 +589,6 @@ def lower_conv_general_dilated(eqn):
 
 
 def lower_conv_grad_filter(eqn):
-    if WINOGRAD and (run := winograd.grad_filter_kernel(eqn)) is not None:
-        return run
     lhs, ct = (v.aval for v in eqn.inputs)
     out = eqn.outvars[0].aval
     rhs_shape = eqn.params["rhs_shape"]

@@ -9,12 +9,16 @@ CPU (OpenBLAS's sgemm already runs near the core's FMA peak), do 2.25x less work
 
 ``conv_grad_input`` of a 3x3 stride-1 convolution is itself one: the cotangent,
 padded by ``2 - pad``, correlated with the filter flipped in space and with its
-channel axes swapped. ``conv_grad_filter`` is F(3x3, 2x2): each 2x2 cotangent
-tile plays the filter and the 4x4 input tile under it the data; the 16 GEMMs
-``(O, tiles) @ (tiles, C)`` sum over tiles, and one output transform per filter
-gives its 3x3 gradient. Its data transform ``B'^T`` is the forward's ``B^T`` with
-the last row negated, so the forward input kernel is reused and the sign folded
-into the output transform ``A'``.
+channel axes swapped.
+
+When it pays: the transformed tiles are 4x the input and the GEMM results 4x the
+output, so unless both fit in the last-level cache (``MAX_TRANSFORMED_BYTES``) the
+transforms turn a compute-bound convolution into a memory-bound one. Measured on
+the 2-core benchmark machine (ms, GEMM path / Winograd, forward and input
+gradient): (64, 32, 14, 64) 3.9/2.8 and 4.5/4.1; (32, 256, 8, 256) 7.7/7.4 and
+8.0/7.9; (32, 64, 32, 64), 67 MB of tiles, 8.2/9.8 and 8.3/9.7. The weight
+gradient as F(3x3, 2x2) was 1.2-2.5x slower than the GEMM path everywhere and was
+dropped.
 
 Used for float32/float64 2-D convolutions with NCHW/OIHW/NCHW or NHWC/HWIO/NHWC
 dimension numbers, no dilation or groups, padding in ``[0, 2]``, and at least
@@ -32,10 +36,9 @@ import threading
 import numpy as np
 
 MIN_CHANNELS = 16
+MAX_TRANSFORMED_BYTES = 20 << 20  # transformed tiles + GEMM results, per call
 
 _G = np.array([[1, 0, 0], [0.5, 0.5, 0.5], [0.5, -0.5, 0.5], [0, 0, 1]])
-# F(3x3, 2x2)'s output transform with the sign of B'^T's last row folded in
-_A_FILTER = np.array([[1, 1, 1, 0], [0, 1, -1, 0], [0, 1, 1, -1]])
 
 NCHW, NHWC = ((0, 1, 2, 3), (0, 1, 2, 3), (0, 1, 2, 3)), ((0, 3, 1, 2), (3, 2, 0, 1),
                                                            (0, 3, 1, 2))
@@ -86,6 +89,11 @@ class _Conv:
         self.n, self.c, self.o, self.h, self.w, self.lh, self.lw = n, c, o, h, w, lh, lw
         self.kern = _kernels()
         self._local = threading.local()
+
+    def fits(self) -> bool:
+        """Whether the transformed tiles and GEMM results stay cache-sized."""
+        tiles = self.n * self.th * self.tw
+        return 16 * tiles * (self.c + self.o) * self.dtype.itemsize <= MAX_TRANSFORMED_BYTES
 
     def _buffers(self):
         bufs = getattr(self._local, "bufs", None)
@@ -145,6 +153,8 @@ def forward_kernel(eqn):
         return None
     n, h, w = (lhs.shape[d] for d in (dn[0][0], *dn[0][2:]))
     conv = _Conv(layout, n, c, h, w, o, p["padding"], out.dtype)
+    if not conv.fits():
+        return None
     dtype = out.dtype
 
     def run(x, wt):
@@ -170,6 +180,8 @@ def grad_input_kernel(eqn):
     n, oh, ow = (ct.shape[d] for d in (dn[2][0], *dn[2][2:]))
     pads = tuple((2 - lo, 2 - hi) for lo, hi in p["padding"])
     conv = _Conv(layout, n, o, oh, ow, c, pads, out.dtype)
+    if not conv.fits():
+        return None
     dtype = out.dtype
 
     def run(g, wt):
@@ -179,79 +191,3 @@ def grad_input_kernel(eqn):
 
     return run
 
-
-class _GradFilter:
-    """The weight gradient of one geometry: ``run(x, ct) -> dw`` (OIHW)."""
-
-    def __init__(self, layout, n, c, h, w, o, pads, dtype):
-        self.cl = layout == "cl"
-        self.dtype = np.dtype(dtype)
-        (lh, hh), (lw, hw) = pads
-        self.oh, self.ow = h + lh + hh - 2, w + lw + hw - 2
-        self.th, self.tw = -(-self.oh // 2), -(-self.ow // 2)
-        self.n, self.c, self.o, self.h, self.w, self.lh, self.lw = n, c, o, h, w, lh, lw
-        self.kern = _kernels()
-        self._local = threading.local()
-
-    def _buffers(self):
-        bufs = getattr(self._local, "bufs", None)
-        if bufs is None:
-            n, c, o, t = self.n, self.c, self.o, self.n * self.th * self.tw
-            hp, wp = 2 * self.th + 2, 2 * self.tw + 2
-            xp = np.zeros((n, hp, wp, c) if self.cl else (n, c, hp, wp), self.dtype)
-            full = (self.oh, self.ow) == (2 * self.th, 2 * self.tw)
-            dp = None if full else np.zeros(
-                (n, 2 * self.th, 2 * self.tw, o) if self.cl else (n, o, 2 * self.th, 2 * self.tw),
-                self.dtype)
-            v = np.empty((16, t, c) if self.cl else (16, c, t), self.dtype)
-            u = np.empty((16, t, o) if self.cl else (16, o, t), self.dtype)
-            m = np.empty((16, o, c), self.dtype)
-            bufs = self._local.bufs = (xp, dp, v, u, m)
-        return bufs
-
-    def __call__(self, x, ct):
-        xp, dp, v, u, m = self._buffers()
-        h, w, lh, lw, oh, ow = self.h, self.w, self.lh, self.lw, self.oh, self.ow
-        if self.cl:
-            xp[:, lh:lh + h, lw:lw + w, :] = x
-            if dp is not None:
-                dp[:, :oh, :ow, :] = ct
-            self.kern.input_cl(xp, v, self.th, self.tw)
-            self.kern.tiles2_cl(ct if dp is None else dp, u, self.th, self.tw)
-            np.matmul(u.transpose(0, 2, 1), v, out=m)
-        else:
-            xp[:, :, lh:lh + h, lw:lw + w] = x
-            if dp is not None:
-                dp[:, :, :oh, :ow] = ct
-            self.kern.input_cf(xp, v, self.th, self.tw)
-            self.kern.tiles2_cf(ct if dp is None else dp, u, self.th, self.tw)
-            np.matmul(u, v.transpose(0, 2, 1), out=m)
-        a = _A_FILTER.astype(self.dtype)
-        dw = np.tensordot(a, m.reshape(4, 4, self.o, self.c), axes=(1, 0))  # (3, 4, O, C)
-        dw = np.tensordot(dw, a, axes=(1, 1))                               # (3, O, C, 3)
-        return np.ascontiguousarray(dw.transpose(1, 2, 0, 3))
-
-
-def grad_filter_kernel(eqn):
-    """``run(x, ct)`` for a ``conv_grad_filter`` equation, or None."""
-    lhs, ct = (v.aval for v in eqn.inputs)
-    out = eqn.outvars[0].aval
-    p = eqn.params
-    dn = p["dimension_numbers"]
-    if len({np.dtype(lhs.dtype), np.dtype(ct.dtype), np.dtype(out.dtype)}) != 1:
-        return None
-    rhs_shape = p["rhs_shape"]
-    c, o = lhs.shape[dn[0][1]], rhs_shape[dn[1][0]]
-    window = [rhs_shape[d] for d in dn[1][2:]]
-    layout = _applies(p, c, o, window, out.dtype)
-    if layout is None:
-        return None
-    n, h, w = (lhs.shape[d] for d in (dn[0][0], *dn[0][2:]))
-    grad = _GradFilter(layout, n, c, h, w, o, p["padding"], out.dtype)
-    dtype = out.dtype
-
-    def run(x, g):
-        dw = grad(np.asarray(x, dtype), np.asarray(g, dtype))
-        return [dw if layout == "cf" else np.ascontiguousarray(dw.transpose(2, 3, 1, 0))]
-
-    return run
