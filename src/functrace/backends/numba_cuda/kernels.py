@@ -153,15 +153,49 @@ def _reduce_kernel(kind: str, dtype: np.dtype):
         if t == 0:
             dst[cuda.blockIdx.x] = buf[0]
 
+    return kernel, identity
+
+
+@functools.cache
+def _reduce_short_kernel(kind: str, dtype: np.dtype):
+    """One thread per row: for rows too short to be worth a block."""
+    identity = _reduce_kernel(kind, dtype)[1]
+    is_sum, is_max = kind == "sum", kind == "max"
+
+    @cuda.jit
+    def kernel(src, dst, rows, length):
+        r = cuda.grid(1)
+        if r < rows:
+            acc = identity
+            for j in range(r * length, (r + 1) * length):
+                v = src[j]
+                if is_sum:
+                    acc += v
+                elif is_max:
+                    if v > acc or v != v:
+                        acc = v
+                elif v < acc or v != v:
+                    acc = v
+            dst[r] = acc
+
     return kernel
+
+
+SHORT_ROW = 128  # rows up to this long are reduced by one thread each
 
 
 def reduce_rows(kind: str, x, rows: int, length: int):
     """Reduces (``'sum'``, ``'max'``, ``'min'``) each row of contiguous ``x`` seen as
     ``(rows, length)``; returns a flat device array of ``rows`` values."""
     dtype = np.dtype(x.dtype)
-    kernel = _reduce_kernel(kind, dtype)
     src = flat(x)
+    if length <= SHORT_ROW:
+        out = cuda.device_array(rows, dtype)
+        if rows:
+            _reduce_short_kernel(kind, dtype)[blocks(rows), THREADS](
+                src, out, np.int64(rows), np.int64(length))
+        return out
+    kernel = _reduce_kernel(kind, dtype)[0]
     parts = 1
     if length >= _PARTS_MIN_LENGTH and rows < _PARTS_MAX_ROWS:
         parts = min(256, length // (_PARTS_MIN_LENGTH // 8))
