@@ -26,7 +26,7 @@ from numba import cuda
 
 from ...compiler.scalar_expr import cast, literal, scalar_expr
 from ...core.jaxpr import Literal
-from .kernels import THREADS, blocks, contiguous_strides, flat
+from .kernels import DISPATCHERS, THREADS, blocks, contiguous_strides, flat, registered
 
 # how CUDA kernels spell the math functions (see compiler/scalar_expr.py)
 _FUNCTIONS = {"max": "_s.maximum({0}, {1})", "min": "_s.minimum({0}, {1})",
@@ -157,7 +157,10 @@ def build_fused(step):
         preps.append((k, None if full else tuple(
             np.int64(s) for s in _load_strides(in_shape, run_shape, params))))
     source = kernel_source(step, [v for v, _, _ in loads], strided, rank)
-    kernel = load_kernel_module(source).kernel
+    module = load_kernel_module(source)
+    kernel = module.kernel
+    if kernel not in DISPATCHERS:
+        registered(kernel)
     out_dtypes = [v.aval.dtype for v in step.outputs]
     shape_arg = tuple(np.int64(n) for n in run_shape)
     stride_args = [st for _, st in preps if st is not None]

@@ -25,11 +25,12 @@ from numba import cuda
 
 from ...lax import convolution
 from . import kernels
-from .kernels import THREADS, blocks, contiguous_strides, flat
+from .kernels import THREADS, blocks, contiguous_strides, flat, registered
 from .ops import group_strides
 from .table import host_lowering, lowerings
 
 
+@registered
 @cuda.jit
 def _im2col_kernel(x, cols, xs, geo, c0, cg, zero):
     # xs: element strides of x along (n, c, h, w); geo: see _Geometry.args
@@ -58,6 +59,7 @@ def _im2col_kernel(x, cols, xs, geo, c0, cg, zero):
         cols[i] = v
 
 
+@registered
 @cuda.jit
 def _col2im_kernel(dcols, dx, xs, geo, c0, cg, zero):
     # dx[n, c0 + c, ih, iw] = sum of the dcols taps that read that input element

@@ -20,6 +20,21 @@ from numba import cuda, from_dtype
 
 THREADS = 256  # threads per block of the one-thread-per-element kernels
 
+DISPATCHERS: list = []  # every kernel made so far (to count compiled specialisations)
+
+
+def registered(kernel):
+    """Records a kernel in ``DISPATCHERS``; returns it."""
+    DISPATCHERS.append(kernel)
+    return kernel
+
+
+def compiled_kernel_count():
+    """How many kernel specialisations were compiled in this process (None in the
+    simulator, which compiles nothing)."""
+    counts = [len(d.overloads) for d in DISPATCHERS if hasattr(d, "overloads")]
+    return sum(counts) if counts else None
+
 
 def flat(a):
     """The 1-D view of a C-contiguous device array (a rank-0 array becomes size 1)."""
@@ -42,6 +57,7 @@ def blocks(n: int, threads: int = THREADS) -> int:
 # ---------------------------------------------------------------------------
 # gather: dst[i] = src[offset + sum(index(i)[d] * strides[d])]
 
+@registered
 @cuda.jit
 def _gather_kernel(src, dst, offset, shape, strides):
     i = cuda.grid(1)
@@ -80,6 +96,7 @@ def transpose(x, perm):
 # ---------------------------------------------------------------------------
 # fill
 
+@registered
 @cuda.jit
 def _fill_kernel(dst, value):
     i = cuda.grid(1)
@@ -153,7 +170,7 @@ def _reduce_kernel(kind: str, dtype: np.dtype):
         if t == 0:
             dst[cuda.blockIdx.x] = buf[0]
 
-    return kernel, identity
+    return registered(kernel), identity
 
 
 @functools.cache
@@ -178,7 +195,7 @@ def _reduce_short_kernel(kind: str, dtype: np.dtype):
                     acc = v
             dst[r] = acc
 
-    return kernel
+    return registered(kernel)
 
 
 SHORT_ROW = 128  # rows up to this long are reduced by one thread each
@@ -218,6 +235,7 @@ TILE_M = TILE_N = 64
 TILE_K = 16
 _TPB = 16  # threads per block side
 _PER = TILE_M // _TPB  # outputs per thread per side
+_MAX_GRID_Z = 65535
 
 
 @functools.cache
@@ -275,7 +293,7 @@ def _matmul_kernel(dtype: np.dtype):
                 if r < m_size and cc < n_size:
                     c[c_base + r * c_strides[1] + cc * c_strides[2]] = acc[i, j]
 
-    return kernel
+    return registered(kernel)
 
 
 def matmul_into(c, a, b, batch: int, m: int, n: int, k: int, a_strides, b_strides,
@@ -287,11 +305,15 @@ def matmul_into(c, a, b, batch: int, m: int, n: int, k: int, a_strides, b_stride
     if k == 0:
         raise ValueError("matmul_into: empty contraction; the caller zero-fills instead")
     kernel = _matmul_kernel(np.dtype(c.dtype))
-    grid = ((n + TILE_N - 1) // TILE_N, (m + TILE_M - 1) // TILE_M, batch)
     as_i64 = lambda t: tuple(np.int64(v) for v in t)  # noqa: E731
-    kernel[grid, (_TPB, _TPB)](flat(a), flat(b), flat(c), np.int64(m), np.int64(n),
-                               np.int64(k), as_i64(a_strides), as_i64(b_strides),
-                               as_i64(c_strides), as_i64(offsets))
+    for b0 in range(0, batch, _MAX_GRID_Z):  # the grid's z extent is at most 65535
+        nb = min(_MAX_GRID_Z, batch - b0)
+        grid = ((n + TILE_N - 1) // TILE_N, (m + TILE_M - 1) // TILE_M, nb)
+        offs = [o + b0 * s[0] for o, s in zip(offsets, (a_strides, b_strides, c_strides),
+                                               strict=True)]
+        kernel[grid, (_TPB, _TPB)](flat(a), flat(b), flat(c), np.int64(m), np.int64(n),
+                                   np.int64(k), as_i64(a_strides), as_i64(b_strides),
+                                   as_i64(c_strides), as_i64(offs))
 
 
 def matmul(a, b, batch: int, m: int, n: int, k: int, a_strides, b_strides, dtype):

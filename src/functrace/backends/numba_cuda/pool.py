@@ -18,7 +18,7 @@ from numba import cuda
 
 from ...lax import windowed
 from . import kernels
-from .kernels import THREADS, blocks, flat
+from .kernels import THREADS, blocks, flat, registered
 from .table import host_lowering, lowerings
 
 RANK = 4
@@ -78,7 +78,7 @@ def _reduce_window_kernel(kind: str, dtype: np.dtype):
                             acc = v
         out[i] = acc
 
-    return kernel
+    return registered(kernel)
 
 
 @functools.cache
@@ -122,7 +122,7 @@ def _scatter_kernel(select_max: bool):
         if best_at >= 0:
             cuda.atomic.add(out, best_at, src[i])
 
-    return kernel
+    return registered(kernel)
 
 
 def _geometry(in_shape, out_shape, params):
