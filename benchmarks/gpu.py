@@ -98,9 +98,14 @@ class Env:
             out.append(f"numba.cuda device: {dev.name} cc {dev.compute_capability}")
         if self.torch is not None:
             out.append(f"torch {self.torch.__version__}, device {self.torch_dev}")
+            if self.torch_dev == "cuda":  # TF32 makes f32 matmul/conv faster and less exact
+                be = self.torch.backends
+                out.append(f"torch TF32: matmul {be.cuda.matmul.allow_tf32}, cudnn "
+                           f"{be.cudnn.allow_tf32} (functrace computes in full f32)")
         if self.jax is not None:
             out.append(f"jax {self.jax.__version__}, backend {self.jax.default_backend()}"
-                       + ("" if self.jax_ok else " (skipped: not a GPU)"))
+                       + ("" if self.jax_ok else " (skipped: not a GPU)")
+                       + "; jax's default f32 matmul/conv precision on GPUs may use TF32")
         return out
 
 
