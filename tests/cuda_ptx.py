@@ -58,6 +58,8 @@ def cases():
         nb = from_dtype(np.dtype(dt))
         out.append((f"matmul {dt.__name__}", kernels._matmul_kernel(np.dtype(dt)),
                     (arr(dt), arr(dt), arr(dt), I64, I64, I64, tup(3), tup(3), tup(3), tup(3))))
+        out.append((f"sum_parts {dt.__name__}", kernels._sum_parts_kernel,
+                    (arr(dt), arr(dt), I64, I64, I64, tup(2), I64)))
         out.append((f"im2col {dt.__name__}", conv._im2col_kernel,
                     (arr(dt), arr(dt), tup(4), tup(15), I64, I64, nb)))
         out.append((f"col2im {dt.__name__}", conv._col2im_kernel,

@@ -107,6 +107,23 @@ def test_matmul_odd_sizes(m, k, n, rng):
     _close(cjit(lambda a, b: a @ b)(a, b), a @ b, 1e-5)
 
 
+def test_split_k_matmul_and_grad_filter(monkeypatch, rng):
+    from functrace.backends.numba_cuda import kernels
+
+    monkeypatch.setattr(kernels, "SPLIT_K_MIN_K", 16)
+    monkeypatch.setattr(kernels, "SPLIT_K_CHUNK", 8)
+    assert kernels._split_k_parts(1, 5, 3, 70) > 1
+    a = rng.standard_normal((5, 70)).astype(np.float32)
+    b = rng.standard_normal((70, 3)).astype(np.float32)
+    _close(cjit(lambda a, b: a.T.T @ b)(a, b), a @ b, 1e-5)  # 70 = 8 chunks of 9 + 7
+    for dn in (("NHWC", "HWIO", "NHWC"), ("NCHW", "OIHW", "NCHW")):  # K = N * OH * OW = 32
+        x = rng.standard_normal(_shape(dn[0], 2, 2, 4, 4)).astype(np.float32)
+        w = rng.standard_normal(_shape(dn[1], 3, 2, 3, 3)).astype(np.float32)
+        fwd, _, gfil = _conv_eqns(x, w, dn, (1, 1), ((1, 1), (1, 1)), (1, 1), (1, 1), 1)
+        ct = rng.standard_normal(fwd.outvars[0].aval.shape).astype(np.float32)
+        _lower_and_check(gfil, (x, ct))
+
+
 def test_dot_general_batch_and_transposed_operands(rng):
     a = rng.standard_normal((2, 5, 7)).astype(np.float32)
     b = rng.standard_normal((2, 3, 7)).astype(np.float32)

@@ -296,6 +296,33 @@ def _matmul_kernel(dtype: np.dtype):
     return registered(kernel)
 
 
+# Split-K: a long contraction over a small output (conv_grad_filter: K = N * OH * OW
+# for a few filters) would run on a handful of blocks. It is cut into chunks of at
+# least SPLIT_K_CHUNK, one batch entry each, whose partial products are then summed.
+SPLIT_K_MIN_K = 4096
+SPLIT_K_CHUNK = 512
+SPLIT_K_TARGET_BLOCKS = 256  # about two blocks per SM on an H100 (132 SMs)
+
+
+@registered
+@cuda.jit
+def _sum_parts_kernel(partial, c, parts, m_size, n_size, c_strides, c_offset):
+    i = cuda.grid(1)
+    size = m_size * n_size
+    if i < size:
+        acc = partial[i]
+        for p in range(1, parts):
+            acc += partial[p * size + i]
+        c[c_offset + (i // n_size) * c_strides[0] + (i % n_size) * c_strides[1]] = acc
+
+
+def _split_k_parts(batch: int, m: int, n: int, k: int) -> int:
+    tiles = ((m + TILE_M - 1) // TILE_M) * ((n + TILE_N - 1) // TILE_N)
+    if batch != 1 or k < SPLIT_K_MIN_K or tiles >= SPLIT_K_TARGET_BLOCKS // 2:
+        return 1
+    return max(1, min(k // SPLIT_K_CHUNK, -(-SPLIT_K_TARGET_BLOCKS // tiles)))
+
+
 def matmul_into(c, a, b, batch: int, m: int, n: int, k: int, a_strides, b_strides,
                 c_strides, offsets=(0, 0, 0)) -> None:
     """``C[b, m, n] = A[b, m, :] @ B[b, :, n]`` on flat device arrays through
@@ -304,6 +331,32 @@ def matmul_into(c, a, b, batch: int, m: int, n: int, k: int, a_strides, b_stride
         return
     if k == 0:
         raise ValueError("matmul_into: empty contraction; the caller zero-fills instead")
+    parts = _split_k_parts(batch, m, n, k)
+    if parts > 1:
+        _matmul_split_k(c, a, b, m, n, k, parts, a_strides, b_strides, c_strides, offsets)
+        return
+    _launch_matmul(c, a, b, batch, m, n, k, a_strides, b_strides, c_strides, offsets)
+
+
+def _matmul_split_k(c, a, b, m, n, k, parts, a_strides, b_strides, c_strides, offsets):
+    chunk = -(-k // parts)
+    full, rest = k // chunk, k % chunk
+    total = full + (rest > 0)
+    partial = cuda.device_array(total * m * n, c.dtype)
+    _launch_matmul(partial, a, b, full, m, n, chunk,
+                   (chunk * a_strides[2], a_strides[1], a_strides[2]),
+                   (chunk * b_strides[1], b_strides[1], b_strides[2]), (m * n, n, 1),
+                   (offsets[0], offsets[1], 0))
+    if rest:
+        _launch_matmul(partial, a, b, 1, m, n, rest, a_strides, b_strides, (m * n, n, 1),
+                       (offsets[0] + full * chunk * a_strides[2],
+                        offsets[1] + full * chunk * b_strides[1], full * m * n))
+    _sum_parts_kernel[blocks(m * n), THREADS](
+        partial, flat(c), np.int64(total), np.int64(m), np.int64(n),
+        (np.int64(c_strides[1]), np.int64(c_strides[2])), np.int64(offsets[2]))
+
+
+def _launch_matmul(c, a, b, batch, m, n, k, a_strides, b_strides, c_strides, offsets):
     kernel = _matmul_kernel(np.dtype(c.dtype))
     as_i64 = lambda t: tuple(np.int64(v) for v in t)  # noqa: E731
     for b0 in range(0, batch, _MAX_GRID_Z):  # the grid's z extent is at most 65535
