@@ -185,6 +185,7 @@ CONV_CASES = {  # name -> (dimension numbers, strides, padding, lhs/rhs dilation
     "odd_crop": (("CNWH", "IOHW", "HNCW"), (2, 1), ((-1, 1), (1, 0)), (1, 1), (1, 1), 1),
     "lhs_dilation": (("NCHW", "OIHW", "NCHW"), (1, 1), ((1, 1), (0, 1)), (2, 1), (1, 1), 1),
     "groups": (("NCHW", "OIHW", "NCHW"), (1, 1), ((1, 1), (1, 1)), (1, 1), (1, 1), 2),
+    "to_1x1_NHWC": (("NHWC", "HWIO", "NHWC"), (3, 3), ((0, 0), (0, 0)), (1, 1), (1, 1), 1),
 }
 
 

@@ -236,8 +236,9 @@ def _grad_filter_lowering(eqn):
     g = _Geometry(eqn, lhs.shape, rhs_shape, ct_aval.shape)
     xs = g.nchw_strides(lhs.shape, g.lspec)
     ct_nop = g.nop_strides(ct_aval.shape, g.ospec)
-    merged = ct_nop is not None and group_strides(
-        (g.n, g.positions), (ct_nop[0], ct_nop[2]), (0, 1)) is not None
+    # the one stride walking (n, p) together, when there is one (NHWC-like layouts)
+    k_stride = None if ct_nop is None else group_strides(
+        (g.n, g.positions), (ct_nop[0], ct_nop[2]), (0, 1))
     dtype = ct_aval.dtype
     canon_shape = (g.o, g.cg) + ((g.khw[1],) if g.nd == 1 else tuple(g.khw))
     inverse = tuple(np.argsort(g.rspec))
@@ -248,8 +249,8 @@ def _grad_filter_lowering(eqn):
             return [kernels.zeros(rhs_shape, dtype)]
         if k_rows == 0:
             return [kernels.zeros(rhs_shape, dtype)]
-        if merged:  # (n, p) walk the cotangent with one stride
-            a, a_strides, a_off = ct, (0, ct_nop[1], ct_nop[2]), ct_nop[1]
+        if k_stride is not None:  # (n, p) walk the cotangent with one stride
+            a, a_strides, a_off = ct, (0, ct_nop[1], k_stride), ct_nop[1]
         else:  # copy it to (O, N * P)
             nop = ct_nop
             if nop is None:  # an unusual layout: to NCHW first
