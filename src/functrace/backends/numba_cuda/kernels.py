@@ -51,6 +51,7 @@ def contiguous_strides(shape) -> tuple[int, ...]:
 
 
 def blocks(n: int, threads: int = THREADS) -> int:
+    """Blocks of ``threads`` threads covering ``n`` elements."""
     return (n + threads - 1) // threads
 
 
