@@ -7,8 +7,8 @@
 # Prints the GPU and versions, runs tests/test_cuda.py on the real GPU (no
 # simulator), then times functrace's CUDA backend against PyTorch and JAX
 # (benchmarks/gpu.py). Everything goes to stdout and, if $OUT is set, to
-# $OUT/gpu_check.md. Each stage has its own timeout: the whole run stays under
-# ~6 minutes even when a stage hangs. Needs python3 with numpy, numba,
+# $OUT/gpu_check.md. Each stage has its own timeout (15 + 40 + 45 + 100 + 150 s): the
+# whole run stays under 6 minutes even when every stage hangs; ~3-5 min normally. Needs python3 with numpy, numba,
 # numba-cuda, pytest, hypothesis (torch and jax optional); the repo is used in
 # place (PYTHONPATH), not installed.
 set -u
@@ -24,11 +24,11 @@ export PYTHONPATH="$PWD/src:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 export FUNCTRACE_CACHE_DIR="${TMPDIR:-/tmp}/functrace-gpu-check"
 export XLA_PYTHON_CLIENT_PREALLOCATE=false   # JAX must not take the GPU's memory
 export PYTHONUNBUFFERED=1
-BENCH_ARGS="--budget 150"
+BENCH_ARGS="--budget 130"
 if [ "${1:-}" = "--sim" ]; then
     # a dry run of this script without a GPU: Numba's simulator, tiny shapes
     export NUMBA_ENABLE_CUDASIM=1
-    BENCH_ARGS="--quick --budget 150"
+    BENCH_ARGS="--quick --budget 130"
 else
     unset NUMBA_ENABLE_CUDASIM
 fi
@@ -39,10 +39,10 @@ echo
 echo '```'
 date -u
 git log -1 --format='commit %h %s' 2>/dev/null || true
-nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader \
+timeout 15 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader \
     2>&1 || echo "nvidia-smi failed"
 "$PY" --version
-timeout 60 "$PY" - <<'PYEOF' 2>&1
+timeout -k 5 40 "$PY" - <<'PYEOF' 2>&1
 import importlib
 for name in ("numpy", "numba", "numba_cuda", "torch", "jax", "pytest", "hypothesis"):
     try:
@@ -54,7 +54,7 @@ echo '```'
 echo
 echo "## smoke: one kernel compiled and run on the GPU"
 echo '```'
-timeout 60 "$PY" - <<'PYEOF' 2>&1
+timeout -k 5 45 "$PY" - <<'PYEOF' 2>&1
 import time
 import numpy as np
 from numba import cuda
@@ -73,13 +73,13 @@ echo
 echo "## tests/test_cuda.py on the GPU"
 echo '```'
 t0=$(date +%s)
-timeout 110 "$PY" -m pytest tests/test_cuda.py -o addopts="" -q -rfEs -p no:cacheprovider \
+timeout -k 5 100 "$PY" -m pytest tests/test_cuda.py -o addopts="" -q -rfEs -p no:cacheprovider \
     --durations=5 2>&1 | tail -60
 echo "pytest exit status: ${PIPESTATUS[0]} ($(( $(date +%s) - t0 )) s; 124 = timed out)"
 echo '```'
 echo
 t0=$(date +%s)
-timeout 175 "$PY" -m benchmarks.gpu $BENCH_ARGS 2>&1
+timeout -k 5 150 "$PY" -m benchmarks.gpu $BENCH_ARGS 2>&1
 echo
 echo "benchmarks exit status: $? ($(( $(date +%s) - t0 )) s; 124 = timed out)"
 } 2>&1 | tee "$REPORT"
