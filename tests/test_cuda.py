@@ -343,6 +343,7 @@ def test_no_device_without_the_simulator_is_a_clear_error():
     assert out.startswith("FunctraceError") and "NUMBA_ENABLE_CUDASIM" in out
 
 
+@pytest.mark.skipif(not SIM, reason="on a GPU every test compiles its kernels for real")
 def test_kernels_compile_for_a_real_gpu():
     """The simulator type-checks nothing: compile every kernel to PTX (needs NVVM only)."""
     script = os.path.join(os.path.dirname(__file__), "cuda_ptx.py")
