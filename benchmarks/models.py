@@ -47,7 +47,7 @@ def _layers(cfg):
     return out
 
 
-def functrace_step(cfg, lr=0.01):
+def functrace_step(cfg, lr=0.01, backend=None):
     layers = _layers(cfg)
     n_conv = len(layers)
 
@@ -71,16 +71,16 @@ def functrace_step(cfg, lr=0.01):
         value, grads = ft.value_and_grad(loss)(params, x, y)
         return value, [p - lr * g for p, g in zip(params, grads)]
 
-    return ft.jit(step)
+    return ft.jit(step, backend=backend)
 
 
-def torch_step(cfg, params_np, lr=0.01):
+def torch_step(cfg, params_np, lr=0.01, device="cpu"):
     import torch  # noqa: PLC0415
     import torch.nn.functional as F  # noqa: PLC0415, N812
 
     layers = _layers(cfg)
     n_conv = len(layers)
-    params = [torch.tensor(p, requires_grad=True) for p in params_np]
+    params = [torch.tensor(p, requires_grad=True, device=device) for p in params_np]
 
     def step(x, y):
         h = x

@@ -1,10 +1,17 @@
 import os
+import shutil
 
-import numpy as np
-import pytest
-from hypothesis import HealthCheck, settings
+# Without a GPU the CUDA backend's tests (test_cuda.py) run in Numba's CUDA
+# simulator, which must be chosen before Numba is first imported. It changes
+# nothing for the CPU backend. Set NUMBA_ENABLE_CUDASIM=0 to force the real target.
+if not (shutil.which("nvidia-smi") or os.path.exists("/dev/nvidia0")):
+    os.environ.setdefault("NUMBA_ENABLE_CUDASIM", "1")
 
-from functrace import config
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+from functrace import config  # noqa: E402
 
 _SUPPRESS = [HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 settings.register_profile("ci", max_examples=25, deadline=None, suppress_health_check=_SUPPRESS)

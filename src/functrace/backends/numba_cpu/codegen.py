@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ...compiler.scalar_expr import cast, literal, scalar_expr
 from ...core.jaxpr import Literal
 
 # Fused loops run on one thread unless they are huge: they are memory-bound, and
@@ -24,18 +25,15 @@ from ...core.jaxpr import Literal
 # OpenBLAS for the cores -- measured 2x slower on the small CNN step (PERFORMANCE.md).
 PARALLEL_MIN_SIZE = 1 << 24
 
-_BINARY = {"add": "({0} + {1})", "add_any": "({0} + {1})", "sub": "({0} - {1})",
-           "mul": "({0} * {1})", "eq": "({0} == {1})", "ne": "({0} != {1})",
-           "lt": "({0} < {1})", "le": "({0} <= {1})", "gt": "({0} > {1})",
-           "ge": "({0} >= {1})", "max": "_s.maximum({0}, {1})", "min": "_s.minimum({0}, {1})",
-           "pow": "({0} ** {1})", "and": "({0} & {1})", "or": "({0} | {1})",
-           "xor": "({0} ^ {1})"}
-_UNARY = {"neg": "(-{0})", "abs": "abs({0})", "sign": "_s.sign({0})", "floor": "np.floor({0})",
-          "ceil": "np.ceil({0})", "exp": "np.exp({0})", "log": "np.log({0})",
-          "log1p": "np.log1p({0})", "expm1": "np.expm1({0})", "sqrt": "np.sqrt({0})",
-          "rsqrt": "(1.0 / np.sqrt({0}))", "tanh": "np.tanh({0})",
-          "logistic": "_s.logistic({0})", "sin": "np.sin({0})", "cos": "np.cos({0})",
-          "erf": "_s.erf({0})", "is_finite": "np.isfinite({0})", "stop_gradient": "{0}"}
+# how the CPU loops spell the math functions (see compiler/scalar_expr.py)
+_FUNCTIONS = {"max": "_s.maximum({0}, {1})", "min": "_s.minimum({0}, {1})",
+              "sign": "_s.sign({0})", "floor": "np.floor({0})", "ceil": "np.ceil({0})",
+              "exp": "np.exp({0})", "log": "np.log({0})", "log1p": "np.log1p({0})",
+              "expm1": "np.expm1({0})", "sqrt": "np.sqrt({0})", "rsqrt": "(1.0 / np.sqrt({0}))",
+              "tanh": "np.tanh({0})", "logistic": "_s.logistic({0})", "sin": "np.sin({0})",
+              "cos": "np.cos({0})", "erf": "_s.erf({0})", "is_finite": "np.isfinite({0})",
+              "idiv": "_s.idiv({0}, {1})", "irem": "_s.irem({0}, {1})",
+              "fmod": "np.fmod({0}, {1})", "select": "_s.select({0}, {1}, {2})"}
 
 
 def cache_dir() -> Path:
@@ -44,47 +42,6 @@ def cache_dir() -> Path:
     path = Path(root) / "kernels"
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def _literal(lit: Literal) -> str:
-    val = np.asarray(lit.val).item()
-    if isinstance(val, float) and not np.isfinite(val):
-        val = "np.nan" if np.isnan(val) else ("np.inf" if val > 0 else "-np.inf")
-        return f"np.{lit.aval.dtype.name}({val})"
-    return f"np.{lit.aval.dtype.name}({val!r})"
-
-
-def _expr(eqn, args: list[str]) -> str:
-    name = eqn.primitive.name
-    dtype = eqn.outvars[0].aval.dtype
-    in_dtype = eqn.inputs[0].aval.dtype
-    integer = np.issubdtype(in_dtype, np.integer)
-    if name == "div":
-        return f"_s.idiv({args[0]}, {args[1]})" if integer else f"({args[0]} / {args[1]})"
-    if name == "rem":
-        return f"_s.irem({args[0]}, {args[1]})" if integer else f"np.fmod({args[0]}, {args[1]})"
-    if name == "not":
-        return f"(not {args[0]})" if in_dtype == np.bool_ else f"(~{args[0]})"
-    if name == "select":
-        return f"_s.select({args[0]}, {args[1]}, {args[2]})"
-    if name == "integer_pow":
-        y = eqn.params["y"]
-        if 0 < y <= 4:
-            return "(" + " * ".join([args[0]] * y) + ")"
-        return f"({args[0]} ** {y})"
-    if name == "convert_element_type":
-        if dtype == np.bool_:
-            return f"({args[0]} != 0)"
-        return args[0]  # the assignment casts
-    if name in _BINARY:
-        return _BINARY[name].format(*args)
-    return _UNARY[name].format(*args)
-
-
-def _cast(dtype: np.dtype, expr: str) -> str:
-    if dtype == np.bool_:
-        return f"bool({expr})"
-    return f"np.{dtype.name}({expr})"
 
 
 def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
@@ -104,7 +61,7 @@ def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
         names[v] = f"x{k}"
 
     def atom(x):
-        return _literal(x) if isinstance(x, Literal) else names[x]
+        return literal(x) if isinstance(x, Literal) else names[x]
 
     hoisted, body = [], []
     for k, index in enumerate(indices):
@@ -122,7 +79,8 @@ def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
             names[out] = atom(eqn.inputs[0])
             continue
         names[out] = f"v{n}"
-        body.append(f"v{n} = {_cast(out.aval.dtype, _expr(eqn, [atom(x) for x in eqn.inputs]))}")
+        expr = scalar_expr(eqn, [atom(x) for x in eqn.inputs], _FUNCTIONS)
+        body.append(f"v{n} = {cast(out.aval.dtype, expr)}")
     pre, post = [], []  # around the innermost loop
     for k, (v, index) in enumerate(zip(step.outputs, out_indices, strict=True)):
         at = ", ".join(index)

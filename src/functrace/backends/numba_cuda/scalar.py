@@ -1,0 +1,59 @@
+"""Scalar device functions called from generated fused kernels (NumPy semantics)."""
+
+from __future__ import annotations
+
+import math
+
+from numba import cuda
+
+
+@cuda.jit(device=True, inline=True)
+def maximum(a, b):
+    if a != a or b != b:  # NaN propagates, as np.maximum
+        return a + b
+    return a if a >= b else b
+
+
+@cuda.jit(device=True, inline=True)
+def minimum(a, b):
+    if a != a or b != b:
+        return a + b
+    return a if a <= b else b
+
+
+@cuda.jit(device=True, inline=True)
+def sign(a):
+    if a > 0:
+        return a - a + 1
+    if a < 0:
+        return a - a - 1
+    return a  # 0, -0.0 or NaN
+
+
+@cuda.jit(device=True, inline=True)
+def logistic(x):
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    e = math.exp(x)
+    return e / (1.0 + e)
+
+
+@cuda.jit(device=True, inline=True)
+def idiv(a, b):
+    q = abs(a) // abs(b)  # C-style truncation, as lax.div on integers
+    return q if (a >= 0) == (b >= 0) else -q
+
+
+@cuda.jit(device=True, inline=True)
+def irem(a, b):
+    return a - idiv(a, b) * b
+
+
+@cuda.jit(device=True, inline=True)
+def fmod(a, b):
+    return math.fmod(a, b)
+
+
+@cuda.jit(device=True, inline=True)
+def is_finite(a):
+    return not (math.isinf(a) or math.isnan(a))

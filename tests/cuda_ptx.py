@@ -1,0 +1,137 @@
+"""Compiles every CUDA kernel of the numba_cuda backend to PTX with the real compiler.
+
+The simulator runs kernels as Python and type-checks nothing; ``cuda.compile_ptx``
+needs no GPU (only NVVM, e.g. ``pip install nvidia-nvvm nvidia-cuda-nvrtc``) and
+catches what a real GPU's compiler would reject. Run without
+``NUMBA_ENABLE_CUDASIM``: ``python tests/cuda_ptx.py``; prints ``OK <n>``,
+``SKIP <why>`` or the failures (exit status 1). ``tests/test_cuda.py`` runs it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+
+import numpy as np
+
+os.environ.pop("NUMBA_ENABLE_CUDASIM", None)
+
+from numba import cuda, from_dtype, types  # noqa: E402
+
+import functrace as ft  # noqa: E402
+import functrace.numpy as fnp  # noqa: E402
+from functrace import lax, nn  # noqa: E402
+from functrace.backends.numba_cuda import codegen, conv, kernels, pool  # noqa: E402
+from functrace.compiler import fusion, passes  # noqa: E402
+
+CC = (9, 0)
+I64 = types.int64
+
+
+def arr(dtype=np.float32):
+    return types.Array(from_dtype(np.dtype(dtype)), 1, "C")
+
+
+def tup(n):
+    return types.UniTuple(I64, n)
+
+
+def cases():
+    """(name, python function, argument types) for every kernel and dtype in use."""
+    out = []
+    for rank in (1, 2, 4):
+        out.append((f"gather{rank}", kernels._gather_kernel, (arr(), arr(), I64, tup(rank),
+                                                              tup(rank))))
+    for dt in (np.float32, np.float64, np.int32):
+        nb = from_dtype(np.dtype(dt))
+        out.append((f"fill {dt.__name__}", kernels._fill_kernel, (arr(dt), nb)))
+        for kind in ("sum", "max", "min"):
+            out.append((f"reduce {kind} {dt.__name__}", kernels._reduce_kernel(kind,
+                        np.dtype(dt))[0], (arr(dt), arr(dt), I64, I64)))
+            out.append((f"reduce_short {kind} {dt.__name__}", kernels._reduce_short_kernel(
+                kind, np.dtype(dt)), (arr(dt), arr(dt), I64, I64)))
+            if dt != np.int32 or kind != "sum":
+                out.append((f"reduce_window {kind} {dt.__name__}", pool._reduce_window_kernel(
+                    kind, np.dtype(dt)), (arr(dt), arr(dt), tup(28))))
+    for dt in (np.float32, np.float64):
+        nb = from_dtype(np.dtype(dt))
+        out.append((f"matmul {dt.__name__}", kernels._matmul_kernel(np.dtype(dt)),
+                    (arr(dt), arr(dt), arr(dt), I64, I64, I64, tup(3), tup(3), tup(3), tup(3))))
+        out.append((f"sum_parts {dt.__name__}", kernels._sum_parts_kernel,
+                    (arr(dt), arr(dt), I64, I64, I64, tup(2), I64)))
+        out.append((f"im2col {dt.__name__}", conv._im2col_kernel,
+                    (arr(dt), arr(dt), tup(4), tup(15), I64, I64, nb)))
+        out.append((f"col2im {dt.__name__}", conv._col2im_kernel,
+                    (arr(dt), arr(dt), tup(4), tup(15), I64, I64, nb)))
+        for select in (True, False):
+            out.append((f"select_and_scatter_add {select} {dt.__name__}",
+                        pool._scatter_kernel(select), (arr(dt), arr(dt), arr(dt), tup(28))))
+    return out + fused_cases()
+
+
+def fused_cases():
+    """The generated kernels of a few programs (the CNN step's clusters and more)."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    a = rng.standard_normal(4).astype(np.float32)
+    i = rng.integers(1, 5, (3, 4)).astype(np.int32)
+
+    def many(x, a, i):
+        y = fnp.where(x > a, fnp.log1p(fnp.abs(x)), fnp.sqrt(x * x + 1.0))
+        z = fnp.tanh(y) * nn.sigmoid(a) + fnp.exp(-y) - fnp.floor(y) + fnp.sign(x) ** 3
+        k = i // (i + 1) + i % 3 - (i > 2).astype(np.int32)
+        return fnp.maximum(z, 0.0), fnp.minimum(z, a), k, fnp.isfinite(z), nn.relu(x) * 2.0
+
+    def cnn_grad(w, x):
+        def loss(w, x):
+            h = nn.relu(lax.conv(x, w, (1, 1), "SAME"))
+            return -fnp.mean(nn.log_softmax(h.reshape(x.shape[0], -1)))
+        return ft.grad(loss)(w, x)
+
+    programs = [(many, (x, a, i)),
+                (cnn_grad, (rng.standard_normal((2, 1, 3, 3)).astype(np.float32),
+                            rng.standard_normal((2, 1, 4, 4)).astype(np.float32)))]
+    out = []
+    for fn, args in programs:
+        closed = passes.optimize(ft.make_jaxpr(fn)(*args))
+        for step in fusion.plan(closed.jaxpr):
+            if not step.fused:
+                continue
+            loads = codegen.plan_loads(step)
+            strided = [not (p is None and step.inputs[k].aval.shape == step.shape)
+                       for _, k, p in loads]
+            rank = max(len(step.shape), 1)
+            source = codegen.kernel_source(step, [v for v, _, _ in loads], strided, rank)
+            kernel = codegen.load_kernel_module(source).kernel
+            argtypes = ([I64, tup(rank)] + [tup(rank)] * sum(strided)
+                        + [arr(step.inputs[k].aval.dtype) for _, k, _ in loads]
+                        + [arr(v.aval.dtype) for v in step.outputs])
+            out.append((f"fused {fn.__name__}: {', '.join(e.primitive.name for e in step.eqns)}",
+                        kernel, tuple(argtypes)))
+    return out
+
+
+def main() -> int:
+    try:
+        cuda.compile_ptx(lambda a: None, (arr(),), cc=CC)
+    except Exception as e:  # no NVVM / NVRTC here
+        print(f"SKIP {type(e).__name__}: {str(e)[:200]}")
+        return 0
+    failures, n = [], 0
+    for name, kernel, argtypes in cases():
+        n += 1
+        try:
+            cuda.compile_ptx(getattr(kernel, "py_func", kernel), argtypes, cc=CC)
+        except Exception:
+            failures.append(f"--- {name}\n{traceback.format_exc(limit=3)}")
+    if failures:
+        print("\n".join(failures))
+        print(f"FAILED {len(failures)} of {n}")
+        return 1
+    print(f"OK {n}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
