@@ -200,7 +200,8 @@ def bench_fused(env: Env, rows: int, cols: int, repeat: int):
     b = rng.standard_normal(cols).astype(np.float32)
     fn = lambda x, a, b: nn.relu(x * a + b)  # noqa: E731
     f = ft.jit(fn, backend="cuda")
-    np.testing.assert_allclose(f(x, a, b)[:8], np.maximum(x[:8] * a + b, 0), rtol=1e-6)
+    # the GPU contracts x * a + b into one FMA (one rounding instead of two)
+    np.testing.assert_allclose(f(x, a, b)[:8], np.maximum(x[:8] * a + b, 0), rtol=1e-5)
     fts = time_functrace(env, f, (x, a, b), repeat)
 
     def torch_make(torch, dev):

@@ -10,7 +10,10 @@
 # $OUT/gpu_check.md. Each stage has its own timeout (15 + 40 + 45 + 100 + 150 s): the
 # whole run stays under 6 minutes even when every stage hangs; ~3-5 min normally. Needs python3 with numpy, numba,
 # numba-cuda, pytest, hypothesis (torch and jax optional); the repo is used in
-# place (PYTHONPATH), not installed.
+# place (PYTHONPATH), not installed. numba 0.68 does not support numpy 2.5 (every
+# CUDA compile fails with "module 'numpy' has no attribute 'row_stack'"): on an
+# image with numpy 2.5, put a numpy 2.4 wheel first on PYTHONPATH (pip install
+# --target DIR numpy==2.4.6; export PYTHONPATH=DIR), as the 2026-11-27 run did.
 set -u
 cd "$(dirname "$0")/.."
 
