@@ -372,3 +372,36 @@ def test_training_step_is_deterministic_run_to_run(tmp_path):
                        check=True, cwd=root)
         outs.append(np.load(path))
     np.testing.assert_array_equal(outs[0], outs[1])
+
+
+KEEP_MEMORY = """
+import functrace as ft, numpy as np
+from functrace.backends.numba_cpu import keep_freed_memory
+ft.jit(lambda x: x * 2)(np.ones(64, np.float32))
+print(keep_freed_memory())
+"""
+
+
+@pytest.mark.parametrize("env, expected", [({}, "True"), ({"MALLOC_ARENA_MAX": "2"}, "False")])
+def test_cpu_backend_keeps_freed_memory_unless_the_user_tuned_malloc(env, expected):
+    """glibc is asked to keep freed arrays for reuse (no page faults per call), but not
+    when the environment already configures malloc."""
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items()
+             if not k.startswith("MALLOC_") and k != "GLIBC_TUNABLES"}
+    out = subprocess.run([sys.executable, "-c", KEEP_MEMORY], env={**clean, **env},
+                         capture_output=True, text=True, check=True).stdout.split()
+    assert out[-1] == expected
+
+
+def test_cpu_keep_memory_flag():
+    ft.config.update("cpu_keep_memory", False)
+    try:
+        assert ft.config.cpu_keep_memory is False
+    finally:
+        ft.config.update("cpu_keep_memory", True)
+    with pytest.raises(ft.errors.FunctraceError, match="cpu_keep_memory"):
+        ft.config.update("cpu_keep_memry", True)

@@ -1,7 +1,11 @@
 """Global configuration flags.
 
 ``functrace.config.update("enable_x64", True)`` turns on float64 (JAX spells
-the flag ``jax_enable_x64``; both spellings are accepted).
+the flag ``jax_enable_x64``; both spellings are accepted). ``"log_compiles"``
+logs every jit (re)trace and why. ``"cpu_keep_memory"`` (default on) lets the
+CPU backend ask glibc's malloc to keep freed memory for reuse instead of
+returning it to the OS (see ``backends/numba_cpu``); turn it off before the
+first ``jit`` call to keep the process's default allocator settings.
 
 Example:
     >>> from functrace import config
@@ -23,14 +27,16 @@ class Config:
     def __init__(self) -> None:
         self.enable_x64 = False
         self.log_compiles = False
+        self.cpu_keep_memory = True
 
     def update(self, name: str, value) -> None:
-        """Set the flag ``name`` (``"enable_x64"``/``"jax_enable_x64"``, ``"log_compiles"``)."""
+        """Set the flag ``name`` (``"enable_x64"``/``"jax_enable_x64"``, ``"log_compiles"``,
+        ``"cpu_keep_memory"``)."""
         key = _ALIASES.get(name, name)
-        if key not in ("enable_x64", "log_compiles"):
+        if key not in ("enable_x64", "log_compiles", "cpu_keep_memory"):
             raise FunctraceError(
                 f"config.update: unknown flag {name!r}; known flags are "
-                "'enable_x64' (alias 'jax_enable_x64') and 'log_compiles'."
+                "'enable_x64' (alias 'jax_enable_x64'), 'log_compiles' and 'cpu_keep_memory'."
             )
         setattr(self, key, bool(value))
 

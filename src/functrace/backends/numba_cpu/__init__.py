@@ -9,12 +9,16 @@ explicitly, listed in ``REFERENCE_LOWERED``.
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
+import os
 import time
 
 import numpy as np
 
 from ...compiler.fusion import FUSIBLE, Step
 from ...compiler.registry import register_backend
+from ...config import config
 from ...core.jaxpr import Literal
 from ...core.trace import impl_rules
 from .codegen import build_fused
@@ -87,12 +91,42 @@ def lower_step(step: Step):
     return lowering(eqn), None
 
 
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+_malloc = {"tried": False, "applied": False}
+
+
+def keep_freed_memory() -> bool:
+    """Asks glibc's malloc to serve arrays up to 32 MB from its heap and to keep
+    freed memory (up to 1 GB) for reuse, once per process. By default glibc maps
+    large arrays fresh and unmaps them on free, so every call of a compiled
+    program page-faults its activations back in: that was 5 of the small CNN
+    step's 22 ms (a fused bias+ReLU over 6 MB took 1.1 ms in the program, 0.2 ms
+    alone). A caching allocator is what PyTorch and JAX do. Skipped when
+    ``config.cpu_keep_memory`` is off, when the user already tuned malloc through
+    the environment, or off glibc. Returns whether the settings were applied."""
+    if _malloc["tried"] or not config.cpu_keep_memory:
+        return _malloc["applied"]
+    _malloc["tried"] = True  # one attempt per process
+    if any(k.startswith("MALLOC_") for k in os.environ) or "glibc.malloc" in os.environ.get(
+            "GLIBC_TUNABLES", ""):
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        ok = libc.mallopt(_M_MMAP_THRESHOLD, 32 << 20) and libc.mallopt(_M_TRIM_THRESHOLD,
+                                                                         1 << 30)
+    except (OSError, AttributeError):  # not glibc
+        return False
+    _malloc["applied"] = bool(ok)
+    return _malloc["applied"]
+
+
 class NumbaCpuBackend:
     name = "cpu"
     fuses_reductions = True  # generated loops can end in reduce_sum/max/min
 
     def compile(self, jaxpr, consts, steps):
         """Builds the executable: ``run(*args) -> list of outputs``."""
+        keep_freed_memory()
         slot: dict = {}
         for k, v in enumerate(jaxpr.constvars + jaxpr.invars):
             slot[v] = k
