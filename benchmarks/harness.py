@@ -14,7 +14,10 @@ def time_alternating(fns: dict, repeat: int = 15, warmup: int = 2, pause: float 
     Returns ``{name: median seconds}``. Alternation makes the comparison fair on a
     shared, noisy machine: a slow period hits every contender alike. The pause
     before each sample keeps OpenBLAS threads that are still spinning after one
-    contender's call from stealing the cores of the next (PERFORMANCE.md).
+    contender's call from stealing the cores of the next (PERFORMANCE.md); one
+    untimed call after it wakes the contender's own thread pool, caches and clock
+    up again (without it, a sub-millisecond op measured its wake-up: PyTorch's
+    2M-element ReLU read 11 ms instead of 0.8), so samples are steady-state calls.
     """
     for fn in fns.values():
         for _ in range(warmup):
@@ -23,6 +26,7 @@ def time_alternating(fns: dict, repeat: int = 15, warmup: int = 2, pause: float 
     for _ in range(repeat):
         for name, fn in fns.items():
             time.sleep(pause)  # let the previous contender's BLAS threads stop spinning
+            fn()               # and wake this one's up
             t0 = time.perf_counter()
             fn()
             samples[name].append(time.perf_counter() - t0)
