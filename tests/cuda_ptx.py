@@ -103,7 +103,7 @@ def fused_cases():
                        for _, k, p in loads]
             rank = max(len(step.shape), 1)
             source = codegen.kernel_source(step, [v for v, _, _ in loads], strided, rank)
-            kernel = codegen.load_kernel_module(source).kernel
+            kernel = codegen.load_kernel_module(source, "ft_cuda_fused", "cuda_kernels").kernel
             argtypes = ([I64, tup(rank)] + [tup(rank)] * sum(strided)
                         + [arr(step.inputs[k].aval.dtype) for _, k, _ in loads]
                         + [arr(v.aval.dtype) for v in step.outputs])

@@ -1,22 +1,17 @@
 """Generates one Numba loop per fused elementwise cluster.
 
-The source of each kernel is written to the kernel cache directory
-(``$FUNCTRACE_CACHE_DIR``, default ``~/.cache/functrace/kernels``) under a name
-derived from its text and imported from there, so Numba's ``cache=True`` keeps
-the machine code on disk: a second process pays no compile time. Kernels are
+The source of each kernel goes through ``compiler/kernel_cache.py`` (a file in
+``$FUNCTRACE_CACHE_DIR``, default ``~/.cache/functrace/kernels``), so Numba's
+``cache=True`` keeps the machine code on disk: a second process pays no
+compile time. Kernels are
 generic over shape: a new shape reuses the compiled loop.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
-import os
-import sys
-from pathlib import Path
-
 import numpy as np
 
+from ...compiler.kernel_cache import load_kernel_module
 from ...compiler.scalar_expr import cast, literal, scalar_expr
 from ...core.jaxpr import Literal
 
@@ -34,14 +29,6 @@ _FUNCTIONS = {"max": "_s.maximum({0}, {1})", "min": "_s.minimum({0}, {1})",
               "cos": "np.cos({0})", "erf": "_s.erf({0})", "is_finite": "np.isfinite({0})",
               "idiv": "_s.idiv({0}, {1})", "irem": "_s.irem({0}, {1})",
               "fmod": "np.fmod({0}, {1})", "select": "_s.select({0}, {1}, {2})"}
-
-
-def cache_dir() -> Path:
-    root = os.environ.get("FUNCTRACE_CACHE_DIR") or os.path.join(
-        os.path.expanduser("~"), ".cache", "functrace")
-    path = Path(root) / "kernels"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
 
 
 def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
@@ -120,28 +107,6 @@ def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
         lines += [ind[4:] + b for b in post]
         lines.append("")
     return "\n".join(lines), rank
-
-
-_modules: dict[str, object] = {}
-
-
-def load_kernel_module(source: str):
-    """Imports generated source from the on-disk cache (so Numba can cache it too)."""
-    digest = hashlib.sha1(source.encode()).hexdigest()[:16]
-    name = f"ft_fused_{digest}"
-    if name in _modules:
-        return _modules[name]
-    path = cache_dir() / f"{name}.py"
-    if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(source)
-        os.replace(tmp, path)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    _modules[name] = module
-    return module
 
 
 def _collapse(run_shape, full) -> list[list[int]]:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...compiler.kernel_cache import load_kernel_module
 from ...lax.windowed import (
     reduce_window_max_p,
     reduce_window_min_p,
@@ -28,7 +29,6 @@ from ...lax.windowed import (
     select_and_scatter_add_p,
 )
 from . import lowerings, reference_lowering
-from .codegen import load_kernel_module
 
 MAX_WINDOW = 64  # unrolled window elements; larger windows use the reference impl
 

@@ -14,16 +14,12 @@ The source is written to the kernel cache directory and imported from there
 
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import math
-import os
-import sys
-from pathlib import Path
 
 import numpy as np
 from numba import cuda
 
+from ...compiler.kernel_cache import load_kernel_module
 from ...compiler.scalar_expr import cast, literal, scalar_expr
 from ...core.jaxpr import Literal
 from .kernels import DISPATCHERS, THREADS, blocks, contiguous_strides, flat, registered
@@ -40,12 +36,7 @@ _FUNCTIONS = {"max": "_s.maximum({0}, {1})", "min": "_s.minimum({0}, {1})",
               "fmod": "_s.fmod({0}, {1})"}
 
 
-def _cache_dir() -> Path:
-    root = os.environ.get("FUNCTRACE_CACHE_DIR") or os.path.join(
-        os.path.expanduser("~"), ".cache", "functrace")
-    path = Path(root) / "cuda_kernels"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+
 
 
 def kernel_source(step, loads: list, strided: list[bool], rank: int) -> str:
@@ -89,28 +80,6 @@ def kernel_source(step, loads: list, strided: list[bool], rank: int) -> str:
              "@cuda.jit", f"def kernel({', '.join(params)}):"]
     lines += ["    " + b for b in body]
     return "\n".join(lines) + "\n"
-
-
-_modules: dict[str, object] = {}
-
-
-def load_kernel_module(source: str):
-    """Imports generated source from a file in the kernel cache directory."""
-    digest = hashlib.sha1(source.encode()).hexdigest()[:16]
-    name = f"ft_cuda_fused_{digest}"
-    if name in _modules:
-        return _modules[name]
-    path = _cache_dir() / f"{name}.py"
-    if not path.exists() or path.read_text() != source:
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(source)
-        os.replace(tmp, path)
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    _modules[name] = module
-    return module
 
 
 def _load_strides(in_shape, run_shape, params) -> tuple[int, ...]:
@@ -157,7 +126,7 @@ def build_fused(step):
         preps.append((k, None if full else tuple(
             np.int64(s) for s in _load_strides(in_shape, run_shape, params))))
     source = kernel_source(step, [v for v, _, _ in loads], strided, rank)
-    module = load_kernel_module(source)
+    module = load_kernel_module(source, "ft_cuda_fused", "cuda_kernels")
     kernel = module.kernel
     if kernel not in DISPATCHERS:
         registered(kernel)
