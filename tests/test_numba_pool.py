@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 import functrace as ft
 from functrace import lax
 from functrace.backends.numba_cpu import lowerings, reference_lowering
-from functrace.backends.numba_cpu.pool import lower_select_and_scatter_add
+from functrace.backends.numba_cpu.pool import lower_select_and_scatter_add, pair_argmax
 from functrace.lax.windowed import (
     reduce_window_max_p,
     reduce_window_min_p,
@@ -90,3 +90,34 @@ def test_lesson_gradient_under_jit(layout):
     expected = np.zeros((4, 4), np.float32)
     expected[[1, 1, 3, 3], [1, 3, 1, 3]] = 1
     np.testing.assert_array_equal(np.asarray(g).reshape(4, 4), expected)
+
+
+@given(st.sampled_from(["NCHW", "NHWC"]), st.integers(1, 3), st.integers(1, 3),
+       st.sampled_from(["tiled", "overlap", "ragged"]),
+       st.sampled_from(["random", "ties", "nan"]), st.sampled_from([lax.max, lax.min]))
+def test_backward_from_the_forwards_argmax_matches_eager(layout, kh, kw, geometry, values,
+                                                          prim):
+    """Under jit, a pool's forward records its argmax and the backward scatters by it
+    (pool.pair_argmax); values and gradients equal the eager reference bit for bit."""
+    rng = np.random.default_rng(kh * 5 + kw)
+    sh, sw = {"tiled": (kh, kw), "overlap": (1, max(kw - 1, 1)), "ragged": (kh, kw)}[geometry]
+    extra = 1 if geometry == "ragged" else 0
+    h, w = 2 * kh + extra, 2 * kw + 1 + extra
+    shape = (2, 3, h, w) if layout == "NCHW" else (2, h, w, 3)
+    x = {"random": rng.standard_normal(shape), "ties": rng.integers(0, 2, shape),
+         "nan": np.where(rng.random(shape) < 0.2, np.nan, rng.standard_normal(shape))
+         }[values].astype(np.float32)
+    window = (1, 1, kh, kw) if layout == "NCHW" else (1, kh, kw, 1)
+    strides = (1, 1, sh, sw) if layout == "NCHW" else (1, sh, sw, 1)
+
+    def f(x, ct):
+        y, vjp = ft.vjp(lambda v: lax.reduce_window(v, INIT[prim], prim, window, strides,
+                                                    "VALID"), x)
+        return y, vjp(ct)[0]
+
+    y0 = lax.reduce_window(x, INIT[prim], prim, window, strides, "VALID")
+    ct = rng.standard_normal(y0.shape).astype(np.float32)
+    jitted = ft.jit(f)
+    assert len(pair_argmax(jitted.lower(x, ct).compile().steps)) == 2
+    for got, want in zip(jitted(x, ct), f(x, ct)):
+        np.testing.assert_array_equal(got, want)

@@ -24,6 +24,10 @@ from ...core.trace import impl_rules
 from .codegen import build_fused
 
 lowerings: dict = {}
+# whole-program rewrites: fn(steps) -> {step index: (kernel, read keys, write keys)}. Keys
+# are Vars, or private tokens that connect the steps one rewrite changes (pool.py: a max
+# pool's forward also writes its argmax, which its backward reads instead of the operand).
+program_rewrites: list = []
 
 # primitives lowered to their NumPy reference impl on purpose: BLAS-backed or
 # memory-bound operations where NumPy already runs at machine speed (for now).
@@ -124,6 +128,13 @@ class NumbaCpuBackend:
     name = "cpu"
     fuses_reductions = True  # generated loops can end in reduce_sum/max/min
 
+    @staticmethod
+    def _assign(slot: dict, keys) -> list[int]:
+        """New env slots for the values a step writes."""
+        for key in keys:
+            slot[key] = len(slot)
+        return [slot[key] for key in keys]
+
     def compile(self, jaxpr, consts, steps):
         """Builds the executable: ``run(*args) -> list of outputs``."""
         keep_freed_memory()
@@ -132,7 +143,15 @@ class NumbaCpuBackend:
             slot[v] = k
         n_fixed = len(slot)
         program, sources = [], []
-        for step in steps:
+        rewritten: dict = {}
+        for rewrite in program_rewrites:
+            rewritten.update(rewrite(steps))
+        for k, step in enumerate(steps):
+            if k in rewritten:
+                kernel, read_keys, outs = rewritten[k]
+                reads = [x if isinstance(x, Literal) else slot[x] for x in read_keys]
+                program.append((kernel, reads, self._assign(slot, outs)))
+                continue
             kernel, source = lower_step(step)
             if source is not None:
                 sources.append(source)
@@ -142,11 +161,7 @@ class NumbaCpuBackend:
             else:
                 reads = [x if isinstance(x, Literal) else slot[x] for x in step.eqns[0].inputs]
                 outs = step.eqns[0].outvars
-            writes = []
-            for v in outs:
-                slot[v] = len(slot)
-                writes.append(slot[v])
-            program.append((kernel, reads, writes))
+            program.append((kernel, reads, self._assign(slot, outs)))
         n_slots = len(slot)
         out_reads = [x if isinstance(x, Literal) else slot[x] for x in jaxpr.outvars]
         consts = list(consts)

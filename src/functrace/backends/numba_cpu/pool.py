@@ -22,13 +22,14 @@ from __future__ import annotations
 import numpy as np
 
 from ...compiler.kernel_cache import load_kernel_module
+from ...core.jaxpr import Var
 from ...lax.windowed import (
     reduce_window_max_p,
     reduce_window_min_p,
     reduce_window_sum_p,
     select_and_scatter_add_p,
 )
-from . import lowerings, reference_lowering
+from . import lowerings, program_rewrites, reference_lowering
 
 MAX_WINDOW = 64  # unrolled window elements; larger windows use the reference impl
 
@@ -57,9 +58,11 @@ def _spatial(layout, params):
 
 def _source(op: str, layout: str, kind: str, window, strides, dtype, tiled: bool,
             exact: bool = True) -> str:
-    """Python source of one pooling loop; ``op`` is 'fwd' (``x -> y``) or 'bwd'
-    (``src, x -> out``). Rows of the window are hoisted out of the inner loop(s).
-    ``exact=False`` drops the NaN bookkeeping of the backward (for NaN-free input)."""
+    """Python source of one pooling loop; ``op`` is 'fwd' (``x -> y``), 'bwd'
+    (``src, x -> out``), 'fwd_idx' (``x -> y, idx``: the forward that also records
+    each window's selected offset) or 'bwd_idx' (``src, idx -> out``: the backward
+    from those offsets). Rows of the window are hoisted out of the inner loop(s).
+    ``exact=False`` drops the NaN bookkeeping of the selection (NaN-free input)."""
     kh, kw = window
     offsets = [(i, j) for i in range(kh) for j in range(kw)]
     outer = ["for p in range(y.shape[0]):", "for a in range(y.shape[1]):"]
@@ -71,7 +74,27 @@ def _source(op: str, layout: str, kind: str, window, strides, dtype, tiled: bool
     hoist = [f"x{i} = x[p, a * SH + {i}]" for i in range(kh)] + ["yr = y[p, a]"]
     body = [f"v{k} = x{i}{at.format(j=j)}" for k, (i, j) in enumerate(offsets)]
     better = ">" if kind == "max" else "<"
-    if op == "fwd":
+    if op == "bwd_idx":
+        body = [f"g = yr{at_y}", f"k = ir{at_y}"]
+        hoist += ["ir = idx[p, a]"] + [f"o{i} = out[p, a * SH + {i}]" for i in range(kh)]
+        hoist = [h for h in hoist if not h.startswith("x")]
+        assign = "=" if tiled else "+="
+        for k, (i, j) in enumerate(offsets):
+            body.append(f"o{i}{at.format(j=j)} {assign} _s.select(k == {k}, g, ZERO)")
+        args = "y, idx, out"
+    elif op == "fwd_idx":
+        hoist.append("ir = idx[p, a]")
+        body += ["m = v0", "s = v0", "k = np.int8(0)"]
+        for k in range(1, len(offsets)):
+            body += [f"t = v{k} {better} s", f"k = _s.select(t, np.int8({k}), k)"]
+            if exact:  # selection skips NaNs (fmax); the pooled value propagates them
+                body += [f"s = _s.select(t | (s != s), v{k}, s)",
+                         f"m = _s.select((v{k} {better} m) | (v{k} != v{k}), v{k}, m)"]
+            else:
+                body.append(f"s = _s.select(t, v{k}, s)")
+        body += [f"yr{at_y} = {'m' if exact else 's'}", f"ir{at_y} = k"]
+        args = "x, y, idx"
+    elif op == "fwd":
         body.append("m = v0")
         for k in range(1, len(offsets)):
             if kind == "sum":
@@ -166,6 +189,85 @@ def lower_select_and_scatter_add(eqn):
     return run
 
 
+def _window_key(params):
+    return tuple(params[k] for k in ("window_dimensions", "window_strides", "padding",
+                                     "base_dilation", "window_dilation"))
+
+
+def _forward_with_index(eqn, layout):
+    """``run(x) -> [y, idx]``: the pooled values and each window's selected offset."""
+    x_aval = eqn.inputs[0].aval
+    kind = "max" if eqn.primitive is reduce_window_max_p else "min"
+    window, strides = _spatial(layout, eqn.params)
+    fast, exact = (load_kernel_module(_source("fwd_idx", layout, kind, window, strides,
+                                              x_aval.dtype, True, e)).kernel
+                   for e in (False, True))
+    out_shape, dtype = eqn.outvars[0].aval.shape, x_aval.dtype
+
+    def run(x):
+        x = np.ascontiguousarray(x, dtype)
+        y, idx = np.empty(out_shape, dtype), np.empty(out_shape, np.int8)
+        kernel = exact if np.isnan(x.max()) else fast
+        kernel(_as_canonical(layout, x), _as_canonical(layout, y), _as_canonical(layout, idx))
+        return [y, idx]
+
+    return run
+
+
+def _scatter_by_index(eqn, layout):
+    """``run(source, idx) -> [out]``: the pool's backward from recorded offsets."""
+    operand = eqn.inputs[1].aval
+    window, strides = _spatial(layout, eqn.params)
+    tiled = window == strides
+    source_shape = eqn.inputs[0].aval.shape
+    spatial = (2, 3) if layout == "nchw" else (1, 2)
+    covered = all((source_shape[a] - 1) * s + w == operand.shape[a]
+                  for a, s, w in zip(spatial, strides, window, strict=True))
+    alloc = np.empty if tiled and covered else np.zeros
+    kernel = load_kernel_module(_source("bwd_idx", layout, eqn.params["select_prim"], window,
+                                        strides, operand.dtype, tiled)).kernel
+    shape, dtype = operand.shape, eqn.outvars[0].aval.dtype
+
+    def run(source, idx):
+        out = alloc(shape, dtype)
+        kernel(_as_canonical(layout, np.ascontiguousarray(source, dtype)),
+               _as_canonical(layout, idx), _as_canonical(layout, out))
+        return [out]
+
+    return run
+
+
+def pair_argmax(steps) -> dict:
+    """A program rewrite: each max/min pool whose backward (``select_and_scatter_add``
+    on the same operand and window) is in the same program records its argmax in
+    the forward (an int8 per window), and the backward scatters by it instead of
+    reading the operand and searching every window again."""
+    forwards, out = {}, {}
+    for k, step in enumerate(steps):
+        if step.fused:
+            continue
+        eqn = step.eqns[0]
+        if eqn.primitive in (reduce_window_max_p, reduce_window_min_p) and isinstance(
+                eqn.inputs[0], Var):
+            x = eqn.inputs[0].aval
+            layout = _layout(x.shape, x.dtype, eqn.params)
+            kind = "max" if eqn.primitive is reduce_window_max_p else "min"
+            if layout is not None:
+                forwards[(eqn.inputs[0], kind, _window_key(eqn.params))] = (k, eqn, layout)
+        elif eqn.primitive is select_and_scatter_add_p and isinstance(eqn.inputs[1], Var):
+            key = (eqn.inputs[1], eqn.params["select_prim"], _window_key(eqn.params))
+            if key not in forwards:
+                continue
+            k1, fwd, layout = forwards[key]
+            token = ("argmax", k1)
+            if k1 not in out:
+                out[k1] = (_forward_with_index(fwd, layout), [fwd.inputs[0]],
+                           [fwd.outvars[0], token])
+            out[k] = (_scatter_by_index(eqn, layout), [eqn.inputs[0], token], eqn.outvars)
+    return out
+
+
+program_rewrites.append(pair_argmax)
 lowerings[select_and_scatter_add_p] = lower_select_and_scatter_add
 lowerings[reduce_window_max_p] = lower_reduce_window("max")
 lowerings[reduce_window_min_p] = lower_reduce_window("min")
