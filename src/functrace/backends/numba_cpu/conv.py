@@ -69,7 +69,9 @@ IM2COL_MAX_CHANNELS = 8   # ... or when C is at most this
 GRAD_FILTER_IM2COL = True  # grad-filter gathers taps whatever C (measured faster)
 LAYOUT = None             # None: choose per equation; "cf" or "cl" forces one (tests)
 GEMM = "auto"             # "auto": CBLAS of NumPy's OpenBLAS if found; "numpy": np.matmul
-WINOGRAD = True           # 3x3 stride-1 convs (and their input gradients) via winograd.py
+WINOGRAD = False          # True: 3x3 stride-1 convs and input gradients via winograd.py
+#                           (off: interleaved A/B runs measured it at best 3% faster and up
+#                           to 38% slower once glibc stopped page-faulting GEMM outputs)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 

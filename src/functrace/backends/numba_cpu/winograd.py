@@ -11,6 +11,13 @@ CPU (OpenBLAS's sgemm already runs near the core's FMA peak), do 2.25x less work
 padded by ``2 - pad``, correlated with the filter flipped in space and with its
 channel axes swapped.
 
+Off by default (``conv.WINOGRAD``): in interleaved A/B runs after the backend
+started keeping freed memory (so the GEMM path no longer page-faults its
+outputs), Winograd was 3% faster on (32, 256, 8, 256) and 17-38% slower on the
+small CNN's (64, 32, 14, 64). It is kept, tested, as the base of a cache-blocked
+version (transform, GEMM and inverse-transform a block of tiles at a time, with
+the blocks spread over both cores), which is what would make it pay.
+
 When it pays: the transformed tiles are 4x the input and the GEMM results 4x the
 output, so unless both fit in the last-level cache (``MAX_TRANSFORMED_BYTES``) the
 transforms turn a compute-bound convolution into a memory-bound one. Measured on
