@@ -159,11 +159,9 @@ def lower_reduce_window(kind):
     return lower
 
 
-def lower_select_and_scatter_add(eqn):
+def _backward_geometry(eqn, layout):
+    """(window, strides, tiled, allocator of the output) of a ``select_and_scatter_add``."""
     operand = eqn.inputs[1].aval
-    layout = _layout(operand.shape, operand.dtype, eqn.params)
-    if layout is None:
-        return reference_lowering(eqn)
     window, strides = _spatial(layout, eqn.params)
     tiled = window == strides
     source_shape = eqn.inputs[0].aval.shape
@@ -171,7 +169,15 @@ def lower_select_and_scatter_add(eqn):
     # positions no window covers (a ragged edge) must still be zero
     covered = all((source_shape[a] - 1) * s + w == operand.shape[a]
                   for a, s, w in zip(spatial, strides, window, strict=True))
-    alloc = np.empty if tiled and covered else np.zeros
+    return window, strides, tiled, np.empty if tiled and covered else np.zeros
+
+
+def lower_select_and_scatter_add(eqn):
+    operand = eqn.inputs[1].aval
+    layout = _layout(operand.shape, operand.dtype, eqn.params)
+    if layout is None:
+        return reference_lowering(eqn)
+    window, strides, tiled, alloc = _backward_geometry(eqn, layout)
     kind, dtype = eqn.params["select_prim"], eqn.outvars[0].aval.dtype
     fast, exact = (load_kernel_module(_source("bwd", layout, kind, window, strides,
                                               operand.dtype, tiled, e)).kernel
@@ -217,13 +223,7 @@ def _forward_with_index(eqn, layout):
 def _scatter_by_index(eqn, layout):
     """``run(source, idx) -> [out]``: the pool's backward from recorded offsets."""
     operand = eqn.inputs[1].aval
-    window, strides = _spatial(layout, eqn.params)
-    tiled = window == strides
-    source_shape = eqn.inputs[0].aval.shape
-    spatial = (2, 3) if layout == "nchw" else (1, 2)
-    covered = all((source_shape[a] - 1) * s + w == operand.shape[a]
-                  for a, s, w in zip(spatial, strides, window, strict=True))
-    alloc = np.empty if tiled and covered else np.zeros
+    window, strides, tiled, alloc = _backward_geometry(eqn, layout)
     kernel = load_kernel_module(_source("bwd_idx", layout, eqn.params["select_prim"], window,
                                         strides, operand.dtype, tiled)).kernel
     shape, dtype = operand.shape, eqn.outvars[0].aval.dtype
