@@ -116,6 +116,7 @@ def save_checkpoint(path: str | os.PathLike, params: Any = None, opt_state: Any 
 
     Example:
         >>> import os, tempfile
+        >>> from functrace.optimizers import adam
         >>> init, update, get = adam(1e-3)
         >>> f = os.path.join(tempfile.mkdtemp(), "ckpt.npz")
         >>> save_checkpoint(f, params={"w": 1.0}, opt_state=init({"w": 1.0}), step=7)

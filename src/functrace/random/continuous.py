@@ -113,6 +113,7 @@ def uniform(key, shape=(), dtype=float, minval=0.0, maxval=1.0):
         An array of ``shape`` and ``dtype``.
 
     Example:
+        >>> from functrace.random import PRNGKey
         >>> x = uniform(PRNGKey(0), (3,), minval=-1.0, maxval=1.0)
         >>> x.shape, x.dtype
         ((3,), dtype('float32'))
@@ -149,6 +150,7 @@ def normal(key, shape=(), dtype=float):
         An array of ``shape`` and ``dtype``.
 
     Example:
+        >>> from functrace.random import PRNGKey
         >>> normal(PRNGKey(0), (2, 3)).shape
         (2, 3)
     """
@@ -190,6 +192,7 @@ def truncated_normal(key, lower, upper, shape=None, dtype=float):
         An array of ``shape`` and ``dtype`` in the open interval (lower, upper).
 
     Example:
+        >>> from functrace.random import PRNGKey
         >>> x = truncated_normal(PRNGKey(0), -1.0, 1.0, (100,))
         >>> bool((x > -1).all() and (x < 1).all())
         True
@@ -219,6 +222,7 @@ def gumbel(key, shape=(), dtype=float):
     """Standard Gumbel random floats, ``-log(-log(u))`` (``jax.random.gumbel``).
 
     Example:
+        >>> from functrace.random import PRNGKey
         >>> gumbel(PRNGKey(0), (4,)).shape
         (4,)
     """

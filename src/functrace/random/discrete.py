@@ -32,6 +32,7 @@ def bernoulli(key, p=0.5, shape=None):
         A boolean array.
 
     Example:
+        >>> from functrace.random import PRNGKey
         >>> bernoulli(PRNGKey(0), 0.3, (4,)).dtype
         dtype('bool')
     """
@@ -80,6 +81,7 @@ def randint(key, shape, minval, maxval, dtype=int):
         An array of ``shape`` and ``dtype``.
 
     Example:
+        >>> from functrace.random import PRNGKey
         >>> x = randint(PRNGKey(0), (1000,), 0, 6)
         >>> int(x.min()), int(x.max())
         (0, 5)
@@ -160,6 +162,7 @@ def permutation(key, x, axis: int = 0, independent: bool = False):
         The permutation (default int dtype) or the shuffled copy of ``x``.
 
     Example:
+        >>> from functrace.random import PRNGKey
         >>> sorted(permutation(PRNGKey(0), 5).tolist())
         [0, 1, 2, 3, 4]
     """
@@ -211,6 +214,7 @@ def choice(key, a, shape=(), replace: bool = True, p=None, axis: int = 0):
         replaced by ``shape``.
 
     Example:
+        >>> from functrace.random import PRNGKey
         >>> x = choice(PRNGKey(0), 10, (5,), replace=False)
         >>> len(set(x.tolist()))
         5
@@ -287,6 +291,7 @@ def categorical(key, logits, axis: int = -1, shape=None):
         Indices (default int dtype) of ``shape``.
 
     Example:
+        >>> from functrace.random import PRNGKey
         >>> categorical(PRNGKey(0), np.log(np.float32([0.2, 0.8])), shape=(3,)).shape
         (3,)
     """
