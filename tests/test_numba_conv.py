@@ -35,7 +35,8 @@ SPECS = {  # name -> (lhs, rhs, out) dimension-number strings, 2-D
 @pytest.fixture(autouse=True)
 def _restore_knobs():
     names = ("LAYOUT", "CHUNK_BYTES", "GRAD_FILTER_CHUNK_BYTES", "GEMM", "IM2COL_MAX_DEPTH",
-             "IM2COL_MAX_CHANNELS", "GRAD_FILTER_IM2COL", "WINOGRAD")
+             "IM2COL_MAX_CHANNELS", "GRAD_FILTER_IM2COL", "WINOGRAD", "GRAD_FILTER_NT_MAX_DEPTH",
+             "GRAD_FILTER_NT_MIN_OUT")
     saved = {k: getattr(nconv, k) for k in names}
     nconv.WINOGRAD = False  # the GEMM kernels are under test here; Winograd has its own
     yield
@@ -43,8 +44,11 @@ def _restore_knobs():
         setattr(nconv, k, v)
 
 
-def _set_knobs(layout=None, chunk=None, im2col=None):
+def _set_knobs(layout=None, chunk=None, im2col=None, nt=None):
     nconv.LAYOUT = layout
+    if nt is not None:  # force the grad-filter's channels-first (NT) cotangent on or off
+        nconv.GRAD_FILTER_NT_MAX_DEPTH = (1 << 30) if nt else 0
+        nconv.GRAD_FILTER_NT_MIN_OUT = 0
     if chunk is not None:
         nconv.CHUNK_BYTES = nconv.GRAD_FILTER_CHUNK_BYTES = chunk
     if im2col is not None:  # force the tap-gathering variant on or off
@@ -68,9 +72,12 @@ def _shape(spec, n, c, spatial):
     return tuple(sizes[ch] for ch in spec)
 
 
-def _close(got, want, dtype):
+def _close(got, want, dtype, bound=None):
+    """Equal up to float rounding: relative to the output's scale or, where given, to
+    ``bound`` (the same sums over absolute values, which a result that cancels to
+    near zero still carries rounding errors of)."""
     tol = 2e-5 if dtype == np.float32 else 1e-12
-    scale = max(float(np.abs(want).max()), 1e-30)
+    scale = max(float(np.abs(want if bound is None else bound).max()), 1e-30)
     assert got.shape == want.shape and got.dtype == want.dtype
     np.testing.assert_allclose(got, want, rtol=0, atol=tol * scale)
 
@@ -99,9 +106,10 @@ def _run_all(x, w, strides, padding, rhs_dil, dn, lhs_dil=None, groups=1, bgroup
         fast = not kernel.__qualname__.startswith("reference_lowering")
         assert fast == expect_fast, (eqn.primitive, kernel.__qualname__)
         want = impl_rules[eqn.primitive](*args, **eqn.params)
+        bound = impl_rules[eqn.primitive](*map(np.abs, args), **eqn.params)
         for _ in range(2):  # the second call reuses the kernel's scratch buffers
             (got,) = kernel(*args)
-            _close(got, np.asarray(want), x.dtype)
+            _close(got, np.asarray(want), x.dtype, np.asarray(bound))
 
 
 @st.composite
@@ -120,16 +128,17 @@ def conv_cases(draw):
     force = draw(st.sampled_from([None, "cf", "cl"]))
     chunk = draw(st.sampled_from([1 << 20, 64]))  # 64 bytes: one wide row per chunk
     im2col = draw(st.sampled_from([None, True, False]))
+    nt = draw(st.sampled_from([None, True, False]))
     return (nd, n, c, o, spatial, window, strides, rhs_dil, padding, layout, dtype, force, chunk,
-            im2col)
+            im2col, nt)
 
 
 @settings(max_examples=60, deadline=None)
 @given(conv_cases())
 def test_fast_path_matches_reference(case):
     (nd, n, c, o, spatial, window, strides, rhs_dil, padding, layout, dtype, force, chunk,
-     im2col) = case
-    _set_knobs(force, chunk, im2col)
+     im2col, nt) = case
+    _set_knobs(force, chunk, im2col, nt)
     rng = np.random.default_rng(0)
     if layout is None:
         dn, xs, ws = None, (n, c, *spatial), (o, c, *window)
@@ -144,12 +153,12 @@ def test_fast_path_matches_reference(case):
     _run_all(x, w, strides, padding, rhs_dil, dn, expect_fast=kept)
 
 
-@pytest.mark.parametrize("im2col", [True, False])
+@pytest.mark.parametrize("im2col, nt", [(True, False), (True, True), (False, None)])
 @pytest.mark.parametrize("force", [None, "cf", "cl"])
 @pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
-def test_multi_chunk_and_numpy_gemm(layout, force, im2col):
+def test_multi_chunk_and_numpy_gemm(layout, force, im2col, nt):
     # several chunks of rows per image and the np.matmul fallback of the CBLAS binding
-    _set_knobs(force, 2048, im2col)
+    _set_knobs(force, 2048, im2col, nt)
     rng = np.random.default_rng(1)
     dn = SPECS[layout]
     x = rng.standard_normal(_shape(dn[0], 3, 5, (13, 11))).astype(np.float32)
