@@ -1,0 +1,96 @@
+"""Where the CUDA backend's time goes: the small CNN step's per-step profile on the
+GPU, the steps that fall back to the host, and the fixed costs every step pays
+(a kernel launch, a device allocation, a host round trip).
+
+Run on a GPU machine from the repo root: ``PYTHONPATH=src:. python3 -m
+benchmarks.gpu_profile``. A dry run without a GPU: ``NUMBA_ENABLE_CUDASIM=1
+python -m benchmarks.gpu_profile --sim`` (tiny shapes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+from numba import cuda
+
+
+@cuda.jit
+def _one(a):
+    i = cuda.grid(1)
+    if i < a.size:
+        a[i] += 1.0
+
+
+@cuda.jit
+def _ten(a, b, c, d, e, f, g, h, k, m):
+    i = cuda.grid(1)
+    if i < a.size:
+        a[i] += b[i] + c[i] + d[i] + e[i] + f[i] + g[i] + h[i] + k + m
+
+
+def _per_call(fn, n):
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(n):
+        fn()
+    return (time.perf_counter() - t0) / n
+
+
+def fixed_costs(n):
+    one, ten = _one, _ten
+    a = cuda.device_array(256, np.float32)
+    a[:] = 0
+    args = [cuda.device_array(256, np.float32) for _ in range(7)]
+    for x in args:
+        x[:] = 0
+    one[1, 256](a)
+    ten[1, 256](a, *args, np.int64(1), np.float32(2.0))
+    cuda.synchronize()
+    rows = [("launch, 1 array arg", _per_call(lambda: one[1, 256](a), n)),
+            ("launch, 8 arrays + 2 scalars", _per_call(
+                lambda: ten[1, 256](a, *args, np.int64(1), np.float32(2.0)), n)),
+            ("device_array 1 MiB", _per_call(lambda: cuda.device_array(1 << 18, np.float32), n)),
+            ("device_array 8 MiB", _per_call(lambda: cuda.device_array(1 << 21, np.float32), n)),
+            ("to_device 4 KiB", _per_call(lambda: cuda.to_device(np.ones(1024, np.float32)), n)),
+            ("copy_to_host 4 KiB", _per_call(lambda: a.copy_to_host(), n))]
+    cuda.synchronize()
+    for name, s in rows:
+        print(f"  {name:32s} {s * 1e6:8.1f} us")
+
+
+def cnn_profile(sim):
+    from benchmarks import models  # noqa: PLC0415
+    from functrace.backends.numba_cuda.table import HOST_LOWERED  # noqa: PLC0415
+
+    cfg = dict(models.SMALL_CNN, batch=1, shape=(1, 4, 4)) if sim else models.SMALL_CNN
+    rng = np.random.default_rng(0)
+    params = models.init_params(cfg, rng)
+    x = rng.standard_normal((cfg["batch"], *cfg["shape"])).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, cfg["batch"])]
+    step = models.functrace_step(cfg, backend="cuda")
+    compiled = step.lower(params, x, y).compile()
+    step(params, x, y)
+    host = [e.primitive.name for s in compiled.steps if not s.fused for e in s.eqns
+            if e.primitive.name in HOST_LOWERED]
+    print(f"steps: {len(compiled.steps)}; host fallbacks: {host or 'none'}")
+    t = _per_call(lambda: step(params, x, y), 3 if sim else 20)
+    print(f"CNN step per call (NumPy in/out): {t * 1e3:.2f} ms")
+    print(compiled.profile(params, x, y))
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--sim", action="store_true", help="Numba's CUDA simulator, tiny shapes")
+    args = p.parse_args(argv)
+    print("## fixed costs per call")
+    fixed_costs(5 if args.sim else 2000)
+    print("## small CNN step on the GPU")
+    cnn_profile(args.sim)
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
