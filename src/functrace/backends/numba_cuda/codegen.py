@@ -17,11 +17,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import cuda
 
 from ...compiler.kernel_cache import load_kernel_module
 from ...compiler.scalar_expr import cast, literal, scalar_expr
 from ...core.jaxpr import Literal
+from . import memory
 from .kernels import DISPATCHERS, THREADS, blocks, contiguous_strides, flat, registered
 
 # how CUDA kernels spell the math functions (see compiler/scalar_expr.py)
@@ -136,7 +136,7 @@ def build_fused(step):
     grid = blocks(size)
 
     def run(*vals):
-        outs = [cuda.device_array(shape, dt) for dt in out_dtypes]
+        outs = [memory.device_array(shape, dt) for dt in out_dtypes]
         if size:
             ins = [flat(vals[k]) for k, _ in preps]
             kernel[grid, THREADS](np.int64(size), shape_arg, *stride_args, *ins,

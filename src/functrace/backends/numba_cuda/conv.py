@@ -24,7 +24,7 @@ import numpy as np
 from numba import cuda
 
 from ...lax import convolution
-from . import kernels
+from . import kernels, memory
 from .kernels import THREADS, blocks, contiguous_strides, flat, registered
 from .ops import group_strides
 from .table import host_lowering, lowerings
@@ -152,7 +152,7 @@ def _canonical_filter(g: _Geometry, w):
 def _im2col(g: _Geometry, x, xs, group: int, cols=None):
     rows = g.n * g.positions
     if cols is None:
-        cols = cuda.device_array(rows * g.taps, x.dtype)
+        cols = memory.device_array(rows * g.taps, x.dtype)
     total = rows * g.taps
     if total:
         _im2col_kernel[blocks(total), THREADS](flat(x), cols, tuple(np.int64(s) for s in xs),
@@ -174,7 +174,7 @@ def _conv_lowering(eqn):
 
     def run(x, w):
         wc = _canonical_filter(g, w)
-        y = cuda.device_array(out.shape if direct else canon_shape, out.dtype)
+        y = memory.device_array(out.shape if direct else canon_shape, out.dtype)
         if y.size == 0:
             return [y]
         if g.taps == 0:
@@ -203,7 +203,7 @@ def _grad_input_lowering(eqn):
     dtype = ct_aval.dtype
 
     def run(ct, w):
-        dx = cuda.device_array(lhs_shape, dtype)
+        dx = memory.device_array(lhs_shape, dtype)
         if dx.size == 0:
             return [dx]
         if g.taps == 0 or ct.size == 0 or g.og == 0:
@@ -213,7 +213,7 @@ def _grad_input_lowering(eqn):
         if ct_strides is None:  # an unusual layout: copy the cotangent to NCHW first
             ct = kernels.transpose(ct, g.ospec)
             ct_strides = g.nop_strides(ct.shape, tuple(range(ct.ndim)))
-        dcols = cuda.device_array(g.n * g.positions * g.taps, dtype)
+        dcols = memory.device_array(g.n * g.positions * g.taps, dtype)
         total = g.n * g.cg * g.hw[0] * g.hw[1]
         for grp in range(g.groups):
             kernels.matmul_into(
@@ -259,7 +259,7 @@ def _grad_filter_lowering(eqn):
             sn, so, sp = nop
             a = kernels.gather(ct, (g.o, g.n, g.positions), (so, sn, sp))
             a_strides, a_off = (0, k_rows, 1), k_rows
-        dwc = cuda.device_array(canon_shape, dtype)
+        dwc = memory.device_array(canon_shape, dtype)
         cols = None
         for grp in range(g.groups):
             cols = _im2col(g, x, xs, grp, cols)

@@ -18,6 +18,8 @@ import math
 import numpy as np
 from numba import cuda, from_dtype
 
+from . import memory
+
 THREADS = 256  # threads per block of the one-thread-per-element kernels
 
 DISPATCHERS: list = []  # every kernel made so far (to count compiled specialisations)
@@ -74,7 +76,7 @@ def _gather_kernel(src, dst, offset, shape, strides):
 def gather(src, shape, strides, offset: int = 0, dtype=None):
     """A new contiguous device array of ``shape`` read from ``src`` through ``strides``."""
     shape = tuple(int(n) for n in shape)
-    out = cuda.device_array(shape, dtype or src.dtype)
+    out = memory.device_array(shape, dtype or src.dtype)
     size = math.prod(shape)
     if size == 0:
         return out
@@ -106,7 +108,7 @@ def _fill_kernel(dst, value):
 
 
 def zeros(shape, dtype):
-    out = cuda.device_array(tuple(shape), dtype)
+    out = memory.device_array(tuple(shape), dtype)
     if out.size:
         _fill_kernel[blocks(out.size), THREADS](flat(out), np.dtype(dtype).type(0))
     return out
@@ -208,7 +210,7 @@ def reduce_rows(kind: str, x, rows: int, length: int):
     dtype = np.dtype(x.dtype)
     src = flat(x)
     if length <= SHORT_ROW:
-        out = cuda.device_array(rows, dtype)
+        out = memory.device_array(rows, dtype)
         if rows:
             _reduce_short_kernel(kind, dtype)[blocks(rows), THREADS](
                 src, out, np.int64(rows), np.int64(length))
@@ -217,9 +219,9 @@ def reduce_rows(kind: str, x, rows: int, length: int):
     parts = 1
     if length >= _PARTS_MIN_LENGTH and rows < _PARTS_MAX_ROWS:
         parts = min(256, length // (_PARTS_MIN_LENGTH // 8))
-    out = cuda.device_array(rows * parts, dtype)
+    out = memory.device_array(rows * parts, dtype)
     if rows == 0:
-        return cuda.device_array(0, dtype)
+        return memory.device_array(0, dtype)
     kernel[rows * parts, REDUCE_THREADS](src, out, np.int64(length), np.int64(parts))
     if parts > 1:
         return reduce_rows(kind, out, rows, parts)
@@ -343,7 +345,7 @@ def _matmul_split_k(c, a, b, m, n, k, parts, a_strides, b_strides, c_strides, of
     chunk = -(-k // parts)
     full, rest = k // chunk, k % chunk
     total = full + (rest > 0)
-    partial = cuda.device_array(total * m * n, c.dtype)
+    partial = memory.device_array(total * m * n, c.dtype)
     _launch_matmul(partial, a, b, full, m, n, chunk,
                    (chunk * a_strides[2], a_strides[1], a_strides[2]),
                    (chunk * b_strides[1], b_strides[1], b_strides[2]), (m * n, n, 1),
@@ -372,7 +374,7 @@ def _launch_matmul(c, a, b, batch, m, n, k, a_strides, b_strides, c_strides, off
 
 def matmul(a, b, batch: int, m: int, n: int, k: int, a_strides, b_strides, dtype):
     """A new contiguous ``(batch, m, n)`` device array ``A @ B`` (strided operands)."""
-    c = cuda.device_array((batch, m, n), dtype)
+    c = memory.device_array((batch, m, n), dtype)
     if k == 0:
         return zeros((batch, m, n), dtype)
     matmul_into(c, a, b, batch, m, n, k, a_strides, b_strides, (m * n, n, 1))

@@ -17,7 +17,7 @@ import numpy as np
 from numba import cuda
 
 from ...lax import windowed
-from . import kernels
+from . import kernels, memory
 from .kernels import THREADS, blocks, flat, registered
 from .table import host_lowering, lowerings
 
@@ -149,7 +149,7 @@ def _reduce_window_lowering(kind: str, eqn):
     kernel = _reduce_window_kernel(kind, np.dtype(x.dtype))
 
     def run(xv):
-        y = cuda.device_array(out.shape, out.dtype)
+        y = memory.device_array(out.shape, out.dtype)
         if y.size:
             kernel[blocks(y.size), THREADS](flat(xv), flat(y), geo)
         return [y]

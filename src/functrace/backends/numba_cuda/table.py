@@ -12,9 +12,9 @@ cover (integer matmuls, 3-D convolutions, ``batch_group_count > 1``, ...).
 from __future__ import annotations
 
 import numpy as np
-from numba import cuda
 
 from ...core.trace import impl_rules
+from . import memory
 
 lowerings: dict = {}
 
@@ -34,7 +34,7 @@ def to_host(x) -> np.ndarray:
 
 
 def to_device(x: np.ndarray):
-    return cuda.to_device(np.ascontiguousarray(x))
+    return memory.to_device(x)
 
 
 def host_lowering(eqn):
