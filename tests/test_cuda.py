@@ -375,14 +375,16 @@ def test_constants_pass_through_outputs_and_float64(rng, x64):
 
 
 @pytest.mark.skipif(SIM, reason="the simulator has no device memory to pool")
-def test_device_blocks_are_reused_after_their_arrays_die(rng):
-    """The caching allocator: an array's block comes back to the pool when the last
-    array over it (reshapes included) is collected, and the next one of that size
-    reuses it; data written meanwhile is intact."""
+def test_device_blocks_are_reused_after_their_arrays_die(rng, monkeypatch):
+    """The caching allocator (off by default until it has run on a GPU): an array's
+    block comes back to the pool when the last array over it (reshapes included) is
+    collected, and the next one of that size reuses it; data written meanwhile is
+    intact."""
     import gc
 
     from functrace.backends.numba_cuda import memory
 
+    monkeypatch.setattr(memory, "ENABLED", True)
     a = memory.device_array((1000,), np.float32)
     view = a.reshape(10, 100)
     ptr = a.gpu_data.device_pointer_value

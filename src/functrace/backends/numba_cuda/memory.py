@@ -26,8 +26,8 @@ import numpy as np
 from numba import config as numba_config
 from numba import cuda
 
-ENABLED = (not getattr(numba_config, "ENABLE_CUDASIM", False)
-           and os.environ.get("FUNCTRACE_CUDA_POOL", "1") != "0")
+SIMULATOR = bool(getattr(numba_config, "ENABLE_CUDASIM", False))
+ENABLED = not SIMULATOR and os.environ.get("FUNCTRACE_CUDA_POOL", "0") == "1"
 
 _free: dict[int, list] = defaultdict(list)  # rounded size in bytes -> free blocks
 
