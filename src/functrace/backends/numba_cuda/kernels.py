@@ -122,6 +122,18 @@ _PARTS_MIN_LENGTH = 1 << 15  # rows longer than this are split across blocks...
 _PARTS_MAX_ROWS = 256        # ...when there are too few rows to fill the GPU
 
 
+@cuda.jit(device=True, inline=True)
+def combine(acc, v, is_sum, is_max):
+    """One reduction step: ``acc + v``, or the max/min where a NaN on either side
+    wins (as ``np.max``/``np.min``). ``is_sum``/``is_max`` are compile-time
+    constants of the calling kernel, so the unused branches fold away."""
+    if is_sum:
+        return acc + v
+    if is_max:
+        return v if (v > acc or v != v) else acc
+    return v if (v < acc or v != v) else acc
+
+
 @functools.cache
 def _reduce_kernel(kind: str, dtype: np.dtype):
     nb = from_dtype(dtype)
@@ -147,27 +159,14 @@ def _reduce_kernel(kind: str, dtype: np.dtype):
         acc = identity
         j = start + t
         while j < stop:
-            v = src[j]
-            if is_sum:
-                acc += v
-            elif is_max:
-                if v > acc or v != v:
-                    acc = v
-            elif v < acc or v != v:
-                acc = v
+            acc = combine(acc, src[j], is_sum, is_max)
             j += REDUCE_THREADS
         buf[t] = acc
         cuda.syncthreads()
         step = REDUCE_THREADS // 2
         while step > 0:
             if t < step:
-                a, b = buf[t], buf[t + step]
-                if is_sum:
-                    buf[t] = a + b
-                elif is_max:
-                    buf[t] = b if (b > a or b != b) else a
-                else:
-                    buf[t] = b if (b < a or b != b) else a
+                buf[t] = combine(buf[t], buf[t + step], is_sum, is_max)
             cuda.syncthreads()
             step //= 2
         if t == 0:
@@ -188,14 +187,7 @@ def _reduce_short_kernel(kind: str, dtype: np.dtype):
         if r < rows:
             acc = identity
             for j in range(r * length, (r + 1) * length):
-                v = src[j]
-                if is_sum:
-                    acc += v
-                elif is_max:
-                    if v > acc or v != v:
-                        acc = v
-                elif v < acc or v != v:
-                    acc = v
+                acc = combine(acc, src[j], is_sum, is_max)
             dst[r] = acc
 
     return registered(kernel)

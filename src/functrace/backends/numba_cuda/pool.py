@@ -18,7 +18,7 @@ from numba import cuda
 
 from ...lax import windowed
 from . import kernels, memory
-from .kernels import THREADS, blocks, flat, registered
+from .kernels import THREADS, blocks, combine, flat, registered
 from .table import host_lowering, lowerings
 
 RANK = 4
@@ -67,15 +67,9 @@ def _reduce_window_kernel(kind: str, dtype: np.dtype):
                         p3 = o3 * geo[15] - geo[19] + w3 * geo[27]
                         if p3 < 0 or p3 % geo[23] != 0 or p3 // geo[23] >= geo[3]:
                             continue
-                        v = x[((p0 // geo[20] * geo[1] + p1 // geo[21]) * geo[2]
-                               + p2 // geo[22]) * geo[3] + p3 // geo[23]]
-                        if is_sum:
-                            acc += v
-                        elif is_max:
-                            if v > acc or v != v:
-                                acc = v
-                        elif v < acc or v != v:
-                            acc = v
+                        acc = combine(acc, x[((p0 // geo[20] * geo[1] + p1 // geo[21])
+                                                * geo[2] + p2 // geo[22]) * geo[3]
+                                               + p3 // geo[23]], is_sum, is_max)
         out[i] = acc
 
     return registered(kernel)
