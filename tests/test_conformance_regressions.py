@@ -212,3 +212,29 @@ def test_shape_dtype_struct_is_hashable_and_immutable():
     with pytest.raises(AttributeError):
         a.shape = (3,)
 
+
+
+# 10. concrete arrays indexed by traced indices -----------------------------------------
+
+def test_concrete_array_indexed_by_a_traced_index():
+    t = fnp.arange(3.0)
+    assert ft.jit(lambda i: t[i])(1) == 1.0
+    assert ft.jit(lambda i: t[i])(-1) == 2.0  # negative indices wrap, as in NumPy
+    out = ft.vmap(lambda x, i: x[i], in_axes=(None, 0))(t, np.array([0, 2]))
+    np.testing.assert_array_equal(out, [0.0, 2.0])
+    # a plain NumPy array passed unmapped to vmap is indexable too
+    out = ft.vmap(lambda x, i: x[i], in_axes=(None, 0))(np.arange(3.0), np.array([2, 1]))
+    np.testing.assert_array_equal(out, [2.0, 1.0])
+    # d/dx (table[k] * x) = table[k]
+    table = fnp.asarray([1.0, 5.0, 7.0])
+    assert ft.grad(lambda x, k: table[k] * x)(2.0, 1) == 5.0
+    rows = fnp.arange(6.0).reshape(3, 2)
+    np.testing.assert_array_equal(ft.jit(lambda i: rows[i, 1])(2), 5.0)
+
+
+def test_results_stay_numpy_arrays():
+    for x in (fnp.ones(2), fnp.asarray(np.ones(2)), ft.jit(fnp.sin)(np.ones(2)),
+              ft.grad(lambda v: fnp.sum(v * v))(np.ones(2, np.float32))):
+        assert isinstance(x, np.ndarray) and isinstance(x, fnp.ndarray)
+        assert repr(x).startswith("array(")
+    assert fnp.ones(2)[0] == 1.0 and isinstance(fnp.ones(2) + np.ones(2), np.ndarray)

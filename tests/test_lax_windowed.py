@@ -286,8 +286,9 @@ def test_check_grads_without_ties(x64, case):
     args = (window, strides, padding, case[4], case[5])
     for pool in pools:
         # x * x (monotone for x > 0) and sin make the second derivatives non-trivial
+        # central differences of sin(x^2) at x up to 2.5 carry ~1e-5 truncation error
         check_grads(lambda x, pool=pool: lax.sin(pool(lax.mul(x, x), *args)), (x,), order=2,
-                    modes=("fwd", "rev"))
+                    modes=("fwd", "rev"), atol=1e-4, rtol=1e-4)
 
 
 def test_second_order_program(x64):

@@ -256,7 +256,7 @@ def test_non_contiguous_inputs():
 
 def test_shape_errors_are_not_swallowed():
     # the shape rule still runs before lowering: a bad conv never reaches a kernel
-    x, w = np.ones((1, 2, 3, 3), np.float32), np.ones((1, 2, 5, 5), np.float32)
+    x, w = np.ones((1, 2, 3, 3), np.float32), np.ones((1, 3, 2, 2), np.float32)  # 2 vs 3 in
     with pytest.raises(ShapeError):
         ft.jit(lambda x, w: lax.conv(x, w, (1, 1), "VALID"))(x, w)
 

@@ -16,6 +16,7 @@ import time
 import numpy as np
 
 from ..config import config
+from ..core.array import Array, as_base, wrap
 from ..core.avals import (
     ShapedArray,
     aval_of_value,
@@ -43,7 +44,7 @@ def _flat_tree(n: int):
 
 def _leaf_signature(x):
     """(shape, dtype, weak_type) of an argument leaf, fast for arrays and Python scalars."""
-    if type(x) is np.ndarray:
+    if type(x) is np.ndarray or type(x) is Array:
         return (x.shape, canonicalize_dtype(x.dtype), False)
     sig = python_scalar_signature(x)
     if sig is not None:
@@ -67,7 +68,8 @@ class Compiled:
         timings["lower_s"] = time.perf_counter() - t0
 
     def call_flat(self, leaves):
-        return self._run(*leaves)
+        # kernels dispatch fastest on exact ndarrays; results come back as Arrays
+        return [wrap(o) for o in self._run(*[as_base(x) for x in leaves])]
 
     def as_text(self) -> str:
         """The optimised jaxpr, the fusion plan and the generated kernel sources."""

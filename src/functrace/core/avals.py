@@ -15,6 +15,7 @@ import numpy as np
 
 from ..config import config
 from ..errors import DTypeError
+from .array import Array
 
 _SHORT = {
     "float16": "f16", "float32": "f32", "float64": "f64", "bfloat16": "bf16",
@@ -191,7 +192,9 @@ def is_python_scalar(x) -> bool:
 
 
 def canonicalize_value(x) -> np.ndarray:
-    """Turns a Python scalar, NumPy scalar or array into a canonical NumPy array."""
+    """Turns a Python scalar, NumPy scalar or array into a canonical (plain) NumPy array."""
+    if type(x) is Array:
+        x = x.view(np.ndarray)
     if type(x) is np.ndarray:
         dt = canonicalize_dtype(x.dtype)
         return x if dt == x.dtype else x.astype(dt)
@@ -227,7 +230,7 @@ def _scalar_aval(kind, x64) -> ShapedArray:
 
 def aval_of_value(x) -> ShapedArray:
     """The aval of a concrete value (weakly typed for Python scalars)."""
-    if type(x) is np.ndarray:
+    if type(x) is np.ndarray or type(x) is Array:
         return _array_aval(x.shape, x.dtype, config.enable_x64)
     kind = _PY_KIND.get(type(x))
     if kind is not None:

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConcretizationError, FunctraceError, MissingRuleError, UnexpectedTracerError
+from .array import Array, array_methods
 from .avals import ShapedArray, aval_of_value, canonicalize_value
 from .jaxpr import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
 
@@ -170,9 +171,8 @@ def full_lower(val):
 # ---------------------------------------------------------------------------
 # tracers
 
-# Operator overloads of tracers are provided by functrace.numpy (the layer that
-# owns array semantics), which fills this table when it is imported.
-array_methods: dict[str, Any] = {}
+# Operator overloads of tracers (and of concrete Arrays) are provided by functrace.numpy
+# (the layer that owns array semantics), which fills ``array_methods`` when it is imported.
 
 
 def _forward(name):
@@ -321,13 +321,13 @@ class EvalTrace(Trace):
         return _as_array(outs, out_avals)
 
 
-def _as_array(x, aval: ShapedArray) -> np.ndarray:
+def _as_array(x, aval: ShapedArray) -> Array:
     x = np.asarray(x)
     if x.dtype != aval.dtype:
         x = x.astype(aval.dtype)
     if x.shape != aval.shape:
         raise FunctraceError(f"internal error: impl gave shape {x.shape}, rule {aval.shape}")
-    return x
+    return x.view(Array)
 
 
 trace_stack.append(MainTrace(0, EvalTrace))

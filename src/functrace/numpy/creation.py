@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import lax
+from ..core.array import wrap
 from ..core.avals import canonicalize_dtype, default_float_dtype, default_int_dtype
 from ..core.trace import Tracer, concrete_or_none, get_aval
 from ..errors import ConcretizationError, ShapeError
@@ -53,7 +54,7 @@ def array(object, dtype=None, copy: bool = True, ndmin: int = 0):  # noqa: A002 
     nd = get_aval(out).ndim
     if ndmin > nd:
         out = lax.reshape(out, (1,) * (ndmin - nd) + get_aval(out).shape)
-    return out
+    return wrap(out)
 
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from ..core.array import wrap
 from ..core.avals import ShapedArray
 from ..core.trace import Primitive, Trace, Tracer, get_aval, new_main
 from ..errors import (
@@ -272,7 +273,8 @@ def batch_flat(fun, vals, in_dims, size: int, axis_name=None):
     """
     with new_main(BatchTrace, _AxisData(size, axis_name)) as main:
         trace = BatchTrace(main)
-        args = [v if d is not_mapped else BatchTracer(trace, v, d)
+        # an unmapped NumPy array becomes an Array, so a batched index into it works
+        args = [wrap(v) if d is not_mapped else BatchTracer(trace, v, d)
                 for v, d in zip(vals, in_dims, strict=True)]
         outs = fun(*args)
         out_vals, out_dims = [], []

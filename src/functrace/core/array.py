@@ -1,0 +1,75 @@
+"""``Array``: the concrete arrays functrace returns, NumPy arrays that know about tracers.
+
+Eager results of primitives, of ``functrace.numpy`` and of compiled programs are
+``Array``s: a subclass of ``numpy.ndarray`` that adds only what JAX code needs of a
+``jax.Array`` and a plain NumPy array cannot do:
+
+- indexing with a traced index (``t = fnp.arange(3.); jit(lambda i: t[i])(1)``):
+  NumPy would try to turn the tracer into a NumPy array, so a traced index goes to
+  ``functrace.numpy``'s indexing instead;
+- ``x.at[idx].set(v)`` and the other functional updates, where ``functrace.numpy``
+  provides them.
+
+Everything else is NumPy's: ``isinstance(x, np.ndarray)`` holds, NumPy functions
+accept it, and it prints as a NumPy array. ``array_methods`` is filled by
+``functrace.numpy`` (the layer that owns array semantics) for tracers and for this.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+# name -> function(array, *args): operators and methods that functrace.numpy provides
+array_methods: dict[str, Any] = {}
+
+
+def _has_tracer(idx) -> bool:
+    if isinstance(idx, tuple | list):
+        return any(_has_tracer(i) for i in idx)
+    return hasattr(idx, "_trace")  # a Tracer (core.trace imports this module)
+
+
+class Array(np.ndarray):
+    """A NumPy array that can be indexed by traced values and updated with ``.at``.
+
+    Example:
+        >>> import functrace as ft, functrace.numpy as fnp
+        >>> t = fnp.arange(3.0)
+        >>> ft.jit(lambda i: t[i])(1)
+        array(1., dtype=float32)
+    """
+
+    def __getitem__(self, idx):
+        if _has_tracer(idx):
+            return array_methods["__getitem__"](self, idx)
+        return super().__getitem__(idx)
+
+    @property
+    def at(self):
+        """Functional updates: ``x.at[idx].set(v)``, ``.add(v)``... (as ``jax.Array.at``)."""
+        fn = array_methods.get("at")
+        if fn is None:
+            raise AttributeError("Array.at is unavailable: import functrace.numpy")
+        return fn(self)
+
+    def __repr__(self) -> str:
+        return np.ndarray.__repr__(self.view(np.ndarray))
+
+    def __str__(self) -> str:
+        return np.ndarray.__str__(self.view(np.ndarray))
+
+    def __reduce__(self):  # pickles (and np.save) as a plain NumPy array
+        return np.ndarray.__reduce__(self.view(np.ndarray))
+
+
+def as_base(x):
+    """``x`` as a plain ``np.ndarray`` view when it is an ``Array`` (Numba's dispatcher and
+    NumPy's ufuncs are faster on the exact type)."""
+    return x.view(np.ndarray) if type(x) is Array else x
+
+
+def wrap(x):
+    """A plain ``np.ndarray`` as an ``Array`` (a view, no copy); anything else unchanged."""
+    return x.view(Array) if type(x) is np.ndarray else x
