@@ -20,6 +20,14 @@ rather than XLA's; XLA's fused multiply-add), and so ``categorical`` and ``choic
 ``p`` in a near-tie. Results are deterministic: integer and key operations are exact
 everywhere; floats through ``log`` are as reproducible as NumPy's ``log`` on the machine.
 
+The other samplers (``exponential``, ``laplace``, ``logistic``, ``cauchy``, ``pareto``,
+``rademacher``, ``maxwell``, ``double_sided_maxwell``, ``weibull_min``, ``geometric``,
+``lognormal``, ``rayleigh``, ``wald``, ``triangular``, ``gamma``/``loggamma`` (differentiable
+in the shape parameter), ``beta``, ``dirichlet``, ``chisquare``, ``f``, ``t``,
+``generalized_normal``; ``gumbel`` and ``categorical`` with ``mode=``/``replace=``) follow
+JAX's algorithms and key use, so they draw JAX's numbers to float rounding; integer ones
+exactly. ``gamma``'s rejection loop is unrolled (see ``random/gamma.py``).
+
 A Python int seed is taken as int64 with x64 enabled and wrapped to int32 without it,
 as in JAX (``PRNGKey(-1)`` is ``[0, 0xffffffff]`` by default, eagerly and under ``jit``).
 
@@ -35,10 +43,40 @@ Example:
 
 from .continuous import gumbel, normal, truncated_normal, uniform
 from .discrete import bernoulli, categorical, choice, permutation, randint
-from .prng import PRNGKey, bits, fold_in, key, key_data, split, threefry_2x32, wrap_key_data
+from .distributions import (
+    cauchy,
+    double_sided_maxwell,
+    exponential,
+    geometric,
+    laplace,
+    logistic,
+    lognormal,
+    maxwell,
+    pareto,
+    rademacher,
+    rayleigh,
+    triangular,
+    wald,
+    weibull_min,
+)
+from .gamma import beta, chisquare, dirichlet, f, gamma, generalized_normal, loggamma, t
+from .prng import (
+    PRNGKey,
+    bits,
+    fold_in,
+    key,
+    key_data,
+    key_impl,
+    split,
+    threefry_2x32,
+    wrap_key_data,
+)
 
 __all__ = [
-    "PRNGKey", "bernoulli", "bits", "categorical", "choice", "fold_in", "gumbel",
-    "key", "key_data", "normal", "permutation", "randint", "split", "threefry_2x32",
-    "truncated_normal", "uniform", "wrap_key_data",
+    "PRNGKey", "bernoulli", "beta", "bits", "categorical", "cauchy", "chisquare", "choice",
+    "dirichlet", "double_sided_maxwell", "exponential", "f", "fold_in", "gamma",
+    "generalized_normal", "geometric", "gumbel", "key", "key_data", "key_impl", "laplace",
+    "loggamma", "logistic", "lognormal", "maxwell", "normal", "pareto", "permutation",
+    "rademacher", "randint", "rayleigh", "split", "t", "threefry_2x32", "triangular",
+    "truncated_normal", "uniform", "wald", "weibull_min", "wrap_key_data",
 ]

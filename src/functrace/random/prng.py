@@ -97,7 +97,17 @@ def float_dtype(name: str, dtype) -> np.dtype:
 # ---------------------------------------------------------------------------
 # keys
 
-def PRNGKey(seed) -> np.ndarray:  # noqa: N802 - JAX's name
+_IMPLS = ("threefry2x32", "threefry")
+
+
+def check_impl(name: str, impl) -> None:
+    """Only JAX's default implementation, Threefry-2x32, is built."""
+    if impl is not None and not (isinstance(impl, str) and impl in _IMPLS):
+        raise DTypeError(f"random.{name}: impl={impl!r} is not available; functrace builds only "
+                         "the 'threefry2x32' PRNG (JAX's default). Leave impl out.")
+
+
+def PRNGKey(seed, *, impl=None) -> np.ndarray:  # noqa: N802 - JAX's name
     """A PRNG key (``uint32[2]``) made from an integer seed, as ``jax.random.PRNGKey``.
 
     The key is ``[seed >> 32, seed & 0xFFFFFFFF]`` of the seed at its own width: an
@@ -108,6 +118,7 @@ def PRNGKey(seed) -> np.ndarray:  # noqa: N802 - JAX's name
 
     Args:
         seed: a Python int in the int64 range, or a scalar integer array.
+        impl: ``None`` or ``"threefry2x32"`` (the only implementation built).
     Returns:
         A ``uint32[2]`` key.
 
@@ -117,6 +128,7 @@ def PRNGKey(seed) -> np.ndarray:  # noqa: N802 - JAX's name
         >>> PRNGKey(-1)
         array([         0, 4294967295], dtype=uint32)
     """
+    check_impl("PRNGKey", impl)
     if isinstance(seed, bool | np.bool_):
         raise DTypeError(f"random.PRNGKey: the seed must be an integer, got {seed!r}")
     if isinstance(seed, int):
@@ -138,7 +150,7 @@ def PRNGKey(seed) -> np.ndarray:  # noqa: N802 - JAX's name
     return lax.concatenate([lax.reshape(k1, (1,)), lax.reshape(k2, (1,))], 0)
 
 
-def key(seed) -> np.ndarray:
+def key(seed, *, impl=None) -> np.ndarray:
     """A PRNG key from an integer seed (``jax.random.key``).
 
     JAX returns a typed key array here; functrace has no key dtype, so this is the
@@ -148,7 +160,19 @@ def key(seed) -> np.ndarray:
         >>> key(0)
         array([0, 0], dtype=uint32)
     """
-    return PRNGKey(seed)
+    return PRNGKey(seed, impl=impl)
+
+
+def key_impl(keys) -> str:
+    """The name of the PRNG implementation of ``keys`` (``jax.random.key_impl``): always
+    ``"threefry2x32"``.
+
+    Example:
+        >>> key_impl(PRNGKey(0))
+        'threefry2x32'
+    """
+    key_data(keys)
+    return "threefry2x32"
 
 
 def key_data(keys):
@@ -165,13 +189,14 @@ def key_data(keys):
     return keys
 
 
-def wrap_key_data(key_bits_array):
+def wrap_key_data(key_bits_array, *, impl=None):
     """Keys from their ``uint32`` data (the data itself: functrace keys are raw).
 
     Example:
         >>> wrap_key_data(np.uint32([0, 1]))
         array([0, 1], dtype=uint32)
     """
+    check_impl("wrap_key_data", impl)
     return key_data(key_bits_array)
 
 
