@@ -39,11 +39,22 @@ def test_threefry_known_answers_through_the_api():
 
 
 # ---------------------------------------------------------------------------
-# JAX's numbers. Values computed with jax 0.10.2 and
+# JAX's numbers under the original scheme. Values computed with jax 0.10.2 and
 # jax.config.update("jax_threefry_partitionable", False) (JAX's default before 0.5); the
-# first three also appear in JAX's own documentation.
+# first three also appear in JAX's own documentation. Both schemes, under jit and vmap
+# too: tests/test_random_jax_values.py.
 
-def test_matches_jax_documented_values(key):
+@pytest.fixture
+def original_scheme():
+    prev = ft.config.threefry_partitionable
+    ft.config.update("jax_threefry_partitionable", False)
+    try:
+        yield
+    finally:
+        ft.config.update("threefry_partitionable", prev)
+
+
+def test_matches_jax_documented_values(original_scheme, key):
     assert random.split(key).tolist() == [[4146024105, 967050713], [2718843009, 1272950319]]
     assert random.uniform(key) == np.float32(0.41845703)
     np.testing.assert_allclose(random.normal(key, (10,)), [
@@ -51,7 +62,7 @@ def test_matches_jax_documented_values(key):
         -0.67135346, -0.5908641, 0.73168886, 0.5673026], rtol=2e-6)
 
 
-def test_matches_jax_bit_for_bit():
+def test_matches_jax_bit_for_bit(original_scheme):
     k = random.PRNGKey(42)
     assert random.fold_in(random.PRNGKey(0), 1).tolist() == [928981903, 3453687069]
     assert random.split(k, 3).tolist() == [[3134548294, 3733159049], [3746501087, 894150801],
@@ -73,7 +84,7 @@ def test_matches_jax_bit_for_bit():
     assert random.PRNGKey(np.int32(-1)).tolist() == [0, 0xFFFFFFFF]
 
 
-def test_matches_jax_bit_for_bit_x64(x64):
+def test_matches_jax_bit_for_bit_x64(original_scheme, x64):
     k = random.PRNGKey(42)
     assert random.PRNGKey(-1).tolist() == [0xFFFFFFFF, 0xFFFFFFFF]
     assert random.PRNGKey(2**40 + 5).tolist() == [256, 5]
@@ -90,11 +101,18 @@ def test_matches_jax_bit_for_bit_x64(x64):
 def test_prng_key_from_seeds():
     assert random.PRNGKey(0).tolist() == [0, 0]
     assert random.PRNGKey(42).dtype == np.uint32 and random.PRNGKey(42).shape == (2,)
-    # the seed as a 64-bit integer: high word, low word (even without x64)
+    # as JAX without x64: a Python int wraps to int32 first
+    assert random.PRNGKey(-1).tolist() == [0, 0xFFFFFFFF]
+    assert random.PRNGKey(2**32 + 7).tolist() == [0, 7]
+    assert random.PRNGKey(-(2**63)).tolist() == [0, 0]
+    assert random.key(3).tolist() == random.PRNGKey(3).tolist()
+
+
+def test_prng_key_from_seeds_x64(x64):
+    # the seed as a 64-bit integer: high word, low word
     assert random.PRNGKey(-1).tolist() == [0xFFFFFFFF, 0xFFFFFFFF]
     assert random.PRNGKey(2**32 + 7).tolist() == [1, 7]
     assert random.PRNGKey(-(2**63)).tolist() == [0x80000000, 0]
-    assert random.key(3).tolist() == random.PRNGKey(3).tolist()
     assert random.key_data(random.key(3)) is not None
     keys = {s: tuple(random.PRNGKey(s).tolist()) for s in [0, 1, -1, 2**32, 2**32 + 1, 2**40]}
     assert len(set(keys.values())) == len(keys)
@@ -104,8 +122,10 @@ def test_split_and_fold_in_give_distinct_keys(key):
     children = random.split(key, 8)
     assert children.shape == (8, 2) and children.dtype == np.uint32
     derived = [tuple(c) for c in children.tolist()]
-    derived += [tuple(random.fold_in(key, d).tolist()) for d in [0, 1, 2, 2**31, -1]]
-    derived += [tuple(key.tolist())]
+    folded = [tuple(random.fold_in(key, d).tolist()) for d in [0, 1, 2, 2**31, -1]]
+    # JAX's partitionable split is "fold-like": key i of split(key, n) is fold_in(key, i)
+    assert folded[:3] == derived[:3]
+    derived += folded[3:] + [tuple(key.tolist())]
     assert len(set(derived)) == len(derived)
     assert random.split(key, (2, 3)).shape == (2, 3, 2)
     assert random.split(key, (2, 3)).reshape(6, 2).tolist() == random.split(key, 6).tolist()

@@ -188,14 +188,17 @@ class Jitted:
     def _explain_miss(self, key) -> str:
         if self._last_key is None:
             return "first call"
-        old_tree, old_sig, old_static, old_backend = self._last_key
-        tree, sig, static, backend = key
+        old_tree, old_sig, old_static, old_backend, old_context = self._last_key
+        tree, sig, static, backend, context = key
         if tree != old_tree:
             return f"argument structure changed: {old_tree} -> {tree}"
         if static != old_static:
             return f"static arguments changed: {old_static} -> {static}"
         if backend != old_backend:
             return f"backend changed: {old_backend} -> {backend}"
+        if context != old_context:
+            return (f"config.threefry_partitionable changed: {old_context[0]} -> "
+                    f"{context[0]}")
         for k, (a, b) in enumerate(zip(old_sig, sig, strict=True)):
             if a != b:
                 fmt = lambda s: ShapedArray(s[0], s[1], s[2]).str_short()  # noqa: E731
@@ -233,7 +236,9 @@ class Jitted:
             leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         if any(isinstance(x, Tracer) for x in leaves):
             return None, leaves
-        key = (in_tree, tuple(map(_leaf_signature, leaves)), statics, self.backend_name)
+        # config flags that change what tracing produces (JAX's trace context)
+        context = (config.threefry_partitionable,)
+        key = (in_tree, tuple(map(_leaf_signature, leaves)), statics, self.backend_name, context)
         leaves = [canonicalize_value(x) for x in leaves]
         compiled = self._cache.get(key)
         if compiled is None:

@@ -7,22 +7,32 @@ leaves and can be traced (``make_jaxpr``); every sampler is built from lax primi
 the Threefry-2x32 hash being ``lax.threefry2x32``. Samples are constants to ``grad``:
 derivatives w.r.t. keys are zero, and ``grad(lambda x: normal(key) * x)`` works.
 
-The algorithms are JAX's default (non-partitionable) Threefry ones, so for the same
-seed ``PRNGKey``, ``split``, ``fold_in``, ``bits``, ``uniform``, ``bernoulli``,
-``randint``, ``permutation`` and ``choice`` without ``p`` give JAX's numbers bit for bit
-(checked against jax 0.10.2; JAX >= 0.5 needs
-``jax.config.update('jax_threefry_partitionable', False)`` to use these algorithms).
-``normal``, ``truncated_normal``, ``gumbel`` and ``uniform`` with bounds other than
-[0, 1) can differ from JAX's in the last bit of a float (NumPy's ``log``/``log1p``
+The algorithms are JAX's Threefry ones, so for the same seed ``PRNGKey``, ``split``,
+``fold_in``, ``bits``, ``uniform``, ``bernoulli``, ``randint``, ``permutation`` and
+``choice`` without ``p`` give JAX's numbers bit for bit (checked against jax 0.10.2).
+By default keys and bits are derived with JAX's partitionable scheme, JAX's default
+since 0.5; ``config.update("threefry_partitionable", False)`` (alias
+``"jax_threefry_partitionable"``) selects the scheme of JAX before 0.5, for streams made
+with older JAX. The flag is read when a function is traced: ``jit`` caches a program per
+setting. ``normal``, ``truncated_normal``, ``gumbel`` and ``uniform`` with bounds other
+than [0, 1) can differ from JAX's in the last bit of a float (NumPy's ``log``/``log1p``
 rather than XLA's; XLA's fused multiply-add), and so ``categorical`` and ``choice`` with
 ``p`` in a near-tie. Results are deterministic: integer and key operations are exact
 everywhere; floats through ``log`` are as reproducible as NumPy's ``log`` on the machine.
 
+The other samplers (``exponential``, ``laplace``, ``logistic``, ``cauchy``, ``pareto``,
+``rademacher``, ``maxwell``, ``double_sided_maxwell``, ``weibull_min``, ``geometric``,
+``lognormal``, ``rayleigh``, ``wald``, ``triangular``, ``gamma``/``loggamma`` (differentiable
+in the shape parameter), ``beta``, ``dirichlet``, ``chisquare``, ``f``, ``t``,
+``generalized_normal``; ``gumbel`` and ``categorical`` with ``mode=``/``replace=``) follow
+JAX's algorithms and key use, so they draw JAX's numbers to float rounding; integer ones
+exactly. ``gamma``'s rejection loop is unrolled (see ``random/gamma.py``).
+
+A Python int seed is taken as int64 with x64 enabled and wrapped to int32 without it,
+as in JAX (``PRNGKey(-1)`` is ``[0, 0xffffffff]`` by default, eagerly and under ``jit``).
+
 Differences from JAX: ``key(seed)`` returns the same raw key as ``PRNGKey(seed)``
-(there are no typed key arrays; ``key_data``/``wrap_key_data`` are identities); a
-Python int seed always keeps its high 32 bits, while JAX without x64 truncates it to
-32 bits first (so ``PRNGKey(-1)`` is ``[0xffffffff, 0xffffffff]`` here and
-``[0, 0xffffffff]`` in JAX's default mode).
+(there are no typed key arrays; ``key_data``/``wrap_key_data`` are identities).
 
 Example:
     >>> from functrace import random
@@ -33,10 +43,40 @@ Example:
 
 from .continuous import gumbel, normal, truncated_normal, uniform
 from .discrete import bernoulli, categorical, choice, permutation, randint
-from .prng import PRNGKey, bits, fold_in, key, key_data, split, threefry_2x32, wrap_key_data
+from .distributions import (
+    cauchy,
+    double_sided_maxwell,
+    exponential,
+    geometric,
+    laplace,
+    logistic,
+    lognormal,
+    maxwell,
+    pareto,
+    rademacher,
+    rayleigh,
+    triangular,
+    wald,
+    weibull_min,
+)
+from .gamma import beta, chisquare, dirichlet, f, gamma, generalized_normal, loggamma, t
+from .prng import (
+    PRNGKey,
+    bits,
+    fold_in,
+    key,
+    key_data,
+    key_impl,
+    split,
+    threefry_2x32,
+    wrap_key_data,
+)
 
 __all__ = [
-    "PRNGKey", "bernoulli", "bits", "categorical", "choice", "fold_in", "gumbel",
-    "key", "key_data", "normal", "permutation", "randint", "split", "threefry_2x32",
-    "truncated_normal", "uniform", "wrap_key_data",
+    "PRNGKey", "bernoulli", "beta", "bits", "categorical", "cauchy", "chisquare", "choice",
+    "dirichlet", "double_sided_maxwell", "exponential", "f", "fold_in", "gamma",
+    "generalized_normal", "geometric", "gumbel", "key", "key_data", "key_impl", "laplace",
+    "loggamma", "logistic", "lognormal", "maxwell", "normal", "pareto", "permutation",
+    "rademacher", "randint", "rayleigh", "split", "t", "threefry_2x32", "triangular",
+    "truncated_normal", "uniform", "wald", "weibull_min", "wrap_key_data",
 ]

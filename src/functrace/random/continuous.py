@@ -16,6 +16,7 @@ import numpy as np
 from .. import lax
 from .. import numpy as fnp
 from ..core.trace import get_aval
+from ..errors import DTypeError
 from .prng import UINT_DTYPES, check_key, check_shape, float_dtype, random_bits
 
 # XLA's erf_inv (xla/client/lib/math.cc, after M. Giles, "Approximating the erfinv
@@ -218,8 +219,17 @@ def truncated_normal(key, lower, upper, shape=None, dtype=float):
 # ---------------------------------------------------------------------------
 # gumbel
 
-def gumbel(key, shape=(), dtype=float):
-    """Standard Gumbel random floats, ``-log(-log(u))`` (``jax.random.gumbel``).
+def gumbel(key, shape=(), dtype=float, mode=None):
+    """Standard Gumbel random floats (``jax.random.gumbel``).
+
+    Args:
+        key: a PRNG key.
+        shape: the result shape.
+        dtype: a float dtype.
+        mode: ``"low"`` (the default): ``-log(-log(u))``; ``"high"``: two uniforms
+            combined so that events of probability down to about 1e-14 are sampled
+            without bias; ``"highest"``: for float32, a 64-bit fixed-point uniform
+            (``"high"`` for other dtypes). JAX's algorithms and key use for each.
 
     Example:
         >>> from functrace.random import PRNGKey
@@ -229,6 +239,55 @@ def gumbel(key, shape=(), dtype=float):
     key = check_key("gumbel", key)
     dtype = float_dtype("gumbel", dtype)
     shape = check_shape("gumbel", shape)
-    u = uniform(key, shape, dtype, minval=np.finfo(dtype).tiny, maxval=1.0)
+    mode = "low" if mode is None else mode
+    if mode not in ("low", "high", "highest"):
+        raise DTypeError(f"random.gumbel: mode must be 'low', 'high' or 'highest', got "
+                         f"{mode!r}")
+    finfo = np.finfo(dtype)
+    if mode == "highest" and dtype == np.float32:
+        return _gumbel_highest_f32(key, shape)
+    if mode in ("high", "highest"):
+        both = uniform(key, (2, *shape), dtype)
+        high, low = (lax.reshape(lax.slice(both, (i, *(0,) * len(shape)), (i + 1, *shape)),
+                                 shape) for i in (0, 1))
+        fine = lax.add(lax.add(high, lax.mul(_const(2.0 ** -finfo.nmant, dtype), low)),
+                       _const(finfo.tiny, dtype))
+        x = lax.select(lax.ge(high, _const(0.5, dtype)), high, fine)
+        return lax.neg(lax.log(lax.neg(lax.log1p(lax.neg(x)))))
+    u = uniform(key, shape, dtype, minval=finfo.tiny, maxval=1.0)
     return lax.neg(lax.log(lax.neg(lax.log(u))))
 
+
+def _clz32(x):
+    """The number of leading zero bits of each uint32 (32 for 0)."""
+    for s in (1, 2, 4, 8, 16):
+        x = lax.bitwise_or(x, lax.shift_right_logical(x, np.uint32(s)))
+    return lax.sub(np.uint32(32), lax.population_count(x))
+
+
+def _gumbel_highest_f32(key, shape):
+    # JAX's "highest" mode: 64 random bits as a fixed-point number in (0, 1), converted to
+    # float32 with all the precision near 0; log1p below 1/2 and log above.
+    u32 = np.uint32
+    bits = random_bits(key, 32, (2, *shape))
+    rows = lambda a: (lax.reshape(lax.slice(a, (i, *(0,) * len(shape)),  # noqa: E731
+                                            (i + 1, *shape)), shape) for i in (0, 1))
+    b_hi, b_lo = rows(bits)
+    n_hi, n_lo = rows(lax.bitwise_not(bits))
+    carry = lax.convert_element_type(lax.eq(n_lo, u32(0xFFFFFFFF)), np.uint32)
+    n_hi, n_lo = lax.add(n_hi, carry), lax.add(n_lo, u32(1))  # 1 - bits, 64-bit
+    flip = lax.lt(b_hi, u32(1 << 31))
+    hi, lo = lax.select(flip, b_hi, n_hi), lax.select(flip, b_lo, n_lo)
+    hiclz, loclz = _clz32(hi), _clz32(lo)
+    hi_empty = lax.eq(hiclz, u32(32))
+    mantissa = lax.bitwise_or(
+        lax.shift_left(hi, hiclz),
+        lax.select(hi_empty, lax.shift_left(lo, loclz),
+                   lax.shift_right_logical(lo, lax.sub(u32(32), hiclz))))
+    mantissa = lax.bitwise_and(lax.shift_right_logical(mantissa, u32(8)), u32((1 << 23) - 1))
+    zeros = lax.select(hi_empty, lax.add(u32(32), loclz), hiclz)
+    exp = lax.shift_left(lax.sub(u32(126), zeros), u32(23))
+    exp = lax.bitwise_and(exp, u32((1 << 30) - (1 << 22)))
+    x = lax.bitcast_convert_type(lax.bitwise_or(exp, mantissa), np.float32)
+    return lax.select(flip, lax.neg(lax.log(lax.neg(lax.log1p(lax.neg(x))))),
+                      lax.neg(lax.log(lax.neg(lax.log(x)))))

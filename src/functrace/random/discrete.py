@@ -277,7 +277,7 @@ def choice(key, a, shape=(), replace: bool = True, p=None, axis: int = 0):
 # ---------------------------------------------------------------------------
 # categorical
 
-def categorical(key, logits, axis: int = -1, shape=None):
+def categorical(key, logits, axis: int = -1, shape=None, replace: bool = True, mode=None):
     """Random category indices with unnormalised log-probabilities ``logits``, by the
     Gumbel-max trick (``jax.random.categorical``).
 
@@ -287,6 +287,10 @@ def categorical(key, logits, axis: int = -1, shape=None):
         axis: the category axis.
         shape: the result shape; it must end with the batch shape (``logits``'s shape
             without ``axis``), which is the default.
+        replace: draw with replacement; without it the leading dimensions of ``shape``
+            (``prod`` of them at most the number of categories) hold distinct categories,
+            the top-k of one Gumbel perturbation of the logits.
+        mode: the ``gumbel`` mode (``"low"``, ``"high"``, ``"highest"``).
     Returns:
         Indices (default int dtype) of ``shape``.
 
@@ -306,8 +310,21 @@ def categorical(key, logits, axis: int = -1, shape=None):
     batch_shape = tuple(np.delete(lshape, axis))
     shape = batch_shape if shape is None else check_shape("categorical", shape, batch_shape)
     prefix = shape[:len(shape) - len(batch_shape)]
+    dtype = get_aval(logits).dtype
+    if not replace:
+        k = math.prod(prefix)
+        if k > lshape[axis]:
+            raise ShapeError(f"random.categorical: the number of samples without replacement "
+                             f"({k}) cannot exceed the number of categories ({lshape[axis]})")
+        scores = fnp.moveaxis(fnp.add(logits, gumbel(key, lshape, dtype, mode=mode)), axis, -1)
+        # top-k: the k largest in decreasing order, ties to the lower index
+        order = lax.stable_argsort(fnp.negative(scores), -1)
+        top = order[..., :k]
+        nd = len(batch_shape) + 1
+        top = lax.transpose(top, (nd - 1, *range(nd - 1)))
+        return fnp.reshape(top, shape)  # int32, as JAX's top_k indices
     logits_shape = list(shape[len(shape) - len(batch_shape):])
     logits_shape.insert(axis % ndim, lshape[axis])
-    noise = gumbel(key, (*prefix, *logits_shape), get_aval(logits).dtype)
+    noise = gumbel(key, (*prefix, *logits_shape), dtype, mode=mode)
     scores = fnp.add(noise, fnp.expand_dims(logits, tuple(range(len(prefix)))))
     return fnp.argmax(scores, axis=axis)

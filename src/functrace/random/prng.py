@@ -1,9 +1,23 @@
-"""Keys and raw random bits: JAX's Threefry PRNG (``jax._src.prng``, the default
-non-partitionable implementation), written with lax primitives so it traces.
+"""Keys and raw random bits: JAX's Threefry PRNG (``jax._src.prng``), written with lax
+primitives so it traces.
 
 A key is a ``uint32[2]`` array, JAX's raw ``PRNGKey`` format. Every function here and in
 the sibling modules is a composition of ``functrace.lax`` primitives, the hash itself
 being the ``threefry2x32`` primitive.
+
+Two schemes derive keys and bits from a key, chosen by ``config.threefry_partitionable``
+(JAX's ``jax_threefry_partitionable``) when a function is traced or run:
+
+* partitionable (the default, as in JAX >= 0.5): element ``i`` of ``split(key, shape)``
+  or ``bits(key, shape)`` (in row-major order) hashes the 64-bit counter ``i`` as the
+  pair ``(i >> 32, i & 0xffffffff)``; ``split`` keeps both output words as the new key,
+  32-bit ``bits`` XOR them, 64-bit ones concatenate them, 8- and 16-bit ones keep the
+  low bits of the XOR.
+* original (JAX's default before 0.5): ``threefry_2x32(key, iota(n))`` hashes the first
+  half of the counters against the second half, and the outputs are cut into keys or
+  values in order.
+
+``fold_in`` is the same in both.
 """
 
 from __future__ import annotations
@@ -83,30 +97,46 @@ def float_dtype(name: str, dtype) -> np.dtype:
 # ---------------------------------------------------------------------------
 # keys
 
-def PRNGKey(seed) -> np.ndarray:  # noqa: N802 - JAX's name
+_IMPLS = ("threefry2x32", "threefry")
+
+
+def check_impl(name: str, impl) -> None:
+    """Only JAX's default implementation, Threefry-2x32, is built."""
+    if impl is not None and not (isinstance(impl, str) and impl in _IMPLS):
+        raise DTypeError(f"random.{name}: impl={impl!r} is not available; functrace builds only "
+                         "the 'threefry2x32' PRNG (JAX's default). Leave impl out.")
+
+
+def PRNGKey(seed, *, impl=None) -> np.ndarray:  # noqa: N802 - JAX's name
     """A PRNG key (``uint32[2]``) made from an integer seed, as ``jax.random.PRNGKey``.
 
-    The key is ``[seed >> 32, seed & 0xFFFFFFFF]`` of the seed as a 64-bit integer, so
-    negative seeds and seeds above 2**32 give distinct keys. (JAX does this with x64
-    enabled; without it, JAX first truncates a Python int seed to 32 bits.) Integer
-    arrays, traced ones included, are split the same way at their own width.
+    The key is ``[seed >> 32, seed & 0xFFFFFFFF]`` of the seed at its own width: an
+    integer array of 32 bits or fewer gets ``[0, seed]`` (a negative one sign-extended to
+    32 bits, so ``PRNGKey(np.int32(-1))`` is ``[0, 0xffffffff]``). A Python int is taken as
+    int64 with x64 enabled, and otherwise wraps to int32 first, as in JAX: without x64,
+    ``PRNGKey(-1)`` is ``[0, 0xffffffff]`` eagerly and under ``jit`` alike.
 
     Args:
         seed: a Python int in the int64 range, or a scalar integer array.
+        impl: ``None`` or ``"threefry2x32"`` (the only implementation built).
     Returns:
         A ``uint32[2]`` key.
 
     Example:
         >>> PRNGKey(42)
         array([ 0, 42], dtype=uint32)
+        >>> PRNGKey(-1)
+        array([         0, 4294967295], dtype=uint32)
     """
+    check_impl("PRNGKey", impl)
     if isinstance(seed, bool | np.bool_):
         raise DTypeError(f"random.PRNGKey: the seed must be an integer, got {seed!r}")
     if isinstance(seed, int):
         if not -2**63 <= seed < 2**63:
             raise DTypeError(f"random.PRNGKey: the seed {seed} does not fit in 64 bits; "
                              "pass a seed in [-2**63, 2**63)")
-        s = seed % 2**64
+        # JAX converts a Python int to int64, which is narrowed to int32 without x64
+        s = seed % 2**64 if config.enable_x64 else seed % 2**32
         return np.array([s >> 32, s & _UINT32_MAX], np.uint32)
     aval = get_aval(seed)
     if aval.shape != ():
@@ -120,7 +150,7 @@ def PRNGKey(seed) -> np.ndarray:  # noqa: N802 - JAX's name
     return lax.concatenate([lax.reshape(k1, (1,)), lax.reshape(k2, (1,))], 0)
 
 
-def key(seed) -> np.ndarray:
+def key(seed, *, impl=None) -> np.ndarray:
     """A PRNG key from an integer seed (``jax.random.key``).
 
     JAX returns a typed key array here; functrace has no key dtype, so this is the
@@ -130,7 +160,19 @@ def key(seed) -> np.ndarray:
         >>> key(0)
         array([0, 0], dtype=uint32)
     """
-    return PRNGKey(seed)
+    return PRNGKey(seed, impl=impl)
+
+
+def key_impl(keys) -> str:
+    """The name of the PRNG implementation of ``keys`` (``jax.random.key_impl``): always
+    ``"threefry2x32"``.
+
+    Example:
+        >>> key_impl(PRNGKey(0))
+        'threefry2x32'
+    """
+    key_data(keys)
+    return "threefry2x32"
 
 
 def key_data(keys):
@@ -147,13 +189,14 @@ def key_data(keys):
     return keys
 
 
-def wrap_key_data(key_bits_array):
+def wrap_key_data(key_bits_array, *, impl=None):
     """Keys from their ``uint32`` data (the data itself: functrace keys are raw).
 
     Example:
         >>> wrap_key_data(np.uint32([0, 1]))
         array([0, 1], dtype=uint32)
     """
+    check_impl("wrap_key_data", impl)
     return key_data(key_bits_array)
 
 
@@ -193,8 +236,31 @@ def threefry_2x32(key, count):
     return lax.reshape(out, aval.shape)
 
 
+def iota_2x32_shape(shape: tuple[int, ...]):
+    """The row-major index of each element of ``shape`` as a 64-bit count in two uint32
+    words ``(hi, lo)`` (JAX's ``prng.iota_2x32_shape``). ``hi`` is a rank-0 zero (the
+    ``threefry2x32`` primitive broadcasts it): sizes above 2**32 are refused."""
+    size = math.prod(shape)
+    if size > _UINT32_MAX + 1:
+        raise ShapeError(f"random: {size} values in one draw is more than functrace's limit "
+                         f"of 2**32 per key; draw them in chunks with split keys.")
+    zero = np.zeros((), np.uint32)
+    if not shape:
+        return zero, zero
+    return zero, lax.reshape(lax.iota(np.uint32, size), shape)
+
+
+def _hash_counts(key, shape: tuple[int, ...]):
+    """The two output words of hashing each counter of ``iota_2x32_shape(shape)``."""
+    hi, lo = iota_2x32_shape(shape)
+    return lax.threefry2x32(*_key_words(key), hi, lo)
+
+
 def split(key, num=2):
     """``num`` new keys derived from ``key`` (``jax.random.split``).
+
+    With ``config.threefry_partitionable`` (the default) key ``i`` is the pair of words
+    that hashes counter ``i``; otherwise it is JAX's original scheme (see the module).
 
     Args:
         key: a PRNG key.
@@ -205,10 +271,14 @@ def split(key, num=2):
     Example:
         >>> key, subkey = split(PRNGKey(0))
         >>> subkey
-        array([2718843009, 1272950319], dtype=uint32)
+        array([ 928981903, 3453687069], dtype=uint32)
     """
     key = check_key("split", key)
     shape = canonical_shape(num, "split")
+    if config.threefry_partitionable:
+        y1, y2 = _hash_counts(key, shape)
+        return lax.concatenate([lax.broadcast_in_dim(y, (*shape, 1), tuple(range(len(shape))))
+                                for y in (y1, y2)], len(shape))
     counts = lax.iota(np.uint32, 2 * math.prod(shape))
     return lax.reshape(threefry_2x32(key, counts), (*shape, 2))
 
@@ -243,12 +313,32 @@ def fold_in(key, data):
 # random bits
 
 def random_bits(key, bit_width: int, shape: tuple[int, ...]):
-    """Unsigned integers of ``bit_width`` bits (8, 16, 32 or 64) and ``shape``, as
-    JAX's ``_threefry_random_bits_original``."""
+    """Unsigned integers of ``bit_width`` bits (8, 16, 32 or 64) and ``shape``, as JAX's
+    ``threefry_random_bits`` under the current ``config.threefry_partitionable``."""
     if bit_width not in UINT_DTYPES:
         raise DTypeError(f"random: bit width must be 8, 16, 32 or 64, got {bit_width}")
     if bit_width == 64 and not config.enable_x64:
         raise DTypeError("random: 64-bit random values need config.update('enable_x64', True)")
+    if config.threefry_partitionable:
+        return _random_bits_partitionable(key, bit_width, shape)
+    return _random_bits_original(key, bit_width, shape)
+
+
+def _random_bits_partitionable(key, bit_width: int, shape: tuple[int, ...]):
+    # JAX's _threefry_random_bits_partitionable: one counter per value
+    y1, y2 = _hash_counts(key, shape)
+    dtype = UINT_DTYPES[bit_width]
+    if bit_width == 64:
+        hi = lax.convert_element_type(y1, dtype)
+        lo = lax.convert_element_type(y2, dtype)
+        return lax.bitwise_or(lax.shift_left(hi, np.array(32, dtype)), lo)
+    mixed = lax.bitwise_xor(y1, y2)
+    # 8 and 16 bits: the conversion keeps the low bits, as XLA's
+    return mixed if bit_width == 32 else lax.convert_element_type(mixed, dtype)
+
+
+def _random_bits_original(key, bit_width: int, shape: tuple[int, ...]):
+    # JAX's _threefry_random_bits_original
     size = math.prod(shape)
     max_count = -(-bit_width * size // 32)
     if max_count >= _UINT32_MAX:
