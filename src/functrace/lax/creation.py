@@ -7,6 +7,7 @@ Their outputs do not depend on any input, so their derivatives are zero.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from functools import partial
 
@@ -27,7 +28,7 @@ def _shape_tuple(shape, op: str) -> tuple[int, ...]:
     if isinstance(shape, int | np.integer):
         shape = (shape,)
     try:
-        dims = tuple(int(d) for d in shape)
+        dims = tuple(operator.index(d) for d in shape)
     except TypeError:
         raise ShapeError(f"{op}: shape must be a sequence of ints, got {shape!r}") from None
     if any(d < 0 for d in dims):
