@@ -9,6 +9,9 @@ from functrace.core.jaxpr import typecheck
 from functrace.errors import DTypeError, ShapeError
 from functrace.test_util import check_grads
 
+# float32 inputs: JAX's default step (1e-4) is below float32's finite-difference noise
+F32_FD = dict(eps=1e-2, atol=2e-2, rtol=2e-2)
+
 # the x64 fixture is reused across hypothesis examples on purpose: it only sets a flag
 fixture_ok = settings(suppress_health_check=[HealthCheck.function_scoped_fixture,
                                              HealthCheck.too_slow])
@@ -346,7 +349,7 @@ def test_scatter_add_accumulates_duplicates():
 def test_gather_float32_grads_and_jaxpr():
     x = np.random.default_rng(2).standard_normal((4, 3)).astype(np.float32)
     idx = np.array([[3], [0], [3]], np.int32)
-    check_grads(_nonlinear(lambda a: lax.gather_leading(a, idx)), (x,), order=2)
+    check_grads(_nonlinear(lambda a: lax.gather_leading(a, idx)), (x,), order=2, **F32_FD)
     assert _prims(lambda a: lax.gather_leading(a, idx), x) == ["gather"]
     grad_prims = _prims(ft.grad(lambda a: lax.reduce_sum(lax.gather_leading(a, idx), (0, 1))),
                         x)

@@ -70,15 +70,9 @@ def jacfwd(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     def jacfun(*args):
         nums, f_partial, dyn = _diff_args(fun, argnums, args, "jacfwd")
         if has_aux:
-            aux_box = []
-
-            def f_main(*d):
-                out, aux = f_partial(*d)
-                aux_box.append(aux)
-                return out
+            y, f_jvp, aux = linearize(f_partial, *dyn, has_aux=True)
         else:
-            f_main = f_partial
-        y, f_jvp = linearize(f_main, *dyn)
+            y, f_jvp = linearize(f_partial, *dyn)
         in_leaves, in_tree = tree_flatten(dyn)
         out_leaves, out_tree = tree_flatten(y)
         in_avals = [get_aval(x) for x in in_leaves]
@@ -95,7 +89,7 @@ def jacfwd(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False):
             per_in.append([_last_to_front(c, a.shape, aval.shape)
                            for c, a in zip(tree_flatten(cols)[0], out_avals, strict=True)])
         jac = _assemble(per_in, in_tree, out_tree, argnums)
-        return (jac, aux_box[0]) if has_aux else jac
+        return (jac, aux) if has_aux else jac
 
     return jacfun
 

@@ -55,7 +55,14 @@ class Step:
 
 
 def _fusible(eqn: Eqn) -> bool:
-    return eqn.primitive.name in FUSIBLE and len(eqn.outvars) == 1
+    return (eqn.primitive.name in FUSIBLE and len(eqn.outvars) == 1
+            and all(_loop_dtype(x.aval.dtype) for x in (*eqn.inputs, *eqn.outvars)))
+
+
+def _loop_dtype(dtype) -> bool:
+    # complex values run through NumPy: the generated scalar code spells max, sign,
+    # logistic... with real-only comparisons; bfloat16 (kind "V") has no Numba type
+    return np.dtype(dtype).kind in "biuf"
 
 
 def _bcast_load(eqn: Eqn, produced: set) -> bool:

@@ -111,12 +111,21 @@ _NARROW = {
 }
 
 
+def dtype_kind(dtype) -> str:
+    """NumPy's kind character, with ``"f"`` for the ml_dtypes floats (bfloat16, float8_*),
+    which NumPy files under ``"V"`` (void)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "V" and dtype.type.__module__ == "ml_dtypes" and "float" in dtype.name:
+        return "f"
+    return dtype.kind
+
+
 def is_float(dtype) -> bool:
-    return np.dtype(dtype).kind == "f"
+    return dtype_kind(dtype) == "f"
 
 
 def is_inexact(dtype) -> bool:
-    return np.dtype(dtype).kind in "fc"
+    return dtype_kind(dtype) in "fc"
 
 
 def is_int(dtype) -> bool:
@@ -127,7 +136,7 @@ _KIND_OF_CHAR = {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}
 
 
 def _kind(dtype) -> int:
-    return _KIND_OF_CHAR.get(np.dtype(dtype).kind, 3)
+    return _KIND_OF_CHAR.get(dtype_kind(dtype), 3)
 
 
 _DEFAULTS = {  # enable_x64 -> default dtype per kind (bool, int, float, complex)

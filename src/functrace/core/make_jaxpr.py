@@ -95,7 +95,13 @@ class ShapeDtypeStruct:
         return (isinstance(other, ShapeDtypeStruct) and self.shape == other.shape
                 and self.dtype == other.dtype)
 
-    __hash__ = None
+    def __hash__(self) -> int:  # immutable, so usable as a dict key or a static argument
+        return hash((self.shape, self.dtype))
+
+    def __setattr__(self, name, value):
+        if hasattr(self, "dtype"):
+            raise AttributeError("ShapeDtypeStruct is immutable")
+        object.__setattr__(self, name, value)
 
 
 def _abstractify(x) -> ShapedArray:

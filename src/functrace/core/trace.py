@@ -217,6 +217,13 @@ class Tracer:
     def full_lower(self):
         return self
 
+    # traced values are immutable: a copy is the value itself (copy.deepcopy inside jit)
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self
+
     @property
     def shape(self) -> tuple[int, ...]:
         return self.aval.shape

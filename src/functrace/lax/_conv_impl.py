@@ -27,9 +27,9 @@ def dilate_dim(d: int, rate: int) -> int:
 
 def conv_out_spatial(in_spatial, k_spatial, strides, padding: Pads, lhs_dilation,
                      rhs_dilation) -> tuple[int, ...]:
-    """Output spatial sizes; assumes the padded input is at least as large as the window."""
+    """Output spatial sizes (0 where the window does not fit in the padded input)."""
     return tuple(
-        (dilate_dim(s, ld) + lo + hi - dilate_dim(k, rd)) // st + 1
+        max(0, (dilate_dim(s, ld) + lo + hi - dilate_dim(k, rd)) // st + 1)
         for s, k, st, (lo, hi), ld, rd in zip(in_spatial, k_spatial, strides, padding,
                                               lhs_dilation, rhs_dilation, strict=True))
 
@@ -150,6 +150,8 @@ def _conv(x, w, strides, padding, lhs_dilation, rhs_dilation, groups, compute):
     k_spatial = w.shape[2:]
     out_spatial = conv_out_spatial(x.shape[2:], k_spatial, strides, padding, lhs_dilation,
                                    rhs_dilation)
+    if 0 in out_spatial or 0 in x.shape[:1] + w.shape[:1]:  # empty (also: no window fits)
+        return np.zeros((x.shape[0], w.shape[0]) + out_spatial, compute)
     cols = _im2col(_windows(xp, k_spatial, strides, rhs_dilation, out_spatial), groups)
     o = w.shape[0]
     wm = w.reshape(groups, o // groups, -1).transpose(0, 2, 1)
@@ -162,6 +164,8 @@ def _conv_grad_input(ct, w, in_spatial, strides, padding, lhs_dilation, rhs_dila
     n, o = ct.shape[:2]
     out_spatial, k_spatial = ct.shape[2:], w.shape[2:]
     ig = w.shape[1]
+    if ct.size == 0:  # an empty output read nothing
+        return np.zeros((n, ig * groups) + tuple(in_spatial), ct.dtype)
     # cols[g, n, p, k, i] = sum_o ct[n, g*Og + o, p] * w[g*Og + o, i, k]: one GEMM
     wm = w.reshape(groups, o // groups, ig, -1).transpose(0, 1, 3, 2)
     wm = wm.reshape(groups, o // groups, -1)
@@ -181,6 +185,8 @@ def _conv_grad_input(ct, w, in_spatial, strides, padding, lhs_dilation, rhs_dila
 
 
 def _conv_grad_filter(x, ct, k_spatial, strides, padding, lhs_dilation, rhs_dilation, groups):
+    if ct.size == 0:
+        return np.zeros((ct.shape[1], x.shape[1] // groups) + tuple(k_spatial), ct.dtype)
     xp = pad_dilate(x, padding, lhs_dilation)
     cols = _im2col(_windows(xp, k_spatial, strides, rhs_dilation, ct.shape[2:]), groups)
     dw = np.matmul(_grouped_ct(ct, groups, False), cols)

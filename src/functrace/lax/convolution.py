@@ -228,15 +228,14 @@ def _conv_out_shape(lhs: ShapedArray, rhs: ShapedArray, *, window_strides, paddi
             raise ShapeError(f"{op}: {what}={count} must divide the {dim} ({size}); lhs shape "
                              f"{lhs.shape}, rhs shape {rhs.shape}.")
     in_sp, k_sp = _spatial(lhs.shape, lspec), _spatial(rhs.shape, rspec)
-    for d, (s, k, (lo, hi), ld, rd) in enumerate(zip(in_sp, k_sp, padding, lhs_dilation,
-                                                     rhs_dilation, strict=True)):
-        padded, window = dilate_dim(s, ld) + lo + hi, dilate_dim(k, rd)
-        if k < 1 or window > padded:
+    for d, (s, (lo, hi), ld) in enumerate(zip(in_sp, padding, lhs_dilation, strict=True)):
+        padded = dilate_dim(s, ld) + lo + hi
+        if padded < 0:
             raise ShapeError(
-                f"{op}: along spatial dim {d} the filter (rhs shape {rhs.shape}, size {k}, "
-                f"dilated to {window}) is larger than the padded input (lhs shape {lhs.shape}, "
-                f"size {s}, {padded} after lhs_dilation {ld} and padding {(lo, hi)}); pad the "
-                "input or use a smaller filter.")
+                f"{op}: along spatial dim {d} the negative padding {(lo, hi)} is larger than "
+                f"the input (lhs shape {lhs.shape}, size {s}, {dilate_dim(s, ld)} after "
+                f"lhs_dilation {ld}); use smaller negative padding.")
+    # a filter larger than the padded input gives an empty output, as in JAX
     out_sp = _conv_impl.conv_out_spatial(in_sp, k_sp, window_strides, padding, lhs_dilation,
                                          rhs_dilation)
     out = [0] * lhs.ndim

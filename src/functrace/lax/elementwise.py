@@ -14,7 +14,7 @@ import operator
 
 import numpy as np
 
-from ..core.avals import ShapedArray, is_inexact, is_python_scalar
+from ..core.avals import ShapedArray, dtype_kind, is_inexact, is_python_scalar
 from ..core.trace import Primitive, Tracer, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError, ShapeError
 from ..transforms.ad import (
@@ -22,12 +22,14 @@ from ..transforms.ad import (
     defjvp,
     defjvp2,
     defjvp_zero,
+    deflinear,
     is_undefined_primal,
     jvp_rules,
     tangent_aval,
     transpose_rules,
 )
 from ..transforms.batching import defbroadcasting, defvectorized
+from ..tree_util import tree_map
 from .shape_ops import broadcast_in_dim, convert_element_type, reduce_sum
 
 # bool < int < float < complex: a weak scalar may only adopt a dtype of its kind or higher
@@ -36,13 +38,14 @@ _KIND_RANK = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
 
 __all__ = [
     "abs", "abs_p", "add", "add_p", "and_p", "bitwise_and", "bitwise_not", "bitwise_or",
-    "bitwise_xor", "ceil", "ceil_p", "cos", "cos_p", "div", "div_p", "eq", "eq_p", "erf",
-    "erf_p", "exp", "exp_p", "expm1", "expm1_p", "floor", "floor_p", "ge", "ge_p", "gt", "gt_p",
-    "integer_pow", "integer_pow_p", "is_finite", "is_finite_p", "le", "le_p", "log", "log1p",
-    "log1p_p", "log_p", "logistic", "logistic_p", "lt", "lt_p", "max", "max_p", "min", "min_p",
-    "mul", "mul_p", "ne", "ne_p", "neg", "neg_p", "not_p", "or_p", "pow", "pow_p", "rem",
-    "rem_p", "rsqrt", "rsqrt_p", "select", "select_p", "sign", "sign_p", "sin", "sin_p", "sqrt",
-    "sqrt_p", "stop_gradient", "stop_gradient_p", "sub", "sub_p", "tanh", "tanh_p", "xor_p",
+    "bitwise_xor", "ceil", "ceil_p", "complex", "complex_p", "conj", "conj_p", "cos", "cos_p",
+    "div", "div_p", "eq", "eq_p", "erf", "erf_p", "exp", "exp_p", "expm1", "expm1_p", "floor",
+    "floor_p", "ge", "ge_p", "gt", "gt_p", "imag", "imag_p", "integer_pow", "integer_pow_p",
+    "is_finite", "is_finite_p", "le", "le_p", "log", "log1p", "log1p_p", "log_p", "logistic",
+    "logistic_p", "lt", "lt_p", "max", "max_p", "min", "min_p", "mul", "mul_p", "ne", "ne_p",
+    "neg", "neg_p", "not_p", "or_p", "pow", "pow_p", "real", "real_p", "rem", "rem_p", "rsqrt",
+    "rsqrt_p", "select", "select_p", "sign", "sign_p", "sin", "sin_p", "sqrt", "sqrt_p",
+    "stop_gradient", "stop_gradient_p", "sub", "sub_p", "tanh", "tanh_p", "xor_p",
 ]
 
 
@@ -52,7 +55,7 @@ def _as_operand(x, like_dtype, op: str):
         return x
     like_dtype = np.dtype(like_dtype)
     # NOTE: without this check lax.add(int32_array, 2.5) would silently compute with 2
-    if _KIND_RANK[np.asarray(x).dtype.kind] > _KIND_RANK.get(like_dtype.kind, 3):
+    if _KIND_RANK[np.asarray(x).dtype.kind] > _KIND_RANK.get(dtype_kind(like_dtype), 3):
         raise DTypeError(
             f"lax.{op}: the Python scalar {x!r} cannot take the dtype {like_dtype.name} of the "
             f"other operand without losing its value; cast the array first "
@@ -188,6 +191,8 @@ min_p, min = _make_binary("min", np.minimum)  # noqa: A001
 neg_p, neg = _make_unary("neg", np.negative, "number")
 sign_p, sign = _make_unary("sign", np.sign, "number")
 abs_p, abs = _make_unary("abs", np.abs, "any")  # noqa: A001
+# |z| of a complex z is real, as in JAX (NumPy agrees)
+abstract_eval_rules[abs_p] = lambda x: ShapedArray(x.shape, _real_dtype(x.dtype), x.weak_type)
 floor_p, floor = _make_unary("floor", np.floor)
 ceil_p, ceil = _make_unary("ceil", np.ceil)
 
@@ -231,7 +236,17 @@ defjvp(rem_p, lambda g, x, y: _bcast(g, _out_shape(x, y)),
        lambda g, x, y: mul(neg(g), mul(sign(div(x, y)), floor(abs(div(x, y))))))
 defjvp(neg_p, lambda g, x: neg(g))
 transpose_rules[neg_p] = lambda ct, x: [neg(ct)]
-defjvp(abs_p, lambda g, x: mul(g, sign(x)))
+
+
+def _abs_jvp(g, ans, x):
+    if get_aval(x).dtype.kind != "c":
+        return mul(g, sign(x))
+    # d|z| = Re(conj(z) dz) / |z|, with |z| = 0 replaced by 1 (JAX's choice at the kink)
+    safe = convert_to(select(eq(ans, 0.0), _full_like(ans, 1.0), ans), get_aval(x).dtype)
+    return real(mul(_bcast(g, get_aval(x).shape), div(conj(x), safe)))
+
+
+defjvp2(abs_p, _abs_jvp)
 defjvp_zero(sign_p)
 defjvp_zero(floor_p)
 defjvp_zero(ceil_p)
@@ -272,6 +287,8 @@ tanh_p, tanh = _make_unary("tanh", np.tanh)
 
 
 def _logistic_impl(x):
+    if x.dtype.kind == "c":  # no tails to protect; the ordering below needs reals
+        return (1 / (1 + np.exp(-x))).astype(x.dtype)
     # 1 / (1 + exp(-x)) without overflow; 0.5 * (tanh(x / 2) + 1) would cancel to 0 (or lose
     # all relative precision) in the left tail, e.g. logistic(-40.) in float64.
     e = np.exp(-np.abs(x))
@@ -439,14 +456,109 @@ defvectorized(stop_gradient_p)
 def stop_gradient(x):
     """The identity whose derivative is zero (``lax.stop_gradient``).
 
+    ``x`` may be any pytree: every floating-point leaf is cut from the gradient,
+    as in JAX (target networks pass whole parameter trees).
+
     Example:
         >>> import functrace as ft
         >>> ft.grad(lambda x: x * stop_gradient(x))(3.0)
         array(3., dtype=float32)
+        >>> ft.grad(lambda x: stop_gradient({"a": x})["a"] + x)(3.0)
+        array(1., dtype=float32)
     """
-    if not isinstance(x, Tracer):
-        return x
-    return stop_gradient_p.bind(x)
+    return tree_map(_stop_leaf, x)
+
+
+def _stop_leaf(x):
+    # integer and boolean leaves have no gradient to stop; concrete leaves carry none
+    if isinstance(x, Tracer) and is_inexact(x.aval.dtype):
+        return stop_gradient_p.bind(x)
+    return x
+
+
+# ---------------------------------------------------------------------------
+# complex numbers: real, imag, complex, conj (JAX's linear rules and conventions:
+# cotangents are not conjugated, so imag's transpose carries a minus sign)
+
+def _real_dtype(dtype: np.dtype) -> np.dtype:
+    return np.finfo(dtype).dtype if np.dtype(dtype).kind == "c" else np.dtype(dtype)
+
+
+def _complex_dtype(dtype: np.dtype) -> np.dtype:
+    return np.result_type(dtype, np.complex64)
+
+
+def _complex_part_abstract(op: str):
+    def rule(x):
+        if x.dtype.kind != "c":
+            raise DTypeError(f"lax.{op} requires a complex operand, got {x.str_short()}; "
+                             f"functrace.numpy.{op} also accepts real arrays.")
+        return ShapedArray(x.shape, _real_dtype(x.dtype), x.weak_type)
+    return rule
+
+
+real_p = Primitive("real", elementwise=True)
+impl_rules[real_p] = np.real
+abstract_eval_rules[real_p] = _complex_part_abstract("real")
+defvectorized(real_p)
+imag_p = Primitive("imag", elementwise=True)
+impl_rules[imag_p] = np.imag
+abstract_eval_rules[imag_p] = _complex_part_abstract("imag")
+defvectorized(imag_p)
+
+
+def real(x):
+    """The real part of a complex array (``lax.real``)."""
+    return real_p.bind(x)
+
+
+def imag(x):
+    """The imaginary part of a complex array (``lax.imag``)."""
+    return imag_p.bind(x)
+
+
+complex_p = Primitive("complex", elementwise=True)
+impl_rules[complex_p] = lambda x, y: (x + 1j * y).astype(_complex_dtype(x.dtype))
+
+
+def _complex_abstract(x, y):
+    out = _binary_abstract("complex", kinds="float")(x, y)
+    if x.dtype.kind != "f":
+        raise DTypeError(f"lax.complex requires real floating-point operands, got "
+                         f"{x.str_short()} and {y.str_short()}")
+    return out.update(dtype=_complex_dtype(x.dtype))
+
+
+abstract_eval_rules[complex_p] = _complex_abstract
+defbroadcasting(complex_p)
+
+
+def complex(x, y):  # noqa: A001 - JAX's name
+    """``x + 1j * y`` from real arrays of one dtype (``lax.complex``)."""
+    x, y = _match_operands("complex", x, y)
+    return complex_p.bind(x, y)
+
+
+conj_p = Primitive("conj", elementwise=True)
+impl_rules[conj_p] = lambda x, *, input_dtype: np.conj(x).astype(_complex_dtype(x.dtype))
+abstract_eval_rules[conj_p] = lambda x, *, input_dtype: ShapedArray(
+    x.shape, _complex_dtype(x.dtype), x.weak_type)
+defvectorized(conj_p)
+
+
+def conj(x):
+    """The complex conjugate (``lax.conj``); a real operand gives a complex result."""
+    return conj_p.bind(x, input_dtype=get_aval(x).dtype)
+
+
+def _conj_transpose(ct, x, *, input_dtype):
+    return [conj(ct) if np.dtype(input_dtype).kind == "c" else real(ct)]
+
+
+deflinear(real_p, lambda ct, x: [complex(ct, _full_like(ct, 0.0))])
+deflinear(imag_p, lambda ct, x: [complex(_full_like(ct, 0.0), neg(ct))])
+deflinear(complex_p, lambda ct, x, y: [real(ct), imag(neg(ct))])
+deflinear(conj_p, _conj_transpose)
 
 
 # ---------------------------------------------------------------------------

@@ -357,7 +357,13 @@ def _convert_transpose(ct, x, *, new_dtype, weak_type):
     return [convert_element_type_p.bind(ct, new_dtype=x.aval.dtype, weak_type=False)]
 
 
-impl_rules[convert_element_type_p] = lambda x, *, new_dtype, weak_type: x.astype(new_dtype)
+def _convert_impl(x, *, new_dtype, weak_type):
+    if x.dtype.kind == "c" and np.dtype(new_dtype).kind != "c":
+        x = x.real  # complex -> real keeps the real part (the transpose of real -> complex)
+    return x.astype(new_dtype)
+
+
+impl_rules[convert_element_type_p] = _convert_impl
 abstract_eval_rules[convert_element_type_p] = _convert_abstract
 jvp_rules[convert_element_type_p] = _convert_jvp
 transpose_rules[convert_element_type_p] = _convert_transpose

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import lax
-from ..core.avals import default_float_dtype, default_int_dtype
+from ..core.avals import canonicalize_dtype, default_float_dtype, default_int_dtype
 from ..core.trace import Tracer, concrete_or_none, get_aval
 from ..errors import ConcretizationError, ShapeError
 from ._promote import (
@@ -43,6 +43,10 @@ def array(object, dtype=None, copy: bool = True, ndmin: int = 0):  # noqa: A002 
         raw = np.array(object) if copy else np.asarray(object)
         if raw.dtype.kind == "O":
             raise ShapeError("array: the input is a ragged or non-numeric sequence")
+        if not isinstance(object, np.ndarray | np.generic):
+            _check_python_ints(raw, dtype)
+        if dtype is not None:  # cast before narrowing: int64 -> int32 -> float would wrap
+            raw = raw.astype(check_dtype(dtype))
         out = as_array(raw)
     if dtype is not None:
         out = convert(out, check_dtype(dtype))
@@ -51,6 +55,23 @@ def array(object, dtype=None, copy: bool = True, ndmin: int = 0):  # noqa: A002 
         out = lax.reshape(out, (1,) * (ndmin - nd) + get_aval(out).shape)
     return out
 
+
+
+def _check_python_ints(raw: np.ndarray, dtype) -> None:
+    """Python ints that the canonical integer dtype cannot hold raise, as in JAX (NumPy
+    would wrap them silently when int64 narrows to int32)."""
+    if raw.dtype.kind not in "iu" or raw.size == 0:
+        return
+    target = canonicalize_dtype(raw.dtype if dtype is None else dtype)
+    if target.kind not in "iu" or target == raw.dtype:
+        return
+    info = np.iinfo(target)
+    lo, hi = raw.min(), raw.max()
+    if lo < info.min or hi > info.max:
+        bad = int(hi if hi > info.max else lo)
+        raise OverflowError(f"Python int {bad} too large to convert to {target.name}; "
+                            "enable 64-bit types (config.update('enable_x64', True)) or pass "
+                            "a float.")
 
 
 def asarray(a, dtype=None, order=None, *, copy=None):

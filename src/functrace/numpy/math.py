@@ -150,6 +150,33 @@ def absolute(x, /):
 abs = absolute  # noqa: A001 - NumPy's name
 
 
+def real(x, /):
+    """The real part (a real array is returned as is).
+
+    Example:
+        >>> import functrace.numpy as fnp
+        >>> fnp.real(fnp.asarray([1 + 2j]))
+        array([1.], dtype=float32)
+    """
+    (a,) = promote_args("real", x)
+    return lax.real(a) if _dtype(a).kind == "c" else a
+
+
+def imag(x, /):
+    """The imaginary part (zeros for a real array)."""
+    (a,) = promote_args("imag", x)
+    return lax.imag(a) if _dtype(a).kind == "c" else lax.full_like(a, 0)
+
+
+def conjugate(x, /):
+    """The complex conjugate (a real array is returned as is)."""
+    (a,) = promote_args("conjugate", x)
+    return lax.conj(a) if _dtype(a).kind == "c" else a
+
+
+conj = conjugate
+
+
 def sign(x, /):
     """-1, 0 or 1 according to the sign of ``x``."""
     (a,) = promote_args("sign", x)

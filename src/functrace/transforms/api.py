@@ -129,8 +129,9 @@ def _cast_exact(x, aval, dtype, what: str, of: str):
     return np.asarray(canonicalize_value(x), dtype)
 
 
-def linearize(fun, *primals):
-    """Returns ``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` is the JVP at ``primals``.
+def linearize(fun, *primals, has_aux: bool = False):
+    """Returns ``(fun(*primals), f_jvp)`` where ``f_jvp(*tangents)`` is the JVP at ``primals``
+    (with ``has_aux=True``, ``fun`` returns ``(output, aux)`` and so does this, plus ``aux``).
 
     The forward pass runs once; ``f_jvp`` evaluates only the recorded linear program.
 
@@ -143,9 +144,10 @@ def linearize(fun, *primals):
     p_leaves, in_tree = tree_flatten(primals)
     for i, p in enumerate(p_leaves):
         _check_array(p, f"linearize: argument leaf {i}")
-    flat_fun, store = flatten_fun(fun, in_tree)
+    flat_fun, store = flatten_fun(fun, in_tree, has_aux)
     lin = _linearize_flat(flat_fun, p_leaves)
-    out = tree_unflatten(store["out_tree"], lin.primals_out)
+    n = store["n_out"]
+    out = tree_unflatten(store["out_tree"], lin.primals_out[:n])
 
     def f_jvp(*tangents):
         t_leaves, t_tree = tree_flatten(tangents)
@@ -158,8 +160,10 @@ def linearize(fun, *primals):
         t_nz = iter(eval_jaxpr(lin.jaxpr, lin.residuals, *ts))
         outs = [zeros_like_aval(a) if z else next(t_nz)
                 for a, z in zip(lin.out_tangent_avals, lin.zero_mask, strict=True)]
-        return tree_unflatten(store["out_tree"], outs)
+        return tree_unflatten(store["out_tree"], outs[:n])
 
+    if has_aux:
+        return out, f_jvp, tree_unflatten(store["aux_tree"], lin.primals_out[n:])
     return out, f_jvp
 
 

@@ -313,6 +313,10 @@ def _leaves_with_paths(x, path: str, out: list):
         _leaves_with_paths(kid, path + key, out)
 
 
+def _is_array_leaf(x) -> bool:
+    return isinstance(x, Tracer | np.ndarray | np.generic | bool | int | float | complex)
+
+
 def _is_axis_spec(a) -> bool:
     return a is None or (isinstance(a, int | np.integer) and not isinstance(a, bool))
 
@@ -464,17 +468,23 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
             _flatten_axes("in_axes", spec, a, f"argument {names[i]}", entries)
         for k in sorted(kwargs):
             _flatten_axes("in_axes", 0, kwargs[k], f"kwargs[{k!r}]", entries)
+        # an unmapped leaf that is not an array (a function, a string...) passes through
+        # untouched, as in JAX; a mapped one must be an array
+        static = [ax is None and not _is_array_leaf(leaf) for _, leaf, ax in entries]
+        for (p, leaf, _), st in zip(entries, static, strict=True):
+            if not st:
+                _check_array(leaf, f"vmap: {p}")
         entries = [(p, leaf, _normalize_in_axis(p, leaf, ax)) for p, leaf, ax in entries]
         size = _mapped_size(entries, axis_size)
         leaves, in_tree = tree_flatten((args, {k: kwargs[k] for k in sorted(kwargs)}))
         if len(leaves) != len(entries):
             raise FunctraceError("internal error: vmap flattened the arguments inconsistently")
-        for p, leaf, _ in entries:
-            _check_array(leaf, f"vmap: {p}")
         store: dict = {}
 
         def flat_fun(*flat):
-            a, kw = tree_unflatten(in_tree, flat)
+            it = iter(flat)
+            full = [leaf if st else next(it) for leaf, st in zip(leaves, static, strict=True)]
+            a, kw = tree_unflatten(in_tree, full)
             out = fun(*a, **kw)
             out_leaves, store["out_tree"] = tree_flatten(out)
             store["out"] = out
@@ -482,8 +492,10 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
                 _check_array(leaf, f"output of {_name(fun)}")
             return out_leaves
 
-        out_vals, out_dims = batch_flat(flat_fun, leaves, [ax for _, _, ax in entries], size,
-                                        axis_name)
+        dynamic = [(leaf, ax) for (_, leaf, ax), st in zip(entries, static, strict=True)
+                   if not st]
+        out_vals, out_dims = batch_flat(flat_fun, [leaf for leaf, _ in dynamic],
+                                        [ax for _, ax in dynamic], size, axis_name)
         out_entries: list = []
         _flatten_axes("out_axes", out_axes, store["out"], "output", out_entries)
         outs = [_to_out_axis(v, d, ax, size, p, axis_name)

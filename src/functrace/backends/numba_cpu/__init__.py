@@ -38,7 +38,7 @@ REFERENCE_LOWERED = {
     "dynamic_update_slice", "rev", "gather", "scatter_add", "iota", "full",
     "select_and_gather_add", "custom_lin", "threefry2x32", "shift_left",
     "shift_right_logical", "shift_right_arithmetic", "bitcast_convert_type",
-    "population_count", "stable_argsort",
+    "population_count", "stable_argsort", "real", "imag", "complex", "conj",
 }
 
 

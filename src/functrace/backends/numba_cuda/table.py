@@ -25,7 +25,7 @@ HOST_LOWERED = {
     "pad", "dynamic_slice", "dynamic_update_slice", "gather", "scatter_add", "iota", "full",
     "select_and_gather_add", "custom_lin", "threefry2x32", "shift_left",
     "shift_right_logical", "shift_right_arithmetic", "bitcast_convert_type",
-    "population_count", "stable_argsort",
+    "population_count", "stable_argsort", "real", "imag", "complex", "conj",
 }
 
 
