@@ -137,7 +137,8 @@ def full(shape: Sequence[int], fill_value, dtype=None):
     if np.ndim(fill_value) != 0:
         raise ShapeError(f"full: fill_value must be a scalar, got an array of shape "
                          f"{np.shape(fill_value)}; use lax.broadcast_in_dim to broadcast it")
-    dtype = aval_of_value(fill_value).dtype if dtype is None else _check_dtype(dtype, "full")
+    fill_dtype = aval_of_value(fill_value).dtype  # a string or an object raises here
+    dtype = fill_dtype if dtype is None else _check_dtype(dtype, "full")
     dtype = canonicalize_dtype(dtype)
     if np.issubdtype(dtype, np.integer) and isinstance(fill_value, int | np.integer):
         info = np.iinfo(dtype)
