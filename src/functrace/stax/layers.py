@@ -418,7 +418,8 @@ def _flatten():
         return (input_shape[0], functools.reduce(operator.mul, input_shape[1:], 1)), ()
 
     def apply_fun(params, inputs, **kwargs):
-        return fnp.reshape(inputs, (fnp.shape(inputs)[0], -1))
+        shape = fnp.shape(inputs)  # the size, not -1: an empty batch has no size to infer
+        return fnp.reshape(inputs, (shape[0], functools.reduce(operator.mul, shape[1:], 1)))
 
     return init_fun, apply_fun
 
