@@ -32,3 +32,12 @@ class TransformError(FunctraceError, TypeError):
 
 class MissingRuleError(FunctraceError, NotImplementedError):
     """A primitive has no rule for the requested transformation."""
+
+
+class FunctraceWarning(UserWarning):
+    """Base class of functrace's warnings."""
+
+
+class KernelCacheWarning(FunctraceWarning):
+    """The on-disk kernel cache is not writable; kernels are compiled into a temporary
+    directory instead (same results, compiled again by the next process)."""

@@ -17,7 +17,7 @@ from . import lax
 from .core.trace import get_aval
 from .errors import TransformError
 from .transforms.ad import is_differentiable
-from .transforms.api import _argnums_tuple, _name, linearize, vjp
+from .transforms.api import _argnums_tuple, _name, check_callable, linearize, vjp
 from .transforms.batching import vmap
 from .tree_util import tree_flatten, tree_unflatten
 
@@ -64,6 +64,8 @@ def jacfwd(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False):
         array([[2., 0.],
                [0., 4.]], dtype=float32)
     """
+    check_callable(fun, "jacfwd")
+
     @functools.wraps(fun)
     def jacfun(*args):
         nums, f_partial, dyn = _diff_args(fun, argnums, args, "jacfwd")
@@ -101,6 +103,8 @@ def jacrev(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False,
         >>> jacrev(lambda x: fnp.sum(x * x))(fnp.array([1., 2.]))
         array([2., 4.], dtype=float32)
     """
+    check_callable(fun, "jacrev")
+
     @functools.wraps(fun)
     def jacfun(*args):
         nums, f_partial, dyn = _diff_args(fun, argnums, args, "jacrev")
@@ -149,4 +153,5 @@ def hessian(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False):
         array([[ 6.,  0.],
                [ 0., 12.]], dtype=float32)
     """
+    check_callable(fun, "hessian")
     return jacfwd(jacrev(fun, argnums, has_aux=has_aux), argnums, has_aux=has_aux)

@@ -87,12 +87,22 @@ def default_int_dtype() -> np.dtype:
 
 
 def canonicalize_dtype(dtype) -> np.dtype:
-    """Maps 64-bit dtypes to 32-bit ones unless ``enable_x64`` is on."""
+    """Maps 64-bit dtypes to 32-bit ones unless ``enable_x64`` is on; rejects dtypes that
+    are not numbers (strings, objects, dates), which no primitive can compute with."""
     dtype = np.dtype(dtype)
+    if dtype.kind not in "biufc" and dtype.name not in _SHORT:
+        raise DTypeError(
+            f"functrace arrays hold booleans, integers, floats or complex numbers; got dtype "
+            f"{dtype} ({_KIND_NAMES.get(dtype.kind, 'not a number')}). Convert the value to a "
+            "numeric array first, or keep it out of the traced arguments (close over it, or "
+            "mark it static with jit's static_argnums).")
     if config.enable_x64:
         return dtype
     return _NARROW.get(dtype, dtype)
 
+
+_KIND_NAMES = {"U": "strings", "S": "bytes", "O": "Python objects", "M": "dates",
+               "m": "time deltas", "V": "raw or structured records"}
 
 _NARROW = {
     np.dtype(np.float64): np.dtype(np.float32),
@@ -214,7 +224,10 @@ def canonicalize_value(x) -> np.ndarray:
     except Exception as e:  # noqa: BLE001 - re-raised with context
         raise DTypeError(f"Cannot convert a {type(x).__name__} to an array: {e}") from None
     if arr.dtype == object:
-        raise DTypeError(f"Cannot use a {type(x).__name__} as an array value.")
+        raise DTypeError(
+            f"Cannot use a value of type {type(x).__name__} ({x!r:.60}) as an array; pass "
+            "arrays or Python numbers, or keep it out of the traced arguments (close over it, "
+            "or mark it static with jit's static_argnums).")
     return canonicalize_value(arr)
 
 

@@ -7,6 +7,7 @@ Their outputs do not depend on any input, so their derivatives are zero.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from functools import partial
 
@@ -27,7 +28,7 @@ def _shape_tuple(shape, op: str) -> tuple[int, ...]:
     if isinstance(shape, int | np.integer):
         shape = (shape,)
     try:
-        dims = tuple(int(d) for d in shape)
+        dims = tuple(operator.index(d) for d in shape)
     except TypeError:
         raise ShapeError(f"{op}: shape must be a sequence of ints, got {shape!r}") from None
     if any(d < 0 for d in dims):
@@ -136,7 +137,8 @@ def full(shape: Sequence[int], fill_value, dtype=None):
     if np.ndim(fill_value) != 0:
         raise ShapeError(f"full: fill_value must be a scalar, got an array of shape "
                          f"{np.shape(fill_value)}; use lax.broadcast_in_dim to broadcast it")
-    dtype = aval_of_value(fill_value).dtype if dtype is None else _check_dtype(dtype, "full")
+    fill_dtype = aval_of_value(fill_value).dtype  # a string or an object raises here
+    dtype = fill_dtype if dtype is None else _check_dtype(dtype, "full")
     dtype = canonicalize_dtype(dtype)
     if np.issubdtype(dtype, np.integer) and isinstance(fill_value, int | np.integer):
         info = np.iinfo(dtype)

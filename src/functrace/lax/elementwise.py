@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import builtins
 import math
+import operator
 
 import numpy as np
 
@@ -325,7 +326,12 @@ integer_pow_p = Primitive("integer_pow", elementwise=True)
 
 def integer_pow(x, y: int):
     """``x ** y`` for a static Python integer ``y`` (``lax.integer_pow``)."""
-    return integer_pow_p.bind(x, y=int(y))
+    try:
+        y = operator.index(y)
+    except TypeError:
+        raise DTypeError(f"lax.integer_pow: the power y must be a Python int, got {y!r}; "
+                         "use lax.pow for a non-integer power.") from None
+    return integer_pow_p.bind(x, y=y)
 
 
 def _integer_pow_impl(x, *, y):

@@ -4,6 +4,7 @@ transpose is another one of them."""
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from functools import partial
 
@@ -174,7 +175,11 @@ reshape_p = Primitive("reshape")
 def reshape(operand, new_sizes: Sequence[int], dimensions=None):
     """Reshapes ``operand`` (row-major) to ``new_sizes`` (``lax.reshape``)."""
     aval = get_aval(operand)
-    new_sizes = tuple(int(d) for d in new_sizes)
+    try:  # operator.index: a float or a string is a mistake, not a size
+        new_sizes = tuple(operator.index(d) for d in new_sizes)
+    except TypeError:
+        raise ShapeError(f"reshape: new_sizes must be a sequence of ints, got {new_sizes!r} "
+                         f"(for an operand of shape {aval.shape})") from None
     if dimensions is not None and tuple(dimensions) != tuple(range(aval.ndim)):
         operand = transpose(operand, dimensions)
     # compare with the (possibly transposed) operand, not the original one

@@ -9,6 +9,7 @@ tangents and no cotangents. Out-of-range indices are clamped, as in ``jax.lax``.
 from __future__ import annotations
 
 import builtins
+import operator
 from collections.abc import Sequence
 
 import numpy as np
@@ -55,8 +56,8 @@ def _aval(x) -> ShapedArray:
 
 
 def _ints(xs, op: str, what: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in xs)
+    try:  # operator.index: 2.5 or "2" is a mistake, not 2
+        return tuple(operator.index(x) for x in xs)
     except TypeError:
         raise ShapeError(f"{op}: {what} must be a sequence of ints, got {xs!r}") from None
 
@@ -274,7 +275,7 @@ def slice(operand, start_indices: Sequence[int], limit_indices: Sequence[int],  
     if strides is not None and all(s == 1 for s in strides):
         strides = None
     shape = get_aval(operand).shape
-    if strides is None and all(s == 0 for s in start) and limit == shape:
+    if strides is None and len(start) == len(shape) and not any(start) and limit == shape:
         return operand
     return slice_p.bind(operand, start_indices=start, limit_indices=limit, strides=strides)
 

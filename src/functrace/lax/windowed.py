@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import builtins
 import functools
+import operator
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -46,8 +47,8 @@ _GEOMETRY = ("window_dimensions", "window_strides", "padding", "base_dilation",
 # window geometry, shared by every primitive of the family
 
 def _ints(xs, op: str, what: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(x) for x in xs)
+    try:  # operator.index: 2.5 or "2" is a mistake, not 2
+        return tuple(operator.index(x) for x in xs)
     except TypeError:
         raise ShapeError(f"{op}: {what} must be a sequence of ints, got {xs!r}") from None
 

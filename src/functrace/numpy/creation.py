@@ -6,6 +6,8 @@ they appear as equations rather than as large captured constants.
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 
 from .. import lax
@@ -26,7 +28,10 @@ from ._promote import (
 def _shape(shape) -> tuple[int, ...]:
     if isinstance(shape, int | np.integer):
         return (int(shape),)
-    return tuple(int(d) for d in shape)
+    try:  # operator.index: 2.5 or "2" is a mistake, not 2
+        return tuple(operator.index(d) for d in shape)
+    except TypeError:
+        raise ShapeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
 
 
 def array(object, dtype=None, copy: bool = True, ndmin: int = 0):  # noqa: A002 - NumPy's name
@@ -41,7 +46,10 @@ def array(object, dtype=None, copy: bool = True, ndmin: int = 0):  # noqa: A002 
     if has_tracer(object):
         out = stack_nested(object)
     else:
-        raw = np.array(object) if copy else np.asarray(object)
+        try:
+            raw = np.array(object) if copy else np.asarray(object)
+        except ValueError:  # NumPy 2 refuses ragged nested sequences
+            raw = np.empty((), "O")  # (`object` is the argument here)
         if raw.dtype.kind == "O":
             raise ShapeError("array: the input is a ragged or non-numeric sequence")
         if not isinstance(object, np.ndarray | np.generic):
@@ -159,6 +167,8 @@ def arange(start, stop=None, step=None, dtype=None):
         floats = any(isinstance(v, float | np.floating) for v in (start, stop, step))
         dtype = default_float_dtype() if floats else default_int_dtype()
     dtype = check_dtype(dtype)
+    if step == 0:
+        raise ShapeError(f"arange: step must not be zero (start={start}, stop={stop})")
     n = max(int(np.ceil((stop - start) / step)), 0)
     if start == 0 and step == 1 and np.issubdtype(dtype, np.number) and n > 0:
         return lax.iota(dtype, n)
@@ -174,6 +184,8 @@ def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = 
         array([0. , 0.5, 1. ], dtype=float32)
     """
     out_dtype = check_dtype(dtype) if dtype is not None else default_float_dtype()
+    if not isinstance(num, int | np.integer) or num < 0:
+        raise ShapeError(f"linspace: num must be a non-negative int, got {num!r}")
     if not any(isinstance(v, Tracer) for v in (start, stop)):
         vals, step = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64),
                                  num, endpoint=endpoint, retstep=True, dtype=out_dtype,

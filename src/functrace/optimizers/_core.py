@@ -9,7 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .. import numpy as fnp
-from ..errors import FunctraceError
+from ..errors import FunctraceError, ShapeError
 from ..tree_util import (
     register_pytree_node,
     tree_flatten,
@@ -57,6 +57,23 @@ class OptimizerError(FunctraceError, TypeError):
     """An optimizer received a gradient or state of the wrong structure."""
 
 
+def _check_state(opt_state, who: str) -> OptimizerState:
+    if not isinstance(opt_state, OptimizerState):
+        raise OptimizerError(
+            f"optimizer {who}: expected the OptimizerState returned by init_fun or update_fun, "
+            f"got {type(opt_state).__name__} ({opt_state!r:.60}); keep the state and pass "
+            "params through get_params.")
+    return opt_state
+
+
+def _check_step(i) -> None:
+    """The step count ``i`` is an integer (a traced one under jit is fine)."""
+    if i is None or isinstance(i, str | bytes | tuple | list | dict) or (
+            tuple(getattr(i, "shape", ())) != ()):
+        raise OptimizerError(f"optimizer update: the step i must be an integer, got "
+                             f"{type(i).__name__} ({i!r:.60})")
+
+
 def _unzip2(pairs) -> tuple[tuple, tuple]:
     xs, ys = [], []
     for x, y in pairs:
@@ -97,7 +114,8 @@ def optimizer(opt_maker: Callable[..., tuple[Callable, Callable, Callable]]
         @functools.wraps(update)
         def tree_update(i: Step, grad_tree: Updates, opt_state: OptimizerState
                         ) -> OptimizerState:
-            states_flat, tree, subtrees = opt_state
+            states_flat, tree, subtrees = _check_state(opt_state, "update")
+            _check_step(i)
             grad_flat, tree2 = tree_flatten(grad_tree)
             if tree2 != tree:
                 raise OptimizerError(
@@ -116,7 +134,7 @@ def optimizer(opt_maker: Callable[..., tuple[Callable, Callable, Callable]]
 
         @functools.wraps(get_params)
         def tree_get_params(opt_state: OptimizerState) -> Params:
-            states_flat, tree, subtrees = opt_state
+            states_flat, tree, subtrees = _check_state(opt_state, "get_params")
             states = [tree_unflatten(s, f) for s, f in zip(subtrees, states_flat, strict=True)]
             return tree_unflatten(tree, [get_params(s) for s in states])
 
@@ -439,9 +457,10 @@ def piecewise_constant(boundaries: Any, values: Any) -> Schedule:
     boundaries = fnp.array(boundaries)
     values = fnp.array(values)
     if not boundaries.ndim == values.ndim == 1:
-        raise ValueError("piecewise_constant: boundaries and values must be sequences")
+        raise ShapeError("piecewise_constant: boundaries and values must be 1-d sequences of "
+                         f"numbers, got shapes {boundaries.shape} and {values.shape}")
     if not boundaries.shape[0] == values.shape[0] - 1:
-        raise ValueError("piecewise_constant: boundaries length must be one shorter than "
+        raise ShapeError("piecewise_constant: boundaries length must be one shorter than "
                          f"values length (got {boundaries.shape[0]} and {values.shape[0]})")
 
     def schedule(i):
@@ -516,7 +535,7 @@ def unpack_optimizer_state(opt_state: OptimizerState) -> Any:
         >>> unpack_optimizer_state(init({"w": 1.0}))
         {'w': JoinPoint((1.0, array(0., dtype=float32)))}
     """
-    states_flat, tree_def, subtree_defs = opt_state
+    states_flat, tree_def, subtree_defs = _check_state(opt_state, "unpack_optimizer_state")
     subtrees = [tree_unflatten(s, f) for s, f in zip(subtree_defs, states_flat, strict=True)]
     return tree_unflatten(tree_def, [JoinPoint(subtree) for subtree in subtrees])
 

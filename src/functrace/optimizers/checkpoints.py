@@ -101,6 +101,14 @@ def _decode(spec: Any, arrays: dict[str, np.ndarray], path: str) -> Any:
     raise CheckpointError(f"unknown node type {kind!r} at {path}")
 
 
+def _fspath(path, who: str) -> str:
+    try:
+        return os.fspath(path)
+    except TypeError:
+        raise CheckpointError(f"{who}: path must be a str or os.PathLike file name, got "
+                              f"{type(path).__name__} ({path!r:.60})") from None
+
+
 def save_checkpoint(path: str | os.PathLike, params: Any = None, opt_state: Any = None,
                     step: int | None = None) -> None:
     """Write ``params``, ``opt_state`` and ``step`` to the ``.npz`` file ``path``.
@@ -124,7 +132,7 @@ def save_checkpoint(path: str | os.PathLike, params: Any = None, opt_state: Any 
         >>> ckpt["step"], get(ckpt["opt_state"])
         (7, {'w': 1.0})
     """
-    path = os.fspath(path)
+    path = _fspath(path, "save_checkpoint")
     arrays: dict[str, np.ndarray] = {}
     try:
         if step is not None:
@@ -203,7 +211,7 @@ def load_checkpoint(path: str | os.PathLike, like: tuple[Any, Any] | None = None
         CheckpointError: the file is missing, corrupt, truncated or has no description, or
             it does not match ``like`` (the message names the first difference).
     """
-    path = os.fspath(path)
+    path = _fspath(path, "load_checkpoint")
     arrays = _read_npz(path)
     raw = arrays.pop(_DESCRIPTION, None)
     if raw is None or raw.dtype.kind != "U" or raw.ndim != 0:

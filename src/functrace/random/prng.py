@@ -23,6 +23,7 @@ Two schemes derive keys and bits from a key, chosen by ``config.threefry_partiti
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -64,7 +65,7 @@ def canonical_shape(shape, name: str) -> tuple[int, ...]:
     if isinstance(shape, int | np.integer):
         shape = (shape,)
     try:
-        dims = tuple(int(d) for d in shape)
+        dims = tuple(operator.index(d) for d in shape)
     except TypeError:
         raise ShapeError(f"random.{name}: shape must be a tuple of ints, got {shape!r}") from None
     if any(d < 0 for d in dims):

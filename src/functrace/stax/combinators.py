@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import builtins
 import functools
-import operator
 
 from .. import numpy as fnp
 from .. import random
+from ._util import StaxError, check_layers, check_params
 from .layers import WithStats
 
 __all__ = ["FanInConcat", "FanInSum", "FanOut", "parallel", "serial", "shape_dependent"]
@@ -37,7 +37,7 @@ def _fan_in_sum():
         return input_shape[0], ()
 
     def apply_fun(params, inputs, **kwargs):
-        return functools.reduce(operator.add, inputs)
+        return functools.reduce(fnp.add, inputs)  # a ShapeError (not NumPy's) on a mismatch
 
     return init_fun, apply_fun
 
@@ -80,6 +80,13 @@ def _same_container(params, new):
     return list(new) if isinstance(params, list) else tuple(new)
 
 
+def _check_count(seq, n: int, who: str, what: str) -> None:
+    if not isinstance(seq, tuple | list) or len(seq) != n:
+        got = f"{len(seq)}" if isinstance(seq, tuple | list) else f"a {type(seq).__name__}"
+        raise StaxError(f"{who}: {what} must be a list or tuple with one entry per layer "
+                        f"({n}), got {got}")
+
+
 def serial(*layers):
     """Composes layers in sequence.
 
@@ -100,6 +107,7 @@ def serial(*layers):
         ((-1, 10), (2, 10))
     """
     nlayers = len(layers)
+    check_layers(layers, "serial")
     init_funs, apply_funs = zip(*layers, strict=True) if layers else ((), ())
 
     def init_fun(rng, input_shape):
@@ -111,6 +119,8 @@ def serial(*layers):
         return input_shape, params
 
     def apply_fun(params, inputs, **kwargs):
+        check_params(params, nlayers, f"serial of {nlayers} layers",
+                     "a list with one entry per layer")
         rngs = _layer_rngs(kwargs, nlayers)
         new_params = []
         for fun, param, rng in zip(apply_funs, params, rngs, strict=True):
@@ -136,15 +146,20 @@ def parallel(*layers):
         **kwargs)`` returns the list of outputs.
     """
     nlayers = len(layers)
+    check_layers(layers, "parallel")
     init_funs, apply_funs = zip(*layers, strict=True) if layers else ((), ())
+    who = f"parallel of {nlayers} layers"
 
     def init_fun(rng, input_shape):
+        _check_count(input_shape, nlayers, who, "input_shape")
         rngs = random.split(rng, nlayers)
         results = [init(r, shape) for init, r, shape
                    in zip(init_funs, rngs, input_shape, strict=True)]
         return tuple(s for s, _ in results), tuple(p for _, p in results)
 
     def apply_fun(params, inputs, **kwargs):
+        check_params(params, nlayers, who, "a tuple with one entry per layer")
+        _check_count(inputs, nlayers, who, "inputs")
         rngs = _layer_rngs(kwargs, nlayers)
         outs = [_unpack(f(p, x, rng=r, **kwargs), p) for f, p, x, r
                 in zip(apply_funs, params, inputs, rngs, strict=True)]

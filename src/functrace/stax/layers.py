@@ -18,7 +18,7 @@ import numpy as np
 from .. import lax, nn, random
 from .. import numpy as fnp
 from ..errors import ShapeError
-from ._util import StaxError, layer_name, shape_str
+from ._util import StaxError, check_params, check_shape, layer_name, shape_str
 from .initializers import glorot_normal, normal, ones, zeros
 
 __all__ = [
@@ -67,15 +67,18 @@ def Dense(out_dim, W_init=glorot_normal(), b_init=normal()):
         ((-1, 10), (784, 10), (10,))
     """
     name = layer_name("Dense", out_dim)
+    if not isinstance(out_dim, int | np.integer) or out_dim < 0:
+        raise StaxError(f"{name}: out_dim must be a non-negative int, got {out_dim!r}")
 
     def init_fun(rng, input_shape):
+        input_shape = check_shape(input_shape, name, 1)
         output_shape = tuple(input_shape[:-1]) + (out_dim,)
         k1, k2 = random.split(rng)
         W, b = W_init(k1, (input_shape[-1], out_dim)), b_init(k2, (out_dim,))
         return output_shape, (W, b)
 
     def apply_fun(params, inputs, **kwargs):
-        W, b = params
+        W, b = check_params(params, 2, name, "the pair (W, b)")
         if fnp.ndim(inputs) < 1 or fnp.shape(inputs)[-1] != fnp.shape(W)[0]:
             raise ShapeError(f"{name}: expected inputs with last dimension {fnp.shape(W)[0]}, "
                              f"got shape {shape_str(fnp.shape(inputs))}")
@@ -175,9 +178,15 @@ def _general_conv_layer(transpose: bool):
         strides = tuple(strides) if strides else one
         W_init = W_init or glorot_normal(rhs_spec.index("I"), rhs_spec.index("O"))
         name = _conv_name(general, aliases, dimension_numbers, out_chan, filter_shape)
+        if len(filter_shape) != len(lhs_spec) - 2 or len(strides) != len(filter_shape):
+            raise StaxError(f"{name}: filter_shape {filter_shape} and strides {strides} need "
+                            f"one entry per spatial dim of the layout {lhs_spec!r} "
+                            f"({len(lhs_spec) - 2})")
+        if any(s < 1 for s in strides):
+            raise StaxError(f"{name}: strides must be positive, got {strides}")
 
         def init_fun(rng, input_shape):
-            input_shape = tuple(input_shape)
+            input_shape = check_shape(input_shape, name)
             kernel_shape = _kernel_shape(dimension_numbers, out_chan, filter_shape,
                                          input_shape, name)
             output_shape = out_shape_fn(input_shape, kernel_shape, strides, padding,
@@ -188,7 +197,7 @@ def _general_conv_layer(transpose: bool):
             return output_shape, (W, b)
 
         def apply_fun(params, inputs, **kwargs):
-            W, b = params
+            W, b = check_params(params, 2, name, "the pair (W, b)")
             _check_conv_input(inputs, W, dimension_numbers, name)
             if transpose:
                 out = lax.conv_transpose(inputs, W, strides, padding,
@@ -405,10 +414,12 @@ Gelu = elementwise(nn.gelu)
 
 def _flatten():
     def init_fun(rng, input_shape):
+        input_shape = check_shape(input_shape, "Flatten", 1)
         return (input_shape[0], functools.reduce(operator.mul, input_shape[1:], 1)), ()
 
     def apply_fun(params, inputs, **kwargs):
-        return fnp.reshape(inputs, (fnp.shape(inputs)[0], -1))
+        shape = fnp.shape(inputs)  # the size, not -1: an empty batch has no size to infer
+        return fnp.reshape(inputs, (shape[0], functools.reduce(operator.mul, shape[1:], 1)))
 
     return init_fun, apply_fun
 

@@ -60,6 +60,13 @@ def _name(fun) -> str:
     return getattr(fun, "__name__", type(fun).__name__)
 
 
+def check_callable(fun, who: str) -> None:
+    """Raises the error JAX raises for ``grad(3)``: at transformation time, not at the call."""
+    if not callable(fun):
+        raise TransformError(f"{who}: expected a function, got {type(fun).__name__} "
+                             f"({fun!r:.60}); pass the function itself, e.g. {who}(f)")
+
+
 def _check_array(x, where: str):
     if isinstance(x, Tracer | np.ndarray | np.generic | float | int | bool | complex):
         return
@@ -77,6 +84,7 @@ def jvp(fun, primals, tangents, has_aux: bool = False):
         >>> jvp(lambda x: x * x, (3.0,), (1.0,))
         (array(9., dtype=float32), array(6., dtype=float32))
     """
+    check_callable(fun, "jvp")
     if not isinstance(primals, tuple | list) or not isinstance(tangents, tuple | list):
         raise TransformError("jvp: primals and tangents must be tuples or lists of arguments, "
                              f"got {type(primals).__name__} and {type(tangents).__name__}")
@@ -96,19 +104,29 @@ def jvp(fun, primals, tangents, has_aux: bool = False):
     return out, t_out
 
 
-def _check_tangent(p, t, i):
+def _check_tangent(p, t, i, who: str = "jvp"):
     pa, ta = get_aval(p), get_aval(t)
     if pa.shape != ta.shape:
-        raise TransformError(f"jvp: primal and tangent leaf {i} must have the same shape, got "
+        raise TransformError(f"{who}: primal and tangent leaf {i} must have the same shape, got "
                              f"{pa.str_short()} and {ta.str_short()}")
     if not is_differentiable(pa):
         return Zero(tangent_aval(pa))
     if isinstance(t, Tracer):
         if ta.dtype != pa.dtype:
-            raise TransformError(f"jvp: tangent leaf {i} has dtype {ta.dtype}, primal has "
+            raise TransformError(f"{who}: tangent leaf {i} has dtype {ta.dtype}, primal has "
                                  f"{pa.dtype}; they must match")
         return t
-    return np.asarray(canonicalize_value(t), pa.dtype)
+    return _cast_exact(t, ta, pa.dtype, f"{who}: tangent leaf {i}", "primal")
+
+
+def _cast_exact(x, aval, dtype, what: str, of: str):
+    """``x`` as ``dtype``; refuses a cast that drops the imaginary part (complex -> real)."""
+    if aval.dtype.kind == "c" and np.dtype(dtype).kind != "c":
+        raise TransformError(
+            f"{what} is complex ({aval.str_short()}) but the {of} is real ({np.dtype(dtype)}); "
+            "casting would drop the imaginary part. Pass a real value of the "
+            f"{of}'s dtype, or make the function complex-valued.")
+    return np.asarray(canonicalize_value(x), dtype)
 
 
 def linearize(fun, *primals, has_aux: bool = False):
@@ -122,7 +140,10 @@ def linearize(fun, *primals, has_aux: bool = False):
         >>> f_jvp(1.0)
         array(6., dtype=float32)
     """
+    check_callable(fun, "linearize")
     p_leaves, in_tree = tree_flatten(primals)
+    for i, p in enumerate(p_leaves):
+        _check_array(p, f"linearize: argument leaf {i}")
     flat_fun, store = flatten_fun(fun, in_tree, has_aux)
     lin = _linearize_flat(flat_fun, p_leaves)
     n = store["n_out"]
@@ -133,8 +154,8 @@ def linearize(fun, *primals, has_aux: bool = False):
         if t_tree != in_tree:
             raise TransformError(f"linearize: f_jvp expects tangents with structure {in_tree}, "
                                  f"got {t_tree}")
-        ts = [np.asarray(canonicalize_value(t), get_aval(p).dtype) if not isinstance(t, Tracer)
-              else t for t, p in zip(t_leaves, p_leaves, strict=True)]
+        ts = [_check_tangent(p, t, i, "linearize: f_jvp")
+              for i, (p, t) in enumerate(zip(p_leaves, t_leaves, strict=True))]
         ts = [t for t, d in zip(ts, lin.diff, strict=True) if d]
         t_nz = iter(eval_jaxpr(lin.jaxpr, lin.residuals, *ts))
         outs = [zeros_like_aval(a) if z else next(t_nz)
@@ -193,6 +214,7 @@ def vjp(fun, *primals, has_aux: bool = False):
         >>> f_vjp(1.0)
         (array(3., dtype=float32), array(2., dtype=float32))
     """
+    check_callable(fun, "vjp")
     p_leaves, in_tree = tree_flatten(primals)
     for i, p in enumerate(p_leaves):
         _check_array(p, f"vjp: argument leaf {i}")
@@ -230,7 +252,7 @@ def _check_cotangent(c, aval, i):
                              f"has shape {aval.shape}")
     if isinstance(c, Tracer):
         return c
-    return np.asarray(canonicalize_value(c), aval.dtype)
+    return _cast_exact(c, ca, aval.dtype, f"vjp: cotangent leaf {i}", "output")
 
 
 def _argnums_tuple(fun, argnums, nargs: int, who: str) -> tuple[int, ...]:
@@ -254,6 +276,7 @@ def value_and_grad(fun, argnums=0, has_aux: bool = False, holomorphic: bool = Fa
         >>> value_and_grad(lambda x: x * x)(3.0)
         (array(9., dtype=float32), array(6., dtype=float32))
     """
+    check_callable(fun, "grad")
     if holomorphic:
         raise TransformError("value_and_grad: holomorphic=True is not supported (real inputs "
                              "only)")

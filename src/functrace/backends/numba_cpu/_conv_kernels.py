@@ -29,6 +29,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .numba_cache import ensure_numba_can_cache
+
+ensure_numba_can_cache(__file__)  # before the first cache=True kernel
+
 _u = np.uint64
 
 

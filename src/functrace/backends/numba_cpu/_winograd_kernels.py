@@ -13,6 +13,10 @@ OpenBLAS's threads).
 import numpy as np
 from numba import njit
 
+from .numba_cache import ensure_numba_can_cache
+
+ensure_numba_can_cache(__file__)  # before the first cache=True kernel
+
 
 @njit(cache=True, nogil=True, inline="always")
 def _bt(d0, d1, d2, d3):

@@ -9,6 +9,10 @@ from numba import njit
 from numba.core import types
 from numba.extending import intrinsic
 
+from .numba_cache import ensure_numba_can_cache
+
+ensure_numba_can_cache(__file__)  # before the first cache=True kernel
+
 
 @intrinsic
 def select(typingctx, cond, a, b):
