@@ -32,3 +32,11 @@ class TransformError(FunctraceError, TypeError):
 
 class MissingRuleError(FunctraceError, NotImplementedError):
     """A primitive has no rule for the requested transformation."""
+
+
+class UnboundAxisError(FunctraceError, NameError):
+    """A collective named an axis that no enclosing ``pmap``/``vmap(axis_name=)`` binds."""
+
+
+class CollectiveError(FunctraceError, RuntimeError):
+    """A cross-process collective failed: the processes disagreed, or one did not arrive."""
