@@ -16,8 +16,10 @@ then calls the MPI collective inside the compiled program (``lax.parallel``).
 Example:
     >>> import functrace as ft, functrace.numpy as fnp
     >>> from functrace import lax
-    >>> ft.pmap(lambda x: x - lax.pmean(x, "i"), axis_name="i")(fnp.array([[1., 3.]]))
-    array([[1., 3.]], dtype=float32)
+    >>> ft.local_device_count()  # one CPU device unless num_cpu_devices says otherwise
+    1
+    >>> ft.pmap(lambda x: x / lax.psum(x.sum(), "i"), axis_name="i")(fnp.array([[1., 3.]]))
+    array([[0.25, 0.75]], dtype=float32)
 """
 
 from __future__ import annotations

@@ -158,7 +158,8 @@ def _allreduce_jvp(primals, tangents, *, op, axis_name, collective):
     t_out = []
     for x, t, y in zip(primals, tangents, outs, strict=True):
         mask = convert_element_type(eq(x, y), get_aval(x).dtype)
-        num, cnt = process_allreduce_p.bind(mul(instantiate_zeros(t), mask), mask, **params)
+        (cnt,) = process_allreduce_p.bind(mask, **params)  # separate: not a tangent
+        (num,) = process_allreduce_p.bind(mul(instantiate_zeros(t), mask), **params)
         t_out.append(div(num, cnt))
     return outs, t_out
 
@@ -256,7 +257,8 @@ def _pminmax_jvp(prim, primals, tangents, *, axes):
             t_out.append(t)
             continue
         mask = convert_element_type(eq(x, y), get_aval(x).dtype)
-        num, cnt = psum_p.bind(mul(t, mask), mask, axes=axes)
+        (cnt,) = psum_p.bind(mask, axes=axes)  # separate: the count is not a tangent
+        (num,) = psum_p.bind(mul(t, mask), axes=axes)
         t_out.append(div(num, cnt))
     return outs, t_out
 
