@@ -77,3 +77,24 @@ def test_initialize_is_a_no_op_for_one_process():
         distributed.initialize()
     if not was:
         distributed.shutdown()
+
+
+def test_train_cnn_dp_matches_train_cnn(tmp_path):
+    """examples/train_cnn_dp.py on 2 processes reaches train_cnn.py's accuracy (2 epochs)."""
+    examples = HERE.parent / "examples"
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent / "src"), env.get("PYTHONPATH", "")])
+    common = ["--epochs", "2", "--quiet"]
+    dp = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable,
+                         str(examples / "train_cnn_dp.py"), *common, "--checkpoint",
+                         str(tmp_path / "dp.npz")], env=env, capture_output=True, text=True,
+                        timeout=120)
+    single = subprocess.run([sys.executable, str(examples / "train_cnn.py"), *common,
+                             "--checkpoint", str(tmp_path / "one.npz")], env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert dp.returncode == 0 and single.returncode == 0, dp.stderr + single.stderr
+    assert dp.stdout.count("final test accuracy") == 1  # rank 0 alone prints
+    assert "parameters identical on all 2 process(es): True" in dp.stdout, dp.stdout
+    acc = [float(s.stdout.split("final test accuracy: ")[1].split()[0]) for s in (dp, single)]
+    assert abs(acc[0] - acc[1]) <= 2 / 359, acc  # at most two of the 359 test digits differ
+    assert (tmp_path / "dp.npz").exists()

@@ -228,7 +228,7 @@ class MPIGroup:
     # -- collectives ------------------------------------------------------------------
     def allreduce(self, xs, op: str, *, collective: str = "allreduce", axis_name=None):
         """Elementwise ``op`` ("sum", "max" or "min") of each array over all ranks."""
-        xs = [np.ascontiguousarray(x) for x in xs]
+        xs = [np.asarray(x, order="C") for x in xs]
         self._agree(collective, axis_name, xs)
         outs: list = [None] * len(xs)
         by_dtype: dict = {}
@@ -269,7 +269,7 @@ class MPIGroup:
 
     def allgather(self, x, *, collective: str = "allgather", axis_name=None) -> np.ndarray:
         """Every rank's ``x`` stacked along a new leading axis (rank order)."""
-        x = np.ascontiguousarray(x)
+        x = np.asarray(x, order="C")
         self._agree(collective, axis_name, [x])
         wire = x.astype(np.float32) if x.dtype == np.float16 else x
         out = np.empty((self.size,) + x.shape, wire.dtype)

@@ -128,7 +128,8 @@ def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnu
 
         functools.update_wrapper(with_statics, fun)
         mapped = spmd_map(with_statics, dyn_axes, out_axes, axis_name, axis_size,
-                          group=process_group(), check_size=check_size)
+                          group=process_group(), check_size=check_size,
+                          unmap_single_lane=True)
         return mapped(*[args[i] for i in dyn_pos], **kwargs)
 
     body.__name__ = f"pmap_{name}"

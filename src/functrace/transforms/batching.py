@@ -332,7 +332,7 @@ def _children(x):
     if isinstance(x, dict):
         keys = [f"[{k!r}]" for k in sorted(x)] if td.node_type is dict else [
             f"[{k!r}]" for k in x]
-    elif isinstance(x, tuple) and hasattr(type(x), "_fields"):
+    elif isinstance(x, tuple) and len(getattr(type(x), "_fields", ())) == len(kids):
         keys = [f".{f}" for f in type(x)._fields]
     else:
         keys = [f"[{i}]" for i in range(len(kids))]
@@ -488,11 +488,15 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
     return spmd_map(fun, in_axes, out_axes, axis_name, axis_size)
 
 
-def spmd_map(fun, in_axes, out_axes, axis_name, axis_size=None, group=None, check_size=None):
+def spmd_map(fun, in_axes, out_axes, axis_name, axis_size=None, group=None, check_size=None,
+             unmap_single_lane=False):
     """``vmap`` whose axis may span the processes of ``group`` (what ``pmap`` runs).
 
     Arguments are checked by the caller (``vmap`` or ``pmap``); ``check_size(n)``, if
-    given, is called with the length of the mapped axis before ``fun`` runs.
+    given, is called with the length of the mapped axis before ``fun`` runs. With
+    ``unmap_single_lane`` a mapped axis of length 1 is squeezed away and ``fun`` runs on
+    unmapped values (only collectives see the axis): one lane per process, the usual
+    multi-process case, then runs the plain program, with no batching rules in the way.
     """
 
     @functools.wraps(fun)
@@ -529,8 +533,12 @@ def spmd_map(fun, in_axes, out_axes, axis_name, axis_size=None, group=None, chec
                 _check_array(leaf, f"output of {_name(fun)}")
             return out_leaves
 
-        out_vals, out_dims = batch_flat(flat_fun, leaves, [ax for _, _, ax in entries], size,
-                                        axis_name, group)
+        in_dims = [ax for _, _, ax in entries]
+        if unmap_single_lane and size == 1:
+            leaves = [x if d is None else _shape_op("squeeze")(x, (d,))
+                      for x, d in zip(leaves, in_dims, strict=True)]
+            in_dims = [not_mapped] * len(leaves)
+        out_vals, out_dims = batch_flat(flat_fun, leaves, in_dims, size, axis_name, group)
         out_entries: list = []
         _flatten_axes("out_axes", out_axes, store["out"], "output", out_entries)
         outs = [_to_out_axis(v, d, ax, size, p, axis_name)
