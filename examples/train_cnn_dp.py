@@ -31,11 +31,11 @@ _LOCAL_RANKS = int(os.environ.get("MPI_LOCALNRANKS", os.environ.get("SLURM_NTASK
 if _LOCAL_RANKS > 1:
     os.environ.setdefault("NUMBA_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // _LOCAL_RANKS)))
 
-import numpy as np
+import numpy as np  # noqa: E402 - after the thread settings above
 
-import functrace as ft
-import functrace.numpy as fnp
-from functrace import distributed, lax, optimizers, random
+import functrace as ft  # noqa: E402
+import functrace.numpy as fnp  # noqa: E402
+from functrace import distributed, lax, optimizers, random  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from train_cnn import (  # noqa: E402 - the data and the model of the one-process script

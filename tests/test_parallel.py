@@ -130,7 +130,7 @@ def test_collective_gradients(devices, kind, rng):
     for name, f, ref, shape in cases(G):
         X = rng.standard_normal((G,) + shape).astype(np.float32)
         W = rng.standard_normal(ref(X).shape).astype(np.float32)
-        g = ft.grad(lambda X: (mapped(kind, f)(X) * W).sum())(X)
+        g = ft.grad(lambda X, f=f, W=W: (mapped(kind, f)(X) * W).sum())(X)
         if name in LINEAR:
             expected = _linear_grad_ref(ref, X.astype(np.float64), W)
         else:
