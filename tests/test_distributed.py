@@ -98,3 +98,27 @@ def test_train_cnn_dp_matches_train_cnn(tmp_path):
     acc = [float(s.stdout.split("final test accuracy: ")[1].split()[0]) for s in (dp, single)]
     assert abs(acc[0] - acc[1]) <= 2 / 359, acc  # at most two of the 359 test digits differ
     assert (tmp_path / "dp.npz").exists()
+
+
+def test_spmd_example_two_processes_equal_two_virtual_devices():
+    """The JAX-style SPMD example (replicated params, psum of gradients): 2 processes x 1
+    device and 1 process x 2 devices compute the same global gradients, so they print the
+    same accuracies, and it learns the digits."""
+    script = str(HERE.parent / "examples" / "spmd_mnist_fromscratch.py")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join([str(HERE.parent / "src"), env.get("PYTHONPATH", "")])
+    env.update(OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1", NUMBA_NUM_THREADS="1")
+    args = ["--epochs", "6"]
+    mpi = subprocess.run([str(MPIEXEC), "-n", "2", sys.executable, script, *args], env=env,
+                         capture_output=True, text=True, timeout=120)
+    one = subprocess.run([sys.executable, script, *args],
+                         env=dict(env, FUNCTRACE_NUM_CPU_DEVICES="2"), capture_output=True,
+                         text=True, timeout=120)
+    assert mpi.returncode == 0 and one.returncode == 0, mpi.stderr + one.stderr
+
+    def accuracies(out):
+        return [line.split(": ", 1)[1] for line in out.splitlines() if "accuracy" in line]
+
+    assert len(accuracies(mpi.stdout)) == 6  # rank 0 alone prints
+    assert accuracies(mpi.stdout) == accuracies(one.stdout)
+    assert float(accuracies(one.stdout)[-1].split()[-1]) > 0.8
