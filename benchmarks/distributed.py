@@ -77,7 +77,6 @@ def worker_allreduce():
     from mpi4py import MPI  # noqa: PLC0415
 
     from functrace import distributed  # noqa: PLC0415
-
     from functrace.devices import process_group  # noqa: PLC0415
 
     distributed.initialize()

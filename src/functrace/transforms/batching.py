@@ -332,7 +332,7 @@ def _children(x):
     if isinstance(x, dict):
         keys = [f"[{k!r}]" for k in sorted(x)] if td.node_type is dict else [
             f"[{k!r}]" for k in x]
-    elif isinstance(x, tuple) and len(getattr(type(x), "_fields", ())) == len(kids):
+    elif isinstance(x, tuple) and len(getattr(type(x), "_fields", ())) == len(kids) > 0:
         keys = [f".{f}" for f in type(x)._fields]
     else:
         keys = [f"[{i}]" for i in range(len(kids))]
