@@ -47,7 +47,8 @@ def _layers(cfg):
     return out
 
 
-def functrace_step(cfg, lr=0.01, backend=None):
+def functrace_loss(cfg):
+    """The loss of ``cfg``'s network: ``loss(params, x, y)``, mean over the batch."""
     layers = _layers(cfg)
     n_conv = len(layers)
 
@@ -66,6 +67,12 @@ def functrace_step(cfg, lr=0.01, backend=None):
             if j + 2 < len(dense):
                 h = nn.relu(h)
         return -fnp.mean(fnp.sum(nn.log_softmax(h) * y, axis=-1))
+
+    return loss
+
+
+def functrace_step(cfg, lr=0.01, backend=None):
+    loss = functrace_loss(cfg)
 
     def step(params, x, y):
         value, grads = ft.value_and_grad(loss)(params, x, y)

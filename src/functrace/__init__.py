@@ -6,22 +6,33 @@ Example:
     (array(-4., dtype=float32), array(-4., dtype=float32), array(3., dtype=float32))
 """
 
-from . import lax, nn, numpy, optimizers, random, stax, test_util, tree_util
+from . import distributed, lax, nn, numpy, optimizers, random, stax, test_util, tree_util
 from .backends import numba_cpu as _numba_cpu  # registers the 'cpu' backend
 from .compiler.jit import jit
 from .config import config
 from .core.jaxpr import ClosedJaxpr, Jaxpr
 from .core.make_jaxpr import ShapeDtypeStruct, make_jaxpr
 from .core.trace import eval_jaxpr
+from .devices import (
+    device_count,
+    devices,
+    local_device_count,
+    local_devices,
+    process_count,
+    process_index,
+)
 from .errors import (
+    CollectiveError,
     ConcretizationError,
     FunctraceError,
     ShapeError,
     TransformError,
+    UnboundAxisError,
     UnexpectedTracerError,
 )
 from .jacobians import hessian, jacfwd, jacrev
 from .lax import stop_gradient
+from .spmd import pmap
 from .transforms.api import grad, jvp, linearize, value_and_grad, vjp
 from .transforms.batching import vmap
 from .transforms.custom import custom_jvp, custom_vjp

@@ -9,6 +9,10 @@ first ``jit`` call to keep the process's default allocator settings.
 ``"threefry_partitionable"`` (default on, as in JAX >= 0.5; alias
 ``"jax_threefry_partitionable"``) picks how ``functrace.random`` derives keys and bits
 from a key; off gives the streams of JAX before 0.5.
+``"num_cpu_devices"`` (default 1, or ``$FUNCTRACE_NUM_CPU_DEVICES``) is the number of
+virtual CPU devices of this process, which ``pmap`` maps over (XLA's host-platform device
+count). ``"collective_timeout"`` (seconds, default 300, or ``$FUNCTRACE_COLLECTIVE_TIMEOUT``)
+bounds how long a cross-process collective waits for the other processes.
 
 Example:
     >>> from functrace import config
@@ -19,11 +23,25 @@ Example:
 
 from __future__ import annotations
 
+import os
+
 from .errors import FunctraceError
 
 _ALIASES = {"jax_enable_x64": "enable_x64", "jax_log_compiles": "log_compiles",
-            "jax_threefry_partitionable": "threefry_partitionable"}
-_FLAGS = ("enable_x64", "log_compiles", "cpu_keep_memory", "threefry_partitionable")
+            "jax_threefry_partitionable": "threefry_partitionable",
+            "jax_num_cpu_devices": "num_cpu_devices"}
+_BOOL_FLAGS = ("enable_x64", "log_compiles", "cpu_keep_memory", "threefry_partitionable")
+
+
+def _positive(name: str, value, kind):
+    try:
+        out = kind(value)
+    except (TypeError, ValueError):
+        out = None
+    if out is None or out <= 0 or isinstance(value, bool):
+        raise FunctraceError(f"config.update({name!r}, {value!r}): expected a positive "
+                             f"{kind.__name__}")
+    return out
 
 
 class Config:
@@ -34,16 +52,28 @@ class Config:
         self.log_compiles = False
         self.cpu_keep_memory = True
         self.threefry_partitionable = True
+        self.num_cpu_devices = _positive(
+            "FUNCTRACE_NUM_CPU_DEVICES", os.environ.get("FUNCTRACE_NUM_CPU_DEVICES", 1), int)
+        self.collective_timeout = _positive(
+            "FUNCTRACE_COLLECTIVE_TIMEOUT",
+            os.environ.get("FUNCTRACE_COLLECTIVE_TIMEOUT", 300.0), float)
 
     def update(self, name: str, value) -> None:
         """Set the flag ``name`` (``"enable_x64"``/``"jax_enable_x64"``, ``"log_compiles"``,
-        ``"cpu_keep_memory"``, ``"threefry_partitionable"``/``"jax_threefry_partitionable"``)."""
+        ``"cpu_keep_memory"``, ``"threefry_partitionable"``, ``"num_cpu_devices"``, ``"collective_timeout"``)."""
         key = _ALIASES.get(name, name)
-        if key not in _FLAGS:
+        if key == "num_cpu_devices":
+            self.num_cpu_devices = _positive(name, value, int)
+            return
+        if key == "collective_timeout":
+            self.collective_timeout = _positive(name, value, float)
+            return
+        if key not in _BOOL_FLAGS:
             raise FunctraceError(
                 f"config.update: unknown flag {name!r}; known flags are "
-                "'enable_x64' (alias 'jax_enable_x64'), 'log_compiles', 'cpu_keep_memory' and "
-                "'threefry_partitionable' (alias 'jax_threefry_partitionable')."
+                "'enable_x64' (alias 'jax_enable_x64'), 'log_compiles', 'cpu_keep_memory', "
+                "'threefry_partitionable' (alias 'jax_threefry_partitionable'), "
+                "'num_cpu_devices' and 'collective_timeout'."
             )
         setattr(self, key, bool(value))
 

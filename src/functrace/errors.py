@@ -41,3 +41,11 @@ class FunctraceWarning(UserWarning):
 class KernelCacheWarning(FunctraceWarning):
     """The on-disk kernel cache is not writable; kernels are compiled into a temporary
     directory instead (same results, compiled again by the next process)."""
+
+
+class UnboundAxisError(FunctraceError, NameError):
+    """A collective named an axis that no enclosing ``pmap``/``vmap(axis_name=)`` binds."""
+
+
+class CollectiveError(FunctraceError, RuntimeError):
+    """A cross-process collective failed: the processes disagreed, or one did not arrive."""

@@ -55,6 +55,10 @@ class Primitive:
             raise MissingRuleError(f"primitive '{self.name}' has no reference implementation")
         return rule(*args, **params)
 
+    def find_top_trace(self, args, params) -> Trace:
+        """The trace that processes this application (collectives also look at their axis)."""
+        return find_top_trace(args)
+
     def abstract_eval(self, *avals, **params):
         rule = abstract_eval_rules.get(self)
         if rule is None:
@@ -64,7 +68,7 @@ class Primitive:
 
 def bind(prim: Primitive, *args, **params):
     """Applies ``prim`` to ``args`` under the innermost active transformation."""
-    top = find_top_trace(args)
+    top = prim.find_top_trace(args, params)
     tracers = [full_raise(top, a) for a in args]
     outs = top.process_primitive(prim, tracers, params)
     if prim.multiple_results:

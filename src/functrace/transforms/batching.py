@@ -33,20 +33,22 @@ import numpy as np
 
 from ..core.array import wrap
 from ..core.avals import ShapedArray
-from ..core.trace import Primitive, Trace, Tracer, get_aval, new_main
+from ..core.trace import Primitive, Trace, Tracer, get_aval, new_main, trace_stack
 from ..errors import (
     ConcretizationError,
     FunctraceError,
     MissingRuleError,
     ShapeError,
     TransformError,
+    UnboundAxisError,
 )
 from ..tree_util import tree_flatten, tree_unflatten
 from .ad import add_any_p
 from .api import _check_array, _name, signature_names
 
 __all__ = [
-    "BatchTrace", "BatchTracer", "batching_rules", "bdim_at_front", "broadcast",
+    "AxisData", "BatchTrace", "BatchTracer", "axis_batching_rules", "axis_frame",
+    "batching_rules", "bdim_at_front", "broadcast",
     "broadcast_batcher", "defbroadcasting", "defvectorized", "matchaxis", "moveaxis",
     "not_mapped", "vectorized_batcher", "vmap",
 ]
@@ -54,6 +56,10 @@ __all__ = [
 not_mapped = None  # the batch dim of a value that does not vary along the mapped axis
 
 batching_rules: dict[Primitive, Any] = {}
+
+# collectives: rule(axis_data, batched_args, batch_dims, **params) -> (out, out_dim); called
+# even when no argument is mapped (a psum of an unmapped value still sums over the axis)
+axis_batching_rules: dict[Primitive, Any] = {}
 
 # filled by functrace.lax.shape_ops: "transpose", "broadcast_in_dim", "reduce_sum"
 shape_ops: dict[str, Callable] = {}
@@ -184,12 +190,38 @@ def sum_batch_axis(x, bdim):
 # ---------------------------------------------------------------------------
 # the batch trace
 
-class _AxisData:
-    __slots__ = ("size", "name")
+class AxisData:
+    """The mapped axis of one batch trace, as collectives see it.
 
-    def __init__(self, size: int, name):
+    ``size`` lanes live in this process. Under a multi-process ``pmap`` the axis spans
+    ``group.size`` processes: it has ``global_size = size * group.size`` lanes and this
+    process holds lanes ``offset .. offset + size - 1``; collectives over it also call the
+    group's cross-process collectives. ``group`` is None for one process.
+    """
+
+    __slots__ = ("size", "name", "group", "global_size", "offset")
+
+    def __init__(self, size: int, name, group=None):
         self.size = size
         self.name = name
+        self.group = group if group is not None and group.size > 1 else None
+        nproc = 1 if self.group is None else self.group.size
+        self.global_size = size * nproc
+        self.offset = 0 if self.group is None else self.group.rank * size
+
+
+def axis_frame(name):
+    """The innermost batch trace that binds the axis ``name`` (JAX's error if none does)."""
+    for main in reversed(trace_stack):
+        data = main.global_data
+        if main.trace_type is BatchTrace and data.name is not None and data.name == name:
+            return main
+    bound = [m.global_data.name for m in reversed(trace_stack)
+             if m.trace_type is BatchTrace and m.global_data.name is not None]
+    raise UnboundAxisError(
+        f"unbound axis name: {name}. The following axis names (e.g. defined by pmap) are "
+        f"available to collective operations: {bound}. Call the collective inside "
+        f"pmap(f, axis_name={name!r}) or vmap(f, axis_name={name!r}).")
 
 
 class BatchTracer(Tracer):
@@ -236,10 +268,12 @@ class BatchTrace(Trace):
     def process_primitive(self, primitive, tracers, params):
         vals = [t.val for t in tracers]
         dims = [t.batch_dim for t in tracers]
-        if all(d is not_mapped for d in dims):
+        axis_rule = axis_batching_rules.get(primitive)
+        if axis_rule is None and all(d is not_mapped for d in dims):
             out = primitive.bind(*vals, **params)
             return [self.pure(o) for o in out] if primitive.multiple_results else self.pure(out)
-        rule = batching_rules.get(primitive)
+        rule = batching_rules.get(primitive) if axis_rule is None else partial(
+            axis_rule, self.main.global_data)
         if rule is None:
             raise MissingRuleError(
                 f"Batching rule for '{primitive.name}' is not implemented (vmap); register one "
@@ -265,13 +299,14 @@ def _check_rule_output(prim, out, out_dim, expected: ShapedArray):
             f"{expected.str_short()}")
 
 
-def batch_flat(fun, vals, in_dims, size: int, axis_name=None):
+def batch_flat(fun, vals, in_dims, size: int, axis_name=None, group=None):
     """Runs ``fun`` (flat arrays in, flat list out) on ``vals`` batched at ``in_dims``.
 
     Returns the output values and their batch dims (``not_mapped`` where an output
     does not depend on the mapped axis); ``fun`` is called inside the batch trace.
+    ``group`` (a process group) makes the axis span processes (``pmap``).
     """
-    with new_main(BatchTrace, _AxisData(size, axis_name)) as main:
+    with new_main(BatchTrace, AxisData(size, axis_name, group)) as main:
         trace = BatchTrace(main)
         # an unmapped NumPy array becomes an Array, so a batched index into it works
         args = [wrap(v) if d is not_mapped else BatchTracer(trace, v, d)
@@ -299,7 +334,7 @@ def _children(x):
     if isinstance(x, dict):
         keys = [f"[{k!r}]" for k in sorted(x)] if td.node_type is dict else [
             f"[{k!r}]" for k in x]
-    elif isinstance(x, tuple) and hasattr(type(x), "_fields"):
+    elif isinstance(x, tuple) and len(getattr(type(x), "_fields", ())) == len(kids) > 0:
         keys = [f".{f}" for f in type(x)._fields]
     else:
         keys = [f"[{i}]" for i in range(len(kids))]
@@ -427,10 +462,11 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
             Keyword arguments are always mapped over their axis 0.
         out_axes: like ``in_axes``, a prefix of the output: where the mapped axis goes
             in each output (None for outputs that do not depend on it).
-        axis_name: accepted for JAX compatibility (functrace has no collectives).
+        axis_name: a name for the mapped axis, so that collectives (``lax.psum``,
+            ``lax.all_gather``, ``lax.axis_index``...) inside ``fun`` can act over it.
         axis_size: the length of the mapped axis; needed only when no argument is
             mapped (then unmapped outputs are broadcast to it).
-        spmd_axis_name: not supported (no collectives); must be None.
+        spmd_axis_name: not supported (functrace has no sharding); must be None.
     Returns:
         The batched function.
 
@@ -444,7 +480,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
         raise TransformError(f"vmap: expected a function, got {type(fun).__name__}")
     if spmd_axis_name is not None:
         raise NotImplementedError("vmap: spmd_axis_name is not supported (functrace has no "
-                                  "collectives or sharding)")
+                                  "sharding)")
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)
     if not (in_axes is None or type(in_axes) in (int, tuple) or _is_axis_spec(in_axes)):
@@ -455,6 +491,19 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
     _check_spec_types("out_axes", out_axes)
     if axis_size is not None and (not isinstance(axis_size, int | np.integer) or axis_size < 0):
         raise TransformError(f"vmap: axis_size must be a non-negative int, got {axis_size!r}")
+    return spmd_map(fun, in_axes, out_axes, axis_name, axis_size)
+
+
+def spmd_map(fun, in_axes, out_axes, axis_name, axis_size=None, group=None, check_size=None,
+             unmap_single_lane=False):
+    """``vmap`` whose axis may span the processes of ``group`` (what ``pmap`` runs).
+
+    Arguments are checked by the caller (``vmap`` or ``pmap``); ``check_size(n)``, if
+    given, is called with the length of the mapped axis before ``fun`` runs. With
+    ``unmap_single_lane`` a mapped axis of length 1 is squeezed away and ``fun`` runs on
+    unmapped values (only collectives see the axis): one lane per process, the usual
+    multi-process case, then runs the plain program, with no batching rules in the way.
+    """
 
     @functools.wraps(fun)
     def vmap_f(*args, **kwargs):
@@ -478,6 +527,8 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
                 _check_array(leaf, f"vmap: {p}")
         entries = [(p, leaf, _normalize_in_axis(p, leaf, ax)) for p, leaf, ax in entries]
         size = _mapped_size(entries, axis_size)
+        if check_size is not None:
+            check_size(size)
         leaves, in_tree = tree_flatten((args, {k: kwargs[k] for k in sorted(kwargs)}))
         if len(leaves) != len(entries):
             raise FunctraceError("internal error: vmap flattened the arguments inconsistently")
@@ -494,10 +545,13 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
                 _check_array(leaf, f"output of {_name(fun)}")
             return out_leaves
 
-        dynamic = [(leaf, ax) for (_, leaf, ax), st in zip(entries, static, strict=True)
-                   if not st]
-        out_vals, out_dims = batch_flat(flat_fun, [leaf for leaf, _ in dynamic],
-                                        [ax for _, ax in dynamic], size, axis_name)
+        in_dims = [ax for (_, _, ax), st in zip(entries, static, strict=True) if not st]
+        dyn_leaves = [leaf for leaf, st in zip(leaves, static, strict=True) if not st]
+        if unmap_single_lane and size == 1:
+            dyn_leaves = [x if d is None else _shape_op("squeeze")(x, (d,))
+                          for x, d in zip(dyn_leaves, in_dims, strict=True)]
+            in_dims = [not_mapped] * len(dyn_leaves)
+        out_vals, out_dims = batch_flat(flat_fun, dyn_leaves, in_dims, size, axis_name, group)
         out_entries: list = []
         _flatten_axes("out_axes", out_axes, store["out"], "output", out_entries)
         outs = [_to_out_axis(v, d, ax, size, p, axis_name)
