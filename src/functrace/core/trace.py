@@ -392,10 +392,11 @@ class JaxprBuilder:
         return (
             f"{op}() was called on an abstract {tracer.aval.str_short()} value while tracing "
             f"'{self.fun_name}' for {self.transform}{where}. Its value is not known at trace "
-            f"time because it depends on argument(s) {names}. Fixes: mark those arguments "
-            "static (static_argnums=... / static_argnames=...); use functrace.numpy.where(cond, "
-            "x, y) for an elementwise choice; or move the Python control flow outside the "
-            "traced function.")
+            f"time because it depends on argument(s) {names}. Fixes: stage the control flow "
+            "with functrace.lax.cond(pred, true_fun, false_fun, *operands) (or lax.switch) "
+            "for an if, lax.while_loop / lax.fori_loop / lax.scan for a loop; use "
+            "functrace.numpy.where(cond, x, y) for an elementwise choice; or mark those "
+            "arguments static (static_argnums=... / static_argnames=...).")
 
     def _depends_on(self, atom) -> set:
         producers = {v: e for e in self.eqns for v in e.outvars}

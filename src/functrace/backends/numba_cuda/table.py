@@ -26,6 +26,8 @@ HOST_LOWERED = {
     "select_and_gather_add", "custom_lin", "threefry2x32", "shift_left",
     "shift_right_logical", "shift_right_arithmetic", "bitcast_convert_type",
     "population_count", "stable_argsort",
+    # higher-order primitives run their reference impl (a jaxpr interpreter) on the host
+    "cond", "while", "scan",
 }
 
 
