@@ -275,7 +275,7 @@ def test_every_primitive_has_a_lowering_on_every_backend():
     from functrace.core.trace import Primitive
 
     prims = set()
-    for mod in (lax, ft.transforms.ad, ft.transforms.custom):
+    for mod in (lax, ft.transforms.ad, ft.transforms.custom, ft.transforms.checkpoint):
         prims |= {v for v in vars(mod).values() if isinstance(v, Primitive)}
     for sub in ("convolution", "creation", "dots", "elementwise", "reductions", "shape_ops",
                 "slicing", "windowed"):

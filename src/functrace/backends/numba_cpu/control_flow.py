@@ -10,6 +10,7 @@ import numpy as np
 from ...compiler.nested import compile_program
 from ...compiler.registry import get_backend
 from ...lax.control_flow import cond_p, scan_p, while_p
+from ...transforms.checkpoint import checkpoint_p
 from . import lowerings
 
 
@@ -65,3 +66,12 @@ def _lower_scan(eqn):
 lowerings[cond_p] = _lower_cond
 lowerings[while_p] = _lower_while
 lowerings[scan_p] = _lower_scan
+
+
+def _lower_call(eqn):
+    # a checkpoint runs as a program of its own, so that jit's CSE cannot merge the
+    # recomputation into the forward pass (JAX's prevent_cse)
+    return _program(eqn.params["jaxpr"])
+
+
+lowerings[checkpoint_p] = _lower_call

@@ -27,7 +27,7 @@ HOST_LOWERED = {
     "shift_right_logical", "shift_right_arithmetic", "bitcast_convert_type",
     "population_count", "stable_argsort",
     # higher-order primitives run their reference impl (a jaxpr interpreter) on the host
-    "cond", "while", "scan",
+    "cond", "while", "scan", "checkpoint",
 }
 
 
