@@ -27,7 +27,7 @@ from ..core.jaxpr import ClosedJaxpr, pp_jaxpr
 from ..core.trace import Tracer, trace_to_jaxpr
 from ..errors import TransformError
 from ..tree_util import tree_flatten, tree_unflatten
-from . import fusion, passes
+from . import fusion, nested, passes
 from .registry import get_backend
 
 logger = logging.getLogger("functrace.jit")
@@ -210,7 +210,7 @@ class Jitted:
         t1 = time.perf_counter()
         if any(isinstance(c, Tracer) for c in closed.consts):
             return None  # closes over an outer transformation's tracer: run inline
-        closed = passes.optimize(closed)
+        closed = passes.optimize(nested.inline_calls(closed))
         timings = {"trace_s": t1 - t0, "optimize_s": time.perf_counter() - t1}
         compiled = Compiled(self.__name__, closed, store["out_tree"],
                             get_backend(self.backend_name), timings)

@@ -11,6 +11,7 @@ from ...compiler.nested import compile_program
 from ...compiler.registry import get_backend
 from ...lax.control_flow import cond_p, scan_p, while_p
 from ...transforms.checkpoint import checkpoint_p
+from ...transforms.custom import custom_jvp_call_p, custom_vjp_call_p
 from . import lowerings
 
 
@@ -75,3 +76,12 @@ def _lower_call(eqn):
 
 
 lowerings[checkpoint_p] = _lower_call
+
+
+def _lower_custom_call(eqn):
+    # normally inlined by jit (compiler.nested.inline_calls); kept for completeness
+    return _program(eqn.params["call_jaxpr"])
+
+
+lowerings[custom_jvp_call_p] = _lower_custom_call
+lowerings[custom_vjp_call_p] = _lower_custom_call

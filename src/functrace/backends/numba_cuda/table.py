@@ -28,6 +28,8 @@ HOST_LOWERED = {
     "population_count", "stable_argsort",
     # higher-order primitives run their reference impl (a jaxpr interpreter) on the host
     "cond", "while", "scan", "checkpoint",
+    # jit inlines these before lowering (compiler.nested.inline_calls)
+    "custom_jvp_call", "custom_vjp_call",
 }
 
 
