@@ -60,7 +60,7 @@ def test_remat_alias_static_argnums_and_second_derivative(x64):
 def test_checkpoint_prints_as_jax():
     text = str(ft.make_jaxpr(ft.checkpoint(lambda x: fnp.sin(x) * 2.0))(np.float32(1)))
     assert text == """{ lambda ; a:f32[]. let
-    b:f32[] = checkpoint[
+    b:f32[] = remat2[
       differentiated=False
       jaxpr={ lambda ; c:f32[]. let
           d:f32[] = sin c

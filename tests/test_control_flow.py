@@ -392,10 +392,9 @@ def test_make_jaxpr_prints_scan_as_jax():
     def scanned(z):
         return lax.scan(lambda c, _: (0.5 * c + 1.0, 0.5 * c + 1.0), z, None, length=4)[0]
 
-    # JAX 0.10's output for this function (the ys output is unused, printed as _)
+    # JAX 0.10.2's output for this function, verbatim (unused ys printed as _)
     want = """{ lambda ; a:f32[]. let
     b:f32[] _:f32[4] = scan[
-      _split_transpose=False
       jaxpr={ lambda ; c:f32[]. let
           d:f32[] = mul 0.5:f32[] c
           e:f32[] = add d 1.0:f32[]
@@ -403,7 +402,6 @@ def test_make_jaxpr_prints_scan_as_jax():
           g:f32[] = add f 1.0:f32[]
         in (e, g) }
       length=4
-      linear=(False,)
       num_carry=1
       num_consts=0
       reverse=False

@@ -16,7 +16,7 @@ INLINED = {
     "custom_jvp_call": ("call_jaxpr", lambda params: True),
     "custom_vjp_call": ("call_jaxpr", lambda params: True),
     # a checkpoint stays a program of its own unless the user allowed CSE across it
-    "checkpoint": ("jaxpr", lambda params: not params["prevent_cse"]),
+    "remat2": ("jaxpr", lambda params: not params["prevent_cse"]),
 }
 
 

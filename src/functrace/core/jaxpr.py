@@ -184,8 +184,15 @@ def _pp_nested(value, names: _Names, indent: int, column: int) -> str:
     return _pp_jaxpr(jaxpr, names, indent)
 
 
-def _param_order(params) -> list:
-    keys = sorted(params)
+# per primitive: fn(params) -> names of parameters left out of the printout because they
+# hold their default (JAX 0.10 omits scan's all-False ``linear`` and ``_split_transpose``)
+pp_hidden_params: dict = {}
+
+
+def _param_order(params, prim=None) -> list:
+    hide = pp_hidden_params.get(prim)
+    hidden = hide(params) if hide is not None else ()
+    keys = sorted(k for k in params if k not in hidden)
     return (["name"] + [k for k in keys if k != "name"]) if "name" in params else keys
 
 
@@ -198,14 +205,15 @@ def _pp_eqn(eqn: Eqn, names: _Names, indent: int, used: set | None = None) -> st
     if not any(_holds_jaxprs(v) for v in eqn.params.values()):
         params = ""
         if eqn.params:
-            items = " ".join(f"{k}={_pp_param(eqn.params[k])}" for k in _param_order(eqn.params))
+            items = " ".join(f"{k}={_pp_param(eqn.params[k])}"
+                             for k in _param_order(eqn.params, eqn.primitive))
             params = f"[{items}]"
         rhs = f"{eqn.primitive.name}{params}" + (f" {args}" if args else "")
         return pad + f"{lhs} = {rhs}"
     # JAX's layout for equations holding jaxprs: one parameter per line
     inner = indent + 2
     lines = [pad + f"{lhs} = {eqn.primitive.name}["]
-    for k in _param_order(eqn.params):
+    for k in _param_order(eqn.params, eqn.primitive):
         v = eqn.params[k]
         if _is_jaxpr(v):
             head = " " * inner + f"{k}="

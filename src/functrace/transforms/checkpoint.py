@@ -43,7 +43,8 @@ from .partial_eval import partial_eval_rules
 
 __all__ = ["checkpoint", "checkpoint_p", "checkpoint_policies", "remat"]
 
-checkpoint_p = Primitive("checkpoint", multiple_results=True)
+# JAX 0.10 prints this primitive as remat2
+checkpoint_p = Primitive("remat2", multiple_results=True)
 
 
 def nothing_saveable(prim, *avals, **params) -> bool:

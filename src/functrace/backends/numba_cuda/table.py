@@ -27,7 +27,7 @@ HOST_LOWERED = {
     "shift_right_logical", "shift_right_arithmetic", "bitcast_convert_type",
     "population_count", "stable_argsort",
     # higher-order primitives run their reference impl (a jaxpr interpreter) on the host
-    "cond", "while", "scan", "checkpoint",
+    "cond", "while", "scan", "remat2",
     # jit inlines these before lowering (compiler.nested.inline_calls)
     "custom_jvp_call", "custom_vjp_call",
 }

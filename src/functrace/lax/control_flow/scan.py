@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.avals import ShapedArray
-from ...core.jaxpr import ClosedJaxpr, Jaxpr, Literal
+from ...core.jaxpr import ClosedJaxpr, Jaxpr, Literal, pp_hidden_params
 from ...core.trace import (
     Primitive,
     abstract_eval_rules,
@@ -204,6 +204,12 @@ def _scan_abstract(*avals, jaxpr, length, reverse, num_consts, num_carry, unroll
             + [ShapedArray((length, *a.shape), a.dtype) for a in out[num_carry:]])
 
 
+def _scan_hidden_params(params) -> set:
+    hidden = set() if params["_split_transpose"] else {"_split_transpose"}
+    return hidden if any(params["linear"]) else hidden | {"linear"}
+
+
+pp_hidden_params[scan_p] = _scan_hidden_params
 impl_rules[scan_p] = _scan_impl
 abstract_eval_rules[scan_p] = _scan_abstract
 
