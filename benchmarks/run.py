@@ -1,7 +1,7 @@
 """Runs every benchmark and prints times and ratios (functrace / PyTorch, functrace / JAX).
 
 Usage: ``python -m benchmarks [--quick] [--only conv,pool,...]`` (sections: overhead,
-fused, pool, conv, cnn, vgg, compile, memory, distributed). For numbers
+fused, pool, conv, cnn, vgg, compile, memory, distributed, control). For numbers
 comparable to users' machines, unset OPENBLAS_CORETYPE (see
 ../shared/PERFORMANCE.md): ``env -u OPENBLAS_CORETYPE python -m benchmarks``.
 """
@@ -20,6 +20,7 @@ import functrace as ft
 from functrace import lax
 
 from . import distributed, models
+from .control import bench_control
 from .harness import environment, time_alternating, time_per_call
 from .memory import peak_memory
 
@@ -243,7 +244,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples")
     parser.add_argument("--only", default="", help="comma list: conv,pool,fused,cnn,vgg,"
-                        "overhead,compile,memory,distributed")
+                        "overhead,compile,memory,distributed,control")
     args = parser.parse_args(argv)
     repeat = 5 if args.quick else 15
     only = set(filter(None, args.only.split(",")))
@@ -259,7 +260,8 @@ def main(argv=None):
                                        max(3, repeat // 3))),
             ("compile", bench_first_call), ("memory", bench_memory),
             ("distributed", lambda: ROWS.extend(
-                (name, t, None, None, None) for name, t, _ in distributed.run()))]
+                (name, t, None, None, None) for name, t, _ in distributed.run())),
+            ("control", lambda: bench_control(repeat, torch, jax))]
     for key, fn in todo:
         if not only or key in only:
             fn()

@@ -1,5 +1,6 @@
 """jit: same results as eager evaluation, caching, retrace logging, passes, errors."""
 
+import functools
 import logging
 
 import numpy as np
@@ -275,7 +276,7 @@ def test_every_primitive_has_a_lowering_on_every_backend():
     from functrace.core.trace import Primitive
 
     prims = set()
-    for mod in (lax, ft.transforms.ad, ft.transforms.custom):
+    for mod in (lax, ft.transforms.ad, ft.transforms.custom, ft.transforms.checkpoint):
         prims |= {v for v in vars(mod).values() if isinstance(v, Primitive)}
     for sub in ("convolution", "creation", "dots", "elementwise", "reductions", "shape_ops",
                 "slicing", "windowed"):
@@ -405,3 +406,34 @@ def test_cpu_keep_memory_flag():
         ft.config.update("cpu_keep_memory", True)
     with pytest.raises(ft.errors.FunctraceError, match="cpu_keep_memory"):
         ft.config.update("cpu_keep_memry", True)
+
+
+def test_static_args_by_name_or_position_none_and_methods():
+    def f(x, n, mode="add"):
+        return x + n if mode == "add" else x * n
+
+    for jf in (ft.jit(f, static_argnames=("n", "mode")), ft.jit(f, static_argnums=(1, 2))):
+        assert float(jf(2.0, 3)) == 5.0  # static_argnames given positionally
+        assert float(jf(2.0, n=3, mode="mul")) == 6.0  # static_argnums given by keyword
+        assert float(jf(2.0, 3, "mul")) == 6.0
+        assert float(jf(2.0, 4)) == 6.0  # a new static value recompiles
+    assert float(ft.jit(f, static_argnums=None, static_argnames=None)(2.0, 3.0)) == 5.0
+    with pytest.raises(TransformError, match="out of range"):
+        ft.jit(f, static_argnums=5)(2.0, 3)
+
+    class Model:
+        def __init__(self, k):
+            self.k = k
+
+        def __hash__(self):
+            return hash(self.k)
+
+        def __eq__(self, other):
+            return isinstance(other, Model) and other.k == self.k
+
+        @functools.partial(ft.jit, static_argnums=0)
+        def apply(self, x):
+            return x * self.k
+
+    assert float(Model(3.0).apply(2.0)) == 6.0  # @jit on a method binds self
+    assert float(Model(4.0).apply(2.0)) == 8.0

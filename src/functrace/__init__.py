@@ -35,6 +35,7 @@ from .lax import stop_gradient
 from .spmd import pmap
 from .transforms.api import grad, jvp, linearize, value_and_grad, vjp
 from .transforms.batching import vmap
+from .transforms.checkpoint import checkpoint, checkpoint_policies, remat
 from .transforms.custom import custom_jvp, custom_vjp
 
 __version__ = "0.1.0"

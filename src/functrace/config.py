@@ -60,7 +60,8 @@ class Config:
 
     def update(self, name: str, value) -> None:
         """Set the flag ``name`` (``"enable_x64"``/``"jax_enable_x64"``, ``"log_compiles"``,
-        ``"cpu_keep_memory"``, ``"threefry_partitionable"``, ``"num_cpu_devices"``, ``"collective_timeout"``)."""
+        ``"cpu_keep_memory"``, ``"threefry_partitionable"``,
+        ``"num_cpu_devices"``, ``"collective_timeout"``)."""
         key = _ALIASES.get(name, name)
         if key == "num_cpu_devices":
             self.num_cpu_devices = _positive(name, value, int)

@@ -28,7 +28,7 @@ from ..core.jaxpr import ClosedJaxpr, pp_jaxpr
 from ..core.trace import Tracer, trace_to_jaxpr
 from ..errors import TransformError
 from ..tree_util import tree_flatten, tree_unflatten
-from . import fusion, passes
+from . import fusion, nested, passes
 from .registry import get_backend
 
 logger = logging.getLogger("functrace.jit")
@@ -131,6 +131,8 @@ class Jitted:
     def __init__(self, fun, static_argnums, static_argnames, donate_argnums, backend):
         functools.update_wrapper(self, fun)
         self.fun = fun
+        static_argnums = () if static_argnums is None else static_argnums
+        static_argnames = () if static_argnames is None else static_argnames
         self.static_argnums = ((static_argnums,) if isinstance(static_argnums, int)
                                else tuple(static_argnums))
         self.static_argnames = ((static_argnames,) if isinstance(static_argnames, str)
@@ -141,21 +143,43 @@ class Jitted:
         self._last_key = None
         self.compile_count = 0
         try:
-            self._params = list(inspect.signature(fun).parameters)
+            sig = inspect.signature(fun).parameters.values()
         except (TypeError, ValueError):
-            self._params = []
+            sig = []
+        self._params = [p.name for p in sig]
+        has_var = any(p.kind == p.VAR_POSITIONAL for p in sig)
+        self._n_max = None if has_var or not sig else sum(
+            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in sig)
+        positional = [p.name for p in sig if p.kind in (p.POSITIONAL_ONLY,
+                                                        p.POSITIONAL_OR_KEYWORD)]
+        # as in JAX, each of static_argnums / static_argnames also covers the other way of
+        # passing the same parameter (found through the signature)
+        names = set(self.static_argnames)
+        names.update(positional[n] for n in self.static_argnums if 0 <= n < len(positional))
+        self._static_names = frozenset(names)
+        self._static_positions = frozenset(
+            positional.index(n) for n in self.static_argnames if n in positional)
+
+    def __get__(self, obj, objtype=None):
+        """``@jit`` on a method: ``obj.method(x)`` calls the jitted function with ``obj``."""
+        if obj is None:
+            return self
+        return functools.partial(self, obj)
 
     # -- argument handling ------------------------------------------------------
     def _split(self, args, kwargs):
         nargs = len(args)
-        nums = set()
+        nums = {n for n in self._static_positions if n < nargs}
         for n in self.static_argnums:
-            if not -nargs <= n < nargs:
-                raise TransformError(f"jit({self.__name__}): static_argnums={self.static_argnums}"
-                                     f" is out of range for {nargs} positional argument(s)")
-            nums.add(n % nargs)
+            if -nargs <= n < nargs:
+                nums.add(n % nargs)
+            elif self._n_max is not None and not -self._n_max <= n < self._n_max:
+                raise TransformError(
+                    f"jit({self.__name__}): static_argnums={self.static_argnums} is out of range "
+                    f"for a function of {self._n_max} positional parameter(s)")
+            # otherwise that parameter was passed by keyword (or left to its default)
         statics = tuple((i, args[i]) for i in sorted(nums))
-        statics += tuple((k, kwargs[k]) for k in sorted(kwargs) if k in self.static_argnames)
+        statics += tuple((k, kwargs[k]) for k in sorted(kwargs) if k in self._static_names)
         for where, val in statics:
             try:
                 hash(val)
@@ -166,7 +190,7 @@ class Jitted:
                     f"{type(val).__name__}; static arguments are cache keys. Pass a tuple "
                     "instead of a list, or make the argument non-static.") from None
         dyn_args = tuple(a for i, a in enumerate(args) if i not in nums)
-        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self.static_argnames}
+        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self._static_names}
         return dyn_args, dyn_kwargs, statics
 
     def _flat_fun(self, in_tree, statics, store):
@@ -215,7 +239,7 @@ class Jitted:
         t1 = time.perf_counter()
         if any(isinstance(c, Tracer) for c in closed.consts):
             return None  # closes over an outer transformation's tracer: run inline
-        closed = passes.optimize(closed)
+        closed = passes.optimize(nested.inline_calls(closed))
         timings = {"trace_s": t1 - t0, "optimize_s": time.perf_counter() - t1}
         compiled = Compiled(self.__name__, closed, store["out_tree"],
                             get_backend(self.backend_name), timings)
@@ -227,7 +251,8 @@ class Jitted:
         return compiled
 
     def _lookup(self, args, kwargs):
-        if not kwargs and not self.static_argnums and all(type(a) in _LEAF_TYPES for a in args):
+        if (not kwargs and not self.static_argnums and not self._static_positions
+                and all(type(a) in _LEAF_TYPES for a in args)):
             # fast path: positional array/scalar arguments, no statics, no containers
             statics, leaves = (), list(args)
             in_tree = _flat_tree(len(args))

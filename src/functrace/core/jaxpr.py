@@ -151,11 +151,19 @@ def _pp_literal(lit: Literal) -> str:
     return f"{s}:{lit.aval.str_short()}"
 
 
-def _pp_param(value, names: _Names, indent: int) -> str:
-    if isinstance(value, ClosedJaxpr | Jaxpr):
-        jaxpr = value.jaxpr if isinstance(value, ClosedJaxpr) else value
-        inner = _pp_jaxpr(jaxpr, _Names(), indent + 4)
-        return inner
+WIDTH = 80  # JAX's printer width: a nested jaxpr that fits is printed on one line
+
+
+def _is_jaxpr(value) -> bool:
+    return isinstance(value, ClosedJaxpr | Jaxpr)
+
+
+def _holds_jaxprs(value) -> bool:
+    return _is_jaxpr(value) or (isinstance(value, tuple) and bool(value)
+                                and all(_is_jaxpr(v) for v in value))
+
+
+def _pp_param(value) -> str:
     if isinstance(value, np.dtype):
         return value.name
     if isinstance(value, type) and issubclass(value, np.generic):
@@ -165,26 +173,82 @@ def _pp_param(value, names: _Names, indent: int) -> str:
     return str(value)
 
 
-def _pp_eqn(eqn: Eqn, names: _Names, indent: int) -> str:
-    lhs = " ".join(f"{names(v)}:{v.aval.str_short()}" for v in eqn.outvars)
-    params = ""
-    if eqn.params:
-        items = " ".join(f"{k}={_pp_param(v, names, indent)}"
-                         for k, v in sorted(eqn.params.items()))
-        params = f"[{items}]"
+def _pp_nested(value, names: _Names, indent: int, column: int) -> str:
+    """A jaxpr parameter starting at ``column``: on one line if it fits, else broken."""
+    jaxpr = value.jaxpr if isinstance(value, ClosedJaxpr) else value
+    snapshot = dict(names.names)
+    flat = _pp_jaxpr(jaxpr, names, indent, flat=True)
+    if "\n" not in flat and column + len(flat) <= WIDTH:
+        return flat
+    names.names = snapshot
+    return _pp_jaxpr(jaxpr, names, indent)
+
+
+# per primitive: fn(params) -> names of parameters left out of the printout because they
+# hold their default (JAX 0.10 omits scan's all-False ``linear`` and ``_split_transpose``)
+pp_hidden_params: dict = {}
+
+
+def _param_order(params, prim=None) -> list:
+    hide = pp_hidden_params.get(prim)
+    hidden = hide(params) if hide is not None else ()
+    keys = sorted(k for k in params if k not in hidden)
+    return (["name"] + [k for k in keys if k != "name"]) if "name" in params else keys
+
+
+def _pp_eqn(eqn: Eqn, names: _Names, indent: int, used: set | None = None) -> str:
+    multiple = len(eqn.outvars) > 1
+    lhs = " ".join("_:" + v.aval.str_short() if multiple and used is not None and v not in used
+                   else f"{names(v)}:{v.aval.str_short()}" for v in eqn.outvars)
     args = " ".join(names(x) for x in eqn.inputs)
-    rhs = f"{eqn.primitive.name}{params}" + (f" {args}" if args else "")
-    return " " * indent + f"{lhs} = {rhs}"
+    pad = " " * indent
+    if not any(_holds_jaxprs(v) for v in eqn.params.values()):
+        params = ""
+        if eqn.params:
+            items = " ".join(f"{k}={_pp_param(eqn.params[k])}"
+                             for k in _param_order(eqn.params, eqn.primitive))
+            params = f"[{items}]"
+        rhs = f"{eqn.primitive.name}{params}" + (f" {args}" if args else "")
+        return pad + f"{lhs} = {rhs}"
+    # JAX's layout for equations holding jaxprs: one parameter per line
+    inner = indent + 2
+    lines = [pad + f"{lhs} = {eqn.primitive.name}["]
+    for k in _param_order(eqn.params, eqn.primitive):
+        v = eqn.params[k]
+        if _is_jaxpr(v):
+            head = " " * inner + f"{k}="
+            lines.append(head + _pp_nested(v, names, inner, len(head)))
+        elif _holds_jaxprs(v):
+            lines.append(" " * inner + f"{k}=(")
+            for j in v:
+                lines.append(" " * (inner + 2) + _pp_nested(j, names, inner + 2, inner + 2))
+            lines.append(" " * inner + ")")
+        else:
+            lines.append(" " * inner + f"{k}={_pp_param(v)}")
+    lines.append(pad + "]" + (f" {args}" if args else ""))
+    return "\n".join(lines)
 
 
-def _pp_jaxpr(jaxpr: Jaxpr, names: _Names, indent: int) -> str:
+def _used_vars(jaxpr: Jaxpr) -> set:
+    used = {v for v in jaxpr.outvars if isinstance(v, Var)}
+    for e in jaxpr.eqns:
+        used.update(x for x in e.inputs if isinstance(x, Var))
+    return used
+
+
+def _pp_jaxpr(jaxpr: Jaxpr, names: _Names, indent: int, flat: bool = False) -> str:
     consts = " ".join(f"{names(v)}:{v.aval.str_short()}" for v in jaxpr.constvars)
     ins = " ".join(f"{names(v)}:{v.aval.str_short()}" for v in jaxpr.invars)
+    used = _used_vars(jaxpr)
     pad = " " * indent
-    lines = [f"{{ lambda {consts}; {ins}. let"]
-    lines += [_pp_eqn(e, names, indent + 4) for e in jaxpr.eqns]
+    eqns = [_pp_eqn(e, names, 0 if flat else indent + 4, used) for e in jaxpr.eqns]
     outs = ", ".join(names(v) for v in jaxpr.outvars)
     trailing = "," if len(jaxpr.outvars) == 1 else ""
+    if flat:
+        body = " ".join(eqns)
+        return f"{{ lambda {consts}; {ins}. let {body}{' ' if body else ''}in ({outs}{trailing}) }}"
+    lines = [f"{{ lambda {consts}; {ins}. let"]
+    lines += eqns
     lines.append(f"{pad}  in ({outs}{trailing}) }}")
     return "\n".join(lines)
 

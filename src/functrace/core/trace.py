@@ -49,6 +49,11 @@ class Primitive:
     def bind(self, *args, **params):
         return bind(self, *args, **params)
 
+    def bind_with_trace(self, trace, tracers, params):
+        """How ``trace`` processes this primitive (primitives that carry functions, such
+        as ``custom_jvp_call``, route to a dedicated method of the trace instead)."""
+        return trace.process_primitive(self, tracers, params)
+
     def impl(self, *args, **params):
         rule = impl_rules.get(self)
         if rule is None:
@@ -70,7 +75,7 @@ def bind(prim: Primitive, *args, **params):
     """Applies ``prim`` to ``args`` under the innermost active transformation."""
     top = prim.find_top_trace(args, params)
     tracers = [full_raise(top, a) for a in args]
-    outs = top.process_primitive(prim, tracers, params)
+    outs = prim.bind_with_trace(top, tracers, params)
     if prim.multiple_results:
         return [full_lower(o) for o in outs]
     return full_lower(outs)
@@ -131,6 +136,36 @@ class Trace:
 
     def process_primitive(self, primitive, tracers, params):
         raise NotImplementedError
+
+    # Functions with user-defined derivatives. ``fun`` and the rules are Python
+    # callables on flat lists of arrays; by default (evaluation, partial evaluation)
+    # the body just runs, as in JAX. Differentiation applies the rule, vmap batches
+    # the body and the rules, and staging records a ``custom_jvp_call`` /
+    # ``custom_vjp_call`` equation that keeps them.
+    def process_custom_jvp_call(self, prim, fun, jvp, tracers, *, symbolic_zeros):
+        return fun(*tracers)
+
+    def process_custom_vjp_call(self, prim, fun, fwd, bwd, tracers, *, out_trees,
+                                symbolic_zeros):
+        return fun(*tracers)
+
+
+def bind_custom_jvp_call(prim, fun, jvp, args, *, symbolic_zeros=False) -> list:
+    """Applies the custom-JVP function ``fun`` (rule ``jvp``) under the innermost trace."""
+    top = find_top_trace(args)
+    tracers = [full_raise(top, a) for a in args]
+    outs = top.process_custom_jvp_call(prim, fun, jvp, tracers, symbolic_zeros=symbolic_zeros)
+    return [full_lower(o) for o in outs]
+
+
+def bind_custom_vjp_call(prim, fun, fwd, bwd, args, *, out_trees, symbolic_zeros=False):
+    """Applies the custom-VJP function ``fun`` (rules ``fwd``/``bwd``) under the innermost
+    trace."""
+    top = find_top_trace(args)
+    tracers = [full_raise(top, a) for a in args]
+    outs = top.process_custom_vjp_call(prim, fun, fwd, bwd, tracers, out_trees=out_trees,
+                                       symbolic_zeros=symbolic_zeros)
+    return [full_lower(o) for o in outs]
 
 
 def _leak_error(x: Tracer) -> UnexpectedTracerError:
@@ -403,10 +438,11 @@ class JaxprBuilder:
         return (
             f"{op}() was called on an abstract {tracer.aval.str_short()} value while tracing "
             f"'{self.fun_name}' for {self.transform}{where}. Its value is not known at trace "
-            f"time because it depends on argument(s) {names}. Fixes: mark those arguments "
-            "static (static_argnums=... / static_argnames=...); use functrace.numpy.where(cond, "
-            "x, y) for an elementwise choice; or move the Python control flow outside the "
-            "traced function.")
+            f"time because it depends on argument(s) {names}. Fixes: stage the control flow "
+            "with functrace.lax.cond(pred, true_fun, false_fun, *operands) (or lax.switch) "
+            "for an if, lax.while_loop / lax.fori_loop / lax.scan for a loop; use "
+            "functrace.numpy.where(cond, x, y) for an elementwise choice; or mark those "
+            "arguments static (static_argnums=... / static_argnames=...).")
 
     def _depends_on(self, atom) -> set:
         producers = {v: e for e in self.eqns for v in e.outvars}
@@ -462,6 +498,30 @@ class JaxprTrace(Trace):
         self.builder.eqns.append(
             Eqn(primitive, [t.atom for t in tracers], params, [o.atom for o in outs]))
         return outs if multiple else outs[0]
+
+    def _stage_call(self, fun, tracers, name: str):
+        """Traces ``fun`` into a jaxpr whose constants become leading operands."""
+        closed = trace_to_jaxpr(fun, [t.aval for t in tracers], transform=self.builder.transform,
+                                fun_name=name)
+        j = closed.jaxpr
+        call = ClosedJaxpr(Jaxpr([], j.constvars + j.invars, j.eqns, j.outvars), [])
+        consts = [full_raise(self, c) for c in closed.consts]
+        return call, consts
+
+    def process_custom_jvp_call(self, prim, fun, jvp, tracers, *, symbolic_zeros):
+        name = getattr(fun, "__name__", "fun")
+        call, consts = self._stage_call(fun, tracers, name)
+        return self.process_primitive(prim, consts + list(tracers), dict(
+            name=name, call_jaxpr=call, jvp_jaxpr_fun=jvp, num_consts=len(consts),
+            symbolic_zeros=symbolic_zeros))
+
+    def process_custom_vjp_call(self, prim, fun, fwd, bwd, tracers, *, out_trees,
+                                symbolic_zeros):
+        name = getattr(fun, "__name__", "fun")
+        call, consts = self._stage_call(fun, tracers, name)
+        return self.process_primitive(prim, consts + list(tracers), dict(
+            name=name, call_jaxpr=call, fwd_jaxpr_thunk=fwd, bwd=bwd,
+            num_consts=len(consts), out_trees=out_trees, symbolic_zeros=symbolic_zeros))
 
 
 def trace_to_jaxpr(fun, in_avals: list[ShapedArray], arg_names=None, *,

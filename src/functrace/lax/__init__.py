@@ -1,6 +1,7 @@
 """``functrace.lax``: every primitive under its ``jax.lax`` name."""
 
 from .bits import *  # noqa: F403
+from .control_flow import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .creation import *  # noqa: F403
 from .dots import *  # noqa: F403

@@ -22,6 +22,8 @@ from ..core.trace import (
     Trace,
     Tracer,
     abstract_eval_rules,
+    bind_custom_jvp_call,
+    bind_custom_vjp_call,
     full_lower,
     get_aval,
     impl_rules,
@@ -199,6 +201,31 @@ class JVPTrace(Trace):
         if primitive.multiple_results:
             return [JVPTracer(self, p, t) for p, t in zip(primal_out, tangent_out, strict=True)]
         return JVPTracer(self, primal_out, tangent_out)
+
+    def process_custom_jvp_call(self, prim, fun, jvp, tracers, *, symbolic_zeros):
+        primals = [t.primal for t in tracers]
+        tangents = [t.tangent for t in tracers]
+        if all(isinstance(t, Zero) for t in tangents):
+            outs = bind_custom_jvp_call(prim, fun, jvp, primals, symbolic_zeros=symbolic_zeros)
+            return [self.pure(o) for o in outs]
+        if not symbolic_zeros:
+            tangents = [instantiate_zeros(t) for t in tangents]
+        primal_out, tangent_out = jvp(primals, tangents)
+        return [JVPTracer(self, p, t) for p, t in zip(primal_out, tangent_out, strict=True)]
+
+    def process_custom_vjp_call(self, prim, fun, fwd, bwd, tracers, *, out_trees,
+                                symbolic_zeros):
+        primals = [t.primal for t in tracers]
+        tangents = [t.tangent for t in tracers]
+        if all(isinstance(t, Zero) for t in tangents):
+            outs = bind_custom_vjp_call(prim, fun, fwd, bwd, primals, out_trees=out_trees,
+                                        symbolic_zeros=symbolic_zeros)
+            return [self.pure(o) for o in outs]
+        primal_out, res = fwd(*primals)
+        # the tangents go through a linear equation whose transpose is the user's bwd
+        tangent_out = prim.linear_call(res, [instantiate_zeros(t) for t in tangents], bwd,
+                                       [tangent_aval(get_aval(p)) for p in primal_out])
+        return [JVPTracer(self, p, t) for p, t in zip(primal_out, tangent_out, strict=True)]
 
 
 def jvp_flat(fun, primals, tangents):

@@ -33,7 +33,16 @@ import numpy as np
 
 from ..core.array import wrap
 from ..core.avals import ShapedArray
-from ..core.trace import Primitive, Trace, Tracer, get_aval, new_main, trace_stack
+from ..core.trace import (
+    Primitive,
+    Trace,
+    Tracer,
+    bind_custom_jvp_call,
+    bind_custom_vjp_call,
+    get_aval,
+    new_main,
+    trace_stack,
+)
 from ..errors import (
     ConcretizationError,
     FunctraceError,
@@ -288,6 +297,88 @@ class BatchTrace(Trace):
             return [BatchTracer(self, o, d) for o, d in zip(out, out_dim, strict=True)]
         _check_rule_output(primitive, out, out_dim, expected)
         return BatchTracer(self, out, out_dim)
+
+
+    # custom_jvp / custom_vjp functions: the body and the rules are batched, and the
+    # batched function keeps the (batched) rules, so differentiation below vmap uses them
+    def _batched_call_args(self, tracers):
+        vals = [t.val for t in tracers]
+        dims = [t.batch_dim for t in tracers]
+        if all(d is not_mapped for d in dims):
+            return None
+        size = self.main.global_data.size
+        vals = [v if d is not_mapped else moveaxis(v, d, 0) for v, d in zip(vals, dims,
+                                                                             strict=True)]
+        return vals, [d is not not_mapped for d in dims], [t.aval for t in tracers], size
+
+    def process_custom_jvp_call(self, prim, fun, jvp, tracers, *, symbolic_zeros):
+        call = self._batched_call_args(tracers)
+        if call is None:
+            outs = bind_custom_jvp_call(prim, fun, jvp, [t.val for t in tracers],
+                                        symbolic_zeros=symbolic_zeros)
+            return [self.pure(o) for o in outs]
+        vals, in_b, avals, size = call
+        fun_b = _batched_fun(fun, in_b, size)
+        n = len(vals)
+
+        def jvp_b(primals, tangents):
+            dims = in_b + [_is_batched(t, a) for t, a in zip(tangents, avals, strict=True)]
+            outs = _batched_fun(lambda *a: _concat(jvp(list(a[:n]), list(a[n:]))), dims,
+                                size)(*primals, *tangents)
+            m = len(outs) // 2
+            return outs[:m], outs[m:]
+
+        outs = bind_custom_jvp_call(prim, fun_b, jvp_b, vals, symbolic_zeros=symbolic_zeros)
+        return [BatchTracer(self, o, 0) for o in outs]
+
+    def process_custom_vjp_call(self, prim, fun, fwd, bwd, tracers, *, out_trees,
+                                symbolic_zeros):
+        call = self._batched_call_args(tracers)
+        if call is None:
+            outs = bind_custom_vjp_call(prim, fun, fwd, bwd, [t.val for t in tracers],
+                                        out_trees=out_trees, symbolic_zeros=symbolic_zeros)
+            return [self.pure(o) for o in outs]
+        vals, in_b, _, size = call
+        fun_b = _batched_fun(fun, in_b, size)
+        n_out = [0]
+
+        def fwd_b(*xs):
+            def flat(*a):
+                out, res = fwd(*a)
+                n_out[0] = len(out)
+                return [*out, *res]
+            outs = _batched_fun(flat, in_b, size)(*xs)
+            return outs[:n_out[0]], outs[n_out[0]:]
+
+        def bwd_b(res, cts):
+            nr = len(res)
+            cts_in = _batched_fun(lambda *a: bwd(list(a[:nr]), list(a[nr:])),
+                                  [True] * (nr + len(cts)), size)(*res, *cts)
+            # an input shared by every example collects the cotangents of all of them
+            return [c if b else sum_batch_axis(c, 0) for c, b in zip(cts_in, in_b, strict=True)]
+
+        outs = bind_custom_vjp_call(prim, fun_b, fwd_b, bwd_b, vals, out_trees=out_trees,
+                                    symbolic_zeros=symbolic_zeros)
+        return [BatchTracer(self, o, 0) for o in outs]
+
+
+def _is_batched(x, aval: ShapedArray) -> bool:
+    return get_aval(x).ndim == aval.ndim + 1
+
+
+def _concat(pair):
+    a, b = pair
+    return [*a, *b]
+
+
+def _batched_fun(fun, in_batched, size: int):
+    """``fun`` on values batched at 0 (flags ``in_batched``); every output batched at 0."""
+    def batched(*xs):
+        outs, dims = batch_flat(fun, list(xs), [0 if b else not_mapped for b in in_batched],
+                                size)
+        return [bdim_at_front(o, d, size) for o, d in zip(outs, dims, strict=True)]
+    batched.__name__ = getattr(fun, "__name__", "fun")
+    return batched
 
 
 def _check_rule_output(prim, out, out_dim, expected: ShapedArray):

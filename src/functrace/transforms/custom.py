@@ -1,140 +1,241 @@
 """User-defined derivatives: ``custom_jvp`` and ``custom_vjp``.
 
-The function body runs as ordinary Python (so it may call NumPy or a
-``@numba.njit`` kernel on concrete arrays outside ``jit``); the custom rule is
-applied when the innermost transformation of the arguments is forward-mode
-differentiation (which ``grad`` also uses). A ``custom_vjp`` under ``jvp``
-becomes a ``custom_lin`` equation whose transpose calls the user's ``bwd``.
+Calling a custom function hands its body and its rules (flat Python callables) to
+the innermost trace (``core.trace.bind_custom_jvp_call``); each trace decides, as
+in JAX:
 
-When the innermost transformation is ``vmap``, the call is batched as JAX's
-``custom_jvp_call``/``custom_vjp_call`` are: the body, the jvp rule and
-fwd/bwd are each wrapped in ``vmap``, and the resulting custom function is
-applied to the unbatched values, so a differentiation below the ``vmap``
-(``grad(lambda x: vmap(f)(x).sum())``) still uses the user's rule.
+- evaluation and partial evaluation run the body as ordinary Python (so outside
+  ``jit`` it may call NumPy or a ``@numba.njit`` kernel on concrete arrays);
+- forward-mode differentiation (which ``grad`` also uses) applies the rule; a
+  ``custom_vjp`` becomes a ``custom_lin`` equation whose transpose calls ``bwd``;
+- ``vmap`` batches the body and the rules and keeps them attached;
+- staging (``make_jaxpr``, ``jit``, the bodies of ``scan``/``cond``) records a
+  ``custom_jvp_call`` / ``custom_vjp_call`` equation that holds the body's jaxpr
+  and the rules, so a later ``grad`` or ``vmap`` of the staged program still uses
+  them. ``jit`` inlines the body when it compiles.
 """
 
 from __future__ import annotations
 
 import functools
+import inspect
 
-from ..core.trace import Primitive, abstract_eval_rules, find_top_trace, get_aval, impl_rules
+import numpy as np
+
+from ..core.jaxpr import ClosedJaxpr
+from ..core.trace import (
+    Primitive,
+    abstract_eval_rules,
+    bind_custom_jvp_call,
+    bind_custom_vjp_call,
+    eval_jaxpr,
+    get_aval,
+    impl_rules,
+)
 from ..errors import TransformError
 from ..tree_util import tree_flatten, tree_unflatten
-from .ad import (
-    JVPTrace,
-    JVPTracer,
-    Zero,
-    instantiate_zeros,
-    tangent_aval,
-    transpose_rules,
-)
-from .batching import (
-    BatchTrace,
-    BatchTracer,
-    axis_size,
-    batching_rules,
-    bdim_at_front,
-    moveaxis,
-    not_mapped,
-    sum_batch_axis,
-    vmap,
-)
+from .ad import Zero, instantiate_zeros, transpose_rules, zeros_like_aval
+from .batching import axis_size, batching_rules, bdim_at_front, moveaxis, not_mapped, vmap
+from .higher_order import eval_jaxpr_impl
+
+__all__ = ["custom_jvp", "custom_jvp_call_p", "custom_lin_p", "custom_vjp",
+           "custom_vjp_call_p"]
 
 
-def _split_nondiff(args, nondiff_argnums):
-    nondiff = tuple(args[i] for i in nondiff_argnums)
-    diff = tuple(a for i, a in enumerate(args) if i not in nondiff_argnums)
-    return nondiff, diff
+def _fun_name(fun) -> str:
+    name = getattr(fun, "__name__", None)
+    if name is None and isinstance(fun, functools.partial):
+        name = _fun_name(fun.func)
+    return name or type(fun).__name__
 
 
-def _merge(nondiff, diff, nondiff_argnums, n):
-    it_n, it_d = iter(nondiff), iter(diff)
-    return [next(it_n) if i in nondiff_argnums else next(it_d) for i in range(n)]
-
-
-def _jvp_parts(trace, leaves):
-    """Primals and tangents of ``leaves`` as seen by the JVP ``trace``."""
-    primals, tangents = [], []
-    for x in leaves:
-        if isinstance(x, JVPTracer) and x._trace.main is trace.main:
-            primals.append(x.primal)
-            tangents.append(x.tangent)
-        else:
-            primals.append(x)
-            tangents.append(Zero(tangent_aval(get_aval(x))))
-    return primals, tangents
-
-
-def _jvp_call(args, nondiff_argnums):
-    """Splits a custom function's arguments as seen by the innermost trace.
-
-    Returns ``None`` when that trace is not a JVP (the body just runs), else
-    ``(trace, in_tree, nondiff, primals, tangents)``.
-    """
-    nondiff, diff = _split_nondiff(args, nondiff_argnums)
-    leaves, in_tree = tree_flatten(diff)
-    trace = find_top_trace(leaves)
-    if not isinstance(trace, JVPTrace):
-        return None
-    primals, tangents = _jvp_parts(trace, leaves)
-    return trace, in_tree, nondiff, primals, tangents
+def _call_jaxpr_fun(call: ClosedJaxpr, name: str):
+    def fun(*args):
+        return eval_jaxpr(call.jaxpr, call.consts, *args)
+    fun.__name__ = name
+    return fun
 
 
 # ---------------------------------------------------------------------------
-# custom functions under vmap
+# the staged equations
 
-class _BatchedCall:
-    """A custom function's arguments as seen by a batch trace: the unbatched values (batch
-    dim first where mapped) and, per argument, the ``in_axes`` of the batched function."""
+class _CustomJVPCallPrimitive(Primitive):
+    """``custom_jvp_call[name call_jaxpr jvp_jaxpr_fun num_consts symbolic_zeros]``:
+    re-binding a staged equation hands its body and rule back to the trace."""
 
-    def __init__(self, trace, args, nondiff_argnums, name):
-        self.trace = trace
-        nondiff, diff = _split_nondiff(args, nondiff_argnums)
-        for leaf in tree_flatten(nondiff)[0]:
-            if isinstance(leaf, BatchTracer) and leaf._trace.main is trace.main:
-                raise TransformError(f"vmap of custom function {name}: an argument in "
-                                     "nondiff_argnums is batched; pass it as a differentiable "
-                                     "argument instead.")
-        self.nondiff = nondiff
-        leaves, self.in_tree = tree_flatten(diff)
-        vals, axes = [], []
-        for x in leaves:
-            if isinstance(x, BatchTracer) and x._trace.main is trace.main:
-                if x.batch_dim is not_mapped:
-                    vals.append(x.val)
-                    axes.append(None)
-                else:
-                    vals.append(moveaxis(x.val, x.batch_dim, 0))
-                    axes.append(0)
-            else:
-                vals.append(x)
-                axes.append(None)
-        self.vals, self.leaf_axes = vals, axes
-        self.in_axes = tuple(tree_unflatten(self.in_tree, axes))
-        self.args = tuple(tree_unflatten(self.in_tree, vals))
+    def bind_with_trace(self, trace, tracers, params):
+        nc, rule = params["num_consts"], params["jvp_jaxpr_fun"]
 
-    def wrap(self, out):
-        """Outputs of the batched function (batched at 0) as tracers of the batch trace."""
-        leaves, tree = tree_flatten(out)
-        return tree_unflatten(tree, [BatchTracer(self.trace, x, 0) for x in leaves])
+        def jvp(primals, tangents):  # the closed-over constants take no part in the rule
+            return rule(primals[nc:], tangents[nc:])
+
+        fun = _call_jaxpr_fun(params["call_jaxpr"], params["name"])
+        return trace.process_custom_jvp_call(self, fun, jvp, tracers,
+                                             symbolic_zeros=params["symbolic_zeros"])
 
 
-def _batch_call(args, nondiff_argnums, name):
-    leaves = tree_flatten(_split_nondiff(args, nondiff_argnums)[1])[0]
-    trace = find_top_trace(leaves)
-    if not isinstance(trace, BatchTrace):
-        return None
-    return _BatchedCall(trace, args, nondiff_argnums, name)
+class _CustomVJPCallPrimitive(Primitive):
+    """``custom_vjp_call[name call_jaxpr fwd_jaxpr_thunk bwd num_consts out_trees
+    symbolic_zeros]``."""
+
+    def bind_with_trace(self, trace, tracers, params):
+        nc, fwd_, bwd_ = params["num_consts"], params["fwd_jaxpr_thunk"], params["bwd"]
+        const_avals = [t.aval for t in tracers[:nc]]
+
+        def fwd(*args):
+            return fwd_(*args[nc:])
+
+        def bwd(res, cts):  # closed-over constants get no cotangent
+            return [zeros_like_aval(a) for a in const_avals] + list(bwd_(res, cts))
+
+        fun = _call_jaxpr_fun(params["call_jaxpr"], params["name"])
+        return trace.process_custom_vjp_call(self, fun, fwd, bwd, tracers,
+                                             out_trees=params["out_trees"],
+                                             symbolic_zeros=params["symbolic_zeros"])
+
+    @staticmethod
+    def linear_call(res, tangents, bwd, out_avals):
+        """The tangent outputs: a ``custom_lin`` equation that transposes to ``bwd``."""
+        return custom_lin_p.bind(*res, *tangents, num_res=len(res), bwd=bwd,
+                                 out_avals=tuple(out_avals),
+                                 fun_name=getattr(bwd, "__name__", "bwd"))
 
 
-def _body(fun, nondiff, nondiff_argnums):
-    """``fun`` as a function of its differentiable arguments."""
-    def body(*diff):
-        return fun(*_merge(nondiff, diff, nondiff_argnums, len(diff) + len(nondiff)))
-    return body
+custom_jvp_call_p = _CustomJVPCallPrimitive("custom_jvp_call", multiple_results=True)
+custom_vjp_call_p = _CustomVJPCallPrimitive("custom_vjp_call", multiple_results=True)
 
 
-class custom_jvp:
+def _call_impl(*args, call_jaxpr, **_):
+    return eval_jaxpr_impl(call_jaxpr, *args)
+
+
+def _call_abstract(*avals, call_jaxpr, **_):
+    return [a.strip_weak_type() for a in call_jaxpr.out_avals]
+
+
+def _call_batch(prim, args, dims, **params):
+    # a BatchTrace reaches BatchTrace.process_custom_*_call through bind_with_trace; this
+    # rule (for direct use of the table) goes the same way through a fresh vmap
+    size = axis_size(args, dims)
+    outs = vmap(lambda *a: prim.bind(*a, **params), in_axes=tuple(dims), axis_size=size)(*args)
+    return outs, [0] * len(outs)
+
+
+for _p in (custom_jvp_call_p, custom_vjp_call_p):
+    impl_rules[_p] = _call_impl
+    abstract_eval_rules[_p] = _call_abstract
+    batching_rules[_p] = functools.partial(_call_batch, _p)
+
+
+# ---------------------------------------------------------------------------
+# custom_lin: the linear part of a custom_vjp function under differentiation
+
+custom_lin_p = Primitive("custom_lin", multiple_results=True)
+
+
+def _custom_lin_impl(*args, **params):
+    raise TransformError("can't apply forward-mode differentiation (jvp, jacfwd, linearize) "
+                         "to a custom_vjp function; use vjp/grad/jacrev, or custom_jvp.")
+
+
+def _custom_lin_abstract(*avals, num_res, bwd, out_avals, fun_name):
+    return list(out_avals)
+
+
+def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals, fun_name):
+    cts_in = list(bwd(list(args[:num_res]), [instantiate_zeros(c) for c in cts]))
+    linear = args[num_res:]
+    if len(cts_in) != len(linear):
+        raise TransformError(f"custom_vjp bwd of {fun_name} returned {len(cts_in)} cotangent "
+                             f"leaves, expected {len(linear)}")
+    return [None] * num_res + cts_in
+
+
+def _custom_lin_batch(args, dims, *, num_res, bwd, out_avals, fun_name):
+    # the linear inputs are all batched at 0, so bwd, mapped over the cotangents (and the
+    # mapped residuals), returns a batched cotangent for every one of them
+    size = axis_size(args, dims)
+    res = [x if d is not_mapped else moveaxis(x, d, 0)
+           for x, d in zip(args[:num_res], dims[:num_res], strict=True)]
+    res_axes = tuple(None if d is not_mapped else 0 for d in dims[:num_res])
+    linear = [bdim_at_front(x, d, size)
+              for x, d in zip(args[num_res:], dims[num_res:], strict=True)]
+
+    def batched_bwd(res, cts):
+        return vmap(lambda r, c: list(bwd(list(r), list(c))), in_axes=(res_axes, 0))(
+            tuple(res), tuple(cts))
+
+    avals = tuple(a.update(shape=(size, *a.shape)) for a in out_avals)
+    outs = custom_lin_p.bind(*res, *linear, num_res=num_res, bwd=batched_bwd,
+                             out_avals=avals, fun_name=fun_name)
+    return outs, [0] * len(outs)
+
+
+impl_rules[custom_lin_p] = _custom_lin_impl
+abstract_eval_rules[custom_lin_p] = _custom_lin_abstract
+transpose_rules[custom_lin_p] = _custom_lin_transpose
+batching_rules[custom_lin_p] = _custom_lin_batch
+
+
+# ---------------------------------------------------------------------------
+# argument handling shared by both decorators
+
+class _CustomBase:
+    def __init__(self, fun, nondiff_argnums=(), nondiff_argnames=()):
+        try:
+            functools.update_wrapper(self, fun)
+        except AttributeError:  # functools.partial and other callables without a __name__
+            pass
+        self.__name__ = _fun_name(fun)
+        self.fun = fun
+        self.nondiff_argnums = tuple(nondiff_argnums)
+        self.nondiff_argnames = tuple(nondiff_argnames)
+        try:
+            self._signature = inspect.signature(fun)
+        except (TypeError, ValueError):
+            self._signature = None
+
+    def _resolve(self, args, kwargs):
+        """Positional arguments (keywords bound by the signature) and the nondiff positions."""
+        if kwargs or self.nondiff_argnames:
+            if self._signature is None:
+                raise TransformError(f"{self.__name__}: keyword arguments need a function "
+                                     "with an inspectable signature")
+            bound = self._signature.bind(*args, **kwargs)
+            bound.apply_defaults()
+            args = bound.args
+            if bound.kwargs:
+                raise TransformError(f"{self.__name__}: keyword-only arguments "
+                                     f"{sorted(bound.kwargs)} are not supported by custom "
+                                     "derivative functions; pass them positionally")
+        nums = set(n % len(args) for n in self.nondiff_argnums) if args else set()
+        if self.nondiff_argnames:
+            names = list(self._signature.parameters)
+            nums |= {names.index(n) for n in self.nondiff_argnames}
+        return tuple(args), tuple(sorted(nums))
+
+    @staticmethod
+    def _split(args, nums):
+        return (tuple(args[i] for i in nums),
+                tuple(a for i, a in enumerate(args) if i not in nums))
+
+    @staticmethod
+    def _merge(nondiff, diff, nums):
+        it_n, it_d = iter(nondiff), iter(diff)
+        return [next(it_n) if i in nums else next(it_d)
+                for i in range(len(nondiff) + len(diff))]
+
+
+def _as_like(x, aval):
+    """A rule's output leaf as an array of the primal's dtype (Python scalars allowed)."""
+    if isinstance(x, Zero):
+        return zeros_like_aval(x.aval)
+    if isinstance(x, int | float | complex | np.generic | np.ndarray):
+        return np.asarray(x, aval.dtype)
+    return x
+
+
+class custom_jvp(_CustomBase):
     """Wraps ``fun`` so that forward/reverse-mode differentiation uses a user rule.
 
     Example:
@@ -150,15 +251,15 @@ class custom_jvp:
         1.0
     """
 
-    def __init__(self, fun, nondiff_argnums=()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(nondiff_argnums)
+    def __init__(self, fun, nondiff_argnums=(), nondiff_argnames=()):
+        super().__init__(fun, nondiff_argnums, nondiff_argnames)
         self.jvp = None
+        self.symbolic_zeros = False
 
-    def defjvp(self, jvp):
+    def defjvp(self, jvp, symbolic_zeros: bool = False):
         """Registers ``jvp(primals, tangents) -> (primal_out, tangent_out)``."""
         self.jvp = jvp
+        self.symbolic_zeros = bool(symbolic_zeros)
         return jvp
 
     def defjvps(self, *jvps):
@@ -175,105 +276,52 @@ class custom_jvp:
         self.jvp = jvp
         return jvp
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         if self.jvp is None:
             raise TransformError(f"No JVP defined for custom_jvp function {self.__name__}; "
                                  "register one with @f.defjvp.")
-        batched = _batch_call(args, self.nondiff_argnums, self.__name__)
-        if batched is not None:
-            return self._call_batched(batched)
-        call = _jvp_call(args, self.nondiff_argnums)
-        if call is None:
-            return self.fun(*args)
-        trace, in_tree, nondiff, primals, tangents = call
-        if all(isinstance(t, Zero) for t in tangents):
-            return self.fun(*_merge(nondiff, tree_unflatten(in_tree, primals),
-                                    self.nondiff_argnums, len(args)))
-        p_tree = tree_unflatten(in_tree, primals)
-        t_tree = tree_unflatten(in_tree, [instantiate_zeros(t) for t in tangents])
-        out, t_out = self.jvp(*nondiff, tuple(p_tree), tuple(t_tree))
-        out_leaves, out_tree = tree_flatten(out)
-        t_leaves, t_out_tree = tree_flatten(t_out)
-        if out_tree != t_out_tree:
-            raise TransformError(
-                f"custom_jvp rule of {self.__name__} returned primal and tangent outputs of "
-                f"different structures: {out_tree} and {t_out_tree}")
-        return tree_unflatten(out_tree, [JVPTracer(trace, p, t)
-                                         for p, t in zip(out_leaves, t_leaves, strict=True)])
+        args, nums = self._resolve(args, kwargs)
+        nondiff, diff = self._split(args, nums)
+        leaves, in_tree = tree_flatten(diff)
+        store: dict = {}
+        name = self.__name__
 
-    def _call_batched(self, b: _BatchedCall):
-        nondiff, axes = b.nondiff, b.in_axes
-        body = _body(self.fun, nondiff, self.nondiff_argnums)
-        batched = custom_jvp(vmap(body, in_axes=axes))
-        batched.__name__ = self.__name__
+        def flat_fun(*xs):
+            out = self.fun(*self._merge(nondiff, tree_unflatten(in_tree, xs), nums))
+            out_leaves, store["out_tree"] = tree_flatten(out)
+            return out_leaves
 
-        def jvp(primals, tangents):
-            rule = lambda p, t: self.jvp(*nondiff, p, t)  # noqa: E731
-            return vmap(rule, in_axes=(axes, axes))(primals, tangents)
+        def flat_jvp(primals, tangents):
+            p = tuple(tree_unflatten(in_tree, primals))
+            t = tuple(tree_unflatten(in_tree, tangents))
+            pair = self.jvp(*nondiff, p, t)
+            if not (isinstance(pair, tuple | list) and len(pair) == 2):
+                raise TransformError(f"custom_jvp rule of {name} must return a pair "
+                                     "(primal_out, tangent_out)")
+            out, t_out = pair
+            out_leaves, out_tree = tree_flatten(out)
+            t_leaves, t_tree = tree_flatten(t_out)
+            if out_tree != t_tree:
+                raise TransformError(
+                    f"custom_jvp rule of {name} returned primal and tangent outputs of "
+                    f"different structures: {out_tree} and {t_tree}")
+            store["out_tree"] = out_tree
+            return out_leaves, [_as_like(tl, get_aval(o)) for tl, o in zip(t_leaves, out_leaves,
+                                                                             strict=True)]
 
-        batched.defjvp(jvp)
-        return b.wrap(batched(*b.args))
-
-
-# ---------------------------------------------------------------------------
-# custom_vjp
-
-custom_lin_p = Primitive("custom_lin", multiple_results=True)
+        flat_fun.__name__ = name
+        flat_jvp.__name__ = _fun_name(self.jvp)
+        outs = bind_custom_jvp_call(custom_jvp_call_p, flat_fun, flat_jvp, leaves,
+                                    symbolic_zeros=self.symbolic_zeros)
+        return tree_unflatten(store["out_tree"], outs)
 
 
-def _custom_lin_impl(*args, **params):
-    raise TransformError("can't apply forward-mode differentiation (jvp, jacfwd, linearize) "
-                         "to a custom_vjp function; use vjp/grad/jacrev, or custom_jvp.")
-
-
-def _custom_lin_abstract(*avals, num_res, bwd, out_avals, res_tree, fun_name):
-    return list(out_avals)
-
-
-def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals, res_tree, fun_name):
-    res = tree_unflatten(res_tree, args[:num_res])
-    cts = [instantiate_zeros(c) for c in cts]
-    cts_in = bwd(res, cts)
-    cts_in = list(cts_in)
-    linear = args[num_res:]
-    if len(cts_in) != len(linear):
-        raise TransformError(f"custom_vjp bwd of {fun_name} returned {len(cts_in)} cotangent "
-                             f"leaves, expected {len(linear)}")
-    return [None] * num_res + cts_in
-
-
-def _custom_lin_batch(args, dims, *, num_res, bwd, out_avals, res_tree, fun_name):
-    # the linear inputs are all batched at 0, so bwd, mapped over the cotangents (and the
-    # mapped residuals), returns a batched cotangent for every one of them
-    size = axis_size(args, dims)
-    res = [x if d is not_mapped else moveaxis(x, d, 0)
-           for x, d in zip(args[:num_res], dims[:num_res], strict=True)]
-    res_axes = tree_unflatten(res_tree, [None if d is not_mapped else 0
-                                         for d in dims[:num_res]])
-    linear = [bdim_at_front(x, d, size)
-              for x, d in zip(args[num_res:], dims[num_res:], strict=True)]
-
-    def batched_bwd(res, cts):
-        return vmap(bwd, in_axes=(res_axes, 0))(res, cts)
-
-    avals = tuple(a.update(shape=(size, *a.shape)) for a in out_avals)
-    outs = custom_lin_p.bind(*res, *linear, num_res=num_res, bwd=batched_bwd,
-                             out_avals=avals, res_tree=res_tree, fun_name=fun_name)
-    return outs, [0] * len(outs)
-
-
-impl_rules[custom_lin_p] = _custom_lin_impl
-abstract_eval_rules[custom_lin_p] = _custom_lin_abstract
-transpose_rules[custom_lin_p] = _custom_lin_transpose
-batching_rules[custom_lin_p] = _custom_lin_batch
-
-
-class custom_vjp:
+class custom_vjp(_CustomBase):
     """Wraps ``fun`` so that reverse-mode differentiation uses ``fwd``/``bwd``.
 
     ``fwd(*args) -> (out, residuals)``, ``bwd(residuals, cotangent) -> tuple``
-    with one cotangent per argument. The body may call NumPy or a Numba kernel
-    on concrete arrays (outside ``jit``).
+    with one cotangent per argument (``None`` for zeros, also for a subtree). The
+    body may call NumPy or a Numba kernel on concrete arrays (outside ``jit``).
 
     Example:
         >>> import functrace as ft, functrace.numpy as fnp
@@ -286,87 +334,82 @@ class custom_vjp:
         1.0
     """
 
-    def __init__(self, fun, nondiff_argnums=()):
-        functools.update_wrapper(self, fun)
-        self.fun = fun
-        self.nondiff_argnums = tuple(nondiff_argnums)
+    def __init__(self, fun, nondiff_argnums=(), nondiff_argnames=()):
+        super().__init__(fun, nondiff_argnums, nondiff_argnames)
         self.fwd = self.bwd = None
+        self.symbolic_zeros = False
 
-    def defvjp(self, fwd, bwd):
+    def defvjp(self, fwd, bwd, symbolic_zeros: bool = False):
         self.fwd, self.bwd = fwd, bwd
+        self.symbolic_zeros = bool(symbolic_zeros)
 
-    def __call__(self, *args):
+    def __call__(self, *args, **kwargs):
         if self.fwd is None:
             raise TransformError(f"No VJP defined for custom_vjp function {self.__name__}; "
                                  "register one with f.defvjp(fwd, bwd).")
-        batched = _batch_call(args, self.nondiff_argnums, self.__name__)
-        if batched is not None:
-            return self._call_batched(batched)
-        call = _jvp_call(args, self.nondiff_argnums)
-        if call is None:
-            return self.fun(*args)
-        trace, in_tree, nondiff, primals, tangents = call
-        full = _merge(nondiff, tree_unflatten(in_tree, primals), self.nondiff_argnums,
-                      len(args))
-        if all(isinstance(t, Zero) for t in tangents):
-            return self.fun(*full)
-        fwd_out = self.fwd(*full)
-        if not (isinstance(fwd_out, tuple) and len(fwd_out) == 2):
-            raise TransformError(f"custom_vjp fwd of {self.__name__} must return a pair "
-                                 "(output, residuals)")
-        out, res = fwd_out
-        out_leaves, out_tree = tree_flatten(out)
-        res_leaves, res_tree = tree_flatten(res)
-        bwd = _flat_bwd(self.bwd, nondiff, in_tree, out_tree, self.__name__)
-        t_in = [instantiate_zeros(t) for t in tangents]
-        out_avals = tuple(tangent_aval(get_aval(o)) for o in out_leaves)
-        t_out = custom_lin_p.bind(*res_leaves, *t_in, num_res=len(res_leaves), bwd=bwd,
-                                  out_avals=out_avals, res_tree=res_tree,
-                                  fun_name=self.__name__)
-        return tree_unflatten(out_tree, [JVPTracer(trace, p, t)
-                                         for p, t in zip(out_leaves, t_out, strict=True)])
+        args, nums = self._resolve(args, kwargs)
+        nondiff, diff = self._split(args, nums)
+        leaves, in_tree = tree_flatten(diff)
+        in_avals = [get_aval(x) for x in leaves]
+        store: dict = {}
+        name = self.__name__
 
-    def _call_batched(self, b: _BatchedCall):
-        nondiff, axes, nums = b.nondiff, b.in_axes, self.nondiff_argnums
-        batched = custom_vjp(vmap(_body(self.fun, nondiff, nums), in_axes=axes))
-        batched.__name__ = self.__name__
-        fwd = vmap(_body(self.fwd, nondiff, nums), in_axes=axes)
-        arg_axes = []
-        it = iter(b.leaf_axes)
-        for sub in b.in_tree.children():
-            arg_axes.append([next(it) for _ in range(sub.num_leaves)])
+        def flat_fun(*xs):
+            out = self.fun(*self._merge(nondiff, tree_unflatten(in_tree, xs), nums))
+            out_leaves, store["out_tree"] = tree_flatten(out)
+            return out_leaves
 
-        def bwd(res, ct):
-            cts = vmap(lambda r, c: tuple(self.bwd(*nondiff, r, c)))(res, ct)
-            out = []
-            for ct_arg, leaf_axes in zip(cts, arg_axes, strict=True):
-                if ct_arg is None:
-                    out.append(None)
-                    continue
-                leaves, tree = tree_flatten(ct_arg)
-                # an argument shared by every example collects the cotangents of all of them
-                out.append(tree_unflatten(tree, [
-                    sum_batch_axis(c, 0) if ax is None else c
-                    for c, ax in zip(leaves, leaf_axes, strict=True)]))
-            return tuple(out)
+        def flat_fwd(*xs):
+            pair = self.fwd(*self._merge(nondiff, tree_unflatten(in_tree, xs), nums))
+            if not (isinstance(pair, tuple) and len(pair) == 2):
+                raise TransformError(f"custom_vjp fwd of {name} must return a pair "
+                                     "(output, residuals)")
+            out, res = pair
+            out_leaves, store["out_tree"] = tree_flatten(out)
+            res_leaves, store["res_tree"] = tree_flatten(res)
+            return out_leaves, res_leaves
 
-        batched.defvjp(fwd, bwd)
-        return b.wrap(batched(*b.args))
+        def flat_bwd(res, cts):
+            r = tree_unflatten(store["res_tree"], res)
+            ct = tree_unflatten(store["out_tree"], cts)
+            cts_in = self.bwd(*nondiff, r, ct)
+            if not isinstance(cts_in, tuple | list):
+                raise TransformError(f"custom_vjp bwd of {name} must return a tuple with one "
+                                     f"cotangent per argument, got {type(cts_in).__name__}")
+            if len(cts_in) != len(diff):
+                raise TransformError(f"custom_vjp bwd of {name} returned {len(cts_in)} "
+                                     f"cotangents, expected one per argument ({len(diff)})")
+            flat = []
+            for ct_arg, arg in zip(cts_in, diff, strict=True):
+                flat += _flatten_cotangent(ct_arg, arg, name)
+            return [_as_like(c, a) if c is not None else zeros_like_aval(a)
+                    for c, a in zip(flat, in_avals, strict=True)]
+
+        flat_fun.__name__ = name
+        flat_fwd.__name__ = _fun_name(self.fwd)
+        flat_bwd.__name__ = _fun_name(self.bwd)
+        outs = bind_custom_vjp_call(custom_vjp_call_p, flat_fun, flat_fwd, flat_bwd, leaves,
+                                    out_trees=lambda: store["out_tree"],
+                                    symbolic_zeros=self.symbolic_zeros)
+        return tree_unflatten(store["out_tree"], outs)
 
 
-def _flat_bwd(bwd, nondiff, in_tree, out_tree, name):
-    def flat_bwd(res, cts):
-        ct_tree = tree_unflatten(out_tree, cts)
-        cts_in = bwd(*nondiff, res, ct_tree)
-        if not isinstance(cts_in, tuple | list):
-            raise TransformError(f"custom_vjp bwd of {name} must return a tuple with one "
-                                 f"cotangent per argument, got {type(cts_in).__name__}")
-        flat = []
-        for ct, sub in zip(cts_in, in_tree.children(), strict=True):
-            if ct is None:
-                flat += [None] * sub.num_leaves
-            else:
-                flat += tree_flatten(ct)[0]
-        return flat
-    return flat_bwd
-
+def _flatten_cotangent(ct, primal, name) -> list:
+    """The leaves of ``ct`` matched to those of ``primal``; ``None`` (for the whole
+    argument or any subtree of it) stands for zeros, as in JAX."""
+    n = len(tree_flatten(primal)[0])
+    if ct is None:
+        return [None] * n
+    leaves, tree = tree_flatten(ct)
+    if tree == tree_flatten(primal)[1]:
+        return leaves
+    p_kids, p_tree = tree_flatten(primal, is_leaf=lambda y: y is not primal)
+    c_kids, c_tree = tree_flatten(ct, is_leaf=lambda y: y is not ct)
+    if p_tree.node_type is None or p_tree != c_tree:
+        raise TransformError(f"custom_vjp bwd of {name} returned a cotangent of structure "
+                             f"{tree_flatten(ct)[1]} for an argument of structure "
+                             f"{tree_flatten(primal)[1]}")
+    out = []
+    for c, p in zip(c_kids, p_kids, strict=True):
+        out += _flatten_cotangent(c, p, name)
+    return out

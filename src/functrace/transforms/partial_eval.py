@@ -19,6 +19,10 @@ from ..core.trace import Trace, Tracer, full_raise, get_aval, new_main
 
 _counter = itertools.count()
 
+# rules of primitives that hold jaxprs: ``rule(trace, tracers, **params) -> outputs``; an
+# output is a known value or a tracer of ``trace`` (``trace.stage`` records the default)
+partial_eval_rules: dict = {}
+
 
 class PartialVal(NamedTuple):
     aval: ShapedArray
@@ -96,6 +100,13 @@ class PartialEvalTrace(Trace):
     def process_primitive(self, primitive, tracers, params):
         if all(t.pval.is_known for t in tracers):
             return primitive.bind(*[t.pval.const for t in tracers], **params)
+        rule = partial_eval_rules.get(primitive)
+        if rule is not None:
+            return rule(self, tracers, **params)
+        return self.stage(primitive, tracers, params)
+
+    def stage(self, primitive, tracers, params):
+        """Records ``primitive`` as unknown (known inputs become residuals)."""
         tracers_in = [self.instantiate_const(t) for t in tracers]
         avals_out = primitive.abstract_eval(*[t.aval for t in tracers_in], **params)
         multiple = primitive.multiple_results

@@ -207,4 +207,4 @@ class NumbaCpuBackend:
 
 
 register_backend("cpu", NumbaCpuBackend())
-from . import conv, pool  # noqa: E402,F401 - they register their lowerings
+from . import control_flow, conv, pool  # noqa: E402,F401 - they register their lowerings

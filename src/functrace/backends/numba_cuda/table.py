@@ -30,6 +30,10 @@ HOST_LOWERED = {
     # rewritten by pmap/vmap and reach a program only outside their axis (their impl says so)
     "process_allreduce", "process_allgather", "psum", "pmax", "pmin", "all_gather",
     "psum_scatter", "ppermute", "all_to_all", "axis_index",
+    # higher-order primitives run their reference impl (a jaxpr interpreter) on the host
+    "cond", "while", "scan", "remat2",
+    # jit inlines these before lowering (compiler.nested.inline_calls)
+    "custom_jvp_call", "custom_vjp_call",
 }
 
 

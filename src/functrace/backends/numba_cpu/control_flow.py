@@ -1,0 +1,87 @@
+"""CPU lowerings of ``cond``, ``while`` and ``scan``: their jaxprs are compiled with this
+backend (``compiler.nested``) and called from a Python loop; a ``scan`` whose body
+is one fused elementwise loop over scalars runs as one Numba function
+(``loops.py``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...compiler.nested import compile_program
+from ...compiler.registry import get_backend
+from ...lax.control_flow import cond_p, scan_p, while_p
+from ...transforms.checkpoint import checkpoint_p
+from ...transforms.custom import custom_jvp_call_p, custom_vjp_call_p
+from . import lowerings
+
+
+def _program(closed):
+    return compile_program(closed, get_backend("cpu"))
+
+
+def _lower_cond(eqn):
+    branches = [_program(b) for b in eqn.params["branches"]]
+    last = len(branches) - 1
+
+    def run(index, *ops):
+        k = int(index)
+        return branches[0 if k < 0 else (last if k > last else k)](*ops)
+
+    return run
+
+
+def _lower_while(eqn):
+    p = eqn.params
+    cond, body = _program(p["cond_jaxpr"]), _program(p["body_jaxpr"])
+    nc, nb = p["cond_nconsts"], p["body_nconsts"]
+
+    def run(*vals):
+        cc, bc, carry = vals[:nc], vals[nc:nc + nb], list(vals[nc + nb:])
+        while bool(cond(*cc, *carry)[0]):
+            carry = body(*bc, *carry)
+        return carry
+
+    return run
+
+
+def _lower_scan(eqn):
+    p = eqn.params
+    body = _program(p["jaxpr"])
+    nc, ncarry, length, reverse = p["num_consts"], p["num_carry"], p["length"], p["reverse"]
+    y_avals = [a for a in p["jaxpr"].out_avals[ncarry:]]
+    order = range(length - 1, -1, -1) if reverse else range(length)
+
+    def run(*vals):
+        consts, carry, xs = vals[:nc], list(vals[nc:nc + ncarry]), vals[nc + ncarry:]
+        ys = [np.empty((length, *a.shape), a.dtype) for a in y_avals]
+        for i in order:
+            outs = body(*consts, *carry, *[x[i] for x in xs])
+            carry = outs[:ncarry]
+            for y, o in zip(ys, outs[ncarry:], strict=True):
+                y[i] = o
+        return [np.asarray(c) for c in carry] + ys
+
+    return run
+
+
+lowerings[cond_p] = _lower_cond
+lowerings[while_p] = _lower_while
+lowerings[scan_p] = _lower_scan
+
+
+def _lower_call(eqn):
+    # a checkpoint runs as a program of its own, so that jit's CSE cannot merge the
+    # recomputation into the forward pass (JAX's prevent_cse)
+    return _program(eqn.params["jaxpr"])
+
+
+lowerings[checkpoint_p] = _lower_call
+
+
+def _lower_custom_call(eqn):
+    # normally inlined by jit (compiler.nested.inline_calls); kept for completeness
+    return _program(eqn.params["call_jaxpr"])
+
+
+lowerings[custom_jvp_call_p] = _lower_custom_call
+lowerings[custom_vjp_call_p] = _lower_custom_call

@@ -1,0 +1,76 @@
+"""Programs inside programs: the bodies and branches of higher-order primitives.
+
+A backend lowers ``cond``/``while``/``scan`` by compiling the jaxprs they hold with
+the same pipeline as the outer program (passes, fusion plan, its own ``compile``)
+and calling the resulting executables from the step's kernel.
+"""
+
+from __future__ import annotations
+
+from ..core.jaxpr import ClosedJaxpr, Eqn, Jaxpr, Var
+from . import fusion, passes
+
+# call-like primitives whose body is compiled as part of the caller: the jaxpr
+# parameter that holds the body, and whether inlining is allowed for these params
+INLINED = {
+    "custom_jvp_call": ("call_jaxpr", lambda params: True),
+    "custom_vjp_call": ("call_jaxpr", lambda params: True),
+    # a checkpoint stays a program of its own unless the user allowed CSE across it
+    "remat2": ("jaxpr", lambda params: not params["prevent_cse"]),
+}
+
+
+def inline_calls(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """Replaces ``custom_jvp_call``/``custom_vjp_call`` (and ``checkpoint`` without
+    ``prevent_cse``) equations by the equations of their bodies, so the body fuses
+    with its surroundings."""
+    if not any(_inlinable(e) for e in closed.jaxpr.eqns):
+        return closed
+    consts = list(closed.consts)
+    constvars = list(closed.jaxpr.constvars)
+    subst: dict = {}
+    eqns: list = []
+    _inline_into(closed.jaxpr, subst, eqns, constvars, consts)
+    outvars = [subst.get(v, v) if isinstance(v, Var) else v for v in closed.jaxpr.outvars]
+    return ClosedJaxpr(Jaxpr(constvars, closed.jaxpr.invars, eqns, outvars), consts)
+
+
+def _inlinable(eqn: Eqn) -> bool:
+    spec = INLINED.get(eqn.primitive.name)
+    return spec is not None and spec[1](eqn.params)
+
+
+def _inline_into(jaxpr: Jaxpr, subst: dict, eqns: list, constvars: list, consts: list,
+                 rename: bool = False):
+    """Appends ``jaxpr``'s equations to ``eqns``, reading inputs through ``subst``; with
+    ``rename`` every result gets a fresh variable (a body may be inlined twice)."""
+    def sub(x):
+        return subst.get(x, x) if isinstance(x, Var) else x
+
+    for eqn in jaxpr.eqns:
+        inputs = [sub(x) for x in eqn.inputs]
+        if not _inlinable(eqn):
+            outvars = eqn.outvars
+            if rename:
+                outvars = [Var(v.aval) for v in eqn.outvars]
+                subst.update(zip(eqn.outvars, outvars, strict=True))
+            eqns.append(Eqn(eqn.primitive, inputs, eqn.params, outvars))
+            continue
+        body: ClosedJaxpr = eqn.params[INLINED[eqn.primitive.name][0]]
+        inner: dict = {}
+        for v, c in zip(body.jaxpr.constvars, body.consts, strict=True):
+            inner[v] = nv = Var(v.aval)
+            constvars.append(nv)
+            consts.append(c)
+        inner.update(zip(body.jaxpr.invars, inputs, strict=True))
+        _inline_into(body.jaxpr, inner, eqns, constvars, consts, rename=True)
+        for v, o in zip(eqn.outvars, body.jaxpr.outvars, strict=True):
+            subst[v] = inner.get(o, o) if isinstance(o, Var) else o
+
+
+def compile_program(closed: ClosedJaxpr, backend):
+    """Optimises and lowers ``closed`` with ``backend``; returns ``run(*args) -> list``."""
+    closed = passes.optimize(inline_calls(closed))
+    steps = fusion.plan(closed.jaxpr, reductions=getattr(backend, "fuses_reductions", False))
+    run, _ = backend.compile(closed.jaxpr, closed.consts, steps)
+    return run
