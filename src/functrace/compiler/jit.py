@@ -17,6 +17,7 @@ import numpy as np
 
 from ..config import config
 from ..core.avals import (
+    ARRAY_TYPES,
     ShapedArray,
     aval_of_value,
     canonicalize_dtype,
@@ -24,7 +25,7 @@ from ..core.avals import (
     python_scalar_signature,
 )
 from ..core.jaxpr import ClosedJaxpr, pp_jaxpr
-from ..core.trace import Tracer, trace_to_jaxpr
+from ..core.trace import EagerArray, Tracer, trace_to_jaxpr
 from ..errors import TransformError
 from ..tree_util import tree_flatten, tree_unflatten
 from . import fusion, passes
@@ -33,7 +34,7 @@ from .registry import get_backend
 logger = logging.getLogger("functrace.jit")
 
 
-_LEAF_TYPES = frozenset({np.ndarray, float, int, bool, complex})
+_LEAF_TYPES = frozenset({np.ndarray, EagerArray, float, int, bool, complex})
 
 
 @functools.lru_cache(maxsize=64)
@@ -43,7 +44,7 @@ def _flat_tree(n: int):
 
 def _leaf_signature(x):
     """(shape, dtype, weak_type) of an argument leaf, fast for arrays and Python scalars."""
-    if type(x) is np.ndarray:
+    if type(x) in ARRAY_TYPES:
         return (x.shape, canonicalize_dtype(x.dtype), False)
     sig = python_scalar_signature(x)
     if sig is not None:

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConcretizationError, FunctraceError, MissingRuleError, UnexpectedTracerError
-from .avals import ShapedArray, aval_of_value, canonicalize_value
+from .avals import ARRAY_TYPES, ShapedArray, aval_of_value, canonicalize_value
 from .jaxpr import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
 
 # ---------------------------------------------------------------------------
@@ -237,6 +237,11 @@ class Tracer:
     def T(self):
         return array_methods["transpose"](self)
 
+    @property
+    def at(self):
+        """JAX's functional indexed updates: ``x.at[idx].set(y)``, ``.add(y)``, ``.get()``..."""
+        return _forward("at")(self)
+
     def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of unsized object (a 0-d traced array)")
@@ -314,13 +319,40 @@ class EvalTrace(Trace):
         return _as_array(outs, out_avals)
 
 
+class EagerArray(np.ndarray):
+    """The NumPy arrays eager operations return: a stateless ``np.ndarray`` subclass that
+    adds JAX's ``x.at[...]`` (NumPy's own arrays cannot take new attributes).
+
+    NumPy treats it as an ndarray everywhere and it prints as one; ``np.asarray(x)``
+    gives the plain array.
+
+    Example:
+        >>> import functrace.numpy as fnp
+        >>> fnp.zeros(3).at[1].set(2.0)
+        array([0., 2., 0.], dtype=float32)
+    """
+
+    __slots__ = ()
+
+    @property
+    def at(self):
+        """JAX's functional indexed updates: ``x.at[idx].set(y)``, ``.add(y)``, ``.get()``..."""
+        return _forward("at")(self)
+
+    def __repr__(self) -> str:
+        return repr(self.view(np.ndarray))
+
+
+ARRAY_TYPES.add(EagerArray)
+
+
 def _as_array(x, aval: ShapedArray) -> np.ndarray:
     x = np.asarray(x)
     if x.dtype != aval.dtype:
         x = x.astype(aval.dtype)
     if x.shape != aval.shape:
         raise FunctraceError(f"internal error: impl gave shape {x.shape}, rule {aval.shape}")
-    return x
+    return x.view(EagerArray)
 
 
 trace_stack.append(MainTrace(0, EvalTrace))

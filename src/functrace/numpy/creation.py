@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import lax
 from ..core.avals import default_float_dtype, default_int_dtype
-from ..core.trace import Tracer, concrete_or_none, get_aval
+from ..core.trace import EagerArray, Tracer, concrete_or_none, get_aval
 from ..errors import ConcretizationError, ShapeError
 from ._promote import (
     as_array,
@@ -49,7 +49,7 @@ def array(object, dtype=None, copy: bool = True, ndmin: int = 0):  # noqa: A002 
     nd = get_aval(out).ndim
     if ndmin > nd:
         out = lax.reshape(out, (1,) * (ndmin - nd) + get_aval(out).shape)
-    return out
+    return out.view(EagerArray) if type(out) is np.ndarray else out  # gives it ``.at``
 
 
 
