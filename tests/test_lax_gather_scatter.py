@@ -329,3 +329,20 @@ def test_errors():
         lax.scatter_add(x, np.zeros((2, 1), np.int32), np.ones((3, 4), np.float32), sdn)
     with pytest.raises(ShapeError, match="larger than operand axis"):
         lax.scatter_add(x, np.zeros((2, 1), np.int32), np.ones((2, 5), np.float32), sdn)
+
+
+def test_cuda_backend_runs_them_on_the_host():
+    """The CUDA backend lowers gather/scatter to the reference impl on host copies (the
+    simulator stands in for a GPU here; conftest turns it on when there is none)."""
+    pytest.importorskip("functrace.backends.numba_cuda")
+    from numba import cuda
+    if not cuda.is_available():
+        pytest.skip("no CUDA device and the simulator is off")
+
+    def f(x, i, v):
+        return x.at[i].add(v).at[:, 0].max(0.5), x.at[i].get(mode="fill", fill_value=0.0)
+
+    x = np.arange(12, dtype=np.float32).reshape(4, 3)
+    i, v = np.array([1, 1, 5], np.int32), np.ones((3, 3), np.float32)
+    for want, got in zip(ft.jit(f)(x, i, v), ft.jit(f, backend="cuda")(x, i, v), strict=True):
+        np.testing.assert_allclose(np.asarray(got), want)
