@@ -179,6 +179,25 @@ _SCATTERS = {"set": lax.scatter, "add": lax.scatter_add, "multiply": lax.scatter
              "min": lax.scatter_min, "max": lax.scatter_max}
 
 
+def _most_repeats(plan: _Plan, shape, hits, mode) -> int:
+    """How often the most repeated position is hit: from the index values when they are
+    known (NumPy index arrays are, even under jit), else the number of index vectors."""
+    known = concrete_or_none(hits)
+    if known is not None:
+        return int(known.max())
+    if isinstance(plan.indices, Tracer):
+        return int(np.prod(plan.shape[:len(plan.shape) - plan.nwin]))
+    rows = plan.indices.reshape(-1, plan.indices.shape[-1]).astype(np.int64)
+    bounds = np.asarray(shape[:rows.shape[1]], np.int64)
+    if lax.GatherScatterMode.from_any(mode) is lax.GatherScatterMode.CLIP:
+        rows = np.clip(rows, 0, bounds - 1)
+    else:
+        rows = rows[((rows >= 0) & (rows < bounds)).all(axis=1)]
+    if not len(rows):
+        return 0
+    return int(np.unique(rows, axis=0, return_counts=True)[1].max())
+
+
 class IndexUpdateHelper:
     """``x.at``: index it (``x.at[idx]``) to get an ``IndexUpdateRef``."""
 
@@ -294,7 +313,10 @@ class IndexUpdateRef:
         return self._scatter("max", values, indices_are_sorted, unique_indices, mode)
 
     def apply(self, func, *, indices_are_sorted=False, unique_indices=False, mode=None):
-        """``func`` (elementwise) applied at ``idx``, once per reference (``ufunc.at``)."""
+        """``func`` applied at ``idx`` once per reference (``ufunc.at``); JAX's
+        ``scatter_apply``. ``func`` must act elementwise: it is applied to the whole
+        array and selected, once per repeat of the most repeated index (known from
+        concrete indices; with traced indices, up to once per index)."""
         x = as_array(self.array)
         x_aval = get_aval(x)
         plan = _plan(x_aval.shape, self.index)
@@ -306,9 +328,8 @@ class IndexUpdateRef:
                                unique_indices=unique_indices or plan.unique, mode=mode)
         if unique_indices or plan.unique:
             rounds = 1
-        else:  # repeated indices apply func repeatedly; a bound known now, or the worst case
-            known = concrete_or_none(hits)
-            rounds = int(known.max()) if known is not None else int(np.prod(plan.shape))
+        else:  # repeated indices apply func repeatedly: as often as the most repeated one
+            rounds = _most_repeats(plan, x_aval.shape, hits, mode)
         out = x
         for r in range(rounds):
             applied = lax.convert_element_type(as_array(func(out)), x_aval.dtype)
