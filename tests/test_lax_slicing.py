@@ -353,9 +353,9 @@ def test_gather_float32_grads_and_jaxpr():
     assert _prims(lambda a: lax.gather_leading(a, idx), x) == ["gather"]
     grad_prims = _prims(ft.grad(lambda a: lax.reduce_sum(lax.gather_leading(a, idx), (0, 1))),
                         x)
-    assert "scatter_add" in grad_prims
+    assert "scatter-add" in grad_prims  # JAX's name
     u = np.ones((3, 3), np.float32)
-    assert _prims(lambda a, b: lax.scatter_add_leading(a, idx, b), x, u) == ["scatter_add"]
+    assert _prims(lambda a, b: lax.scatter_add_leading(a, idx, b), x, u) == ["scatter-add"]
 
 
 def test_gather_errors():
@@ -366,5 +366,5 @@ def test_gather_errors():
         lax.gather_leading(x, np.zeros((1, 3), np.int32))
     with pytest.raises(ShapeError, match=r"need \(4, 3\)"):
         lax.scatter_add_leading(x, np.zeros((4, 1), np.int32), np.ones((4, 2), np.float32))
-    with pytest.raises(ShapeError, match="empty leading axes"):
+    with pytest.raises(ShapeError, match="slice_sizes .* between 0 and the axis size"):
         lax.gather_leading(np.ones((0, 2), np.float32), np.zeros((1, 1), np.int32))

@@ -11,7 +11,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "functrace"
 # lower number = lower layer; a module may import only from its own layer or below
 LAYERS = [
     ("config", 0), ("errors", 0), ("devices", 0),
-    ("tree_util", 1),
+    ("tree_util", 1), ("tree", 1),
     ("core", 2),
     ("transforms", 3),
     ("lax", 4),
@@ -19,6 +19,7 @@ LAYERS = [
     ("backends", 6),
     ("numpy", 7), ("nn", 7), ("random", 7), ("jacobians", 7), ("test_util", 7), ("viz", 7),
     ("spmd", 7), ("distributed", 7),
+    ("flatten_util", 7),
     ("stax", 8), ("optimizers", 8), ("example_libraries", 8),
 ]
 

@@ -6,7 +6,19 @@ Example:
     (array(-4., dtype=float32), array(-4., dtype=float32), array(3., dtype=float32))
 """
 
-from . import distributed, lax, nn, numpy, optimizers, random, stax, test_util, tree_util
+from . import (
+    distributed,
+    flatten_util,
+    lax,
+    nn,
+    numpy,
+    optimizers,
+    random,
+    stax,
+    test_util,
+    tree,
+    tree_util,
+)
 from .backends import numba_cpu as _numba_cpu  # registers the 'cpu' backend
 from .compiler.jit import jit
 from .config import config

@@ -18,6 +18,7 @@ import numpy as np
 from ..config import config
 from ..core.array import Array, as_base, wrap
 from ..core.avals import (
+    ARRAY_TYPES,
     ShapedArray,
     aval_of_value,
     canonicalize_dtype,
@@ -34,7 +35,7 @@ from .registry import get_backend
 logger = logging.getLogger("functrace.jit")
 
 
-_LEAF_TYPES = frozenset({np.ndarray, float, int, bool, complex})
+_LEAF_TYPES = frozenset({np.ndarray, Array, float, int, bool, complex})
 
 
 @functools.lru_cache(maxsize=64)
@@ -44,7 +45,7 @@ def _flat_tree(n: int):
 
 def _leaf_signature(x):
     """(shape, dtype, weak_type) of an argument leaf, fast for arrays and Python scalars."""
-    if type(x) is np.ndarray or type(x) is Array:
+    if type(x) in ARRAY_TYPES:
         return (x.shape, canonicalize_dtype(x.dtype), False)
     sig = python_scalar_signature(x)
     if sig is not None:

@@ -201,11 +201,15 @@ def is_python_scalar(x) -> bool:
         isinstance(x, numbers.Number) and not isinstance(x, np.generic | np.ndarray))
 
 
+# exact types taken as NumPy arrays without a conversion: np.ndarray and core.array.Array
+ARRAY_TYPES: set[type] = {np.ndarray, Array}
+
+
 def canonicalize_value(x) -> np.ndarray:
-    """Turns a Python scalar, NumPy scalar or array into a canonical (plain) NumPy array."""
-    if type(x) is Array:
-        x = x.view(np.ndarray)
-    if type(x) is np.ndarray:
+    """Turns a Python scalar, NumPy scalar or array into a canonical NumPy array."""
+    if type(x) in ARRAY_TYPES:
+        if type(x) is not np.ndarray:  # kernels and impls get plain arrays
+            x = x.view(np.ndarray)
         dt = canonicalize_dtype(x.dtype)
         return x if dt == x.dtype else x.astype(dt)
     kind = _PY_KIND.get(type(x))
@@ -243,7 +247,7 @@ def _scalar_aval(kind, x64) -> ShapedArray:
 
 def aval_of_value(x) -> ShapedArray:
     """The aval of a concrete value (weakly typed for Python scalars)."""
-    if type(x) is np.ndarray or type(x) is Array:
+    if type(x) in ARRAY_TYPES:
         return _array_aval(x.shape, x.dtype, config.enable_x64)
     kind = _PY_KIND.get(type(x))
     if kind is not None:

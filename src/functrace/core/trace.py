@@ -283,6 +283,11 @@ class Tracer:
     def T(self):
         return array_methods["transpose"](self)
 
+    @property
+    def at(self):
+        """JAX's functional indexed updates: ``x.at[idx].set(y)``, ``.add(y)``, ``.get()``..."""
+        return _forward("at")(self)
+
     def __len__(self) -> int:
         if not self.shape:
             raise TypeError("len() of unsized object (a 0-d traced array)")

@@ -6,6 +6,7 @@ from .convolution import *  # noqa: F403
 from .creation import *  # noqa: F403
 from .dots import *  # noqa: F403
 from .elementwise import *  # noqa: F403
+from .gather_scatter import *  # noqa: F403
 from .parallel import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .shape_ops import *  # noqa: F403

@@ -1,6 +1,7 @@
-"""Slicing primitives: concatenate, pad, slice, dynamic_slice, dynamic_update_slice,
-rev, and a leading-axes gather with its transpose scatter_add. They live together
-because each one's transpose is another one of them.
+"""Slicing primitives: concatenate, pad, slice, dynamic_slice, dynamic_update_slice and
+rev, and leading-axes forms of gather/scatter_add (the general primitives live in
+``gather_scatter.py``). They live together because each one's transpose is another
+one of them.
 
 Index operands (dynamic starts, gather indices) are integer arrays; they get no
 tangents and no cotangents. Out-of-range indices are clamped, as in ``jax.lax``.
@@ -19,7 +20,6 @@ from ..core.trace import Primitive, Tracer, abstract_eval_rules, get_aval, impl_
 from ..errors import DTypeError, ShapeError
 from ..transforms.ad import (
     Zero,
-    defjvp,
     deflinear,
     instantiate_zeros,
     is_undefined_primal,
@@ -31,7 +31,6 @@ from ..transforms.batching import (
     axis_size,
     batching_rules,
     bdim_at_front,
-    matchaxis,
     moveaxis,
     not_mapped,
     shift_axes,
@@ -41,12 +40,19 @@ from .creation import broadcasted_iota, full
 from .elementwise import add, ne, select, sub
 from .elementwise import max as lax_max
 from .elementwise import min as lax_min
+from .gather_scatter import (
+    GatherDimensionNumbers,
+    GatherScatterMode,
+    ScatterDimensionNumbers,
+    gather,
+    scatter_add,
+)
 from .shape_ops import broadcast_in_dim, convert_element_type, reduce_sum, reshape
 
 __all__ = [
     "concatenate", "concatenate_p", "dynamic_slice", "dynamic_slice_p", "dynamic_update_slice",
-    "dynamic_update_slice_p", "gather_leading", "gather_p", "pad", "pad_p", "rev", "rev_p",
-    "scatter_add_leading", "scatter_add_p", "slice", "slice_p",
+    "dynamic_update_slice_p", "gather_leading", "pad", "pad_p", "rev", "rev_p",
+    "scatter_add_leading", "slice", "slice_p",
 ]
 
 
@@ -457,8 +463,8 @@ def _dynamic_slice_batch(args, dims, *, slice_sizes):
     shape = unbatched_shape(x, xd)
     indices = _block_indices(starts, start_dims, shape, slice_sizes, size)
     if xd is not_mapped:
-        return gather_p.bind(x, indices), 0
-    return gather_p.bind(moveaxis(x, xd, 0), _with_batch_index(indices)), 0
+        return gather_leading(x, indices), 0
+    return gather_leading(moveaxis(x, xd, 0), _with_batch_index(indices)), 0
 
 
 batching_rules[dynamic_slice_p] = _dynamic_slice_batch
@@ -539,8 +545,8 @@ def _dynamic_update_slice_batch(args, dims):
     indices = _with_batch_index(_block_indices(starts, start_dims, unbatched_shape(x, 0),
                                                u_shape, size))
     aval = get_aval(x)
-    placed = scatter_add_p.bind(full(aval.shape, 0, aval.dtype), indices, update)
-    hits = scatter_add_p.bind(full(aval.shape, 0, np.int32), indices,
+    placed = scatter_add_leading(full(aval.shape, 0, aval.dtype), indices, update)
+    hits = scatter_add_leading(full(aval.shape, 0, np.int32), indices,
                               full((size, *u_shape), 1, np.int32))
     return select(ne(hits, np.asarray(0, np.int32)), placed, x), 0
 
@@ -583,44 +589,26 @@ batching_rules[rev_p] = lambda args, dims, *, dimensions: (
 
 
 # ---------------------------------------------------------------------------
-# gather / scatter_add on leading axes
-#
-# A deliberately small form of XLA's gather: ``indices[..., :k]`` picks an
-# element of the first ``k`` axes, and the remaining axes are taken whole.
-
-def _leading_index(x: np.ndarray, indices: np.ndarray) -> tuple:
-    """NumPy index tuple for the clamped leading-axes indices."""
-    k = indices.shape[-1]
-    bounds = np.asarray(x.shape[:k], np.int64) - 1
-    clamped = np.clip(indices.astype(np.int64), 0, np.maximum(bounds, 0))
-    return tuple(clamped[..., i] for i in range(k))
+# gather / scatter_add on leading axes: the small forms NumPy indexing and the
+# batching rules above use, written with the general primitives of gather_scatter.py
 
 
-def _check_indices(op: str, x: ShapedArray, indices: ShapedArray) -> tuple[int, ...]:
-    """Checks the indices and returns the batch shape."""
-    if not is_int(indices.dtype):
-        raise DTypeError(f"{op}: indices must be integers, got {indices.str_short()}")
+def _leading_dnums(op: str, x: ShapedArray, indices: ShapedArray):
     if indices.ndim < 1 or indices.shape[-1] > x.ndim:
         raise ShapeError(f"{op}: indices of shape {indices.shape} must have a last axis of "
                          f"length k <= {x.ndim} (the rank of the operand of shape {x.shape}); "
                          "it indexes the first k axes")
-    k, batch = indices.shape[-1], indices.shape[:-1]
-    if int(np.prod(batch, dtype=np.int64)) and 0 in x.shape[:k]:
-        raise ShapeError(f"{op}: cannot index the empty leading axes of an operand of shape "
-                         f"{x.shape}")
-    return batch
-
-
-gather_p = Primitive("gather")
+    k, nb = indices.shape[-1], indices.ndim - 1
+    return k, tuple(range(nb, nb + x.ndim - k)), tuple(range(k))
 
 
 def gather_leading(operand, indices):
     """Gathers slices of ``operand`` along its first ``k`` axes.
 
-    This is not JAX's general ``lax.gather``: ``indices`` is an integer array of
-    shape ``batch + (k,)`` and ``out[b] = operand[tuple(indices[b])]``, so the
-    result has shape ``batch + operand.shape[k:]``. Out-of-range indices are
-    clamped into range; negative indices are clamped to 0 too, so callers that
+    A small form of ``lax.gather``: ``indices`` is an integer array of shape
+    ``batch + (k,)`` and ``out[b] = operand[tuple(indices[b])]``, so the result has
+    shape ``batch + operand.shape[k:]``. Out-of-range indices are clamped into
+    range (``mode='clip'``); negative indices are clamped to 0 too, so callers that
     want Python's wrap-around must normalise them first.
 
     Args:
@@ -635,55 +623,16 @@ def gather_leading(operand, indices):
         array([[4., 5.],
                [0., 1.]], dtype=float32)
     """
-    return gather_p.bind(operand, indices)
-
-
-def _gather_impl(x, indices):
-    k = indices.shape[-1]
-    out_shape = indices.shape[:-1] + x.shape[k:]
-    if k == 0:
-        return np.broadcast_to(x, out_shape)
-    return x[_leading_index(x, indices)]
-
-
-def _gather_abstract(x, indices):
-    batch = _check_indices("gather", x, indices)
-    return ShapedArray(batch + x.shape[indices.shape[-1]:], x.dtype, x.weak_type)
-
-
-def _gather_transpose(ct, x, indices):
-    if is_undefined_primal(indices):
-        raise DTypeError("gather: cannot transpose with respect to the integer indices")
-    return [scatter_add_p.bind(_zeros(x.aval), indices, ct), None]
-
-
-impl_rules[gather_p] = _gather_impl
-abstract_eval_rules[gather_p] = _gather_abstract
-defjvp(gather_p, lambda g, x, indices: gather_p.bind(g, indices), None)
-transpose_rules[gather_p] = _gather_transpose
-
-
-def _gather_batch(args, dims):
-    (x, indices), (xd, id_) = args, dims
-    ishape = unbatched_shape(indices, id_)
-    if id_ is not_mapped:
-        # the batch axis rides along with the whole (not indexed) axes, right after the
-        # indexed ones, so it lands right after the index batch dims
-        return gather_p.bind(moveaxis(x, xd, ishape[-1]), indices), len(ishape) - 1
-    indices = moveaxis(indices, id_, 0)
-    if xd is not_mapped:
-        return gather_p.bind(x, indices), 0
-    return gather_p.bind(moveaxis(x, xd, 0), _with_batch_index(indices)), 0
-
-
-batching_rules[gather_p] = _gather_batch
-
-scatter_add_p = Primitive("scatter_add")
+    x = get_aval(operand)
+    k, window, leading = _leading_dnums("gather", x, get_aval(indices))
+    dn = GatherDimensionNumbers(offset_dims=window, collapsed_slice_dims=leading,
+                                start_index_map=leading)
+    return gather(operand, indices, dn, (1,) * k + x.shape[k:], mode=GatherScatterMode.CLIP)
 
 
 def scatter_add_leading(operand, indices, updates):
     """Adds ``updates`` into ``operand`` at leading-axes ``indices``; the transpose
-    of ``gather_leading`` (not JAX's general ``lax.scatter_add``).
+    of ``gather_leading`` (a small form of ``lax.scatter_add``).
 
     ``out[tuple(indices[b])] += updates[b]`` for every batch position ``b``;
     duplicate indices accumulate. Indices are clamped as in ``gather_leading``.
@@ -700,68 +649,14 @@ def scatter_add_leading(operand, indices, updates):
         ...                     np.array([1., 2.], np.float32))
         array([0., 3., 0.], dtype=float32)
     """
-    updates = _scalar_like(updates, get_aval(operand).dtype)
-    return scatter_add_p.bind(operand, indices, updates)
-
-
-def _scatter_add_impl(x, indices, updates):
-    k = indices.shape[-1]
-    out = np.array(x, copy=True)
-    if k == 0:
-        batch_axes = tuple(range(indices.ndim - 1))
-        return out + np.sum(updates, axis=batch_axes, dtype=x.dtype)
-    np.add.at(out, _leading_index(x, indices), updates)  # duplicates accumulate
-    return out
-
-
-def _scatter_add_abstract(x, indices, updates):
-    batch = _check_indices("scatter_add", x, indices)
-    expected = batch + x.shape[indices.shape[-1]:]
-    if updates.dtype != x.dtype:
-        raise DTypeError(f"scatter_add: updates {updates.str_short()} and operand "
-                         f"{x.str_short()} must have the same dtype")
-    if updates.shape != expected:
-        raise ShapeError(f"scatter_add: updates have shape {updates.shape} but indices of "
-                         f"shape {indices.shape} into an operand of shape {x.shape} need "
-                         f"{expected} (batch + operand.shape[k:])")
-    return ShapedArray(x.shape, x.dtype, x.weak_type and updates.weak_type)
-
-
-def _scatter_add_jvp(primals, tangents):
-    x, indices, updates = primals
-    out = scatter_add_p.bind(x, indices, updates)
-    t_x, _, t_updates = tangents
-    if isinstance(t_x, Zero) and isinstance(t_updates, Zero):
-        return out, Zero(tangent_aval(get_aval(out)))
-    return out, scatter_add_p.bind(instantiate_zeros(t_x), indices,
-                                   instantiate_zeros(t_updates))
-
-
-def _scatter_add_transpose(ct, x, indices, updates):
-    if is_undefined_primal(indices):
-        raise DTypeError("scatter_add: cannot transpose with respect to the integer indices")
-    return [ct if is_undefined_primal(x) else None, None,
-            gather_p.bind(ct, indices) if is_undefined_primal(updates) else None]
-
-
-impl_rules[scatter_add_p] = _scatter_add_impl
-abstract_eval_rules[scatter_add_p] = _scatter_add_abstract
-jvp_rules[scatter_add_p] = _scatter_add_jvp
-transpose_rules[scatter_add_p] = _scatter_add_transpose
-
-
-def _scatter_add_batch(args, dims):
-    (x, indices, updates), (xd, id_, ud) = args, dims
-    size = axis_size(args, dims)
-    ishape = unbatched_shape(indices, id_)
-    if id_ is not_mapped:  # as in gather: the batch axis follows the indexed ones
-        k, nb = ishape[-1], len(ishape) - 1
-        x = matchaxis(xd, k, size, x)
-        updates = matchaxis(ud, nb, size, updates)
-        return scatter_add_p.bind(x, indices, updates), k
-    indices = _with_batch_index(moveaxis(indices, id_, 0))
-    x, updates = bdim_at_front(x, xd, size), bdim_at_front(updates, ud, size)
-    return scatter_add_p.bind(x, indices, updates), 0
-
-
-batching_rules[scatter_add_p] = _scatter_add_batch
+    x, i_aval = get_aval(operand), get_aval(indices)
+    k, window, leading = _leading_dnums("scatter_add", x, i_aval)
+    expected = i_aval.shape[:-1] + x.shape[k:]
+    if get_aval(updates).shape != expected:
+        raise ShapeError(f"scatter_add: updates have shape {get_aval(updates).shape} but "
+                         f"indices of shape {i_aval.shape} into an operand of shape {x.shape} "
+                         f"need {expected} (batch + operand.shape[k:])")
+    dn = ScatterDimensionNumbers(update_window_dims=window, inserted_window_dims=leading,
+                                 scatter_dims_to_operand_dims=leading)
+    return scatter_add(operand, indices, _scalar_like(updates, get_aval(operand).dtype), dn,
+                       mode=GatherScatterMode.CLIP)

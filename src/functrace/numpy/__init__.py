@@ -61,6 +61,7 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .indexed_update import IndexUpdateHelper as _IndexUpdateHelper
 from .indexing import IndexingError, diag, diagonal, getitem, take, take_along_axis
 from .linalg import dot, einsum, inner, matmul, outer, tensordot, trace, vdot
 from .manip import (
@@ -298,6 +299,7 @@ _methods.update({
     "var": var, "std": std, "argmax": argmax, "argmin": argmin, "all": all, "any": any,
     "squeeze": squeeze, "flatten": ravel, "ravel": ravel, "clip": clip, "dot": dot,
     "swapaxes": swapaxes, "cumsum": cumsum, "__ufunc__": _ufunc, "__function__": _function,
+    "at": _IndexUpdateHelper,
 })
 _array_methods.update(_methods)
 del _name, _fn

@@ -22,7 +22,8 @@ lowerings: dict = {}
 # that are rare in a training step and cheap to round-trip at small sizes.
 HOST_LOWERED = {
     "reduce_prod", "reduce_and", "reduce_or", "argmax", "argmin", "cumsum", "concatenate",
-    "pad", "dynamic_slice", "dynamic_update_slice", "gather", "scatter_add", "iota", "full",
+    "pad", "dynamic_slice", "dynamic_update_slice", "gather", "scatter", "scatter-add",
+    "scatter-mul", "scatter-min", "scatter-max", "iota", "full",
     "select_and_gather_add", "custom_lin", "threefry2x32", "shift_left",
     "shift_right_logical", "shift_right_arithmetic", "bitcast_convert_type",
     "population_count", "stable_argsort", "real", "imag", "complex", "conj",

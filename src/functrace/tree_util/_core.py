@@ -30,6 +30,7 @@ __all__ = [
     "tree_all",
     "tree_reduce",
     "tree_transpose",
+    "tree_broadcast",
     "all_leaves",
 ]
 
@@ -80,6 +81,17 @@ class PyTreeDef:
     def children(self) -> list[PyTreeDef]:
         """Treedefs of the immediate children (empty for a leaf)."""
         return list(self.children_defs)
+
+    def compose(self, inner: PyTreeDef) -> PyTreeDef:
+        """This structure with every leaf replaced by the structure ``inner``.
+
+        >>> tree_structure([0, 0]).compose(tree_structure((0, 0)))
+        PyTreeDef([(*, *), (*, *)])
+        """
+        if self.node_type is None:
+            return inner
+        return PyTreeDef(self.node_type, self.node_data,
+                         tuple(c.compose(inner) for c in self.children_defs))
 
     def _key(self) -> tuple:
         return (self.node_type, self.node_data, self.children_defs)
@@ -318,14 +330,25 @@ def tree_reduce(
 
 
 def tree_transpose(
-    outer_treedef: PyTreeDef, inner_treedef: PyTreeDef, pytree_to_transpose: Any
+    outer_treedef: PyTreeDef, inner_treedef: PyTreeDef | None, pytree_to_transpose: Any
 ) -> Any:
     """Turn a tree of structure outer(inner) into one of structure inner(outer).
+
+    With ``inner_treedef=None`` the inner structure is that of the first outer leaf's
+    subtree, as in JAX.
 
     >>> outer, inner = tree_structure([0, 0]), tree_structure((0, 0))
     >>> tree_transpose(outer, inner, [(1, 2), (3, 4)])
     ([1, 3], [2, 4])
+    >>> tree_transpose(outer, None, [{"a": 1}, {"a": 2}])
+    {'a': [1, 2]}
     """
+    if inner_treedef is None:
+        subtrees = outer_treedef.flatten_up_to(pytree_to_transpose)
+        if not subtrees:
+            raise ValueError("tree_transpose: cannot infer the inner structure of a tree with "
+                             "no outer leaves; pass inner_treedef")
+        inner_treedef = tree_structure(subtrees[0])
     rows = []
     for sub in outer_treedef.flatten_up_to(pytree_to_transpose):
         row: list[Any] = []
@@ -338,6 +361,23 @@ def tree_transpose(
     # With no outer leaves, each inner leaf becomes an empty outer tree.
     columns = zip(*rows) if rows else [[]] * inner_treedef.num_leaves
     return inner_treedef.unflatten([outer_treedef.unflatten(col) for col in columns])
+
+
+def tree_broadcast(prefix_tree: Any, full_tree: Any, is_leaf: IsLeaf = None) -> Any:
+    """``prefix_tree`` with each leaf repeated over the subtree of ``full_tree`` it heads.
+
+    >>> tree_broadcast([1, 2], [(0, 0), {"a": 0}])
+    [(1, 1), {'a': 2}]
+    """
+    prefix_def = tree_structure(prefix_tree, is_leaf)
+    full_def = tree_structure(full_tree, is_leaf)
+    subtrees: list[Any] = []
+    if not _flatten_up_to(prefix_def, full_tree, subtrees):
+        raise ValueError(f"tree_broadcast: {prefix_def} is not a prefix of {full_def}")
+    leaves = []
+    for leaf, sub in zip(tree_leaves(prefix_tree, is_leaf), subtrees, strict=True):
+        leaves += [leaf] * tree_structure(sub, is_leaf).num_leaves
+    return full_def.unflatten(leaves)
 
 
 def all_leaves(iterable: Iterable[Any], is_leaf: IsLeaf = None) -> bool:
