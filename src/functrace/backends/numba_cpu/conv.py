@@ -59,7 +59,7 @@ import os
 import numpy as np
 
 from ...lax.convolution import conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p
-from . import lowerings, reference_lowering, winograd
+from . import conv_direct, lowerings, reference_lowering, winograd
 
 # tuning knobs (module-level so benchmarks and tests can change them)
 CHUNK_BYTES = 1 << 20     # target size of a chunk's GEMM result / cotangent block
@@ -223,7 +223,7 @@ class _Geometry:
         (h, w), (kh, kw) = hw, k
         (sh, sw), ((lh, hh), (lw, hw_)), (dh, dw) = strides, padding, dilation
         self.n, self.c, self.o, self.kh, self.kw, self.h, self.w = n, c, o, kh, kw, h, w
-        self.sh, self.sw = sh, sw
+        self.sh, self.sw, self.dh, self.dw = sh, sw, dh, dw
         self.h0, self.w0 = max(0, -lh), max(0, -lw)           # first input row/col kept
         self.hc = h - self.h0 - max(0, -hh)                    # rows/cols kept after cropping
         self.wc = w - self.w0 - max(0, -hw_)
@@ -600,6 +600,9 @@ def lower_conv_general_dilated(eqn):
     if g is None:
         return reference_lowering(eqn)
     (lspec, rspec, ospec), nd = _dims(eqn)
+    if (run := conv_direct.forward_kernel(g, nd, lspec, rspec, ospec, out.shape,
+                                          out.dtype)) is not None:
+        return run
     return _forward_kernel(g, _use_cl(ospec[1], len(out.shape)), nd, lspec, rspec, ospec,
                            out.shape, out.dtype)
 
@@ -612,6 +615,9 @@ def lower_conv_grad_filter(eqn):
     if g is None:
         return reference_lowering(eqn)
     (lspec, rspec, ospec), nd = _dims(eqn)
+    if (run := conv_direct.grad_filter_kernel(g, nd, lspec, rspec, ospec, tuple(rhs_shape),
+                                              out.dtype)) is not None:
+        return run
     return _grad_filter_kernel(g, _use_cl(ospec[1], len(ct.shape)), nd, lspec, rspec, ospec,
                                tuple(rhs_shape), out.dtype)
 
@@ -626,6 +632,9 @@ def lower_conv_grad_input(eqn):
     if g is None:
         return reference_lowering(eqn)
     (lspec, rspec, ospec), nd = _dims(eqn)
+    if (run := conv_direct.grad_input_kernel(g, nd, lspec, rspec, ospec, tuple(lhs_shape),
+                                             out.dtype)) is not None:
+        return run
     return _grad_input_kernel(g, _use_cl(lspec[1], len(lhs_shape)), nd, lspec, rspec, ospec,
                               tuple(lhs_shape), out.dtype)
 
