@@ -1,7 +1,7 @@
 """Runs every benchmark and prints times and ratios (functrace / PyTorch, functrace / JAX).
 
 Usage: ``python -m benchmarks [--quick] [--only conv,pool,...]`` (sections: overhead,
-fused, pool, conv, cnn, vgg, compile, memory). For numbers
+fused, pool, conv, convpass, cnn, vgg, compile, memory). For numbers
 comparable to users' machines, unset OPENBLAS_CORETYPE (see
 ../shared/PERFORMANCE.md): ``env -u OPENBLAS_CORETYPE python -m benchmarks``.
 """
@@ -20,6 +20,7 @@ import functrace as ft
 from functrace import lax
 
 from . import models
+from .conv import bench_conv_passes
 from .harness import environment, time_alternating, time_per_call
 from .memory import peak_memory
 
@@ -242,7 +243,7 @@ def bench_memory():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples")
-    parser.add_argument("--only", default="", help="comma list: conv,pool,fused,cnn,vgg,"
+    parser.add_argument("--only", default="", help="comma list: conv,convpass,pool,fused,cnn,vgg,"
                         "overhead,compile,memory")
     args = parser.parse_args(argv)
     repeat = 5 if args.quick else 15
@@ -253,6 +254,7 @@ def main(argv=None):
           jax.__version__ if jax else "not installed", flush=True)
     todo = [("overhead", bench_overhead), ("fused", lambda: bench_fused(repeat)),
             ("pool", lambda: bench_pool(repeat)), ("conv", lambda: bench_conv(repeat)),
+            ("convpass", lambda: bench_conv_passes(repeat)),
             ("cnn", lambda: bench_step("small CNN train step (b64 1x28x28)", models.SMALL_CNN,
                                        repeat)),
             ("vgg", lambda: bench_step("VGG-style train step (b32 3x32x32)", models.VGG_STYLE,

@@ -114,20 +114,22 @@ def pad_input(x, xp, hp, wp, lo_h, lo_w, h0, w0, hc, wc, nthreads):
                     xp[_u(base + k)] = 0
                 continue
             hi = h0 + h
-            for s in range(lo_w):
+            lo = min(lo_w, wp)
+            width = min(wc, wp - lo)   # columns past the last one read are not copied
+            for s in range(lo):
                 for c in range(c_count):
                     xp[_u(base + s * c_count + c)] = 0
-            for s in range(lo_w + wc, wp):
+            for s in range(lo + width, wp):
                 for c in range(c_count):
                     xp[_u(base + s * c_count + c)] = 0
-            base += lo_w * c_count
+            base += lo * c_count
             if c_inner:
-                for b in range(wc):
+                for b in range(width):
                     for c in range(c_count):
                         xp[_u(base + b * c_count + c)] = x[n, _u(c), hi, _u(w0 + b)]
             else:
                 for c in range(c_count):
-                    for b in range(wc):
+                    for b in range(width):
                         xp[_u(base + b * c_count + c)] = x[n, _u(c), hi, _u(w0 + b)]
 
 

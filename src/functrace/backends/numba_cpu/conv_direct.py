@@ -14,9 +14,10 @@ while every ``(tap, channel)`` product is accumulated into it
 - filter gradient: 4 input x up to 64 output channels, accumulated over runs of
   whole output rows (``RUN_PIXELS``), each thread into its own copy (then summed).
 
-When: float32, 1-D/2-D, at least ``MIN_CHANNELS`` input channels (the reduction
-depth ``T * C`` and the tile's broadcasts need it; the first layers with 1-3 channels
-stay on the GEMM path), output rows at least 3 pixels wide, and a host with AVX-512
+When: float32, 1-D/2-D, at least ``MIN_OUT`` channels along the vectors (the input
+gradient of a first layer with 1-3 input channels stays on the GEMM path; its forward
+and filter gradient, 16-64 outputs, are 2-5x faster here), rows at least 3 pixels
+wide, and a host with AVX-512
 (``host_ok``): on AVX2 a ``<16 x float>`` is two ``ymm`` registers and the 16
 accumulators no longer fit the 16 registers. ``MODE`` forces the kernel on or off
 (tests run it everywhere: it is correct, only slower, without AVX-512).
@@ -33,7 +34,12 @@ import importlib
 import numpy as np
 
 MODE = "auto"       # "auto": AVX-512 hosts only; "on": always; "off": never
-MIN_CHANNELS = 16   # input channels (forward, filter gradient) / outputs (input gradient)
+MIN_OUT = 8         # channels the tiles vectorise: forward's outputs (also for the filter
+#                     gradient), and the forward's inputs for the input gradient. Measured
+#                     interleaved with the GEMM path (ms, direct / GEMM): forward (32, 3, 32,
+#                     64) 0.73 / 3.66, (64, 1, 28, 32) 0.44 / 1.29; filter gradient 0.97 /
+#                     4.60 and 0.76 / 1.81; input gradient of (64, 1, 28, 32) 3.60 / 1.87
+#                     (1 of 16 lanes used), of (32, 3, 32, 64) 4.0 / 3.8
 MIN_WIDTH = 3       # output (forward) or input (input gradient) row width
 RUN_PIXELS = 512    # filter gradient: output pixels per run (the cotangent block in L2)
 
@@ -67,8 +73,11 @@ def _nthreads():
 
 
 def row_tiles(width):
-    """Tile widths 3-6 (4 preferred) covering ``width`` (>= 3) with no waste:
-    ``(starts, widths)`` as int64 arrays."""
+    """Tile widths 3-6 (4 preferred) covering ``width`` with no waste: ``(starts,
+    widths)`` as int64 arrays (one tile of ``width`` if it is under 3: unused, the
+    forward kernel needs rows of at least ``MIN_WIDTH``)."""
+    if width < 3:
+        return np.zeros(1, np.int64), np.full(1, width, np.int64)
     k = max(1, round(width / 4))
     while -(-width // k) > 6:
         k += 1
@@ -219,7 +228,7 @@ def _conv_of(g):
 
 
 def forward_kernel(g, nd, lspec, rspec, ospec, out_shape, dtype):
-    if not _enabled() or np.dtype(dtype) != _F32 or g.c < MIN_CHANNELS or g.ow < MIN_WIDTH:
+    if not _enabled() or np.dtype(dtype) != _F32 or g.o < MIN_OUT or g.ow < MIN_WIDTH:
         return None
     cv = _conv_of(g)
 
@@ -235,7 +244,7 @@ def forward_kernel(g, nd, lspec, rspec, ospec, out_shape, dtype):
 
 
 def grad_filter_kernel(g, nd, lspec, rspec, ospec, rhs_shape, dtype):
-    if not _enabled() or np.dtype(dtype) != _F32 or g.c < MIN_CHANNELS:
+    if not _enabled() or np.dtype(dtype) != _F32 or g.o < MIN_OUT:
         return None
     cv = _conv_of(g)
 
@@ -254,7 +263,7 @@ def grad_filter_kernel(g, nd, lspec, rspec, ospec, rhs_shape, dtype):
 def grad_input_kernel(g, nd, lspec, rspec, ospec, lhs_shape, dtype):
     """Stride 1 only: the input gradient is then a plain convolution of the cotangent."""
     if (not _enabled() or np.dtype(dtype) != _F32 or (g.sh, g.sw) != (1, 1)
-            or g.o < MIN_CHANNELS or g.wc < MIN_WIDTH):
+            or g.c < MIN_OUT or g.wc < MIN_WIDTH):
         return None
     lo = ((g.kh - 1) * g.dh - g.lo_h, (g.kw - 1) * g.dw - g.lo_w)
     keep0 = (max(0, -lo[0]), max(0, -lo[1]))
