@@ -1,7 +1,7 @@
 """Runs every benchmark and prints times and ratios (functrace / PyTorch, functrace / JAX).
 
 Usage: ``python -m benchmarks [--quick] [--only conv,pool,...]`` (sections: overhead,
-fused, pool, conv, convpass, cnn, vgg, compile, memory). For numbers
+fused, pool, conv, convpass, cnn, vgg, cnn_stax, vgg_stax, compile, memory). For numbers
 comparable to users' machines, unset OPENBLAS_CORETYPE (see
 ../shared/PERFORMANCE.md): ``env -u OPENBLAS_CORETYPE python -m benchmarks``.
 """
@@ -172,6 +172,25 @@ def bench_step(name, cfg, repeat):
     record(name, time_alternating(fns, repeat))
 
 
+def bench_stax_step(name, cfg, repeat):
+    """The stax (NHWC) version of a step; PyTorch runs its usual eager NCHW step."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((cfg["batch"], *cfg["shape"])).astype(np.float32)
+    y = np.eye(cfg["classes"], dtype=np.float32)[rng.integers(0, cfg["classes"], cfg["batch"])]
+    xl = models.nhwc_input(cfg, x)
+    params, step = models.functrace_stax_step(cfg)
+    fns = {"functrace": lambda: step(params, xl, y)}
+    if torch is not None:
+        ts = models.torch_step(cfg, models.init_params(cfg, rng))
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+        fns["torch"] = lambda: ts(tx, ty)
+    if jax is not None:
+        jparams, js = models.jax_stax_step(cfg)
+        jx, jy = jnp.asarray(xl), jnp.asarray(y)
+        fns["jax"] = lambda: _ready(js(jparams, jx, jy))
+    record(name, time_alternating(fns, repeat))
+
+
 def bench_overhead():
     def f(x, y, z):
         return (x + y) * z
@@ -244,6 +263,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples")
     parser.add_argument("--only", default="", help="comma list: conv,convpass,pool,fused,cnn,vgg,"
+                        "cnn_stax,vgg_stax,"
                         "overhead,compile,memory")
     args = parser.parse_args(argv)
     repeat = 5 if args.quick else 15
@@ -259,6 +279,10 @@ def main(argv=None):
                                        repeat)),
             ("vgg", lambda: bench_step("VGG-style train step (b32 3x32x32)", models.VGG_STYLE,
                                        max(3, repeat // 3))),
+            ("cnn_stax", lambda: bench_stax_step("small CNN stax step (NHWC)", models.SMALL_CNN,
+                                                 repeat)),
+            ("vgg_stax", lambda: bench_stax_step("VGG-style stax step (NHWC)", models.VGG_STYLE,
+                                                 max(3, repeat // 3))),
             ("compile", bench_first_call), ("memory", bench_memory)]
     for key, fn in todo:
         if not only or key in only:

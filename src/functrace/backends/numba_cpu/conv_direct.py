@@ -195,6 +195,7 @@ def _wrap(body):
         finally:
             free.append(sc)
 
+    run.one_blas_thread = True  # the program runs its BLAS calls on one thread (conv.py)
     return run
 
 
