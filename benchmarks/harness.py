@@ -9,9 +9,16 @@ import numpy as np
 
 
 def time_alternating(fns: dict, repeat: int = 15, warmup: int = 2, pause: float = 0.15):
+    """Median seconds per contender: ``time_alternating_samples`` summarised."""
+    samples = time_alternating_samples(fns, repeat, warmup, pause)
+    return {k: float(np.median(v)) for k, v in samples.items()}
+
+
+def time_alternating_samples(fns: dict, repeat: int = 15, warmup: int = 2,
+                             pause: float = 0.15):
     """Times each zero-argument callable in ``fns``; samples alternate between them.
 
-    Returns ``{name: median seconds}``. Alternation makes the comparison fair on a
+    Returns ``{name: [seconds per sample]}``. Alternation makes the comparison fair on a
     shared, noisy machine: a slow period hits every contender alike. The pause
     before each sample keeps OpenBLAS threads that are still spinning after one
     contender's call from stealing the cores of the next (PERFORMANCE.md); one
@@ -30,7 +37,7 @@ def time_alternating(fns: dict, repeat: int = 15, warmup: int = 2, pause: float 
             t0 = time.perf_counter()
             fn()
             samples[name].append(time.perf_counter() - t0)
-    return {k: float(np.median(v)) for k, v in samples.items()}
+    return samples
 
 
 def time_per_call(fn, n: int = 2000) -> float:

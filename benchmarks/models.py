@@ -143,3 +143,64 @@ def jax_step(cfg, lr=0.01):
         return value, [p - lr * g for p, g in zip(params, grads)]
 
     return step
+
+
+# ---------------------------------------------------------------------------
+# the same networks written with stax (NHWC, as users write them), for functrace and JAX
+
+def stax_model(cfg, stax):
+    """``(init_fun, apply_fun)`` of ``cfg`` from a stax module (functrace's or JAX's:
+    the API is the same)."""
+    layers = []
+    for item, pool in _layers(cfg):
+        layers += [stax.Conv(item, (3, 3), padding="SAME"), stax.Relu]
+        if pool:
+            layers.append(stax.MaxPool((2, 2), strides=(2, 2)))
+    layers.append(stax.Flatten)
+    for m in cfg["dense"]:
+        layers += [stax.Dense(m), stax.Relu]
+    layers += [stax.Dense(cfg["classes"]), stax.LogSoftmax]
+    return stax.serial(*layers)
+
+
+def nhwc_input(cfg, x):
+    """The benchmark's NCHW batch as NHWC."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1))
+
+
+def functrace_stax_step(cfg, lr=0.01):
+    """``(params, step)``: a jitted SGD step of the stax model."""
+    from functrace import random  # noqa: PLC0415
+    from functrace.example_libraries import stax  # noqa: PLC0415
+
+    init_fun, apply_fun = stax_model(cfg, stax)
+    _, params = init_fun(random.PRNGKey(0), (-1, *cfg["shape"][1:], cfg["shape"][0]))
+
+    def loss(params, x, y):
+        return -fnp.mean(fnp.sum(apply_fun(params, x) * y, axis=-1))
+
+    @ft.jit
+    def step(params, x, y):
+        value, grads = ft.value_and_grad(loss)(params, x, y)
+        return value, ft.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)
+
+    return params, step
+
+
+def jax_stax_step(cfg, lr=0.01):
+    import jax  # noqa: PLC0415
+    import jax.numpy as jnp  # noqa: PLC0415
+    from jax.example_libraries import stax  # noqa: PLC0415
+
+    init_fun, apply_fun = stax_model(cfg, stax)
+    _, params = init_fun(jax.random.PRNGKey(0), (-1, *cfg["shape"][1:], cfg["shape"][0]))
+
+    def loss(params, x, y):
+        return -jnp.mean(jnp.sum(apply_fun(params, x) * y, axis=-1))
+
+    @jax.jit
+    def step(params, x, y):
+        value, grads = jax.value_and_grad(loss)(params, x, y)
+        return value, jax.tree_util.tree_map(lambda p, g: p - lr * g, params, grads)
+
+    return params, step

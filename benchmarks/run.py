@@ -1,7 +1,8 @@
 """Runs every benchmark and prints times and ratios (functrace / PyTorch, functrace / JAX).
 
 Usage: ``python -m benchmarks [--quick] [--only conv,pool,...]`` (sections: overhead,
-fused, pool, conv, cnn, vgg, compile, memory, distributed, control). For numbers
+fused, pool, conv, convpass, cnn, vgg, cnn_stax, vgg_stax, compile, memory, distributed,
+control). For numbers
 comparable to users' machines, unset OPENBLAS_CORETYPE (see
 ../shared/PERFORMANCE.md): ``env -u OPENBLAS_CORETYPE python -m benchmarks``.
 """
@@ -21,6 +22,7 @@ from functrace import lax
 
 from . import distributed, models
 from .control import bench_control
+from .conv import bench_conv_passes
 from .harness import environment, time_alternating, time_per_call
 from .memory import peak_memory
 
@@ -172,6 +174,25 @@ def bench_step(name, cfg, repeat):
     record(name, time_alternating(fns, repeat))
 
 
+def bench_stax_step(name, cfg, repeat):
+    """The stax (NHWC) version of a step; PyTorch runs its usual eager NCHW step."""
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((cfg["batch"], *cfg["shape"])).astype(np.float32)
+    y = np.eye(cfg["classes"], dtype=np.float32)[rng.integers(0, cfg["classes"], cfg["batch"])]
+    xl = models.nhwc_input(cfg, x)
+    params, step = models.functrace_stax_step(cfg)
+    fns = {"functrace": lambda: step(params, xl, y)}
+    if torch is not None:
+        ts = models.torch_step(cfg, models.init_params(cfg, rng))
+        tx, ty = torch.from_numpy(x), torch.from_numpy(y)
+        fns["torch"] = lambda: ts(tx, ty)
+    if jax is not None:
+        jparams, js = models.jax_stax_step(cfg)
+        jx, jy = jnp.asarray(xl), jnp.asarray(y)
+        fns["jax"] = lambda: _ready(js(jparams, jx, jy))
+    record(name, time_alternating(fns, repeat))
+
+
 def bench_overhead():
     def f(x, y, z):
         return (x + y) * z
@@ -243,8 +264,8 @@ def bench_memory():
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples")
-    parser.add_argument("--only", default="", help="comma list: conv,pool,fused,cnn,vgg,"
-                        "overhead,compile,memory,distributed,control")
+    parser.add_argument("--only", default="", help="comma list: conv,convpass,pool,fused,cnn,"
+                        "vgg,cnn_stax,vgg_stax,overhead,compile,memory,distributed,control")
     args = parser.parse_args(argv)
     repeat = 5 if args.quick else 15
     only = set(filter(None, args.only.split(",")))
@@ -254,10 +275,15 @@ def main(argv=None):
           jax.__version__ if jax else "not installed", flush=True)
     todo = [("overhead", bench_overhead), ("fused", lambda: bench_fused(repeat)),
             ("pool", lambda: bench_pool(repeat)), ("conv", lambda: bench_conv(repeat)),
+            ("convpass", lambda: bench_conv_passes(repeat)),
             ("cnn", lambda: bench_step("small CNN train step (b64 1x28x28)", models.SMALL_CNN,
                                        repeat)),
             ("vgg", lambda: bench_step("VGG-style train step (b32 3x32x32)", models.VGG_STYLE,
                                        max(3, repeat // 3))),
+            ("cnn_stax", lambda: bench_stax_step("small CNN stax step (NHWC)", models.SMALL_CNN,
+                                                 repeat)),
+            ("vgg_stax", lambda: bench_stax_step("VGG-style stax step (NHWC)", models.VGG_STYLE,
+                                                 max(3, repeat // 3))),
             ("compile", bench_first_call), ("memory", bench_memory),
             ("distributed", lambda: ROWS.extend(
                 (name, t, None, None, None) for name, t, _ in distributed.run())),

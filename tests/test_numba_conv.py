@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import functrace as ft
 from functrace import lax
 from functrace.backends.numba_cpu import conv as nconv
-from functrace.backends.numba_cpu import reference_lowering
+from functrace.backends.numba_cpu import conv_direct, reference_lowering
 from functrace.core.jaxpr import Eqn, Var
 from functrace.core.trace import abstract_eval_rules, impl_rules
 from functrace.errors import ShapeError
@@ -38,10 +38,13 @@ def _restore_knobs():
              "IM2COL_MAX_CHANNELS", "GRAD_FILTER_IM2COL", "WINOGRAD", "GRAD_FILTER_NT_MAX_DEPTH",
              "GRAD_FILTER_NT_MIN_OUT")
     saved = {k: getattr(nconv, k) for k in names}
+    saved_direct = conv_direct.MODE
     nconv.WINOGRAD = False  # the GEMM kernels are under test here; Winograd has its own
+    conv_direct.MODE = "off"  # ... and so are the direct kernels (test_conv_direct.py)
     yield
     for k, v in saved.items():
         setattr(nconv, k, v)
+    conv_direct.MODE = saved_direct
 
 
 def _set_knobs(layout=None, chunk=None, im2col=None, nt=None):

@@ -187,7 +187,20 @@ class NumbaCpuBackend:
         program = [(kernel, reads, writes, tuple(free))
                    for (kernel, reads, writes), free in zip(program, frees, strict=True)]
 
+        # direct convolutions parallelise with prange: BLAS must not spin its own threads
+        one_blas_thread = any(getattr(p[0], "one_blas_thread", False) for p in program)
+
         def run(*args, timings=None):
+            if one_blas_thread:
+                prev = conv.blas_threads(1)
+                try:
+                    return run_program(args, timings)
+                finally:
+                    if prev is not None:
+                        conv.blas_threads(prev)
+            return run_program(args, timings)
+
+        def run_program(args, timings):
             env = [None] * n_slots
             env[:n_fixed] = consts + list(args)
             for k, (kernel, reads, writes, free) in enumerate(program):

@@ -59,7 +59,7 @@ import os
 import numpy as np
 
 from ...lax.convolution import conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p
-from . import lowerings, reference_lowering, winograd
+from . import conv_direct, lowerings, reference_lowering, winograd
 
 # tuning knobs (module-level so benchmarks and tests can change them)
 CHUNK_BYTES = 1 << 20     # target size of a chunk's GEMM result / cotangent block
@@ -102,6 +102,31 @@ class _Cblas:
                            ctypes.c_void_p, int_t]
             fn.restype = None
             self.fns[dt] = fn
+        # the library's thread-count functions, named as its sgemm is (prefix, suffix)
+        pre, _, suf = sname.partition("cblas_sgemm")
+        set_, get_ = (getattr(lib, f"{pre}openblas_{w}_num_threads{suf}", None)
+                      for w in ("set", "get"))
+        self.set_threads = self.get_threads = None
+        if set_ is not None and get_ is not None:
+            set_.argtypes, set_.restype, get_.restype = [ctypes.c_int], None, ctypes.c_int
+            self.set_threads, self.get_threads = set_, get_
+
+
+def blas_threads(n):
+    """Sets the thread count of NumPy's OpenBLAS to ``n``; returns the previous count, or
+    None (nothing changed) where the library or its thread functions are not found.
+
+    Programs with direct convolutions run their BLAS calls on one thread: OpenBLAS's
+    threads spin after each call and fought the kernels' ``prange`` for the two cores
+    (small CNN step 32 ms with 2 BLAS threads, 14 ms with 1, PyTorch 17-22 ms).
+    """
+    blas = _find_cblas()
+    if blas is None or blas.set_threads is None:
+        return None
+    prev = blas.get_threads()
+    if prev != n:
+        blas.set_threads(n)
+    return prev
 
 
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
@@ -223,7 +248,7 @@ class _Geometry:
         (h, w), (kh, kw) = hw, k
         (sh, sw), ((lh, hh), (lw, hw_)), (dh, dw) = strides, padding, dilation
         self.n, self.c, self.o, self.kh, self.kw, self.h, self.w = n, c, o, kh, kw, h, w
-        self.sh, self.sw = sh, sw
+        self.sh, self.sw, self.dh, self.dw = sh, sw, dh, dw
         self.h0, self.w0 = max(0, -lh), max(0, -lw)           # first input row/col kept
         self.hc = h - self.h0 - max(0, -hh)                    # rows/cols kept after cropping
         self.wc = w - self.w0 - max(0, -hw_)
@@ -600,6 +625,9 @@ def lower_conv_general_dilated(eqn):
     if g is None:
         return reference_lowering(eqn)
     (lspec, rspec, ospec), nd = _dims(eqn)
+    if (run := conv_direct.forward_kernel(g, nd, lspec, rspec, ospec, out.shape,
+                                          out.dtype)) is not None:
+        return run
     return _forward_kernel(g, _use_cl(ospec[1], len(out.shape)), nd, lspec, rspec, ospec,
                            out.shape, out.dtype)
 
@@ -612,6 +640,9 @@ def lower_conv_grad_filter(eqn):
     if g is None:
         return reference_lowering(eqn)
     (lspec, rspec, ospec), nd = _dims(eqn)
+    if (run := conv_direct.grad_filter_kernel(g, nd, lspec, rspec, ospec, tuple(rhs_shape),
+                                              out.dtype)) is not None:
+        return run
     return _grad_filter_kernel(g, _use_cl(ospec[1], len(ct.shape)), nd, lspec, rspec, ospec,
                                tuple(rhs_shape), out.dtype)
 
@@ -626,6 +657,9 @@ def lower_conv_grad_input(eqn):
     if g is None:
         return reference_lowering(eqn)
     (lspec, rspec, ospec), nd = _dims(eqn)
+    if (run := conv_direct.grad_input_kernel(g, nd, lspec, rspec, ospec, tuple(lhs_shape),
+                                             out.dtype)) is not None:
+        return run
     return _grad_input_kernel(g, _use_cl(lspec[1], len(lhs_shape)), nd, lspec, rspec, ospec,
                               tuple(lhs_shape), out.dtype)
 

@@ -1,0 +1,297 @@
+"""Numba kernels of the direct convolution (``conv_direct.py``), float32, channels-last.
+
+The input is copied once into a zero-bordered buffer ``xp[n, r, s, c]`` (flat), the
+filter into blocks of at most 64 output channels (``_block_layout`` in
+``conv_direct.py``: block ``b`` starting at output channel ``o0`` with ``16 * v``
+channels holds ``w[t, c, o0:o0 + 16 * v]`` at ``T * C * o0 + (t * C + c) * 16 * v``).
+
+- Forward (and the input gradient, the same kernel run on the cotangent): a tile of
+  ``P`` (3-6) output pixels of one row x ``16 * V`` output channels lives in registers
+  (``_simd``) through the whole ``T * C`` reduction; the row's pixels are covered by
+  tiles of mixed widths, and the taps whose input row is padding are skipped.
+- Filter gradient: a tile of ``CB`` (<= 4) input channels x ``16 * V`` output channels
+  accumulates over a run of whole output rows; each thread adds its tiles into its
+  own copy of the gradient, which the caller sums.
+
+Work is split over the threads by a ``prange`` over the thread count (a static split:
+every row costs the same). No BLAS runs inside. Indices are non-negative by
+construction; copies index through ``uint64`` (``_u``) or ``range`` variables so that
+Numba does not emit its negative-index wraparound (a computed signed offset compiled
+to gathers that ran 8x slower).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ._simd import tile_add, tile_fma, tile_store, tile_zeros
+
+_u = np.uint64
+
+
+@njit(cache=True, nogil=True)
+def _fwd_tile(acc, xp, xi0, xstep, w, wi0, vw, c_count, tap_x, tap_w, t0, t1, y, yi, ystep):
+    for t in range(t0, t1):
+        xi = xi0 + tap_x[t]
+        wi = wi0 + tap_w[t] * vw
+        for _ in range(c_count):
+            acc = tile_fma(acc, w, wi, xp, xi, xstep)
+            xi += 1
+            wi += vw
+    tile_store(acc, y, yi, ystep)
+
+
+@njit(cache=True, nogil=True)
+def _fwd_dispatch(p, v, xp, xi0, xstep, w, wi0, c_count, tap_x, tap_w, t0, t1, y, yi, ystep):
+    """One ``p``-pixel x ``16 * v``-channel tile (3 <= p <= 6, 1 <= v <= 4)."""
+    a = (xp, xi0, xstep, w, wi0, 16 * v, c_count, tap_x, tap_w, t0, t1, y, yi, ystep)
+    if v == 4:
+        if p == 4:
+            _fwd_tile(tile_zeros(4, 4), *a)
+        elif p == 5:
+            _fwd_tile(tile_zeros(5, 4), *a)
+        elif p == 3:
+            _fwd_tile(tile_zeros(3, 4), *a)
+        else:
+            _fwd_tile(tile_zeros(6, 4), *a)
+    elif v == 3:
+        if p == 4:
+            _fwd_tile(tile_zeros(4, 3), *a)
+        elif p == 5:
+            _fwd_tile(tile_zeros(5, 3), *a)
+        elif p == 3:
+            _fwd_tile(tile_zeros(3, 3), *a)
+        else:
+            _fwd_tile(tile_zeros(6, 3), *a)
+    elif v == 2:
+        if p == 4:
+            _fwd_tile(tile_zeros(4, 2), *a)
+        elif p == 5:
+            _fwd_tile(tile_zeros(5, 2), *a)
+        elif p == 3:
+            _fwd_tile(tile_zeros(3, 2), *a)
+        else:
+            _fwd_tile(tile_zeros(6, 2), *a)
+    else:
+        if p == 4:
+            _fwd_tile(tile_zeros(4, 1), *a)
+        elif p == 5:
+            _fwd_tile(tile_zeros(5, 1), *a)
+        elif p == 3:
+            _fwd_tile(tile_zeros(3, 1), *a)
+        else:
+            _fwd_tile(tile_zeros(6, 1), *a)
+
+
+@njit(cache=True, nogil=True)
+def _tap_rows(oh, sh, dh, kh, lo_h, hc):
+    """The window rows ``[i0, i1)`` of output row ``oh`` that read real input rows."""
+    base = oh * sh - lo_h
+    i0 = 0
+    while i0 < kh and base + i0 * dh < 0:
+        i0 += 1
+    i1 = kh
+    while i1 > i0 and base + (i1 - 1) * dh >= hc:
+        i1 -= 1
+    return i0, i1
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def pad_input(x, xp, hp, wp, lo_h, lo_w, h0, w0, hc, wc, nthreads):
+    """``xp[n, r, s, c] = x[n, c, h0 + r - lo_h, w0 + s - lo_w]`` inside the kept input,
+    zero outside; ``x`` is a canonical ``(N, C, H, W)`` view of any strides."""
+    n_img, c_count = x.shape[0], x.shape[1]
+    c_inner = x.strides[1] <= x.strides[3]
+    rows = n_img * hp
+    for tid in prange(nthreads):
+        for row in range(rows * tid // nthreads, rows * (tid + 1) // nthreads):
+            n = row // hp
+            h = row - n * hp - lo_h
+            base = row * wp * c_count
+            if h < 0 or h >= hc:
+                for k in range(wp * c_count):
+                    xp[_u(base + k)] = 0
+                continue
+            hi = h0 + h
+            lo = min(lo_w, wp)
+            width = min(wc, wp - lo)   # columns past the last one read are not copied
+            for s in range(lo):
+                for c in range(c_count):
+                    xp[_u(base + s * c_count + c)] = 0
+            for s in range(lo + width, wp):
+                for c in range(c_count):
+                    xp[_u(base + s * c_count + c)] = 0
+            base += lo * c_count
+            if c_inner:
+                for b in range(width):
+                    for c in range(c_count):
+                        xp[_u(base + b * c_count + c)] = x[n, _u(c), hi, _u(w0 + b)]
+            else:
+                for c in range(c_count):
+                    for b in range(width):
+                        xp[_u(base + b * c_count + c)] = x[n, _u(c), hi, _u(w0 + b)]
+
+
+@njit(cache=True, nogil=True)
+def _copy_row_out(yrow, out, n, oh, op):
+    """``out[n, o, oh, b] = yrow[b * op + o]`` (``out`` canonical, any strides)."""
+    o_count, ow = out.shape[1], out.shape[3]
+    if out.strides[1] <= out.strides[3]:
+        for b in range(ow):
+            for o in range(o_count):
+                out[n, _u(o), oh, _u(b)] = yrow[_u(b * op + o)]
+    else:
+        for o in range(o_count):
+            for b in range(ow):
+                out[n, _u(o), oh, _u(b)] = yrow[_u(b * op + o)]
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def forward(xp, w, out, ydirect, yrows, geo, tap_x, tap_w, blk_o, blk_v, tile_s, tile_p,
+            nthreads):
+    """The direct convolution of the padded input ``xp`` with the blocked filter ``w``.
+
+    ``geo = (hp, wp, C, OH, OW, Op, sh, sw, dh, kh, kw, lo_h, hc)``. Results go straight
+    to ``ydirect`` (the flat output, when it is NHWC-contiguous with ``Op`` channels)
+    or, when ``ydirect`` is empty, through a per-thread row ``yrows[tid]`` into
+    ``out`` (canonical ``(N, O, OH, OW)``, any strides).
+    """
+    hp, wp, c_count, oh_count, ow_count, op, sh, sw, dh, kh, kw, lo_h, hc = geo
+    direct = ydirect.shape[0] > 0
+    rows = out.shape[0] * oh_count
+    taps = kh * kw * c_count
+    for tid in prange(nthreads):
+        yrow = yrows[tid]
+        for row in range(rows * tid // nthreads, rows * (tid + 1) // nthreads):
+            n = row // oh_count
+            oh = row - n * oh_count
+            i0, i1 = _tap_rows(oh, sh, dh, kh, lo_h, hc)
+            xrow = (n * hp + oh * sh) * wp * c_count
+            y, ybase = (ydirect, row * ow_count * op) if direct else (yrow, 0)
+            for b in range(blk_o.shape[0]):
+                for k in range(tile_s.shape[0]):
+                    ow0 = tile_s[k]
+                    _fwd_dispatch(tile_p[k], blk_v[b], xp, xrow + ow0 * sw * c_count,
+                                  sw * c_count, w, taps * blk_o[b], c_count, tap_x, tap_w,
+                                  i0 * kw, i1 * kw, y, ybase + ow0 * op + blk_o[b], op)
+            if not direct:
+                _copy_row_out(yrow, out, n, oh, op)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def pack_cotangent(ct, dy, op, nthreads):
+    """``dy[((n * OH + a) * OW + b) * op + o] = ct[n, o, a, b]``, zero for ``o >= O``."""
+    n_img, o_count, oh, ow = ct.shape
+    o_inner = ct.strides[1] <= ct.strides[3]
+    rows = n_img * oh
+    for tid in prange(nthreads):
+        for row in range(rows * tid // nthreads, rows * (tid + 1) // nthreads):
+            n = row // oh
+            a = row - n * oh
+            base = row * ow * op
+            if o_inner:
+                for b in range(ow):
+                    for o in range(o_count):
+                        dy[_u(base + b * op + o)] = ct[n, _u(o), a, _u(b)]
+            else:
+                for o in range(o_count):
+                    for b in range(ow):
+                        dy[_u(base + b * op + o)] = ct[n, _u(o), a, _u(b)]
+            for b in range(ow):
+                for o in range(o_count, op):
+                    dy[_u(base + b * op + o)] = 0
+
+
+@njit(cache=True, nogil=True)
+def _gf_tile(acc, xp, x_off, xstep, dy, d_off, op, ow, r0, r1, geo, i, y, yi, ystep):
+    """Accumulates ``acc[k][v] += sum_pixels xp[pixel at tap + k] * dy[pixel, o0 + 16v]``
+    over output rows ``[r0, r1)``, skipping the rows where window row ``i`` is padding;
+    then adds the tile into ``y``."""
+    hp, wp, c_count, oh_count, sh, dh, lo_h, hc = geo
+    for row in range(r0, r1):
+        n = row // oh_count
+        oh = row - n * oh_count
+        h = oh * sh + i * dh
+        if h < lo_h or h >= lo_h + hc:
+            continue
+        xi = (n * hp + h) * wp * c_count + x_off
+        di = row * ow * op + d_off
+        for _ in range(ow):
+            acc = tile_fma(acc, dy, di, xp, xi, 1)
+            xi += xstep
+            di += op
+    tile_add(acc, y, yi, ystep)
+
+
+@njit(cache=True, nogil=True)
+def _gf_dispatch(cb, v, xp, x_off, xstep, dy, d_off, op, ow, r0, r1, geo, i, y, yi):
+    """One ``cb``-channel x ``16 * v``-output tile (1 <= cb, v <= 4)."""
+    a = (xp, x_off, xstep, dy, d_off, op, ow, r0, r1, geo, i, y, yi, 16 * v)
+    if v == 4:
+        if cb == 4:
+            _gf_tile(tile_zeros(4, 4), *a)
+        elif cb == 3:
+            _gf_tile(tile_zeros(3, 4), *a)
+        elif cb == 2:
+            _gf_tile(tile_zeros(2, 4), *a)
+        else:
+            _gf_tile(tile_zeros(1, 4), *a)
+    elif v == 3:
+        if cb == 4:
+            _gf_tile(tile_zeros(4, 3), *a)
+        elif cb == 3:
+            _gf_tile(tile_zeros(3, 3), *a)
+        elif cb == 2:
+            _gf_tile(tile_zeros(2, 3), *a)
+        else:
+            _gf_tile(tile_zeros(1, 3), *a)
+    elif v == 2:
+        if cb == 4:
+            _gf_tile(tile_zeros(4, 2), *a)
+        elif cb == 3:
+            _gf_tile(tile_zeros(3, 2), *a)
+        elif cb == 2:
+            _gf_tile(tile_zeros(2, 2), *a)
+        else:
+            _gf_tile(tile_zeros(1, 2), *a)
+    else:
+        if cb == 4:
+            _gf_tile(tile_zeros(4, 1), *a)
+        elif cb == 3:
+            _gf_tile(tile_zeros(3, 1), *a)
+        elif cb == 2:
+            _gf_tile(tile_zeros(2, 1), *a)
+        else:
+            _gf_tile(tile_zeros(1, 1), *a)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def grad_filter(xp, dy, dw, geo, blk_o, blk_v, run_rows, nthreads):
+    """``dw[tid]`` (blocked layout) = this thread's share of the filter gradient.
+
+    ``geo = (hp, wp, C, OH, OW, Op, sh, sw, dh, dw, kh, kw, lo_h, hc)``; ``dy`` is the
+    packed cotangent (``pack_cotangent``); the output rows are cut into runs of
+    ``run_rows`` rows, the runs split evenly over the threads.
+    """
+    hp, wp, c_count, oh_count, ow, op, sh, sw, dh, dwl, kh, kw, lo_h, hc = geo
+    rows = dy.shape[0] // (ow * op)
+    runs = (rows + run_rows - 1) // run_rows
+    taps = kh * kw * c_count
+    g2 = (hp, wp, c_count, oh_count, sh, dh, lo_h, hc)
+    for tid in prange(nthreads):
+        y = dw[tid]
+        y[:] = 0
+        for run in range(runs * tid // nthreads, runs * (tid + 1) // nthreads):
+            r0 = run * run_rows
+            r1 = min(r0 + run_rows, rows)
+            for b in range(blk_o.shape[0]):
+                vw = 16 * blk_v[b]
+                for i in range(kh):
+                    for j in range(kw):
+                        t = i * kw + j
+                        for c0 in range(0, c_count, 4):
+                            _gf_dispatch(min(4, c_count - c0), blk_v[b], xp,
+                                         j * dwl * c_count + c0, sw * c_count, dy, blk_o[b],
+                                         op, ow, r0, r1, g2, i, y,
+                                         taps * blk_o[b] + (t * c_count + c0) * vw)
