@@ -30,6 +30,17 @@ def x64():
         config.update("enable_x64", prev)
 
 
+@pytest.fixture(params=[True, False], ids=["partitionable", "original"])
+def threefry_partitionable(request):
+    """Runs a test under each of JAX's two threefry key schemes; yields the flag."""
+    prev = config.threefry_partitionable
+    config.update("threefry_partitionable", request.param)
+    try:
+        yield request.param
+    finally:
+        config.update("threefry_partitionable", prev)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(0)

@@ -210,14 +210,10 @@ JAX_TEST_KAT = {"kat_bits8": [216, 115, 43], "kat_bits16": [41682, 1300, 55017],
 JAX_0_10_2[False].update(JAX_TEST_KAT)
 
 
-@pytest.fixture(params=[True, False], ids=["partitionable", "original"])
-def scheme(request):
-    prev = config.threefry_partitionable
-    config.update("threefry_partitionable", request.param)
-    try:
-        yield JAX_0_10_2[request.param]
-    finally:
-        config.update("threefry_partitionable", prev)
+@pytest.fixture
+def scheme(threefry_partitionable):
+    """JAX's values for the key scheme the test runs under (see conftest.py)."""
+    return JAX_0_10_2[threefry_partitionable]
 
 
 def _check(name, got, want):

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import functrace as ft
-from functrace import config, random
+from functrace import random
 from functrace.errors import DTypeError, ShapeError
 
 K = random.PRNGKey(42)
@@ -148,14 +148,10 @@ JAX_0_10_2 = {
 }
 
 
-@pytest.fixture(params=[True, False], ids=["partitionable", "original"])
-def scheme(request):
-    prev = config.threefry_partitionable
-    config.update("threefry_partitionable", request.param)
-    try:
-        yield JAX_0_10_2[request.param]
-    finally:
-        config.update("threefry_partitionable", prev)
+@pytest.fixture
+def scheme(threefry_partitionable):
+    """JAX's values for the key scheme the test runs under (see conftest.py)."""
+    return JAX_0_10_2[threefry_partitionable]
 
 
 def _check(name, got, want):
