@@ -39,7 +39,9 @@ def shapes_and_indices(draw):
         else:
             parts.append(slice(None))
     whole = [k for k, p in enumerate(parts) if isinstance(p, slice) and p == slice(None)]
-    if whole and draw(st.booleans()):  # an Ellipsis standing for one whole axis
+    # An Ellipsis stands for exactly one whole axis only when every axis is indexed;
+    # with axes left over it would stand for those too and shift the later indices.
+    if whole and dims == len(shape) and draw(st.booleans()):
         parts[draw(st.sampled_from(whole))] = Ellipsis
     if draw(st.booleans()):
         parts.insert(draw(st.integers(0, len(parts))), None)
