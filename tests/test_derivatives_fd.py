@@ -54,6 +54,19 @@ def _distinct(rng, shape, dtype):
     return (rng.permutation(n) * 0.37 + 0.1 * rng.random(n)).reshape(shape).astype(dtype)
 
 
+def _apart(rng, dt):
+    """Two arrays whose elements differ by at least 0.1 (no near-ties for max/min)."""
+    x = _distinct(rng, (3,), dt)
+    gap = rng.uniform(0.1, 0.5, 3) * rng.choice([-1.0, 1.0], 3)
+    return x, (x + gap).astype(dt)
+
+
+def _off_poles(rng, shape, dtype):
+    """Normal values; complex ones with |imag| < 1.2, clear of tanh's poles at i*pi/2."""
+    x = _normal(rng, shape, dtype)
+    return (x.real + 1j * np.clip(x.imag, -1.2, 1.2)).astype(dtype) if np.iscomplexobj(x) else x
+
+
 def _unary(fn, gen=_normal):
     return lambda rng, dt: (fn, (gen(rng, (2, 3), dt),))
 
@@ -138,8 +151,8 @@ CASES = {
     "div": (_binary(lax.div, _normal, _away), True, ()),
     "rem": (_rem, False, ()),
     "pow": (_pow, True, ()),
-    "max": (_binary(lax.max, _distinct, _distinct), False, ()),
-    "min": (_binary(lax.min, _distinct, _distinct), False, ()),
+    "max": (lambda rng, dt: (lax.max, _apart(rng, dt)), False, ()),
+    "min": (lambda rng, dt: (lax.min, _apart(rng, dt)), False, ()),
     "neg": (_unary(lax.neg), True, ()),
     "abs": (_unary(lax.abs, _away), True, ()),
     "exp": (_unary(lax.exp), True, ()),
@@ -148,7 +161,7 @@ CASES = {
     "expm1": (_unary(lax.expm1), True, ()),
     "sqrt": (_unary(lax.sqrt, _positive), True, ()),
     "rsqrt": (_unary(lax.rsqrt, _positive), True, ()),
-    "tanh": (_unary(lax.tanh), True, ()),
+    "tanh": (_unary(lax.tanh, _off_poles), True, ()),
     "logistic": (_unary(lax.logistic), True, ()),
     "sin": (_unary(lax.sin), True, ()),
     "cos": (_unary(lax.cos), True, ()),
