@@ -1,5 +1,6 @@
 """``functrace.lax``: every primitive under its ``jax.lax`` name."""
 
+from . import _printing  # noqa: F401 - registers how equations print
 from .bits import *  # noqa: F403
 from .control_flow import *  # noqa: F403
 from .convolution import *  # noqa: F403
