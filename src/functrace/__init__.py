@@ -49,5 +49,6 @@ from .transforms.api import grad, jvp, linearize, value_and_grad, vjp
 from .transforms.batching import vmap
 from .transforms.checkpoint import checkpoint, checkpoint_policies, remat
 from .transforms.custom import custom_jvp, custom_vjp
+from .transforms.utilities import closure_convert, eval_shape, linear_transpose, named_call
 
 __version__ = "0.1.0"
