@@ -60,6 +60,7 @@ from .distributions import (
     weibull_min,
 )
 from .gamma import beta, chisquare, dirichlet, f, gamma, generalized_normal, loggamma, t
+from .poisson import poisson
 from .prng import (
     PRNGKey,
     bits,
@@ -76,7 +77,7 @@ __all__ = [
     "PRNGKey", "bernoulli", "beta", "bits", "categorical", "cauchy", "chisquare", "choice",
     "dirichlet", "double_sided_maxwell", "exponential", "f", "fold_in", "gamma",
     "generalized_normal", "geometric", "gumbel", "key", "key_data", "key_impl", "laplace",
-    "loggamma", "logistic", "lognormal", "maxwell", "normal", "pareto", "permutation",
+    "loggamma", "logistic", "lognormal", "maxwell", "normal", "pareto", "permutation", "poisson",
     "rademacher", "randint", "rayleigh", "split", "t", "threefry_2x32", "triangular",
     "truncated_normal", "uniform", "wald", "weibull_min", "wrap_key_data",
 ]
