@@ -1,4 +1,5 @@
-"""random.poisson: JAX 0.10.2's streams (values printed by JAX, labelled), the
+"""random.poisson (and bfloat16 draws): JAX 0.10.2's streams (values printed by JAX,
+labelled), the
 distribution by a chi-square goodness-of-fit test against the Poisson pmf, both
 samplers (Knuth below rate 10, transformed rejection above), jit and vmap."""
 
@@ -66,3 +67,18 @@ def test_dtype_and_errors():
     assert random.poisson(random.PRNGKey(0), 2.0, (3,), dtype=np.int16).dtype == np.int16
     with pytest.raises(DTypeError, match="poisson"):
         random.poisson(random.PRNGKey(0), 2.0, (3,), dtype=np.float32)
+
+
+# bfloat16 draws: JAX draws 8 random bits per element for dtypes with < 8 mantissa bits
+ml_dtypes = pytest.importorskip("ml_dtypes")
+
+
+@pytest.mark.parametrize("name,first", [
+    ("uniform", [0.6484375, 0.5703125, 0.15625]),     # JAX 0.10.2, PRNGKey(0), shape (6,)
+    ("normal", [0.38671875, 0.18261719, -1.0]),
+    ("exponential", [1.046875, 0.84375, 0.16992188]),
+])
+def test_bfloat16_draws_match_jax(name, first):
+    x = getattr(random, name)(random.PRNGKey(0), (6,), dtype=ml_dtypes.bfloat16)
+    assert x.dtype == ml_dtypes.bfloat16
+    np.testing.assert_allclose(np.asarray(x, np.float32)[:3], first, rtol=1e-3)

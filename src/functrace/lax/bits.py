@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..core.avals import ShapedArray, canonicalize_dtype, is_float, is_int
+from ..core.avals import ShapedArray, canonicalize_dtype, dtype_kind, is_float, is_int
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError, ShapeError
 from ..transforms.ad import defjvp_zero
@@ -171,7 +171,7 @@ def bitcast_convert_type(operand, new_dtype):
 def _bitcast_abstract(x: ShapedArray, *, new_dtype):
     new_dtype = np.dtype(new_dtype)
     for d in (x.dtype, new_dtype):
-        if d == np.bool_ or not np.issubdtype(d, np.number):
+        if dtype_kind(d) not in "iufc":  # bfloat16 counts as a float
             raise DTypeError(f"bitcast_convert_type: cannot bitcast {x.dtype.name} to "
                              f"{new_dtype.name}: both dtypes must be numeric (not bool)")
     if x.dtype.itemsize != new_dtype.itemsize:
