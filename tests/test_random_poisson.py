@@ -1,6 +1,5 @@
 """random.poisson (and bfloat16 draws): JAX 0.10.2's streams (values printed by JAX,
-labelled), the
-distribution by a chi-square goodness-of-fit test against the Poisson pmf, both
+labelled), the distribution by a chi-square goodness-of-fit test against the Poisson pmf, both
 samplers (Knuth below rate 10, transformed rejection above), jit and vmap."""
 
 import math
