@@ -497,11 +497,13 @@ def _complex_part_abstract(op: str):
     return rule
 
 
-real_p = Primitive("real", elementwise=True)
+# complex values never enter fused loops (compiler/fusion.py): the complex-part primitives
+# are not `elementwise` for the compiler, and backends run their impl
+real_p = Primitive("real", impl_fallback=True)
 impl_rules[real_p] = np.real
 abstract_eval_rules[real_p] = _complex_part_abstract("real")
 defvectorized(real_p)
-imag_p = Primitive("imag", elementwise=True)
+imag_p = Primitive("imag", impl_fallback=True)
 impl_rules[imag_p] = np.imag
 abstract_eval_rules[imag_p] = _complex_part_abstract("imag")
 defvectorized(imag_p)
@@ -517,7 +519,7 @@ def imag(x):
     return imag_p.bind(x)
 
 
-complex_p = Primitive("complex", elementwise=True)
+complex_p = Primitive("complex", impl_fallback=True)
 impl_rules[complex_p] = lambda x, y: (x + 1j * y).astype(_complex_dtype(x.dtype))
 
 
@@ -539,7 +541,7 @@ def complex(x, y):  # noqa: A001 - JAX's name
     return complex_p.bind(x, y)
 
 
-conj_p = Primitive("conj", elementwise=True)
+conj_p = Primitive("conj", impl_fallback=True)
 impl_rules[conj_p] = lambda x, *, input_dtype: np.conj(x).astype(_complex_dtype(x.dtype))
 abstract_eval_rules[conj_p] = lambda x, *, input_dtype: ShapedArray(
     x.shape, _complex_dtype(x.dtype), x.weak_type)

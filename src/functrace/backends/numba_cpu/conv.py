@@ -59,7 +59,8 @@ import os
 import numpy as np
 
 from ...lax.convolution import conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p
-from . import conv_direct, lowerings, reference_lowering, winograd
+from . import conv_direct, winograd
+from .table import lowerings, reference_lowering
 
 # tuning knobs (module-level so benchmarks and tests can change them)
 CHUNK_BYTES = 1 << 20     # target size of a chunk's GEMM result / cotangent block

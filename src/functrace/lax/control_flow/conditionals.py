@@ -42,7 +42,7 @@ from .common import abstractify, trace_fun, types_str
 
 __all__ = ["cond", "cond_p", "switch"]
 
-cond_p = Primitive("cond", multiple_results=True)
+cond_p = Primitive("cond", multiple_results=True, impl_fallback=True)
 
 
 class _NoOperand:
