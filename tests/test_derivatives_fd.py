@@ -7,9 +7,6 @@ gradient primitives) are checked too. ``test_every_differentiable_primitive_is_c
 keeps the table complete: a new primitive with a JVP rule must get a case here.
 """
 
-import importlib
-import pkgutil
-
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -18,7 +15,7 @@ from hypothesis import strategies as st
 import functrace as ft
 import functrace.numpy as fnp
 from functrace import lax
-from functrace.core.trace import Primitive
+from functrace.core.trace import primitives
 from functrace.test_util import check_grads
 from functrace.transforms import ad
 
@@ -216,15 +213,6 @@ NOT_HERE = {
 }
 
 
-def _all_primitives():
-    prims = set()
-    for info in pkgutil.iter_modules(lax.__path__):
-        mod = importlib.import_module(f"functrace.lax.{info.name}")
-        prims |= {v for v in vars(mod).values() if isinstance(v, Primitive)}
-    prims |= {v for v in vars(ad).values() if isinstance(v, Primitive)}
-    return prims
-
-
 def _differentiable(prim) -> bool:
     rule = ad.jvp_rules.get(prim)
     return rule is not None and getattr(rule, "func", None) is not ad._zero_jvp
@@ -248,7 +236,7 @@ def test_every_differentiable_primitive_is_covered(x64):
         claimed = {name.removesuffix("_neg")} | set(extra)
         assert claimed <= seen, f"case {name} does not exercise {claimed - seen}"
         covered |= claimed
-    missing = {p.name for p in _all_primitives() if _differentiable(p)} - covered
+    missing = {p.name for p in primitives() if _differentiable(p)} - covered
     missing -= NOT_HERE
     assert not missing, f"differentiable primitives without a finite-difference case: {missing}"
 

@@ -29,6 +29,16 @@ FUNCTION_NAMES = ("max", "min", "sign", "floor", "ceil", "exp", "log", "log1p", 
                   "fmod")
 
 
+# spelled by scalar_expr itself, depending on dtypes or params
+SPECIAL = ("div", "rem", "not", "select", "integer_pow", "convert_element_type")
+
+
+def spells(name: str, functions: dict[str, str]) -> bool:
+    """Whether a backend with this ``functions`` table can generate primitive ``name``
+    (a test checks every ``elementwise`` primitive on every backend)."""
+    return name in INFIX or name in SPECIAL or name in functions
+
+
 def literal(lit: Literal) -> str:
     """A literal as a typed NumPy scalar constructor (``np.float32(1.0)``)."""
     val = np.asarray(lit.val).item()

@@ -14,11 +14,16 @@ import numpy as np
 from ...compiler.kernel_cache import load_kernel_module
 from ...compiler.scalar_expr import cast, literal, scalar_expr
 from ...core.jaxpr import Literal
+from ...lax.reductions import reduce_max_p, reduce_min_p
+from ...lax.shape_ops import broadcast_in_dim_p, reduce_sum_p
 
 # Fused loops run on one thread unless they are huge: they are memory-bound, and
 # right after a BLAS call (whose threads spin for a while) a parallel loop fights
 # OpenBLAS for the cores -- measured 2x slower on the small CNN step (PERFORMANCE.md).
 PARALLEL_MIN_SIZE = 1 << 24
+
+# the reductions a loop can end in (fusion absorbs those marked ``fusible_reduction``)
+ACCUMULATED = (reduce_sum_p, reduce_max_p, reduce_min_p)
 
 # how the CPU loops spell the math functions (see compiler/scalar_expr.py)
 _FUNCTIONS = {"max": "_s.maximum({0}, {1})", "min": "_s.minimum({0}, {1})",
@@ -62,7 +67,7 @@ def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
             continue
         if out in names:  # a broadcast load already bound to an input
             continue
-        if eqn.primitive.name == "broadcast_in_dim":  # of a literal: the literal itself
+        if eqn.primitive is broadcast_in_dim_p:  # of a literal: the literal itself
             names[out] = atom(eqn.inputs[0])
             continue
         names[out] = f"v{n}"
@@ -81,10 +86,10 @@ def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
             acc = f"r{k}"
         else:
             acc = f"out{k}[{at}]"
-        if reduction.primitive.name == "reduce_sum":
+        if reduction.primitive is reduce_sum_p:
             body.append(f"{acc} += {x}")
         else:  # NaN propagates, as np.max/np.min
-            op = ">" if reduction.primitive.name == "reduce_max" else "<"
+            op = ">" if reduction.primitive is reduce_max_p else "<"
             body += [f"a{k} = {acc}",
                      f"{acc} = _s.select(({x} {op} a{k}) | ({x} != {x}), {x}, a{k})"]
     # a sum may be reassociated so that LLVM vectorises it (accumulators are float64)
@@ -130,27 +135,27 @@ def _accumulator(reduction) -> tuple[np.dtype, object]:
     accumulate in float64 (a serial float32 sum over 50k terms would lose digits
     that NumPy's pairwise sum keeps), of integers in int64."""
     dtype = np.dtype(reduction.outvars[0].aval.dtype)
-    kind = reduction.primitive.name
+    prim = reduction.primitive
     floating = dtype.kind == "f"
-    if kind == "reduce_sum":
+    if prim is reduce_sum_p:
         return np.dtype(np.float64 if floating else np.int64), 0
     if floating:
-        return dtype, -np.inf if kind == "reduce_max" else np.inf
+        return dtype, -np.inf if prim is reduce_max_p else np.inf
     info = np.iinfo(dtype)
-    return dtype, info.min if kind == "reduce_max" else info.max
+    return dtype, info.min if prim is reduce_max_p else info.max
 
 
 def build_fused(step):
     """Returns ``(run, source)``; ``run(*input_values) -> list of outputs``."""
     # each external input is loaded either directly or through its broadcast_in_dim
     loads, preps = [], []
-    direct = {x for e in step.eqns if e.primitive.name != "broadcast_in_dim" for x in e.inputs}
+    direct = {x for e in step.eqns if e.primitive is not broadcast_in_dim_p for x in e.inputs}
     for k, v in enumerate(step.inputs):
         if v in direct:
             loads.append(v)
             preps.append((k, None))
     for eqn in step.eqns:
-        if eqn.primitive.name == "broadcast_in_dim" and eqn.inputs[0] in step.inputs:
+        if eqn.primitive is broadcast_in_dim_p and eqn.inputs[0] in step.inputs:
             loads.append(eqn.outvars[0])
             preps.append((step.inputs.index(eqn.inputs[0]), eqn.params))
     run_shape = step.shape if step.shape else (1,)
