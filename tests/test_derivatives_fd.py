@@ -123,6 +123,12 @@ def _scan(rng, dt):
     return f, (_normal(rng, (4,), dt),)
 
 
+def _remat(rng, dt):
+    # the saved and the recomputed residuals both reach the backward program
+    return (ft.checkpoint(lambda x, y: lax.sin(x) * lax.exp(y)),
+            (_normal(rng, (3,), dt), _normal(rng, (3,), dt)))
+
+
 def _via_complex(x):
     return lax.real(lax.mul(lax.convert_element_type(x, np.complex128), 1.0 + 2.0j))
 
@@ -197,6 +203,7 @@ CASES = {
     "scatter-max": (_update("max", _distinct, 0.15), False, ()),
     "cond": (_cond, False, ()),
     "scan": (_scan, False, ()),
+    "remat2": (_remat, False, ()),
 }
 
 # checked elsewhere, with the reason

@@ -44,8 +44,9 @@ class Primitive:
     Metadata read by the compiler and the backends (docs/architecture.md,
     "Primitive registry"):
 
-    - ``elementwise``: fusion may put it in a generated loop; the loop computes it
-      with a scalar expression (``compiler/scalar_expr.py``).
+    - ``elementwise``: fusion may put it in a generated loop, which computes it with
+      ``scalar``: a format string of the operands' expressions (``"({0} + {1})"``) in
+      scalar Python that Numba compiles on every backend (``compiler/scalar_expr.py``).
     - ``fusible_reduction``: fusion may end a loop with it (the loop accumulates it).
     - ``impl_fallback``: a backend without a kernel for it runs its NumPy reference
       impl, on purpose: the operation is fast enough there or rare in a training step.
@@ -53,12 +54,13 @@ class Primitive:
 
     def __init__(self, name: str, *, multiple_results: bool = False,
                  elementwise: bool = False, fusible_reduction: bool = False,
-                 impl_fallback: bool = False):
+                 impl_fallback: bool = False, scalar: str | None = None):
         self.name = name
         self.multiple_results = multiple_results
         self.elementwise = elementwise
         self.fusible_reduction = fusible_reduction
         self.impl_fallback = impl_fallback
+        self.scalar = scalar
         _registry[self] = None
 
     def __repr__(self) -> str:

@@ -25,15 +25,16 @@ PARALLEL_MIN_SIZE = 1 << 24
 # the reductions a loop can end in (fusion absorbs those marked ``fusible_reduction``)
 ACCUMULATED = (reduce_sum_p, reduce_max_p, reduce_min_p)
 
-# how the CPU loops spell the math functions (see compiler/scalar_expr.py)
-_FUNCTIONS = {"max": "_s.maximum({0}, {1})", "min": "_s.minimum({0}, {1})",
-              "sign": "_s.sign({0})", "floor": "np.floor({0})", "ceil": "np.ceil({0})",
-              "exp": "np.exp({0})", "log": "np.log({0})", "log1p": "np.log1p({0})",
-              "expm1": "np.expm1({0})", "sqrt": "np.sqrt({0})", "rsqrt": "(1.0 / np.sqrt({0}))",
-              "tanh": "np.tanh({0})", "logistic": "_s.logistic({0})", "sin": "np.sin({0})",
-              "cos": "np.cos({0})", "erf": "_s.erf({0})", "is_finite": "np.isfinite({0})",
-              "idiv": "_s.idiv({0}, {1})", "irem": "_s.irem({0}, {1})",
-              "fmod": "np.fmod({0}, {1})", "select": "_s.select({0}, {1}, {2})"}
+# where the CPU loops differ from the primitives' own expressions (compiler/scalar_expr.py):
+# NumPy's functions, as in the reference impls (np.floor stays a float where math.floor
+# makes an int), a vectorisable erf, a branch-free select, and the integer helpers
+_FUNCTIONS = {"floor": "np.floor({0})", "ceil": "np.ceil({0})", "exp": "np.exp({0})",
+              "log": "np.log({0})", "log1p": "np.log1p({0})", "expm1": "np.expm1({0})",
+              "sqrt": "np.sqrt({0})", "rsqrt": "(1.0 / np.sqrt({0}))", "tanh": "np.tanh({0})",
+              "sin": "np.sin({0})", "cos": "np.cos({0})", "erf": "_s.erf({0})",
+              "is_finite": "np.isfinite({0})", "idiv": "_s.idiv({0}, {1})",
+              "irem": "_s.irem({0}, {1})", "fmod": "np.fmod({0}, {1})",
+              "select": "_s.select({0}, {1}, {2})"}
 
 
 def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
@@ -94,8 +95,10 @@ def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
                      f"{acc} = _s.select(({x} {op} a{k}) | ({x} != {x}), {x}, a{k})"]
     # a sum may be reassociated so that LLVM vectorises it (accumulators are float64)
     fastmath = '{"reassoc"}' if reduction is not None else "False"
-    lines = ["import numpy as np", "from numba import njit, prange",
-             "from functrace.backends.numba_cpu import scalar as _s", ""]
+    # a primitive's own expression may call math (every one functrace ships is overridden)
+    lines = ["import math"] * any("math." in b for b in body) + [
+        "import numpy as np", "from numba import njit, prange",
+        "from functrace.backends.numba_cpu import scalar as _s", ""]
     for variant, rng in (("par", "prange"), ("seq", "range")):
         parallel = "True" if variant == "par" else "False"
         lines.append(f"@njit(parallel={parallel}, cache=True, fastmath={fastmath})")
