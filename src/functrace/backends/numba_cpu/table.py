@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...compiler.registry import lowers
 from ...core.trace import impl_rules
 
 lowerings: dict = {}
@@ -23,9 +24,8 @@ program_rewrites: list = []
 
 
 def has_lowering(prim) -> bool:
-    """Whether the backend lowers ``prim``: a kernel, a fused loop or a deliberate
-    reference-impl fallback (a test checks every primitive)."""
-    return prim in lowerings or prim.elementwise or prim.impl_fallback
+    """Whether the CPU backend lowers ``prim`` (``compiler.registry.lowers``)."""
+    return lowers(prim, lowerings)
 
 
 def reference_lowering(eqn):

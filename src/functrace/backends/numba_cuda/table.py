@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...compiler.registry import lowers
 from ...core.trace import impl_rules
 from . import memory
 
@@ -23,9 +24,8 @@ lowerings: dict = {}
 
 
 def has_lowering(prim) -> bool:
-    """Whether the backend lowers ``prim``: a kernel, a fused kernel or a deliberate
-    host fallback (a test checks every primitive)."""
-    return prim in lowerings or prim.elementwise or prim.impl_fallback
+    """Whether the CUDA backend lowers ``prim`` (``compiler.registry.lowers``)."""
+    return lowers(prim, lowerings)
 
 
 def to_host(x) -> np.ndarray:
