@@ -4,6 +4,8 @@ them in again (docs/architecture.md, the malloc note)."""
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 
@@ -24,9 +26,11 @@ class Scratch:
 def with_scratch(body, free: list | None = None):
     """``run(*args)``: ``body(scratch, *args)`` with a scratch set of its own, reused by
     later calls (a call overlapping another one, from another thread, gets a second
-    set). Kernels given the same ``free`` list share their sets."""
+    set). Kernels given the same ``free`` list share their sets. ``run`` carries
+    ``body``'s name and module (tests tell the kernels apart by them)."""
     free = [Scratch()] if free is None else free
 
+    @functools.wraps(body)
     def run(*args):
         try:
             sc = free.pop()
