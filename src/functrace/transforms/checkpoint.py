@@ -44,6 +44,7 @@ from .partial_eval import partial_eval_rules
 __all__ = ["checkpoint", "checkpoint_p", "checkpoint_policies", "remat"]
 
 # JAX 0.10 prints this primitive as remat2
+# a backend with no lowering for it runs its impl, a jaxpr interpreter (impl_fallback)
 checkpoint_p = Primitive("remat2", multiple_results=True, impl_fallback=True)
 
 

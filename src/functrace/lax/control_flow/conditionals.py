@@ -42,6 +42,7 @@ from .common import abstractify, trace_fun, types_str
 
 __all__ = ["cond", "cond_p", "switch"]
 
+# a backend with no lowering for it runs its impl, a jaxpr interpreter (impl_fallback)
 cond_p = Primitive("cond", multiple_results=True, impl_fallback=True)
 
 

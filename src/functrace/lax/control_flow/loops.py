@@ -45,6 +45,7 @@ from .scan import scan
 
 __all__ = ["fori_loop", "map", "while_loop", "while_p"]
 
+# a backend with no lowering for it runs its impl, a jaxpr interpreter (impl_fallback)
 while_p = Primitive("while", multiple_results=True, impl_fallback=True)
 
 
