@@ -54,12 +54,23 @@ def _zero_jvp(prim) -> bool:
     return rule is not None and getattr(rule, "func", None) is ad._zero_jvp
 
 
-def _has(rule: str, prim: Primitive) -> bool:
-    if rule == "jvp":
-        return prim in ad.jvp_rules
-    if rule == "transpose":
-        return prim in ad.transpose_rules or _zero_jvp(prim)
-    raise AssertionError(rule)
+def _lowered_on(backend: str):
+    if backend == "cpu":
+        return numba_cpu.has_lowering
+    # importing the CUDA backend needs numba.cuda, not a GPU
+    return pytest.importorskip("functrace.backends.numba_cuda").has_lowering
+
+
+# rule -> whether a primitive has it
+RULES = {
+    "abstract_eval": lambda p: p in abstract_eval_rules,
+    "impl": lambda p: p in impl_rules,
+    "jvp": lambda p: p in ad.jvp_rules,
+    "transpose": lambda p: p in ad.transpose_rules or _zero_jvp(p),
+    "batching": lambda p: p in batching_rules or p in axis_batching_rules,
+    "cpu lowering": lambda p: _lowered_on("cpu")(p),
+    "cuda lowering": lambda p: _lowered_on("cuda")(p),
+}
 
 
 def test_registry_holds_every_primitive_once_functrace_is_imported():
@@ -93,35 +104,21 @@ def test_a_new_elementwise_primitive_needs_only_its_own_definition():
     assert atan_p not in primitives()
 
 
-@pytest.mark.parametrize("table", ["impl", "abstract_eval", "batching"])
-def test_every_primitive_has_the_rule(table):
-    rules = {"impl": impl_rules, "abstract_eval": abstract_eval_rules,
-             "batching": batching_rules}[table]
-    missing = sorted(p.name for p in primitives()
-                     if p not in rules and (table != "batching" or p not in axis_batching_rules))
-    assert not missing, f"primitives without a {table} rule: {missing}"
+def test_exemptions_name_rules_that_are_checked():
+    assert set(EXEMPT) <= set(RULES)
 
 
-@pytest.mark.parametrize("rule", sorted(EXEMPT))
+@pytest.mark.parametrize("rule", sorted(RULES))
 def test_every_primitive_has_the_rule_or_a_reason(rule):
+    has, exempt = RULES[rule], EXEMPT.get(rule, {})
     prims = primitives()
-    missing = sorted(p.name for p in prims if not _has(rule, p) and p.name not in EXEMPT[rule])
+    missing = sorted(p.name for p in prims if not has(p) and p.name not in exempt)
     assert not missing, f"primitives without a {rule} rule and no reason in EXEMPT: {missing}"
     names = {p.name: p for p in prims}
-    unknown = sorted(set(EXEMPT[rule]) - set(names))
+    unknown = sorted(set(exempt) - set(names))
     assert not unknown, f"EXEMPT[{rule!r}] names no primitive: {unknown}"
-    stale = sorted(n for n in EXEMPT[rule] if _has(rule, names[n]))
+    stale = sorted(n for n in exempt if has(names[n]))
     assert not stale, f"EXEMPT[{rule!r}] lists primitives that have the rule: {stale}"
-
-
-def test_every_primitive_has_a_lowering_on_every_backend():
-    prims = primitives()
-    missing = [p.name for p in prims if not numba_cpu.has_lowering(p)]
-    assert not missing, f"primitives without a CPU lowering: {missing}"
-    # the CUDA backend too (importing it needs numba.cuda, not a GPU)
-    numba_cuda = pytest.importorskip("functrace.backends.numba_cuda")
-    missing = [p.name for p in prims if not numba_cuda.has_lowering(p)]
-    assert not missing, f"primitives without a CUDA lowering: {missing}"
 
 
 def test_elementwise_primitives_have_a_scalar_expression_on_every_backend():
