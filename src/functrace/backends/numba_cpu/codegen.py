@@ -101,7 +101,9 @@ def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
         "from functrace.backends.numba_cpu import scalar as _s", ""]
     for variant, rng in (("par", "prange"), ("seq", "range")):
         parallel = "True" if variant == "par" else "False"
-        lines.append(f"@njit(parallel={parallel}, cache=True, fastmath={fastmath})")
+        # error_model="numpy": x / 0 gives inf or nan, as NumPy and JAX, not ZeroDivisionError
+        lines.append(f"@njit(parallel={parallel}, cache=True, fastmath={fastmath}, "
+                     "error_model='numpy')")
         lines.append(f"def kernel_{variant}({', '.join(['shape'] + params + outs)}):")
         ind = "    "
         lines += [ind + h for h in hoisted]
