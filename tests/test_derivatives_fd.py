@@ -230,6 +230,8 @@ NOT_HERE = {
     "process_allreduce", "process_allgather",
     # user rules: test_transforms.py and test_custom_staged.py
     "custom_jvp_call", "custom_vjp_call",
+    # host callbacks: no results (debug) or no derivative (pure); test_debug_callbacks.py
+    "debug_callback", "pure_callback",
 }
 
 

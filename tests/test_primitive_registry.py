@@ -44,6 +44,9 @@ EXEMPT = {
         "custom_jvp_call": "JVP replaces it with the user's rule: no linear program "
                            "contains it",
         "custom_vjp_call": "JVP replaces it with custom_lin, which is transposed",
+        "debug_callback": "has no results: no cotangent ever reaches it (its JVP runs it on "
+                          "the primal values)",
+        "pure_callback": "has no derivative, as in JAX: its JVP raises and asks for custom_jvp",
     },
 }
 

@@ -7,6 +7,7 @@ Example:
 """
 
 from . import (
+    debug,
     distributed,
     flatten_util,
     lax,
@@ -25,6 +26,7 @@ from .config import config
 from .core.jaxpr import ClosedJaxpr, Jaxpr
 from .core.make_jaxpr import ShapeDtypeStruct, make_jaxpr
 from .core.trace import eval_jaxpr
+from .debug import pure_callback
 from .devices import (
     device_count,
     devices,

@@ -1,6 +1,6 @@
 """Jaxpr-to-jaxpr optimisation passes used by ``jit``.
 
-- ``dce``: drops equations whose results are never used (every primitive is pure);
+- ``dce``: drops equations whose results are never used (except effectful ones);
 - ``simplify``: algebraic identities that reverse mode produces a lot of
   (``mul x 1.0``, ``add x 0.0``, a ``convert_element_type`` to the same type);
 - ``fold_constants``: evaluates equations whose inputs are all known at compile
@@ -25,7 +25,7 @@ def dce(jaxpr: Jaxpr) -> Jaxpr:
     live = {v for v in jaxpr.outvars if isinstance(v, Var)}
     kept = []
     for eqn in reversed(jaxpr.eqns):
-        if any(v in live for v in eqn.outvars):
+        if eqn.primitive.effectful or any(v in live for v in eqn.outvars):
             kept.append(eqn)
             live.update(x for x in eqn.inputs if isinstance(x, Var))
     return Jaxpr(jaxpr.constvars, jaxpr.invars, list(reversed(kept)), jaxpr.outvars)

@@ -219,9 +219,10 @@ def _doc_value(value, names: _Names):
 
 
 def _doc_eqn(eqn: Eqn, names: _Names, used: set):
-    lhs = _doc_vars(eqn.outvars, names, used, binder=True)
     params = _printed_params(eqn)
-    parts = [lhs, pp.text(" = "), pp.text(eqn.primitive.name)]
+    parts = [pp.text(eqn.primitive.name)]
+    if eqn.outvars:  # an equation with no results (an effect) is printed without "="
+        parts[:0] = [_doc_vars(eqn.outvars, names, used, binder=True), pp.text(" = ")]
     if params:
         kvs = [pp.concat([pp.text(f"{k}="), _doc_value(params[k], names)])
                for k in _param_order(params)]

@@ -50,17 +50,22 @@ class Primitive:
     - ``fusible_reduction``: fusion may end a loop with it (the loop accumulates it).
     - ``impl_fallback``: a backend without a kernel for it runs its NumPy reference
       impl, on purpose: the operation is fast enough there or rare in a training step.
+    - ``effectful``: it does something besides computing its outputs (a host callback
+      such as ``debug.print``): dead-code elimination keeps it even when nothing
+      reads its outputs.
     """
 
     def __init__(self, name: str, *, multiple_results: bool = False,
                  elementwise: bool = False, fusible_reduction: bool = False,
-                 impl_fallback: bool = False, scalar: str | None = None):
+                 impl_fallback: bool = False, scalar: str | None = None,
+                 effectful: bool = False):
         self.name = name
         self.multiple_results = multiple_results
         self.elementwise = elementwise
         self.fusible_reduction = fusible_reduction
         self.impl_fallback = impl_fallback
         self.scalar = scalar
+        self.effectful = effectful
         _registry[self] = None
 
     def __repr__(self) -> str:
