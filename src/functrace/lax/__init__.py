@@ -5,6 +5,7 @@ from .control_flow import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .creation import *  # noqa: F403
 from .dots import *  # noqa: F403
+from .dynamic_slicing import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .gather_scatter import *  # noqa: F403
 from .parallel import *  # noqa: F403
