@@ -12,4 +12,6 @@ from .parallel import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .shape_ops import *  # noqa: F403
 from .slicing import *  # noqa: F403
+from .stable_argsort import *  # noqa: F403
+from .threefry import *  # noqa: F403
 from .windowed import *  # noqa: F403
