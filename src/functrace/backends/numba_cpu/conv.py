@@ -59,7 +59,7 @@ import os
 import numpy as np
 
 from ...lax.convolution import conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p
-from . import conv_direct, lowerings, reference_lowering, winograd
+from . import conv_direct, lowerings, reference_lowering
 
 # tuning knobs (module-level so benchmarks and tests can change them)
 CHUNK_BYTES = 1 << 20     # target size of a chunk's GEMM result / cotangent block
@@ -74,9 +74,6 @@ GRAD_FILTER_NT_MAX_DEPTH = 72
 GRAD_FILTER_NT_MIN_OUT = 64
 LAYOUT = None             # None: choose per equation; "cf" or "cl" forces one (tests)
 GEMM = "auto"             # "auto": CBLAS of NumPy's OpenBLAS if found; "numpy": np.matmul
-WINOGRAD = False          # True: 3x3 stride-1 convs and input gradients via winograd.py
-#                           (off: interleaved A/B runs measured it at best 3% faster and up
-#                           to 38% slower once glibc stopped page-faulting GEMM outputs)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -615,8 +612,6 @@ def _dims(eqn):
 
 
 def lower_conv_general_dilated(eqn):
-    if WINOGRAD and (run := winograd.forward_kernel(eqn)) is not None:
-        return run
     lhs, rhs = (v.aval for v in eqn.inputs)
     out = eqn.outvars[0].aval
     if eqn.params.get("preferred_element_type") not in (None, lhs.dtype):
@@ -648,8 +643,6 @@ def lower_conv_grad_filter(eqn):
 
 
 def lower_conv_grad_input(eqn):
-    if WINOGRAD and (run := winograd.grad_input_kernel(eqn)) is not None:
-        return run
     ct, rhs = (v.aval for v in eqn.inputs)
     out = eqn.outvars[0].aval
     lhs_shape = eqn.params["lhs_shape"]
