@@ -1,5 +1,6 @@
-"""Enforces DESIGN.md's import layering: no module imports from a higher layer,
-no import cycles, and no function-local imports of functrace modules."""
+"""Enforces the import layering of docs/architecture.md ("Layers"): no module imports
+from a higher layer, no import cycles, and no function-local imports of functrace
+modules."""
 
 import ast
 from pathlib import Path
@@ -100,7 +101,7 @@ def test_no_upward_imports(mod):
             continue
         assert layer_of(dep) <= layer_of(mod), (
             f"{mod} (layer {layer_of(mod)}) imports {dep} (layer {layer_of(dep)}), a higher "
-            "layer; see the layering in ../shared/DESIGN.md")
+            "layer; see the layers in docs/architecture.md")
 
 
 def test_no_cycles():

@@ -189,7 +189,8 @@ def _select_positions(select_prim: str, operand: np.ndarray, out_shape, params) 
     size = int(np.prod(params["window_dimensions"]))
     index_dtype = np.int8 if size < 2**7 else np.int16 if size < 2**15 else np.int32
     best = chosen = found = None
-    # masked NumPy calls (copyto(where=...)) are ~10x slower than plain arithmetic here
+    # plain arithmetic: masked NumPy calls (copyto(where=...)) were far slower here
+    # (docs/performance.md, "Reference impls")
     for k, idx in enumerate(_window_slices(out_shape, **params)):
         v = values[idx]
         if best is None:
@@ -348,7 +349,8 @@ def _select_and_scatter_add_impl(source, operand, *, select_prim, **params):
     disjoint = all(st >= wd for st, wd in zip(params["window_strides"],
                                                params["window_dimensions"], strict=True)) \
         and all(d == 1 for d in params["window_dilation"])
-    if disjoint:  # each element is selected at most once: plain fancy indexing, ~10x faster
+    # each element is selected at most once: plain fancy indexing, far faster than add.at
+    if disjoint:
         frame.reshape(-1)[index.reshape(-1)] = source.reshape(-1)
     else:
         np.add.at(frame.reshape(-1), index.reshape(-1), source.reshape(-1))

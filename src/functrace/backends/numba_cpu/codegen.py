@@ -17,7 +17,7 @@ from ...core.jaxpr import Literal
 
 # Fused loops run on one thread unless they are huge: they are memory-bound, and
 # right after a BLAS call (whose threads spin for a while) a parallel loop fights
-# OpenBLAS for the cores -- measured 2x slower on the small CNN step (PERFORMANCE.md).
+# OpenBLAS for the cores and slowed the small CNN step down (docs/performance.md).
 PARALLEL_MIN_SIZE = 1 << 24
 
 # how the CPU loops spell the math functions (see compiler/scalar_expr.py)

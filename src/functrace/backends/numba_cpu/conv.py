@@ -25,8 +25,8 @@ speed for ``C >= 32``. Where a GEMM per tap is too shallow (few input channels)
 and always for grad-filter, the taps of one chunk are copied into a ``(T*C, m)``
 block, an im2col that stays in cache, for one GEMM ``T*C`` deep (grad-filter:
 ``T*C`` wide, with the cotangent block position-major so that the GEMM is NN or
-TN; OpenBLAS ran the NT form, both operands position-contiguous, at 60-75% of
-their speed here).
+TN; OpenBLAS ran the NT form, both operands position-contiguous, markedly slower
+here; docs/performance.md).
 
 Numerics: float32 GEMMs as in the reference impl, summed in a different order
 (agreement to ~1e-6 relative to the output scale). Garbage positions multiply
@@ -68,8 +68,7 @@ IM2COL_MAX_DEPTH = 64     # gather the taps into one block when C * kh * kw is a
 IM2COL_MAX_CHANNELS = 8   # ... or when C is at most this
 GRAD_FILTER_IM2COL = True  # grad-filter gathers taps whatever C (measured faster)
 # ... but keeps the cotangent channels-first (an NT GEMM) when the taps are few and the
-# outputs many: (32, 3, 32, 64) 2.07 -> 1.62 ms, (32, 8, 32, 64) 3.13 -> 2.56; with 32
-# outputs, (64, 1, 28, 32) and (64, 2, 28, 32), the transposed form stayed 20% faster
+# outputs many (64+); the thresholds and their measurements: docs/performance.md
 GRAD_FILTER_NT_MAX_DEPTH = 72
 GRAD_FILTER_NT_MIN_OUT = 64
 LAYOUT = None             # None: choose per equation; "cf" or "cl" forces one (tests)
@@ -115,7 +114,7 @@ def blas_threads(n):
 
     Programs with direct convolutions run their BLAS calls on one thread: OpenBLAS's
     threads spin after each call and fought the kernels' ``prange`` for the two cores
-    (small CNN step 32 ms with 2 BLAS threads, 14 ms with 1, PyTorch 17-22 ms).
+    (docs/performance.md, "Thread pools").
     """
     blas = _find_cblas()
     if blas is None or blas.set_threads is None:
@@ -468,7 +467,7 @@ def _grad_filter_kernel(g, cl, nd, lspec, rspec, ospec, rhs_shape, dtype):
     kern, gemm, c, o, kh, kw, tc = pl.kern, pl.gemm, g.c, g.o, g.kh, g.kw, g.c * pl.t
     # the cotangent block is position-major (m, O) except for per-tap GEMMs channels-first:
     # with the gathered taps that makes the GEMM an NN (channels-first) or TN one; NT
-    # (both operands position-contiguous) ran at 60-75% of their speed in OpenBLAS here
+    # (both operands position-contiguous) ran markedly slower in OpenBLAS here
     d_cl = cl or pl.im2col
     # ... except when the gathered taps are few (first layers): the GEMM is then tiny and
     # transposing the whole cotangent into position-major blocks is what costs
