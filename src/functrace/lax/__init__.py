@@ -13,6 +13,7 @@ from .dynamic_slicing import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .gather_scatter import *  # noqa: F403
 from .parallel import *  # noqa: F403
+from .parallel_exchange import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .shape_ops import *  # noqa: F403
 from .slicing import *  # noqa: F403
