@@ -139,7 +139,7 @@ def build_fused(step):
         outs = [memory.device_array(shape, dt) for dt in out_dtypes]
         if size:
             ins = [flat(vals[k]) for k, _ in preps]
-            kernel[grid, THREADS](np.int64(size), shape_arg, *stride_args, *ins,
+            memory.launch(kernel[grid, THREADS], np.int64(size), shape_arg, *stride_args, *ins,
                                   *[flat(o) for o in outs])
         return outs
 

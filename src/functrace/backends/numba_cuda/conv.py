@@ -155,9 +155,9 @@ def _im2col(g: _Geometry, x, xs, group: int, cols=None):
         cols = memory.device_array(rows * g.taps, x.dtype)
     total = rows * g.taps
     if total:
-        _im2col_kernel[blocks(total), THREADS](flat(x), cols, tuple(np.int64(s) for s in xs),
-                                               g.args(), np.int64(group * g.cg),
-                                               np.int64(g.cg), x.dtype.type(0))
+        memory.launch(_im2col_kernel[blocks(total), THREADS], flat(x), cols,
+                      tuple(np.int64(s) for s in xs), g.args(), np.int64(group * g.cg),
+                      np.int64(g.cg), x.dtype.type(0))
     return cols
 
 
@@ -221,9 +221,10 @@ def _grad_input_lowering(eqn):
                 (ct_strides[0], ct_strides[2], ct_strides[1]), (0, g.taps, 1),
                 (g.positions * g.taps, g.taps, 1),
                 (grp * g.og * ct_strides[1], grp * g.og * g.taps, 0))
-            _col2im_kernel[blocks(total), THREADS](
-                dcols, flat(dx), tuple(np.int64(s) for s in xs), g.args(),
-                np.int64(grp * g.cg), np.int64(g.cg), dx.dtype.type(0))
+            memory.launch(
+                _col2im_kernel[blocks(total), THREADS], dcols, flat(dx),
+                tuple(np.int64(s) for s in xs), g.args(), np.int64(grp * g.cg), np.int64(g.cg),
+                dx.dtype.type(0))
         return [dx]
     return run
 

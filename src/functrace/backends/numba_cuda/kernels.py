@@ -81,7 +81,7 @@ def gather(src, shape, strides, offset: int = 0, dtype=None):
     if size == 0:
         return out
     run_shape, run_strides = (shape, strides) if shape else ((1,), (0,))
-    _gather_kernel[blocks(size), THREADS](flat(src), flat(out), np.int64(offset),
+    memory.launch(_gather_kernel[blocks(size), THREADS], flat(src), flat(out), np.int64(offset),
                                           tuple(np.int64(n) for n in run_shape),
                                           tuple(np.int64(s) for s in run_strides))
     return out
@@ -110,7 +110,7 @@ def _fill_kernel(dst, value):
 def zeros(shape, dtype):
     out = memory.device_array(tuple(shape), dtype)
     if out.size:
-        _fill_kernel[blocks(out.size), THREADS](flat(out), np.dtype(dtype).type(0))
+        memory.launch(_fill_kernel[blocks(out.size), THREADS], flat(out), np.dtype(dtype).type(0))
     return out
 
 
@@ -204,8 +204,9 @@ def reduce_rows(kind: str, x, rows: int, length: int):
     if length <= SHORT_ROW:
         out = memory.device_array(rows, dtype)
         if rows:
-            _reduce_short_kernel(kind, dtype)[blocks(rows), THREADS](
-                src, out, np.int64(rows), np.int64(length))
+            memory.launch(
+                _reduce_short_kernel(kind, dtype)[blocks(rows), THREADS], src, out,
+                np.int64(rows), np.int64(length))
         return out
     kernel = _reduce_kernel(kind, dtype)[0]
     parts = 1
@@ -214,7 +215,7 @@ def reduce_rows(kind: str, x, rows: int, length: int):
     out = memory.device_array(rows * parts, dtype)
     if rows == 0:
         return memory.device_array(0, dtype)
-    kernel[rows * parts, REDUCE_THREADS](src, out, np.int64(length), np.int64(parts))
+    memory.launch(kernel[rows * parts, REDUCE_THREADS], src, out, np.int64(length), np.int64(parts))
     if parts > 1:
         return reduce_rows(kind, out, rows, parts)
     return out
@@ -346,9 +347,10 @@ def _matmul_split_k(c, a, b, m, n, k, parts, a_strides, b_strides, c_strides, of
         _launch_matmul(partial, a, b, 1, m, n, rest, a_strides, b_strides, (m * n, n, 1),
                        (offsets[0] + full * chunk * a_strides[2],
                         offsets[1] + full * chunk * b_strides[1], full * m * n))
-    _sum_parts_kernel[blocks(m * n), THREADS](
-        partial, flat(c), np.int64(total), np.int64(m), np.int64(n),
-        (np.int64(c_strides[1]), np.int64(c_strides[2])), np.int64(offsets[2]))
+    memory.launch(
+        _sum_parts_kernel[blocks(m * n), THREADS], partial, flat(c), np.int64(total),
+        np.int64(m), np.int64(n), (np.int64(c_strides[1]), np.int64(c_strides[2])),
+        np.int64(offsets[2]))
 
 
 def _launch_matmul(c, a, b, batch, m, n, k, a_strides, b_strides, c_strides, offsets):
@@ -359,9 +361,9 @@ def _launch_matmul(c, a, b, batch, m, n, k, a_strides, b_strides, c_strides, off
         grid = ((n + TILE_N - 1) // TILE_N, (m + TILE_M - 1) // TILE_M, nb)
         offs = [o + b0 * s[0] for o, s in zip(offsets, (a_strides, b_strides, c_strides),
                                                strict=True)]
-        kernel[grid, (_TPB, _TPB)](flat(a), flat(b), flat(c), np.int64(m), np.int64(n),
-                                   np.int64(k), as_i64(a_strides), as_i64(b_strides),
-                                   as_i64(c_strides), as_i64(offs))
+        memory.launch(kernel[grid, (_TPB, _TPB)], flat(a), flat(b), flat(c), np.int64(m),
+                      np.int64(n), np.int64(k), as_i64(a_strides), as_i64(b_strides),
+                      as_i64(c_strides), as_i64(offs))
 
 
 def matmul(a, b, batch: int, m: int, n: int, k: int, a_strides, b_strides, dtype):

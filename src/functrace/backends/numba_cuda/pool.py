@@ -145,7 +145,7 @@ def _reduce_window_lowering(kind: str, eqn):
     def run(xv):
         y = memory.device_array(out.shape, out.dtype)
         if y.size:
-            kernel[blocks(y.size), THREADS](flat(xv), flat(y), geo)
+            memory.launch(kernel[blocks(y.size), THREADS], flat(xv), flat(y), geo)
         return [y]
     return run
 
@@ -162,7 +162,7 @@ def _select_and_scatter_add_lowering(eqn):
     def run(s, x):
         y = kernels.zeros(out.shape, out.dtype)
         if s.size:
-            kernel[blocks(s.size), THREADS](flat(s), flat(x), flat(y), geo)
+            memory.launch(kernel[blocks(s.size), THREADS], flat(s), flat(x), flat(y), geo)
         return [y]
     return run
 

@@ -39,7 +39,7 @@ HOST_LOWERED = {
 
 
 def to_host(x) -> np.ndarray:
-    return x.copy_to_host()
+    return memory.to_host(x)
 
 
 def to_device(x: np.ndarray):
