@@ -29,9 +29,9 @@ from ...compiler.registry import register_backend
 from ...core.jaxpr import Literal
 from ...devices import register_platform
 from ...errors import FunctraceError
-from . import conv, ops, pool  # noqa: F401 - they register their lowerings
+from . import conv, ops, pool, schedule  # noqa: F401 - conv, ops, pool register lowerings
 from .array import Array, CudaDevice, local_cuda_devices, put
-from .codegen import build_fused
+from .codegen import build_fused, build_group, direct_inputs
 from .executor import Executable
 from .table import HOST_LOWERED, host_lowering, lowerings, to_device
 
@@ -99,20 +99,26 @@ class NumbaCudaBackend:
             literals.append(to_device(np.asarray(lit.val, lit.aval.dtype)))
             return -len(literals)
 
-        program, sources = [], []
-        for k, step in enumerate(steps):
+        program, sources, inplace = [], [], []
+        for k, grp in enumerate(schedule.group(schedule.fold_broadcasts(steps, jaxpr.outvars))):
+            step = grp[0]
+            alias = schedule.alias_of(step) if len(grp) == 1 else None
+            if alias is not None:  # a copy: a second name for the same buffer
+                slot[alias[0]] = slot[alias[1]]
+                continue
+            label = _step_label(k, step) + (f" and {len(grp) - 1} more" if len(grp) > 1 else "")
             try:
-                kernel, source = lower_step(step)
+                kernel, source = build_group(grp) if len(grp) > 1 else lower_step(step)
             except FunctraceError:
                 raise
             except Exception as e:
-                raise FunctraceError(f"cuda backend: lowering {_step_label(k, step)} failed: "
+                raise FunctraceError(f"cuda backend: lowering {label} failed: "
                                      f"{type(e).__name__}: {e}") from e
             if source is not None:
                 sources.append(source)
             if step.fused:
-                reads = [slot[v] for v in step.inputs]
-                outs = step.outputs
+                reads = [slot[v] for s in grp for v in s.inputs]
+                outs = [v for s in grp for v in s.outputs]
             else:
                 reads = [literal_slot(x) if isinstance(x, Literal) else slot[x]
                          for x in step.eqns[0].inputs]
@@ -121,8 +127,11 @@ class NumbaCudaBackend:
             for v in outs:
                 slot[v] = len(slot)
                 writes.append(slot[v])
-            program.append((kernel, reads, writes, _step_label(k, step)))
-        executable = Executable(jaxpr, program, [s.fused for s in steps], len(slot),
+            program.append((kernel, reads, writes, label))
+            inplace.append({(slot[x], slot[o]) for s in grp if s.fused
+                            for x in direct_inputs(s) for o in s.outputs
+                            if o.aval.shape == s.shape})
+        executable = Executable(jaxpr, program, inplace, len(slot),
                                 [x if isinstance(x, Literal) else slot[x]
                                  for x in jaxpr.outvars],
                                 [to_device(np.asarray(c)) for c in consts], literals)

@@ -39,14 +39,14 @@ _FUNCTIONS = {"max": "_s.maximum({0}, {1})", "min": "_s.minimum({0}, {1})",
 
 
 
-def kernel_source(step, loads: list, strided: list[bool], rank: int) -> str:
-    """Python source of the cluster's kernel ``kernel(size, shape, *strides, *ins, *outs)``."""
+def _body(step, loads: list, strided: list[bool], rank: int) -> tuple[list[str], list[str]]:
+    """(parameters, body) of one cluster's code: element ``i`` of ``size``."""
     names: dict = {}
     n_strided = sum(strided)
     params = (["size", "shape"] + [f"st{k}" for k in range(n_strided)]
               + [f"in{k}" for k in range(len(loads))]
               + [f"out{k}" for k in range(len(step.outputs))])
-    body = ["i = cuda.grid(1)", "if i >= size:", "    return"]
+    body = ["if i >= size:", "    return"]
     if n_strided:
         body.append("rem = i")
         for d in range(rank - 1, -1, -1):
@@ -75,10 +75,41 @@ def kernel_source(step, loads: list, strided: list[bool], rank: int) -> str:
         expr = scalar_expr(eqn, [atom(x) for x in eqn.inputs], _FUNCTIONS)
         body.append(f"v{n} = {cast(out.aval.dtype, expr)}")
     body += [f"out{k}[i] = {names[v]}" for k, v in enumerate(step.outputs)]
-    lines = ["import math", "", "import numpy as np", "from numba import cuda", "",
-             "from functrace.backends.numba_cuda import scalar as _s", "", "",
-             "@cuda.jit", f"def kernel({', '.join(params)}):"]
+    return params, body
+
+
+_HEADER = ["import math", "", "import numpy as np", "from numba import cuda", "",
+           "from functrace.backends.numba_cuda import scalar as _s", "", ""]
+
+
+def kernel_source(step, loads: list, strided: list[bool], rank: int) -> str:
+    """Python source of the cluster's kernel ``kernel(size, shape, *strides, *ins, *outs)``."""
+    params, body = _body(step, loads, strided, rank)
+    lines = _HEADER + ["@cuda.jit", f"def kernel({', '.join(params)}):",
+                       "    i = cuda.grid(1)"]
     lines += ["    " + b for b in body]
+    return "\n".join(lines) + "\n"
+
+
+def group_source(parts) -> str:
+    """One kernel running several clusters, each over its own range of thread indices:
+    ``kernel(bound0, bound1, ..., *params of part 0, *params of part 1, ...)`` where
+    part ``c`` runs for ``bound[c-1] <= i < bound[c]``. Each part is a device function,
+    so its locals stay its own."""
+    lines = list(_HEADER)
+    call_params, bounds = [], []
+    for c, (step, loads, strided, rank) in enumerate(parts):
+        params, body = _body(step, loads, strided, rank)
+        lines += ["@cuda.jit(device=True, inline=True)", f"def part{c}(i, {', '.join(params)}):"]
+        lines += ["    " + b for b in body] + ["", ""]
+        call_params.append([f"p{c}_{q}" for q in params])
+        bounds.append(f"bound{c}")
+    flat_params = bounds + [q for ps in call_params for q in ps]
+    lines += ["@cuda.jit", f"def kernel({', '.join(flat_params)}):", "    i = cuda.grid(1)"]
+    for c, ps in enumerate(call_params):
+        cond = "if" if c == 0 else "elif"
+        lo = "" if c == 0 else f" - bound{c - 1}"
+        lines += [f"    {cond} i < bound{c}:", f"        part{c}(i{lo}, {', '.join(ps)})"]
     return "\n".join(lines) + "\n"
 
 
@@ -111,36 +142,84 @@ def plan_loads(step):
     return loads
 
 
-def build_fused(step):
-    """Returns ``(run, source)``; ``run(*device_inputs) -> list of device outputs``."""
-    shape = step.shape
-    run_shape = shape if shape else (1,)
-    rank = len(run_shape)
-    size = math.prod(run_shape)
-    loads = plan_loads(step)
-    preps, strided = [], []
-    for _, k, params in loads:
-        in_shape = step.inputs[k].aval.shape
-        full = params is None and in_shape == shape
-        strided.append(not full)
-        preps.append((k, None if full else tuple(
-            np.int64(s) for s in _load_strides(in_shape, run_shape, params))))
-    source = kernel_source(step, [v for v, _, _ in loads], strided, rank)
-    module = load_kernel_module(source, "ft_cuda_fused", "cuda_kernels")
-    kernel = module.kernel
+class _Cluster:
+    """One fused step's launch arguments: loads, strides and output dtypes."""
+
+    def __init__(self, step):
+        self.step = step
+        shape = step.shape
+        self.shape = shape
+        run_shape = shape if shape else (1,)
+        self.rank = len(run_shape)
+        self.size = math.prod(run_shape)
+        self.loads = plan_loads(step)
+        preps, self.strided = [], []
+        for _, k, params in self.loads:
+            in_shape = step.inputs[k].aval.shape
+            full = params is None and in_shape == shape
+            self.strided.append(not full)
+            preps.append((k, None if full else tuple(
+                np.int64(s) for s in _load_strides(in_shape, run_shape, params))))
+        self.positions = [k for k, _ in preps]
+        self.head = (np.int64(self.size), tuple(np.int64(n) for n in run_shape),
+                     *[st for _, st in preps if st is not None])
+        self.out_dtypes = [v.aval.dtype for v in step.outputs]
+
+    def part(self):
+        return self.step, [v for v, _, _ in self.loads], self.strided, self.rank
+
+
+
+def direct_inputs(step) -> set:
+    """The fused step's inputs read only at the thread's own index: its kernel may write
+    an output over one of them (donation)."""
+    strided = {step.inputs[k] for _, k, p in plan_loads(step)
+               if p is not None or step.inputs[k].aval.shape != step.shape}
+    direct = {step.inputs[k] for _, k, p in plan_loads(step)
+              if p is None and step.inputs[k].aval.shape == step.shape}
+    return direct - strided
+
+
+def _load(source: str):
+    kernel = load_kernel_module(source, "ft_cuda_fused", "cuda_kernels").kernel
     if kernel not in DISPATCHERS:
         registered(kernel)
-    out_dtypes = [v.aval.dtype for v in step.outputs]
-    shape_arg = tuple(np.int64(n) for n in run_shape)
-    stride_args = [st for _, st in preps if st is not None]
-    grid = blocks(size)
+    return kernel
+
+
+def build_fused(step):
+    """Returns ``(run, source)``; ``run(*device_inputs) -> list of device outputs``."""
+    return build_group([step])
+
+
+def build_group(steps):
+    """One launch for fused steps that do not read each other's outputs: ``(run, source)``
+    where ``run(*inputs of every step in order) -> outputs of every step in order``."""
+    clusters = [_Cluster(s) for s in steps]
+    if len(clusters) == 1:
+        c = clusters[0]
+        source = kernel_source(*c.part())
+        head_args = c.head
+    else:
+        source = group_source([c.part() for c in clusters])
+        bounds = np.cumsum([c.size for c in clusters])
+        head_args = tuple(np.int64(b) for b in bounds)
+    kernel = _load(source)
+    total = sum(c.size for c in clusters)
+    configured = kernel[blocks(total), THREADS]
+    offsets = np.cumsum([0] + [len(s.inputs) for s in steps]).tolist()
+    shapes = [c.shape for c in clusters]
 
     def run(*vals):
-        outs = [memory.device_array(shape, dt) for dt in out_dtypes]
-        if size:
-            ins = [flat(vals[k]) for k, _ in preps]
-            memory.launch(kernel[grid, THREADS], np.int64(size), shape_arg, *stride_args, *ins,
-                                  *[flat(o) for o in outs])
+        outs, args = [], list(head_args)
+        for c, lo, shape in zip(clusters, offsets, shapes, strict=False):
+            mine = [memory.device_array(shape, dt) for dt in c.out_dtypes]
+            outs += mine
+            if len(clusters) > 1:
+                args += c.head
+            args += [flat(vals[lo + k]) for k in c.positions] + [flat(o) for o in mine]
+        if total:
+            memory.launch(configured, *args)
         return outs
 
     return run, source

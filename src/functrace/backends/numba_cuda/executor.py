@@ -30,7 +30,7 @@ from .array import Array
 class Executable:
     """``run(*args, timings=None, donated=()) -> list of outputs`` for one plan."""
 
-    def __init__(self, jaxpr, program, fused, n_slots, out_reads, consts, literals):
+    def __init__(self, jaxpr, program, inplace, n_slots, out_reads, consts, literals):
         self.program = program          # [(kernel, reads, writes, label)]
         self.n_fixed = len(consts) + len(jaxpr.invars)
         self.n_slots = n_slots
@@ -45,7 +45,8 @@ class Executable:
         self.plan = None                # filled after the first call (``_make_plan``)
         self.last_counters: dict | None = None
         self.last_read = [-1] * n_slots
-        self.fused = fused              # per step: a fused elementwise kernel
+        self.inplace = inplace          # per step: {(input slot, output slot)} it may
+        # write in place (fused kernels read each element before writing it)
         for k, (_, reads, _, _) in enumerate(program):
             for r in reads:
                 if r >= 0:
@@ -188,16 +189,21 @@ class Executable:
         for j, (kind, q) in enumerate(self.out_source):
             if kind == "req":
                 out_aval.setdefault(q, self.out_avals[j])
+        request_slot = {}
+        for w, q in slot_request.items():
+            request_slot.setdefault(q, w)
         targets: dict[int, list[int]] = {}
         for i, aval in enumerate(self.in_avals):
             if i in aliased:
                 continue
-            last = self.last_read[self.n_consts + i]
+            slot = self.n_consts + i
+            last = self.last_read[slot]
             for q in sorted(self.escapes):
                 step = rec.requests[q][1]
                 o = out_aval.get(q)
+                in_place = (slot, request_slot.get(q)) in self.inplace[step]
                 if (o is not None and o.shape == aval.shape and o.dtype == aval.dtype
-                        and (step > last or (step == last and self.fused[step]))):
+                        and (step > last or (step == last and in_place))):
                     targets.setdefault(i, []).append(q)
         return targets
 
