@@ -196,6 +196,23 @@ def test_donated_buffer_becomes_the_output():
     assert not c.is_deleted()
 
 
+def test_fused_reductions_and_groups_sharing_one_kernel_source():
+    """Two clusters with the same generated source but different sizes in one program
+    (each launch keeps its own grid), reductions over leading and middle axes fused into
+    their clusters, and independent clusters grouped into one launch."""
+    def f(a, b, c):
+        return (fnp.sum(fnp.maximum(a, 0.0) * 2.0, axis=0), fnp.sum(fnp.maximum(b, 0.0) * 2.0,
+                                                                 axis=0),
+                fnp.max(fnp.exp(c), axis=1), a - 1.0, b * 3.0)
+
+    rng = np.random.default_rng(3)
+    args = [rng.standard_normal(s).astype(np.float32) for s in ((2, 8), (3, 3), (2, 5, 3))]
+    got = ft.jit(f, backend="cuda")(*args)
+    want = ft.jit(f)(*args)
+    for g_, w in zip(got, want, strict=True):
+        np.testing.assert_allclose(g_, w, rtol=1e-6, atol=1e-6)
+
+
 # ---------------------------------------------------------------------------
 # the memory plan
 

@@ -31,7 +31,7 @@ from ...devices import register_platform
 from ...errors import FunctraceError
 from . import conv, ops, pool, schedule  # noqa: F401 - conv, ops, pool register lowerings
 from .array import Array, CudaDevice, local_cuda_devices, put
-from .codegen import build_fused, build_group, direct_inputs
+from .codegen import build_fused, build_group, build_reduction, direct_inputs
 from .executor import Executable
 from .table import HOST_LOWERED, host_lowering, lowerings, to_device
 
@@ -75,7 +75,7 @@ def _step_label(k: int, step: Step) -> str:
 def lower_step(step: Step):
     """Returns ``(run, source or None)`` for one step of the plan."""
     if step.fused:
-        return build_fused(step)
+        return build_reduction(step) if step.reduction is not None else build_fused(step)
     eqn = step.eqns[0]
     lowering = lowerings.get(eqn.primitive, host_lowering)
     return lowering(eqn), None
@@ -86,6 +86,7 @@ class NumbaCudaBackend:
 
     name = "cuda"
     supports_donation = True
+    fuses_reductions = True  # a reduction ending a cluster is part of its kernel
 
     def compile(self, jaxpr, consts, steps):
         """Builds the executable (``executor.Executable``) and the generated sources."""
@@ -128,7 +129,7 @@ class NumbaCudaBackend:
                 slot[v] = len(slot)
                 writes.append(slot[v])
             program.append((kernel, reads, writes, label))
-            inplace.append({(slot[x], slot[o]) for s in grp if s.fused
+            inplace.append({(slot[x], slot[o]) for s in grp if s.fused and s.reduction is None
                             for x in direct_inputs(s) for o in s.outputs
                             if o.aval.shape == s.shape})
         executable = Executable(jaxpr, program, inplace, len(slot),

@@ -18,10 +18,11 @@ import math
 
 import numpy as np
 
+from ...compiler.fusion import Step
 from ...compiler.kernel_cache import load_kernel_module
 from ...compiler.scalar_expr import cast, literal, scalar_expr
 from ...core.jaxpr import Literal
-from . import memory
+from . import kernels, memory
 from .kernels import DISPATCHERS, THREADS, blocks, contiguous_strides, flat, registered
 
 # how CUDA kernels spell the math functions (see compiler/scalar_expr.py)
@@ -39,14 +40,16 @@ _FUNCTIONS = {"max": "_s.maximum({0}, {1})", "min": "_s.minimum({0}, {1})",
 
 
 
-def _body(step, loads: list, strided: list[bool], rank: int) -> tuple[list[str], list[str]]:
-    """(parameters, body) of one cluster's code: element ``i`` of ``size``."""
+def _body(step, loads: list, strided: list[bool], rank: int,
+          result=None) -> tuple[list[str], list[str]]:
+    """(parameters, body) of one cluster's code: element ``i`` of ``size``; with
+    ``result`` (a var), no bounds check and the body returns that value."""
     names: dict = {}
     n_strided = sum(strided)
     params = (["size", "shape"] + [f"st{k}" for k in range(n_strided)]
               + [f"in{k}" for k in range(len(loads))]
               + [f"out{k}" for k in range(len(step.outputs))])
-    body = ["if i >= size:", "    return"]
+    body = [] if result is not None else ["if i >= size:", "    return"]
     if n_strided:
         body.append("rem = i")
         for d in range(rank - 1, -1, -1):
@@ -75,6 +78,8 @@ def _body(step, loads: list, strided: list[bool], rank: int) -> tuple[list[str],
         expr = scalar_expr(eqn, [atom(x) for x in eqn.inputs], _FUNCTIONS)
         body.append(f"v{n} = {cast(out.aval.dtype, expr)}")
     body += [f"out{k}[i] = {names[v]}" for k, v in enumerate(step.outputs)]
+    if result is not None:
+        body.append(f"return {names[result]}")
     return params, body
 
 
@@ -133,6 +138,7 @@ def plan_loads(step):
     """The values the kernel loads: ``[(load var, input position, broadcast params)]``."""
     loads = []
     direct = {x for e in step.eqns if e.primitive.name != "broadcast_in_dim" for x in e.inputs}
+    direct.add(getattr(step, "result", None))  # a reduction of an input itself
     for k, v in enumerate(step.inputs):
         if v in direct:
             loads.append((v, k, None))
@@ -206,7 +212,7 @@ def build_group(steps):
         head_args = tuple(np.int64(b) for b in bounds)
     kernel = _load(source)
     total = sum(c.size for c in clusters)
-    configured = kernel[blocks(total), THREADS]
+    configured = memory.configure(kernel, blocks(total), THREADS)
     offsets = np.cumsum([0] + [len(s.inputs) for s in steps]).tolist()
     shapes = [c.shape for c in clusters]
 
@@ -221,5 +227,122 @@ def build_group(steps):
         if total:
             memory.launch(configured, *args)
         return outs
+
+    return run, source
+
+
+# ---------------------------------------------------------------------------
+# a cluster ending in a reduction: one block per output element (a "row"), whose
+# threads walk the reduced elements through strides, evaluate the cluster there
+# (writing its other outputs) and combine the values in shared memory
+
+
+def _literal_of(value) -> str:
+    v = value.item()
+    if isinstance(v, float) and not np.isfinite(v):
+        return f"float('{v}')"
+    return repr(v)
+
+
+def reduction_source(part, kind: str, dtype) -> str:
+    step, loads, strided, rank = part
+    params, body = _body(step, loads, strided, rank, result=step.result)
+    identity = kernels.reduce_identity(kind, dtype)
+    lines = _HEADER + [
+        "from numba import from_dtype",
+        "from functrace.backends.numba_cuda.kernels import combine", "",
+        f"NB = from_dtype(np.dtype('{dtype.name}'))",
+        f"IDENTITY = np.dtype('{dtype.name}').type({_literal_of(identity)})",
+        f"IS_SUM, IS_MAX = {kind == 'sum'}, {kind == 'max'}",
+        f"THREADS = {kernels.REDUCE_THREADS}", "", "",
+        "@cuda.jit(device=True, inline=True)", f"def elem(i, {', '.join(params)}):"]
+    lines += ["    " + b for b in body] + ["", ""]
+    lines += [
+        "@cuda.jit",
+        f"def kernel(length, kshape, kstride, rshape, rstride, red, {', '.join(params)}):",
+        "    buf = cuda.shared.array(THREADS, NB)",
+        "    row = cuda.blockIdx.x",
+        "    t = cuda.threadIdx.x",
+        "    base = 0",
+        "    rem = row",
+        "    for d in range(len(kshape) - 1, -1, -1):",
+        "        base += (rem % kshape[d]) * kstride[d]",
+        "        rem //= kshape[d]",
+        "    acc = IDENTITY",
+        "    j = t",
+        "    while j < length:",
+        "        rem = j",
+        "        i = base",
+        "        for d in range(len(rshape) - 1, -1, -1):",
+        "            i += (rem % rshape[d]) * rstride[d]",
+        "            rem //= rshape[d]",
+        f"        acc = combine(acc, elem(i, {', '.join(params)}), IS_SUM, IS_MAX)",
+        "        j += THREADS",
+        "    buf[t] = acc",
+        "    cuda.syncthreads()",
+        "    step = THREADS // 2",
+        "    while step > 0:",
+        "        if t < step:",
+        "            buf[t] = combine(buf[t], buf[t + step], IS_SUM, IS_MAX)",
+        "        cuda.syncthreads()",
+        "        step //= 2",
+        "    if t == 0:",
+        "        red[row] = buf[0]"]
+    return "\n".join(lines) + "\n"
+
+
+def _merged(shape, strides, dims):
+    """(sizes, strides) of ``dims`` with neighbours that are contiguous in memory merged
+    (fewer div/mod per element); ``((1,), (0,))`` for no dims."""
+    sizes, out = [], []
+    for d in dims:
+        if shape[d] == 1:
+            continue
+        if out and out[-1] == strides[d] * shape[d]:
+            sizes[-1] *= shape[d]
+            out[-1] = strides[d]
+        else:
+            sizes.append(shape[d])
+            out.append(strides[d])
+    return (tuple(sizes), tuple(out)) if sizes else ((1,), (0,))
+
+
+def build_reduction(step):
+    """``(run, source)`` for a fused step whose last equation is a reduction."""
+    red = step.reduction
+    kind = red.primitive.name.split("_")[1]  # reduce_sum / reduce_max / reduce_min
+    x, red_out = red.inputs[0], red.outvars[0]
+    inner = Step(step.eqns[:-1], list(step.inputs),
+                 [v for v in step.outputs if v is not red_out], fused=True)
+    inner.result = x
+    c = _Cluster(inner)
+    dtype = np.dtype(red_out.aval.dtype)
+    source = reduction_source(c.part(), kind, dtype)
+    kernel = _load(source)
+    shape = x.aval.shape
+    axes = tuple(sorted(red.params["axes"]))
+    strides = contiguous_strides(shape)
+    kept = [d for d in range(len(shape)) if d not in axes]
+    kshape, kstride = _merged(shape, strides, kept)
+    rshape, rstride = _merged(shape, strides, axes)
+    rows = math.prod(shape[d] for d in kept)
+    length = math.prod(shape[d] for d in axes)
+    geometry = (np.int64(length), tuple(np.int64(n) for n in kshape),
+                tuple(np.int64(n) for n in kstride), tuple(np.int64(n) for n in rshape),
+                tuple(np.int64(n) for n in rstride))
+    configured = memory.configure(kernel, max(rows, 1), kernels.REDUCE_THREADS)
+    out_shape = red_out.aval.shape
+    want_red = red_out in step.outputs
+    identity = kernels.reduce_identity(kind, dtype)
+
+    def run(*vals):
+        mine = [memory.device_array(c.shape, dt) for dt in c.out_dtypes]
+        r = memory.device_array(out_shape, dtype)
+        if rows and length:
+            memory.launch(configured, *geometry, flat(r), *c.head,
+                          *[flat(vals[k]) for k in c.positions], *[flat(o) for o in mine])
+        elif rows:  # nothing to reduce: the identity (as the reference impl)
+            kernels.fill(r, identity)
+        return mine + [r] if want_red else mine
 
     return run, source

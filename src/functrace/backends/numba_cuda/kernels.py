@@ -107,10 +107,16 @@ def _fill_kernel(dst, value):
         dst[i] = value
 
 
+def fill(out, value) -> None:
+    """Sets every element of the device array ``out`` to ``value``."""
+    if out.size:
+        memory.launch(_fill_kernel[blocks(out.size), THREADS], flat(out),
+                      np.dtype(out.dtype).type(value))
+
+
 def zeros(shape, dtype):
     out = memory.device_array(tuple(shape), dtype)
-    if out.size:
-        memory.launch(_fill_kernel[blocks(out.size), THREADS], flat(out), np.dtype(dtype).type(0))
+    fill(out, 0)
     return out
 
 
@@ -134,17 +140,22 @@ def combine(acc, v, is_sum, is_max):
     return v if (v < acc or v != v) else acc
 
 
+def reduce_identity(kind: str, dtype: np.dtype):
+    """The value a ``kind`` (sum/max/min) reduction starts from, as a ``dtype`` scalar."""
+    dtype = np.dtype(dtype)
+    if kind == "sum":
+        return dtype.type(0)
+    if np.issubdtype(dtype, np.floating):
+        return dtype.type(-np.inf if kind == "max" else np.inf)
+    info = np.iinfo(dtype) if dtype != np.bool_ else None
+    return (dtype.type(kind == "min") if info is None
+            else dtype.type(info.min if kind == "max" else info.max))
+
+
 @functools.cache
 def _reduce_kernel(kind: str, dtype: np.dtype):
     nb = from_dtype(dtype)
-    if kind == "sum":
-        identity = dtype.type(0)
-    elif np.issubdtype(dtype, np.floating):
-        identity = dtype.type(-np.inf if kind == "max" else np.inf)
-    else:
-        info = np.iinfo(dtype) if dtype != np.bool_ else None
-        identity = (dtype.type(kind == "min") if info is None
-                    else dtype.type(info.min if kind == "max" else info.max))
+    identity = reduce_identity(kind, dtype)
     is_sum, is_max = kind == "sum", kind == "max"
 
     @cuda.jit

@@ -63,6 +63,14 @@ def launch(configured, *args) -> None:
     configured(*args)
 
 
+def configure(kernel, grid, block):
+    """``kernel[grid, block]``, made once per executable. (The simulator's kernels keep
+    the last configuration on themselves, so there it is applied at each launch.)"""
+    if SIMULATOR:
+        return lambda *args: kernel[grid, block](*args)
+    return kernel[grid, block]  # pragma: no cover - needs a GPU
+
+
 def nbytes_of(shape, dtype) -> int:
     return math.prod(shape) * np.dtype(dtype).itemsize
 

@@ -50,8 +50,7 @@ def fold_broadcasts(steps: list[Step], outvars) -> list[Step]:
         v, x = eqn.outvars[0], eqn.inputs[0]
         users = readers.get(v, [])
         if (not isinstance(x, Var) or v in program_outs or not users or any(
-                not steps[u].fused or steps[u].reduction is not None
-                or steps[u].shape != v.aval.shape for u in users)):
+                not steps[u].fused or steps[u].shape != v.aval.shape for u in users)):
             continue
         for u in users:
             c = out[u]
