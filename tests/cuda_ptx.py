@@ -22,7 +22,7 @@ from numba import cuda, from_dtype, types  # noqa: E402
 import functrace as ft  # noqa: E402
 import functrace.numpy as fnp  # noqa: E402
 from functrace import lax, nn  # noqa: E402
-from functrace.backends.numba_cuda import codegen, conv, kernels, pool  # noqa: E402
+from functrace.backends.numba_cuda import codegen, conv, kernels, pool, schedule  # noqa: E402
 from functrace.compiler import fusion, passes  # noqa: E402
 
 CC = (9, 0)
@@ -89,27 +89,36 @@ def fused_cases():
             return -fnp.mean(nn.log_softmax(h.reshape(x.shape[0], -1)))
         return ft.grad(loss)(w, x)
 
-    programs = [(many, (x, a, i)),
+    def sgd(w, b, gw, gb):  # independent updates: one grouped launch
+        return w - 0.1 * gw, b - 0.1 * gb, fnp.sum(nn.relu(w) * gw, axis=0)
+
+    programs = [(many, (x, a, i)), (sgd, (x, a, x, a)),
                 (cnn_grad, (rng.standard_normal((2, 1, 3, 3)).astype(np.float32),
                             rng.standard_normal((2, 1, 4, 4)).astype(np.float32)))]
     out = []
     for fn, args in programs:
         closed = passes.optimize(ft.make_jaxpr(fn)(*args))
-        for step in fusion.plan(closed.jaxpr):
-            if not step.fused:
+        steps = fusion.plan(closed.jaxpr)  # plain clusters
+        for step in steps:
+            if step.fused:
+                run, _ = codegen.build_fused(step)
+                out.append((f"fused {fn.__name__}: {_names(step)}", *run.ptx_check))
+        # what the backend runs: reductions in their clusters, broadcasts folded, groups
+        steps = fusion.plan(closed.jaxpr, reductions=True)
+        for grp in schedule.group(schedule.fold_broadcasts(steps, closed.jaxpr.outvars)):
+            if not grp[0].fused or (len(grp) == 1 and schedule.alias_of(grp[0])):
                 continue
-            loads = codegen.plan_loads(step)
-            strided = [not (p is None and step.inputs[k].aval.shape == step.shape)
-                       for _, k, p in loads]
-            rank = max(len(step.shape), 1)
-            source = codegen.kernel_source(step, [v for v, _, _ in loads], strided, rank)
-            kernel = codegen.load_kernel_module(source, "ft_cuda_fused", "cuda_kernels").kernel
-            argtypes = ([I64, tup(rank)] + [tup(rank)] * sum(strided)
-                        + [arr(step.inputs[k].aval.dtype) for _, k, _ in loads]
-                        + [arr(v.aval.dtype) for v in step.outputs])
-            out.append((f"fused {fn.__name__}: {', '.join(e.primitive.name for e in step.eqns)}",
-                        kernel, tuple(argtypes)))
+            if grp[0].reduction is not None:
+                run, _ = codegen.build_reduction(grp[0])
+            else:
+                run, _ = codegen.build_group(grp)
+            out.append((f"fused {fn.__name__}: {' | '.join(_names(s) for s in grp)}",
+                        *run.ptx_check))
     return out
+
+
+def _names(step) -> str:
+    return ", ".join(e.primitive.name for e in step.eqns)
 
 
 def main() -> int:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numba import from_dtype, typeof, types
 
 from ...compiler.fusion import Step
 from ...compiler.kernel_cache import load_kernel_module
@@ -151,9 +152,9 @@ def plan_loads(step):
 class _Cluster:
     """One fused step's launch arguments: loads, strides and output dtypes."""
 
-    def __init__(self, step):
+    def __init__(self, step, shape=None):
         self.step = step
-        shape = step.shape
+        shape = step.shape if shape is None else shape
         self.shape = shape
         run_shape = shape if shape else (1,)
         self.rank = len(run_shape)
@@ -186,6 +187,20 @@ def direct_inputs(step) -> set:
     return direct - strided
 
 
+def _array_type(dtype):
+    return types.Array(from_dtype(np.dtype(dtype)), 1, "C")
+
+
+def _signature(scalars, clusters_args) -> tuple:
+    """Numba argument types of a launch (for tests/cuda_ptx.py's compile check):
+    ``scalars`` are passed as they are, ``clusters_args`` as (head, input dtypes,
+    output dtypes) per cluster."""
+    sig = [typeof(a) for a in scalars]
+    for head, ins, outs in clusters_args:
+        sig += [typeof(h) for h in head] + [_array_type(d) for d in (*ins, *outs)]
+    return tuple(sig)
+
+
 def _load(source: str):
     kernel = load_kernel_module(source, "ft_cuda_fused", "cuda_kernels").kernel
     if kernel not in DISPATCHERS:
@@ -215,6 +230,10 @@ def build_group(steps):
     configured = memory.configure(kernel, blocks(total), THREADS)
     offsets = np.cumsum([0] + [len(s.inputs) for s in steps]).tolist()
     shapes = [c.shape for c in clusters]
+    per = [(c.head, [c.step.inputs[k].aval.dtype for k in c.positions], c.out_dtypes)
+           for c in clusters]
+    signature = (_signature((), per) if len(clusters) == 1
+                 else _signature(head_args, per))
 
     def run(*vals):
         outs, args = [], list(head_args)
@@ -228,6 +247,7 @@ def build_group(steps):
             memory.launch(configured, *args)
         return outs
 
+    run.ptx_check = (kernel, signature)
     return run, source
 
 
@@ -315,7 +335,7 @@ def build_reduction(step):
     inner = Step(step.eqns[:-1], list(step.inputs),
                  [v for v in step.outputs if v is not red_out], fused=True)
     inner.result = x
-    c = _Cluster(inner)
+    c = _Cluster(inner, x.aval.shape)
     dtype = np.dtype(red_out.aval.dtype)
     source = reduction_source(c.part(), kind, dtype)
     kernel = _load(source)
@@ -345,4 +365,6 @@ def build_reduction(step):
             kernels.fill(r, identity)
         return mine + [r] if want_red else mine
 
+    run.ptx_check = (kernel, (*[typeof(g) for g in geometry], _array_type(dtype)) + _signature(
+        (), [(c.head, [inner.inputs[k].aval.dtype for k in c.positions], c.out_dtypes)]))
     return run, source

@@ -68,7 +68,13 @@ def configure(kernel, grid, block):
     the last configuration on themselves, so there it is applied at each launch.)"""
     if SIMULATOR:
         return lambda *args: kernel[grid, block](*args)
-    return kernel[grid, block]  # pragma: no cover - needs a GPU
+    made = []  # configured on the first launch (building needs no device)
+
+    def run(*args):  # pragma: no cover - needs a GPU
+        if not made:
+            made.append(kernel[grid, block])
+        made[0](*args)
+    return run
 
 
 def nbytes_of(shape, dtype) -> int:
