@@ -17,7 +17,7 @@ import numpy as np
 
 os.environ.pop("NUMBA_ENABLE_CUDASIM", None)
 
-from numba import cuda, from_dtype, types  # noqa: E402
+from numba import cuda, from_dtype, typeof, types  # noqa: E402
 
 import functrace as ft  # noqa: E402
 import functrace.numpy as fnp  # noqa: E402
@@ -27,6 +27,9 @@ from functrace.compiler import fusion, passes  # noqa: E402
 
 CC = (9, 0)
 I64 = types.int64
+GEO = typeof(pool.WindowGeometry.of((2, 3, 4, 4), (2, 3, 2, 2), dict(
+    window_dimensions=(1, 1, 2, 2), window_strides=(1, 1, 2, 2), padding=((0, 0),) * 4,
+    base_dilation=(1,) * 4, window_dilation=(1,) * 4)))
 
 
 def arr(dtype=np.float32):
@@ -53,7 +56,7 @@ def cases():
                 kind, np.dtype(dt)), (arr(dt), arr(dt), I64, I64)))
             if dt != np.int32 or kind != "sum":
                 out.append((f"reduce_window {kind} {dt.__name__}", pool._reduce_window_kernel(
-                    kind, np.dtype(dt)), (arr(dt), arr(dt), tup(28))))
+                    kind, np.dtype(dt)), (arr(dt), arr(dt), GEO)))
     for dt in (np.float32, np.float64):
         nb = from_dtype(np.dtype(dt))
         out.append((f"matmul {dt.__name__}", kernels._matmul_kernel(np.dtype(dt)),
@@ -66,7 +69,7 @@ def cases():
                     (arr(dt), arr(dt), tup(4), tup(15), I64, I64, nb)))
         for select in (True, False):
             out.append((f"select_and_scatter_add {select} {dt.__name__}",
-                        pool._scatter_kernel(select), (arr(dt), arr(dt), arr(dt), tup(28))))
+                        pool._scatter_kernel(select), (arr(dt), arr(dt), arr(dt), GEO, nb)))
     return out + fused_cases()
 
 
@@ -121,7 +124,16 @@ def _names(step) -> str:
     return ", ".join(e.primitive.name for e in step.eqns)
 
 
+class _NoDevice:
+    """Stands in for the current device: numba-cuda asks it for the compute capability
+    when it compiles a device function taking a tuple, which needs no GPU otherwise."""
+
+    compute_capability = CC
+
+
 def main() -> int:
+    from numba.cuda import dispatcher  # noqa: PLC0415 - only for this script's patch
+    dispatcher.get_current_device = _NoDevice
     try:
         cuda.compile_ptx(lambda a: None, (arr(),), cc=CC)
     except Exception as e:  # no NVVM / NVRTC here
