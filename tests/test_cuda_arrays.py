@@ -6,6 +6,7 @@ donate_argnums); values are checked against NumPy and the CPU backend. Without a
 these run in Numba's CUDA simulator (tests/conftest.py), so shapes stay tiny.
 """
 
+import doctest
 import gc
 import logging
 
@@ -37,6 +38,12 @@ def put(x):
 
 # ---------------------------------------------------------------------------
 # devices and the Array type
+
+
+def test_array_docstring_example():
+    from functrace.backends.numba_cuda import array
+
+    assert doctest.testmod(array, raise_on_error=False).failed == 0
 
 
 def test_devices_and_platforms():

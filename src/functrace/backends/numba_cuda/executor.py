@@ -77,7 +77,7 @@ class Executable:
             addresses = {}
         else:
             donors, given = self._donors(args, donated)
-            alloc = memory.Replayer(self.arena, self.plan, donors)
+            alloc = memory.Replayer(self.arena, self.plan, donors, self.views)
         memory._active = alloc
         try:
             for k, (kernel, reads, writes, label) in enumerate(self.program):
@@ -178,6 +178,7 @@ class Executable:
                 size = memory._rounded(rec.requests[q][0])
                 memory._free[size].append(memory.raw_block(size))
         self.arena_bytes = total
+        self.views: dict = {}  # arena views, made on the second call and reused
         self.plan = plan
 
     def _donor_targets(self, rec, slot_request) -> dict[int, list[int]]:

@@ -364,17 +364,30 @@ def _matmul_split_k(c, a, b, m, n, k, parts, a_strides, b_strides, c_strides, of
         np.int64(offsets[2]))
 
 
-def _launch_matmul(c, a, b, batch, m, n, k, a_strides, b_strides, c_strides, offsets):
-    kernel = _matmul_kernel(np.dtype(c.dtype))
+@functools.lru_cache(maxsize=1024)
+def _matmul_launches(dtype, batch, m, n, k, a_strides, b_strides, c_strides, offsets):
+    """(configured kernel, scalar arguments) per launch; computed once per geometry (the
+    shapes of a compiled program never change between calls)."""
+    kernel = _matmul_kernel(np.dtype(dtype))
     as_i64 = lambda t: tuple(np.int64(v) for v in t)  # noqa: E731
+    out = []
     for b0 in range(0, batch, _MAX_GRID_Z):  # the grid's z extent is at most 65535
         nb = min(_MAX_GRID_Z, batch - b0)
         grid = ((n + TILE_N - 1) // TILE_N, (m + TILE_M - 1) // TILE_M, nb)
         offs = [o + b0 * s[0] for o, s in zip(offsets, (a_strides, b_strides, c_strides),
                                                strict=True)]
-        memory.launch(kernel[grid, (_TPB, _TPB)], flat(a), flat(b), flat(c), np.int64(m),
-                      np.int64(n), np.int64(k), as_i64(a_strides), as_i64(b_strides),
-                      as_i64(c_strides), as_i64(offs))
+        out.append((memory.configure(kernel, grid, (_TPB, _TPB)),
+                    (np.int64(m), np.int64(n), np.int64(k), as_i64(a_strides),
+                     as_i64(b_strides), as_i64(c_strides), as_i64(offs))))
+    return out
+
+
+def _launch_matmul(c, a, b, batch, m, n, k, a_strides, b_strides, c_strides, offsets):
+    fa, fb, fc = flat(a), flat(b), flat(c)
+    for configured, scalars in _matmul_launches(
+            np.dtype(c.dtype), batch, m, n, k, tuple(a_strides), tuple(b_strides),
+            tuple(c_strides), tuple(offsets)):
+        memory.launch(configured, fa, fb, fc, *scalars)
 
 
 def matmul(a, b, batch: int, m: int, n: int, k: int, a_strides, b_strides, dtype):

@@ -208,10 +208,11 @@ class Replayer:
     """The allocator of later calls: request k is ``plan[k]``: an arena offset, or a
     program output taken from the pool (or from a donated input's block)."""
 
-    def __init__(self, arena, plan, donors):
+    def __init__(self, arena, plan, donors, views):
         self.arena = arena
         self.plan = plan        # [(nbytes, offset or None)]
         self.donors = donors    # request index -> Lease given up by a donated input
+        self.views = views      # request index -> its arena view (kept by the executable)
         self.k = 0
         self.leases: dict[int, Lease] = {}
 
@@ -224,7 +225,10 @@ class Replayer:
                                "first call's plan (a lowering allocated differently)")
         offset = self.plan[k][1]
         if offset is not None:
-            return typed_view(self.arena, shape, dtype, offset)
+            view = self.views.get(k)
+            if view is None or view.shape != shape or view.dtype != dtype:
+                view = self.views[k] = typed_view(self.arena, shape, dtype, offset)
+            return view
         held = self.donors.get(k) or lease(n)
         self.leases[k] = held
         return typed_view(held.block, shape, dtype)
