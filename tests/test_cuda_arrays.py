@@ -167,6 +167,24 @@ def test_jit_on_device_inputs_keeps_outputs_there_and_counts_transfers():
     np.testing.assert_allclose(out, a_h * 2.0)
 
 
+def test_outputs_that_alias_inputs_literals_and_empty_arrays():
+    f = ft.jit(lambda a, b: (a, 2.0, a.reshape(-1), b[:0] * 2.0, fnp.exp(b)))
+    a_h = np.arange(6, dtype=np.float32).reshape(2, 3)
+    b_h = np.linspace(0, 1, 4, dtype=np.float32)
+    a, b = put(a_h), put(b_h)
+    for k in range(3):
+        outs = f(a, b)
+        assert all(type(o) is Array for o in outs)
+        want = (a_h, np.float32(2.0), a_h.reshape(-1), b_h[:0], np.exp(b_h))
+        for o, w in zip(ft.device_get(outs), want, strict=True):
+            np.testing.assert_allclose(o, w, rtol=1e-6)
+        if k:
+            assert f.lower(a, b).compile().counters()["allocations"] == 0
+    del outs
+    gc.collect()
+    np.testing.assert_array_equal(np.asarray(a), a_h)  # the aliased input is intact
+
+
 def test_host_only_calls_still_return_numpy_and_are_guarded():
     f = ft.jit(lambda x: x + 1.0, backend="cuda")
     out = f(np.ones(3, np.float32))
