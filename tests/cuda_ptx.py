@@ -59,8 +59,11 @@ def cases():
                     kind, np.dtype(dt)), (arr(dt), arr(dt), GEO)))
     for dt in (np.float32, np.float64):
         nb = from_dtype(np.dtype(dt))
-        out.append((f"matmul {dt.__name__}", kernels._matmul_kernel(np.dtype(dt)),
-                    (arr(dt), arr(dt), arr(dt), I64, I64, I64, tup(3), tup(3), tup(3), tup(3))))
+        for two_level in (False, True):
+            out.append((f"matmul {dt.__name__} two_level={two_level}",
+                        kernels._matmul_kernel(np.dtype(dt), two_level),
+                        (arr(dt), arr(dt), arr(dt), I64, I64, I64, tup(3), tup(3), tup(3),
+                         tup(3), I64, I64, I64)))
         out.append((f"sum_parts {dt.__name__}", kernels._sum_parts_kernel,
                     (arr(dt), arr(dt), I64, I64, I64, tup(2), I64)))
         out.append((f"im2col {dt.__name__}", conv._im2col_kernel,

@@ -246,12 +246,17 @@ _MAX_GRID_Z = 65535
 
 
 @functools.cache
-def _matmul_kernel(dtype: np.dtype):
+def _matmul_kernel(dtype: np.dtype, two_level: bool = False):
+    """With ``two_level``, A's contraction index ``kg`` (global: ``bat * k_size + k``,
+    the batch being split-K chunks) walks two dims: ``(kg // a_kin) * a_kout + (kg %
+    a_kin) * a_strides[2]`` (conv_grad_filter reads an NCHW cotangent over (n, p) so,
+    without a copy). ``k_total`` shortens the last chunk of a split contraction."""
     nb = from_dtype(dtype)
     zero = dtype.type(0)
 
     @cuda.jit
-    def kernel(a, b, c, m_size, n_size, k_size, a_strides, b_strides, c_strides, offsets):
+    def kernel(a, b, c, m_size, n_size, k_size, a_strides, b_strides, c_strides, offsets,
+               k_total, a_kin, a_kout):
         a_tile = cuda.shared.array((TILE_K, TILE_M), nb)
         b_tile = cuda.shared.array((TILE_K, TILE_N), nb)
         acc = cuda.local.array((_PER, _PER), nb)
@@ -263,25 +268,31 @@ def _matmul_kernel(dtype: np.dtype):
         bat = cuda.blockIdx.z
         a_base = offsets[0] + bat * a_strides[0]
         b_base = offsets[1] + bat * b_strides[0]
+        k_len = min(k_size, k_total - bat * k_size)
         for i in range(_PER):
             for j in range(_PER):
                 acc[i, j] = zero
-        for k0 in range(0, k_size, TILE_K):
+        for k0 in range(0, k_len, TILE_K):
             for l in range(TILE_M * TILE_K // (_TPB * _TPB)):
                 e = tid + l * _TPB * _TPB
                 r = e // TILE_K
                 kk = e % TILE_K
                 gr = row0 + r
                 gk = k0 + kk
-                if gr < m_size and gk < k_size:
-                    a_tile[kk, r] = a[a_base + gr * a_strides[1] + gk * a_strides[2]]
+                if gr < m_size and gk < k_len:
+                    if two_level:
+                        kg = bat * k_size + gk
+                        a_tile[kk, r] = a[offsets[0] + gr * a_strides[1] + (kg // a_kin) * a_kout
+                                          + (kg % a_kin) * a_strides[2]]
+                    else:
+                        a_tile[kk, r] = a[a_base + gr * a_strides[1] + gk * a_strides[2]]
                 else:
                     a_tile[kk, r] = zero
                 kk = e // TILE_N
                 cc = e % TILE_N
                 gk = k0 + kk
                 gc = col0 + cc
-                if gk < k_size and gc < n_size:
+                if gk < k_len and gc < n_size:
                     b_tile[kk, cc] = b[b_base + gk * b_strides[1] + gc * b_strides[2]]
                 else:
                     b_tile[kk, cc] = zero
@@ -331,33 +342,35 @@ def _split_k_parts(batch: int, m: int, n: int, k: int) -> int:
 
 
 def matmul_into(c, a, b, batch: int, m: int, n: int, k: int, a_strides, b_strides,
-                c_strides, offsets=(0, 0, 0)) -> None:
+                c_strides, offsets=(0, 0, 0), a_split=None) -> None:
     """``C[b, m, n] = A[b, m, :] @ B[b, :, n]`` on flat device arrays through
-    (batch, row, column) element strides and base ``offsets`` (of A, B, C)."""
+    (batch, row, column) element strides and base ``offsets`` (of A, B, C). With
+    ``a_split = (kin, kout)`` (batch 1 only), A's contraction index walks two dims:
+    ``(k // kin) * kout + (k % kin) * a_strides[2]``."""
     if batch * m * n == 0:
         return
     if k == 0:
         raise ValueError("matmul_into: empty contraction; the caller zero-fills instead")
     parts = _split_k_parts(batch, m, n, k)
     if parts > 1:
-        _matmul_split_k(c, a, b, m, n, k, parts, a_strides, b_strides, c_strides, offsets)
+        _matmul_split_k(c, a, b, m, n, k, parts, a_strides, b_strides, c_strides, offsets,
+                        a_split)
         return
-    _launch_matmul(c, a, b, batch, m, n, k, a_strides, b_strides, c_strides, offsets)
+    _launch_matmul(c, a, b, batch, m, n, k, a_strides, b_strides, c_strides, offsets,
+                   a_split=a_split)
 
 
-def _matmul_split_k(c, a, b, m, n, k, parts, a_strides, b_strides, c_strides, offsets):
+def _matmul_split_k(c, a, b, m, n, k, parts, a_strides, b_strides, c_strides, offsets,
+                    a_split):
+    """One launch over ``total`` chunks of the contraction (the last one shorter), then
+    one that sums them into C."""
     chunk = -(-k // parts)
-    full, rest = k // chunk, k % chunk
-    total = full + (rest > 0)
+    total = -(-k // chunk)
     partial = memory.device_array(total * m * n, c.dtype)
-    _launch_matmul(partial, a, b, full, m, n, chunk,
+    _launch_matmul(partial, a, b, total, m, n, chunk,
                    (chunk * a_strides[2], a_strides[1], a_strides[2]),
                    (chunk * b_strides[1], b_strides[1], b_strides[2]), (m * n, n, 1),
-                   (offsets[0], offsets[1], 0))
-    if rest:
-        _launch_matmul(partial, a, b, 1, m, n, rest, a_strides, b_strides, (m * n, n, 1),
-                       (offsets[0] + full * chunk * a_strides[2],
-                        offsets[1] + full * chunk * b_strides[1], full * m * n))
+                   (offsets[0], offsets[1], 0), k_total=k, a_split=a_split)
     memory.launch(
         _sum_parts_kernel[blocks(m * n), THREADS], partial, flat(c), np.int64(total),
         np.int64(m), np.int64(n), (np.int64(c_strides[1]), np.int64(c_strides[2])),
@@ -365,10 +378,12 @@ def _matmul_split_k(c, a, b, m, n, k, parts, a_strides, b_strides, c_strides, of
 
 
 @functools.lru_cache(maxsize=1024)
-def _matmul_launches(dtype, batch, m, n, k, a_strides, b_strides, c_strides, offsets):
+def _matmul_launches(dtype, batch, m, n, k, a_strides, b_strides, c_strides, offsets,
+                     k_total, a_split):
     """(configured kernel, scalar arguments) per launch; computed once per geometry (the
     shapes of a compiled program never change between calls)."""
-    kernel = _matmul_kernel(np.dtype(dtype))
+    kernel = _matmul_kernel(np.dtype(dtype), a_split is not None)
+    kin, kout = a_split or (0, 0)
     as_i64 = lambda t: tuple(np.int64(v) for v in t)  # noqa: E731
     out = []
     for b0 in range(0, batch, _MAX_GRID_Z):  # the grid's z extent is at most 65535
@@ -378,15 +393,19 @@ def _matmul_launches(dtype, batch, m, n, k, a_strides, b_strides, c_strides, off
                                                strict=True)]
         out.append((memory.configure(kernel, grid, (_TPB, _TPB)),
                     (np.int64(m), np.int64(n), np.int64(k), as_i64(a_strides),
-                     as_i64(b_strides), as_i64(c_strides), as_i64(offs))))
+                     as_i64(b_strides), as_i64(c_strides), as_i64(offs),
+                     np.int64((k_total or k * batch) - b0 * k), np.int64(kin),
+                     np.int64(kout))))
     return out
 
 
-def _launch_matmul(c, a, b, batch, m, n, k, a_strides, b_strides, c_strides, offsets):
+def _launch_matmul(c, a, b, batch, m, n, k, a_strides, b_strides, c_strides, offsets,
+                   k_total=None, a_split=None):
     fa, fb, fc = flat(a), flat(b), flat(c)
     for configured, scalars in _matmul_launches(
             np.dtype(c.dtype), batch, m, n, k, tuple(a_strides), tuple(b_strides),
-            tuple(c_strides), tuple(offsets)):
+            tuple(c_strides), tuple(offsets), k_total,
+            None if a_split is None else tuple(a_split)):
         memory.launch(configured, fa, fb, fc, *scalars)
 
 
