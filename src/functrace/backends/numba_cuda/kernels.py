@@ -39,8 +39,15 @@ def compiled_kernel_count():
 
 
 def flat(a):
-    """The 1-D view of a C-contiguous device array (a rank-0 array becomes size 1)."""
-    return a.reshape(max(a.size, 1)) if a.ndim != 1 else a
+    """The 1-D view of a C-contiguous device array (a rank-0 array becomes size 1); kept
+    on the array, so the arena's views (reused by every call) reshape once."""
+    if a.ndim == 1:
+        return a
+    d = a.__dict__
+    f = d.get("_ft_flat")
+    if f is None:
+        f = d["_ft_flat"] = a.reshape(max(a.size, 1))
+    return f
 
 
 def contiguous_strides(shape) -> tuple[int, ...]:

@@ -161,8 +161,9 @@ _active = None  # the allocator of the program now running (set by the executor)
 def device_array(shape, dtype):
     """An uninitialised C-contiguous device array: from the running program's arena or
     pool when a program is running, else a fresh allocation."""
-    shape = (int(shape),) if isinstance(shape, int | np.integer) else tuple(
-        int(n) for n in shape)
+    if type(shape) is not tuple:
+        shape = (int(shape),) if isinstance(shape, int | np.integer) else tuple(
+            int(n) for n in shape)
     if _active is not None:
         return _active.alloc(shape, np.dtype(dtype))
     COUNTS["allocations"] += 1
