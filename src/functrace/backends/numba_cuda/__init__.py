@@ -10,7 +10,7 @@ its first call (``executor.py``, ``memory.py``). Inputs put on the device with
 inputs are copied in and, when all inputs are on the host, outputs copied back.
 The CUDA platform is the default one (``functrace.devices()``) on a real GPU only.
 
-Primitives without a device kernel run on the host (``table.HOST_LOWERED``).
+Primitives without a device kernel run on the host (``table.host_lowering``).
 Without a GPU, ``NUMBA_ENABLE_CUDASIM=1`` (set before Numba is imported) runs
 the same kernels in Numba's simulator: slowly, for tests with small shapes.
 """
@@ -24,7 +24,7 @@ import numpy as np
 from numba import config as numba_config
 from numba import cuda
 
-from ...compiler.fusion import FUSIBLE, Step
+from ...compiler.fusion import Step
 from ...compiler.registry import register_backend
 from ...core.jaxpr import Literal
 from ...devices import register_platform
@@ -33,7 +33,7 @@ from . import conv, ops, pool, schedule  # noqa: F401 - conv, ops, pool register
 from .array import Array, CudaDevice, local_cuda_devices, put
 from .codegen import build_fused, build_group, build_reduction, direct_inputs
 from .executor import Executable
-from .table import HOST_LOWERED, host_lowering, lowerings, to_device
+from .table import has_lowering, host_lowering, lowerings, to_device
 
 SIMULATOR = bool(getattr(numba_config, "ENABLE_CUDASIM", False))
 
@@ -41,14 +41,8 @@ SIMULATOR = bool(getattr(numba_config, "ENABLE_CUDASIM", False))
 warnings.filterwarnings("ignore", message=r"Grid size \d+ will likely result in GPU "
                         "under-utilization")
 
-__all__ = ["HOST_LOWERED", "SIMULATOR", "Array", "CudaDevice", "NumbaCudaBackend",
-           "has_lowering", "lowerings"]
-
-
-def has_lowering(prim) -> bool:
-    """Whether the backend lowers ``prim``: a kernel, a fused kernel or a deliberate
-    host fallback (a test checks every primitive)."""
-    return prim in lowerings or prim.name in FUSIBLE or prim.name in HOST_LOWERED
+__all__ = ["SIMULATOR", "Array", "CudaDevice", "NumbaCudaBackend", "has_lowering",
+           "lowerings"]
 
 
 def check_available() -> None:
