@@ -12,9 +12,11 @@ sections are skipped once the overall budget is spent. The report (a Markdown
 table) goes to stdout and, with ``--out``, to a file.
 
 Columns: ``functrace`` is a whole ``jit`` call (NumPy in, NumPy out: one copy to
-the device and one back, as users call it); ``ft device`` runs the same compiled
-program on arrays already on the device and leaves the results there (what
-PyTorch and JAX are timed doing); ratios are functrace / torch.
+the device and one back); ``ft device`` calls the same jitted function on arrays
+put on the device with ``functrace.device_put``, whose results stay there (what
+PyTorch and JAX are timed doing); ratios are functrace / torch. ``launches``,
+``allocs`` and ``h2d/d2h B`` are the compiled program's own counters for one
+device-resident call (``jit(f).lower(*args).compile().counters()``).
 """
 
 from __future__ import annotations
@@ -131,14 +133,13 @@ def time_functrace(env: Env, jitted, args, repeat: int) -> dict:
     jitted(*args)
     first = time.perf_counter() - t0
     compiled = jitted.lower(*args).compile()
-    leaves = ft.tree_util.tree_flatten((args, {}))[0]
-    dev_args = [env.cuda.to_device(np.ascontiguousarray(a)) for a in leaves]
+    dev_args = ft.device_put(args, ft.devices("cuda")[0])
     sync = env.cuda.synchronize
     out = {"first call": first,
            "functrace": _median_time(lambda: jitted(*args), sync, repeat),
-           "ft device": _median_time(lambda: compiled._run(*dev_args, device_outputs=True),
-                                     sync, repeat),
+           "ft device": _median_time(lambda: jitted(*dev_args), sync, repeat),
            "steps": len(compiled.steps)}
+    out["counters"] = jitted.lower(*dev_args).compile().counters() or {}
     return out
 
 
@@ -164,7 +165,7 @@ def record(name: str, ft_times: dict, torch_t, jax_t) -> None:
     say(f"{name}: functrace {ms(ft_times['functrace'])} ms, device "
         f"{ms(ft_times['ft device'])} ms, torch {ms(torch_t)} ms, jax {ms(jax_t)} ms, "
         f"ft device / torch {ratio}, first call {ft_times['first call']:.2f} s, "
-        f"{ft_times['steps']} steps")
+        f"{ft_times['steps']} steps, per device call {ft_times.get('counters')}")
 
 
 # ---------------------------------------------------------------------------
@@ -383,13 +384,17 @@ def run_section(name: str, fn, limit: float, deadline: float) -> None:
 def table() -> list[str]:
     ms = lambda t: "-" if t is None else f"{t * 1e3:.3f}"  # noqa: E731
     out = ["| workload | functrace (NumPy in/out) ms | ft device-resident ms | torch ms | "
-           "jax ms | ft device / torch | ft / torch | first call s | steps |",
-           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+           "jax ms | ft device / torch | ft / torch | first call s | steps | launches | "
+           "allocs | h2d/d2h B |",
+           "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for name, f, t, j in ROWS:
         r_dev = "-" if t is None else f"{f['ft device'] / t:.2f}"
         r_all = "-" if t is None else f"{f['functrace'] / t:.2f}"
+        c = f.get("counters") or {}
         out.append(f"| {name} | {ms(f['functrace'])} | {ms(f['ft device'])} | {ms(t)} | "
-                   f"{ms(j)} | {r_dev} | {r_all} | {f['first call']:.2f} | {f['steps']} |")
+                   f"{ms(j)} | {r_dev} | {r_all} | {f['first call']:.2f} | {f['steps']} | "
+                   f"{c.get('launches', '-')} | {c.get('allocations', '-')} | "
+                   f"{c.get('h2d_bytes', '-')}/{c.get('d2h_bytes', '-')} |")
     return out
 
 

@@ -4,11 +4,14 @@
 #     bash benchmarks/gpu_check.sh          (bash benchmarks/gpu_check.sh --sim: a dry run
 #                                            in Numba's CUDA simulator, without a GPU)
 #
-# Prints the GPU and versions, runs tests/test_cuda.py on the real GPU (no
-# simulator), then times functrace's CUDA backend against PyTorch and JAX
-# (benchmarks/gpu.py). Everything goes to stdout and, if $OUT is set, to
-# $OUT/gpu_check.md. Each stage has its own timeout (15 + 40 + 45 + 100 + 150 s): the
-# whole run stays under 6 minutes even when every stage hangs; ~3-5 min normally. Needs python3 with numpy, numba,
+# Prints the GPU and versions, runs tests/test_cuda.py and tests/test_cuda_arrays.py
+# on the real GPU (no simulator), measures the host cost per kernel with launches
+# stubbed (benchmarks/gpu_profile.py --host), then times functrace's CUDA backend
+# against PyTorch and JAX (benchmarks/gpu.py; its table has the per-call kernel
+# launches, allocations and transfers of each device-resident program). Everything
+# goes to stdout and, if $OUT is set, to $OUT/gpu_check.md. Each stage has its own
+# timeout (15 + 40 + 45 + 130 + 40 + 150 s): the whole run stays under 7 minutes even
+# when every stage hangs; ~3-5 min normally. Needs python3 with numpy, numba,
 # numba-cuda, pytest, hypothesis (torch and jax optional); the repo is used in
 # place (PYTHONPATH), not installed. numba 0.68 does not support numpy 2.5 (every
 # CUDA compile fails with "module 'numpy' has no attribute 'row_stack'"): on an
@@ -32,6 +35,7 @@ if [ "${1:-}" = "--sim" ]; then
     # a dry run of this script without a GPU: Numba's simulator, tiny shapes
     export NUMBA_ENABLE_CUDASIM=1
     BENCH_ARGS="--quick --budget 130"
+    SIM_FLAG="--sim"
 else
     unset NUMBA_ENABLE_CUDASIM
 fi
@@ -69,16 +73,29 @@ t0 = time.perf_counter()
 out = ft.jit(lambda x: x * 2.0 + 1.0, backend="cuda")(np.arange(4, dtype=np.float32))
 print("functrace cuda:", out, f"first call {time.perf_counter() - t0:.2f} s")
 assert np.allclose(out, [1, 3, 5, 7])
+gpu = ft.devices("cuda")[0]
+x = ft.device_put(np.arange(4, dtype=np.float32), gpu)
+f = ft.jit(lambda x: x * 2.0 + 1.0)
+with ft.transfer_guard("disallow"):
+    y = f(f(x))
+    print("device-resident:", type(y).__name__, y.devices(), f.lower(y).compile().counters())
+print("value", ft.device_get(y))
+assert np.allclose(ft.device_get(y), [3, 7, 11, 15])
 PYEOF
 echo "smoke exit status: $?"
 echo '```'
 echo
-echo "## tests/test_cuda.py on the GPU"
+echo "## tests/test_cuda.py and tests/test_cuda_arrays.py on the GPU"
 echo '```'
 t0=$(date +%s)
-timeout -k 5 100 "$PY" -m pytest tests/test_cuda.py -o addopts="" -q -rfEs -p no:cacheprovider \
-    --durations=5 2>&1 | tail -60
+timeout -k 5 130 "$PY" -m pytest tests/test_cuda.py tests/test_cuda_arrays.py -o addopts="" -q \
+    -rfEs -p no:cacheprovider --durations=5 2>&1 | tail -60
 echo "pytest exit status: ${PIPESTATUS[0]} ($(( $(date +%s) - t0 )) s; 124 = timed out)"
+echo '```'
+echo
+echo "## host cost per kernel (launches stubbed; target <= 10 us)"
+echo '```'
+timeout -k 5 40 "$PY" -m benchmarks.gpu_profile --host ${SIM_FLAG:-} 2>&1 | tail -5
 echo '```'
 echo
 t0=$(date +%s)

@@ -78,13 +78,50 @@ def cnn_profile(sim):
     print(f"steps: {len(compiled.steps)}; host fallbacks: {host or 'none'}")
     t = _per_call(lambda: step(params, x, y), 3 if sim else 20)
     print(f"CNN step per call (NumPy in/out): {t * 1e3:.2f} ms")
-    print(compiled.profile(params, x, y))
+    import functrace as ft  # noqa: PLC0415
+
+    dev = ft.device_put((params, x, y), ft.devices("cuda")[0])
+    t = _per_call(lambda: step(*dev)[0].block_until_ready(), 3 if sim else 20)
+    print(f"CNN step per call (device-resident): {t * 1e3:.2f} ms")
+    print(compiled.profile(*dev))
+
+
+def host_cost(sim, repeat):
+    """Host time per kernel of the small CNN step with the launches themselves stubbed out
+    (issue 11's target: <= 10 us): the executor, the lowerings and argument building."""
+    import functrace as ft  # noqa: PLC0415
+    from benchmarks import models  # noqa: PLC0415
+    from functrace.backends.numba_cuda import memory  # noqa: PLC0415
+
+    cfg = models.SMALL_CNN
+    rng = np.random.default_rng(0)
+    params = models.init_params(cfg, rng)
+    x = rng.standard_normal((cfg["batch"], *cfg["shape"])).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, cfg["batch"])]
+    step = models.functrace_step(cfg, backend="cuda")
+    dev = ft.device_put((params, x, y), ft.devices("cuda")[0])
+    real = memory.launch
+    memory.launch = lambda configured, *args: memory.COUNTS.__setitem__(
+        "launches", memory.COUNTS["launches"] + 1)
+    try:
+        step(*dev)  # the first call records the memory plan
+        t = _per_call(lambda: step(*dev), repeat)
+    finally:
+        memory.launch = real
+    n = step.lower(*dev).compile().counters()["launches"]
+    print(f"host time per CNN step with launches stubbed: {t * 1e6:.0f} us for {n} kernels "
+          f"= {t / n * 1e6:.1f} us per kernel")
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--sim", action="store_true", help="Numba's CUDA simulator, tiny shapes")
+    p.add_argument("--host", action="store_true", help="only the host cost per kernel (works "
+                   "in the simulator too: kernels are not run)")
     args = p.parse_args(argv)
+    if args.host:
+        host_cost(args.sim, 20 if args.sim else 200)
+        return
     print("## fixed costs per call")
     fixed_costs(5 if args.sim else 2000)
     print("## small CNN step on the GPU")

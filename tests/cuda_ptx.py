@@ -17,16 +17,19 @@ import numpy as np
 
 os.environ.pop("NUMBA_ENABLE_CUDASIM", None)
 
-from numba import cuda, from_dtype, types  # noqa: E402
+from numba import cuda, from_dtype, typeof, types  # noqa: E402
 
 import functrace as ft  # noqa: E402
 import functrace.numpy as fnp  # noqa: E402
 from functrace import lax, nn  # noqa: E402
-from functrace.backends.numba_cuda import codegen, conv, kernels, pool  # noqa: E402
+from functrace.backends.numba_cuda import codegen, conv, kernels, pool, schedule  # noqa: E402
 from functrace.compiler import fusion, passes  # noqa: E402
 
 CC = (9, 0)
 I64 = types.int64
+GEO = typeof(pool.WindowGeometry.of((2, 3, 4, 4), (2, 3, 2, 2), dict(
+    window_dimensions=(1, 1, 2, 2), window_strides=(1, 1, 2, 2), padding=((0, 0),) * 4,
+    base_dilation=(1,) * 4, window_dilation=(1,) * 4)))
 
 
 def arr(dtype=np.float32):
@@ -53,11 +56,14 @@ def cases():
                 kind, np.dtype(dt)), (arr(dt), arr(dt), I64, I64)))
             if dt != np.int32 or kind != "sum":
                 out.append((f"reduce_window {kind} {dt.__name__}", pool._reduce_window_kernel(
-                    kind, np.dtype(dt)), (arr(dt), arr(dt), tup(28))))
+                    kind, np.dtype(dt)), (arr(dt), arr(dt), GEO)))
     for dt in (np.float32, np.float64):
         nb = from_dtype(np.dtype(dt))
-        out.append((f"matmul {dt.__name__}", kernels._matmul_kernel(np.dtype(dt)),
-                    (arr(dt), arr(dt), arr(dt), I64, I64, I64, tup(3), tup(3), tup(3), tup(3))))
+        for two_level in (False, True):
+            out.append((f"matmul {dt.__name__} two_level={two_level}",
+                        kernels._matmul_kernel(np.dtype(dt), two_level),
+                        (arr(dt), arr(dt), arr(dt), I64, I64, I64, tup(3), tup(3), tup(3),
+                         tup(3), I64, I64, I64)))
         out.append((f"sum_parts {dt.__name__}", kernels._sum_parts_kernel,
                     (arr(dt), arr(dt), I64, I64, I64, tup(2), I64)))
         out.append((f"im2col {dt.__name__}", conv._im2col_kernel,
@@ -66,7 +72,7 @@ def cases():
                     (arr(dt), arr(dt), tup(4), tup(15), I64, I64, nb)))
         for select in (True, False):
             out.append((f"select_and_scatter_add {select} {dt.__name__}",
-                        pool._scatter_kernel(select), (arr(dt), arr(dt), arr(dt), tup(28))))
+                        pool._scatter_kernel(select), (arr(dt), arr(dt), arr(dt), GEO, nb)))
     return out + fused_cases()
 
 
@@ -89,30 +95,48 @@ def fused_cases():
             return -fnp.mean(nn.log_softmax(h.reshape(x.shape[0], -1)))
         return ft.grad(loss)(w, x)
 
-    programs = [(many, (x, a, i)),
+    def sgd(w, b, gw, gb):  # independent updates: one grouped launch
+        return w - 0.1 * gw, b - 0.1 * gb, fnp.sum(nn.relu(w) * gw, axis=0)
+
+    programs = [(many, (x, a, i)), (sgd, (x, a, x, a)),
                 (cnn_grad, (rng.standard_normal((2, 1, 3, 3)).astype(np.float32),
                             rng.standard_normal((2, 1, 4, 4)).astype(np.float32)))]
     out = []
     for fn, args in programs:
         closed = passes.optimize(ft.make_jaxpr(fn)(*args))
-        for step in fusion.plan(closed.jaxpr):
-            if not step.fused:
+        steps = fusion.plan(closed.jaxpr)  # plain clusters
+        for step in steps:
+            if step.fused:
+                run, _ = codegen.build_fused(step)
+                out.append((f"fused {fn.__name__}: {_names(step)}", *run.ptx_check))
+        # what the backend runs: reductions in their clusters, broadcasts folded, groups
+        steps = fusion.plan(closed.jaxpr, reductions=True)
+        for grp in schedule.group(schedule.fold_broadcasts(steps, closed.jaxpr.outvars)):
+            if not grp[0].fused or (len(grp) == 1 and schedule.alias_of(grp[0])):
                 continue
-            loads = codegen.plan_loads(step)
-            strided = [not (p is None and step.inputs[k].aval.shape == step.shape)
-                       for _, k, p in loads]
-            rank = max(len(step.shape), 1)
-            source = codegen.kernel_source(step, [v for v, _, _ in loads], strided, rank)
-            kernel = codegen.load_kernel_module(source, "ft_cuda_fused", "cuda_kernels").kernel
-            argtypes = ([I64, tup(rank)] + [tup(rank)] * sum(strided)
-                        + [arr(step.inputs[k].aval.dtype) for _, k, _ in loads]
-                        + [arr(v.aval.dtype) for v in step.outputs])
-            out.append((f"fused {fn.__name__}: {', '.join(e.primitive.name for e in step.eqns)}",
-                        kernel, tuple(argtypes)))
+            if grp[0].reduction is not None:
+                run, _ = codegen.build_reduction(grp[0])
+            else:
+                run, _ = codegen.build_group(grp)
+            out.append((f"fused {fn.__name__}: {' | '.join(_names(s) for s in grp)}",
+                        *run.ptx_check))
     return out
 
 
+def _names(step) -> str:
+    return ", ".join(e.primitive.name for e in step.eqns)
+
+
+class _NoDevice:
+    """Stands in for the current device: numba-cuda asks it for the compute capability
+    when it compiles a device function taking a tuple, which needs no GPU otherwise."""
+
+    compute_capability = CC
+
+
 def main() -> int:
+    from numba.cuda import dispatcher  # noqa: PLC0415 - only for this script's patch
+    dispatcher.get_current_device = _NoDevice
     try:
         cuda.compile_ptx(lambda a: None, (arr(),), cc=CC)
     except Exception as e:  # no NVVM / NVRTC here

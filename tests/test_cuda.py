@@ -372,30 +372,3 @@ def test_constants_pass_through_outputs_and_float64(rng, x64):
     _lower_and_check(fwd, (xc, wc), 1e-12)
     ct = rng.standard_normal(fwd.outvars[0].aval.shape)
     _lower_and_check(gfil, (xc, ct), 1e-12)
-
-
-@pytest.mark.skipif(SIM, reason="the simulator has no device memory to pool")
-def test_device_blocks_are_reused_after_their_arrays_die(rng, monkeypatch):
-    """The caching allocator (off by default until it has run on a GPU): an array's
-    block comes back to the pool when the last array over it (reshapes included) is
-    collected, and the next one of that size reuses it; data written meanwhile is
-    intact."""
-    import gc
-
-    from functrace.backends.numba_cuda import memory
-
-    monkeypatch.setattr(memory, "ENABLED", True)
-    a = memory.device_array((1000,), np.float32)
-    view = a.reshape(10, 100)
-    ptr = a.gpu_data.device_pointer_value
-    del a
-    gc.collect()
-    b = memory.device_array((500,), np.float64)  # same rounded size, block still in use
-    assert b.gpu_data.device_pointer_value != ptr
-    x = rng.standard_normal(1000).astype(np.float32)
-    view.copy_to_device(x.reshape(10, 100))
-    del view
-    gc.collect()
-    c = memory.to_device(x)  # now the block is free again
-    assert c.gpu_data.device_pointer_value == ptr
-    np.testing.assert_array_equal(c.copy_to_host(), x)

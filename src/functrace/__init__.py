@@ -21,6 +21,7 @@ from . import (
     tree_util,
 )
 from .backends import numba_cpu as _numba_cpu  # registers the 'cpu' backend
+from .backends.transfer import device_get, device_put
 from .compiler.jit import jit
 from .config import config
 from .core.jaxpr import ClosedJaxpr, Jaxpr
@@ -34,12 +35,14 @@ from .devices import (
     local_devices,
     process_count,
     process_index,
+    transfer_guard,
 )
 from .errors import (
     CollectiveError,
     ConcretizationError,
     FunctraceError,
     ShapeError,
+    TransferError,
     TransformError,
     UnboundAxisError,
     UnexpectedTracerError,

@@ -20,16 +20,22 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
+import importlib
+import logging
+import threading
 from collections.abc import Callable
 
 from .config import config
-from .errors import FunctraceError
+from .errors import FunctraceError, TransferError
 
 __all__ = [
-    "CpuDevice", "Device", "default_backend", "device_count", "devices", "local_device_count",
-    "local_devices", "process_count", "process_group", "process_index", "register_platform",
-    "set_process_group",
+    "CpuDevice", "Device", "check_transfer", "default_backend", "device_count", "devices",
+    "local_device_count", "local_devices", "platform_put", "process_count", "process_group",
+    "process_index", "register_platform", "set_process_group", "transfer_guard",
 ]
+
+logger = logging.getLogger("functrace.transfer")
 
 
 class Device:
@@ -63,16 +69,30 @@ class CpuDevice(Device):
 
 # name -> (priority, fn(process_index) -> list of that process's devices)
 _platforms: dict[str, tuple[int, Callable[[int], list[Device]]]] = {}
+# name -> fn(host ndarray, device) -> that platform's device-resident array (device_put)
+_putters: dict[str, Callable] = {}
+# optional platforms, registered by importing their backend on first use (by name, with
+# importlib, so this bottom layer imports no higher one); "gpu" is JAX's name for CUDA
+LAZY_PLATFORMS = {"cuda": "functrace.backends.numba_cuda"}
+ALIASES = {"gpu": "cuda"}
 
 
 def register_platform(name: str, local_devices_fn: Callable[[int], list[Device]],
-                      priority: int = 0) -> None:
+                      priority: int = 0, put: Callable | None = None) -> None:
     """Registers a platform: ``local_devices_fn(process_index)`` lists a process's devices.
 
     The default backend is the registered platform of highest priority that has devices
-    (a GPU backend registers with a priority above the CPU's 0).
+    (a GPU backend registers with a priority above the CPU's 0). ``put(x, device)``, for
+    platforms whose arrays live off the host, copies a host array to ``device``.
     """
     _platforms[name] = (priority, local_devices_fn)
+    if put is not None:
+        _putters[name] = put
+
+
+def platform_put(device: Device):
+    """The ``put(x, device)`` of ``device``'s platform, or None for host platforms."""
+    return _putters.get(ALIASES.get(device.platform, device.platform))
 
 
 def _cpu_devices(proc: int) -> list[Device]:
@@ -94,6 +114,14 @@ def default_backend() -> str:
 
 def _platform(backend: str | None):
     name = backend or default_backend()
+    name = ALIASES.get(name, name)
+    if name not in _platforms and name in LAZY_PLATFORMS:
+        try:
+            importlib.import_module(LAZY_PLATFORMS[name])
+        except ImportError as e:
+            raise FunctraceError(f"devices({name!r}): the backend could not be imported "
+                                 f"({e}); install numba-cuda (pip install 'functrace[cuda]')"
+                                 ) from e
     if name not in _platforms:
         raise FunctraceError(f"unknown backend {name!r}; known platforms: {sorted(_platforms)}")
     return _platforms[name][1]
@@ -152,3 +180,53 @@ def process_index() -> int:
 def process_count() -> int:
     """The number of processes (1 without ``distributed.initialize``)."""
     return _group.size
+
+
+# -- transfer guard --------------------------------------------------------------
+
+_LEVELS = ("allow", "log", "disallow", "log_explicit", "disallow_explicit")
+_guard = threading.local()
+
+
+@contextlib.contextmanager
+def transfer_guard(level: str):
+    """Logs or forbids host<->device transfers inside the ``with`` block (``jax.transfer_guard``).
+
+    ``"allow"`` (the default outside any guard) lets every transfer through; ``"log"``
+    logs implicit ones (a host array passed to a program that runs on a device, a device
+    array read by NumPy or printed); ``"disallow"`` raises a ``TransferError`` for them.
+    Explicit transfers (``device_put``, ``device_get``, ``Array.copy_to_host_async``) are
+    always allowed, except under ``"log_explicit"`` (logged) and ``"disallow_explicit"``
+    (forbidden too). The level is per thread, as in JAX.
+
+    Example:
+        >>> import functrace as ft
+        >>> with ft.transfer_guard("disallow"):
+        ...     ft.device_get(ft.device_put(1.0))  # explicit transfers are fine
+        array(1., dtype=float32)
+    """
+    if level not in _LEVELS:
+        raise FunctraceError(f"transfer_guard: unknown level {level!r}; expected one of "
+                             f"{_LEVELS}")
+    prev = getattr(_guard, "level", "allow")
+    _guard.level = level
+    try:
+        yield
+    finally:
+        _guard.level = prev
+
+
+def check_transfer(direction: str, what: str, explicit: bool = False) -> None:
+    """Applies the current ``transfer_guard`` to one transfer (``direction``:
+    ``"host-to-device"`` or ``"device-to-host"``; ``what`` names the value)."""
+    level = getattr(_guard, "level", "allow")
+    if level == "allow" or (explicit and level in ("log", "disallow")):
+        return
+    kind = "explicit" if explicit else "implicit"
+    if level.startswith("log"):
+        logger.warning("%s %s transfer: %s", kind, direction, what)
+        return
+    fix = ("put it on the device first with functrace.device_put(x)" if direction ==
+           "host-to-device" else "fetch it explicitly with functrace.device_get(x)")
+    raise TransferError(f"Disallowed {kind} {direction} transfer under "
+                        f"transfer_guard({level!r}): {what}; {fix}, or leave the guard.")

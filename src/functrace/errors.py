@@ -49,3 +49,7 @@ class UnboundAxisError(FunctraceError, NameError):
 
 class CollectiveError(FunctraceError, RuntimeError):
     """A cross-process collective failed: the processes disagreed, or one did not arrive."""
+
+
+class TransferError(FunctraceError, RuntimeError):
+    """An implicit host<->device transfer happened under ``transfer_guard("disallow")``."""

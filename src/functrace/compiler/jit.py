@@ -19,6 +19,7 @@ from ..config import config
 from ..core.array import Array, as_base, wrap
 from ..core.avals import (
     ARRAY_TYPES,
+    DEVICE_ARRAY_TYPES,
     ShapedArray,
     aval_of_value,
     canonicalize_dtype,
@@ -27,6 +28,7 @@ from ..core.avals import (
 )
 from ..core.jaxpr import ClosedJaxpr, pp_jaxpr
 from ..core.trace import Tracer, trace_to_jaxpr
+from ..devices import ALIASES
 from ..errors import TransformError
 from ..tree_util import tree_flatten, tree_unflatten
 from . import fusion, nested, passes
@@ -62,15 +64,26 @@ class Compiled:
         self.jaxpr = closed
         self.out_tree = out_tree
         self.timings = timings
+        self.backend = backend
+        self._warm = False
         t0 = time.perf_counter()
         self.steps = fusion.plan(closed.jaxpr,
                                  reductions=getattr(backend, "fuses_reductions", False))
         self._run, self.sources = backend.compile(closed.jaxpr, closed.consts, self.steps)
         timings["lower_s"] = time.perf_counter() - t0
 
-    def call_flat(self, leaves):
+    def call_flat(self, leaves, donated=()):
         # kernels dispatch fastest on exact ndarrays; results come back as Arrays
+        self._warm = True
+        if donated:
+            return [wrap(o) for o in self._run(*[as_base(x) for x in leaves], donated=donated)]
         return [wrap(o) for o in self._run(*[as_base(x) for x in leaves])]
+
+    def counters(self) -> dict | None:
+        """What the last call did on the device: ``launches`` (kernels),
+        ``allocations`` (device buffers allocated), ``h2d_bytes`` and ``d2h_bytes``
+        (copied each way); None on backends without a device (the CPU)."""
+        return getattr(self._run, "last_counters", None)
 
     def as_text(self) -> str:
         """The optimised jaxpr, the fusion plan and the generated kernel sources."""
@@ -85,7 +98,8 @@ class Compiled:
 
     def profile(self, *args, repeat: int = 5) -> str:
         """Runs the program ``repeat`` times and tables the time spent in each step."""
-        leaves = [canonicalize_value(x) for x in tree_flatten((args, {}))[0]]
+        leaves = [x if type(x) in DEVICE_ARRAY_TYPES else canonicalize_value(x)
+                  for x in tree_flatten((args, {}))[0]]
         totals = [0.0] * len(self.steps)
         self._run(*leaves)
         for _ in range(repeat):
@@ -99,10 +113,19 @@ class Compiled:
             shape = s.eqns[-1].outvars[0].aval.str_short() if s.eqns[-1].outvars else ""
             lines.append(f"{totals[k] / repeat * 1e3:9.3f} ms {100 * totals[k] / total:5.1f}%  "
                          f"step {k} {'fused ' if s.fused else ''}{what[:60]} -> {shape}")
+        c = self.counters()
+        if c is not None:
+            lines.insert(1, f"# per call: {c['launches']} kernel launches, {c['allocations']} "
+                            f"device allocations, {c['h2d_bytes']} B host->device, "
+                            f"{c['d2h_bytes']} B device->host")
         return "\n".join(lines)
 
     def warm_up(self):
-        """Runs once on zeros so every Numba kernel is compiled (or loaded from disk)."""
+        """Runs once on zeros so every Numba kernel is compiled (or loaded from disk);
+        nothing to do once the program has run."""
+        if self._warm:
+            return self
+        self._warm = True
         t0 = time.perf_counter()
         zeros = [np.zeros(v.aval.shape, v.aval.dtype) for v in self.jaxpr.jaxpr.invars]
         with np.errstate(all="ignore"):
@@ -138,7 +161,9 @@ class Jitted:
                                else tuple(static_argnums))
         self.static_argnames = ((static_argnames,) if isinstance(static_argnames, str)
                                 else tuple(static_argnames))
-        self.donate_argnums = donate_argnums  # accepted for JAX compatibility; no-op on CPU
+        # buffers of these arguments may become outputs' (on a device; a no-op on the CPU)
+        self.donate_argnums = ((donate_argnums,) if isinstance(donate_argnums, int)
+                               else tuple(donate_argnums or ()))
         self.backend_name = backend
         self._cache: dict = {}
         self._last_key = None
@@ -242,8 +267,8 @@ class Jitted:
             return None  # closes over an outer transformation's tracer: run inline
         closed = passes.optimize(nested.inline_calls(closed))
         timings = {"trace_s": t1 - t0, "optimize_s": time.perf_counter() - t1}
-        compiled = Compiled(self.__name__, closed, store["out_tree"],
-                            get_backend(self.backend_name), timings)
+        compiled = Compiled(self.__name__, closed, store["out_tree"], get_backend(key[3]),
+                            timings)
         self.compile_count += 1
         if config.log_compiles:
             logger.warning("jit(%s): compiling because %s; trace %.3fs, optimise %.3fs, "
@@ -264,8 +289,17 @@ class Jitted:
             return None, leaves
         # config flags that change what tracing produces (JAX's trace context)
         context = (config.threefry_partitionable,)
-        key = (in_tree, tuple(map(_leaf_signature, leaves)), statics, self.backend_name, context)
-        leaves = [canonicalize_value(x) for x in leaves]
+        backend = self.backend_name
+        on_device = next((x for x in leaves if type(x) in DEVICE_ARRAY_TYPES), None)
+        if on_device is not None:  # a program whose inputs are on a device runs there
+            platform = ALIASES.get(on_device.device.platform, on_device.device.platform)
+            backend = backend or platform
+        key = (in_tree, tuple(map(_leaf_signature, leaves)), statics, backend, context)
+        if on_device is not None and backend == platform:
+            leaves = [x if type(x) in DEVICE_ARRAY_TYPES else canonicalize_value(x)
+                      for x in leaves]
+        else:
+            leaves = [canonicalize_value(x) for x in leaves]
         compiled = self._cache.get(key)
         if compiled is None:
             compiled = self._compile(key, in_tree, statics, leaves)
@@ -279,7 +313,25 @@ class Jitted:
         compiled, leaves = self._lookup(args, kwargs)
         if compiled is None:  # inside another transformation: trace through
             return self.fun(*args, **kwargs)
-        return tree_unflatten(compiled.out_tree, compiled.call_flat(leaves))
+        donated = ()
+        if self.donate_argnums and getattr(compiled.backend, "supports_donation", False):
+            donated = self._donated_leaves(args, kwargs)
+        return tree_unflatten(compiled.out_tree, compiled.call_flat(leaves, donated))
+
+    def _donated_leaves(self, args, kwargs) -> tuple[int, ...]:
+        """Positions, among the flat argument leaves, of the donated arguments' leaves."""
+        static = {w for w, _ in self._split(args, kwargs)[2] if isinstance(w, int)}
+        nargs = len(args)
+        donate = {n % nargs for n in self.donate_argnums if -nargs <= n < nargs}
+        out, at = [], 0
+        for i, a in enumerate(args):
+            if i in static:
+                continue
+            n = len(tree_flatten(a)[0])
+            if i in donate:
+                out.extend(range(at, at + n))
+            at += n
+        return tuple(out)
 
     def lower(self, *args, **kwargs) -> Lowered:
         """The optimised program for these arguments (``.as_text()``, ``.compile()``)."""

@@ -213,6 +213,9 @@ def is_python_scalar(x) -> bool:
 
 # exact types taken as NumPy arrays without a conversion: np.ndarray and core.array.Array
 ARRAY_TYPES: set[type] = {np.ndarray, Array}
+# device-resident array types (shape, dtype, a platform): a backend adds its own. Their
+# avals need no transfer; turning one into a NumPy value is a (guarded) device-to-host copy.
+DEVICE_ARRAY_TYPES: set[type] = set()
 
 
 def canonicalize_value(x) -> np.ndarray:
@@ -257,7 +260,7 @@ def _scalar_aval(kind, x64) -> ShapedArray:
 
 def aval_of_value(x) -> ShapedArray:
     """The aval of a concrete value (weakly typed for Python scalars)."""
-    if type(x) in ARRAY_TYPES:
+    if type(x) in ARRAY_TYPES or type(x) in DEVICE_ARRAY_TYPES:
         return _array_aval(x.shape, x.dtype, config.enable_x64)
     kind = _PY_KIND.get(type(x))
     if kind is not None:

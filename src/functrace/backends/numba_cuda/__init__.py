@@ -1,16 +1,14 @@
 """The Numba CUDA backend: ``jit(f, backend="cuda")``.
 
-Imported lazily on the first ``get_backend("cuda")`` (``import functrace`` never
-imports CUDA). A compiled program copies its inputs to the device once, runs
-every step on device arrays (fused elementwise clusters as generated kernels,
-``codegen.py``; matmul, convolutions, pooling and reductions as hand-written
-kernels, ``kernels.py``, ``conv.py``, ``pool.py``, ``ops.py``), and copies its
-outputs back: it returns NumPy arrays.
-
-NOTE: JAX returns device arrays and keeps them there between calls; here every
-call pays one host-to-device copy of its inputs and one device-to-host copy of
-its outputs. That keeps the API identical to the CPU backend's (results are
-plain NumPy arrays) at the price of the transfers, which dominate tiny programs.
+Imported lazily on the first ``get_backend("cuda")`` or ``devices("cuda")``
+(``import functrace`` never imports CUDA). A compiled program runs every step on
+device arrays (fused elementwise clusters as generated kernels, ``codegen.py``;
+matmul, convolutions, pooling and reductions as hand-written kernels,
+``kernels.py``, ``conv.py``, ``pool.py``, ``ops.py``) and allocates nothing after
+its first call (``executor.py``, ``memory.py``). Inputs put on the device with
+``functrace.device_put`` stay there and so do the outputs (``array.Array``); host
+inputs are copied in and, when all inputs are on the host, outputs copied back.
+The CUDA platform is the default one (``functrace.devices()``) on a real GPU only.
 
 Primitives without a device kernel run on the host (``table.host_lowering``).
 Without a GPU, ``NUMBA_ENABLE_CUDASIM=1`` (set before Numba is imported) runs
@@ -29,9 +27,12 @@ from numba import cuda
 from ...compiler.fusion import Step
 from ...compiler.registry import register_backend
 from ...core.jaxpr import Literal
+from ...devices import register_platform
 from ...errors import FunctraceError
-from . import conv, ops, pool  # noqa: F401 - they register their lowerings
-from .codegen import build_fused
+from . import conv, ops, pool, schedule  # noqa: F401 - conv, ops, pool register lowerings
+from .array import Array, CudaDevice, local_cuda_devices, put
+from .codegen import build_fused, build_group, build_reduction, direct_inputs
+from .executor import Executable
 from .table import has_lowering, host_lowering, lowerings, to_device
 
 SIMULATOR = bool(getattr(numba_config, "ENABLE_CUDASIM", False))
@@ -40,7 +41,8 @@ SIMULATOR = bool(getattr(numba_config, "ENABLE_CUDASIM", False))
 warnings.filterwarnings("ignore", message=r"Grid size \d+ will likely result in GPU "
                         "under-utilization")
 
-__all__ = ["SIMULATOR", "NumbaCudaBackend", "has_lowering", "lowerings"]
+__all__ = ["SIMULATOR", "Array", "CudaDevice", "NumbaCudaBackend", "has_lowering",
+           "lowerings"]
 
 
 def check_available() -> None:
@@ -67,7 +69,7 @@ def _step_label(k: int, step: Step) -> str:
 def lower_step(step: Step):
     """Returns ``(run, source or None)`` for one step of the plan."""
     if step.fused:
-        return build_fused(step)
+        return build_reduction(step) if step.reduction is not None else build_fused(step)
     eqn = step.eqns[0]
     lowering = lowerings.get(eqn.primitive, host_lowering)
     return lowering(eqn), None
@@ -77,34 +79,41 @@ class NumbaCudaBackend:
     """Lowers a jit plan to CUDA kernels (see the module docstring)."""
 
     name = "cuda"
+    supports_donation = True
+    fuses_reductions = True  # a reduction ending a cluster is part of its kernel
 
     def compile(self, jaxpr, consts, steps):
-        """Builds the executable: ``run(*args) -> list of NumPy outputs``."""
+        """Builds the executable (``executor.Executable``) and the generated sources."""
         check_available()
         slot: dict = {}
         for k, v in enumerate(jaxpr.constvars + jaxpr.invars):
             slot[v] = k
-        n_fixed = len(slot)
         literals: list = []  # device copies of literals read by non-fused steps
 
         def literal_slot(lit: Literal) -> int:
             literals.append(to_device(np.asarray(lit.val, lit.aval.dtype)))
             return -len(literals)
 
-        program, sources = [], []
-        for k, step in enumerate(steps):
+        program, sources, inplace = [], [], []
+        for k, grp in enumerate(schedule.group(schedule.fold_broadcasts(steps, jaxpr.outvars))):
+            step = grp[0]
+            alias = schedule.alias_of(step) if len(grp) == 1 else None
+            if alias is not None:  # a copy: a second name for the same buffer
+                slot[alias[0]] = slot[alias[1]]
+                continue
+            label = _step_label(k, step) + (f" and {len(grp) - 1} more" if len(grp) > 1 else "")
             try:
-                kernel, source = lower_step(step)
+                kernel, source = build_group(grp) if len(grp) > 1 else lower_step(step)
             except FunctraceError:
                 raise
             except Exception as e:
-                raise FunctraceError(f"cuda backend: lowering {_step_label(k, step)} failed: "
+                raise FunctraceError(f"cuda backend: lowering {label} failed: "
                                      f"{type(e).__name__}: {e}") from e
             if source is not None:
                 sources.append(source)
             if step.fused:
-                reads = [slot[v] for v in step.inputs]
-                outs = step.outputs
+                reads = [slot[v] for s in grp for v in s.inputs]
+                outs = [v for s in grp for v in s.outputs]
             else:
                 reads = [literal_slot(x) if isinstance(x, Literal) else slot[x]
                          for x in step.eqns[0].inputs]
@@ -113,42 +122,16 @@ class NumbaCudaBackend:
             for v in outs:
                 slot[v] = len(slot)
                 writes.append(slot[v])
-            program.append((kernel, reads, writes, _step_label(k, step)))
-        n_slots = len(slot)
-        out_reads = [x if isinstance(x, Literal) else slot[x] for x in jaxpr.outvars]
-        device_consts = [to_device(np.asarray(c)) for c in consts]
-        in_dtypes = [v.aval.dtype for v in jaxpr.invars]
-
-        def run(*args, timings=None, device_outputs=False):
-            # device arrays are taken as they are; with device_outputs the results stay
-            # on the device (what benchmarks/gpu.py times as "device-resident")
-            env = [None] * n_slots
-            env[:n_fixed] = device_consts + [
-                a if hasattr(a, "copy_to_host") else to_device(np.asarray(a, dtype=d))
-                for a, d in zip(args, in_dtypes, strict=True)]
-            for k, (kernel, reads, writes, label) in enumerate(program):
-                if timings is not None:
-                    cuda.synchronize()
-                    t0 = time.perf_counter()
-                try:
-                    outs = kernel(*[env[r] if r >= 0 else literals[-r - 1] for r in reads])
-                except FunctraceError:
-                    raise
-                except Exception as e:
-                    raise FunctraceError(f"cuda backend: {label} failed: "
-                                         f"{type(e).__name__}: {e}") from e
-                for w, o in zip(writes, outs, strict=False):
-                    env[w] = o
-                if timings is not None:
-                    cuda.synchronize()
-                    timings[k] += time.perf_counter() - t0
-            if device_outputs:
-                return [env[r] if type(r) is int else to_device(np.asarray(r.val, r.aval.dtype))
-                        for r in out_reads]
-            return [env[r].copy_to_host() if type(r) is int else np.asarray(r.val, r.aval.dtype)
-                    for r in out_reads]
-
-        return run, sources
+            program.append((kernel, reads, writes, label))
+            inplace.append({(slot[x], slot[o]) for s in grp if s.fused and s.reduction is None
+                            for x in direct_inputs(s) for o in s.outputs
+                            if o.aval.shape == s.shape})
+        executable = Executable(jaxpr, program, inplace, len(slot),
+                                [x if isinstance(x, Literal) else slot[x]
+                                 for x in jaxpr.outvars],
+                                [to_device(np.asarray(c)) for c in consts], literals)
+        return executable, sources
 
 
 register_backend("cuda", NumbaCudaBackend())
+register_platform("cuda", local_cuda_devices, -1 if SIMULATOR else 10, put)

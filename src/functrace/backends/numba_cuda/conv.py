@@ -155,9 +155,9 @@ def _im2col(g: _Geometry, x, xs, group: int, cols=None):
         cols = memory.device_array(rows * g.taps, x.dtype)
     total = rows * g.taps
     if total:
-        _im2col_kernel[blocks(total), THREADS](flat(x), cols, tuple(np.int64(s) for s in xs),
-                                               g.args(), np.int64(group * g.cg),
-                                               np.int64(g.cg), x.dtype.type(0))
+        memory.launch(_im2col_kernel[blocks(total), THREADS], flat(x), cols,
+                      tuple(np.int64(s) for s in xs), g.args(), np.int64(group * g.cg),
+                      np.int64(g.cg), x.dtype.type(0))
     return cols
 
 
@@ -221,9 +221,10 @@ def _grad_input_lowering(eqn):
                 (ct_strides[0], ct_strides[2], ct_strides[1]), (0, g.taps, 1),
                 (g.positions * g.taps, g.taps, 1),
                 (grp * g.og * ct_strides[1], grp * g.og * g.taps, 0))
-            _col2im_kernel[blocks(total), THREADS](
-                dcols, flat(dx), tuple(np.int64(s) for s in xs), g.args(),
-                np.int64(grp * g.cg), np.int64(g.cg), dx.dtype.type(0))
+            memory.launch(
+                _col2im_kernel[blocks(total), THREADS], dcols, flat(dx),
+                tuple(np.int64(s) for s in xs), g.args(), np.int64(grp * g.cg), np.int64(g.cg),
+                dx.dtype.type(0))
         return [dx]
     return run
 
@@ -249,14 +250,15 @@ def _grad_filter_lowering(eqn):
             return [kernels.zeros(rhs_shape, dtype)]
         if k_rows == 0:
             return [kernels.zeros(rhs_shape, dtype)]
+        split = None
         if k_stride is not None:  # (n, p) walk the cotangent with one stride
             a, a_strides, a_off = ct, (0, ct_nop[1], k_stride), ct_nop[1]
-        else:  # copy it to (O, N * P)
-            nop = ct_nop
-            if nop is None:  # an unusual layout: to NCHW first
-                ct = kernels.transpose(ct, g.ospec)
-                nop = g.nop_strides(ct.shape, tuple(range(ct.ndim)))
-            sn, so, sp = nop
+        elif ct_nop is not None:  # (n, p) as two strides (NCHW): read in place
+            sn, so, sp = ct_nop
+            a, a_strides, a_off, split = ct, (0, so, sp), so, (g.positions, sn)
+        else:  # an unusual layout: to NCHW, then copy it to (O, N * P)
+            ct = kernels.transpose(ct, g.ospec)
+            sn, so, sp = g.nop_strides(ct.shape, tuple(range(ct.ndim)))
             a = kernels.gather(ct, (g.o, g.n, g.positions), (so, sn, sp))
             a_strides, a_off = (0, k_rows, 1), k_rows
         dwc = memory.device_array(canon_shape, dtype)
@@ -265,7 +267,7 @@ def _grad_filter_lowering(eqn):
             cols = _im2col(g, x, xs, grp, cols)
             kernels.matmul_into(dwc, a, cols, 1, g.og, g.taps, k_rows, a_strides,
                                 (0, g.taps, 1), (0, g.taps, 1),
-                                (grp * g.og * a_off, 0, grp * g.og * g.taps))
+                                (grp * g.og * a_off, 0, grp * g.og * g.taps), a_split=split)
         return [kernels.transpose(dwc, inverse).reshape(rhs_shape)]
     return run
 

@@ -39,8 +39,15 @@ def compiled_kernel_count():
 
 
 def flat(a):
-    """The 1-D view of a C-contiguous device array (a rank-0 array becomes size 1)."""
-    return a.reshape(max(a.size, 1)) if a.ndim != 1 else a
+    """The 1-D view of a C-contiguous device array (a rank-0 array becomes size 1); kept
+    on the array, so the arena's views (reused by every call) reshape once."""
+    if a.ndim == 1:
+        return a
+    d = a.__dict__
+    f = d.get("_ft_flat")
+    if f is None:
+        f = d["_ft_flat"] = a.reshape(max(a.size, 1))
+    return f
 
 
 def contiguous_strides(shape) -> tuple[int, ...]:
@@ -81,7 +88,7 @@ def gather(src, shape, strides, offset: int = 0, dtype=None):
     if size == 0:
         return out
     run_shape, run_strides = (shape, strides) if shape else ((1,), (0,))
-    _gather_kernel[blocks(size), THREADS](flat(src), flat(out), np.int64(offset),
+    memory.launch(_gather_kernel[blocks(size), THREADS], flat(src), flat(out), np.int64(offset),
                                           tuple(np.int64(n) for n in run_shape),
                                           tuple(np.int64(s) for s in run_strides))
     return out
@@ -107,10 +114,16 @@ def _fill_kernel(dst, value):
         dst[i] = value
 
 
+def fill(out, value) -> None:
+    """Sets every element of the device array ``out`` to ``value``."""
+    if out.size:
+        memory.launch(_fill_kernel[blocks(out.size), THREADS], flat(out),
+                      np.dtype(out.dtype).type(value))
+
+
 def zeros(shape, dtype):
     out = memory.device_array(tuple(shape), dtype)
-    if out.size:
-        _fill_kernel[blocks(out.size), THREADS](flat(out), np.dtype(dtype).type(0))
+    fill(out, 0)
     return out
 
 
@@ -134,17 +147,22 @@ def combine(acc, v, is_sum, is_max):
     return v if (v < acc or v != v) else acc
 
 
+def reduce_identity(kind: str, dtype: np.dtype):
+    """The value a ``kind`` (sum/max/min) reduction starts from, as a ``dtype`` scalar."""
+    dtype = np.dtype(dtype)
+    if kind == "sum":
+        return dtype.type(0)
+    if np.issubdtype(dtype, np.floating):
+        return dtype.type(-np.inf if kind == "max" else np.inf)
+    info = np.iinfo(dtype) if dtype != np.bool_ else None
+    return (dtype.type(kind == "min") if info is None
+            else dtype.type(info.min if kind == "max" else info.max))
+
+
 @functools.cache
 def _reduce_kernel(kind: str, dtype: np.dtype):
     nb = from_dtype(dtype)
-    if kind == "sum":
-        identity = dtype.type(0)
-    elif np.issubdtype(dtype, np.floating):
-        identity = dtype.type(-np.inf if kind == "max" else np.inf)
-    else:
-        info = np.iinfo(dtype) if dtype != np.bool_ else None
-        identity = (dtype.type(kind == "min") if info is None
-                    else dtype.type(info.min if kind == "max" else info.max))
+    identity = reduce_identity(kind, dtype)
     is_sum, is_max = kind == "sum", kind == "max"
 
     @cuda.jit
@@ -204,8 +222,9 @@ def reduce_rows(kind: str, x, rows: int, length: int):
     if length <= SHORT_ROW:
         out = memory.device_array(rows, dtype)
         if rows:
-            _reduce_short_kernel(kind, dtype)[blocks(rows), THREADS](
-                src, out, np.int64(rows), np.int64(length))
+            memory.launch(
+                _reduce_short_kernel(kind, dtype)[blocks(rows), THREADS], src, out,
+                np.int64(rows), np.int64(length))
         return out
     kernel = _reduce_kernel(kind, dtype)[0]
     parts = 1
@@ -214,7 +233,7 @@ def reduce_rows(kind: str, x, rows: int, length: int):
     out = memory.device_array(rows * parts, dtype)
     if rows == 0:
         return memory.device_array(0, dtype)
-    kernel[rows * parts, REDUCE_THREADS](src, out, np.int64(length), np.int64(parts))
+    memory.launch(kernel[rows * parts, REDUCE_THREADS], src, out, np.int64(length), np.int64(parts))
     if parts > 1:
         return reduce_rows(kind, out, rows, parts)
     return out
@@ -234,12 +253,17 @@ _MAX_GRID_Z = 65535
 
 
 @functools.cache
-def _matmul_kernel(dtype: np.dtype):
+def _matmul_kernel(dtype: np.dtype, two_level: bool = False):
+    """With ``two_level``, A's contraction index ``kg`` (global: ``bat * k_size + k``,
+    the batch being split-K chunks) walks two dims: ``(kg // a_kin) * a_kout + (kg %
+    a_kin) * a_strides[2]`` (conv_grad_filter reads an NCHW cotangent over (n, p) so,
+    without a copy). ``k_total`` shortens the last chunk of a split contraction."""
     nb = from_dtype(dtype)
     zero = dtype.type(0)
 
     @cuda.jit
-    def kernel(a, b, c, m_size, n_size, k_size, a_strides, b_strides, c_strides, offsets):
+    def kernel(a, b, c, m_size, n_size, k_size, a_strides, b_strides, c_strides, offsets,
+               k_total, a_kin, a_kout):
         a_tile = cuda.shared.array((TILE_K, TILE_M), nb)
         b_tile = cuda.shared.array((TILE_K, TILE_N), nb)
         acc = cuda.local.array((_PER, _PER), nb)
@@ -251,25 +275,31 @@ def _matmul_kernel(dtype: np.dtype):
         bat = cuda.blockIdx.z
         a_base = offsets[0] + bat * a_strides[0]
         b_base = offsets[1] + bat * b_strides[0]
+        k_len = min(k_size, k_total - bat * k_size)
         for i in range(_PER):
             for j in range(_PER):
                 acc[i, j] = zero
-        for k0 in range(0, k_size, TILE_K):
+        for k0 in range(0, k_len, TILE_K):
             for l in range(TILE_M * TILE_K // (_TPB * _TPB)):
                 e = tid + l * _TPB * _TPB
                 r = e // TILE_K
                 kk = e % TILE_K
                 gr = row0 + r
                 gk = k0 + kk
-                if gr < m_size and gk < k_size:
-                    a_tile[kk, r] = a[a_base + gr * a_strides[1] + gk * a_strides[2]]
+                if gr < m_size and gk < k_len:
+                    if two_level:
+                        kg = bat * k_size + gk
+                        a_tile[kk, r] = a[offsets[0] + gr * a_strides[1] + (kg // a_kin) * a_kout
+                                          + (kg % a_kin) * a_strides[2]]
+                    else:
+                        a_tile[kk, r] = a[a_base + gr * a_strides[1] + gk * a_strides[2]]
                 else:
                     a_tile[kk, r] = zero
                 kk = e // TILE_N
                 cc = e % TILE_N
                 gk = k0 + kk
                 gc = col0 + cc
-                if gk < k_size and gc < n_size:
+                if gk < k_len and gc < n_size:
                     b_tile[kk, cc] = b[b_base + gk * b_strides[1] + gc * b_strides[2]]
                 else:
                     b_tile[kk, cc] = zero
@@ -319,49 +349,71 @@ def _split_k_parts(batch: int, m: int, n: int, k: int) -> int:
 
 
 def matmul_into(c, a, b, batch: int, m: int, n: int, k: int, a_strides, b_strides,
-                c_strides, offsets=(0, 0, 0)) -> None:
+                c_strides, offsets=(0, 0, 0), a_split=None) -> None:
     """``C[b, m, n] = A[b, m, :] @ B[b, :, n]`` on flat device arrays through
-    (batch, row, column) element strides and base ``offsets`` (of A, B, C)."""
+    (batch, row, column) element strides and base ``offsets`` (of A, B, C). With
+    ``a_split = (kin, kout)`` (batch 1 only), A's contraction index walks two dims:
+    ``(k // kin) * kout + (k % kin) * a_strides[2]``."""
     if batch * m * n == 0:
         return
     if k == 0:
         raise ValueError("matmul_into: empty contraction; the caller zero-fills instead")
     parts = _split_k_parts(batch, m, n, k)
     if parts > 1:
-        _matmul_split_k(c, a, b, m, n, k, parts, a_strides, b_strides, c_strides, offsets)
+        _matmul_split_k(c, a, b, m, n, k, parts, a_strides, b_strides, c_strides, offsets,
+                        a_split)
         return
-    _launch_matmul(c, a, b, batch, m, n, k, a_strides, b_strides, c_strides, offsets)
+    _launch_matmul(c, a, b, batch, m, n, k, a_strides, b_strides, c_strides, offsets,
+                   a_split=a_split)
 
 
-def _matmul_split_k(c, a, b, m, n, k, parts, a_strides, b_strides, c_strides, offsets):
+def _matmul_split_k(c, a, b, m, n, k, parts, a_strides, b_strides, c_strides, offsets,
+                    a_split):
+    """One launch over ``total`` chunks of the contraction (the last one shorter), then
+    one that sums them into C."""
     chunk = -(-k // parts)
-    full, rest = k // chunk, k % chunk
-    total = full + (rest > 0)
+    total = -(-k // chunk)
     partial = memory.device_array(total * m * n, c.dtype)
-    _launch_matmul(partial, a, b, full, m, n, chunk,
+    _launch_matmul(partial, a, b, total, m, n, chunk,
                    (chunk * a_strides[2], a_strides[1], a_strides[2]),
                    (chunk * b_strides[1], b_strides[1], b_strides[2]), (m * n, n, 1),
-                   (offsets[0], offsets[1], 0))
-    if rest:
-        _launch_matmul(partial, a, b, 1, m, n, rest, a_strides, b_strides, (m * n, n, 1),
-                       (offsets[0] + full * chunk * a_strides[2],
-                        offsets[1] + full * chunk * b_strides[1], full * m * n))
-    _sum_parts_kernel[blocks(m * n), THREADS](
-        partial, flat(c), np.int64(total), np.int64(m), np.int64(n),
-        (np.int64(c_strides[1]), np.int64(c_strides[2])), np.int64(offsets[2]))
+                   (offsets[0], offsets[1], 0), k_total=k, a_split=a_split)
+    memory.launch(
+        _sum_parts_kernel[blocks(m * n), THREADS], partial, flat(c), np.int64(total),
+        np.int64(m), np.int64(n), (np.int64(c_strides[1]), np.int64(c_strides[2])),
+        np.int64(offsets[2]))
 
 
-def _launch_matmul(c, a, b, batch, m, n, k, a_strides, b_strides, c_strides, offsets):
-    kernel = _matmul_kernel(np.dtype(c.dtype))
+@functools.lru_cache(maxsize=1024)
+def _matmul_launches(dtype, batch, m, n, k, a_strides, b_strides, c_strides, offsets,
+                     k_total, a_split):
+    """(configured kernel, scalar arguments) per launch; computed once per geometry (the
+    shapes of a compiled program never change between calls)."""
+    kernel = _matmul_kernel(np.dtype(dtype), a_split is not None)
+    kin, kout = a_split or (0, 0)
     as_i64 = lambda t: tuple(np.int64(v) for v in t)  # noqa: E731
+    out = []
     for b0 in range(0, batch, _MAX_GRID_Z):  # the grid's z extent is at most 65535
         nb = min(_MAX_GRID_Z, batch - b0)
         grid = ((n + TILE_N - 1) // TILE_N, (m + TILE_M - 1) // TILE_M, nb)
         offs = [o + b0 * s[0] for o, s in zip(offsets, (a_strides, b_strides, c_strides),
                                                strict=True)]
-        kernel[grid, (_TPB, _TPB)](flat(a), flat(b), flat(c), np.int64(m), np.int64(n),
-                                   np.int64(k), as_i64(a_strides), as_i64(b_strides),
-                                   as_i64(c_strides), as_i64(offs))
+        out.append((memory.configure(kernel, grid, (_TPB, _TPB)),
+                    (np.int64(m), np.int64(n), np.int64(k), as_i64(a_strides),
+                     as_i64(b_strides), as_i64(c_strides), as_i64(offs),
+                     np.int64((k_total or k * batch) - b0 * k), np.int64(kin),
+                     np.int64(kout))))
+    return out
+
+
+def _launch_matmul(c, a, b, batch, m, n, k, a_strides, b_strides, c_strides, offsets,
+                   k_total=None, a_split=None):
+    fa, fb, fc = flat(a), flat(b), flat(c)
+    for configured, scalars in _matmul_launches(
+            np.dtype(c.dtype), batch, m, n, k, tuple(a_strides), tuple(b_strides),
+            tuple(c_strides), tuple(offsets), k_total,
+            None if a_split is None else tuple(a_split)):
+        memory.launch(configured, fa, fb, fc, *scalars)
 
 
 def matmul(a, b, batch: int, m: int, n: int, k: int, a_strides, b_strides, dtype):

@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import math
 
+from ...compiler.fusion import Step
+from ...core.jaxpr import Var
 from ...lax import dots, reductions, shape_ops, slicing
 from . import kernels
+from .codegen import build_reduction
 from .kernels import contiguous_strides
 from .table import host_lowering, lowerings
 
@@ -90,6 +93,12 @@ def _reduction_lowering(kind: str, eqn):
     length = math.prod(x_aval.shape[d] for d in axes)
     if length == 0:
         return host_lowering(eqn)  # the identity everywhere (or an error for max/min)
+
+    if perm != tuple(range(len(perm))) and isinstance(eqn.inputs[0], Var):
+        # reduced axes not last: one generated kernel walks them through strides
+        # (instead of a transposed copy and a row reduction)
+        run, _ = build_reduction(Step([eqn], [eqn.inputs[0]], list(eqn.outvars), fused=True))
+        return run
 
     def run(x):
         if rows == 0:

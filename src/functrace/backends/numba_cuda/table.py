@@ -29,7 +29,7 @@ def has_lowering(prim) -> bool:
 
 
 def to_host(x) -> np.ndarray:
-    return x.copy_to_host()
+    return memory.to_host(x)
 
 
 def to_device(x: np.ndarray):

@@ -1,0 +1,81 @@
+"""CUDA-side rewrites of the fusion plan that save kernel launches.
+
+A launch costs tens of microseconds from Python, whatever the kernel does, so the
+backend removes the ones that carry no work of their own:
+
+- ``alias``: a fused step that only copies (``stop_gradient``, a same-dtype
+  ``convert_element_type``) becomes a second name for its input, no kernel;
+- ``fold_broadcasts``: a standalone ``broadcast_in_dim`` whose value is read only by
+  fused steps of its shape becomes a strided load inside each of them (the
+  broadcast is never materialised);
+- ``group``: consecutive fused steps that do not read each other's outputs (an
+  optimizer's per-parameter updates) run as one launch, each cluster over its own
+  range of thread indices (``codegen.build_group``).
+
+The plan's ``Step``s and equations are not modified: rewrites build new ``Step``s.
+"""
+
+from __future__ import annotations
+
+from ...compiler.fusion import Step
+from ...core.jaxpr import Var
+
+_COPIES = {"stop_gradient"}
+
+
+def alias_of(step: Step):
+    """``(output var, input var)`` when the fused step only copies its input, else None."""
+    if not step.fused or len(step.eqns) != 1 or len(step.outputs) != 1:
+        return None
+    eqn = step.eqns[0]
+    x = eqn.inputs[0] if eqn.inputs else None
+    same = isinstance(x, Var) and x.aval.dtype == eqn.outvars[0].aval.dtype
+    copies = eqn.primitive.name in _COPIES or eqn.primitive.name == "convert_element_type"
+    return (eqn.outvars[0], x) if same and copies and x.aval.shape == step.shape else None
+
+
+def fold_broadcasts(steps: list[Step], outvars) -> list[Step]:
+    """Folds each standalone broadcast read only by same-shape fused steps into them."""
+    readers: dict = {}
+    for k, s in enumerate(steps):
+        for x in s.inputs:
+            readers.setdefault(x, []).append(k)
+    program_outs = {v for v in outvars if isinstance(v, Var)}
+    out = list(steps)
+    dropped = set()
+    for k, s in enumerate(steps):
+        if s.fused or s.eqns[0].primitive.name != "broadcast_in_dim":
+            continue
+        eqn = s.eqns[0]
+        v, x = eqn.outvars[0], eqn.inputs[0]
+        users = readers.get(v, [])
+        if (not isinstance(x, Var) or v in program_outs or not users or any(
+                not steps[u].fused or steps[u].shape != v.aval.shape for u in users)):
+            continue
+        for u in users:
+            c = out[u]
+            inputs = [y for y in c.inputs if y is not v]
+            if x not in inputs:
+                inputs.append(x)
+            out[u] = Step([eqn, *c.eqns], inputs, list(c.outputs), fused=True)
+        dropped.add(k)
+    return [s for k, s in enumerate(out) if k not in dropped]
+
+
+def group(steps: list[Step]) -> list[list[Step]]:
+    """Runs of consecutive fused steps (no reductions) that read nothing another member
+    writes; every other step is a group of one."""
+    groups: list[list[Step]] = []
+    written: set = set()
+    def joinable(s):
+        return s.fused and s.reduction is None and alias_of(s) is None
+
+    for s in steps:
+        if (joinable(s) and groups and joinable(groups[-1][-1])
+                and not any(x in written for x in s.inputs)):
+            groups[-1].append(s)
+        else:
+            groups.append([s])
+            written = set()
+        written.update(s.outputs)
+    return groups
