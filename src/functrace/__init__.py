@@ -23,7 +23,6 @@ from .backends import numba_cpu as _numba_cpu  # registers the 'cpu' backend
 from .compiler.jit import jit
 from .config import config
 from .core.jaxpr import ClosedJaxpr, Jaxpr
-from .core.make_jaxpr import ShapeDtypeStruct, make_jaxpr
 from .core.trace import eval_jaxpr
 from .devices import (
     device_count,
@@ -42,12 +41,13 @@ from .errors import (
     UnboundAxisError,
     UnexpectedTracerError,
 )
-from .jacobians import hessian, jacfwd, jacrev
 from .lax import stop_gradient
 from .spmd import pmap
 from .transforms.api import grad, jvp, linearize, value_and_grad, vjp
-from .transforms.batching import vmap
 from .transforms.checkpoint import checkpoint, checkpoint_policies, remat
 from .transforms.custom import custom_jvp, custom_vjp
+from .transforms.jacobians import hessian, jacfwd, jacrev
+from .transforms.make_jaxpr import ShapeDtypeStruct, make_jaxpr
+from .transforms.vmap import vmap
 
 __version__ = "0.1.0"

@@ -9,7 +9,6 @@ reason (which part of the key changed) and its timings.
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import time
 
@@ -17,41 +16,17 @@ import numpy as np
 
 from ..config import config
 from ..core.array import Array, as_base, wrap
-from ..core.avals import (
-    ARRAY_TYPES,
-    ShapedArray,
-    aval_of_value,
-    canonicalize_dtype,
-    canonicalize_value,
-    python_scalar_signature,
-)
+from ..core.avals import ShapedArray, canonicalize_value
 from ..core.jaxpr import ClosedJaxpr, pp_jaxpr
 from ..core.trace import Tracer, trace_to_jaxpr
 from ..errors import TransformError
-from ..tree_util import tree_flatten, tree_unflatten
+from ..transforms.api_util import StaticArgs, check_callable, flatten_fun, fun_name, with_statics
+from ..tree_util import tree_flatten
 from . import fusion, nested, passes
+from .dispatch import fast_key, leaf_signature, unflattener
 from .registry import get_backend
 
 logger = logging.getLogger("functrace.jit")
-
-
-_LEAF_TYPES = frozenset({np.ndarray, Array, float, int, bool, complex})
-
-
-@functools.lru_cache(maxsize=64)
-def _flat_tree(n: int):
-    return tree_flatten(((0,) * n, {}))[1]
-
-
-def _leaf_signature(x):
-    """(shape, dtype, weak_type) of an argument leaf, fast for arrays and Python scalars."""
-    if type(x) in ARRAY_TYPES:
-        return (x.shape, canonicalize_dtype(x.dtype), False)
-    sig = python_scalar_signature(x)
-    if sig is not None:
-        return sig
-    a = aval_of_value(x)
-    return (a.shape, a.dtype, a.weak_type)
 
 
 class Compiled:
@@ -61,6 +36,7 @@ class Compiled:
         self.name = name
         self.jaxpr = closed
         self.out_tree = out_tree
+        self.unflatten = unflattener(out_tree)
         self.timings = timings
         t0 = time.perf_counter()
         self.steps = fusion.plan(closed.jaxpr,
@@ -132,82 +108,25 @@ class Jitted:
     def __init__(self, fun, static_argnums, static_argnames, donate_argnums, backend):
         functools.update_wrapper(self, fun)
         self.fun = fun
-        static_argnums = () if static_argnums is None else static_argnums
-        static_argnames = () if static_argnames is None else static_argnames
-        self.static_argnums = ((static_argnums,) if isinstance(static_argnums, int)
-                               else tuple(static_argnums))
-        self.static_argnames = ((static_argnames,) if isinstance(static_argnames, str)
-                                else tuple(static_argnames))
+        self.__name__ = fun_name(fun)
+        self._static = StaticArgs(fun, static_argnums, static_argnames,
+                                  label=f"jit({self.__name__})")
+        self.static_argnums = self._static.argnums
+        self.static_argnames = self._static.argnames
         self.donate_argnums = donate_argnums  # accepted for JAX compatibility; no-op on CPU
         self.backend_name = backend
         self._cache: dict = {}
+        # the fast path's cache: (leaf signatures, config context) -> Compiled, for calls
+        # with positional array/scalar arguments only (then the tree and statics are known)
+        self._fast: dict = {}
         self._last_key = None
         self.compile_count = 0
-        try:
-            sig = inspect.signature(fun).parameters.values()
-        except (TypeError, ValueError):
-            sig = []
-        self._params = [p.name for p in sig]
-        has_var = any(p.kind == p.VAR_POSITIONAL for p in sig)
-        self._n_max = None if has_var or not sig else sum(
-            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in sig)
-        positional = [p.name for p in sig if p.kind in (p.POSITIONAL_ONLY,
-                                                        p.POSITIONAL_OR_KEYWORD)]
-        # as in JAX, each of static_argnums / static_argnames also covers the other way of
-        # passing the same parameter (found through the signature)
-        names = set(self.static_argnames)
-        names.update(positional[n] for n in self.static_argnums if 0 <= n < len(positional))
-        self._static_names = frozenset(names)
-        self._static_positions = frozenset(
-            positional.index(n) for n in self.static_argnames if n in positional)
 
     def __get__(self, obj, objtype=None):
         """``@jit`` on a method: ``obj.method(x)`` calls the jitted function with ``obj``."""
         if obj is None:
             return self
         return functools.partial(self, obj)
-
-    # -- argument handling ------------------------------------------------------
-    def _split(self, args, kwargs):
-        nargs = len(args)
-        nums = {n for n in self._static_positions if n < nargs}
-        for n in self.static_argnums:
-            if -nargs <= n < nargs:
-                nums.add(n % nargs)
-            elif self._n_max is not None and not -self._n_max <= n < self._n_max:
-                raise TransformError(
-                    f"jit({self.__name__}): static_argnums={self.static_argnums} is out of range "
-                    f"for a function of {self._n_max} positional parameter(s)")
-            # otherwise that parameter was passed by keyword (or left to its default)
-        statics = tuple((i, args[i]) for i in sorted(nums))
-        statics += tuple((k, kwargs[k]) for k in sorted(kwargs) if k in self._static_names)
-        for where, val in statics:
-            try:
-                hash(val)
-            except TypeError:
-                label = (f"argument {where}" if isinstance(where, int) else f"argument {where!r}")
-                raise TransformError(
-                    f"jit({self.__name__}): static {label} has unhashable type "
-                    f"{type(val).__name__}; static arguments are cache keys. Pass a tuple "
-                    "instead of a list, or make the argument non-static.") from None
-        dyn_args = tuple(a for i, a in enumerate(args) if i not in nums)
-        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self._static_names}
-        return dyn_args, dyn_kwargs, statics
-
-    def _flat_fun(self, in_tree, statics, store):
-        def flat(*leaves):
-            dyn_args, dyn_kwargs = tree_unflatten(in_tree, leaves)
-            args = list(dyn_args)
-            kwargs = dict(dyn_kwargs)
-            for where, val in statics:
-                if isinstance(where, int):
-                    args.insert(where, val)
-                else:
-                    kwargs[where] = val
-            out = self.fun(*args, **kwargs)
-            out_leaves, store["out_tree"] = tree_flatten(out)
-            return out_leaves
-        return flat
 
     # -- compilation -------------------------------------------------------------
     def _explain_miss(self, key) -> str:
@@ -232,11 +151,12 @@ class Jitted:
 
     def _compile(self, key, in_tree, statics, leaves) -> Compiled:
         t0 = time.perf_counter()
-        store: dict = {}
         avals = [ShapedArray(*sig) for sig in key[1]]
         names = [f"leaf {k}" for k in range(len(leaves))]
-        closed = trace_to_jaxpr(self._flat_fun(in_tree, statics, store), avals, names,
-                                transform="jit", fun_name=self.__name__)
+        flat_fun, store = flatten_fun(with_statics(self.fun, statics), in_tree,
+                                      with_kwargs=True, check_outputs=False)
+        closed = trace_to_jaxpr(flat_fun, avals, names, transform="jit",
+                                fun_name=self.__name__)
         t1 = time.perf_counter()
         if any(isinstance(c, Tracer) for c in closed.consts):
             return None  # closes over an outer transformation's tracer: run inline
@@ -252,19 +172,32 @@ class Jitted:
         return compiled
 
     def _lookup(self, args, kwargs):
-        if (not kwargs and not self.static_argnums and not self._static_positions
-                and all(type(a) in _LEAF_TYPES for a in args)):
-            # fast path: positional array/scalar arguments, no statics, no containers
-            statics, leaves = (), list(args)
-            in_tree = _flat_tree(len(args))
+        """``(compiled, canonical leaves)``; ``compiled`` is None under another
+        transformation (a tracer among the leaves, or one closed over)."""
+        if self._static.none:
+            fast = fast_key(args, kwargs)
+            if fast is not None:  # host arrays, scalars and plain containers of them
+                key, leaves = fast
+                compiled = self._fast.get(key)
+                if compiled is None:
+                    compiled, _ = self._lookup_general(args, kwargs)
+                    if compiled is not None:
+                        self._fast[key] = compiled
+                return compiled, leaves
+        return self._lookup_general(args, kwargs)
+
+    def _lookup_general(self, args, kwargs):
+        if self._static.none:
+            statics = ()
+            leaves, in_tree = tree_flatten((args, kwargs))
         else:
-            dyn_args, dyn_kwargs, statics = self._split(args, kwargs)
+            dyn_args, dyn_kwargs, statics = self._static.split(args, kwargs)
             leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         if any(isinstance(x, Tracer) for x in leaves):
             return None, leaves
         # config flags that change what tracing produces (JAX's trace context)
         context = (config.threefry_partitionable,)
-        key = (in_tree, tuple(map(_leaf_signature, leaves)), statics, self.backend_name, context)
+        key = (in_tree, tuple(map(leaf_signature, leaves)), statics, self.backend_name, context)
         leaves = [canonicalize_value(x) for x in leaves]
         compiled = self._cache.get(key)
         if compiled is None:
@@ -279,7 +212,9 @@ class Jitted:
         compiled, leaves = self._lookup(args, kwargs)
         if compiled is None:  # inside another transformation: trace through
             return self.fun(*args, **kwargs)
-        return tree_unflatten(compiled.out_tree, compiled.call_flat(leaves))
+        # results come back as Arrays (a view, no copy), as call_flat returns them
+        return compiled.unflatten([o.view(Array) if type(o) is np.ndarray else o
+                                   for o in compiled._run(*leaves)])
 
     def lower(self, *args, **kwargs) -> Lowered:
         """The optimised program for these arguments (``.as_text()``, ``.compile()``)."""
@@ -305,6 +240,5 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), b
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames,
                                  donate_argnums=donate_argnums, backend=backend)
-    if not callable(fun):
-        raise TransformError(f"jit: expected a function, got {type(fun).__name__}")
+    check_callable(fun, "jit")
     return Jitted(fun, static_argnums, static_argnames, donate_argnums, backend)

@@ -1,0 +1,134 @@
+"""The per-call cost of ``jit``: a cache key and canonical leaves for the arguments.
+
+``jit``'s cache key is the pytree structure, each leaf's (shape, dtype, weak type),
+the statics, the backend and the config flags that change tracing. Building it the
+general way (``tree_flatten``, a ``PyTreeDef``, one aval per leaf) costs 10-50 µs a
+call in Python. ``fast_key`` builds an equivalent key in one pass for the arguments
+users pass most (host arrays, Python and NumPy scalars, and tuple/list/dict/None
+containers of them): a leaf's signature is read from a table keyed by its type (a
+scalar's signature depends on its type alone) or from its shape and dtype, and the
+structure is written into the same flat tuple. Anything else (a tracer, a registered
+pytree node, a namedtuple, a device array) makes it return None, and ``jit`` takes
+the general path, whose key also names the cached program for the fast one.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..config import config
+from ..core.array import Array
+from ..core.avals import (
+    ARRAY_TYPES,
+    aval_of_value,
+    canonicalize_dtype,
+    python_scalar_signature,
+)
+from ..errors import DTypeError
+from ..tree_util import tree_flatten, tree_unflatten
+
+__all__ = ["fast_key", "leaf_signature", "unflattener"]
+
+
+def leaf_signature(x):
+    """(shape, dtype, weak_type) of an argument leaf (the general path)."""
+    if type(x) in ARRAY_TYPES:
+        return (x.shape, canonicalize_dtype(x.dtype), False)
+    sig = python_scalar_signature(x)
+    if sig is not None:
+        return sig
+    a = aval_of_value(x)
+    return (a.shape, a.dtype, a.weak_type)
+
+
+# filled on first sight, one table per value of enable_x64
+_SCALAR_SIGS: dict[bool, dict[type, tuple]] = {False: {}, True: {}}
+_CANONICAL_DTYPES: dict[bool, dict[np.dtype, np.dtype]] = {False: {}, True: {}}
+_PY_SCALARS = (bool, int, float, complex)
+
+
+def _scalar_signature(t: type, x64: bool):
+    """The signature of any scalar of type ``t``; None if ``t`` is not a scalar type."""
+    if t in _PY_SCALARS:
+        sig = python_scalar_signature(t(0))
+    elif issubclass(t, np.generic):
+        try:
+            sig = ((), canonicalize_dtype(np.dtype(t)), False)
+        except (DTypeError, TypeError):  # not a number: the general path explains
+            return None
+    else:
+        return None
+    _SCALAR_SIGS[x64][t] = sig
+    return sig
+
+
+def _array_signature(x, x64: bool):
+    dt = x.dtype
+    cdt = _CANONICAL_DTYPES[x64].get(dt)
+    if cdt is None:
+        cdt = _CANONICAL_DTYPES[x64][dt] = canonicalize_dtype(dt)
+    return (x.shape, cdt, False)
+
+
+def _walk(x, key: list, leaves: list, x64: bool) -> bool:
+    """Appends ``x``'s structure and leaf signatures to ``key`` (pre-order, with each
+    node's type and length or keys, so the key determines the tree) and its canonical
+    leaves to ``leaves``, in ``tree_flatten``'s order. False if ``x`` needs the general
+    path."""
+    t = type(x)
+    sig = _SCALAR_SIGS[x64].get(t)
+    if sig is None:
+        if t is np.ndarray or t is Array:
+            sig = _array_signature(x, x64)
+        elif t is tuple or t is list:
+            key.append((t, len(x)))
+            return all(_walk(c, key, leaves, x64) for c in x)
+        elif t is dict:
+            try:
+                keys = tuple(sorted(x))  # tree_flatten's order
+            except TypeError:
+                return False
+            key.append((dict, keys))
+            return all(_walk(x[k], key, leaves, x64) for k in keys)
+        elif x is None:
+            key.append(None)
+            return True
+        elif (sig := _scalar_signature(t, x64)) is None:
+            return False
+    key.append(sig)
+    leaves.append(np.asarray(x, sig[1]))
+    return True
+
+
+def fast_key(args: tuple, kwargs: dict):
+    """``(key, canonical leaves)`` for a call without static arguments, or None.
+
+    Equal keys mean equal general keys (tree, signatures and config context), so the
+    key can stand for the general one in a second cache.
+    """
+    x64 = config.enable_x64
+    scalar_sigs = _SCALAR_SIGS[x64]
+    key: list = [len(args)]
+    leaves: list = []
+    for a in args:  # flat positional arguments, the usual call, need no recursion
+        sig = scalar_sigs.get(type(a))
+        if sig is None:
+            if not _walk(a, key, leaves, x64):
+                return None
+            continue
+        key.append(sig)
+        leaves.append(np.asarray(a, sig[1]))
+    if kwargs and not _walk(kwargs, key, leaves, x64):
+        return None
+    return (tuple(key), x64, config.threefry_partitionable), leaves
+
+
+def unflattener(tree):
+    """``tree_unflatten(tree, ·)``, with the two commonest output trees built directly."""
+    if tree == tree_flatten(0)[1]:
+        return lambda outs: outs[0]
+    if tree == tree_flatten((0,) * tree.num_leaves)[1]:
+        return tuple
+    return functools.partial(tree_unflatten, tree)
