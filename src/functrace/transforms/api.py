@@ -56,7 +56,7 @@ def jvp(fun, primals, tangents, has_aux: bool = False):
         raise TransformError(f"jvp: primal and tangent arguments must have the same tree "
                              f"structure; got {p_tree} and {t_tree}")
     t_leaves = [_check_tangent(p, t, i) for i, (p, t) in enumerate(zip(p_leaves, t_leaves))]
-    flat_fun, store = flatten_fun(fun, p_tree, has_aux=has_aux)
+    flat_fun, store = flatten_fun(fun, p_tree, has_aux)
     outs, t_outs = jvp_flat(flat_fun, p_leaves, t_leaves)
     n = store["n_out"]
     out = tree_unflatten(store["out_tree"], outs[:n])
@@ -106,7 +106,7 @@ def linearize(fun, *primals, has_aux: bool = False):
     p_leaves, in_tree = tree_flatten(primals)
     for i, p in enumerate(p_leaves):
         check_array_leaf(p, f"linearize: argument leaf {i}")
-    flat_fun, store = flatten_fun(fun, in_tree, has_aux=has_aux)
+    flat_fun, store = flatten_fun(fun, in_tree, has_aux)
     lin = _linearize_flat(flat_fun, p_leaves)
     n = store["n_out"]
     out = tree_unflatten(store["out_tree"], lin.primals_out[:n])
@@ -180,7 +180,7 @@ def vjp(fun, *primals, has_aux: bool = False):
     p_leaves, in_tree = tree_flatten(primals)
     for i, p in enumerate(p_leaves):
         check_array_leaf(p, f"vjp: argument leaf {i}")
-    flat_fun, store = flatten_fun(fun, in_tree, has_aux=has_aux)
+    flat_fun, store = flatten_fun(fun, in_tree, has_aux)
     lin = _linearize_flat(flat_fun, p_leaves)
     n = store["n_out"]
     out_tree = store["out_tree"]

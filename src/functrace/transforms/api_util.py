@@ -228,7 +228,7 @@ def argnums_partial(fun, nums, args, kwargs=None):
 # ---------------------------------------------------------------------------
 # flattening
 
-def flatten_fun(fun, in_tree, *, has_aux: bool = False, with_kwargs: bool = False,
+def flatten_fun(fun, in_tree, has_aux: bool = False, *, with_kwargs: bool = False,
                 check_outputs: bool = True):
     """``fun`` (pytrees in and out) as a function of flat leaves, and a dict it fills.
 

@@ -42,14 +42,22 @@ def _one_hot_axes(tree, j: int):
     return tree_unflatten(tree, [0 if k == j else None for k in range(tree.num_leaves)])
 
 
-def _diff_args(fun, argnums, args, who):
+def _linearized(transform, fun, argnums, has_aux, args, who):
+    """``transform`` (``linearize`` or ``vjp``) of ``fun`` w.r.t. the arguments at
+    ``argnums``: the linear function, aux (or None), the input and output trees and the
+    leaves' avals."""
     nums = argnums_tuple(fun, argnums, len(args), who)
     for i in nums:
         for leaf in tree_flatten(args[i])[0]:
             if not is_differentiable(get_aval(leaf)):
                 raise TransformError(f"{who} requires float inputs, but argument {i} of "
                                      f"{fun_name(fun)} has dtype {get_aval(leaf).dtype}")
-    return (nums, *argnums_partial(fun, nums, args))
+    f_partial, dyn = argnums_partial(fun, nums, args)
+    y, f_lin, *aux = transform(f_partial, *dyn, has_aux=has_aux)
+    in_leaves, in_tree = tree_flatten(dyn)
+    out_leaves, out_tree = tree_flatten(y)
+    return (f_lin, aux[0] if aux else None, in_tree, out_tree,
+            [get_aval(x) for x in in_leaves], [get_aval(o) for o in out_leaves])
 
 
 def jacfwd(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False):
@@ -65,15 +73,8 @@ def jacfwd(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False):
 
     @functools.wraps(fun)
     def jacfun(*args):
-        nums, f_partial, dyn = _diff_args(fun, argnums, args, "jacfwd")
-        if has_aux:
-            y, f_jvp, aux = linearize(f_partial, *dyn, has_aux=True)
-        else:
-            y, f_jvp = linearize(f_partial, *dyn)
-        in_leaves, in_tree = tree_flatten(dyn)
-        out_leaves, out_tree = tree_flatten(y)
-        in_avals = [get_aval(x) for x in in_leaves]
-        out_avals = [get_aval(o) for o in out_leaves]
+        f_jvp, aux, in_tree, out_tree, in_avals, out_avals = _linearized(
+            linearize, fun, argnums, has_aux, args, "jacfwd")
         per_in = []  # per input leaf: list (over out leaves) of jacobian blocks
         for j, aval in enumerate(in_avals):
             if aval.size == 0:
@@ -104,15 +105,9 @@ def jacrev(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False,
 
     @functools.wraps(fun)
     def jacfun(*args):
-        nums, f_partial, dyn = _diff_args(fun, argnums, args, "jacrev")
-        if has_aux:
-            y, f_vjp, aux = vjp(f_partial, *dyn, has_aux=True)
-        else:
-            y, f_vjp = vjp(f_partial, *dyn)
-        in_leaves, in_tree = tree_flatten(dyn)
-        out_leaves, out_tree = tree_flatten(y)
-        out_avals = [get_aval(o) for o in out_leaves]
-        in_avals = [get_aval(x) for x in in_leaves]
+        f_vjp, aux, in_tree, out_tree, in_avals, out_avals = _linearized(
+            vjp, fun, argnums, has_aux, args, "jacrev")
+        # jacfwd's loop transposed: one vmap per output leaf (not per input leaf)
         per_out = []  # per output leaf: list (over input leaves) of blocks
         for o, aval in enumerate(out_avals):
             if aval.size == 0:
@@ -124,7 +119,7 @@ def jacrev(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False,
                 tree_unflatten(out_tree, cts))
             per_out.append([shape_op("reshape")(r, (*aval.shape, *a.shape))
                             for r, a in zip(tree_flatten(rows)[0], in_avals, strict=True)])
-        per_in = [[per_out[o][j] for o in range(len(out_avals))] for j in range(len(in_leaves))]
+        per_in = [[per_out[o][j] for o in range(len(out_avals))] for j in range(len(in_avals))]
         jac = _assemble(per_in, in_tree, out_tree, argnums)
         return (jac, aux) if has_aux else jac
 
