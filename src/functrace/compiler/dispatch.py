@@ -64,42 +64,51 @@ def _scalar_signature(t: type, x64: bool):
     return sig
 
 
-def _array_signature(x, x64: bool):
-    dt = x.dtype
-    cdt = _CANONICAL_DTYPES[x64].get(dt)
-    if cdt is None:
-        cdt = _CANONICAL_DTYPES[x64][dt] = canonicalize_dtype(dt)
-    return (x.shape, cdt, False)
+def _canonical_dtype(dtype, x64: bool) -> np.dtype:
+    cdt = _CANONICAL_DTYPES[x64][dtype] = canonicalize_dtype(dtype)
+    return cdt
+
+
+def _walk_seq(xs, key: list, leaves: list, x64: bool) -> bool:
+    """``_walk`` of each element of ``xs``, with the leaves handled inline (the usual
+    case: this is the whole cost of a call with flat arguments)."""
+    scalar_sigs, canonical = _SCALAR_SIGS[x64], _CANONICAL_DTYPES[x64]
+    for x in xs:
+        t = type(x)
+        sig = scalar_sigs.get(t)
+        if sig is None:
+            if t is np.ndarray or t is Array:
+                dt = x.dtype
+                sig = (x.shape, canonical.get(dt) or _canonical_dtype(dt, x64), False)
+            elif (sig := _scalar_signature(t, x64)) is None:
+                if not _walk(x, key, leaves, x64):
+                    return False
+                continue
+        key.append(sig)
+        leaves.append(np.asarray(x, sig[1]))
+    return True
 
 
 def _walk(x, key: list, leaves: list, x64: bool) -> bool:
-    """Appends ``x``'s structure and leaf signatures to ``key`` (pre-order, with each
-    node's type and length or keys, so the key determines the tree) and its canonical
-    leaves to ``leaves``, in ``tree_flatten``'s order. False if ``x`` needs the general
-    path."""
+    """Appends the structure of the container ``x`` and its leaves' signatures to ``key``
+    (pre-order, each node with its type and length or keys, so the key determines the
+    tree) and its canonical leaves to ``leaves``, in ``tree_flatten``'s order. False if
+    ``x`` needs the general path (a tracer, a registered node, a namedtuple...)."""
     t = type(x)
-    sig = _SCALAR_SIGS[x64].get(t)
-    if sig is None:
-        if t is np.ndarray or t is Array:
-            sig = _array_signature(x, x64)
-        elif t is tuple or t is list:
-            key.append((t, len(x)))
-            return all(_walk(c, key, leaves, x64) for c in x)
-        elif t is dict:
-            try:
-                keys = tuple(sorted(x))  # tree_flatten's order
-            except TypeError:
-                return False
-            key.append((dict, keys))
-            return all(_walk(x[k], key, leaves, x64) for k in keys)
-        elif x is None:
-            key.append(None)
-            return True
-        elif (sig := _scalar_signature(t, x64)) is None:
+    if t is tuple or t is list:
+        key.append((t, len(x)))
+        return _walk_seq(x, key, leaves, x64)
+    if t is dict:
+        try:
+            keys = tuple(sorted(x))  # tree_flatten's order
+        except TypeError:
             return False
-    key.append(sig)
-    leaves.append(np.asarray(x, sig[1]))
-    return True
+        key.append((dict, keys))
+        return _walk_seq([x[k] for k in keys], key, leaves, x64)
+    if x is None:
+        key.append(None)
+        return True
+    return False
 
 
 def fast_key(args: tuple, kwargs: dict):
@@ -109,17 +118,10 @@ def fast_key(args: tuple, kwargs: dict):
     key can stand for the general one in a second cache.
     """
     x64 = config.enable_x64
-    scalar_sigs = _SCALAR_SIGS[x64]
     key: list = [len(args)]
     leaves: list = []
-    for a in args:  # flat positional arguments, the usual call, need no recursion
-        sig = scalar_sigs.get(type(a))
-        if sig is None:
-            if not _walk(a, key, leaves, x64):
-                return None
-            continue
-        key.append(sig)
-        leaves.append(np.asarray(a, sig[1]))
+    if not _walk_seq(args, key, leaves, x64):
+        return None
     if kwargs and not _walk(kwargs, key, leaves, x64):
         return None
     return (tuple(key), x64, config.threefry_partitionable), leaves

@@ -209,7 +209,14 @@ class Jitted:
         return compiled, leaves
 
     def __call__(self, *args, **kwargs):
-        compiled, leaves = self._lookup(args, kwargs)
+        fast = fast_key(args, kwargs) if self._static.none else None
+        if fast is not None:  # _lookup's fast path, inlined: this is the per-call cost
+            compiled = self._fast.get(fast[0])
+            leaves = fast[1]
+            if compiled is None:
+                compiled, leaves = self._lookup(args, kwargs)
+        else:
+            compiled, leaves = self._lookup(args, kwargs)
         if compiled is None:  # inside another transformation: trace through
             return self.fun(*args, **kwargs)
         # results come back as Arrays (a view, no copy), as call_flat returns them
