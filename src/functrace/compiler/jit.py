@@ -187,12 +187,8 @@ class Jitted:
         return self._lookup_general(args, kwargs)
 
     def _lookup_general(self, args, kwargs):
-        if self._static.none:
-            statics = ()
-            leaves, in_tree = tree_flatten((args, kwargs))
-        else:
-            dyn_args, dyn_kwargs, statics = self._static.split(args, kwargs)
-            leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        dyn_args, dyn_kwargs, statics = self._static.split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         if any(isinstance(x, Tracer) for x in leaves):
             return None, leaves
         # config flags that change what tracing produces (JAX's trace context)
@@ -209,14 +205,13 @@ class Jitted:
         return compiled, leaves
 
     def __call__(self, *args, **kwargs):
+        # a hit of _lookup's fast path, inlined: this line is the per-call cost
         fast = fast_key(args, kwargs) if self._static.none else None
-        if fast is not None:  # _lookup's fast path, inlined: this is the per-call cost
-            compiled = self._fast.get(fast[0])
-            leaves = fast[1]
-            if compiled is None:
-                compiled, leaves = self._lookup(args, kwargs)
-        else:
+        compiled = None if fast is None else self._fast.get(fast[0])
+        if compiled is None:
             compiled, leaves = self._lookup(args, kwargs)
+        else:
+            leaves = fast[1]
         if compiled is None:  # inside another transformation: trace through
             return self.fun(*args, **kwargs)
         # results come back as Arrays (a view, no copy), as call_flat returns them
