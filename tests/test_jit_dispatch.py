@@ -136,3 +136,20 @@ def test_trace_count_is_the_number_of_distinct_signatures(picks):
                         strict=True):
             np.testing.assert_array_equal(np.asarray(o, np.float32), e)
     assert f.compile_count == len({POOL[i][1] for i in picks})
+
+
+def test_cotangent_of_a_sum_is_not_multiplied_by_broadcast_ones():
+    # what a small call runs: grad(sum((x + y) * z)) = (z, z, x + y). Reverse mode seeds the
+    # sum's cotangent as a broadcast 1.0; multiplying by it is the identity, so the
+    # optimised program keeps only the add, as for scalars
+    g = ft.jit(ft.grad(lambda x, y, z: fnp.sum((x + y) * z), argnums=(0, 1, 2)))
+    x, y, z = (np.arange(8, dtype=np.float32) * k - 3 for k in (1.0, 0.5, -2.0))
+    gx, gy, gz = g(x, y, z)
+    np.testing.assert_array_equal(gx, z)
+    np.testing.assert_array_equal(gy, z)
+    np.testing.assert_array_equal(gz, x + y)
+    program = g.lower(x, y, z).as_text().split("# plan")[0]
+    assert "broadcast_in_dim" not in program and "mul" not in program
+    # a broadcast 2.0 is not a unit: it stays
+    h = ft.jit(ft.grad(lambda x: fnp.sum(x * x) * 2.0))
+    np.testing.assert_allclose(h(x), 4 * x)

@@ -43,19 +43,27 @@ def _substitute(jaxpr: Jaxpr, eqns, subst) -> Jaxpr:
 
 
 def simplify(jaxpr: Jaxpr) -> Jaxpr:
-    """Removes ``mul x 1``, ``add x 0``, ``sub x 0`` and no-op conversions."""
+    """Removes ``mul x 1``, ``add x 0``, ``sub x 0`` and no-op conversions; a 1 or 0
+    broadcast from a scalar literal counts as one (the cotangent of a ``sum``)."""
     subst: dict[Var, object] = {}
+    splats: dict[Var, Literal] = {}  # broadcast_in_dim results of a scalar literal
+
+    def is_unit(x, unit) -> bool:
+        return _is_literal(x, unit) or _is_literal(splats.get(x), unit)
+
     kept = []
     for eqn in jaxpr.eqns:
         name = eqn.primitive.name
         out = eqn.outvars[0] if len(eqn.outvars) == 1 else None
         alias = None
-        if name in ("mul", "add", "sub") and out is not None:
+        if name == "broadcast_in_dim" and isinstance(eqn.inputs[0], Literal):
+            splats[out] = eqn.inputs[0]
+        elif name in ("mul", "add", "sub") and out is not None:
             x, y = eqn.inputs
             unit = 1 if name == "mul" else 0
-            if _is_literal(y, unit) and x.aval.shape == out.aval.shape:
+            if is_unit(y, unit) and x.aval.shape == out.aval.shape:
                 alias = x
-            elif name != "sub" and _is_literal(x, unit) and y.aval.shape == out.aval.shape:
+            elif name != "sub" and is_unit(x, unit) and y.aval.shape == out.aval.shape:
                 alias = y
         elif name == "convert_element_type" and out is not None:
             (x,) = eqn.inputs
