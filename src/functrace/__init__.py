@@ -7,6 +7,7 @@ Example:
 """
 
 from . import (
+    debug,
     distributed,
     flatten_util,
     lax,
@@ -24,6 +25,7 @@ from .compiler.jit import jit
 from .config import config
 from .core.jaxpr import ClosedJaxpr, Jaxpr
 from .core.trace import eval_jaxpr
+from .debug import pure_callback
 from .devices import (
     device_count,
     devices,
@@ -48,6 +50,7 @@ from .transforms.checkpoint import checkpoint, checkpoint_policies, remat
 from .transforms.custom import custom_jvp, custom_vjp
 from .transforms.jacobians import hessian, jacfwd, jacrev
 from .transforms.make_jaxpr import ShapeDtypeStruct, make_jaxpr
+from .transforms.utilities import closure_convert, eval_shape, linear_transpose, named_call
 from .transforms.vmap import vmap
 
 __version__ = "0.1.0"

@@ -1,5 +1,9 @@
 """``functrace.lax``: every primitive under its ``jax.lax`` name."""
 
+from . import (
+    _printing,  # noqa: F401 - registers how equations print
+    callbacks,  # noqa: F401 - debug_callback and pure_callback primitives
+)
 from .bits import *  # noqa: F403
 from .control_flow import *  # noqa: F403
 from .convolution import *  # noqa: F403
