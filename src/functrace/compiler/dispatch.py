@@ -27,7 +27,7 @@ from ..core.avals import (
     python_scalar_signature,
 )
 from ..errors import DTypeError
-from ..tree_util import tree_flatten, tree_unflatten
+from ..tree_util import tree_unflatten
 
 __all__ = ["fast_key", "leaf_signature", "unflattener"]
 
@@ -47,6 +47,7 @@ def leaf_signature(x):
 _SCALAR_SIGS: dict[bool, dict[type, tuple]] = {False: {}, True: {}}
 _CANONICAL_DTYPES: dict[bool, dict[np.dtype, np.dtype]] = {False: {}, True: {}}
 _PY_SCALARS = (bool, int, float, complex)
+_NODE_TYPES = frozenset({tuple, list, dict, type(None)})  # the containers _walk reads
 
 
 def _scalar_signature(t: type, x64: bool):
@@ -80,7 +81,7 @@ def _walk_seq(xs, key: list, leaves: list, x64: bool) -> bool:
             if t is np.ndarray or t is Array:
                 dt = x.dtype
                 sig = (x.shape, canonical.get(dt) or _canonical_dtype(dt, x64), False)
-            elif (sig := _scalar_signature(t, x64)) is None:
+            elif t in _NODE_TYPES or (sig := _scalar_signature(t, x64)) is None:
                 if not _walk(x, key, leaves, x64):
                     return False
                 continue
@@ -104,7 +105,7 @@ def _walk(x, key: list, leaves: list, x64: bool) -> bool:
         except TypeError:
             return False
         key.append((dict, keys))
-        return _walk_seq([x[k] for k in keys], key, leaves, x64)
+        return _walk_seq(map(x.__getitem__, keys), key, leaves, x64)
     if x is None:
         key.append(None)
         return True
@@ -128,9 +129,32 @@ def fast_key(args: tuple, kwargs: dict):
 
 
 def unflattener(tree):
-    """``tree_unflatten(tree, ·)``, with the two commonest output trees built directly."""
-    if tree == tree_flatten(0)[1]:
-        return lambda outs: outs[0]
-    if tree == tree_flatten((0,) * tree.num_leaves)[1]:
-        return tuple
-    return functools.partial(tree_unflatten, tree)
+    """``tree_unflatten(tree, ·)`` for a program's outputs: for trees of tuples, lists,
+    dicts with str/int keys and None (what functions return), one generated expression
+    (``lambda o: {'a': o[0], 'b': (o[1], o[2])}``), which builds the same containers in
+    the same order as ``tree_unflatten``, a tenth of its time; otherwise that."""
+    count = [0]
+    expr = _build_expr(tree, count)
+    if expr is None:
+        return functools.partial(tree_unflatten, tree)
+    return eval(compile(f"lambda o: {expr}", "<functrace output tree>", "eval"))  # noqa: S307
+
+
+def _build_expr(tree, count: list) -> str | None:
+    t = tree.node_type
+    if t is None:
+        count[0] += 1
+        return f"o[{count[0] - 1}]"
+    kids = [_build_expr(c, count) for c in tree.children_defs]
+    if None in kids:
+        return None
+    if t is tuple:
+        return "(" + "".join(f"{k}, " for k in kids) + ")"
+    if t is list:
+        return "[" + ", ".join(kids) + "]"
+    if t is type(None):
+        return "None"
+    if t is dict and all(type(k) in (str, int) for k in tree.node_data):
+        return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(tree.node_data, kids,
+                                                              strict=True)) + "}"
+    return None
