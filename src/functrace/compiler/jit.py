@@ -15,7 +15,7 @@ import time
 import numpy as np
 
 from ..config import config
-from ..core.array import Array, as_base, wrap
+from ..core.array import Array
 from ..core.avals import ShapedArray, canonicalize_value
 from ..core.jaxpr import ClosedJaxpr, pp_jaxpr
 from ..core.trace import Tracer, trace_to_jaxpr
@@ -45,8 +45,9 @@ class Compiled:
         timings["lower_s"] = time.perf_counter() - t0
 
     def call_flat(self, leaves):
-        # kernels dispatch fastest on exact ndarrays; results come back as Arrays
-        return [wrap(o) for o in self._run(*[as_base(x) for x in leaves])]
+        """Runs on canonical leaves (plain ndarrays: kernels dispatch fastest on the exact
+        type); results come back as Arrays (a view, no copy)."""
+        return [o.view(Array) if type(o) is np.ndarray else o for o in self._run(*leaves)]
 
     def as_text(self) -> str:
         """The optimised jaxpr, the fusion plan and the generated kernel sources."""
@@ -116,8 +117,8 @@ class Jitted:
         self.donate_argnums = donate_argnums  # accepted for JAX compatibility; no-op on CPU
         self.backend_name = backend
         self._cache: dict = {}
-        # the fast path's cache: (leaf signatures, config context) -> Compiled, for calls
-        # with positional array/scalar arguments only (then the tree and statics are known)
+        # the fast path's cache, dispatch.fast_key -> Compiled: calls without statics whose
+        # leaves are host arrays and scalars in tuples, lists, dicts and None
         self._fast: dict = {}
         self._last_key = None
         self.compile_count = 0
@@ -214,9 +215,7 @@ class Jitted:
             leaves = fast[1]
         if compiled is None:  # inside another transformation: trace through
             return self.fun(*args, **kwargs)
-        # results come back as Arrays (a view, no copy), as call_flat returns them
-        return compiled.unflatten([o.view(Array) if type(o) is np.ndarray else o
-                                   for o in compiled._run(*leaves)])
+        return compiled.unflatten(compiled.call_flat(leaves))
 
     def lower(self, *args, **kwargs) -> Lowered:
         """The optimised program for these arguments (``.as_text()``, ``.compile()``)."""
