@@ -9,10 +9,14 @@ from .control_flow import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .creation import *  # noqa: F403
 from .dots import *  # noqa: F403
+from .dynamic_slicing import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .gather_scatter import *  # noqa: F403
 from .parallel import *  # noqa: F403
+from .parallel_exchange import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .shape_ops import *  # noqa: F403
 from .slicing import *  # noqa: F403
+from .stable_argsort import *  # noqa: F403
+from .threefry import *  # noqa: F403
 from .windowed import *  # noqa: F403

@@ -172,6 +172,11 @@ def multinomial(key, n, p, *, shape=None, dtype=None, unroll=1):
     """
     key = check_key("multinomial", key)
     dtype = _float_dtype("multinomial", dtype)
+    with np.errstate(invalid="ignore", divide="ignore"):  # p = 0 categories are defined
+        return _multinomial(key, n, p, shape, dtype, unroll)
+
+
+def _multinomial(key, n, p, shape, dtype, unroll):
     n, p = fnp.asarray(n), fnp.asarray(p)
     fdt = np.result_type(get_aval(n).dtype, get_aval(p).dtype)
     fdt = fdt if is_inexact(fdt) else default_float_dtype()

@@ -41,8 +41,8 @@ def tiny_interpreter(step: Step):
 def straight_line(program, consts, n_fixed: int, out_reads):
     """``run_program`` without its loop: one generated Python function that calls the
     kernels in order on local variables (a tiny step's equations inline) and drops each
-    value where ``run_program`` does. The loop over an environment list cost ~3 µs of a
-    one-step program's ~3.6; dispatch is most of a small jitted call."""
+    value where ``run_program`` does. For a small program the loop over an environment
+    list was most of a jitted call (docs/performance.md)."""
     g: dict = {"_np": np}
     names = {k: f"_c{k}" for k in range(len(consts))}
     g.update({f"_c{k}": c for k, c in enumerate(consts)})
@@ -104,9 +104,8 @@ def keep_freed_memory() -> bool:
     """Asks glibc's malloc to serve arrays up to 32 MB from its heap and to keep
     freed memory (up to 1 GB) for reuse, once per process. By default glibc maps
     large arrays fresh and unmaps them on free, so every call of a compiled
-    program page-faults its activations back in: that was 5 of the small CNN
-    step's 22 ms (a fused bias+ReLU over 6 MB took 1.1 ms in the program, 0.2 ms
-    alone). A caching allocator is what PyTorch and JAX do. Skipped when
+    program page-faults its activations back in (docs/performance.md, "Memory").
+    A caching allocator is what PyTorch and JAX do. Skipped when
     ``config.cpu_keep_memory`` is off, when the user already tuned malloc through
     the environment, or off glibc. Returns whether the settings were applied."""
     if _malloc["tried"] or not config.cpu_keep_memory:
