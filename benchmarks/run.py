@@ -1,10 +1,9 @@
 """Runs every benchmark and prints times and ratios (functrace / PyTorch, functrace / JAX).
 
 Usage: ``python -m benchmarks [--quick] [--only conv,pool,...]`` (sections: overhead,
-fused, pool, conv, convpass, cnn, vgg, cnn_stax, vgg_stax, compile, memory, distributed,
-control). For numbers
-comparable to users' machines, unset OPENBLAS_CORETYPE (see docs/performance.md):
-``env -u OPENBLAS_CORETYPE python -m benchmarks``.
+dispatch, fused, pool, conv, convpass, cnn, vgg, cnn_stax, vgg_stax, compile, memory,
+distributed, control). For numbers comparable to users' machines, unset
+OPENBLAS_CORETYPE (see docs/performance.md): ``env -u OPENBLAS_CORETYPE python -m benchmarks``.
 """
 
 from __future__ import annotations
@@ -23,6 +22,7 @@ from functrace import lax
 from . import distributed, models
 from .control import bench_control
 from .conv import bench_conv_passes
+from .dispatch import bench_dispatch
 from .harness import environment, time_alternating, time_per_call
 from .memory import peak_memory
 
@@ -265,7 +265,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples")
     parser.add_argument("--only", default="", help="comma list: conv,convpass,pool,fused,cnn,"
-                        "vgg,cnn_stax,vgg_stax,overhead,compile,memory,distributed,control")
+                        "vgg,cnn_stax,vgg_stax,overhead,dispatch,compile,memory,distributed,"
+                        "control")
     args = parser.parse_args(argv)
     repeat = 5 if args.quick else 15
     only = set(filter(None, args.only.split(",")))
@@ -273,7 +274,8 @@ def main(argv=None):
     print("torch:", torch.__version__ if torch else "not installed", "threads",
           torch.get_num_threads() if torch else "-", "| jax:",
           jax.__version__ if jax else "not installed", flush=True)
-    todo = [("overhead", bench_overhead), ("fused", lambda: bench_fused(repeat)),
+    todo = [("overhead", bench_overhead), ("dispatch", lambda: bench_dispatch(repeat)),
+            ("fused", lambda: bench_fused(repeat)),
             ("pool", lambda: bench_pool(repeat)), ("conv", lambda: bench_conv(repeat)),
             ("convpass", lambda: bench_conv_passes(repeat)),
             ("cnn", lambda: bench_step("small CNN train step (b64 1x28x28)", models.SMALL_CNN,

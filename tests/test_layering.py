@@ -14,11 +14,11 @@ LAYERS = [
     ("config", 0), ("errors", 0), ("devices", 0),
     ("tree_util", 1), ("tree", 1),
     ("core", 2),
-    ("transforms", 3),
+    ("transforms", 3), ("jacobians", 3),  # functrace.jacobians re-exports transforms.jacobians
     ("lax", 4),
     ("compiler", 5),
     ("backends", 6),
-    ("numpy", 7), ("nn", 7), ("random", 7), ("jacobians", 7), ("test_util", 7), ("viz", 7),
+    ("numpy", 7), ("nn", 7), ("random", 7), ("test_util", 7), ("viz", 7),
     ("spmd", 7), ("distributed", 7),
     ("flatten_util", 7), ("debug", 7), ("experimental", 7),
     ("stax", 8), ("optimizers", 8), ("example_libraries", 8),

@@ -25,7 +25,6 @@ from .backends.transfer import device_get, device_put
 from .compiler.jit import jit
 from .config import config
 from .core.jaxpr import ClosedJaxpr, Jaxpr
-from .core.make_jaxpr import ShapeDtypeStruct, make_jaxpr
 from .core.trace import eval_jaxpr
 from .debug import pure_callback
 from .devices import (
@@ -47,13 +46,14 @@ from .errors import (
     UnboundAxisError,
     UnexpectedTracerError,
 )
-from .jacobians import hessian, jacfwd, jacrev
 from .lax import stop_gradient
 from .spmd import pmap
 from .transforms.api import grad, jvp, linearize, value_and_grad, vjp
-from .transforms.batching import vmap
 from .transforms.checkpoint import checkpoint, checkpoint_policies, remat
 from .transforms.custom import custom_jvp, custom_vjp
+from .transforms.jacobians import hessian, jacfwd, jacrev
+from .transforms.make_jaxpr import ShapeDtypeStruct, make_jaxpr
 from .transforms.utilities import closure_convert, eval_shape, linear_transpose, named_call
+from .transforms.vmap import vmap
 
 __version__ = "0.1.0"

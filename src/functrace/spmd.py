@@ -29,7 +29,7 @@ import functools
 from .compiler.jit import jit
 from .devices import Device, local_device_count, process_group
 from .errors import ShapeError, TransformError
-from .transforms.batching import spmd_map
+from .transforms.vmap import spmd_map
 
 __all__ = ["pmap"]
 

@@ -18,8 +18,8 @@ import html
 import numpy as np
 
 from .core.jaxpr import Literal, Var
-from .core.make_jaxpr import make_jaxpr
 from .transforms.api import vjp
+from .transforms.make_jaxpr import make_jaxpr
 
 _SYMBOL = {"add": "+", "sub": "−", "mul": "×", "div": "÷", "neg": "−", "max": "max",
            "exp": "exp", "log": "log", "tanh": "tanh", "integer_pow": "pow"}

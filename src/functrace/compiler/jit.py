@@ -9,51 +9,25 @@ reason (which part of the key changed) and its timings.
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import time
 
 import numpy as np
 
 from ..config import config
-from ..core.array import Array, as_base, wrap
-from ..core.avals import (
-    ARRAY_TYPES,
-    DEVICE_ARRAY_TYPES,
-    ShapedArray,
-    aval_of_value,
-    canonicalize_dtype,
-    canonicalize_value,
-    python_scalar_signature,
-)
+from ..core.array import Array
+from ..core.avals import DEVICE_ARRAY_TYPES, ShapedArray, canonicalize_value
 from ..core.jaxpr import ClosedJaxpr, pp_jaxpr
 from ..core.trace import Tracer, trace_to_jaxpr
 from ..devices import ALIASES
 from ..errors import TransformError
-from ..tree_util import tree_flatten, tree_unflatten
+from ..transforms.api_util import StaticArgs, check_callable, flatten_fun, fun_name, with_statics
+from ..tree_util import tree_flatten
 from . import fusion, nested, passes
+from .dispatch import fast_key, leaf_signature, unflattener
 from .registry import get_backend
 
 logger = logging.getLogger("functrace.jit")
-
-
-_LEAF_TYPES = frozenset({np.ndarray, Array, float, int, bool, complex})
-
-
-@functools.lru_cache(maxsize=64)
-def _flat_tree(n: int):
-    return tree_flatten(((0,) * n, {}))[1]
-
-
-def _leaf_signature(x):
-    """(shape, dtype, weak_type) of an argument leaf, fast for arrays and Python scalars."""
-    if type(x) in ARRAY_TYPES:
-        return (x.shape, canonicalize_dtype(x.dtype), False)
-    sig = python_scalar_signature(x)
-    if sig is not None:
-        return sig
-    a = aval_of_value(x)
-    return (a.shape, a.dtype, a.weak_type)
 
 
 class Compiled:
@@ -63,6 +37,7 @@ class Compiled:
         self.name = name
         self.jaxpr = closed
         self.out_tree = out_tree
+        self.unflatten = unflattener(out_tree)
         self.timings = timings
         self.backend = backend
         self._warm = False
@@ -73,11 +48,11 @@ class Compiled:
         timings["lower_s"] = time.perf_counter() - t0
 
     def call_flat(self, leaves, donated=()):
-        # kernels dispatch fastest on exact ndarrays; results come back as Arrays
+        """Runs on canonical leaves (plain ndarrays: kernels dispatch fastest on the exact
+        type, or device arrays); host results come back as Arrays (a view, no copy)."""
         self._warm = True
-        if donated:
-            return [wrap(o) for o in self._run(*[as_base(x) for x in leaves], donated=donated)]
-        return [wrap(o) for o in self._run(*[as_base(x) for x in leaves])]
+        outs = self._run(*leaves, donated=donated) if donated else self._run(*leaves)
+        return [o.view(Array) if type(o) is np.ndarray else o for o in outs]
 
     def counters(self) -> dict | None:
         """What the last call did on the device: ``launches`` (kernels),
@@ -155,84 +130,27 @@ class Jitted:
     def __init__(self, fun, static_argnums, static_argnames, donate_argnums, backend):
         functools.update_wrapper(self, fun)
         self.fun = fun
-        static_argnums = () if static_argnums is None else static_argnums
-        static_argnames = () if static_argnames is None else static_argnames
-        self.static_argnums = ((static_argnums,) if isinstance(static_argnums, int)
-                               else tuple(static_argnums))
-        self.static_argnames = ((static_argnames,) if isinstance(static_argnames, str)
-                                else tuple(static_argnames))
+        self.__name__ = fun_name(fun)
+        self._static = StaticArgs(fun, static_argnums, static_argnames,
+                                  label=f"jit({self.__name__})")
+        self.static_argnums = self._static.argnums
+        self.static_argnames = self._static.argnames
         # buffers of these arguments may become outputs' (on a device; a no-op on the CPU)
         self.donate_argnums = ((donate_argnums,) if isinstance(donate_argnums, int)
                                else tuple(donate_argnums or ()))
         self.backend_name = backend
         self._cache: dict = {}
+        # the fast path's cache, dispatch.fast_key -> Compiled: calls without statics whose
+        # leaves are host arrays and scalars in tuples, lists, dicts and None
+        self._fast: dict = {}
         self._last_key = None
         self.compile_count = 0
-        try:
-            sig = inspect.signature(fun).parameters.values()
-        except (TypeError, ValueError):
-            sig = []
-        self._params = [p.name for p in sig]
-        has_var = any(p.kind == p.VAR_POSITIONAL for p in sig)
-        self._n_max = None if has_var or not sig else sum(
-            p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD) for p in sig)
-        positional = [p.name for p in sig if p.kind in (p.POSITIONAL_ONLY,
-                                                        p.POSITIONAL_OR_KEYWORD)]
-        # as in JAX, each of static_argnums / static_argnames also covers the other way of
-        # passing the same parameter (found through the signature)
-        names = set(self.static_argnames)
-        names.update(positional[n] for n in self.static_argnums if 0 <= n < len(positional))
-        self._static_names = frozenset(names)
-        self._static_positions = frozenset(
-            positional.index(n) for n in self.static_argnames if n in positional)
 
     def __get__(self, obj, objtype=None):
         """``@jit`` on a method: ``obj.method(x)`` calls the jitted function with ``obj``."""
         if obj is None:
             return self
         return functools.partial(self, obj)
-
-    # -- argument handling ------------------------------------------------------
-    def _split(self, args, kwargs):
-        nargs = len(args)
-        nums = {n for n in self._static_positions if n < nargs}
-        for n in self.static_argnums:
-            if -nargs <= n < nargs:
-                nums.add(n % nargs)
-            elif self._n_max is not None and not -self._n_max <= n < self._n_max:
-                raise TransformError(
-                    f"jit({self.__name__}): static_argnums={self.static_argnums} is out of range "
-                    f"for a function of {self._n_max} positional parameter(s)")
-            # otherwise that parameter was passed by keyword (or left to its default)
-        statics = tuple((i, args[i]) for i in sorted(nums))
-        statics += tuple((k, kwargs[k]) for k in sorted(kwargs) if k in self._static_names)
-        for where, val in statics:
-            try:
-                hash(val)
-            except TypeError:
-                label = (f"argument {where}" if isinstance(where, int) else f"argument {where!r}")
-                raise TransformError(
-                    f"jit({self.__name__}): static {label} has unhashable type "
-                    f"{type(val).__name__}; static arguments are cache keys. Pass a tuple "
-                    "instead of a list, or make the argument non-static.") from None
-        dyn_args = tuple(a for i, a in enumerate(args) if i not in nums)
-        dyn_kwargs = {k: v for k, v in kwargs.items() if k not in self._static_names}
-        return dyn_args, dyn_kwargs, statics
-
-    def _flat_fun(self, in_tree, statics, store):
-        def flat(*leaves):
-            dyn_args, dyn_kwargs = tree_unflatten(in_tree, leaves)
-            args = list(dyn_args)
-            kwargs = dict(dyn_kwargs)
-            for where, val in statics:
-                if isinstance(where, int):
-                    args.insert(where, val)
-                else:
-                    kwargs[where] = val
-            out = self.fun(*args, **kwargs)
-            out_leaves, store["out_tree"] = tree_flatten(out)
-            return out_leaves
-        return flat
 
     # -- compilation -------------------------------------------------------------
     def _explain_miss(self, key) -> str:
@@ -257,11 +175,12 @@ class Jitted:
 
     def _compile(self, key, in_tree, statics, leaves) -> Compiled:
         t0 = time.perf_counter()
-        store: dict = {}
         avals = [ShapedArray(*sig) for sig in key[1]]
         names = [f"leaf {k}" for k in range(len(leaves))]
-        closed = trace_to_jaxpr(self._flat_fun(in_tree, statics, store), avals, names,
-                                transform="jit", fun_name=self.__name__)
+        flat_fun, store = flatten_fun(with_statics(self.fun, statics), in_tree,
+                                      with_kwargs=True, check_outputs=False)
+        closed = trace_to_jaxpr(flat_fun, avals, names, transform="jit",
+                                fun_name=self.__name__)
         t1 = time.perf_counter()
         if any(isinstance(c, Tracer) for c in closed.consts):
             return None  # closes over an outer transformation's tracer: run inline
@@ -277,14 +196,23 @@ class Jitted:
         return compiled
 
     def _lookup(self, args, kwargs):
-        if (not kwargs and not self.static_argnums and not self._static_positions
-                and all(type(a) in _LEAF_TYPES for a in args)):
-            # fast path: positional array/scalar arguments, no statics, no containers
-            statics, leaves = (), list(args)
-            in_tree = _flat_tree(len(args))
-        else:
-            dyn_args, dyn_kwargs, statics = self._split(args, kwargs)
-            leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+        """``(compiled, canonical leaves)``; ``compiled`` is None under another
+        transformation (a tracer among the leaves, or one closed over)."""
+        if self._static.none:
+            fast = fast_key(args, kwargs)
+            if fast is not None:  # host arrays, scalars and plain containers of them
+                key, leaves = fast
+                compiled = self._fast.get(key)
+                if compiled is None:
+                    compiled, _ = self._lookup_general(args, kwargs)
+                    if compiled is not None:
+                        self._fast[key] = compiled
+                return compiled, leaves
+        return self._lookup_general(args, kwargs)
+
+    def _lookup_general(self, args, kwargs):
+        dyn_args, dyn_kwargs, statics = self._static.split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         if any(isinstance(x, Tracer) for x in leaves):
             return None, leaves
         # config flags that change what tracing produces (JAX's trace context)
@@ -294,7 +222,7 @@ class Jitted:
         if on_device is not None:  # a program whose inputs are on a device runs there
             platform = ALIASES.get(on_device.device.platform, on_device.device.platform)
             backend = backend or platform
-        key = (in_tree, tuple(map(_leaf_signature, leaves)), statics, backend, context)
+        key = (in_tree, tuple(map(leaf_signature, leaves)), statics, backend, context)
         if on_device is not None and backend == platform:
             leaves = [x if type(x) in DEVICE_ARRAY_TYPES else canonicalize_value(x)
                       for x in leaves]
@@ -310,17 +238,23 @@ class Jitted:
         return compiled, leaves
 
     def __call__(self, *args, **kwargs):
-        compiled, leaves = self._lookup(args, kwargs)
+        # a hit of _lookup's fast path, inlined: this line is the per-call cost
+        fast = fast_key(args, kwargs) if self._static.none else None
+        compiled = None if fast is None else self._fast.get(fast[0])
+        if compiled is None:
+            compiled, leaves = self._lookup(args, kwargs)
+        else:
+            leaves = fast[1]
         if compiled is None:  # inside another transformation: trace through
             return self.fun(*args, **kwargs)
         donated = ()
         if self.donate_argnums and getattr(compiled.backend, "supports_donation", False):
             donated = self._donated_leaves(args, kwargs)
-        return tree_unflatten(compiled.out_tree, compiled.call_flat(leaves, donated))
+        return compiled.unflatten(compiled.call_flat(leaves, donated))
 
     def _donated_leaves(self, args, kwargs) -> tuple[int, ...]:
         """Positions, among the flat argument leaves, of the donated arguments' leaves."""
-        static = {w for w, _ in self._split(args, kwargs)[2] if isinstance(w, int)}
+        static = {w for w, _ in self._static.split(args, kwargs)[2] if isinstance(w, int)}
         nargs = len(args)
         donate = {n % nargs for n in self.donate_argnums if -nargs <= n < nargs}
         out, at = [], 0
@@ -357,6 +291,5 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), b
         return functools.partial(jit, static_argnums=static_argnums,
                                  static_argnames=static_argnames,
                                  donate_argnums=donate_argnums, backend=backend)
-    if not callable(fun):
-        raise TransformError(f"jit: expected a function, got {type(fun).__name__}")
+    check_callable(fun, "jit")
     return Jitted(fun, static_argnums, static_argnames, donate_argnums, backend)

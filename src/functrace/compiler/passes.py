@@ -16,7 +16,7 @@ import numpy as np
 from ..core.jaxpr import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
 from ..lax.dots import dot_general_p
 from ..lax.elementwise import add_p, mul_p, sub_p
-from ..lax.shape_ops import convert_element_type_p, transpose_p
+from ..lax.shape_ops import broadcast_in_dim_p, convert_element_type_p, transpose_p
 
 FOLD_MAX_SIZE = 64  # fold only results this small: big constants would bloat the program
 
@@ -46,19 +46,27 @@ def _substitute(jaxpr: Jaxpr, eqns, subst) -> Jaxpr:
 
 
 def simplify(jaxpr: Jaxpr) -> Jaxpr:
-    """Removes ``mul x 1``, ``add x 0``, ``sub x 0`` and no-op conversions."""
+    """Removes ``mul x 1``, ``add x 0``, ``sub x 0`` and no-op conversions; a 1 or 0
+    broadcast from a scalar literal counts as one (the cotangent of a ``sum``)."""
     subst: dict[Var, object] = {}
+    splats: dict[Var, Literal] = {}  # broadcast_in_dim results of a scalar literal
+
+    def is_unit(x, unit) -> bool:
+        return _is_literal(x, unit) or _is_literal(splats.get(x), unit)
+
     kept = []
     for eqn in jaxpr.eqns:
         prim = eqn.primitive
         out = eqn.outvars[0] if len(eqn.outvars) == 1 else None
         alias = None
-        if prim in (mul_p, add_p, sub_p) and out is not None:
+        if prim is broadcast_in_dim_p and isinstance(eqn.inputs[0], Literal):
+            splats[out] = eqn.inputs[0]
+        elif prim in (mul_p, add_p, sub_p) and out is not None:
             x, y = eqn.inputs
             unit = 1 if prim is mul_p else 0
-            if _is_literal(y, unit) and x.aval.shape == out.aval.shape:
+            if is_unit(y, unit) and x.aval.shape == out.aval.shape:
                 alias = x
-            elif prim is not sub_p and _is_literal(x, unit) and y.aval.shape == out.aval.shape:
+            elif prim is not sub_p and is_unit(x, unit) and y.aval.shape == out.aval.shape:
                 alias = y
         elif prim is convert_element_type_p and out is not None:
             (x,) = eqn.inputs

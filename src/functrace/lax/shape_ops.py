@@ -371,4 +371,4 @@ defvectorized(convert_element_type_p)
 
 # the batching helpers (moveaxis, broadcast, ...) are written with these primitives
 batching.shape_ops.update(transpose=transpose, broadcast_in_dim=broadcast_in_dim,
-                          reduce_sum=reduce_sum, squeeze=squeeze)
+                          reduce_sum=reduce_sum, squeeze=squeeze, reshape=reshape)

@@ -29,8 +29,8 @@ from .. import lax
 from .. import numpy as fnp
 from ..core.trace import Tracer, get_aval
 from ..errors import ShapeError
-from ..transforms.batching import vmap
 from ..transforms.custom import custom_jvp
+from ..transforms.vmap import vmap
 from .continuous import normal, uniform
 from .distributions import param_shape, rademacher
 from .prng import check_key, float_dtype, split

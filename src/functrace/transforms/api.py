@@ -9,7 +9,6 @@ transposes that program. Under ``make_jaxpr`` both halves are staged, so
 from __future__ import annotations
 
 import functools
-import inspect
 
 import numpy as np
 
@@ -27,52 +26,15 @@ from .ad import (
     tangent_aval,
     zeros_like_aval,
 )
+from .api_util import (
+    argnums_partial,
+    argnums_tuple,
+    check_array_leaf,
+    check_callable,
+    flatten_fun,
+    fun_name,
+)
 from .partial_eval import PartialVal, partial_eval_flat
-
-
-def flatten_fun(fun, in_tree, has_aux: bool = False):
-    """Wraps ``fun`` (pytrees in/out) as a function of flat leaves; the output
-    tree (and aux tree) are stored in the returned dict after the first call."""
-    store: dict = {}
-
-    def flat_fun(*leaves):
-        args = tree_unflatten(in_tree, leaves)
-        out = fun(*args)
-        if has_aux:
-            if not (isinstance(out, tuple | list) and len(out) == 2):
-                raise TransformError(
-                    f"has_aux=True requires {_name(fun)} to return a pair (output, aux), got "
-                    f"{type(out).__name__}")
-            out, aux = out
-            aux_leaves, store["aux_tree"] = tree_flatten(aux)
-        else:
-            aux_leaves = []
-        out_leaves, store["out_tree"] = tree_flatten(out)
-        store["n_out"] = len(out_leaves)
-        for leaf in out_leaves:
-            _check_array(leaf, f"output of {_name(fun)}")
-        return out_leaves + aux_leaves
-
-    return flat_fun, store
-
-
-def _name(fun) -> str:
-    return getattr(fun, "__name__", type(fun).__name__)
-
-
-def check_callable(fun, who: str) -> None:
-    """Raises the error JAX raises for ``grad(3)``: at transformation time, not at the call."""
-    if not callable(fun):
-        raise TransformError(f"{who}: expected a function, got {type(fun).__name__} "
-                             f"({fun!r:.60}); pass the function itself, e.g. {who}(f)")
-
-
-def _check_array(x, where: str):
-    if isinstance(x, Tracer | np.ndarray | np.generic | float | int | bool | complex):
-        return
-    raise TransformError(f"{where}: expected arrays or scalars as pytree leaves, got "
-                         f"{type(x).__name__} ({x!r:.60})")
-
 
 # ---------------------------------------------------------------------------
 # forward mode
@@ -143,7 +105,7 @@ def linearize(fun, *primals, has_aux: bool = False):
     check_callable(fun, "linearize")
     p_leaves, in_tree = tree_flatten(primals)
     for i, p in enumerate(p_leaves):
-        _check_array(p, f"linearize: argument leaf {i}")
+        check_array_leaf(p, f"linearize: argument leaf {i}")
     flat_fun, store = flatten_fun(fun, in_tree, has_aux)
     lin = _linearize_flat(flat_fun, p_leaves)
     n = store["n_out"]
@@ -217,7 +179,7 @@ def vjp(fun, *primals, has_aux: bool = False):
     check_callable(fun, "vjp")
     p_leaves, in_tree = tree_flatten(primals)
     for i, p in enumerate(p_leaves):
-        _check_array(p, f"vjp: argument leaf {i}")
+        check_array_leaf(p, f"vjp: argument leaf {i}")
     flat_fun, store = flatten_fun(fun, in_tree, has_aux)
     lin = _linearize_flat(flat_fun, p_leaves)
     n = store["n_out"]
@@ -255,19 +217,6 @@ def _check_cotangent(c, aval, i):
     return _cast_exact(c, ca, aval.dtype, f"vjp: cotangent leaf {i}", "output")
 
 
-def _argnums_tuple(fun, argnums, nargs: int, who: str) -> tuple[int, ...]:
-    nums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
-    if not nums or not all(isinstance(a, int) for a in nums):
-        raise TransformError(f"{who}: argnums must be an int or a non-empty tuple of ints, "
-                             f"got {argnums!r}")
-    for a in nums:
-        if not -nargs <= a < nargs:
-            raise TransformError(
-                f"{who}: argnums={argnums!r} is out of range: {_name(fun)} was called with "
-                f"{nargs} positional argument(s)")
-    return tuple(a % nargs for a in nums)
-
-
 def value_and_grad(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False,
                    allow_int: bool = False, reduce_axes=()):
     """Returns a function computing ``(fun(*args), grad(fun)(*args))``.
@@ -283,25 +232,17 @@ def value_and_grad(fun, argnums=0, has_aux: bool = False, holomorphic: bool = Fa
 
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
-        nums = _argnums_tuple(fun, argnums, len(args), "grad")
-        diff_args = tuple(args[i] for i in nums)
+        nums = argnums_tuple(fun, argnums, len(args), "grad")
+        f_partial, diff_args = argnums_partial(fun, nums, args, kwargs)
         for i, a in zip(nums, diff_args, strict=True):
             for leaf in tree_flatten(a)[0]:
                 aval = get_aval(leaf)
                 if not is_differentiable(aval) and not allow_int:
                     raise TransformError(
                         f"grad requires real- or complex-valued inputs (input dtype that is a "
-                        f"sub-dtype of np.inexact), but argument {i} of {_name(fun)} has dtype "
+                        f"sub-dtype of np.inexact), but argument {i} of {fun_name(fun)} has dtype "
                         f"{aval.dtype} ({aval.str_short()}). Pass a float value, e.g. "
                         "x.astype(float) or 1.0 instead of 1, or set allow_int=True.")
-
-        def f_partial(*dyn):
-            full = list(args)
-            for i, d in zip(nums, dyn, strict=True):
-                full[i] = d
-            return fun(*full, **kwargs)
-
-        f_partial.__name__ = _name(fun)
         if has_aux:
             ans, f_vjp, aux = vjp(f_partial, *diff_args, has_aux=True)
         else:
@@ -310,11 +251,11 @@ def value_and_grad(fun, argnums=0, has_aux: bool = False, holomorphic: bool = Fa
         if aval is None or aval.shape != ():
             shape = aval.str_short() if aval is not None else type(ans).__name__
             raise TransformError(
-                f"grad requires a scalar output, but {_name(fun)} returned {shape}. Reduce it "
+                f"grad requires a scalar output, but {fun_name(fun)} returned {shape}. Reduce it "
                 "(e.g. .sum() or .mean()), or use vjp / jacrev for non-scalar outputs.")
         if not is_differentiable(aval):
             raise TransformError(
-                f"grad requires a real floating-point output, but {_name(fun)} returned "
+                f"grad requires a real floating-point output, but {fun_name(fun)} returned "
                 f"{aval.str_short()}; cast it with .astype(float) before differentiating.")
         g = f_vjp(np.ones((), aval.dtype))
         g = g[0] if isinstance(argnums, int) else tuple(g)
@@ -343,21 +284,3 @@ def grad(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False,
         return vg(*args, **kwargs)[1]
 
     return grad_f
-
-
-def signature_names(fun, n: int) -> list[str]:
-    """Names of the first ``n`` positional parameters of ``fun`` (for error messages)."""
-    try:
-        params = list(inspect.signature(fun).parameters.values())
-    except (TypeError, ValueError):
-        params = []
-    names = [p.name for p in params if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    var = next((p.name for p in params if p.kind == p.VAR_POSITIONAL), None)
-    out = []
-    for i in range(n):
-        if i < len(names):
-            out.append(names[i])
-        else:
-            out.append(f"{var}[{i - len(names)}]" if var else f"arg{i}")
-    return out
-

@@ -1,4 +1,4 @@
-"""Vectorising map: ``vmap`` and the batch trace.
+"""The batch trace: the interpreter behind ``vmap`` (the front end is ``vmap.py``).
 
 ``vmap(f)`` runs ``f`` once on *batch tracers*: each holds the whole batched
 value and the position of its batch dimension (``batch_dim``, or ``not_mapped``
@@ -13,7 +13,8 @@ transformations below), ``batch_dims`` an int or ``not_mapped`` per argument;
 primitives with several results return ``(outs, out_dims)`` lists. Rules are
 written with primitives, so they compose with ``grad``, ``jit`` and another
 ``vmap``. They live beside their primitives in ``functrace.lax``; this module
-provides the trace, ``vmap`` and the helpers the rules share.
+provides the trace, ``batch_flat`` (run a flat function on batched values) and the
+helpers the rules share.
 
 The helpers need ``transpose``, ``broadcast_in_dim`` and ``reduce_sum``, which
 are primitives of ``functrace.lax`` (a higher layer): ``lax.shape_ops``
@@ -23,8 +24,6 @@ fills ``core.trace.array_methods``.
 
 from __future__ import annotations
 
-import collections
-import functools
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -47,19 +46,15 @@ from ..errors import (
     ConcretizationError,
     FunctraceError,
     MissingRuleError,
-    ShapeError,
-    TransformError,
     UnboundAxisError,
 )
-from ..tree_util import tree_flatten, tree_unflatten
 from .ad import add_any_p
-from .api import _check_array, _name, signature_names
 
 __all__ = [
     "AxisData", "BatchTrace", "BatchTracer", "axis_batching_rules", "axis_frame",
-    "batching_rules", "bdim_at_front", "broadcast",
+    "batch_flat", "batching_rules", "bdim_at_front", "broadcast",
     "broadcast_batcher", "defbroadcasting", "defvectorized", "matchaxis", "moveaxis",
-    "not_mapped", "vectorized_batcher", "vmap",
+    "not_mapped", "shape_op", "vectorized_batcher",
 ]
 
 not_mapped = None  # the batch dim of a value that does not vary along the mapped axis
@@ -70,14 +65,17 @@ batching_rules: dict[Primitive, Any] = {}
 # even when no argument is mapped (a psum of an unmapped value still sums over the axis)
 axis_batching_rules: dict[Primitive, Any] = {}
 
-# filled by functrace.lax.shape_ops: "transpose", "broadcast_in_dim", "reduce_sum"
+# filled by functrace.lax.shape_ops: "transpose", "broadcast_in_dim", "reduce_sum",
+# "squeeze", "reshape" (vmap's front end and the jacobians use the last two)
 shape_ops: dict[str, Callable] = {}
 
 
-def _shape_op(name: str) -> Callable:
+def shape_op(name: str) -> Callable:
+    """``lax.<name>`` for the transformations, which sit below ``lax``."""
     fn = shape_ops.get(name)
     if fn is None:
-        raise FunctraceError(f"vmap needs lax.{name}: import functrace (or functrace.lax) first")
+        raise FunctraceError(f"the transformations need lax.{name}: import functrace (or "
+                             "functrace.lax) first")
     return fn
 
 
@@ -91,7 +89,7 @@ def moveaxis(x, src: int, dst: int):
     ndim = get_aval(x).ndim
     perm = [i for i in range(ndim) if i != src]
     perm.insert(dst, src)
-    return _shape_op("transpose")(x, tuple(perm))
+    return shape_op("transpose")(x, tuple(perm))
 
 
 def broadcast(x, size: int, axis: int):
@@ -100,7 +98,7 @@ def broadcast(x, size: int, axis: int):
     shape = list(aval.shape)
     shape.insert(axis, size)
     dims = tuple(i for i in range(len(shape)) if i != axis)
-    return _shape_op("broadcast_in_dim")(x, tuple(shape), dims)
+    return shape_op("broadcast_in_dim")(x, tuple(shape), dims)
 
 
 def matchaxis(src, dst: int, size: int, x):
@@ -159,7 +157,7 @@ def broadcast_batcher(prim: Primitive, keep_scalars: bool, batched_args, batch_d
     full = list(out_shape)
     full.insert(target, size)
     full = tuple(full)
-    bcast = _shape_op("broadcast_in_dim")
+    bcast = shape_op("broadcast_in_dim")
     args = []
     for x, d, s in zip(batched_args, batch_dims, shapes, strict=True):
         if d is not_mapped:
@@ -193,7 +191,7 @@ def unmapped_rule(prim: Primitive, batched_args, batch_dims, **params):
 
 def sum_batch_axis(x, bdim):
     """Sums ``x`` over its batch axis (a cotangent of an unmapped value)."""
-    return x if bdim is not_mapped else _shape_op("reduce_sum")(x, (bdim,))
+    return x if bdim is not_mapped else shape_op("reduce_sum")(x, (bdim,))
 
 
 # ---------------------------------------------------------------------------
@@ -412,241 +410,3 @@ def batch_flat(fun, vals, in_dims, size: int, axis_name=None, group=None):
                 out_vals.append(o)
                 out_dims.append(not_mapped)
     return out_vals, out_dims
-
-
-# ---------------------------------------------------------------------------
-# in_axes / out_axes: pytree prefixes, with paths for error messages
-
-def _children(x):
-    """The immediate children of a pytree node and their path suffixes (None if a leaf)."""
-    kids, td = tree_flatten(x, is_leaf=lambda y: y is not x)
-    if td.node_type is None:
-        return None, td
-    if isinstance(x, dict):
-        keys = [f"[{k!r}]" for k in sorted(x)] if td.node_type is dict else [
-            f"[{k!r}]" for k in x]
-    elif isinstance(x, tuple) and len(getattr(type(x), "_fields", ())) == len(kids) > 0:
-        keys = [f".{f}" for f in type(x)._fields]
-    else:
-        keys = [f"[{i}]" for i in range(len(kids))]
-    return list(zip(keys, kids, strict=True)), td
-
-
-def _leaves_with_paths(x, path: str, out: list):
-    children, _ = _children(x)
-    if children is None:
-        out.append((path, x))
-        return
-    for key, kid in children:
-        _leaves_with_paths(kid, path + key, out)
-
-
-def _is_array_leaf(x) -> bool:
-    return isinstance(x, Tracer | np.ndarray | np.generic | bool | int | float | complex)
-
-
-def _is_axis_spec(a) -> bool:
-    return a is None or (isinstance(a, int | np.integer) and not isinstance(a, bool))
-
-
-def _flatten_axes(what: str, spec, tree, path: str, out: list):
-    """Broadcasts the prefix ``spec`` over ``tree``: appends ``(path, leaf, axis)``."""
-    if _is_axis_spec(spec):
-        leaves: list = []
-        _leaves_with_paths(tree, path, leaves)
-        out.extend((p, leaf, None if spec is None else int(spec)) for p, leaf in leaves)
-        return
-    spec_kids, spec_td = _children(spec)
-    tree_kids, tree_td = _children(tree)
-    if spec_kids is None or tree_kids is None or spec_td != tree_td:
-        raise ShapeError(
-            f"vmap {what} specification must be a tree prefix of the corresponding value, got "
-            f"specification {spec!r} for value tree {tree_flatten(tree)[1]} at {path or 'the top'}"
-            ". Give one int/None per leaf, or one for a whole subtree.")
-    for (key, s), (_, t) in zip(spec_kids, tree_kids, strict=True):
-        _flatten_axes(what, s, t, path + key, out)
-
-
-def _check_spec_types(what: str, spec):
-    leaves = tree_flatten(spec)[0]
-    if not all(_is_axis_spec(a) for a in leaves):
-        raise TransformError(f"vmap {what} must be an int, None, or (nested) container with "
-                             f"those types as leaves, but got {spec!r}.")
-
-
-def _type_str(x) -> str:
-    try:
-        return get_aval(x).str_short()
-    except Exception:  # noqa: BLE001 - only used to describe the argument
-        return type(x).__name__
-
-
-def _mapped_size(entries, axis_size_arg) -> int:
-    """The common length of the mapped axes; JAX's messages where they disagree."""
-    sizes = [(get_aval(leaf).shape[ax], path, ax, leaf) for path, leaf, ax in entries
-             if ax is not None]
-    distinct = {s for s, *_ in sizes}
-    if axis_size_arg is not None:
-        bad = [e for e in sizes if e[0] != axis_size_arg]
-        if bad:
-            s, path, ax, leaf = bad[0]
-            raise ShapeError(f"vmap got axis_size={axis_size_arg} but axis {ax} of {path} of "
-                             f"type {_type_str(leaf)} has size {s}; the mapped axes must have "
-                             "length axis_size.")
-        return int(axis_size_arg)
-    if not sizes:
-        raise ShapeError("vmap must have at least one non-None value in in_axes (or pass "
-                         "axis_size=n to map over n copies of unmapped arguments)")
-    if len(distinct) == 1:
-        return sizes[0][0]
-    counts = collections.Counter(s for s, *_ in sizes).most_common()
-    lines = ["vmap got inconsistent sizes for array axes to be mapped:"]
-    for k, (size, n) in enumerate(counts):
-        _, path, ax, leaf = next(e for e in sizes if e[0] == size)
-        where = f"axis {ax} of {path} of type {_type_str(leaf)}"
-        if n == 1:
-            lines.append(f"  * one axis had size {size}: {where};")
-        else:
-            kind = "most" if k == 0 else "some"
-            lines.append(f"  * {kind} axes ({n} of them) had size {size}, e.g. {where};")
-    raise ShapeError("\n".join(lines)[:-1])
-
-
-def _normalize_in_axis(path: str, leaf, ax):
-    if ax is None:
-        return None
-    shape = get_aval(leaf).shape
-    if not -len(shape) <= ax < len(shape):
-        min_rank = ax + 1 if ax >= 0 else -ax
-        raise ShapeError(
-            f"vmap was requested to map its argument along axis {ax}, which implies that its "
-            f"rank should be at least {min_rank}, but is only {len(shape)} (its shape is "
-            f"{shape}); the argument is {path}.")
-    return ax % len(shape)
-
-
-def _to_out_axis(val, bdim, ax, size: int, path: str, axis_name):
-    if ax is None:
-        if bdim is not not_mapped:
-            raise ShapeError(f"vmap has mapped output (axis_name={axis_name}) but out_axes is "
-                             f"None for {path}: this output varies along the mapped axis. Give "
-                             "it an int out_axes.")
-        return val
-    ndim = len(unbatched_shape(val, bdim)) + 1
-    if not -ndim <= ax < ndim:
-        raise ShapeError(f"vmap out_axes={ax} is out of bounds for {path}, an output of rank "
-                         f"{ndim} (with the mapped axis); use -{ndim} <= out_axes < {ndim}.")
-    return matchaxis(bdim, ax % ndim, size, val)
-
-
-# ---------------------------------------------------------------------------
-# vmap
-
-def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_name=None):
-    """Vectorising map: ``fun`` mapped over an axis of its arguments (``jax.vmap``).
-
-    Args:
-        fun: the function to map; it sees one example (the mapped axis removed).
-        in_axes: an int, None, or a tuple with one entry per positional argument, each
-            a pytree prefix of that argument with int (the axis to map; negative counts
-            from the end) or None (not mapped) leaves. Lists are read as tuples.
-            Keyword arguments are always mapped over their axis 0.
-        out_axes: like ``in_axes``, a prefix of the output: where the mapped axis goes
-            in each output (None for outputs that do not depend on it).
-        axis_name: a name for the mapped axis, so that collectives (``lax.psum``,
-            ``lax.all_gather``, ``lax.axis_index``...) inside ``fun`` can act over it.
-        axis_size: the length of the mapped axis; needed only when no argument is
-            mapped (then unmapped outputs are broadcast to it).
-        spmd_axis_name: not supported (functrace has no sharding); must be None.
-    Returns:
-        The batched function.
-
-    Example:
-        >>> import functrace as ft, functrace.numpy as fnp
-        >>> ft.vmap(lambda x, y: fnp.dot(x, y), in_axes=(0, None))(
-        ...     fnp.ones((3, 2)), fnp.array([1., 2.]))
-        array([3., 3., 3.], dtype=float32)
-    """
-    if not callable(fun):
-        raise TransformError(f"vmap: expected a function, got {type(fun).__name__}")
-    if spmd_axis_name is not None:
-        raise NotImplementedError("vmap: spmd_axis_name is not supported (functrace has no "
-                                  "sharding)")
-    if isinstance(in_axes, list):
-        in_axes = tuple(in_axes)
-    if not (in_axes is None or type(in_axes) in (int, tuple) or _is_axis_spec(in_axes)):
-        raise TransformError(
-            "vmap in_axes must be an int, None, or a tuple of entries corresponding to the "
-            f"positional arguments passed to the function, but got {in_axes!r}.")
-    _check_spec_types("in_axes", in_axes)
-    _check_spec_types("out_axes", out_axes)
-    if axis_size is not None and (not isinstance(axis_size, int | np.integer) or axis_size < 0):
-        raise TransformError(f"vmap: axis_size must be a non-negative int, got {axis_size!r}")
-    return spmd_map(fun, in_axes, out_axes, axis_name, axis_size)
-
-
-def spmd_map(fun, in_axes, out_axes, axis_name, axis_size=None, group=None, check_size=None,
-             unmap_single_lane=False):
-    """``vmap`` whose axis may span the processes of ``group`` (what ``pmap`` runs).
-
-    Arguments are checked by the caller (``vmap`` or ``pmap``); ``check_size(n)``, if
-    given, is called with the length of the mapped axis before ``fun`` runs. With
-    ``unmap_single_lane`` a mapped axis of length 1 is squeezed away and ``fun`` runs on
-    unmapped values (only collectives see the axis): one lane per process, the usual
-    multi-process case, then runs the plain program, with no batching rules in the way.
-    """
-
-    @functools.wraps(fun)
-    def vmap_f(*args, **kwargs):
-        if isinstance(in_axes, tuple) and len(in_axes) != len(args):
-            raise TransformError(
-                "vmap in_axes must be an int, None, or a tuple of entries corresponding to the "
-                f"positional arguments passed to the function, but got len(in_axes)="
-                f"{len(in_axes)}, len(args)={len(args)}")
-        names = signature_names(fun, len(args))
-        entries: list = []
-        for i, a in enumerate(args):
-            spec = in_axes[i] if isinstance(in_axes, tuple) else in_axes
-            _flatten_axes("in_axes", spec, a, f"argument {names[i]}", entries)
-        for k in sorted(kwargs):
-            _flatten_axes("in_axes", 0, kwargs[k], f"kwargs[{k!r}]", entries)
-        # an unmapped leaf that is not an array (a function, a string...) passes through
-        # untouched, as in JAX; a mapped one must be an array
-        static = [ax is None and not _is_array_leaf(leaf) for _, leaf, ax in entries]
-        for (p, leaf, _), st in zip(entries, static, strict=True):
-            if not st:
-                _check_array(leaf, f"vmap: {p}")
-        entries = [(p, leaf, _normalize_in_axis(p, leaf, ax)) for p, leaf, ax in entries]
-        size = _mapped_size(entries, axis_size)
-        if check_size is not None:
-            check_size(size)
-        leaves, in_tree = tree_flatten((args, {k: kwargs[k] for k in sorted(kwargs)}))
-        if len(leaves) != len(entries):
-            raise FunctraceError("internal error: vmap flattened the arguments inconsistently")
-        store: dict = {}
-
-        def flat_fun(*flat):
-            it = iter(flat)
-            full = [leaf if st else next(it) for leaf, st in zip(leaves, static, strict=True)]
-            a, kw = tree_unflatten(in_tree, full)
-            out = fun(*a, **kw)
-            out_leaves, store["out_tree"] = tree_flatten(out)
-            store["out"] = out
-            for leaf in out_leaves:
-                _check_array(leaf, f"output of {_name(fun)}")
-            return out_leaves
-
-        in_dims = [ax for (_, _, ax), st in zip(entries, static, strict=True) if not st]
-        dyn_leaves = [leaf for leaf, st in zip(leaves, static, strict=True) if not st]
-        if unmap_single_lane and size == 1:
-            dyn_leaves = [x if d is None else _shape_op("squeeze")(x, (d,))
-                          for x, d in zip(dyn_leaves, in_dims, strict=True)]
-            in_dims = [not_mapped] * len(dyn_leaves)
-        out_vals, out_dims = batch_flat(flat_fun, dyn_leaves, in_dims, size, axis_name, group)
-        out_entries: list = []
-        _flatten_axes("out_axes", out_axes, store["out"], "output", out_entries)
-        outs = [_to_out_axis(v, d, ax, size, p, axis_name)
-                for v, d, (p, _, ax) in zip(out_vals, out_dims, out_entries, strict=True)]
-        return tree_unflatten(store["out_tree"], outs)
-
-    return vmap_f

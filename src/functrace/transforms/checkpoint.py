@@ -16,9 +16,7 @@ import functools
 from types import SimpleNamespace
 
 from ..core.jaxpr import ClosedJaxpr, Jaxpr, Literal
-from ..core.make_jaxpr import static_args_split
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules, trace_to_jaxpr
-from ..errors import TransformError
 from ..tree_util import tree_flatten, tree_unflatten
 from .ad import (
     Zero,
@@ -28,6 +26,7 @@ from .ad import (
     tangent_aval,
     transpose_rules,
 )
+from .api_util import StaticArgs, check_callable, flatten_fun, fun_name, with_statics
 from .batching import batching_rules, moveaxis, not_mapped
 from .higher_order import (
     batch_jaxpr,
@@ -99,29 +98,21 @@ def checkpoint(fun=None, *, prevent_cse: bool = True, policy=None, static_argnum
     if fun is None:
         return functools.partial(checkpoint, prevent_cse=prevent_cse, policy=policy,
                                  static_argnums=static_argnums)
-    if not callable(fun):
-        raise TransformError(f"checkpoint: expected a function, got {type(fun).__name__}")
+    check_callable(fun, "checkpoint")
+    static = StaticArgs(fun, static_argnums, label="checkpoint", by_keyword=False)
 
     @functools.wraps(fun)
     def checkpointed(*args, **kwargs):
-        dyn, statics = static_args_split(fun, args, static_argnums, "checkpoint")
+        dyn, _, statics = static.split(args, {})
         leaves, in_tree = tree_flatten((dyn, kwargs))
-        store: dict = {}
-
-        def flat(*xs):
-            a, kw = tree_unflatten(in_tree, xs)
-            full = list(a)
-            for i, v in statics:
-                full.insert(i, v)
-            out_leaves, store["tree"] = tree_flatten(fun(*full, **kw))
-            return out_leaves
-
+        flat, store = flatten_fun(with_statics(fun, statics), in_tree, with_kwargs=True,
+                                  check_outputs=False)
         closed = trace_to_jaxpr(flat, [get_aval(x) for x in leaves], transform="checkpoint",
-                                fun_name=getattr(fun, "__name__", "checkpoint"))
+                                fun_name=fun_name(fun))
         jaxpr, consts = closure_convert(closed)
         outs = checkpoint_p.bind(*consts, *leaves, jaxpr=jaxpr, prevent_cse=bool(prevent_cse),
                                  differentiated=False, policy=policy)
-        return tree_unflatten(store["tree"], outs)
+        return tree_unflatten(store["out_tree"], outs)
 
     return checkpointed
 

@@ -35,18 +35,13 @@ from ..core.trace import (
 from ..errors import TransformError
 from ..tree_util import tree_flatten, tree_unflatten
 from .ad import Zero, instantiate_zeros, transpose_rules, zeros_like_aval
-from .batching import axis_size, batching_rules, bdim_at_front, moveaxis, not_mapped, vmap
+from .api_util import fun_name
+from .batching import axis_size, batching_rules, bdim_at_front, moveaxis, not_mapped
 from .higher_order import eval_jaxpr_impl
+from .vmap import vmap
 
 __all__ = ["custom_jvp", "custom_jvp_call_p", "custom_lin_p", "custom_vjp",
            "custom_vjp_call_p"]
-
-
-def _fun_name(fun) -> str:
-    name = getattr(fun, "__name__", None)
-    if name is None and isinstance(fun, functools.partial):
-        name = _fun_name(fun.func)
-    return name or type(fun).__name__
 
 
 def _call_jaxpr_fun(call: ClosedJaxpr, name: str):
@@ -190,7 +185,7 @@ class _CustomBase:
             functools.update_wrapper(self, fun)
         except AttributeError:  # functools.partial and other callables without a __name__
             pass
-        self.__name__ = _fun_name(fun)
+        self.__name__ = fun_name(fun)
         self.fun = fun
         self.nondiff_argnums = tuple(nondiff_argnums)
         self.nondiff_argnames = tuple(nondiff_argnames)
@@ -314,7 +309,7 @@ class custom_jvp(_CustomBase):
                                                                              strict=True)]
 
         flat_fun.__name__ = name
-        flat_jvp.__name__ = _fun_name(self.jvp)
+        flat_jvp.__name__ = fun_name(self.jvp)
         outs = bind_custom_jvp_call(custom_jvp_call_p, flat_fun, flat_jvp, leaves,
                                     symbolic_zeros=self.symbolic_zeros)
         return tree_unflatten(store["out_tree"], outs)
@@ -390,8 +385,8 @@ class custom_vjp(_CustomBase):
                     for c, a in zip(flat, in_avals, strict=True)]
 
         flat_fun.__name__ = name
-        flat_fwd.__name__ = _fun_name(self.fwd)
-        flat_bwd.__name__ = _fun_name(self.bwd)
+        flat_fwd.__name__ = fun_name(self.fwd)
+        flat_bwd.__name__ = fun_name(self.bwd)
         outs = bind_custom_vjp_call(custom_vjp_call_p, flat_fun, flat_fwd, flat_bwd, leaves,
                                     out_trees=lambda: store["out_tree"],
                                     symbolic_zeros=self.symbolic_zeros)

@@ -6,11 +6,12 @@ from __future__ import annotations
 import functools
 
 from ..core.avals import dtype_kind
-from ..core.make_jaxpr import make_jaxpr
 from ..core.trace import Tracer, eval_jaxpr, get_aval
 from ..errors import ShapeError, TransformError
 from ..tree_util import tree_flatten, tree_structure, tree_unflatten
 from .ad import UndefPrimal, backward_pass, instantiate_zeros
+from .api_util import check_callable
+from .make_jaxpr import make_jaxpr
 
 __all__ = ["closure_convert", "eval_shape", "linear_transpose", "named_call"]
 
@@ -26,8 +27,7 @@ def eval_shape(fun, *args, **kwargs):
         >>> ft.eval_shape(lambda a: a @ a.T, ft.ShapeDtypeStruct((2, 3), np.float32))
         ShapeDtypeStruct(shape=(2, 2), dtype=float32)
     """
-    if not callable(fun):
-        raise TransformError(f"eval_shape: expected a function, got {type(fun).__name__}")
+    check_callable(fun, "eval_shape")
     return make_jaxpr(lambda *a: fun(*a, **kwargs), return_shape=True)(*args)[1]
 
 

@@ -34,7 +34,55 @@ def tiny_interpreter(step: Step):
             env[out] = kernel(*[x.val if isinstance(x, Literal) else env[x] for x in ins])[0]
         return [env[v] for v in outputs]
 
+    run.equations = (inputs, kernels, outputs)  # straight_line inlines them
     return run
+
+
+def straight_line(program, consts, n_fixed: int, out_reads):
+    """``run_program`` without its loop: one generated Python function that calls the
+    kernels in order on local variables (a tiny step's equations inline) and drops each
+    value where ``run_program`` does. For a small program the loop over an environment
+    list was most of a jitted call (docs/performance.md)."""
+    g: dict = {"_np": np}
+    names = {k: f"_c{k}" for k in range(len(consts))}
+    g.update({f"_c{k}": c for k, c in enumerate(consts)})
+    params = [f"s{k}" for k in range(len(consts), n_fixed)]
+    names.update({k: f"s{k}" for k in range(len(consts), n_fixed)})
+    lines: list[str] = []
+
+    def glob(value) -> str:
+        name = f"_g{len(g)}"
+        g[name] = value
+        return name
+
+    def read(r) -> str:
+        if type(r) is int:
+            return names[r]
+        return f"_np.asarray({glob(r.val)}, {glob(r.aval.dtype)})"
+
+    for k, (kernel, reads, writes, free) in enumerate(program):
+        equations = getattr(kernel, "equations", None)
+        if equations is None:
+            lines.append(f"_o = {glob(kernel)}({', '.join(read(r) for r in reads)})")
+            results = [f"_o[{j}]" for j in range(len(writes))]
+        else:
+            inputs, calls, outputs = equations
+            local = {v: names[r] for v, r in zip(inputs, reads, strict=True)}
+            for j, (fn, ins, out) in enumerate(calls):
+                args = ", ".join(glob(x.val) if isinstance(x, Literal) else local[x]
+                                 for x in ins)
+                local[out] = f"_t{k}_{j}"
+                lines.append(f"{local[out]} = {glob(fn)}({args})[0]")
+            results = [local[v] for v in outputs]
+        for w, res in zip(writes, results, strict=True):
+            names[w] = f"s{w}"
+            lines.append(f"s{w} = {res}")
+        lines += [f"{names[r]} = None" for r in free]
+    body = "".join(f"    {line}\n" for line in lines)
+    src = (f"def run({', '.join(params)}):\n{body}"
+           f"    return [{', '.join(read(r) for r in out_reads)}]\n")
+    exec(compile(src, "<functrace.backends.numba_cpu program>", "exec"), g)  # noqa: S102
+    return g["run"]
 
 
 def lower_step(step: Step):
@@ -137,6 +185,8 @@ class NumbaCpuBackend:
         # direct convolutions parallelise with prange: BLAS must not spin its own threads
         one_blas_thread = any(getattr(p[0], "one_blas_thread", False) for p in program)
 
+        fast = straight_line(program, consts, n_fixed, out_reads)
+
         def run(*args, timings=None):
             if one_blas_thread:
                 prev = conv.blas_threads(1)
@@ -145,7 +195,7 @@ class NumbaCpuBackend:
                 finally:
                     if prev is not None:
                         conv.blas_threads(prev)
-            return run_program(args, timings)
+            return fast(*args) if timings is None else run_program(args, timings)
 
         def run_program(args, timings):
             env = [None] * n_slots

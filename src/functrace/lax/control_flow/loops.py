@@ -21,7 +21,6 @@ from ...transforms.batching import (
     bdim_at_front,
     moveaxis,
     not_mapped,
-    vmap,
 )
 from ...transforms.higher_order import (
     batch_jaxpr,
@@ -34,6 +33,7 @@ from ...transforms.higher_order import (
     with_extra_inputs,
 )
 from ...transforms.partial_eval import partial_eval_rules
+from ...transforms.vmap import vmap
 from ...tree_util import tree_flatten, tree_unflatten
 from ..elementwise import add, lt, select
 from ..reductions import reduce_or

@@ -1,0 +1,85 @@
+"""``make_jaxpr``: the program a function becomes, in JAX's printed format."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+
+from ..core.avals import ShapedArray
+from ..core.jaxpr import ClosedJaxpr
+from ..core.trace import get_aval, trace_to_jaxpr
+from ..tree_util import tree_flatten, tree_unflatten
+from .api_util import StaticArgs, flatten_fun, fun_name, signature_names, with_statics
+
+
+def make_jaxpr(fun, static_argnums=(), return_shape: bool = False):
+    """Returns a function that traces ``fun`` abstractly and returns its ``ClosedJaxpr``.
+
+    Example:
+        >>> import functrace.lax as lax
+        >>> print(make_jaxpr(lambda x, y: lax.mul(lax.add(x, y), y))(1., 2.))
+        { lambda ; a:f32[] b:f32[]. let c:f32[] = add a b; d:f32[] = mul c b in (d,) }
+    """
+    static = StaticArgs(fun, static_argnums, label="make_jaxpr", by_keyword=False)
+
+    @functools.wraps(fun)
+    def make_jaxpr_f(*args, **kwargs):
+        dyn, _, statics = static.split(args, {})
+        leaves, in_tree = tree_flatten(dyn)
+        # keyword arguments are closed over, as Python values
+        fun_dyn = with_statics(fun, statics + tuple(sorted(kwargs.items())))
+        flat_fun, store = flatten_fun(fun_dyn, in_tree, check_outputs=False)
+        names = _arg_names(fun, args, statics)
+        closed: ClosedJaxpr = trace_to_jaxpr(flat_fun, [_abstractify(x) for x in leaves],
+                                             names, fun_name=fun_name(fun))
+        if return_shape:
+            shapes = [ShapeDtypeStruct(a.shape, a.dtype) for a in closed.out_avals]
+            return closed, tree_unflatten(store["out_tree"], shapes)
+        return closed
+
+    return make_jaxpr_f
+
+
+class ShapeDtypeStruct:
+    """A shape and dtype standing in for an array (``jax.ShapeDtypeStruct``)."""
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        self.shape = tuple(shape)
+        self.dtype = np.dtype(dtype)
+
+    def __repr__(self) -> str:
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})"
+
+    def __eq__(self, other):
+        return (isinstance(other, ShapeDtypeStruct) and self.shape == other.shape
+                and self.dtype == other.dtype)
+
+    def __hash__(self) -> int:  # immutable, so usable as a dict key or a static argument
+        return hash((self.shape, self.dtype))
+
+    def __setattr__(self, name, value):
+        if hasattr(self, "dtype"):
+            raise AttributeError("ShapeDtypeStruct is immutable")
+        object.__setattr__(self, name, value)
+
+
+def _arg_names(fun, args, statics) -> list[str]:
+    """One name per leaf of the dynamic arguments: the parameter's, with ``[leaf j]`` for
+    a pytree argument."""
+    static_at = {where for where, _ in statics}
+    out = []
+    for i, (base, a) in enumerate(zip(signature_names(fun, len(args)), args, strict=True)):
+        if i in static_at:
+            continue
+        n = len(tree_flatten(a)[0])
+        out += [base] if n == 1 else [f"{base}[leaf {j}]" for j in range(n)]
+    return out
+
+
+def _abstractify(x) -> ShapedArray:
+    if isinstance(x, ShapeDtypeStruct):
+        return ShapedArray(x.shape, x.dtype)
+    return get_aval(x)
