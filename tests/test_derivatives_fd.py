@@ -126,6 +126,35 @@ def _scan(rng, dt):
     return f, (_normal(rng, (4,), dt),)
 
 
+def _spd(rng, dt):
+    a = rng.standard_normal((3, 3))
+    return (a @ a.T + 3 * np.eye(3)).astype(dt)
+
+
+def _signed_columns(v):
+    # eigen/singular vectors are defined up to sign: fix it by the first row's sign
+    return v * fnp.sign(v[..., :1, :])
+
+
+def _linalg(which):
+    def build(rng, dt):
+        a = (rng.standard_normal((3, 3)) + 3 * np.eye(3)).astype(dt)
+        tall = rng.standard_normal((4, 3)).astype(dt)
+        return {
+            "cholesky": (lax.linalg.cholesky, (_spd(rng, dt),)),
+            "eigh": (lambda x: (lax.linalg.eigh(x)[1],
+                                _signed_columns(lax.linalg.eigh(x)[0])), (_spd(rng, dt),)),
+            "qr": (lambda x: lax.linalg.qr(x, full_matrices=False), (tall,)),
+            "svd": (lambda x: (lax.linalg.svd(x, full_matrices=False)[1],
+                               _signed_columns(lax.linalg.svd(x, full_matrices=False)[0])),
+                    (tall,)),
+            "lu": (lambda x: lax.linalg.lu(x)[0], (a,)),
+            "triangular_solve": (lambda x, b: lax.linalg.triangular_solve(
+                x, b, left_side=True, lower=True), (a, rng.standard_normal((3, 2)).astype(dt))),
+        }[which]
+    return build
+
+
 def _via_complex(x):
     return lax.real(lax.mul(lax.convert_element_type(x, np.complex128), 1.0 + 2.0j))
 
@@ -199,6 +228,12 @@ CASES = {
     "scatter-min": (_update("min", _distinct, 0.15), False, ()),
     "scatter-max": (_update("max", _distinct, 0.15), False, ()),
     "cond": (_cond, False, ()),
+    "cholesky": (_linalg("cholesky"), False, ()),
+    "eigh": (_linalg("eigh"), False, ()),
+    "qr": (_linalg("qr"), False, ()),
+    "svd": (_linalg("svd"), False, ()),
+    "lu": (_linalg("lu"), False, ()),
+    "triangular_solve": (_linalg("triangular_solve"), False, ()),
     "scan": (_scan, False, ()),
 }
 

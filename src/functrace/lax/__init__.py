@@ -1,5 +1,6 @@
 """``functrace.lax``: every primitive under its ``jax.lax`` name."""
 
+from . import linalg  # lax.linalg, a namespace as in JAX (not star-imported)
 from .bits import *  # noqa: F403
 from .control_flow import *  # noqa: F403
 from .convolution import *  # noqa: F403

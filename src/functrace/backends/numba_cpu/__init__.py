@@ -40,6 +40,8 @@ REFERENCE_LOWERED = {
     "select_and_gather_add", "custom_lin", "threefry2x32", "shift_left",
     "shift_right_logical", "shift_right_arithmetic", "bitcast_convert_type",
     "population_count", "stable_argsort", "real", "imag", "complex", "conj",
+    # lax.linalg: LAPACK through numpy.linalg
+    "cholesky", "triangular_solve", "eigh", "qr", "svd", "lu",
     # cross-process collectives: MPI on host buffers; the axis collectives (psum...) are
     # rewritten by pmap/vmap and reach a program only outside their axis (their impl says so)
     "process_allreduce", "process_allgather", "psum", "pmax", "pmin", "all_gather",
