@@ -12,4 +12,5 @@ from .parallel import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .shape_ops import *  # noqa: F403
 from .slicing import *  # noqa: F403
+from .sorting import *  # noqa: F403
 from .windowed import *  # noqa: F403

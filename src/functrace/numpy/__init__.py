@@ -180,6 +180,21 @@ from .reductions import (
     sum,
     var,
 )
+from .sorting import (
+    argpartition,
+    argsort,
+    bincount,
+    digitize,
+    lexsort,
+    partition,
+    searchsorted,
+    sort,
+    unique,
+    unique_all,
+    unique_counts,
+    unique_inverse,
+    unique_values,
+)
 
 # ---------------------------------------------------------------------------
 # dtypes and constants (NumPy's own objects)
@@ -298,7 +313,8 @@ _methods.update({
     "astype": astype, "sum": sum, "mean": mean, "max": max, "min": min, "prod": prod,
     "var": var, "std": std, "argmax": argmax, "argmin": argmin, "all": all, "any": any,
     "squeeze": squeeze, "flatten": ravel, "ravel": ravel, "clip": clip, "dot": dot,
-    "swapaxes": swapaxes, "cumsum": cumsum, "__ufunc__": _ufunc, "__function__": _function,
+    "swapaxes": swapaxes, "cumsum": cumsum, "sort": sort, "argsort": argsort,
+    "__ufunc__": _ufunc, "__function__": _function,
     "at": _IndexUpdateHelper,
 })
 _array_methods.update(_methods)

@@ -29,6 +29,7 @@ HOST_LOWERED = {
     "population_count", "stable_argsort", "real", "imag", "complex", "conj",
     # lax.linalg: LAPACK through numpy.linalg
     "cholesky", "triangular_solve", "eigh", "qr", "svd", "lu",
+    "sort",  # lax.sorting: numpy.lexsort
     # cross-process collectives: MPI on host buffers; the axis collectives (psum...) are
     # rewritten by pmap/vmap and reach a program only outside their axis (their impl says so)
     "process_allreduce", "process_allgather", "psum", "pmax", "pmin", "all_gather",
