@@ -3,6 +3,7 @@
 from . import linalg  # lax.linalg, a namespace as in JAX (not star-imported)
 from .bits import *  # noqa: F403
 from .control_flow import *  # noqa: F403
+from .convenience import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .creation import *  # noqa: F403
 from .dots import *  # noqa: F403
