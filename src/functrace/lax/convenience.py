@@ -116,8 +116,9 @@ def reduce(operands, init_values, computation, dimensions: Sequence[int]):  # no
     ``dimensions`` with ``computation(acc, x) -> acc`` starting from ``init_values``.
 
     Example:
+        >>> from functrace import lax
         >>> x = np.array([[1., 5., 2.], [4., 0., 3.]], np.float32)
-        >>> reduce(x, np.float32(-np.inf), max, (1,))
+        >>> lax.reduce(x, np.float32(-np.inf), lax.max, (1,))
         array([5., 4.], dtype=float32)
     """
     ops, tree = tree_flatten(operands)
