@@ -234,6 +234,7 @@ CASES = {
     "svd": (_linalg("svd"), False, ()),
     "lu": (_linalg("lu"), False, ()),
     "triangular_solve": (_linalg("triangular_solve"), False, ()),
+    "atan2": (_binary(lax.atan2, _normal, _away), False, ()),
     "sort": (_unary(lambda x: lax.sort((x, lax.sin(x)), dimension=1, num_keys=1), _distinct),
              False, ()),
     "scan": (_scan, False, ()),

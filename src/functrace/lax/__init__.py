@@ -8,10 +8,12 @@ from .convolution import *  # noqa: F403
 from .creation import *  # noqa: F403
 from .dots import *  # noqa: F403
 from .elementwise import *  # noqa: F403
+from .extras import *  # noqa: F403
 from .gather_scatter import *  # noqa: F403
 from .parallel import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .shape_ops import *  # noqa: F403
 from .slicing import *  # noqa: F403
 from .sorting import *  # noqa: F403
+from .trig import *  # noqa: F403
 from .windowed import *  # noqa: F403
