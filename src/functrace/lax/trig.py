@@ -172,9 +172,14 @@ def asinh(x):
 
 
 def _asinh_nonneg(a):
-    # log(a + sqrt(a^2 + 1)) written as log1p(a + a^2 / (1 + sqrt(1 + a^2)))
+    # log(a + sqrt(a^2 + 1)) written as log1p(a + a^2 / (1 + sqrt(1 + a^2))); where a^2
+    # would overflow, log(a) + log(2) (as JAX)
     one = _c(a, 1)
-    return log1p(add(a, div(mul(a, a), add(one, sqrt(add(one, mul(a, a)))))))
+    big = ge(a, _c(a, np.sqrt(np.finfo(get_aval(a).dtype).max)))
+    small = select(big, full_like(a, 1), a)
+    near = log1p(add(small, div(mul(small, small), add(one, sqrt(add(one, mul(small, small)))))))
+    far = add(log(select(big, a, full_like(a, 1))), _c(a, np.log(2.0)))
+    return select(big, far, near)
 
 
 def acosh(x):
