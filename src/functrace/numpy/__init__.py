@@ -61,6 +61,38 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from .grids import (
+    bartlett,
+    blackman,
+    c_,
+    cross,
+    diag_indices,
+    diag_indices_from,
+    fromfunction,
+    geomspace,
+    hamming,
+    hanning,
+    index_exp,
+    indices,
+    ix_,
+    kron,
+    logspace,
+    mask_indices,
+    matvec,
+    mgrid,
+    ogrid,
+    r_,
+    ravel_multi_index,
+    s_,
+    tril_indices,
+    tril_indices_from,
+    triu_indices,
+    triu_indices_from,
+    unravel_index,
+    vander,
+    vecdot,
+    vecmat,
+)
 from .indexed_update import IndexUpdateHelper as _IndexUpdateHelper
 from .indexing import IndexingError, diag, diagonal, getitem, take, take_along_axis
 from .linalg import dot, einsum, inner, matmul, outer, tensordot, trace, vdot
@@ -210,6 +242,15 @@ from .mathx import (
     sinc,
     spacing,
 )
+from .numerics import (
+    convolve,
+    correlate,
+    gradient,
+    histogram,
+    histogram_bin_edges,
+    interp,
+    trapezoid,
+)
 from .reductions import (
     all,
     allclose,
@@ -231,6 +272,50 @@ from .reductions import (
     sum,
     var,
 )
+from .selection import (
+    apply_along_axis,
+    apply_over_axes,
+    array_equiv,
+    choose,
+    piecewise,
+    place,
+    put,
+    put_along_axis,
+    select,
+    sort_complex,
+    unwrap,
+    vectorize,
+)
+from .setops import (
+    argwhere,
+    compress,
+    extract,
+    flatnonzero,
+    in1d,
+    intersect1d,
+    isin,
+    nonzero,
+    setdiff1d,
+    setxor1d,
+    union1d,
+)
+from .shaping import (
+    append,
+    block,
+    concat,
+    delete,
+    diagflat,
+    dsplit,
+    fill_diagonal,
+    insert,
+    matrix_transpose,
+    permute_dims,
+    resize,
+    rollaxis,
+    rot90,
+    trim_zeros,
+    unstack,
+)
 from .sorting import (
     argpartition,
     argsort,
@@ -247,19 +332,13 @@ from .sorting import (
     unique_values,
 )
 from .statistics import (
-    convolve,
     corrcoef,
-    correlate,
     cov,
     cumprod,
     cumulative_prod,
     cumulative_sum,
     diff,
     ediff1d,
-    gradient,
-    histogram,
-    histogram_bin_edges,
-    interp,
     median,
     nanargmax,
     nanargmin,
@@ -277,7 +356,6 @@ from .statistics import (
     nanvar,
     percentile,
     quantile,
-    trapezoid,
 )
 
 # ---------------------------------------------------------------------------
