@@ -155,6 +155,16 @@ def _linalg(which):
     return build
 
 
+def _fft(rng, dt):
+    if np.dtype(dt).kind == "c":  # FFT then IFFT of a product: both complex kinds
+        w = _normal(rng, (2, 4), dt)
+        return (lambda x: lax.fft(lax.fft(x, lax.FftType.FFT, (4,)) * w, lax.FftType.IFFT,
+                                  (4,))), (_normal(rng, (2, 4), dt),)
+    w = _normal(rng, (2, 3), np.complex128)  # RFFT then IRFFT (odd and even lengths)
+    return (lambda x: lax.fft(lax.fft(x, lax.FftType.RFFT, (5,)) * w, lax.FftType.IRFFT,
+                              (5,))), (_normal(rng, (2, 5), dt),)
+
+
 def _via_complex(x):
     return lax.real(lax.mul(lax.convert_element_type(x, np.complex128), 1.0 + 2.0j))
 
@@ -235,6 +245,7 @@ CASES = {
     "lu": (_linalg("lu"), False, ()),
     "triangular_solve": (_linalg("triangular_solve"), False, ()),
     "atan2": (_binary(lax.atan2, _normal, _away), False, ()),
+    "fft": (_fft, True, ()),
     "sort": (_unary(lambda x: lax.sort((x, lax.sin(x)), dimension=1, num_keys=1), _distinct),
              False, ()),
     "scan": (_scan, False, ()),

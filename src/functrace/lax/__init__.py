@@ -9,6 +9,7 @@ from .creation import *  # noqa: F403
 from .dots import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .extras import *  # noqa: F403
+from .fft import *  # noqa: F403
 from .gather_scatter import *  # noqa: F403
 from .parallel import *  # noqa: F403
 from .reductions import *  # noqa: F403

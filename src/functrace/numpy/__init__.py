@@ -22,6 +22,7 @@ from ..core.avals import is_python_scalar as _is_python_scalar
 from ..core.trace import Tracer as _Tracer
 from ..core.trace import array_methods as _array_methods
 from ..errors import FunctraceError as _FunctraceError
+from . import fft
 from .arrange import (
     array_split,
     column_stack,

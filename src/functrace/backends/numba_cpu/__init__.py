@@ -44,6 +44,7 @@ REFERENCE_LOWERED = {
     "cholesky", "triangular_solve", "eigh", "qr", "svd", "lu",
     "sort",  # lax.sorting: numpy.lexsort
     "atan2",  # lax.trig (not yet in the fused loops)
+    "fft",  # lax.fft: numpy.fft
     # cross-process collectives: MPI on host buffers; the axis collectives (psum...) are
     # rewritten by pmap/vmap and reach a program only outside their axis (their impl says so)
     "process_allreduce", "process_allgather", "psum", "pmax", "pmin", "all_gather",
