@@ -258,3 +258,20 @@ def test_vmap_of_grad_matches_loop(rng, x64):
     g = ft.vmap(ft.grad(lambda x: LA.slogdet(x).logabsdet))(a)
     for i in range(3):
         np.testing.assert_allclose(g[i], np.linalg.inv(a[i]).T, rtol=1e-5, atol=1e-6)
+
+
+def test_tridiagonal_solve_and_symmetric_product(rng, x64):
+    dl, du = rng.standard_normal((2, 5)), rng.standard_normal((2, 5))
+    d = rng.standard_normal((2, 5)) + 4
+    b = rng.standard_normal((2, 5, 3))
+    dense = np.stack([np.diag(d[k]) + np.diag(dl[k, 1:], -1) + np.diag(du[k, :-1], 1)
+                      for k in range(2)])
+    np.testing.assert_allclose(lax_linalg.tridiagonal_solve(dl, d, du, b),
+                               np.linalg.solve(dense, b), rtol=1e-10, atol=1e-12)
+    check_grads(lambda d, b: lax_linalg.tridiagonal_solve(dl[0], d, du[0], b), (d[0], b[0]),
+                order=1)
+    a, c = rng.standard_normal((3, 4)), rng.standard_normal((3, 3))
+    np.testing.assert_allclose(lax_linalg.symmetric_product(a, c, alpha=2.0, beta=0.5),
+                               2 * a @ a.T + 0.5 * c)
+    out = lax_linalg.symmetric_product(a, c, beta=1.0, symmetrize_output=True)
+    np.testing.assert_allclose(out, out.T)

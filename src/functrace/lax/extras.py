@@ -10,6 +10,7 @@ Example:
 
 from __future__ import annotations
 
+import enum
 import operator
 from collections.abc import Sequence
 from typing import Any
@@ -47,11 +48,20 @@ from .shape_ops import broadcast_in_dim, expand_dims, reshape
 from .slicing import concatenate, rev
 
 __all__ = [
-    "ConvGeneralDilatedDimensionNumbers", "DotDimensionNumbers", "PrecisionLike",
+    "ConvGeneralDilatedDimensionNumbers", "DotDimensionNumbers", "Precision", "PrecisionLike",
     "associative_scan", "broadcast_shapes", "broadcast_to_rank", "clz", "collapse", "dtype",
     "empty", "index_take", "nextafter", "optimization_barrier", "reduce_xor", "scatter_apply",
     "scatter_sub", "select_n", "stack", "tile", "unstack",
 ]
+
+class Precision(enum.Enum):
+    """``dot_general``/``conv`` precision hints (JAX's names; the CPU backends always compute
+    at the operands' full precision, so every value gives the same result here)."""
+
+    DEFAULT = 0
+    HIGH = 1
+    HIGHEST = 2
+
 
 # JAX's type aliases (for annotations)
 DotDimensionNumbers = tuple[tuple[Sequence[int], Sequence[int]],

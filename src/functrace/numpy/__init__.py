@@ -243,6 +243,39 @@ from .mathx import (
     sinc,
     spacing,
 )
+from .misc import (
+    ComplexWarning,
+    array_repr,
+    array_str,
+    can_cast,
+    cdouble,
+    character,
+    complex_,
+    csingle,
+    double,
+    einsum_path,
+    flexible,
+    float_,
+    frombuffer,
+    fromfile,
+    fromiter,
+    fromstring,
+    get_printoptions,
+    histogram2d,
+    histogramdd,
+    int_,
+    isdtype,
+    load,
+    object_,
+    packbits,
+    printoptions,
+    save,
+    savez,
+    set_printoptions,
+    single,
+    uint,
+    unpackbits,
+)
 from .numerics import (
     convolve,
     correlate,
@@ -251,6 +284,17 @@ from .numerics import (
     histogram_bin_edges,
     interp,
     trapezoid,
+)
+from .polynomial import (
+    poly,
+    polyadd,
+    polyder,
+    polydiv,
+    polyfit,
+    polyint,
+    polymul,
+    polysub,
+    polyval,
 )
 from .reductions import (
     all,
@@ -363,6 +407,7 @@ from .statistics import (
 # dtypes and constants (NumPy's own objects)
 
 float16, float32, float64 = _np.float16, _np.float32, _np.float64
+pow = power  # noqa: A001 - the array API's name
 int8, int16, int32, int64 = _np.int8, _np.int16, _np.int32, _np.int64
 uint8, uint16, uint32, uint64 = _np.uint8, _np.uint16, _np.uint32, _np.uint64
 complex64, complex128 = _np.complex64, _np.complex128

@@ -47,6 +47,15 @@ from .decompositions import (  # noqa: F401 - fnp.linalg's names (decompositions
     svdvals,
     vector_norm,
 )
+from .linalg_extra import (  # noqa: F401 - fnp.linalg's names
+    cond,
+    cross,
+    diagonal,
+    matrix_transpose,
+    tensorinv,
+    tensorsolve,
+    vecdot,
+)
 from .manip import ravel, reshape
 from .math import multiply
 

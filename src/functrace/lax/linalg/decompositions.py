@@ -1,42 +1,14 @@
-"""``functrace.lax.linalg``: matrix decompositions as primitives, with JAX's derivative rules.
-
-Every primitive acts on the two trailing axes and maps over the leading (batch) axes, so
-its batching rule moves the batch axis to the front. The reference impls call NumPy's
-LAPACK (``numpy.linalg``); the triangular solve masks the unused triangle and calls
-``numpy.linalg.solve``, and ``lu`` is a partial-pivoting elimination vectorised over the
-batch (NumPy has no LU). Under ``jit`` they run their reference impls.
-
-Derivatives (JAX's rules, written with primitives so they compose and nest):
-
-- ``cholesky``: ``L dL = L phi(L^-1 dA L^-H)`` (Murray 2016), ``phi`` = lower triangle
-  with a halved diagonal;
-- ``eigh``: ``dw = diag(V^H dA V)``, ``dV = V (F * (V^H dA V))``, ``F_ij = 1/(w_j - w_i)``
-  off the diagonal (undefined for repeated eigenvalues, as in JAX);
-- ``qr`` (``m >= n``, reduced), ``svd`` (distinct singular values; reduced or square),
-  ``lu`` (square) and ``triangular_solve`` (linear in ``b``; transposes to another
-  triangular solve).
-
-As in JAX, ``cholesky`` of a matrix that is not positive definite returns NaNs rather
-than raising, and ``cholesky``/``eigh`` symmetrize their input by default.
-
-Example:
-    >>> from functrace.lax import linalg
-    >>> a = np.array([[4., 2.], [2., 3.]], np.float32)
-    >>> l = linalg.cholesky(a)
-    >>> bool(np.allclose(l @ l.T, a))
-    True
-"""
+"""The decomposition primitives of ``lax.linalg`` and their rules (see the package
+docstring)."""
 
 from __future__ import annotations
 
-from functools import partial
-
 import numpy as np
 
-from ..core.avals import ShapedArray, is_inexact
-from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
-from ..errors import DTypeError, ShapeError
-from ..transforms.ad import (
+from ...core.avals import ShapedArray
+from ...core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
+from ...errors import DTypeError, ShapeError
+from ...transforms.ad import (
     Zero,
     defjvp2,
     is_undefined_primal,
@@ -44,123 +16,33 @@ from ..transforms.ad import (
     tangent_aval,
     transpose_rules,
 )
-from ..transforms.batching import batching_rules, bdim_at_front, not_mapped
-from .dots import dot_general
-from .elementwise import add, conj, div, eq, integer_pow, mul, neg, real, select, sub
-from .shape_ops import (
+from ..elementwise import add, conj, div, eq, integer_pow, mul, neg, real, sub
+from ..shape_ops import (
     broadcast_in_dim,
     convert_element_type,
-    reduce_sum,
-    transpose,
+)
+from ._util import (
+    _H,
+    _T,
+    _bcast_matrix,
+    _check_matrix,
+    _const_like,
+    _def_front_batching,
+    _diag,
+    _dtype,
+    _expand_to,
+    _eye_like,
+    _is_complex,
+    _mm,
+    _shape,
+    _tril,
+    _triu,
 )
 
 __all__ = [
     "cholesky", "cholesky_p", "eigh", "eigh_p", "lu", "lu_p", "lu_pivots_to_permutation",
     "qr", "qr_p", "svd", "svd_p", "triangular_solve", "triangular_solve_p",
 ]
-
-
-# ---------------------------------------------------------------------------
-# helpers (all traceable)
-
-def _shape(x) -> tuple[int, ...]:
-    return get_aval(x).shape
-
-
-def _dtype(x) -> np.dtype:
-    return get_aval(x).dtype
-
-
-def _is_complex(x) -> bool:
-    return _dtype(x).kind == "c"
-
-
-def _T(x):
-    nd = len(_shape(x))
-    return transpose(x, tuple(range(nd - 2)) + (nd - 1, nd - 2))
-
-
-def _H(x):
-    x = _T(x)
-    return conj(x) if _is_complex(x) else x
-
-
-def _mm(a, b):
-    """Batched ``a @ b`` for operands with the same leading dims."""
-    nd = len(_shape(a))
-    batch = tuple(range(nd - 2))
-    return dot_general(a, b, (((nd - 1,), (nd - 2,)), (batch, batch)))
-
-
-def _const_like(x, value):
-    """A constant array (NumPy) of ``x``'s dtype that broadcasts against x's last 2 dims."""
-    return np.asarray(value, _dtype(x))
-
-
-def _bcast_matrix(m: np.ndarray, x):
-    """A constant (n, k) matrix broadcast to ``x``'s shape."""
-    shape = _shape(x)
-    return broadcast_in_dim(m.astype(_dtype(x)), shape, (len(shape) - 2, len(shape) - 1))
-
-
-def _tri_mask(shape, k: int, lower: bool) -> np.ndarray:
-    n, m = shape[-2:]
-    return np.tril(np.ones((n, m), bool), k) if lower else np.triu(np.ones((n, m), bool), k)
-
-
-def _tril(x, k: int = 0):
-    shape = _shape(x)
-    mask = broadcast_in_dim(_tri_mask(shape, k, True), shape, (len(shape) - 2, len(shape) - 1))
-    return select(mask, x, _bcast_matrix(np.zeros(shape[-2:]), x))
-
-
-def _triu(x, k: int = 0):
-    shape = _shape(x)
-    mask = broadcast_in_dim(_tri_mask(shape, k, False), shape, (len(shape) - 2, len(shape) - 1))
-    return select(mask, x, _bcast_matrix(np.zeros(shape[-2:]), x))
-
-
-def _expand_to(x, axis: int, shape):
-    """``x`` with a new axis inserted at ``axis`` and broadcast to ``shape``."""
-    dims = tuple(d for d in range(len(shape)) if d != axis)
-    return broadcast_in_dim(x, tuple(shape), dims)
-
-
-def _eye_like(x, n: int):
-    shape = _shape(x)[:-2] + (n, n)
-    return broadcast_in_dim(np.eye(n, dtype=_dtype(x)), shape, (len(shape) - 2, len(shape) - 1))
-
-
-def _diag(x):
-    """The diagonal of the trailing square matrices, via a masked sum (traceable)."""
-    n = _shape(x)[-1]
-    masked = mul(x, _eye_like(x, n))
-    nd = len(_shape(x))
-    return reduce_sum(masked, (nd - 1,))
-
-
-def _check_matrix(op: str, x: ShapedArray, square: bool = False) -> None:
-    if x.ndim < 2:
-        raise ShapeError(f"lax.linalg.{op}: the operand must have at least 2 dimensions "
-                         f"(a batch of matrices), got {x.str_short()}")
-    if square and x.shape[-1] != x.shape[-2]:
-        raise ShapeError(f"lax.linalg.{op}: the trailing two dimensions must be equal (square "
-                         f"matrices), got {x.str_short()}")
-    if not is_inexact(x.dtype):
-        raise DTypeError(f"lax.linalg.{op}: the operand must be floating-point or complex, got "
-                         f"{x.str_short()}; cast it with astype(np.float32)")
-
-
-def _front_batcher(prim: Primitive, args, dims, **params):
-    """Rule of a primitive that maps over leading axes: the batch axis goes first."""
-    size = next(_shape(x)[d] for x, d in zip(args, dims, strict=True) if d is not not_mapped)
-    args = [bdim_at_front(x, d, size) for x, d in zip(args, dims, strict=True)]
-    out = prim.bind(*args, **params)
-    return (out, [0] * len(out)) if prim.multiple_results else (out, 0)
-
-
-def _def_front_batching(prim: Primitive) -> None:
-    batching_rules[prim] = partial(_front_batcher, prim)
 
 
 # ---------------------------------------------------------------------------
@@ -646,3 +528,4 @@ def lu_pivots_to_permutation(pivots, permutation_size: int):
         q = flat[:, j]
         perm[rows, j], perm[rows, q] = perm[rows, q].copy(), perm[rows, j].copy()
     return perm.reshape(batch + (permutation_size,))
+
