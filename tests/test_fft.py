@@ -36,10 +36,11 @@ def test_multi_dimensional_transforms_match_numpy(norm, rng, x64):
     _close(fnp.fft.fftn(z, norm=norm), np.fft.fftn(z, norm=norm))
     _close(fnp.fft.ifftn(z, axes=(0, 2), norm=norm), np.fft.ifftn(z, axes=(0, 2), norm=norm))
     _close(fnp.fft.rfft2(x, norm=norm), np.fft.rfft2(x, norm=norm))
-    _close(fnp.fft.rfftn(x, s=(2, 3, 4), norm=norm), np.fft.rfftn(x, s=(2, 3, 4), norm=norm))
+    _close(fnp.fft.rfftn(x, s=(2, 3, 4), norm=norm),
+           np.fft.rfftn(x, s=(2, 3, 4), axes=(0, 1, 2), norm=norm))
     spec = np.fft.rfftn(x)
-    _close(fnp.fft.irfftn(spec, s=x.shape, norm=norm), np.fft.irfftn(spec, s=x.shape,
-                                                                      norm=norm))
+    _close(fnp.fft.irfftn(spec, s=x.shape, norm=norm),
+           np.fft.irfftn(spec, s=x.shape, axes=(0, 1, 2), norm=norm))
     _close(fnp.fft.irfft2(spec, norm=norm), np.fft.irfft2(spec, norm=norm))
 
 

@@ -1,6 +1,10 @@
 """``functrace.lax``: every primitive under its ``jax.lax`` name."""
 
-from . import linalg  # lax.linalg, a namespace as in JAX (not star-imported)
+from . import (
+    _printing,  # noqa: F401 - registers how equations print
+    callbacks,  # noqa: F401 - debug_callback and pure_callback primitives
+    linalg,  # lax.linalg, a namespace as in JAX (not star-imported)
+)
 from .bits import *  # noqa: F403
 from .control_flow import *  # noqa: F403
 from .convenience import *  # noqa: F403

@@ -11,13 +11,17 @@ dtype; shapes are equal or one operand is rank 0, as for the other lax binary op
 them. ``stable_argsort`` is the permutation behind ``random.permutation``/``choice``
 (JAX uses ``lax.sort_key_val``); it stays a dedicated primitive until lax has a
 sort family. None of these primitives is differentiable: their jvps are zero.
+
+They are not ``elementwise`` for the compiler (the fused-loop generators have no
+spelling for XLA's out-of-range shifts or for Threefry's rounds): backends run their
+NumPy impls (``impl_fallback``), which are vectorised already.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..core.avals import ShapedArray, canonicalize_dtype, is_float, is_int
+from ..core.avals import ShapedArray, canonicalize_dtype, dtype_kind, is_float, is_int
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError, ShapeError
 from ..transforms.ad import defjvp_zero
@@ -95,7 +99,7 @@ def _shift_right_arithmetic_impl(x, y):
 
 
 def _make_shift(name: str, impl, doc: str):
-    prim = Primitive(name, elementwise=True)
+    prim = Primitive(name, impl_fallback=True)
     impl_rules[prim] = impl
     abstract_eval_rules[prim] = _shift_abstract(name)
     defjvp_zero(prim)
@@ -141,7 +145,7 @@ shift_right_arithmetic_p, shift_right_arithmetic = _make_shift(
 # ---------------------------------------------------------------------------
 # bitcast_convert_type
 
-bitcast_convert_type_p = Primitive("bitcast_convert_type", elementwise=True)
+bitcast_convert_type_p = Primitive("bitcast_convert_type", impl_fallback=True)
 
 
 def bitcast_convert_type(operand, new_dtype):
@@ -171,7 +175,7 @@ def bitcast_convert_type(operand, new_dtype):
 def _bitcast_abstract(x: ShapedArray, *, new_dtype):
     new_dtype = np.dtype(new_dtype)
     for d in (x.dtype, new_dtype):
-        if d == np.bool_ or not np.issubdtype(d, np.number):
+        if dtype_kind(d) not in "iufc":  # bfloat16 counts as a float
             raise DTypeError(f"bitcast_convert_type: cannot bitcast {x.dtype.name} to "
                              f"{new_dtype.name}: both dtypes must be numeric (not bool)")
     if x.dtype.itemsize != new_dtype.itemsize:
@@ -191,7 +195,7 @@ defvectorized(bitcast_convert_type_p)
 # ---------------------------------------------------------------------------
 # population_count
 
-population_count_p = Primitive("population_count", elementwise=True)
+population_count_p = Primitive("population_count", impl_fallback=True)
 
 
 def population_count(x):
@@ -228,7 +232,7 @@ defvectorized(population_count_p)
 # ---------------------------------------------------------------------------
 # threefry2x32: the Threefry-2x32 block cipher (20 rounds), keyed by (k1, k2)
 
-threefry2x32_p = Primitive("threefry2x32", multiple_results=True, elementwise=True)
+threefry2x32_p = Primitive("threefry2x32", multiple_results=True, impl_fallback=True)
 
 _ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
 _KS_PARITY = np.uint32(0x1BD11BDA)
@@ -298,7 +302,7 @@ defbroadcasting(threefry2x32_p)
 # ---------------------------------------------------------------------------
 # stable_argsort
 
-stable_argsort_p = Primitive("stable_argsort")
+stable_argsort_p = Primitive("stable_argsort", impl_fallback=True)
 
 
 def stable_argsort(operand, dimension: int = -1):

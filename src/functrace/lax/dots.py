@@ -60,7 +60,7 @@ def _free_dims(ndim: int, contracting, batch) -> tuple[int, ...]:
 # ---------------------------------------------------------------------------
 # dot_general
 
-dot_general_p = Primitive("dot_general")
+dot_general_p = Primitive("dot_general", impl_fallback=True)
 
 
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):

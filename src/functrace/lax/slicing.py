@@ -80,7 +80,7 @@ def _scalar_like(x, dtype):
 # ---------------------------------------------------------------------------
 # concatenate
 
-concatenate_p = Primitive("concatenate")
+concatenate_p = Primitive("concatenate", impl_fallback=True)
 
 
 def concatenate(operands: Sequence, dimension: int):
@@ -164,7 +164,7 @@ batching_rules[concatenate_p] = _concatenate_batch
 # ---------------------------------------------------------------------------
 # pad
 
-pad_p = Primitive("pad")
+pad_p = Primitive("pad", impl_fallback=True)
 
 
 def pad(operand, padding_value, padding_config: Sequence[tuple[int, int, int]]):
@@ -264,7 +264,7 @@ batching_rules[pad_p] = _pad_batch
 # ---------------------------------------------------------------------------
 # slice
 
-slice_p = Primitive("slice")
+slice_p = Primitive("slice", impl_fallback=True)
 
 
 def slice(operand, start_indices: Sequence[int], limit_indices: Sequence[int],  # noqa: A001
@@ -373,7 +373,7 @@ def _clamped_starts(starts, shape, sizes) -> tuple:
                                                                     strict=True))
 
 
-dynamic_slice_p = Primitive("dynamic_slice")
+dynamic_slice_p = Primitive("dynamic_slice", impl_fallback=True)
 
 
 def dynamic_slice(operand, start_indices, slice_sizes: Sequence[int]):
@@ -469,7 +469,7 @@ def _dynamic_slice_batch(args, dims, *, slice_sizes):
 
 batching_rules[dynamic_slice_p] = _dynamic_slice_batch
 
-dynamic_update_slice_p = Primitive("dynamic_update_slice")
+dynamic_update_slice_p = Primitive("dynamic_update_slice", impl_fallback=True)
 
 
 def dynamic_update_slice(operand, update, start_indices):
@@ -557,7 +557,7 @@ batching_rules[dynamic_update_slice_p] = _dynamic_update_slice_batch
 # ---------------------------------------------------------------------------
 # rev
 
-rev_p = Primitive("rev")
+rev_p = Primitive("rev", impl_fallback=True)
 
 
 def rev(operand, dimensions: Sequence[int]):

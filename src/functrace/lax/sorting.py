@@ -30,7 +30,7 @@ from .slicing import slice as lax_slice
 
 __all__ = ["sort", "sort_key_val", "sort_p", "top_k"]
 
-sort_p = Primitive("sort", multiple_results=True)
+sort_p = Primitive("sort", multiple_results=True, impl_fallback=True)
 
 
 def _canonical_dim(dimension: int, ndim: int, op: str) -> int:

@@ -66,7 +66,7 @@ def _c(x, value):
     return np.asarray(value, get_aval(x).dtype)
 
 
-atan2_p = Primitive("atan2")
+atan2_p = Primitive("atan2", elementwise=True, scalar="math.atan2({0}, {1})")
 impl_rules[atan2_p] = np.arctan2
 abstract_eval_rules[atan2_p] = _binary_abstract("atan2", kinds="float")
 defbroadcasting(atan2_p)

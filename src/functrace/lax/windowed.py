@@ -278,7 +278,7 @@ def _check_select(op: str, select_prim, x: ShapedArray, operand: ShapedArray,
                          "have the same dtype")
 
 
-select_and_gather_add_p = Primitive("select_and_gather_add")
+select_and_gather_add_p = Primitive("select_and_gather_add", impl_fallback=True)
 
 
 def select_and_gather_add(tangent, operand, select_prim: str, window_dimensions,

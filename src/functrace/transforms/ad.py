@@ -66,7 +66,7 @@ def is_differentiable(aval: ShapedArray) -> bool:
 # ---------------------------------------------------------------------------
 # add_any: the sum used to accumulate tangents and cotangents
 
-add_any_p = Primitive("add_any", elementwise=True)
+add_any_p = Primitive("add_any", elementwise=True, scalar="({0} + {1})")
 impl_rules[add_any_p] = np.add
 
 

@@ -59,7 +59,9 @@ import os
 import numpy as np
 
 from ...lax.convolution import conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p
-from . import conv_direct, lowerings, reference_lowering, winograd
+from . import conv_direct, winograd
+from .scratch import Scratch, with_scratch
+from .table import lowerings, reference_lowering
 
 # tuning knobs (module-level so benchmarks and tests can change them)
 CHUNK_BYTES = 1 << 20     # target size of a chunk's GEMM result / cotangent block
@@ -292,20 +294,6 @@ class _Geometry:
                 self.hc, self.wc)
 
 
-class _Scratch:
-    """Buffers reused across calls, keyed by name, shape and dtype."""
-
-    def __init__(self):
-        self.bufs = {}
-
-    def get(self, name, shape, dtype):
-        key = (name, tuple(shape), np.dtype(dtype))
-        buf = self.bufs.get(key)
-        if buf is None:
-            buf = self.bufs[key] = np.empty(shape, dtype)
-        return buf
-
-
 # ---------------------------------------------------------------------------
 # the three kernels
 
@@ -332,7 +320,7 @@ class _Plan:
         self.g, self.cl, self.dtype = g, cl, np.dtype(dtype)
         self.kern = _kernels()
         self.gemm = _Gemm(dtype)
-        self._free = [_Scratch()]  # scratch sets not in use (one unless calls overlap)
+        self._free = [Scratch()]  # scratch sets not in use (one unless calls overlap)
         self.t = len(g.taps)
         self.im2col = im2col and self.t > 1
         rows = max(1, chunk_bytes // (g.ws * width * self.dtype.itemsize))
@@ -340,22 +328,8 @@ class _Plan:
         self.cols = (self.chunks[0][1] - self.chunks[0][0]) * g.ws   # positions a chunk
 
     def wrap(self, body):
-        """``run(*args)``: ``body(scratch, *args)`` with a scratch set of its own, reused
-        by later calls (a call overlapping another one, from another thread, gets a
-        second set)."""
-        free = self._free
-
-        def run(*args):
-            try:
-                sc = free.pop()
-            except IndexError:
-                sc = _Scratch()
-            try:
-                return body(sc, *args)
-            finally:
-                free.append(sc)
-
-        return run
+        """``body(scratch, *args)`` as ``run(*args)``; the plan's kernels share scratch sets."""
+        return with_scratch(body, self._free)
 
     def buf(self, sc, name, channels):
         """A buffer of the wide layout: ``(phases, lbuf, ch)`` or ``(phases, ch, lbuf)``."""

@@ -33,6 +33,8 @@ import importlib
 
 import numpy as np
 
+from .scratch import with_scratch
+
 MODE = "auto"       # "auto": AVX-512 hosts only; "on": always; "off": never
 MIN_OUT = 8         # channels the tiles vectorise: forward's outputs (also for the filter
 #                     gradient), and the forward's inputs for the input gradient. Measured
@@ -113,17 +115,6 @@ def unblock_filter(flat, t, c, op, starts, vecs):
     return wt
 
 
-class _Scratch:
-    def __init__(self):
-        self.bufs = {}
-
-    def get(self, name, shape):
-        buf = self.bufs.get((name, shape))
-        if buf is None:
-            buf = self.bufs[(name, shape)] = np.empty(shape, np.float32)
-        return buf
-
-
 class _Conv:
     """One stride-``(sh, sw)`` convolution of a ``(N, C, H, W)`` input (the rows and
     columns ``[h0, h0 + hc) x [w0, w0 + wc)`` kept, padded by ``lo``) giving ``(OH, OW)``
@@ -182,27 +173,16 @@ class _Conv:
                               self.blk_v)
 
 
-def _wrap(body):
-    free = [_Scratch()]
-
-    def run(*args):
-        try:
-            sc = free.pop()
-        except IndexError:
-            sc = _Scratch()
-        try:
-            return body(sc, *args)
-        finally:
-            free.append(sc)
-
-    run.one_blas_thread = True  # the program runs its BLAS calls on one thread (conv.py)
-    return run
-
-
 # ---------------------------------------------------------------------------
 # the lowerings' entry points (``conv.py``): a kernel, or None where it does not apply
 
 _F32 = np.dtype(np.float32)
+
+
+def _wrap(body):
+    run = with_scratch(body)
+    run.one_blas_thread = True  # the program runs its BLAS calls on one thread (conv.py)
+    return run
 
 
 def _canonical(x, spec, nd):

@@ -29,7 +29,7 @@ from ...lax.windowed import (
     reduce_window_sum_p,
     select_and_scatter_add_p,
 )
-from . import lowerings, program_rewrites, reference_lowering
+from .table import lowerings, program_rewrites, reference_lowering
 
 MAX_WINDOW = 64  # unrolled window elements; larger windows use the reference impl
 

@@ -42,7 +42,8 @@ from .common import abstractify, trace_fun, types_str
 
 __all__ = ["cond", "cond_p", "switch"]
 
-cond_p = Primitive("cond", multiple_results=True)
+# a backend with no lowering for it runs its impl, a jaxpr interpreter (impl_fallback)
+cond_p = Primitive("cond", multiple_results=True, impl_fallback=True)
 
 
 class _NoOperand:

@@ -45,7 +45,8 @@ from .scan import scan
 
 __all__ = ["fori_loop", "map", "while_loop", "while_p"]
 
-while_p = Primitive("while", multiple_results=True)
+# a backend with no lowering for it runs its impl, a jaxpr interpreter (impl_fallback)
+while_p = Primitive("while", multiple_results=True, impl_fallback=True)
 
 
 def _trace_while(cond_fun, body_fun, leaves, tree):

@@ -58,7 +58,8 @@ from .common import abstractify, check_carry, loop_avals, trace_fun, types_str
 
 __all__ = ["scan", "scan_p"]
 
-scan_p = Primitive("scan", multiple_results=True)
+# a backend with no lowering for it runs its impl, a jaxpr interpreter (impl_fallback)
+scan_p = Primitive("scan", multiple_results=True, impl_fallback=True)
 
 
 def _xs_length(xs_leaves, length):

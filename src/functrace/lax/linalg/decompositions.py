@@ -48,7 +48,7 @@ __all__ = [
 # ---------------------------------------------------------------------------
 # cholesky
 
-cholesky_p = Primitive("cholesky")
+cholesky_p = Primitive("cholesky", impl_fallback=True)
 
 
 def cholesky(x, *, symmetrize_input: bool = True):
@@ -111,7 +111,7 @@ _def_front_batching(cholesky_p)
 # ---------------------------------------------------------------------------
 # triangular_solve
 
-triangular_solve_p = Primitive("triangular_solve")
+triangular_solve_p = Primitive("triangular_solve", impl_fallback=True)
 
 
 def triangular_solve(a, b, *, left_side: bool = False, lower: bool = False,
@@ -214,7 +214,7 @@ _def_front_batching(triangular_solve_p)
 # ---------------------------------------------------------------------------
 # eigh
 
-eigh_p = Primitive("eigh", multiple_results=True)
+eigh_p = Primitive("eigh", multiple_results=True, impl_fallback=True)
 
 
 def eigh(x, *, lower: bool = True, symmetrize_input: bool = True,
@@ -279,7 +279,7 @@ _def_front_batching(eigh_p)
 # ---------------------------------------------------------------------------
 # qr
 
-qr_p = Primitive("qr", multiple_results=True)
+qr_p = Primitive("qr", multiple_results=True, impl_fallback=True)
 
 
 def qr(x, *, pivoting: bool = False, full_matrices: bool = True):
@@ -339,7 +339,7 @@ _def_front_batching(qr_p)
 # ---------------------------------------------------------------------------
 # svd
 
-svd_p = Primitive("svd", multiple_results=True)
+svd_p = Primitive("svd", multiple_results=True, impl_fallback=True)
 
 
 def svd(x, *, full_matrices: bool = True, compute_uv: bool = True, subset_by_index=None,
@@ -432,7 +432,7 @@ _def_front_batching(svd_p)
 # ---------------------------------------------------------------------------
 # lu
 
-lu_p = Primitive("lu", multiple_results=True)
+lu_p = Primitive("lu", multiple_results=True, impl_fallback=True)
 
 
 def lu(x):
