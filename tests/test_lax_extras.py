@@ -108,3 +108,11 @@ def test_index_take_and_scatter_sub():
     got = lax.scatter_sub(np.zeros(4, np.float32), np.array([[1], [1], [3]], np.int32),
                           np.array([1.0, 2.0, 5.0], np.float32), dn)
     np.testing.assert_array_equal(got, [0.0, -3.0, 0.0, -5.0])
+
+
+def test_atan2_fuses_under_jit():
+    f = ft.jit(lambda x, y: lax.atan2(x * 2.0, y) + 1.0)
+    x = np.linspace(-3, 3, 64, dtype=np.float32)
+    y = np.linspace(-2, 2, 64, dtype=np.float32)
+    assert "fused mul, atan2, add" in f.lower(x, y).as_text()
+    np.testing.assert_allclose(f(x, y), np.arctan2(2 * x, y) + 1, rtol=1e-6, atol=1e-6)
