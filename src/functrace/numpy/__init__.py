@@ -23,7 +23,7 @@ from ..core.avals import is_python_scalar as _is_python_scalar
 from ..core.trace import Tracer as _Tracer
 from ..core.trace import array_methods as _array_methods
 from ..errors import FunctraceError as _FunctraceError
-from . import fft
+from . import fft, linalg
 from .arrange import (
     array_split,
     column_stack,
@@ -467,6 +467,9 @@ def _function(func, types, args, kwargs):
     name = getattr(func, "__name__", repr(func))
     module = getattr(func, "__module__", "numpy") or "numpy"
     fn = _public(name) if module == "numpy" else None
+    if module in ("numpy.linalg", "numpy.fft"):  # np.linalg.norm(x) -> fnp.linalg.norm
+        sub = linalg if module == "numpy.linalg" else fft
+        fn = getattr(sub, name, None) if not name.startswith("_") else None
     if fn is None:
         qual = f"{module}.{name}" if module.startswith("numpy") else f"numpy.{name}"
         missing = qual.removeprefix("numpy.")
