@@ -11,6 +11,7 @@ from .convenience import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .creation import *  # noqa: F403
 from .dots import *  # noqa: F403
+from .dynamic_slicing import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .extras import *  # noqa: F403
 from .fft import *  # noqa: F403
@@ -20,5 +21,7 @@ from .reductions import *  # noqa: F403
 from .shape_ops import *  # noqa: F403
 from .slicing import *  # noqa: F403
 from .sorting import *  # noqa: F403
+from .stable_argsort import *  # noqa: F403
+from .threefry import *  # noqa: F403
 from .trig import *  # noqa: F403
 from .windowed import *  # noqa: F403

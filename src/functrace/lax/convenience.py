@@ -33,6 +33,7 @@ from ..transforms.batching import vmap
 from ..tree_util import tree_flatten, tree_unflatten
 from .control_flow import scan
 from .creation import full
+from .dynamic_slicing import dynamic_slice, dynamic_update_slice
 from .elementwise import (
     add,
     bitwise_and,
@@ -56,7 +57,7 @@ from .elementwise import max as lax_max
 from .elementwise import min as lax_min
 from .reductions import reduce_and, reduce_max, reduce_min, reduce_or, reduce_prod
 from .shape_ops import broadcast_in_dim, expand_dims, reduce_sum, reshape, transpose
-from .slicing import concatenate, dynamic_slice, dynamic_update_slice, rev
+from .slicing import concatenate, rev
 from .slicing import slice as lax_slice
 
 __all__ = [

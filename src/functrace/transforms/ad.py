@@ -151,6 +151,14 @@ def _linear_jvp(prim, primals, tangents, **params):
     return out, prim.bind(*[instantiate_zeros(t) for t in tangents], **params)
 
 
+def defbilinear(prim: Primitive, transpose_rule):
+    """A primitive of two inputs, linear in each one separately (a product): the tangent
+    for each input is the primitive with that input replaced by its tangent."""
+    defjvp(prim, lambda g, x, y, **params: prim.bind(g, y, **params),
+           lambda g, x, y, **params: prim.bind(x, g, **params))
+    transpose_rules[prim] = transpose_rule
+
+
 # ---------------------------------------------------------------------------
 # the JVP trace
 

@@ -19,7 +19,7 @@ from ...lax.shape_ops import broadcast_in_dim_p, reduce_sum_p
 
 # Fused loops run on one thread unless they are huge: they are memory-bound, and
 # right after a BLAS call (whose threads spin for a while) a parallel loop fights
-# OpenBLAS for the cores -- measured 2x slower on the small CNN step (PERFORMANCE.md).
+# OpenBLAS for the cores and slowed the small CNN step down (docs/performance.md).
 PARALLEL_MIN_SIZE = 1 << 24
 
 # the reductions a loop can end in (fusion absorbs those marked ``fusible_reduction``)

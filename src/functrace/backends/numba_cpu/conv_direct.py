@@ -16,7 +16,7 @@ while every ``(tap, channel)`` product is accumulated into it
 
 When: float32, 1-D/2-D, at least ``MIN_OUT`` channels along the vectors (the input
 gradient of a first layer with 1-3 input channels stays on the GEMM path; its forward
-and filter gradient, 16-64 outputs, are 2-5x faster here), rows at least 3 pixels
+and filter gradient, 16-64 outputs, are faster here), rows at least 3 pixels
 wide, and a host with AVX-512
 (``host_ok``): on AVX2 a ``<16 x float>`` is two ``ymm`` registers and the 16
 accumulators no longer fit the 16 registers. ``MODE`` forces the kernel on or off
@@ -37,11 +37,8 @@ from .scratch import with_scratch
 
 MODE = "auto"       # "auto": AVX-512 hosts only; "on": always; "off": never
 MIN_OUT = 8         # channels the tiles vectorise: forward's outputs (also for the filter
-#                     gradient), and the forward's inputs for the input gradient. Measured
-#                     interleaved with the GEMM path (ms, direct / GEMM): forward (32, 3, 32,
-#                     64) 0.73 / 3.66, (64, 1, 28, 32) 0.44 / 1.29; filter gradient 0.97 /
-#                     4.60 and 0.76 / 1.81; input gradient of (64, 1, 28, 32) 3.60 / 1.87
-#                     (1 of 16 lanes used), of (32, 3, 32, 64) 4.0 / 3.8
+#                     gradient), and the forward's inputs for the input gradient; chosen
+#                     by measurement against the GEMM path (docs/performance.md)
 MIN_WIDTH = 3       # output (forward) or input (input gradient) row width
 RUN_PIXELS = 512    # filter gradient: output pixels per run (the cotangent block in L2)
 

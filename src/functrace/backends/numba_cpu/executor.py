@@ -56,9 +56,8 @@ def keep_freed_memory() -> bool:
     """Asks glibc's malloc to serve arrays up to 32 MB from its heap and to keep
     freed memory (up to 1 GB) for reuse, once per process. By default glibc maps
     large arrays fresh and unmaps them on free, so every call of a compiled
-    program page-faults its activations back in: that was 5 of the small CNN
-    step's 22 ms (a fused bias+ReLU over 6 MB took 1.1 ms in the program, 0.2 ms
-    alone). A caching allocator is what PyTorch and JAX do. Skipped when
+    program page-faults its activations back in (docs/performance.md, "Memory").
+    A caching allocator is what PyTorch and JAX do. Skipped when
     ``config.cpu_keep_memory`` is off, when the user already tuned malloc through
     the environment, or off glibc. Returns whether the settings were applied."""
     if _malloc["tried"] or not config.cpu_keep_memory:
