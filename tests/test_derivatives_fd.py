@@ -136,6 +136,45 @@ def _scan(rng, dt):
     return f, (_normal(rng, (4,), dt),)
 
 
+def _spd(rng, dt):
+    a = rng.standard_normal((3, 3))
+    return (a @ a.T + 3 * np.eye(3)).astype(dt)
+
+
+def _signed_columns(v):
+    # eigen/singular vectors are defined up to sign: fix it by the first row's sign
+    return v * fnp.sign(v[..., :1, :])
+
+
+def _linalg(which):
+    def build(rng, dt):
+        a = (rng.standard_normal((3, 3)) + 3 * np.eye(3)).astype(dt)
+        tall = rng.standard_normal((4, 3)).astype(dt)
+        return {
+            "cholesky": (lax.linalg.cholesky, (_spd(rng, dt),)),
+            "eigh": (lambda x: (lax.linalg.eigh(x)[1],
+                                _signed_columns(lax.linalg.eigh(x)[0])), (_spd(rng, dt),)),
+            "qr": (lambda x: lax.linalg.qr(x, full_matrices=False), (tall,)),
+            "svd": (lambda x: (lax.linalg.svd(x, full_matrices=False)[1],
+                               _signed_columns(lax.linalg.svd(x, full_matrices=False)[0])),
+                    (tall,)),
+            "lu": (lambda x: lax.linalg.lu(x)[0], (a,)),
+            "triangular_solve": (lambda x, b: lax.linalg.triangular_solve(
+                x, b, left_side=True, lower=True), (a, rng.standard_normal((3, 2)).astype(dt))),
+        }[which]
+    return build
+
+
+def _fft(rng, dt):
+    if np.dtype(dt).kind == "c":  # FFT then IFFT of a product: both complex kinds
+        w = _normal(rng, (2, 4), dt)
+        return (lambda x: lax.fft(lax.fft(x, lax.FftType.FFT, (4,)) * w, lax.FftType.IFFT,
+                                  (4,))), (_normal(rng, (2, 4), dt),)
+    w = _normal(rng, (2, 3), np.complex128)  # RFFT then IRFFT (odd and even lengths)
+    return (lambda x: lax.fft(lax.fft(x, lax.FftType.RFFT, (5,)) * w, lax.FftType.IRFFT,
+                              (5,))), (_normal(rng, (2, 5), dt),)
+
+
 def _remat(rng, dt):
     # the saved and the recomputed residuals both reach the backward program
     return (ft.checkpoint(lambda x, y: lax.sin(x) * lax.exp(y)),
@@ -215,6 +254,16 @@ CASES = {
     "scatter-min": (_update("min", _distinct, 0.15), False, ()),
     "scatter-max": (_update("max", _distinct, 0.15), False, ()),
     "cond": (_cond, False, ()),
+    "cholesky": (_linalg("cholesky"), False, ()),
+    "eigh": (_linalg("eigh"), False, ()),
+    "qr": (_linalg("qr"), False, ()),
+    "svd": (_linalg("svd"), False, ()),
+    "lu": (_linalg("lu"), False, ()),
+    "triangular_solve": (_linalg("triangular_solve"), False, ()),
+    "atan2": (_binary(lax.atan2, _normal, _away), False, ()),
+    "fft": (_fft, True, ()),
+    "sort": (_unary(lambda x: lax.sort((x, lax.sin(x)), dimension=1, num_keys=1), _distinct),
+             False, ()),
     "scan": (_scan, False, ()),
     "remat2": (_remat, False, ()),
 }

@@ -58,8 +58,9 @@ def check_raises(thunk, exc, words):
 LAX_ERRORS = [
     ("add/shapes", lax.add, (A23, A32), ShapeError, ["lax.add", "(2, 3)", "(3, 2)"]),
     ("add/dtypes", lax.add, (A23, I23), DTypeError, ["lax.add", "f32[2,3]", "i32[2,3]"]),
-    ("add/empty-vs-1", lax.add, (np.ones((0, 3), f32), np.ones((1, 3), f32)), ShapeError,
-     ["lax.add", "(0, 3)", "(1, 3)"]),
+    # JAX broadcasts size-1 dims at equal rank ((0, 3) + (1, 3) is (0, 3)), not other ranks
+    ("add/rank-vs-1", lax.add, (np.ones((0, 3), f32), np.ones((3,), f32)), ShapeError,
+     ["lax.add", "(0, 3)", "(3,)"]),
     ("mul/complex", lax.mul, (A23, A23.astype(np.complex64)), DTypeError,
      ["lax.mul", "c64[2,3]"]),
     ("sin/int", lax.sin, (I23,), DTypeError, ["lax.sin", "i32[2,3]"]),
@@ -309,10 +310,15 @@ def test_lax_op_on_nan_inf_and_empty_gives_numpys_result(fn, args, ref, mode):
 @given(st.lists(st.integers(1, 4), min_size=1, max_size=3),
        st.lists(st.integers(1, 4), min_size=1, max_size=3))
 def test_lax_binary_ops_reject_any_two_different_shapes(s1, s2):
-    """lax needs equal shapes: any two different shapes (neither rank 0) raise a
-    ShapeError naming both; fnp broadcasts exactly when NumPy does."""
+    """lax needs equal shapes, except that (as in JAX) equal ranks may differ where one
+    side has size 1: other pairs (neither rank 0) raise a ShapeError naming both; fnp
+    broadcasts exactly when NumPy does."""
     a, b = np.ones(s1, f32), np.ones(s2, f32)
-    if tuple(s1) != tuple(s2):
+    unit_broadcast = len(s1) == len(s2) and all(
+        p == q or 1 in (p, q) for p, q in zip(s1, s2, strict=True))
+    if unit_broadcast:
+        np.testing.assert_array_equal(lax.add(a, b), np.add(a, b))
+    elif tuple(s1) != tuple(s2):
         check_raises(lambda: lax.add(a, b), ShapeError, [str(tuple(s1)), str(tuple(s2))])
     try:
         want = np.add(a, b)

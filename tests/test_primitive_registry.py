@@ -40,7 +40,8 @@ EXEMPT = {
             "abs", "cos", "erf", "exp", "expm1", "integer_pow", "log", "log1p", "logistic",
             "max", "min", "pow", "rem", "rsqrt", "sin", "sqrt", "tanh", "reduce_max",
             "reduce_min", "reduce_prod", "reduce_window_max", "reduce_window_min",
-            "scatter-max", "scatter-min", "pmax", "pmin")},
+            "scatter-max", "scatter-min", "pmax", "pmin",
+            "atan2", "cholesky", "eigh", "qr", "svd", "lu")},
         "custom_jvp_call": "JVP replaces it with the user's rule: no linear program "
                            "contains it",
         "custom_vjp_call": "JVP replaces it with custom_lin, which is transposed",

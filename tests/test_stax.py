@@ -586,3 +586,15 @@ def test_canonical_jax_script_runs_with_imports_changed():
     assert float(loss(get_params(opt_state), batch)) < first
     assert stax is ft.stax
     assert importlib.import_module("functrace.example_libraries.stax") is ft.stax
+
+
+def test_jax_aliases_logsoftmax_glorot_randn():
+    # jax.example_libraries.stax keeps these three old names (the DP-SGD example uses them)
+    x = np.array([[1.0, 2.0, 3.0]], np.float32)
+    want = x - np.log(np.exp(x).sum(-1, keepdims=True))
+    np.testing.assert_allclose(stax.logsoftmax(x), want, rtol=1e-6)
+    w = np.asarray(stax.glorot()(KEY, (200, 300)))
+    assert w.shape == (200, 300) and abs(w.var() - 2 / 500) < 0.2 * 2 / 500
+    r = np.asarray(stax.randn()(KEY, (4000,)))
+    assert abs(r.std() - 1e-2) < 1e-3
+    assert stax.glorot is stax.glorot_normal and stax.randn is stax.normal

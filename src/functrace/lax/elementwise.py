@@ -76,6 +76,26 @@ def _match_operands(op: str, *args):
     return tuple(_as_operand(a, strong[0], op) for a in args)
 
 
+def _expand_unit_dims(*args):
+    """Operands of equal rank whose shapes differ only where one has size 1 are broadcast
+    to the common shape first, as JAX's lax binary ops accept (``(1, 3) + (2, 1)``).
+    Anything else is left for the shape rule to judge."""
+    shapes = [get_aval(a).shape for a in args]
+    ndims = {len(s) for s in shapes}
+    if len(ndims) != 1 or len(set(shapes)) == 1 or not shapes[0]:
+        return args
+    target = []
+    for dims in zip(*shapes, strict=True):
+        sizes = {d for d in dims if d != 1}
+        if len(sizes) > 1:
+            return args
+        target.append(sizes.pop() if sizes else 1)
+    target = tuple(target)
+    every = tuple(range(len(target)))
+    return tuple(a if get_aval(a).shape == target else broadcast_in_dim(a, target, every)
+                 for a in args)
+
+
 # operand kinds a primitive accepts: (predicate on the dtype, description for errors)
 _KINDS = {
     "any": (lambda d: True, "any"),
@@ -157,11 +177,12 @@ def _make_binary(name: str, impl, out_dtype=None, kinds: str = "any",
     defbroadcasting(prim)
 
     def fn(x, y):
-        x, y = _match_operands(name, x, y)
+        x, y = _expand_unit_dims(*_match_operands(name, x, y))
         return prim.bind(x, y)
 
     fn.__name__ = name
-    fn.__doc__ = f"Elementwise ``{name}`` (``lax.{name}``); shapes equal or one rank 0."
+    fn.__doc__ = (f"Elementwise ``{name}`` (``lax.{name}``); shapes equal, or one rank 0, or "
+                  "equal ranks whose differing dims are 1 in one operand (broadcast).")
     return prim, fn
 
 

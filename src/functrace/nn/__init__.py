@@ -23,3 +23,16 @@ from .functions import (
     swish,
     tanh,
 )
+from .more import (
+    dot_product_attention,
+    hard_sigmoid,
+    hard_silu,
+    hard_swish,
+    identity,
+    log1mexp,
+    logmeanexp,
+    mish,
+    sparse_plus,
+    sparse_sigmoid,
+    squareplus,
+)

@@ -23,6 +23,7 @@ from ..core.avals import is_python_scalar as _is_python_scalar
 from ..core.trace import Tracer as _Tracer
 from ..core.trace import array_methods as _array_methods
 from ..errors import FunctraceError as _FunctraceError
+from . import fft, linalg
 from .arrange import (
     array_split,
     column_stack,
@@ -61,6 +62,38 @@ from .creation import (
     tri,
     zeros,
     zeros_like,
+)
+from .grids import (
+    bartlett,
+    blackman,
+    c_,
+    cross,
+    diag_indices,
+    diag_indices_from,
+    fromfunction,
+    geomspace,
+    hamming,
+    hanning,
+    index_exp,
+    indices,
+    ix_,
+    kron,
+    logspace,
+    mask_indices,
+    matvec,
+    mgrid,
+    ogrid,
+    r_,
+    ravel_multi_index,
+    s_,
+    tril_indices,
+    tril_indices_from,
+    triu_indices,
+    triu_indices_from,
+    unravel_index,
+    vander,
+    vecdot,
+    vecmat,
 )
 from .indexed_update import IndexUpdateHelper as _IndexUpdateHelper
 from .indexing import IndexingError, diag, diagonal, getitem, take, take_along_axis
@@ -160,6 +193,110 @@ from .math import (
     trunc,
     where,
 )
+from .mathx import (
+    acos,
+    acosh,
+    angle,
+    arccos,
+    arccosh,
+    arcsin,
+    arcsinh,
+    arctan,
+    arctan2,
+    asin,
+    asinh,
+    atan,
+    atan2,
+    atanh,
+    bitwise_count,
+    bitwise_invert,
+    bitwise_left_shift,
+    bitwise_right_shift,
+    copysign,
+    deg2rad,
+    degrees,
+    divmod,
+    fabs,
+    fmax,
+    fmin,
+    fmod,
+    frexp,
+    gcd,
+    heaviside,
+    hypot,
+    iscomplex,
+    iscomplexobj,
+    isneginf,
+    isposinf,
+    isreal,
+    isrealobj,
+    isscalar,
+    iterable,
+    lcm,
+    ldexp,
+    left_shift,
+    logaddexp2,
+    modf,
+    nextafter,
+    rad2deg,
+    radians,
+    right_shift,
+    sinc,
+    spacing,
+)
+from .misc import (
+    ComplexWarning,
+    array_repr,
+    array_str,
+    can_cast,
+    cdouble,
+    character,
+    complex_,
+    csingle,
+    double,
+    einsum_path,
+    flexible,
+    float_,
+    frombuffer,
+    fromfile,
+    fromiter,
+    fromstring,
+    get_printoptions,
+    histogram2d,
+    histogramdd,
+    int_,
+    isdtype,
+    load,
+    object_,
+    packbits,
+    printoptions,
+    save,
+    savez,
+    set_printoptions,
+    single,
+    uint,
+    unpackbits,
+)
+from .numerics import (
+    convolve,
+    correlate,
+    gradient,
+    histogram,
+    histogram_bin_edges,
+    interp,
+    trapezoid,
+)
+from .polynomial import (
+    poly,
+    polyadd,
+    polyder,
+    polydiv,
+    polyfit,
+    polyint,
+    polymul,
+    polysub,
+    polyval,
+)
 from .reductions import (
     all,
     allclose,
@@ -181,11 +318,97 @@ from .reductions import (
     sum,
     var,
 )
+from .selection import (
+    apply_along_axis,
+    apply_over_axes,
+    array_equiv,
+    choose,
+    piecewise,
+    place,
+    put,
+    put_along_axis,
+    select,
+    sort_complex,
+    unwrap,
+    vectorize,
+)
+from .setops import (
+    argwhere,
+    compress,
+    extract,
+    flatnonzero,
+    in1d,
+    intersect1d,
+    isin,
+    nonzero,
+    setdiff1d,
+    setxor1d,
+    union1d,
+)
+from .shaping import (
+    append,
+    block,
+    concat,
+    delete,
+    diagflat,
+    dsplit,
+    fill_diagonal,
+    insert,
+    matrix_transpose,
+    permute_dims,
+    resize,
+    rollaxis,
+    rot90,
+    trim_zeros,
+    unstack,
+)
+from .sorting import (
+    argpartition,
+    argsort,
+    bincount,
+    digitize,
+    lexsort,
+    partition,
+    searchsorted,
+    sort,
+    unique,
+    unique_all,
+    unique_counts,
+    unique_inverse,
+    unique_values,
+)
+from .statistics import (
+    corrcoef,
+    cov,
+    cumprod,
+    cumulative_prod,
+    cumulative_sum,
+    diff,
+    ediff1d,
+    median,
+    nanargmax,
+    nanargmin,
+    nancumprod,
+    nancumsum,
+    nanmax,
+    nanmean,
+    nanmedian,
+    nanmin,
+    nanpercentile,
+    nanprod,
+    nanquantile,
+    nanstd,
+    nansum,
+    nanvar,
+    percentile,
+    quantile,
+)
 
 # ---------------------------------------------------------------------------
 # dtypes and constants (NumPy's own objects)
 
 float16, float32, float64 = _np.float16, _np.float32, _np.float64
+pow = power  # noqa: A001 - the array API's name
 int8, int16, int32, int64 = _np.int8, _np.int16, _np.int32, _np.int64
 uint8, uint16, uint32, uint64 = _np.uint8, _np.uint16, _np.uint32, _np.uint64
 complex64, complex128 = _np.complex64, _np.complex128
@@ -244,6 +467,9 @@ def _function(func, types, args, kwargs):
     name = getattr(func, "__name__", repr(func))
     module = getattr(func, "__module__", "numpy") or "numpy"
     fn = _public(name) if module == "numpy" else None
+    if module in ("numpy.linalg", "numpy.fft"):  # np.linalg.norm(x) -> fnp.linalg.norm
+        sub = linalg if module == "numpy.linalg" else fft
+        fn = getattr(sub, name, None) if not name.startswith("_") else None
     if fn is None:
         qual = f"{module}.{name}" if module.startswith("numpy") else f"numpy.{name}"
         missing = qual.removeprefix("numpy.")
@@ -299,7 +525,8 @@ _methods.update({
     "astype": astype, "sum": sum, "mean": mean, "max": max, "min": min, "prod": prod,
     "var": var, "std": std, "argmax": argmax, "argmin": argmin, "all": all, "any": any,
     "squeeze": squeeze, "flatten": ravel, "ravel": ravel, "clip": clip, "dot": dot,
-    "swapaxes": swapaxes, "cumsum": cumsum, "__ufunc__": _ufunc, "__function__": _function,
+    "swapaxes": swapaxes, "cumsum": cumsum, "sort": sort, "argsort": argsort,
+    "__ufunc__": _ufunc, "__function__": _function,
     "at": _IndexUpdateHelper,
 })
 _array_methods.update(_methods)

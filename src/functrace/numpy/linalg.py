@@ -1,5 +1,9 @@
 """Products: ``matmul``, ``dot``, ``vdot``, ``inner``, ``outer``, ``tensordot``, ``einsum``,
 ``trace``. All of them lower to ``lax.dot_general`` (plus transposes and sums).
+
+This module is also ``functrace.numpy.linalg``: it re-exports the decompositions and
+solvers of ``decompositions.py`` (``cholesky``, ``qr``, ``svd``, ``eigh``, ``solve``,
+``inv``, ``det``, ``slogdet``, ``norm``, ``pinv``, ``lstsq``, ``matrix_power``...).
 """
 
 from __future__ import annotations
@@ -18,6 +22,39 @@ from ._promote import (
     broadcast_to_shape,
     canonical_axis,
     promote_dtypes,
+)
+from .decompositions import (  # noqa: F401 - fnp.linalg's names (decompositions.py)
+    EighResult,
+    QRResult,
+    SlogdetResult,
+    SVDResult,
+    cholesky,
+    det,
+    eigh,
+    eigvalsh,
+    inv,
+    lstsq,
+    matrix_norm,
+    matrix_power,
+    matrix_rank,
+    multi_dot,
+    norm,
+    pinv,
+    qr,
+    slogdet,
+    solve,
+    svd,
+    svdvals,
+    vector_norm,
+)
+from .linalg_extra import (  # noqa: F401 - fnp.linalg's names
+    cond,
+    cross,
+    diagonal,
+    matrix_transpose,
+    tensorinv,
+    tensorsolve,
+    vecdot,
 )
 from .manip import ravel, reshape
 from .math import multiply

@@ -77,3 +77,8 @@ from .layers import (
     elementwise,
 )
 from .pooling import AvgPool, MaxPool, SumPool
+
+# JAX's backwards-compatible aliases (jax.example_libraries.stax defines the same three)
+glorot = glorot_normal
+randn = normal
+logsoftmax = log_softmax
