@@ -26,10 +26,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from ..core.avals import default_int_dtype, is_inexact
-from ..core.make_jaxpr import make_jaxpr
 from ..core.trace import get_aval
 from ..errors import FunctraceError, ShapeError
-from ..transforms.batching import vmap
+from ..transforms.make_jaxpr import make_jaxpr
+from ..transforms.vmap import vmap
 from ..tree_util import tree_flatten, tree_unflatten
 from .control_flow import scan
 from .creation import full

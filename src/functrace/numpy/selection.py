@@ -13,7 +13,7 @@ import numpy as np
 from .. import lax
 from ..core.trace import Tracer, get_aval
 from ..errors import FunctraceError, ShapeError
-from ..transforms.batching import vmap
+from ..transforms.vmap import vmap
 from ._promote import as_array, broadcast_to_shape, canonical_axis, convert, promote_args
 from .creation import array
 from .indexed_update import IndexUpdateHelper
