@@ -9,6 +9,7 @@ Example:
 from . import (
     debug,
     distributed,
+    dtypes,
     flatten_util,
     lax,
     nn,

@@ -122,6 +122,11 @@ def dtype_kind(dtype) -> str:
     return dtype.kind
 
 
+# the dtype of the gradient of an integer input under grad(allow_int=True), as JAX's
+# ``jax.dtypes.float0``: zero bytes per element
+float0 = np.dtype([("float0", np.void, 0)])
+
+
 def finfo(dtype):
     """``numpy.finfo``, also for the ml_dtypes floats (bfloat16, float8_*), whose own
     ``finfo`` lives in ml_dtypes (loaded already if such a dtype exists)."""

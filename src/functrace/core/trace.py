@@ -257,7 +257,8 @@ _OPERATORS = [
     "__rand__", "__or__", "__ror__", "__xor__", "__rxor__",
     "reshape", "astype", "sum", "mean", "max", "min", "prod", "var", "std", "argmax",
     "argmin", "all", "any", "transpose", "squeeze", "flatten", "ravel", "clip", "dot",
-    "swapaxes", "cumsum",
+    "swapaxes", "cumsum", "cumprod", "sort", "argsort", "conj", "conjugate", "round",
+    "diagonal", "trace", "take", "repeat", "nonzero", "searchsorted", "ptp",
 ]
 
 
@@ -307,6 +308,14 @@ class Tracer:
     @property
     def T(self):
         return array_methods["transpose"](self)
+
+    @property
+    def real(self):
+        return array_methods["real"](self)
+
+    @property
+    def imag(self):
+        return array_methods["imag"](self)
 
     @property
     def at(self):

@@ -526,6 +526,10 @@ _methods.update({
     "var": var, "std": std, "argmax": argmax, "argmin": argmin, "all": all, "any": any,
     "squeeze": squeeze, "flatten": ravel, "ravel": ravel, "clip": clip, "dot": dot,
     "swapaxes": swapaxes, "cumsum": cumsum, "sort": sort, "argsort": argsort,
+    "cumprod": cumprod, "conj": conjugate, "conjugate": conjugate, "round": round,
+    "real": real, "imag": imag, "trace": trace, "take": take, "repeat": repeat,
+    "nonzero": nonzero, "searchsorted": searchsorted, "ptp": ptp,
+    "diagonal": lambda a, offset=0, axis1=0, axis2=1: diagonal(a, offset, axis1, axis2),
     "__ufunc__": _ufunc, "__function__": _function,
     "at": _IndexUpdateHelper,
 })

@@ -12,7 +12,7 @@ import functools
 
 import numpy as np
 
-from ..core.avals import canonicalize_value
+from ..core.avals import canonicalize_value, float0
 from ..core.trace import Tracer, eval_jaxpr, get_aval
 from ..errors import TransformError
 from ..tree_util import tree_flatten, tree_unflatten
@@ -217,47 +217,88 @@ def _check_cotangent(c, aval, i):
     return _cast_exact(c, ca, aval.dtype, f"vjp: cotangent leaf {i}", "output")
 
 
+def _check_grad_inputs(fun, nums, diff_args, holomorphic: bool, allow_int: bool) -> None:
+    for i, a in zip(nums, diff_args, strict=True):
+        for leaf in tree_flatten(a)[0]:
+            aval = get_aval(leaf)
+            if holomorphic and aval.dtype.kind != "c":
+                raise TransformError(
+                    f"grad with holomorphic=True requires inputs with complex dtype, but "
+                    f"argument {i} of {fun_name(fun)} has dtype {aval.dtype} "
+                    f"({aval.str_short()}); pass a complex value, e.g. x.astype(complex).")
+            if not is_differentiable(aval) and not allow_int:
+                raise TransformError(
+                    f"grad requires real- or complex-valued inputs (input dtype that is a "
+                    f"sub-dtype of np.inexact), but argument {i} of {fun_name(fun)} has dtype "
+                    f"{aval.dtype} ({aval.str_short()}). Pass a float value, e.g. "
+                    "x.astype(float) or 1.0 instead of 1, or set allow_int=True.")
+
+
+def _check_grad_output(fun, ans, holomorphic: bool):
+    aval = get_aval(ans) if not isinstance(ans, tuple | list | dict) else None
+    if aval is None or aval.shape != ():
+        shape = aval.str_short() if aval is not None else type(ans).__name__
+        raise TransformError(
+            f"grad requires a scalar output, but {fun_name(fun)} returned {shape}. Reduce it "
+            "(e.g. .sum() or .mean()), or use vjp / jacrev for non-scalar outputs.")
+    if holomorphic and aval.dtype.kind != "c":
+        raise TransformError(
+            f"grad with holomorphic=True requires outputs with complex dtype, but "
+            f"{fun_name(fun)} returned {aval.str_short()}.")
+    if not is_differentiable(aval):
+        raise TransformError(
+            f"grad requires a real floating-point output, but {fun_name(fun)} returned "
+            f"{aval.str_short()}; cast it with .astype(float) before differentiating.")
+    if not holomorphic and aval.dtype.kind == "c":
+        raise TransformError(
+            f"grad requires real-valued outputs (output dtype that is a sub-dtype of "
+            f"np.floating), but {fun_name(fun)} returned {aval.str_short()}. For holomorphic "
+            "differentiation, pass holomorphic=True; for non-holomorphic functions with "
+            "complex outputs, use vjp directly.")
+    return aval
+
+
 def value_and_grad(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False,
                    allow_int: bool = False, reduce_axes=()):
     """Returns a function computing ``(fun(*args), grad(fun)(*args))``.
+
+    ``holomorphic=True`` differentiates a complex function of complex inputs (the
+    gradient is ``f'(z)``, not conjugated); ``allow_int=True`` accepts integer inputs,
+    whose gradient is an array of JAX's ``float0`` dtype (they are held constant).
 
     Example:
         >>> value_and_grad(lambda x: x * x)(3.0)
         (array(9., dtype=float32), array(6., dtype=float32))
     """
     check_callable(fun, "grad")
-    if holomorphic:
-        raise TransformError("value_and_grad: holomorphic=True is not supported (real inputs "
-                             "only)")
 
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
         nums = argnums_tuple(fun, argnums, len(args), "grad")
         f_partial, diff_args = argnums_partial(fun, nums, args, kwargs)
-        for i, a in zip(nums, diff_args, strict=True):
-            for leaf in tree_flatten(a)[0]:
-                aval = get_aval(leaf)
-                if not is_differentiable(aval) and not allow_int:
-                    raise TransformError(
-                        f"grad requires real- or complex-valued inputs (input dtype that is a "
-                        f"sub-dtype of np.inexact), but argument {i} of {fun_name(fun)} has dtype "
-                        f"{aval.dtype} ({aval.str_short()}). Pass a float value, e.g. "
-                        "x.astype(float) or 1.0 instead of 1, or set allow_int=True.")
-        if has_aux:
-            ans, f_vjp, aux = vjp(f_partial, *diff_args, has_aux=True)
+        _check_grad_inputs(fun, nums, diff_args, holomorphic, allow_int)
+        # integer leaves (allow_int) are held fixed; their gradient is float0 zeros
+        leaves, tree = tree_flatten(diff_args)
+        is_int = [not is_differentiable(get_aval(x)) for x in leaves]
+        if any(is_int):
+            def f_inexact(*flt):
+                it = iter(flt)
+                full = [x if i else next(it) for x, i in zip(leaves, is_int, strict=True)]
+                return f_partial(*tree_unflatten(tree, full))
+            f_diff = f_inexact
+            primals = [x for x, i in zip(leaves, is_int, strict=True) if not i]
         else:
-            ans, f_vjp = vjp(f_partial, *diff_args)
-        aval = get_aval(ans) if not isinstance(ans, tuple | list | dict) else None
-        if aval is None or aval.shape != ():
-            shape = aval.str_short() if aval is not None else type(ans).__name__
-            raise TransformError(
-                f"grad requires a scalar output, but {fun_name(fun)} returned {shape}. Reduce it "
-                "(e.g. .sum() or .mean()), or use vjp / jacrev for non-scalar outputs.")
-        if not is_differentiable(aval):
-            raise TransformError(
-                f"grad requires a real floating-point output, but {fun_name(fun)} returned "
-                f"{aval.str_short()}; cast it with .astype(float) before differentiating.")
+            f_diff, primals = f_partial, diff_args
+        if has_aux:
+            ans, f_vjp, aux = vjp(f_diff, *primals, has_aux=True)
+        else:
+            ans, f_vjp = vjp(f_diff, *primals)
+        aval = _check_grad_output(fun, ans, holomorphic)
         g = f_vjp(np.ones((), aval.dtype))
+        if any(is_int):
+            it = iter(g)
+            g = tree_unflatten(tree, [np.zeros(np.shape(x), float0) if i else next(it)
+                                      for x, i in zip(leaves, is_int, strict=True)])
         g = g[0] if isinstance(argnums, int) else tuple(g)
         return ((ans, aux), g) if has_aux else (ans, g)
 

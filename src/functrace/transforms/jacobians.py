@@ -42,20 +42,39 @@ def _one_hot_axes(tree, j: int):
     return tree_unflatten(tree, [0 if k == j else None for k in range(tree.num_leaves)])
 
 
-def _linearized(transform, fun, argnums, has_aux, args, who):
+def _check_dtypes(who, fun, what, avals, holomorphic, complex_ok):
+    """JAX's rules: holomorphic=True needs complex values; otherwise real floats (complex
+    too where ``complex_ok``: jacrev's inputs)."""
+    for i, aval in avals:
+        kind = aval.dtype.kind
+        if holomorphic and kind != "c":
+            raise TransformError(
+                f"{who} with holomorphic=True requires {what}s with complex dtype, but "
+                f"{what} {i} of {fun_name(fun)} has dtype {aval.dtype}.")
+        if not holomorphic and (not is_differentiable(aval) or (kind == "c" and not complex_ok)):
+            raise TransformError(
+                f"{who} requires real-valued {what}s (a floating-point dtype), but {what} {i} "
+                f"of {fun_name(fun)} has dtype {aval.dtype}. For holomorphic "
+                "differentiation, pass holomorphic=True"
+                + ("" if kind != "c" else "; for non-holomorphic functions with complex "
+                   "values, use jvp/vjp directly") + ".")
+
+
+def _linearized(transform, fun, argnums, has_aux, args, who, holomorphic=False):
     """``transform`` (``linearize`` or ``vjp``) of ``fun`` w.r.t. the arguments at
     ``argnums``: the linear function, aux (or None), the input and output trees and the
     leaves' avals."""
     nums = argnums_tuple(fun, argnums, len(args), who)
-    for i in nums:
-        for leaf in tree_flatten(args[i])[0]:
-            if not is_differentiable(get_aval(leaf)):
-                raise TransformError(f"{who} requires float inputs, but argument {i} of "
-                                     f"{fun_name(fun)} has dtype {get_aval(leaf).dtype}")
+    reverse = transform is vjp
+    _check_dtypes(who, fun, "input", [(i, get_aval(leaf)) for i in nums
+                                     for leaf in tree_flatten(args[i])[0]],
+                  holomorphic, complex_ok=reverse)
     f_partial, dyn = argnums_partial(fun, nums, args)
     y, f_lin, *aux = transform(f_partial, *dyn, has_aux=has_aux)
     in_leaves, in_tree = tree_flatten(dyn)
     out_leaves, out_tree = tree_flatten(y)
+    _check_dtypes(who, fun, "output", list(enumerate(get_aval(o) for o in out_leaves)),
+                  holomorphic, complex_ok=not reverse)
     return (f_lin, aux[0] if aux else None, in_tree, out_tree,
             [get_aval(x) for x in in_leaves], [get_aval(o) for o in out_leaves])
 
@@ -74,7 +93,7 @@ def jacfwd(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False):
     @functools.wraps(fun)
     def jacfun(*args):
         f_jvp, aux, in_tree, out_tree, in_avals, out_avals = _linearized(
-            linearize, fun, argnums, has_aux, args, "jacfwd")
+            linearize, fun, argnums, has_aux, args, "jacfwd", holomorphic)
         per_in = []  # per input leaf: list (over out leaves) of jacobian blocks
         for j, aval in enumerate(in_avals):
             if aval.size == 0:
@@ -106,7 +125,7 @@ def jacrev(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False,
     @functools.wraps(fun)
     def jacfun(*args):
         f_vjp, aux, in_tree, out_tree, in_avals, out_avals = _linearized(
-            vjp, fun, argnums, has_aux, args, "jacrev")
+            vjp, fun, argnums, has_aux, args, "jacrev", holomorphic)
         # jacfwd's loop transposed: one vmap per output leaf (not per input leaf)
         per_out = []  # per output leaf: list (over input leaves) of blocks
         for o, aval in enumerate(out_avals):
@@ -146,4 +165,5 @@ def hessian(fun, argnums=0, has_aux: bool = False, holomorphic: bool = False):
                [ 0., 12.]], dtype=float32)
     """
     check_callable(fun, "hessian")
-    return jacfwd(jacrev(fun, argnums, has_aux=has_aux), argnums, has_aux=has_aux)
+    return jacfwd(jacrev(fun, argnums, has_aux=has_aux, holomorphic=holomorphic), argnums,
+                  has_aux=has_aux, holomorphic=holomorphic)
