@@ -1,0 +1,692 @@
+"""Eager reverse mode: a tape recorded while the NumPy impls run once.
+
+When ``grad``/``vjp``/``value_and_grad`` are called with concrete arguments and no other
+transformation is active (no ``jit``, ``vmap``, ``make_jaxpr`` or outer ``jvp``/``grad``),
+building the linear jaxpr and transposing it (``api._linearize_flat`` + ``backward_pass``)
+costs far more than the arithmetic. The tape takes a short path to the same numbers:
+
+- the arguments become ``TapeTracer``s; every primitive applied to one is evaluated at
+  once and appended to the tape as a *node* (its inputs' slots, its outputs' slots and the
+  forward values its backward needs);
+- the backward walks the nodes in reverse and accumulates cotangents slot by slot.
+
+Each node's VJP is *derived* from the primitive's own rules, once per signature
+(primitive, params, input avals, which inputs are differentiated): the JVP rule is run on
+staging tracers under partial evaluation and the linear part transposed with
+``backward_pass``, exactly what the jaxpr path does for the whole program. The staged
+program is split into a forward part (the output and the residuals) and a backward part
+(the transposed linear program), each a list of reference-impl calls run without
+``bind``. The numbers are therefore those of the jaxpr path: the same impls on the same
+values, with cotangents summed in the same (reverse) order.
+
+Anything the derivation cannot stage (a rule that needs concrete values, a primitive that
+holds a jaxpr such as ``cond`` or ``scan``, ``custom_jvp``/``custom_vjp`` functions, params
+that are not hashable) gets a per-node fallback: that one application is linearized
+eagerly with the jaxpr machinery and its linear jaxpr transposed in the backward pass.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+
+from ..config import config
+from ..core import trace as core
+from ..core.array import Array
+from ..core.avals import ShapedArray, aval_of_value, canonicalize_value, is_inexact
+from ..core.jaxpr import ClosedJaxpr, Jaxpr, Literal
+from ..core.trace import (
+    Trace,
+    Tracer,
+    bind_custom_jvp_call,
+    bind_custom_vjp_call,
+    get_aval,
+    impl_rules,
+    new_main,
+    trace_to_jaxpr,
+)
+from ..tree_util import tree_map
+from .ad import UndefPrimal, Zero, backward_pass, jvp_flat, tangent_aval
+from .partial_eval import PartialVal, partial_eval_flat, partial_eval_rules
+
+# ``enabled`` off sends every grad/vjp down the jaxpr path (tests compare the two)
+_state = {"enabled": True}
+
+
+@contextmanager
+def disabled():
+    """Within this block ``grad``/``vjp`` use the jaxpr path (linearize + transpose)."""
+    prev = _state["enabled"]
+    _state["enabled"] = False
+    try:
+        yield
+    finally:
+        _state["enabled"] = prev
+
+
+def usable(leaves) -> bool:
+    """Whether the tape may run: it is on, nothing is being traced, the leaves are concrete."""
+    if not _state["enabled"] or len(core.trace_stack) != 1 or core.dynamic_trace is not None:
+        return False
+    for x in leaves:
+        if isinstance(x, Tracer):
+            return False
+    return True
+
+
+# ---------------------------------------------------------------------------
+# tracers and the trace
+
+class TapeTracer(Tracer):
+    """A value computed under the tape: its NumPy value, aval and cotangent slot."""
+
+    __slots__ = ("val", "aval", "slot")
+
+    def __init__(self, trace, val, aval: ShapedArray, slot: int):
+        self._trace = trace
+        self.val = val
+        self.aval = aval
+        self.slot = slot
+
+    def concrete_value(self, op: str):
+        return self.val
+
+
+# operator name -> primitive, filled by functrace.numpy (which owns operator semantics): for
+# operands of one floating dtype and one shape, NumPy's promotion and broadcasting change
+# nothing, so the operator is that primitive alone and the tape records it directly
+fast_operators: dict[str, Any] = {}
+
+
+def _fast_binary(name: str, reflected: bool):
+    generic = getattr(Tracer, name)
+
+    def method(self, other):
+        prim = fast_operators.get(name)
+        if prim is not None and type(other) is TapeTracer and core.dynamic_trace is None:
+            a, b = self.aval, other.aval
+            main = self._trace.main
+            if (a.dtype == b.dtype and a.shape == b.shape and a.dtype.kind in "fc"
+                    and main.active and other._trace.main is main):
+                x, y = (other, self) if reflected else (self, other)
+                key = (prim, id(x.aval), id(y.aval), x.slot >= 0, y.slot >= 0,
+                       config.enable_x64)
+                return _record(main.global_data, prim, [x.val, y.val], [x.aval, y.aval],
+                               [x.slot, y.slot], _NO_PARAMS, key)
+        elif (prim is not None and type(other) in (float, int) and core.dynamic_trace is None
+              and self.aval.dtype.kind == "f" and self._trace.main.active):
+            # NumPy's promotion of a weak Python scalar against a float array: the scalar
+            # takes the array's dtype, and stays weak when the array is weak too
+            a = self.aval
+            val = np.asarray(other, a.dtype)
+            sa = a if a.weak_type else _intern(aval_of_value(val))
+            if reflected:
+                vals, avals, slots = [val, self.val], [sa, a], [-1, self.slot]
+                key = (prim, id(sa), id(a), False, True, config.enable_x64)
+            else:
+                vals, avals, slots = [self.val, val], [a, sa], [self.slot, -1]
+                key = (prim, id(a), id(sa), True, False, config.enable_x64)
+            return _record(self._trace.main.global_data, prim, vals, avals, slots,
+                           _NO_PARAMS, key)
+        return generic(self, other)
+
+    method.__name__ = name
+    return method
+
+
+def _fast_unary(name: str):
+    generic = getattr(Tracer, name)
+
+    def method(self):
+        prim = fast_operators.get(name)
+        main = self._trace.main
+        if (prim is not None and self.aval.dtype.kind in "fc" and core.dynamic_trace is None
+                and main.active):
+            key = (prim, id(self.aval), config.enable_x64)
+            return _record(main.global_data, prim, [self.val], [self.aval], [self.slot],
+                           _NO_PARAMS, key)
+        return generic(self)
+
+    method.__name__ = name
+    return method
+
+
+for _name in ("add", "sub", "mul", "truediv"):
+    setattr(TapeTracer, f"__{_name}__", _fast_binary(f"__{_name}__", False))
+    setattr(TapeTracer, f"__r{_name}__", _fast_binary(f"__r{_name}__", True))
+TapeTracer.__neg__ = _fast_unary("__neg__")
+del _name
+
+
+class _Tape:
+    __slots__ = ("nodes", "nslots", "trace")
+
+    def __init__(self):
+        self.nodes: list = []
+        self.nslots = 0
+        self.trace = None
+
+
+class TapeTrace(Trace):
+    def pure(self, val):
+        return val
+
+    lift = pure
+
+    def process_primitive(self, primitive, tracers, params):
+        vals, slots, avals = [], [], []
+        for t in tracers:
+            if type(t) is TapeTracer:
+                vals.append(t.val)
+                slots.append(t.slot)
+                avals.append(t.aval)
+            else:
+                avals.append(_intern(aval_of_value(t)))
+                vals.append(canonicalize_value(t))
+                slots.append(-1)
+        try:
+            key = (primitive, tuple(params.items()), tuple(map(id, avals)),
+                   tuple(s >= 0 for s in slots), config.enable_x64)
+            hash(key)
+        except TypeError:  # params that cannot be hashed
+            key = None
+        return _record(self.main.global_data, primitive, vals, avals, slots, params, key)
+
+    def process_custom_jvp_call(self, prim, fun, jvp, tracers, *, symbolic_zeros):
+        def apply(*xs):
+            return bind_custom_jvp_call(prim, fun, jvp, xs, symbolic_zeros=symbolic_zeros)
+        return self._generic(apply, tracers, True)
+
+    def process_custom_vjp_call(self, prim, fun, fwd, bwd, tracers, *, out_trees,
+                                symbolic_zeros):
+        def apply(*xs):
+            return bind_custom_vjp_call(prim, fun, fwd, bwd, xs, out_trees=out_trees,
+                                        symbolic_zeros=symbolic_zeros)
+        return self._generic(apply, tracers, True)
+
+    def _generic(self, apply, tracers, multiple):
+        vals = [t.val if type(t) is TapeTracer else t for t in tracers]
+        slots = [t.slot if type(t) is TapeTracer else -1 for t in tracers]
+        return _record_generic(self.main.global_data, apply, vals, slots, multiple)
+
+
+# ---------------------------------------------------------------------------
+# recording
+
+_ZERO_TANGENT = "zero"  # cache entry: the outputs do not depend differentiably on inputs
+_GENERIC = "generic"    # cache entry: use the per-node fallback
+_cache: dict = {}
+_CACHE_LIMIT = 8192
+
+
+_NO_PARAMS: dict = {}
+_INTERNED: dict = {}
+
+
+def _intern(aval: ShapedArray) -> ShapedArray:
+    """One object per aval, so cache keys can hold ``id(aval)`` (interned avals live on)."""
+    return _INTERNED.setdefault(aval, aval)
+
+
+def _record(tape: _Tape, prim, vals, avals, slots, params, key):
+    """Evaluates ``prim`` on ``vals`` and appends a node to the tape.
+
+    ``avals`` are interned; ``key`` identifies the signature (``None``: not cacheable).
+    """
+    if key is None:
+        entry = _GENERIC
+    else:
+        entry = _cache.get(key)
+        if entry is None:
+            entry = _derive(prim, params, avals, [s >= 0 for s in slots])
+            if len(_cache) >= _CACHE_LIMIT:
+                _cache.clear()
+            _cache[key] = entry
+    if entry is _ZERO_TANGENT:
+        return prim.bind(*vals, **params)
+    if entry is _GENERIC:
+        return _record_generic(tape, lambda *xs: prim.bind(*xs, **params), vals, slots,
+                               prim.multiple_results)
+    env = entry.template.copy()
+    env[:len(vals)] = vals
+    _run(entry.fwd, env)
+    trace = tape.trace
+    outs = []
+    out_slots = []
+    for i, aval in zip(entry.out_idx, entry.out_avals, strict=True):
+        if aval is None:  # no tangent: a constant to the tape
+            outs.append(env[i].view(Array))
+            out_slots.append(-1)
+        else:
+            s = tape.nslots
+            tape.nslots = s + 1
+            outs.append(TapeTracer(trace, env[i], aval, s))
+            out_slots.append(s)
+    tape.nodes.append((entry, env, slots, out_slots))
+    return outs if prim.multiple_results else outs[0]
+
+
+def _record_generic(tape: _Tape, apply, vals, slots, multiple):
+    mask = [s >= 0 for s in slots]
+    outs, zero, backward = _linearize(apply, vals, mask, multiple)
+    trace = tape.trace
+    res, out_slots = [], []
+    for o, z in zip(outs, zero, strict=True):
+        if z:
+            res.append(o)
+            out_slots.append(-1)
+        else:
+            s = tape.nslots
+            tape.nslots = s + 1
+            val = canonicalize_value(o)
+            res.append(TapeTracer(trace, val, _intern(aval_of_value(val)), s))
+            out_slots.append(s)
+    tape.nodes.append((None, backward, slots, out_slots))
+    return res if multiple else res[0]
+
+
+def _linearize(apply, primals, mask, multiple):
+    """JVP of ``apply`` at ``primals`` under partial evaluation (what the jaxpr path does).
+
+    Returns the primal outputs, which of them have a symbolic-zero tangent, and a
+    function mapping output cotangents (``None`` for zero) to one cotangent per input with
+    ``mask`` set (``None`` where none reaches it). Works on concrete values and on staging
+    tracers alike.
+    """
+    n = len(primals)
+    info: dict[str, Any] = {}
+
+    def f_jvp(*xs):
+        ps, it = xs[:n], iter(xs[n:])
+        ts = [next(it) if m else Zero(tangent_aval(get_aval(p)))
+              for p, m in zip(ps, mask, strict=True)]
+        outs, touts = jvp_flat(lambda *a: apply(*a) if multiple else [apply(*a)], ps, ts)
+        info["n_out"] = len(outs)
+        info["zero"] = [isinstance(t, Zero) for t in touts]
+        return [*outs, *[t for t in touts if not isinstance(t, Zero)]]
+
+    pvals = ([PartialVal.known(p) for p in primals]
+             + [PartialVal.unknown(tangent_aval(get_aval(p)))
+                for p, m in zip(primals, mask, strict=True) if m])
+    jaxpr, residuals, pvals_out = partial_eval_flat(
+        f_jvp, pvals, lambda k: [i >= info["n_out"] for i in range(k)])
+    outs = [pv.const for pv in pvals_out[:info["n_out"]]]
+    zero = info["zero"]
+    undef = [UndefPrimal(tangent_aval(get_aval(p)))
+             for p, m in zip(primals, mask, strict=True) if m]
+
+    def backward(cts):
+        cts_nz = [c if c is not None else np.zeros(o.shape, o.dtype)
+                  for c, o, z in zip(cts, outs, zero, strict=True) if not z]
+        cts_in = iter(backward_pass(jaxpr, residuals, undef, cts_nz))
+        res = []
+        for m in mask:
+            if m:
+                c = next(cts_in)
+                res.append(None if isinstance(c, Zero) else c)
+            else:
+                res.append(None)
+        return res
+
+    return outs, zero, backward
+
+
+# ---------------------------------------------------------------------------
+# derived VJPs: a forward program and a backward program of impl calls
+
+class _Derived:
+    __slots__ = ("template", "fwd", "out_idx", "out_avals", "bwd", "ct_idx", "in_ct_idx")
+
+
+def _holds_program(params) -> bool:
+    return any(isinstance(v, ClosedJaxpr | Jaxpr) or callable(v) for v in params.values())
+
+
+def _derive(prim, params, avals, mask):
+    out = prim.abstract_eval(*avals, **params)  # a shape error surfaces here, as in eager
+    out_avals = list(out) if prim.multiple_results else [out]
+    if not any(is_inexact(a.dtype) for a in out_avals):
+        return _ZERO_TANGENT
+    if prim in partial_eval_rules or _holds_program(params):
+        return _GENERIC
+    try:
+        return _stage_vjp(prim, params, avals, mask, out_avals)
+    except Exception:  # noqa: BLE001 - a rule that cannot be staged: the per-node path
+        return _GENERIC
+
+
+def _stage_vjp(prim, params, avals, mask, out_avals):
+    n, n_out = len(avals), len(out_avals)
+    info: dict[str, Any] = {}
+
+    def apply(*xs):
+        return prim.bind(*xs, **params)
+
+    def fun(*args):
+        outs, zero, backward = _linearize(apply, args[:n], mask, prim.multiple_results)
+        info["zero"] = zero
+        cts_in = backward(list(args[n:]))
+        info["ct_zero"] = [c is None for c in cts_in]
+        return [*outs, *[c for c in cts_in if c is not None]]
+
+    ct_avals = [tangent_aval(a) for a in out_avals]
+    closed = trace_to_jaxpr(fun, [*avals, *ct_avals], transform="grad")
+    zero = info["zero"]
+    if all(zero):
+        return _ZERO_TANGENT
+    jaxpr = closed.jaxpr
+    # slots: inputs, then cotangents, then constants, then every equation's outputs
+    slot: dict = {}
+    template: list = []
+    for v in jaxpr.invars:
+        slot[v] = len(template)
+        template.append(None)
+    for v, c in zip(jaxpr.constvars, closed.consts, strict=True):
+        slot[v] = len(template)
+        template.append(canonicalize_value(c))
+
+    def idx(a):
+        if isinstance(a, Literal):
+            slot[a] = len(template)
+            template.append(canonicalize_value(a.val))
+        return slot[a]
+
+    ct_vars = set(jaxpr.invars[n:])
+    bwd_vars = set(ct_vars)
+    fwd_eqns, bwd_eqns = [], []
+    for e in jaxpr.eqns:
+        if any(not isinstance(a, Literal) and a in bwd_vars for a in e.inputs):
+            bwd_eqns.append(e)
+            bwd_vars.update(e.outvars)
+        else:
+            fwd_eqns.append(e)
+    outvars = jaxpr.outvars
+    # dead-code elimination: the forward keeps what the outputs and the backward read
+    needed = {a for a in outvars if not isinstance(a, Literal)}
+    for e in bwd_eqns:
+        needed.update(a for a in e.inputs if not isinstance(a, Literal))
+    kept = []
+    for e in reversed(fwd_eqns):
+        if any(v in needed for v in e.outvars):
+            kept.append(e)
+            needed.update(a for a in e.inputs if not isinstance(a, Literal))
+    fwd_eqns = kept[::-1]
+    d = _Derived()
+    d.fwd = [_step(e, slot, template, idx) for e in fwd_eqns]
+    d.bwd = [_step(e, slot, template, idx) for e in bwd_eqns]
+    d.template = template
+    d.out_idx = [idx(a) for a in outvars[:n_out]]
+    d.out_avals = [None if z else _intern(ShapedArray(a.shape, a.dtype))
+                   for a, z in zip(out_avals, zero, strict=True)]
+    d.ct_idx = [slot[v] for v in jaxpr.invars[n:]]
+    ct_out = iter(outvars[n_out:])
+    # one entry per input: None where no cotangent reaches it (or it is not differentiated)
+    d.in_ct_idx = [None if z else idx(next(ct_out)) for z in info["ct_zero"]]
+    return d
+
+
+def _step(eqn, slot, template, idx):
+    ins = tuple(idx(a) for a in eqn.inputs)
+    outs = []
+    for v in eqn.outvars:
+        slot[v] = len(template)
+        template.append(None)
+        outs.append((slot[v], v.aval.dtype))
+    impl = impl_rules[eqn.primitive]
+    return (impl, ins, eqn.params, tuple(outs), eqn.primitive.multiple_results)
+
+
+def _run(steps, env):
+    for impl, ins, params, outs, multiple in steps:
+        if len(ins) == 2:
+            r = impl(env[ins[0]], env[ins[1]], **params)
+        else:
+            r = impl(*[env[i] for i in ins], **params)
+        if multiple:
+            for (i, dt), x in zip(outs, r, strict=True):
+                env[i] = _fix(x, dt)
+        else:
+            i, dt = outs[0]
+            env[i] = r if type(r) is np.ndarray and r.dtype == dt else _fix(r, dt)
+
+
+def _fix(x, dtype):
+    """An impl's result as a plain ndarray of the rule's dtype (as the eval trace does)."""
+    if type(x) is not np.ndarray:
+        x = np.asarray(x)
+        if type(x) is not np.ndarray:
+            x = x.view(np.ndarray)
+    return x if x.dtype == dtype else x.astype(dtype)
+
+
+# ---------------------------------------------------------------------------
+# the backward walk
+
+def _backward(tape: _Tape, seeds: dict) -> list:
+    """Cotangent per slot, from ``seeds`` (slot -> cotangent) by a reverse walk."""
+    cts: list = [None] * tape.nslots
+    for s, c in seeds.items():
+        cts[s] = c if cts[s] is None else np.add(cts[s], c)
+    for entry, data, in_slots, out_slots in reversed(tape.nodes):
+        out_cts = []
+        live = False
+        for s in out_slots:
+            if s >= 0:
+                c = cts[s]
+                cts[s] = None
+                if c is not None:
+                    live = True
+                out_cts.append(c)
+            else:
+                out_cts.append(None)
+        if not live:
+            continue
+        if entry is None:
+            in_cts = data(out_cts)
+        else:
+            in_cts = _derived_backward(entry, data, out_cts)
+        for s, c in zip(in_slots, in_cts, strict=True):
+            if s >= 0 and c is not None:
+                prev = cts[s]
+                cts[s] = c if prev is None else _add(prev, c)
+    return cts
+
+
+def _add(x, y):
+    r = np.add(x, y)
+    return r if r.dtype == x.dtype else r.astype(x.dtype)
+
+
+def _derived_backward(d: _Derived, env, out_cts):
+    if len(out_cts) == 1:
+        env[d.ct_idx[0]] = out_cts[0]
+    else:
+        for i, c, a in zip(d.ct_idx, out_cts, d.out_avals, strict=True):
+            if c is None and a is not None:  # a zero cotangent of one of several outputs
+                c = np.zeros(a.shape, a.dtype)
+            env[i] = c
+    if d.bwd:
+        _run(d.bwd, env)
+    return [None if i is None else env[i] for i in d.in_ct_idx]
+
+
+# ---------------------------------------------------------------------------
+# entry point used by api.vjp
+
+class TapeLinearized:
+    """What ``api.vjp`` needs of a linearization, computed by the tape."""
+
+    __slots__ = ("primals_out", "zero_mask", "diff", "out_tangent_avals", "_tape",
+                 "_in_slots", "_out_slots", "_in_avals")
+
+    def backward(self, cts_nz) -> list:
+        """One cotangent per differentiable input (``Zero`` where none reaches it), from the
+        cotangents of the outputs that are not symbolically zero."""
+        seeds = {}
+        it = iter(cts_nz)
+        for s, z in zip(self._out_slots, self.zero_mask, strict=True):
+            if not z:
+                c = next(it)
+                if isinstance(c, Zero):  # the aux outputs of has_aux
+                    continue
+                c = canonicalize_value(c)
+                seeds[s] = c if s not in seeds else _add(seeds[s], c)
+        cts = _backward(self._tape, seeds)
+        res = []
+        for s, a in zip(self._in_slots, self._in_avals, strict=True):
+            if s >= 0:
+                c = cts[s]
+                res.append(Zero(tangent_aval(a)) if c is None else c.view(Array))
+        return res
+
+
+def linearize(flat_fun, primals) -> TapeLinearized:
+    """Runs ``flat_fun`` once on ``primals`` under the tape (see the module docstring)."""
+    tape = _Tape()
+    with new_main(TapeTrace, tape) as main:
+        trace = TapeTrace(main)
+        tape.trace = trace
+        args, diff, in_slots, in_avals = [], [], [], []
+        input_of: dict[int, Any] = {}
+        for p in primals:
+            aval = _intern(get_aval(p))
+            in_avals.append(aval)
+            d = is_inexact(aval.dtype)
+            diff.append(d)
+            if d:
+                s = tape.nslots
+                tape.nslots = s + 1
+                args.append(TapeTracer(trace, canonicalize_value(p), aval, s))
+                in_slots.append(s)
+                input_of[s] = p
+            else:
+                args.append(p)
+                in_slots.append(-1)
+        outs = flat_fun(*args)
+        lin = TapeLinearized()
+        lin.primals_out, lin.zero_mask, lin.out_tangent_avals, out_slots = [], [], [], []
+        for o in outs:
+            if type(o) is TapeTracer and o._trace.main is main:
+                # an input returned as it is stays the caller's object, as on the jaxpr path
+                lin.primals_out.append(input_of[o.slot] if o.slot in input_of
+                                       else o.val.view(Array))
+                lin.zero_mask.append(False)
+                out_slots.append(o.slot)
+            else:
+                lin.primals_out.append(o)
+                lin.zero_mask.append(True)
+                out_slots.append(-1)
+            lin.out_tangent_avals.append(tangent_aval(get_aval(lin.primals_out[-1])))
+    lin.diff = diff
+    lin._tape = tape
+    lin._in_slots = in_slots
+    lin._out_slots = out_slots
+    lin._in_avals = in_avals
+    return lin
+
+
+# ---------------------------------------------------------------------------
+# entry point used by api.value_and_grad: the common case without any pytree machinery
+
+_LEAF_TYPES = (float, np.ndarray, Array, np.float32, np.float64, np.float16)
+
+
+def value_and_grad(fun, argnums, has_aux: bool, args: tuple, kwargs: dict):
+    """``value_and_grad(fun, argnums, has_aux)(*args, **kwargs)`` on the tape, or ``None``.
+
+    ``None`` (before ``fun`` runs, or after it when the output is not a float scalar) sends
+    the call down the general path, which also raises the errors of unusual calls. Only
+    differentiated arguments that are single float arrays or scalars take this path.
+    """
+    if type(argnums) is not int and type(argnums) is not tuple:
+        return None
+    nums = _nums_cache.get((argnums, len(args)))
+    if nums is None:
+        nums = _normalize_argnums(argnums, len(args))
+        if nums is None:
+            return None
+    if not _state["enabled"] or len(core.trace_stack) != 1 or core.dynamic_trace is not None:
+        return None
+    for i in nums:
+        x = args[i]
+        if type(x) not in _LEAF_TYPES or (type(x) is not float and x.dtype.kind != "f"):
+            return None
+    tape = _Tape()
+    main = core.MainTrace(1, TapeTrace, tape)
+    trace = tape.trace = TapeTrace(main)
+    full = list(args)
+    slots = {}
+    for i in nums:
+        if i not in slots:
+            x = args[i]
+            s = slots[i] = tape.nslots
+            tape.nslots = s + 1
+            full[i] = TapeTracer(trace, canonicalize_value(x), _intern(get_aval(x)), s)
+    core.trace_stack.append(main)
+    try:
+        out = fun(*full, **kwargs)
+    finally:
+        core.trace_stack.pop()
+        main.active = False
+    if has_aux:
+        if type(out) not in (tuple, list) or len(out) != 2:
+            return None
+        out, aux = out
+        aux = tree_map(_lower, aux)
+    if type(out) is TapeTracer and out._trace.main is main:
+        aval = out.aval
+        if aval.shape != () or aval.dtype.kind != "f":
+            return None
+        cts = _backward(tape, {out.slot: np.array(1, aval.dtype)})
+        ans = out.val.view(Array)
+        for i, s in slots.items():
+            if s == out.slot:
+                ans = args[i]  # the input itself, as the general path returns it
+    else:
+        if isinstance(out, Tracer) or type(out) not in _LEAF_TYPES + (int,):
+            return None
+        aval = get_aval(out)
+        if aval.shape != () or aval.dtype.kind != "f":
+            return None
+        cts = [None] * tape.nslots
+        ans = out
+    grads = []
+    for i in nums:
+        c = cts[slots[i]]
+        if c is None:
+            a = get_aval(args[i])
+            grads.append(np.zeros(a.shape, a.dtype))
+        else:
+            grads.append(c.view(Array))
+    g = grads[0] if type(argnums) is int else tuple(grads)
+    return ((ans, aux), g) if has_aux else (ans, g)
+
+
+_nums_cache: dict = {}
+
+
+def _normalize_argnums(argnums, nargs: int):
+    """``argnums`` as a tuple of indices in ``[0, nargs)``; ``None`` for anything unusual
+    (the general path raises the error)."""
+    if type(argnums) is int:
+        argnums = (argnums,)
+        single = True
+    else:
+        single = False
+    if type(argnums) is not tuple or not argnums:
+        return None
+    for a in argnums:
+        if type(a) is not int or not -nargs <= a < nargs:
+            return None
+    nums = tuple(a % nargs for a in argnums)
+    if len(_nums_cache) < 256:
+        _nums_cache[((argnums[0] if single else argnums), nargs)] = nums
+    return nums
+
+
+def _lower(x):
+    if type(x) is TapeTracer:
+        return x.val.view(Array)
+    return x
