@@ -48,7 +48,7 @@ from ..core.trace import (
     trace_to_jaxpr,
 )
 from ..tree_util import tree_map
-from .ad import UndefPrimal, Zero, backward_pass, jvp_flat, tangent_aval
+from .ad import UndefPrimal, Zero, add_tangents, backward_pass, jvp_flat, tangent_aval
 from .partial_eval import PartialVal, partial_eval_flat, partial_eval_rules
 
 # ``enabled`` off sends every grad/vjp down the jaxpr path (tests compare the two)
@@ -435,11 +435,11 @@ def _step(eqn, slot, template, idx):
         template.append(None)
         outs.append((slot[v], v.aval.dtype))
     impl = impl_rules[eqn.primitive]
-    return (impl, ins, eqn.params, tuple(outs), eqn.primitive.multiple_results)
+    return (impl, ins, eqn.params, tuple(outs), eqn.primitive.multiple_results, eqn.primitive)
 
 
 def _run(steps, env):
-    for impl, ins, params, outs, multiple in steps:
+    for impl, ins, params, outs, multiple, _ in steps:
         if len(ins) == 2:
             r = impl(env[ins[0]], env[ins[1]], **params)
         else:
@@ -450,6 +450,18 @@ def _run(steps, env):
         else:
             i, dt = outs[0]
             env[i] = r if type(r) is np.ndarray and r.dtype == dt else _fix(r, dt)
+
+
+def _run_bind(steps, env):
+    """``_run`` through ``bind``: for cotangents that are tracers (``vmap``/``jit`` of a
+    ``vjp`` function), so the backward is traced like the jaxpr path's."""
+    for _, ins, params, outs, multiple, prim in steps:
+        r = prim.bind(*[env[i] for i in ins], **params)
+        if multiple:
+            for (i, _), x in zip(outs, r, strict=True):
+                env[i] = x
+        else:
+            env[outs[0][0]] = r
 
 
 def _fix(x, dtype):
@@ -464,11 +476,16 @@ def _fix(x, dtype):
 # ---------------------------------------------------------------------------
 # the backward walk
 
-def _backward(tape: _Tape, seeds: dict) -> list:
-    """Cotangent per slot, from ``seeds`` (slot -> cotangent) by a reverse walk."""
+def _backward(tape: _Tape, seeds: dict, traced: bool = False) -> list:
+    """Cotangent per slot, from ``seeds`` (slot -> cotangent) by a reverse walk.
+
+    ``traced``: some transformation is active (the cotangents may be its tracers), so every
+    operation goes through ``bind``.
+    """
     cts: list = [None] * tape.nslots
     for s, c in seeds.items():
-        cts[s] = c if cts[s] is None else np.add(cts[s], c)
+        cts[s] = c
+    add = add_tangents if traced else _add
     for entry, data, in_slots, out_slots in reversed(tape.nodes):
         out_cts = []
         live = False
@@ -486,11 +503,11 @@ def _backward(tape: _Tape, seeds: dict) -> list:
         if entry is None:
             in_cts = data(out_cts)
         else:
-            in_cts = _derived_backward(entry, data, out_cts)
+            in_cts = _derived_backward(entry, data, out_cts, traced)
         for s, c in zip(in_slots, in_cts, strict=True):
             if s >= 0 and c is not None:
                 prev = cts[s]
-                cts[s] = c if prev is None else _add(prev, c)
+                cts[s] = c if prev is None else add(prev, c)
     return cts
 
 
@@ -499,7 +516,7 @@ def _add(x, y):
     return r if r.dtype == x.dtype else r.astype(x.dtype)
 
 
-def _derived_backward(d: _Derived, env, out_cts):
+def _derived_backward(d: _Derived, env, out_cts, traced: bool = False):
     if len(out_cts) == 1:
         env[d.ct_idx[0]] = out_cts[0]
     else:
@@ -508,7 +525,7 @@ def _derived_backward(d: _Derived, env, out_cts):
                 c = np.zeros(a.shape, a.dtype)
             env[i] = c
     if d.bwd:
-        _run(d.bwd, env)
+        (_run_bind if traced else _run)(d.bwd, env)
     return [None if i is None else env[i] for i in d.in_ct_idx]
 
 
@@ -524,21 +541,28 @@ class TapeLinearized:
     def backward(self, cts_nz) -> list:
         """One cotangent per differentiable input (``Zero`` where none reaches it), from the
         cotangents of the outputs that are not symbolically zero."""
-        seeds = {}
+        traced = (len(core.trace_stack) != 1 or core.dynamic_trace is not None
+                  or any(isinstance(c, Tracer) for c in cts_nz))
+        add = add_tangents if traced else _add
+        seeds: dict = {}
         it = iter(cts_nz)
         for s, z in zip(self._out_slots, self.zero_mask, strict=True):
             if not z:
                 c = next(it)
                 if isinstance(c, Zero):  # the aux outputs of has_aux
                     continue
-                c = canonicalize_value(c)
-                seeds[s] = c if s not in seeds else _add(seeds[s], c)
-        cts = _backward(self._tape, seeds)
+                if not traced:
+                    c = canonicalize_value(c)
+                seeds[s] = c if s not in seeds else add(seeds[s], c)
+        cts = _backward(self._tape, seeds, traced)
         res = []
         for s, a in zip(self._in_slots, self._in_avals, strict=True):
             if s >= 0:
                 c = cts[s]
-                res.append(Zero(tangent_aval(a)) if c is None else c.view(Array))
+                if c is None:
+                    res.append(Zero(tangent_aval(a)))
+                else:
+                    res.append(c.view(Array) if type(c) is np.ndarray else c)
         return res
 
 
