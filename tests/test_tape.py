@@ -55,6 +55,7 @@ def _assert_same(a, b):
     la, lb = tree_leaves(a), tree_leaves(b)
     assert len(la) == len(lb)
     for x, y in zip(la, lb, strict=True):
+        assert type(x) is type(y), (type(x), type(y))
         x, y = np.asarray(x), np.asarray(y)
         assert x.dtype == y.dtype and x.shape == y.shape
         np.testing.assert_array_equal(x, y)

@@ -512,8 +512,9 @@ def _backward(tape: _Tape, seeds: dict, traced: bool = False) -> list:
 
 
 def _add(x, y):
+    """``add_any`` of two concrete cotangents, as the eval trace computes it."""
     r = np.add(x, y)
-    return r if r.dtype == x.dtype else r.astype(x.dtype)
+    return r if type(r) is np.ndarray and r.dtype == x.dtype else _fix(r, x.dtype)
 
 
 def _derived_backward(d: _Derived, env, out_cts, traced: bool = False):
@@ -561,8 +562,10 @@ class TapeLinearized:
                 c = cts[s]
                 if c is None:
                     res.append(Zero(tangent_aval(a)))
+                elif type(c) is np.ndarray and all(c is not x for x in seeds.values()):
+                    res.append(c.view(Array))  # computed: an Array, as the eval trace gives
                 else:
-                    res.append(c.view(Array) if type(c) is np.ndarray else c)
+                    res.append(c)  # a tracer, or a cotangent passed through as it came
         return res
 
 
@@ -663,7 +666,8 @@ def value_and_grad(fun, argnums, has_aux: bool, args: tuple, kwargs: dict):
         aval = out.aval
         if aval.shape != () or aval.dtype.kind != "f":
             return None
-        cts = _backward(tape, {out.slot: np.array(1, aval.dtype)})
+        seed = np.array(1, aval.dtype)
+        cts = _backward(tape, {out.slot: seed})
         ans = out.val.view(Array)
         for i, s in slots.items():
             if s == out.slot:
@@ -675,7 +679,7 @@ def value_and_grad(fun, argnums, has_aux: bool, args: tuple, kwargs: dict):
         if aval.shape != () or aval.dtype.kind != "f":
             return None
         cts = [None] * tape.nslots
-        ans = out
+        ans, seed = out, None
     grads = []
     for i in nums:
         c = cts[slots[i]]
@@ -683,7 +687,7 @@ def value_and_grad(fun, argnums, has_aux: bool, args: tuple, kwargs: dict):
             a = get_aval(args[i])
             grads.append(np.zeros(a.shape, a.dtype))
         else:
-            grads.append(c.view(Array))
+            grads.append(c if c is seed else c.view(Array))
     g = grads[0] if type(argnums) is int else tuple(grads)
     return ((ans, aux), g) if has_aux else (ans, g)
 
