@@ -294,3 +294,36 @@ def test_errors_are_the_general_paths():
     ft.grad(f)(1.0)
     with pytest.raises(UnexpectedTracerError):
         leaked[0] + 1.0
+
+
+# ---------------------------------------------------------------------------
+# compiled kernels on the tape: a CNN's convolutions and pooling
+
+def test_large_convolutions_and_pooling_run_the_backends_kernels(monkeypatch):
+    from functrace.example_libraries import stax
+
+    used = []
+    for prim, lower in list(tape.eager_lowerings.items()):
+        def spy(eqn, lower=lower):
+            used.append(eqn.primitive.name)
+            return lower(eqn)
+        monkeypatch.setitem(tape.eager_lowerings, prim, spy)
+    monkeypatch.setattr(tape, "_cache", {})  # derive afresh, through the spies
+    init, apply = stax.serial(stax.Conv(16, (3, 3), padding="SAME"), stax.Relu,
+                              stax.MaxPool((2, 2), strides=(2, 2)), stax.Flatten,
+                              stax.Dense(10), stax.LogSoftmax)
+    _, params = init(ft.random.PRNGKey(0), (-1, 16, 16, 8))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 16, 16, 8)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 8)]
+
+    def loss(params):
+        return -fnp.mean(fnp.sum(apply(params, x) * y, axis=-1))
+
+    got = ft.value_and_grad(loss)(params)
+    with tape.disabled():
+        want = ft.value_and_grad(loss)(params)
+    assert {"conv_general_dilated", "conv_grad_filter", "reduce_window_max",
+            "select_and_scatter_add"} <= set(used)
+    for g, w in zip(tree_leaves(got), tree_leaves(want), strict=True):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=2e-5, atol=1e-6)

@@ -427,6 +427,25 @@ def _stage_vjp(prim, params, avals, mask, out_avals):
     return d
 
 
+# primitive -> ``lowering(eqn) -> run(*arrays) -> [outputs]``: compiled kernels a backend
+# lends to the tape (the CPU backend's convolutions and pooling, the bulk of a CNN step).
+# Used for equations of at least ``EAGER_KERNEL_MIN_SIZE`` input elements; smaller ones
+# run the reference impl, whose call costs less than a kernel's dispatch. A kernel sums in
+# its own order, so those results agree with the jaxpr path's to rounding, not bit for bit.
+eager_lowerings: dict = {}
+EAGER_KERNEL_MIN_SIZE = 1 << 14
+
+
+def _impl_of(eqn):
+    lower = eager_lowerings.get(eqn.primitive)
+    if lower is not None and sum(v.aval.size for v in eqn.inputs) >= EAGER_KERNEL_MIN_SIZE:
+        run = lower(eqn)
+        if eqn.primitive.multiple_results:
+            return lambda *vals, **_: run(*vals)
+        return lambda *vals, **_: run(*vals)[0]
+    return impl_rules[eqn.primitive]
+
+
 def _step(eqn, slot, template, idx):
     ins = tuple(idx(a) for a in eqn.inputs)
     outs = []
@@ -434,8 +453,8 @@ def _step(eqn, slot, template, idx):
         slot[v] = len(template)
         template.append(None)
         outs.append((slot[v], v.aval.dtype))
-    impl = impl_rules[eqn.primitive]
-    return (impl, ins, eqn.params, tuple(outs), eqn.primitive.multiple_results, eqn.primitive)
+    return (_impl_of(eqn), ins, eqn.params, tuple(outs), eqn.primitive.multiple_results,
+            eqn.primitive)
 
 
 def _run(steps, env):
