@@ -10,14 +10,15 @@ costs far more than the arithmetic. The tape takes a short path to the same numb
   forward values its backward needs);
 - the backward walks the nodes in reverse and accumulates cotangents slot by slot.
 
-Each node's VJP is *derived* from the primitive's own rules, once per signature
-(primitive, params, input avals, which inputs are differentiated): the JVP rule is run on
-staging tracers under partial evaluation and the linear part transposed with
+Each node's VJP is *derived* (``tape_vjp.py``) from the primitive's own rules, once per
+signature (primitive, params, input avals, which inputs are differentiated): the JVP rule
+is run on staging tracers under partial evaluation and the linear part transposed with
 ``backward_pass``, exactly what the jaxpr path does for the whole program. The staged
 program is split into a forward part (the output and the residuals) and a backward part
 (the transposed linear program), each a list of reference-impl calls run without
 ``bind``. The numbers are therefore those of the jaxpr path: the same impls on the same
-values, with cotangents summed in the same (reverse) order.
+values, with cotangents summed in the same (reverse) order. (Large convolutions and
+pooling run the CPU backend's kernels instead, which agree to rounding.)
 
 Anything the derivation cannot stage (a rule that needs concrete values, a primitive that
 holds a jaxpr such as ``cond`` or ``scan``, ``custom_jvp``/``custom_vjp`` functions, params
@@ -36,20 +37,26 @@ from ..config import config
 from ..core import trace as core
 from ..core.array import Array
 from ..core.avals import ShapedArray, aval_of_value, canonicalize_value, is_inexact
-from ..core.jaxpr import ClosedJaxpr, Jaxpr, Literal
 from ..core.trace import (
     Trace,
     Tracer,
     bind_custom_jvp_call,
     bind_custom_vjp_call,
     get_aval,
-    impl_rules,
     new_main,
-    trace_to_jaxpr,
 )
 from ..tree_util import tree_map
-from .ad import UndefPrimal, Zero, add_tangents, backward_pass, jvp_flat, tangent_aval
-from .partial_eval import PartialVal, partial_eval_flat, partial_eval_rules
+from .ad import Zero, add_tangents, tangent_aval
+from .tape_vjp import (
+    GENERIC,
+    ZERO_TANGENT,
+    add_concrete,
+    derive,
+    derived_backward,
+    intern,
+    linearize_node,
+    run_steps,
+)
 
 # ``enabled`` off sends every grad/vjp down the jaxpr path (tests compare the two)
 _state = {"enabled": True}
@@ -121,7 +128,7 @@ def _fast_binary(name: str, reflected: bool):
             # takes the array's dtype, and stays weak when the array is weak too
             a = self.aval
             val = np.asarray(other, a.dtype)
-            sa = a if a.weak_type else _intern(aval_of_value(val))
+            sa = a if a.weak_type else intern(aval_of_value(val))
             if reflected:
                 vals, avals, slots = [val, self.val], [sa, a], [-1, self.slot]
                 key = (prim, id(sa), id(a), False, True, config.enable_x64)
@@ -183,7 +190,7 @@ class TapeTrace(Trace):
                 slots.append(t.slot)
                 avals.append(t.aval)
             else:
-                avals.append(_intern(aval_of_value(t)))
+                avals.append(intern(aval_of_value(t)))
                 vals.append(canonicalize_value(t))
                 slots.append(-1)
         try:
@@ -215,19 +222,11 @@ class TapeTrace(Trace):
 # ---------------------------------------------------------------------------
 # recording
 
-_ZERO_TANGENT = "zero"  # cache entry: the outputs do not depend differentiably on inputs
-_GENERIC = "generic"    # cache entry: use the per-node fallback
 _cache: dict = {}
 _CACHE_LIMIT = 8192
 
 
 _NO_PARAMS: dict = {}
-_INTERNED: dict = {}
-
-
-def _intern(aval: ShapedArray) -> ShapedArray:
-    """One object per aval, so cache keys can hold ``id(aval)`` (interned avals live on)."""
-    return _INTERNED.setdefault(aval, aval)
 
 
 def _record(tape: _Tape, prim, vals, avals, slots, params, key):
@@ -236,22 +235,22 @@ def _record(tape: _Tape, prim, vals, avals, slots, params, key):
     ``avals`` are interned; ``key`` identifies the signature (``None``: not cacheable).
     """
     if key is None:
-        entry = _GENERIC
+        entry = GENERIC
     else:
         entry = _cache.get(key)
         if entry is None:
-            entry = _derive(prim, params, avals, [s >= 0 for s in slots])
+            entry = derive(prim, params, avals, [s >= 0 for s in slots])
             if len(_cache) >= _CACHE_LIMIT:
                 _cache.clear()
             _cache[key] = entry
-    if entry is _ZERO_TANGENT:
+    if entry is ZERO_TANGENT:
         return prim.bind(*vals, **params)
-    if entry is _GENERIC:
+    if entry is GENERIC:
         return _record_generic(tape, lambda *xs: prim.bind(*xs, **params), vals, slots,
                                prim.multiple_results)
     env = entry.template.copy()
     env[:len(vals)] = vals
-    _run(entry.fwd, env)
+    run_steps(entry.fwd, env)
     trace = tape.trace
     outs = []
     out_slots = []
@@ -270,7 +269,7 @@ def _record(tape: _Tape, prim, vals, avals, slots, params, key):
 
 def _record_generic(tape: _Tape, apply, vals, slots, multiple):
     mask = [s >= 0 for s in slots]
-    outs, zero, backward = _linearize(apply, vals, mask, multiple)
+    outs, zero, backward = linearize_node(apply, vals, mask, multiple)
     trace = tape.trace
     res, out_slots = [], []
     for o, z in zip(outs, zero, strict=True):
@@ -281,215 +280,10 @@ def _record_generic(tape: _Tape, apply, vals, slots, multiple):
             s = tape.nslots
             tape.nslots = s + 1
             val = canonicalize_value(o)
-            res.append(TapeTracer(trace, val, _intern(aval_of_value(val)), s))
+            res.append(TapeTracer(trace, val, intern(aval_of_value(val)), s))
             out_slots.append(s)
     tape.nodes.append((None, backward, slots, out_slots))
     return res if multiple else res[0]
-
-
-def _linearize(apply, primals, mask, multiple):
-    """JVP of ``apply`` at ``primals`` under partial evaluation (what the jaxpr path does).
-
-    Returns the primal outputs, which of them have a symbolic-zero tangent, and a
-    function mapping output cotangents (``None`` for zero) to one cotangent per input with
-    ``mask`` set (``None`` where none reaches it). Works on concrete values and on staging
-    tracers alike.
-    """
-    n = len(primals)
-    info: dict[str, Any] = {}
-
-    def f_jvp(*xs):
-        ps, it = xs[:n], iter(xs[n:])
-        ts = [next(it) if m else Zero(tangent_aval(get_aval(p)))
-              for p, m in zip(ps, mask, strict=True)]
-        outs, touts = jvp_flat(lambda *a: apply(*a) if multiple else [apply(*a)], ps, ts)
-        info["n_out"] = len(outs)
-        info["zero"] = [isinstance(t, Zero) for t in touts]
-        return [*outs, *[t for t in touts if not isinstance(t, Zero)]]
-
-    pvals = ([PartialVal.known(p) for p in primals]
-             + [PartialVal.unknown(tangent_aval(get_aval(p)))
-                for p, m in zip(primals, mask, strict=True) if m])
-    jaxpr, residuals, pvals_out = partial_eval_flat(
-        f_jvp, pvals, lambda k: [i >= info["n_out"] for i in range(k)])
-    outs = [pv.const for pv in pvals_out[:info["n_out"]]]
-    zero = info["zero"]
-    undef = [UndefPrimal(tangent_aval(get_aval(p)))
-             for p, m in zip(primals, mask, strict=True) if m]
-
-    def backward(cts):
-        cts_nz = [c if c is not None else np.zeros(o.shape, o.dtype)
-                  for c, o, z in zip(cts, outs, zero, strict=True) if not z]
-        cts_in = iter(backward_pass(jaxpr, residuals, undef, cts_nz))
-        res = []
-        for m in mask:
-            if m:
-                c = next(cts_in)
-                res.append(None if isinstance(c, Zero) else c)
-            else:
-                res.append(None)
-        return res
-
-    return outs, zero, backward
-
-
-# ---------------------------------------------------------------------------
-# derived VJPs: a forward program and a backward program of impl calls
-
-class _Derived:
-    __slots__ = ("template", "fwd", "out_idx", "out_avals", "bwd", "ct_idx", "in_ct_idx")
-
-
-def _holds_program(params) -> bool:
-    return any(isinstance(v, ClosedJaxpr | Jaxpr) or callable(v) for v in params.values())
-
-
-def _derive(prim, params, avals, mask):
-    out = prim.abstract_eval(*avals, **params)  # a shape error surfaces here, as in eager
-    out_avals = list(out) if prim.multiple_results else [out]
-    if not any(is_inexact(a.dtype) for a in out_avals):
-        return _ZERO_TANGENT
-    if prim in partial_eval_rules or _holds_program(params):
-        return _GENERIC
-    try:
-        return _stage_vjp(prim, params, avals, mask, out_avals)
-    except Exception:  # noqa: BLE001 - a rule that cannot be staged: the per-node path
-        return _GENERIC
-
-
-def _stage_vjp(prim, params, avals, mask, out_avals):
-    n, n_out = len(avals), len(out_avals)
-    info: dict[str, Any] = {}
-
-    def apply(*xs):
-        return prim.bind(*xs, **params)
-
-    def fun(*args):
-        outs, zero, backward = _linearize(apply, args[:n], mask, prim.multiple_results)
-        info["zero"] = zero
-        cts_in = backward(list(args[n:]))
-        info["ct_zero"] = [c is None for c in cts_in]
-        return [*outs, *[c for c in cts_in if c is not None]]
-
-    ct_avals = [tangent_aval(a) for a in out_avals]
-    closed = trace_to_jaxpr(fun, [*avals, *ct_avals], transform="grad")
-    zero = info["zero"]
-    if all(zero):
-        return _ZERO_TANGENT
-    jaxpr = closed.jaxpr
-    # slots: inputs, then cotangents, then constants, then every equation's outputs
-    slot: dict = {}
-    template: list = []
-    for v in jaxpr.invars:
-        slot[v] = len(template)
-        template.append(None)
-    for v, c in zip(jaxpr.constvars, closed.consts, strict=True):
-        slot[v] = len(template)
-        template.append(canonicalize_value(c))
-
-    def idx(a):
-        if isinstance(a, Literal):
-            slot[a] = len(template)
-            template.append(canonicalize_value(a.val))
-        return slot[a]
-
-    ct_vars = set(jaxpr.invars[n:])
-    bwd_vars = set(ct_vars)
-    fwd_eqns, bwd_eqns = [], []
-    for e in jaxpr.eqns:
-        if any(not isinstance(a, Literal) and a in bwd_vars for a in e.inputs):
-            bwd_eqns.append(e)
-            bwd_vars.update(e.outvars)
-        else:
-            fwd_eqns.append(e)
-    outvars = jaxpr.outvars
-    # dead-code elimination: the forward keeps what the outputs and the backward read
-    needed = {a for a in outvars if not isinstance(a, Literal)}
-    for e in bwd_eqns:
-        needed.update(a for a in e.inputs if not isinstance(a, Literal))
-    kept = []
-    for e in reversed(fwd_eqns):
-        if any(v in needed for v in e.outvars):
-            kept.append(e)
-            needed.update(a for a in e.inputs if not isinstance(a, Literal))
-    fwd_eqns = kept[::-1]
-    d = _Derived()
-    d.fwd = [_step(e, slot, template, idx) for e in fwd_eqns]
-    d.bwd = [_step(e, slot, template, idx) for e in bwd_eqns]
-    d.template = template
-    d.out_idx = [idx(a) for a in outvars[:n_out]]
-    d.out_avals = [None if z else _intern(ShapedArray(a.shape, a.dtype))
-                   for a, z in zip(out_avals, zero, strict=True)]
-    d.ct_idx = [slot[v] for v in jaxpr.invars[n:]]
-    ct_out = iter(outvars[n_out:])
-    # one entry per input: None where no cotangent reaches it (or it is not differentiated)
-    d.in_ct_idx = [None if z else idx(next(ct_out)) for z in info["ct_zero"]]
-    return d
-
-
-# primitive -> ``lowering(eqn) -> run(*arrays) -> [outputs]``: compiled kernels a backend
-# lends to the tape (the CPU backend's convolutions and pooling, the bulk of a CNN step).
-# Used for equations of at least ``EAGER_KERNEL_MIN_SIZE`` input elements; smaller ones
-# run the reference impl, whose call costs less than a kernel's dispatch. A kernel sums in
-# its own order, so those results agree with the jaxpr path's to rounding, not bit for bit.
-eager_lowerings: dict = {}
-EAGER_KERNEL_MIN_SIZE = 1 << 14
-
-
-def _impl_of(eqn):
-    lower = eager_lowerings.get(eqn.primitive)
-    if lower is not None and sum(v.aval.size for v in eqn.inputs) >= EAGER_KERNEL_MIN_SIZE:
-        run = lower(eqn)
-        if eqn.primitive.multiple_results:
-            return lambda *vals, **_: run(*vals)
-        return lambda *vals, **_: run(*vals)[0]
-    return impl_rules[eqn.primitive]
-
-
-def _step(eqn, slot, template, idx):
-    ins = tuple(idx(a) for a in eqn.inputs)
-    outs = []
-    for v in eqn.outvars:
-        slot[v] = len(template)
-        template.append(None)
-        outs.append((slot[v], v.aval.dtype))
-    return (_impl_of(eqn), ins, eqn.params, tuple(outs), eqn.primitive.multiple_results,
-            eqn.primitive)
-
-
-def _run(steps, env):
-    for impl, ins, params, outs, multiple, _ in steps:
-        if len(ins) == 2:
-            r = impl(env[ins[0]], env[ins[1]], **params)
-        else:
-            r = impl(*[env[i] for i in ins], **params)
-        if multiple:
-            for (i, dt), x in zip(outs, r, strict=True):
-                env[i] = _fix(x, dt)
-        else:
-            i, dt = outs[0]
-            env[i] = r if type(r) is np.ndarray and r.dtype == dt else _fix(r, dt)
-
-
-def _run_bind(steps, env):
-    """``_run`` through ``bind``: for cotangents that are tracers (``vmap``/``jit`` of a
-    ``vjp`` function), so the backward is traced like the jaxpr path's."""
-    for _, ins, params, outs, multiple, prim in steps:
-        r = prim.bind(*[env[i] for i in ins], **params)
-        if multiple:
-            for (i, _), x in zip(outs, r, strict=True):
-                env[i] = x
-        else:
-            env[outs[0][0]] = r
-
-
-def _fix(x, dtype):
-    """An impl's result as a plain ndarray of the rule's dtype (as the eval trace does)."""
-    if type(x) is not np.ndarray:
-        x = np.asarray(x)
-        if type(x) is not np.ndarray:
-            x = x.view(np.ndarray)
-    return x if x.dtype == dtype else x.astype(dtype)
 
 
 # ---------------------------------------------------------------------------
@@ -504,7 +298,7 @@ def _backward(tape: _Tape, seeds: dict, traced: bool = False) -> list:
     cts: list = [None] * tape.nslots
     for s, c in seeds.items():
         cts[s] = c
-    add = add_tangents if traced else _add
+    add = add_tangents if traced else add_concrete
     for entry, data, in_slots, out_slots in reversed(tape.nodes):
         out_cts = []
         live = False
@@ -522,31 +316,12 @@ def _backward(tape: _Tape, seeds: dict, traced: bool = False) -> list:
         if entry is None:
             in_cts = data(out_cts)
         else:
-            in_cts = _derived_backward(entry, data, out_cts, traced)
+            in_cts = derived_backward(entry, data, out_cts, traced)
         for s, c in zip(in_slots, in_cts, strict=True):
             if s >= 0 and c is not None:
                 prev = cts[s]
                 cts[s] = c if prev is None else add(prev, c)
     return cts
-
-
-def _add(x, y):
-    """``add_any`` of two concrete cotangents, as the eval trace computes it."""
-    r = np.add(x, y)
-    return r if type(r) is np.ndarray and r.dtype == x.dtype else _fix(r, x.dtype)
-
-
-def _derived_backward(d: _Derived, env, out_cts, traced: bool = False):
-    if len(out_cts) == 1:
-        env[d.ct_idx[0]] = out_cts[0]
-    else:
-        for i, c, a in zip(d.ct_idx, out_cts, d.out_avals, strict=True):
-            if c is None and a is not None:  # a zero cotangent of one of several outputs
-                c = np.zeros(a.shape, a.dtype)
-            env[i] = c
-    if d.bwd:
-        (_run_bind if traced else _run)(d.bwd, env)
-    return [None if i is None else env[i] for i in d.in_ct_idx]
 
 
 # ---------------------------------------------------------------------------
@@ -563,7 +338,7 @@ class TapeLinearized:
         cotangents of the outputs that are not symbolically zero."""
         traced = (len(core.trace_stack) != 1 or core.dynamic_trace is not None
                   or any(isinstance(c, Tracer) for c in cts_nz))
-        add = add_tangents if traced else _add
+        add = add_tangents if traced else add_concrete
         seeds: dict = {}
         it = iter(cts_nz)
         for s, z in zip(self._out_slots, self.zero_mask, strict=True):
@@ -597,7 +372,7 @@ def linearize(flat_fun, primals) -> TapeLinearized:
         args, diff, in_slots, in_avals = [], [], [], []
         input_of: dict[int, Any] = {}
         for p in primals:
-            aval = _intern(get_aval(p))
+            aval = intern(get_aval(p))
             in_avals.append(aval)
             d = is_inexact(aval.dtype)
             diff.append(d)
@@ -669,7 +444,7 @@ def value_and_grad(fun, argnums, has_aux: bool, args: tuple, kwargs: dict):
             x = args[i]
             s = slots[i] = tape.nslots
             tape.nslots = s + 1
-            full[i] = TapeTracer(trace, canonicalize_value(x), _intern(get_aval(x)), s)
+            full[i] = TapeTracer(trace, canonicalize_value(x), intern(get_aval(x)), s)
     core.trace_stack.append(main)
     try:
         out = fun(*full, **kwargs)

@@ -59,7 +59,7 @@ import os
 import numpy as np
 
 from ...lax.convolution import conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p
-from ...transforms import tape
+from ...transforms import tape_vjp
 from . import conv_direct, lowerings, reference_lowering, winograd
 
 # tuning knobs (module-level so benchmarks and tests can change them)
@@ -670,4 +670,4 @@ lowerings[conv_grad_filter_p] = lower_conv_grad_filter
 lowerings[conv_grad_input_p] = lower_conv_grad_input
 # the eager tape (un-jitted grad) runs the same kernels
 for _p in (conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p):
-    tape.eager_lowerings[_p] = lowerings[_p]
+    tape_vjp.eager_lowerings[_p] = lowerings[_p]
