@@ -47,12 +47,14 @@ from ..core.trace import (
 )
 from ..tree_util import tree_map
 from .ad import Zero, add_tangents, tangent_aval
+from .partial_eval import partial_eval_rules
 from .tape_vjp import (
     GENERIC,
     ZERO_TANGENT,
     add_concrete,
     derive,
     derived_backward,
+    holds_program,
     intern,
     linearize_node,
     run_steps,
@@ -193,12 +195,14 @@ class TapeTrace(Trace):
                 avals.append(intern(aval_of_value(t)))
                 vals.append(canonicalize_value(t))
                 slots.append(-1)
-        try:
-            key = (primitive, tuple(params.items()), tuple(map(id, avals)),
-                   tuple(s >= 0 for s in slots), config.enable_x64)
-            hash(key)
-        except TypeError:  # params that cannot be hashed
-            key = None
+        key = None  # not cached: programs in params (a fresh jaxpr per call would pile up)
+        if primitive not in partial_eval_rules and not holds_program(params):
+            try:
+                key = (primitive, tuple(params.items()), tuple(map(id, avals)),
+                       tuple(s >= 0 for s in slots), config.enable_x64)
+                hash(key)
+            except TypeError:  # params that cannot be hashed
+                key = None
         return _record(self.main.global_data, primitive, vals, avals, slots, params, key)
 
     def process_custom_jvp_call(self, prim, fun, jvp, tracers, *, symbolic_zeros):

@@ -85,7 +85,8 @@ class Derived:
     __slots__ = ("template", "fwd", "out_idx", "out_avals", "bwd", "ct_idx", "in_ct_idx")
 
 
-def _holds_program(params) -> bool:
+def holds_program(params) -> bool:
+    """Whether ``params`` carry a jaxpr or a function (higher-order primitives)."""
     return any(isinstance(v, ClosedJaxpr | Jaxpr) or callable(v) for v in params.values())
 
 
@@ -94,7 +95,7 @@ def derive(prim, params, avals, mask):
     out_avals = list(out) if prim.multiple_results else [out]
     if not any(is_inexact(a.dtype) for a in out_avals):
         return ZERO_TANGENT
-    if prim in partial_eval_rules or _holds_program(params):
+    if prim in partial_eval_rules or holds_program(params):
         return GENERIC
     try:
         return _stage_vjp(prim, params, avals, mask, out_avals)
