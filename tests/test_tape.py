@@ -150,8 +150,9 @@ def test_python_calls_per_eager_grad_are_bounded():
 
 _UNARY = [fnp.sin, fnp.cos, fnp.tanh, lambda a: a * a, lambda a: -a, lambda a: a * 0.5,
           lambda a: 2.0 - a, lambda a: fnp.exp(fnp.sin(a)), lambda a: fnp.maximum(a, 0.1),
-          lambda a: fnp.sum(a, axis=-1, keepdims=True), lambda a: a / (1.0 + a * a),
-          lambda a: fnp.where(a > 0, a, 0.3 * a), lambda a: a[..., ::-1],
+          lambda a: fnp.sum(a, axis=-1, keepdims=True) if a.ndim else a,
+          lambda a: a / (1.0 + a * a),
+          lambda a: fnp.where(a > 0, a, 0.3 * a), lambda a: a[..., ::-1] if a.ndim else a,
           lambda a: fnp.mean(a) + a]
 _BINARY = [lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b,
            lambda a, b: a / (1.5 + b * b), fnp.maximum, lambda a, b: fnp.sin(a) * b]
@@ -167,7 +168,8 @@ def _programs(draw):
     seed = draw(st.integers(0, 2 ** 16))
     dtype = draw(st.sampled_from([np.float32, np.float64]))
     bshape = draw(st.sampled_from([shape, shape[1:]]))  # the last input may broadcast
-    return shape, bshape, n_in, steps, seed, dtype
+    python_floats = shape == () and draw(st.booleans())  # weakly typed inputs
+    return shape, bshape, n_in, steps, seed, dtype, python_floats
 
 
 def _build(steps, n_in):
@@ -186,7 +188,7 @@ def _build(steps, n_in):
 @settings(deadline=None)
 @given(_programs())
 def test_random_compositions_match_the_jaxpr_path(program):
-    shape, bshape, n_in, steps, seed, dtype = program
+    shape, bshape, n_in, steps, seed, dtype, python_floats = program
     rng = np.random.default_rng(seed)
     f = _build(steps, n_in)
     prev = ft.config.enable_x64
@@ -194,6 +196,8 @@ def test_random_compositions_match_the_jaxpr_path(program):
     try:
         args = [rng.standard_normal(shape).astype(dtype) for _ in range(n_in - 1)]
         args.append(rng.standard_normal(bshape).astype(dtype))
+        if python_floats:
+            args = [float(a) for a in args]
         nums = tuple(range(n_in))
         got = ft.value_and_grad(f, argnums=nums)(*args)
         with tape.disabled():

@@ -507,6 +507,8 @@ def _normalize_argnums(argnums, nargs: int):
         if type(a) is not int or not -nargs <= a < nargs:
             return None
     nums = tuple(a % nargs for a in argnums)
+    if len(set(nums)) != len(nums):  # a repeated argument: the general path's semantics
+        return None
     if len(_nums_cache) < 256:
         _nums_cache[((argnums[0] if single else argnums), nargs)] = nums
     return nums
