@@ -241,12 +241,16 @@ def _record(tape: _Tape, prim, vals, avals, slots, params, key):
     if key is None:
         entry = GENERIC
     else:
-        entry = _cache.get(key)
-        if entry is None:
+        hit = _cache.get(key)
+        if hit is None:
             entry = derive(prim, params, avals, [s >= 0 for s in slots])
             if len(_cache) >= _CACHE_LIMIT:
                 _cache.clear()
-            _cache[key] = entry
+            # the entry keeps its avals alive: no other aval can take their ids while the
+            # key (which holds ids) is in the cache
+            _cache[key] = (entry, tuple(avals))
+        else:
+            entry = hit[0]
     if entry is ZERO_TANGENT:
         return prim.bind(*vals, **params)
     if entry is GENERIC:

@@ -28,7 +28,10 @@ INTERNED: dict = {}
 
 
 def intern(aval: ShapedArray) -> ShapedArray:
-    """One object per aval, so cache keys can hold ``id(aval)`` (interned avals live on)."""
+    """One object per aval, so cache keys can hold ``id(aval)`` (each cache entry keeps
+    its avals alive, so the table may be emptied at any time)."""
+    if len(INTERNED) > 65536:
+        INTERNED.clear()
     return INTERNED.setdefault(aval, aval)
 
 
