@@ -46,11 +46,13 @@ from ..core.trace import (
     new_main,
 )
 from ..tree_util import tree_map
+from . import tape_vjp
 from .ad import Zero, add_tangents, tangent_aval
 from .partial_eval import partial_eval_rules
 from .tape_vjp import (
     GENERIC,
     ZERO_TANGENT,
+    Derived,
     add_concrete,
     derive,
     derived_backward,
@@ -170,12 +172,25 @@ del _name
 
 
 class _Tape:
-    __slots__ = ("nodes", "nslots", "trace")
+    __slots__ = ("nodes", "nslots", "trace", "one_blas", "blas_prev")
 
     def __init__(self):
         self.nodes: list = []
         self.nslots = 0
         self.trace = None
+        self.one_blas = False  # it ran a kernel that wants BLAS on one thread
+        self.blas_prev = None  # BLAS's thread count to restore, while it is set to one
+
+    def one_blas_thread(self):
+        """BLAS on one thread until ``restore_blas`` (see ``tape_vjp.blas_threads``)."""
+        self.one_blas = True
+        if self.blas_prev is None and tape_vjp.blas_threads is not None:
+            self.blas_prev = tape_vjp.blas_threads(1)
+
+    def restore_blas(self):
+        if self.blas_prev is not None:
+            tape_vjp.blas_threads(self.blas_prev)
+            self.blas_prev = None
 
 
 class TapeTrace(Trace):
@@ -251,6 +266,8 @@ def _record(tape: _Tape, prim, vals, avals, slots, params, key):
             _cache[key] = (entry, tuple(avals))
         else:
             entry = hit[0]
+    if entry.__class__ is Derived and entry.one_blas_thread and tape.blas_prev is None:
+        tape.one_blas_thread()
     if entry is ZERO_TANGENT:
         return prim.bind(*vals, **params)
     if entry is GENERIC:
@@ -357,7 +374,13 @@ class TapeLinearized:
                 if not traced:
                     c = canonicalize_value(c)
                 seeds[s] = c if s not in seeds else add(seeds[s], c)
-        cts = _backward(self._tape, seeds, traced)
+        tape = self._tape
+        if tape.one_blas:
+            tape.one_blas_thread()
+        try:
+            cts = _backward(tape, seeds, traced)
+        finally:
+            tape.restore_blas()
         res = []
         for s, a in zip(self._in_slots, self._in_avals, strict=True):
             if s >= 0:
@@ -371,10 +394,18 @@ class TapeLinearized:
         return res
 
 
+@contextmanager
+def _restoring_blas(tape: _Tape):
+    try:
+        yield
+    finally:
+        tape.restore_blas()
+
+
 def linearize(flat_fun, primals) -> TapeLinearized:
     """Runs ``flat_fun`` once on ``primals`` under the tape (see the module docstring)."""
     tape = _Tape()
-    with new_main(TapeTrace, tape) as main:
+    with new_main(TapeTrace, tape) as main, _restoring_blas(tape):
         trace = TapeTrace(main)
         tape.trace = trace
         args, diff, in_slots, in_avals = [], [], [], []
@@ -443,6 +474,13 @@ def value_and_grad(fun, argnums, has_aux: bool, args: tuple, kwargs: dict):
         if type(x) not in _LEAF_TYPES or (type(x) is not float and x.dtype.kind != "f"):
             return None
     tape = _Tape()
+    try:
+        return _value_and_grad(tape, fun, argnums, nums, has_aux, args, kwargs)
+    finally:
+        tape.restore_blas()
+
+
+def _value_and_grad(tape, fun, argnums, nums, has_aux, args, kwargs):
     main = core.MainTrace(1, TapeTrace, tape)
     trace = tape.trace = TapeTrace(main)
     full = list(args)

@@ -85,7 +85,8 @@ def linearize_node(apply, primals, mask, multiple):
 # derived VJPs: a forward program and a backward program of impl calls
 
 class Derived:
-    __slots__ = ("template", "fwd", "out_idx", "out_avals", "bwd", "ct_idx", "in_ct_idx")
+    __slots__ = ("template", "fwd", "out_idx", "out_avals", "bwd", "ct_idx", "in_ct_idx",
+                 "one_blas_thread")
 
 
 def holds_program(params) -> bool:
@@ -173,6 +174,7 @@ def _stage_vjp(prim, params, avals, mask, out_avals):
     ct_out = iter(outvars[n_out:])
     # one entry per input: None where no cotangent reaches it (or it is not differentiated)
     d.in_ct_idx = [None if z else idx(next(ct_out)) for z in info["ct_zero"]]
+    d.one_blas_thread = any(getattr(st[0], "one_blas_thread", False) for st in d.fwd + d.bwd)
     return d
 
 
@@ -183,15 +185,29 @@ def _stage_vjp(prim, params, avals, mask, out_avals):
 # its own order, so those results agree with the jaxpr path's to rounding, not bit for bit.
 eager_lowerings: dict = {}
 EAGER_KERNEL_MIN_SIZE = 1 << 14
+# ``blas_threads(n) -> previous count or None``, set by the CPU backend: kernels marked
+# ``one_blas_thread`` parallelise with prange and want BLAS on one thread meanwhile (as
+# ``jit`` runs a program holding them), or OpenBLAS's spinning threads take their cores
+blas_threads = None
+# called before the first kernel runs on the tape, set by the CPU backend (it keeps freed
+# memory in malloc's heap, as for a compiled program: fresh buffers page-fault)
+before_first_kernel = None
 
 
 def _impl_of(eqn):
     lower = eager_lowerings.get(eqn.primitive)
     if lower is not None and sum(v.aval.size for v in eqn.inputs) >= EAGER_KERNEL_MIN_SIZE:
+        if before_first_kernel is not None:
+            before_first_kernel()
         run = lower(eqn)
         if eqn.primitive.multiple_results:
-            return lambda *vals, **_: run(*vals)
-        return lambda *vals, **_: run(*vals)[0]
+            def impl(*vals, **_):
+                return run(*vals)
+        else:
+            def impl(*vals, **_):
+                return run(*vals)[0]
+        impl.one_blas_thread = getattr(run, "one_blas_thread", False)
+        return impl
     return impl_rules[eqn.primitive]
 
 

@@ -60,7 +60,7 @@ import numpy as np
 
 from ...lax.convolution import conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p
 from ...transforms import tape_vjp
-from . import conv_direct, lowerings, reference_lowering, winograd
+from . import conv_direct, keep_freed_memory, lowerings, reference_lowering, winograd
 
 # tuning knobs (module-level so benchmarks and tests can change them)
 CHUNK_BYTES = 1 << 20     # target size of a chunk's GEMM result / cotangent block
@@ -671,3 +671,5 @@ lowerings[conv_grad_input_p] = lower_conv_grad_input
 # the eager tape (un-jitted grad) runs the same kernels
 for _p in (conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p):
     tape_vjp.eager_lowerings[_p] = lowerings[_p]
+tape_vjp.blas_threads = blas_threads
+tape_vjp.before_first_kernel = keep_freed_memory
