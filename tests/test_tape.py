@@ -276,6 +276,21 @@ def test_nested_and_outer_transformations_fall_back():
         np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6)
 
 
+def test_aux_holding_an_input_and_values():
+    def f(x, y):
+        return x * y, (x, x * 2.0, 3)
+
+    for args in ((2.0, 3.0), (np.float32(2.0), np.ones(2, np.float32))):
+        if np.ndim(args[1]):
+            fn = lambda x, y: (fnp.sum(x * y), (x, x * 2.0, 3))  # noqa: E731
+        else:
+            fn = f
+        got = ft.value_and_grad(fn, argnums=(0, 1), has_aux=True)(*args)
+        with tape.disabled():
+            want = ft.value_and_grad(fn, argnums=(0, 1), has_aux=True)(*args)
+        _assert_same(got, want)
+
+
 def test_an_input_returned_as_is_and_a_constant_output():
     assert ft.value_and_grad(lambda x: x)(3.0) == (3.0, 1.0)
     v, g = ft.value_and_grad(lambda x: 2.0)(3.0)

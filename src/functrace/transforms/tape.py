@@ -501,7 +501,8 @@ def _value_and_grad(tape, fun, argnums, nums, has_aux, args, kwargs):
         if type(out) not in (tuple, list) or len(out) != 2:
             return None
         out, aux = out
-        aux = tree_map(_lower, aux)
+        inputs = {s: args[i] for i, s in slots.items()}
+        aux = tree_map(lambda x: _lower(x, inputs), aux)
     if type(out) is TapeTracer and out._trace.main is main:
         aval = out.aval
         if aval.shape != () or aval.dtype.kind != "f":
@@ -556,7 +557,8 @@ def _normalize_argnums(argnums, nargs: int):
     return nums
 
 
-def _lower(x):
+def _lower(x, inputs: dict):
+    """An aux output as the general path returns it: a value, or the input itself."""
     if type(x) is TapeTracer:
-        return x.val.view(Array)
+        return inputs[x.slot] if x.slot in inputs else x.val.view(Array)
     return x
