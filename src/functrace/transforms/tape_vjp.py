@@ -174,7 +174,8 @@ def _stage_vjp(prim, params, avals, mask, out_avals):
     ct_out = iter(outvars[n_out:])
     # one entry per input: None where no cotangent reaches it (or it is not differentiated)
     d.in_ct_idx = [None if z else idx(next(ct_out)) for z in info["ct_zero"]]
-    d.one_blas_thread = any(getattr(st[0], "one_blas_thread", False) for st in d.fwd + d.bwd)
+    d.one_blas_thread = any(getattr(st[0], "one_blas_thread", False)
+                            for st in d.fwd + d.bwd)
     return d
 
 
@@ -208,7 +209,7 @@ def _impl_of(eqn):
                 return run(*vals)[0]
         impl.one_blas_thread = getattr(run, "one_blas_thread", False)
         return impl
-    return impl_rules[eqn.primitive]
+    return None  # the reference impl, looked up when it runs (so a replaced impl is seen)
 
 
 def _step(eqn, slot, template, idx):
@@ -223,7 +224,9 @@ def _step(eqn, slot, template, idx):
 
 
 def run_steps(steps, env):
-    for impl, ins, params, outs, multiple, _ in steps:
+    for impl, ins, params, outs, multiple, prim in steps:
+        if impl is None:
+            impl = impl_rules[prim]
         if len(ins) == 2:
             r = impl(env[ins[0]], env[ins[1]], **params)
         else:
