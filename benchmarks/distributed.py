@@ -32,7 +32,7 @@ SIZES = [4, 1 << 10, 1 << 14, 1 << 17, 1 << 20, 1 << 22, 1 << 23]  # bytes
 
 def _env(threads: int) -> dict:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}  # PERFORMANCE.md
+           if k not in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE")}  # docs/performance.md
     env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT),
                                          env.get("PYTHONPATH", "")])
     for var in ("NUMBA_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):

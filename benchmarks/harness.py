@@ -21,7 +21,7 @@ def time_alternating_samples(fns: dict, repeat: int = 15, warmup: int = 2,
     Returns ``{name: [seconds per sample]}``. Alternation makes the comparison fair on a
     shared, noisy machine: a slow period hits every contender alike. The pause
     before each sample keeps OpenBLAS threads that are still spinning after one
-    contender's call from stealing the cores of the next (PERFORMANCE.md); one
+    contender's call from stealing the cores of the next (docs/performance.md); one
     untimed call after it wakes the contender's own thread pool, caches and clock
     up again (without it, a sub-millisecond op measured its wake-up: PyTorch's
     2M-element ReLU read 11 ms instead of 0.8), so samples are steady-state calls.

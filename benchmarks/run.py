@@ -3,8 +3,8 @@
 Usage: ``python -m benchmarks [--quick] [--only conv,pool,...]`` (sections: overhead,
 fused, pool, conv, convpass, cnn, vgg, cnn_stax, vgg_stax, eager, compile, memory,
 distributed, control). For numbers
-comparable to users' machines, unset OPENBLAS_CORETYPE (see
-../shared/PERFORMANCE.md): ``env -u OPENBLAS_CORETYPE python -m benchmarks``.
+comparable to users' machines, unset OPENBLAS_CORETYPE (see docs/performance.md):
+``env -u OPENBLAS_CORETYPE python -m benchmarks``.
 """
 
 from __future__ import annotations

@@ -238,3 +238,16 @@ def test_results_stay_numpy_arrays():
         assert isinstance(x, np.ndarray) and isinstance(x, fnp.ndarray)
         assert repr(x).startswith("array(")
     assert fnp.ones(2)[0] == 1.0 and isinstance(fnp.ones(2) + np.ones(2), np.ndarray)
+
+
+def test_jitted_division_by_zero_gives_inf_and_nan_as_numpy():
+    # a fused loop used Python's error model: 1/0 raised ZeroDivisionError (also when
+    # compiling, which runs the program once on zeros)
+    x = np.array([0.0, 2.0, -0.0, 0.0], np.float32)
+    y = np.array([0.0, 1.0, 1.0, 5.0], np.float32)
+    with np.errstate(all="ignore"):
+        want = (1.0 / x, y / x)
+    got = ft.jit(lambda a, b: (1.0 / a, b / a))(x, y)
+    np.testing.assert_array_equal(got[0], want[0])
+    np.testing.assert_array_equal(got[1], want[1])
+    ft.jit(lambda a: 1.0 / a).lower(x).compile()  # compiles (runs on zeros) without raising

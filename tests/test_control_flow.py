@@ -417,10 +417,12 @@ def test_make_jaxpr_prints_cond_and_while_as_jax():
     c:i32[] = convert_element_type[new_dtype=int32 weak_type=False] a
     d:f32[] = cond[
       branches=(
-        { lambda ; e:f32[3]. let f:f32[] = reduce_sum[axes=(0,)] e in (f,) }
+        { lambda ; e:f32[3]. let
+            f:f32[] = reduce_sum[axes=(0,) out_sharding=None] e
+          in (f,) }
         { lambda ; g:f32[3]. let
             h:f32[3] = mul g g
-            i:f32[] = reduce_sum[axes=(0,)] h
+            i:f32[] = reduce_sum[axes=(0,) out_sharding=None] h
             j:f32[] = mul i 2.0:f32[]
             k:f32[] = sub j 1.0:f32[]
           in (k,) }

@@ -26,10 +26,10 @@ SPECS = {"NCHW": ("NCHW", "OIHW", "NCHW"), "NHWC": ("NHWC", "HWIO", "NHWC"),
 
 @pytest.fixture(autouse=True)
 def _direct_on():
-    saved = cd.MODE, cd.MIN_OUT, nconv.WINOGRAD
-    cd.MODE, cd.MIN_OUT, nconv.WINOGRAD = "on", 1, False
+    saved = cd.MODE, cd.MIN_OUT
+    cd.MODE, cd.MIN_OUT = "on", 1
     yield
-    cd.MODE, cd.MIN_OUT, nconv.WINOGRAD = saved
+    cd.MODE, cd.MIN_OUT = saved
 
 
 def _aval(x):

@@ -49,7 +49,7 @@ def test_literals_and_params_print_in_jax_format():
         np.ones(3, np.float32))
     text = str(closed)
     assert "mul a 2.0:f32[]" in text
-    assert "reduce_sum[axes=(0,)] b" in text
+    assert "reduce_sum[axes=(0,) out_sharding=None] b" in text
 
 
 def test_multiple_outputs_print_comma_separated():

@@ -276,25 +276,6 @@ def test_passes_dce_cse_fold():
     np.testing.assert_allclose(ft.eval_jaxpr(opt.jaxpr, opt.consts, x)[0], f(x), rtol=1e-6)
 
 
-def test_every_primitive_has_a_lowering_on_every_backend():
-    from functrace.backends import numba_cpu
-    from functrace.core.trace import Primitive
-
-    prims = set()
-    for mod in (lax, ft.transforms.ad, ft.transforms.custom, ft.transforms.checkpoint):
-        prims |= {v for v in vars(mod).values() if isinstance(v, Primitive)}
-    for sub in ("convolution", "creation", "dots", "elementwise", "reductions", "shape_ops",
-                "slicing", "windowed"):
-        m = __import__(f"functrace.lax.{sub}", fromlist=["_"])
-        prims |= {v for v in vars(m).values() if isinstance(v, Primitive)}
-    missing = [p.name for p in prims if not numba_cpu.has_lowering(p)]
-    assert not missing, f"primitives without a CPU lowering: {missing}"
-    # the CUDA backend too (importing it needs numba.cuda, not a GPU)
-    numba_cuda = pytest.importorskip("functrace.backends.numba_cuda")
-    missing = [p.name for p in prims if not numba_cuda.has_lowering(p)]
-    assert not missing, f"primitives without a CUDA lowering: {missing}"
-
-
 def test_non_finite_literals_in_fused_loops():
     f = ft.jit(lambda x: fnp.maximum(x * np.float32(np.inf), -np.inf) + x * 0.0)
     out = f(np.array([1.0, -1.0], np.float32))

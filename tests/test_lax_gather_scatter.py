@@ -296,9 +296,9 @@ def test_jaxpr_names_params_and_typecheck():
                                   SDN((1,), (0,), (0,))))(np.ones((3, 2), np.float32))
     typecheck(closed.jaxpr)
     text = str(closed)
-    assert "gather[dimension_numbers=GatherDimensionNumbers(offset_dims=(1,), " in text
+    assert "gather[\n      dimension_numbers=GatherDimensionNumbers(offset_dims=(1,), " in text
     assert "mode=GatherScatterMode.PROMISE_IN_BOUNDS" in text
-    assert "scatter-add[dimension_numbers=ScatterDimensionNumbers(" in text
+    assert "scatter-add[\n      dimension_numbers=ScatterDimensionNumbers(" in text
     assert "mode=GatherScatterMode.FILL_OR_DROP" in text
 
 

@@ -422,10 +422,11 @@ def test_convert_element_type_prints_its_params():
 
 @pytest.mark.parametrize("fn,eqn", [
     (lambda x: lax.broadcast_in_dim(x, (4, 2, 3), (1, 2)),
-     "b:f32[4,2,3] = broadcast_in_dim[broadcast_dimensions=(1, 2) shape=(4, 2, 3)] a"),
-    (lambda x: lax.reshape(x, (3, 2)), "b:f32[3,2] = reshape[dimensions=None new_sizes=(3, 2)] a"),
+     "b:f32[4,2,3] = broadcast_in_dim[broadcast_dimensions=(1, 2)] a"),
+    (lambda x: lax.reshape(x, (3, 2)),
+     "b:f32[3,2] = reshape[dimensions=None new_sizes=(3, 2) sharding=None] a"),
     (lambda x: lax.transpose(x, (1, 0)), "b:f32[3,2] = transpose[permutation=(1, 0)] a"),
-    (lambda x: lax.reduce_sum(x, (-1,)), "b:f32[2] = reduce_sum[axes=(1,)] a"),
+    (lambda x: lax.reduce_sum(x, (-1,)), "b:f32[2] = reduce_sum[axes=(1,) out_sharding=None] a"),
     (lambda x: lax.expand_dims(x, (-1,)), "b:f32[2,3,1] = expand_dims[dimensions=(2,)] a"),
 ], ids=["broadcast_in_dim", "reshape", "transpose", "reduce_sum", "expand_dims"])
 def test_shape_ops_print_normalized_params(fn, eqn):

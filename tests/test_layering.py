@@ -1,5 +1,6 @@
-"""Enforces DESIGN.md's import layering: no module imports from a higher layer,
-no import cycles, and no function-local imports of functrace modules."""
+"""Enforces the import layering of docs/architecture.md ("Layers"): no module imports
+from a higher layer, no import cycles (between packages, and between the modules of one
+package), and no function-local imports of functrace modules."""
 
 import ast
 from pathlib import Path
@@ -19,7 +20,7 @@ LAYERS = [
     ("backends", 6),
     ("numpy", 7), ("nn", 7), ("random", 7), ("jacobians", 7), ("test_util", 7), ("viz", 7),
     ("spmd", 7), ("distributed", 7),
-    ("flatten_util", 7),
+    ("flatten_util", 7), ("debug", 7), ("experimental", 7),
     ("stax", 8), ("optimizers", 8), ("example_libraries", 8),
 ]
 
@@ -100,29 +101,78 @@ def test_no_upward_imports(mod):
             continue
         assert layer_of(dep) <= layer_of(mod), (
             f"{mod} (layer {layer_of(mod)}) imports {dep} (layer {layer_of(dep)}), a higher "
-            "layer; see the layering in ../shared/DESIGN.md")
+            "layer; see the layers in docs/architecture.md")
 
 
-def test_no_cycles():
+def _module_graph(keep_package_inits: bool) -> dict[str, set[str]]:
     graph = {m: {_existing(d) for d in deps if _existing(d) in GRAPH and _existing(d) != m}
              for m, deps in GRAPH.items()}
-    # a package's __init__ importing its own submodules is not a cycle of interest
-    for m in graph:
-        graph[m] = {d for d in graph[m] if not d.startswith(m + ".")}
-    state = {}
+    if not keep_package_inits:
+        for m in graph:
+            graph[m] = {d for d in graph[m] if not d.startswith(m + ".")}
+    return graph
+
+
+def find_cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import cycle of ``graph`` as a path that returns to its start, or None."""
+    state: dict[str, int] = {}
 
     def visit(m, stack):
         state[m] = 1
-        for d in graph[m]:
+        for d in sorted(graph[m]):
             if state.get(d) == 1:
-                raise AssertionError("import cycle: " + " -> ".join(stack + [m, d]))
+                return stack + [m, d]
             if d not in state:
-                visit(d, stack + [m])
+                found = visit(d, stack + [m])
+                if found:
+                    return found
         state[m] = 2
+        return None
 
-    for m in graph:
+    for m in sorted(graph):
         if m not in state:
-            visit(m, [])
+            found = visit(m, [])
+            if found:
+                return found
+    return None
+
+
+def test_no_cycles():
+    # a package's __init__ importing its own submodules is not a cycle between packages
+    cycle = find_cycle(_module_graph(keep_package_inits=False))
+    assert cycle is None, "import cycle: " + " -> ".join(cycle)
+
+
+def same_package(graph: dict[str, set[str]]) -> dict[str, set[str]]:
+    """The edges between modules of one package, its ``__init__`` included: a module
+    ``a.b.c`` and the package ``a.b`` itself count as members of ``a.b``."""
+    def package(m):
+        return m if m in PACKAGES else m.rsplit(".", 1)[0]
+
+    return {m: {d for d in deps if package(d) == package(m) or d == package(m)}
+            for m, deps in graph.items()}
+
+
+PACKAGES = {module_name(p.parent / "__init__.py") for p in SRC.rglob("__init__.py")}
+
+
+def test_no_cycles_inside_a_package():
+    """Module-level imports between modules of one package form a DAG: a package's
+    ``__init__`` may import its modules (to assemble them), but then none of them may
+    import the ``__init__`` back (put what they share in a module of its own, as
+    ``backends/numba_cpu/table.py``)."""
+    cycle = find_cycle(same_package(_module_graph(keep_package_inits=True)))
+    assert cycle is None, "import cycle inside a package: " + " -> ".join(cycle)
+
+
+def test_the_package_cycle_check_can_fail():
+    # the loop backends/numba_cpu had: __init__ imports conv, conv imports the table back
+    pkg = "functrace.backends.numba_cpu"
+    graph = {pkg: {f"{pkg}.conv", f"{pkg}.codegen"}, f"{pkg}.conv": {pkg},
+             f"{pkg}.codegen": set()}
+    assert find_cycle(same_package(graph)) == [pkg, f"{pkg}.conv", pkg]
+    graph[f"{pkg}.conv"] = {f"{pkg}.codegen"}
+    assert find_cycle(same_package(graph)) is None
 
 
 def test_no_function_local_imports():

@@ -33,9 +33,10 @@ def test_lesson_gradient():
 def test_backward_equations_follow_forward_ones():
     text = str(ft.make_jaxpr(ft.grad(f, argnums=(0, 1, 2)))(-2.0, 5.0, -4.0))
     lines = [ln.strip() for ln in text.splitlines()[1:-1]]
-    assert lines[0] == "d:f32[] = add a b" and lines[1] == "e:f32[] = mul d c"
+    # JAX 0.10 prints the forward product, unused by the gradient, with the name "_"
+    assert lines[0] == "d:f32[] = add a b" and lines[1] == "_:f32[] = mul d c"
     assert len(lines) == 4 and all(" = mul " in ln for ln in lines[2:])
-    assert text.endswith("in (g, g, f) }")
+    assert text.endswith("in (f, f, e) }")  # as JAX 0.10 prints it
 
 
 def test_backprop_example_runs():

@@ -118,7 +118,7 @@ def test_backprop_graph_shows_values_then_gradients(source):
                         "q": ("3", "-4"), "f": ("-12", "1")}
     text = _text(nb)
     assert "df/dx, df/dy, df/dz = -4.0 -4.0 3.0" in text
-    assert "in (g, g, f) }" in text  # make_jaxpr(grad(f)): backward after forward
+    assert "in (f, f, e) }" in text  # make_jaxpr(grad(f)): backward after forward, as JAX
     assert "dW matches X^T delta:   True" in text
 
 

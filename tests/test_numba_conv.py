@@ -35,12 +35,12 @@ SPECS = {  # name -> (lhs, rhs, out) dimension-number strings, 2-D
 @pytest.fixture(autouse=True)
 def _restore_knobs():
     names = ("LAYOUT", "CHUNK_BYTES", "GRAD_FILTER_CHUNK_BYTES", "GEMM", "IM2COL_MAX_DEPTH",
-             "IM2COL_MAX_CHANNELS", "GRAD_FILTER_IM2COL", "WINOGRAD", "GRAD_FILTER_NT_MAX_DEPTH",
+             "IM2COL_MAX_CHANNELS", "GRAD_FILTER_IM2COL", "GRAD_FILTER_NT_MAX_DEPTH",
              "GRAD_FILTER_NT_MIN_OUT")
     saved = {k: getattr(nconv, k) for k in names}
     saved_direct = conv_direct.MODE
-    nconv.WINOGRAD = False  # the GEMM kernels are under test here; Winograd has its own
-    conv_direct.MODE = "off"  # ... and so are the direct kernels (test_conv_direct.py)
+    conv_direct.MODE = "off"  # the GEMM kernels are under test here; the direct kernels
+    #                           have test_conv_direct.py
     yield
     for k, v in saved.items():
         setattr(nconv, k, v)
@@ -298,55 +298,3 @@ def test_import_functrace_does_not_import_numba():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True).stdout.strip()
     assert out == "False"
-
-
-@given(st.sampled_from(["NCHW", "NHWC"]), st.integers(1, 3), st.integers(16, 20),
-       st.integers(16, 19), st.integers(3, 9), st.integers(3, 8),
-       st.sampled_from([(1, 1), (0, 0), (2, 2), (0, 2), (1, 0)]),
-       st.sampled_from([(1, 1), (0, 1), (2, 0)]), st.sampled_from([np.float32, np.float64]))
-def test_winograd_matches_reference(x64, spec, n, c, o, h, w, pad_h, pad_w, dtype):
-    """3x3 stride-1 convolutions and their input gradients through Winograd F(2x2, 3x3):
-    odd and even sizes (partial tiles), every padding it takes, both layouts."""
-    nconv.WINOGRAD = True
-    lhs_spec, rhs_spec, out_spec = SPECS[spec]
-    rng = np.random.default_rng(n * 100 + h * 10 + w)
-    x = rng.standard_normal(_shape(lhs_spec, n, c, (h, w))).astype(dtype)
-    k = rng.standard_normal(_shape(rhs_spec, o, c, (3, 3))).astype(dtype)
-    params = dict(window_strides=(1, 1), padding=(pad_h, pad_w), lhs_dilation=(1, 1),
-                  rhs_dilation=(1, 1), dimension_numbers=lax.conv_dimension_numbers(
-                      x.shape, k.shape, SPECS[spec]), feature_group_count=1,
-                  batch_group_count=1, precision=None, preferred_element_type=None)
-    fwd = _eqn(conv_general_dilated_p, [_aval(x), _aval(k)], **params)
-    lowered = nconv.lower_conv_general_dilated(fwd)
-    assert lowered.__module__.endswith("winograd")
-    y = lowered(x, k)[0]
-    want = reference_lowering(fwd)(x, k)[0]
-    tol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(y, want, atol=tol * np.abs(want).max(), rtol=0)
-    ct = rng.standard_normal(y.shape).astype(dtype)
-    del params["preferred_element_type"]
-    bwd = _eqn(conv_grad_input_p, [_aval(ct), _aval(k)], lhs_shape=x.shape, **params)
-    lowered = nconv.lower_conv_grad_input(bwd)
-    assert lowered.__module__.endswith("winograd")
-    got, want = lowered(ct, k)[0], reference_lowering(bwd)(ct, k)[0]
-    np.testing.assert_allclose(got, want, atol=tol * np.abs(want).max(), rtol=0)
-
-
-def test_winograd_is_not_used_where_it_does_not_apply():
-    nconv.WINOGRAD = True
-    small, big = (2, 16, 8, 8), (512, 16, 32, 32)
-    for x_shape, k_shape, strides, padding in (
-            (small, (16, 16, 3, 3), (2, 2), (1, 1)),  # stride 2
-            (small, (16, 16, 5, 5), (1, 1), (2, 2)),  # 5x5
-            (small, (8, 16, 3, 3), (1, 1), (1, 1)),   # too few outputs
-            (small, (16, 16, 3, 3), (1, 1), (3, 3)),  # padding > 2
-            (big, (16, 16, 3, 3), (1, 1), (1, 1))):   # transformed tiles too big
-        x, k = np.ones(x_shape, np.float32), np.ones(k_shape, np.float32)
-        params = dict(window_strides=strides, padding=(padding, padding),
-                      lhs_dilation=(1, 1), rhs_dilation=(1, 1),
-                      dimension_numbers=lax.conv_dimension_numbers(x.shape, k.shape,
-                                                                   SPECS["NCHW"]),
-                      feature_group_count=1, batch_group_count=1, precision=None,
-                      preferred_element_type=None)
-        eqn = _eqn(conv_general_dilated_p, [_aval(x), _aval(k)], **params)
-        assert not nconv.lower_conv_general_dilated(eqn).__module__.endswith("winograd")

@@ -1,5 +1,5 @@
 """stax: init_fun's predicted shapes equal apply_fun's, layers against independent
-NumPy oracles, the documented differences from JAX (Dropout's rate, BatchNorm's
+NumPy oracles, the documented extensions of JAX (Dropout's test mode, BatchNorm's
 running statistics), composition, initializer statistics, gradients, shape errors
 and a JAX stax script run with only its imports changed."""
 
@@ -267,15 +267,24 @@ def test_avgpool_with_spec_nchw_matches_nhwc(rng):
 
 
 # ---------------------------------------------------------------------------
-# Dropout: rate is the DROP probability
+# Dropout: rate is the KEEP probability, as in JAX's stax
 
-def test_dropout_drops_a_fraction_rate_and_rescales():
-    init_fun, apply_fun = stax.Dropout(0.3)
+def test_dropout_keeps_a_fraction_rate_and_rescales():
+    init_fun, apply_fun = stax.Dropout(0.7)
     x = np.ones((200, 500), np.float32)
     y = np.asarray(apply_fun((), x, rng=random.PRNGKey(1)))
-    dropped = np.mean(y == 0)
-    assert abs(dropped - 0.3) < 0.01
+    kept = np.mean(y != 0)
+    assert abs(kept - 0.7) < 0.01
     np.testing.assert_allclose(y[y != 0], 1 / 0.7, rtol=1e-6)
+
+
+def test_dropout_is_jax_stax_dropout_bit_for_bit():
+    # JAX: keep = random.bernoulli(rng, rate, x.shape); where(keep, x / rate, 0)
+    x = np.random.default_rng(0).standard_normal((4, 6)).astype(np.float32)
+    key = random.PRNGKey(3)
+    keep = np.asarray(random.bernoulli(key, 0.8, x.shape))
+    y = stax.Dropout(0.8)[1]((), x, rng=key)
+    np.testing.assert_allclose(y, np.where(keep, x / np.float32(0.8), 0), rtol=1e-6)
 
 
 def test_dropout_missing_rng_error_names_the_layer():
@@ -285,13 +294,13 @@ def test_dropout_missing_rng_error_names_the_layer():
         stax.Dropout(0.5)[1]((), np.ones(3, np.float32))
 
 
-def test_dropout_test_mode_and_rate_zero_are_the_identity():
+def test_dropout_test_mode_and_rate_one_are_the_identity():
     x = np.arange(6, dtype=np.float32)
     np.testing.assert_array_equal(stax.Dropout(0.5, mode="test")[1]((), x), x)
     np.testing.assert_array_equal(stax.Dropout(0.5)[1]((), x, mode="test"), x)  # apply-time
-    np.testing.assert_array_equal(stax.Dropout(0.0)[1]((), x), x)  # no rng needed
-    with pytest.raises(FunctraceError, match="drop probability"):
-        stax.Dropout(1.0)
+    np.testing.assert_array_equal(stax.Dropout(1.0)[1]((), x), x)  # no rng needed
+    with pytest.raises(FunctraceError, match="keep"):
+        stax.Dropout(0.0)
     with pytest.raises(FunctraceError, match="'train' or 'test'"):
         stax.Dropout(0.5, mode="Train")
 

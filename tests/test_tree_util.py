@@ -256,3 +256,20 @@ def test_tree_all_reduce_transpose():
     assert tu.tree_transpose(outer, inner, tree) == {"x": [1, 3, 5], "y": [2, 4, 6]}
     with pytest.raises(ValueError):
         tu.tree_transpose(outer, inner, [{"x": 1, "z": 2}] * 3)
+
+
+def test_treedef_reprs_follow_jax_010():
+    # strings printed by JAX 0.10.2 for the same structures
+    tree_structure = tu.tree_structure
+    assert repr(tree_structure([1, Point(2, 3)])) == (
+        "PyTreeDef([*, CustomNode(namedtuple[Point], [*, *])])")
+    assert repr(tree_structure(collections.OrderedDict(b=1))) == (
+        "PyTreeDef(CustomNode(OrderedDict[('b',)], [*]))")
+    assert repr(tree_structure(collections.defaultdict(int, {"a": 1}))) == (
+        "PyTreeDef(CustomNode(defaultdict[(<class 'int'>, ('a',))], [*]))")
+    assert repr(tree_structure({"b": 1, "a": (2, None)})) == "PyTreeDef({'a': (*, None), 'b': *})"
+
+
+def test_dict_keys_of_mixed_types_raise_value_error():
+    with pytest.raises(ValueError, match="sorting pytree dictionary keys"):
+        tu.tree_leaves({1: "a", "b": 2})

@@ -13,9 +13,7 @@ import functrace as ft
 import functrace.numpy as fnp
 from functrace import lax
 from functrace.core.jaxpr import typecheck
-from functrace.core.trace import Primitive
 from functrace.errors import ConcretizationError, ShapeError, TransformError
-from functrace.transforms.batching import axis_batching_rules, batching_rules
 
 SETTINGS = settings(max_examples=25, deadline=None)
 FEW = settings(max_examples=8, deadline=None)  # for tests parametrized over many ops
@@ -79,20 +77,6 @@ def operand(draw, shape, allow_unmapped=True):
     """(axis or None) for an operand with examples of ``shape``."""
     options = [None] if allow_unmapped else []
     return draw(st.sampled_from(options + list(range(len(shape) + 1))))
-
-
-def test_every_primitive_has_a_batching_rule():
-    prims = set()
-    for mod in (lax, ft.transforms.ad, ft.transforms.custom):
-        prims |= {v for v in vars(mod).values() if isinstance(v, Primitive)}
-    for sub in ("bits", "convolution", "creation", "dots", "elementwise", "reductions",
-                "shape_ops", "slicing", "windowed"):
-        m = __import__(f"functrace.lax.{sub}", fromlist=["_"])
-        prims |= {v for v in vars(m).values() if isinstance(v, Primitive)}
-    assert len(prims) > 60
-    missing = sorted(p.name for p in prims
-                     if p not in batching_rules and p not in axis_batching_rules)
-    assert not missing, f"primitives without a batching rule: {missing}"
 
 
 # ---------------------------------------------------------------------------

@@ -7,6 +7,7 @@ Example:
 """
 
 from . import (
+    debug,
     distributed,
     flatten_util,
     lax,
@@ -25,6 +26,7 @@ from .config import config
 from .core.jaxpr import ClosedJaxpr, Jaxpr
 from .core.make_jaxpr import ShapeDtypeStruct, make_jaxpr
 from .core.trace import eval_jaxpr
+from .debug import pure_callback
 from .devices import (
     device_count,
     devices,
@@ -49,5 +51,6 @@ from .transforms.api import grad, jvp, linearize, value_and_grad, vjp
 from .transforms.batching import vmap
 from .transforms.checkpoint import checkpoint, checkpoint_policies, remat
 from .transforms.custom import custom_jvp, custom_vjp
+from .transforms.utilities import closure_convert, eval_shape, linear_transpose, named_call
 
 __version__ = "0.1.0"

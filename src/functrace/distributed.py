@@ -115,11 +115,15 @@ def initialize(coordinator_address=None, num_processes=None, process_id=None,
 
 def _abort_job(exc_type, exc, tb):
     """An uncaught exception on one rank ends the job instead of hanging the others."""
-    (_state["previous_hook"] or sys.__excepthook__)(exc_type, exc, tb)
     group = process_group()
-    sys.stderr.write(f"functrace.distributed: rank {group.rank} raised "
-                     f"{exc_type.__name__}; aborting all {group.size} processes\n")
+    # the summary first, then a pause: MPI_Abort can kill the launcher's output
+    # forwarding before a long traceback has passed through it
+    sys.stderr.write(f"functrace.distributed: rank {group.rank} raised {exc_type.__name__}: "
+                     f"{exc}\naborting all {group.size} processes\n")
     sys.stderr.flush()
+    (_state["previous_hook"] or sys.__excepthook__)(exc_type, exc, tb)
+    sys.stderr.flush()
+    time.sleep(_ABORT_GRACE_S)
     group.comm.Abort(1)
 
 
@@ -143,6 +147,7 @@ def shutdown() -> None:
 _KINDS = ["psum", "pmax", "pmin", "all_gather", "psum_scatter", "ppermute", "all_to_all",
           "pmean", "allreduce", "allgather"]
 _CHECK_TAG, _VERDICT_TAG = 71, 72
+_ABORT_GRACE_S = 0.5  # lets the launcher forward a failing rank's last output
 _SPIN_S = 0.002  # poll without sleeping this long (collectives are usually microseconds)
 
 

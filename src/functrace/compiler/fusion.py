@@ -5,11 +5,13 @@ that are broadcast into it (rank-0 values, ``broadcast_in_dim`` of an input
 computed outside the cluster) become broadcast loads. The backend turns each
 cluster into one generated loop; every other equation is lowered on its own.
 
-With ``reductions=True`` (backends that can generate it say so with
-``fuses_reductions``), a ``reduce_sum``/``reduce_max``/``reduce_min`` that
-directly follows a cluster and reads a value it computed ends the cluster: the
-loop accumulates the reduction as it goes (a bias gradient no longer re-reads
-the cotangent it was just computed from).
+What may join a cluster is the primitive's metadata: ``Primitive.elementwise``
+(the generators compute it with a scalar expression, ``scalar_expr.py``). With
+``reductions=True`` (backends that can generate it say so with
+``fuses_reductions``), a reduction marked ``fusible_reduction`` (``reduce_sum``,
+``reduce_max``, ``reduce_min``) that directly follows a cluster and reads a value
+it computed ends the cluster: the loop accumulates the reduction as it goes (a
+bias gradient no longer re-reads the cotangent it was just computed from).
 """
 
 from __future__ import annotations
@@ -19,17 +21,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..core.jaxpr import Eqn, Jaxpr, Literal, Var
-
-# primitives the code generator can express as a scalar expression
-FUSIBLE = {
-    "add", "sub", "mul", "div", "rem", "pow", "max", "min", "neg", "sign", "abs", "floor",
-    "ceil", "exp", "log", "log1p", "expm1", "sqrt", "rsqrt", "tanh", "logistic", "sin", "cos",
-    "erf", "integer_pow", "eq", "ne", "lt", "le", "gt", "ge", "and", "or", "xor", "not",
-    "is_finite", "select", "convert_element_type", "stop_gradient", "add_any",
-}
-
-
-REDUCIBLE = {"reduce_sum", "reduce_max", "reduce_min"}
+from ..lax.shape_ops import broadcast_in_dim_p
 
 
 @dataclass
@@ -45,7 +37,7 @@ class Step:
     def reduction(self) -> Eqn | None:
         """The trailing reduction of a fused step, if it has one."""
         last = self.eqns[-1]
-        return last if self.fused and last.primitive.name in REDUCIBLE else None
+        return last if self.fused and last.primitive.fusible_reduction else None
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -55,7 +47,7 @@ class Step:
 
 
 def _fusible(eqn: Eqn) -> bool:
-    return (eqn.primitive.name in FUSIBLE and len(eqn.outvars) == 1
+    return (eqn.primitive.elementwise and len(eqn.outvars) == 1
             and all(_loop_dtype(x.aval.dtype) for x in (*eqn.inputs, *eqn.outvars)))
 
 
@@ -67,16 +59,16 @@ def _loop_dtype(dtype) -> bool:
 
 def _bcast_load(eqn: Eqn, produced: set) -> bool:
     """A broadcast_in_dim of a value computed outside the cluster: a strided load."""
-    return (eqn.primitive.name == "broadcast_in_dim"
+    return (eqn.primitive is broadcast_in_dim_p
             and not (isinstance(eqn.inputs[0], Var) and eqn.inputs[0] in produced))
 
 
 def _trailing_reduction(eqn: Eqn, current: list[Eqn], produced: set) -> bool:
     x = eqn.inputs[0] if eqn.inputs else None
-    return (eqn.primitive.name in REDUCIBLE and bool(current) and isinstance(x, Var)
+    return (eqn.primitive.fusible_reduction and bool(current) and isinstance(x, Var)
             and x in produced and x.aval.shape == current[-1].outvars[0].aval.shape
             and np.dtype(x.aval.dtype).kind in "fiu"
-            and any(e.primitive.name != "broadcast_in_dim" for e in current))
+            and any(e.primitive is not broadcast_in_dim_p for e in current))
 
 
 def plan(jaxpr: Jaxpr, reductions: bool = False) -> list[Step]:
@@ -117,7 +109,7 @@ def plan(jaxpr: Jaxpr, reductions: bool = False) -> list[Step]:
 
 def _split_trivial(step: Step) -> list[Step]:
     """A "cluster" made only of broadcasts is just broadcasts."""
-    if step.fused and all(e.primitive.name == "broadcast_in_dim" for e in step.eqns):
+    if step.fused and all(e.primitive is broadcast_in_dim_p for e in step.eqns):
         out = [Step([e]) for e in step.eqns]
         for s, e in zip(out, step.eqns, strict=True):
             s.inputs, s.outputs = list(e.inputs), list(e.outvars)

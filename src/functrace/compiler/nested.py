@@ -8,15 +8,17 @@ and calling the resulting executables from the step's kernel.
 from __future__ import annotations
 
 from ..core.jaxpr import ClosedJaxpr, Eqn, Jaxpr, Var
+from ..transforms.checkpoint import checkpoint_p
+from ..transforms.custom import custom_jvp_call_p, custom_vjp_call_p
 from . import fusion, passes
 
 # call-like primitives whose body is compiled as part of the caller: the jaxpr
 # parameter that holds the body, and whether inlining is allowed for these params
 INLINED = {
-    "custom_jvp_call": ("call_jaxpr", lambda params: True),
-    "custom_vjp_call": ("call_jaxpr", lambda params: True),
+    custom_jvp_call_p: ("call_jaxpr", lambda params: True),
+    custom_vjp_call_p: ("call_jaxpr", lambda params: True),
     # a checkpoint stays a program of its own unless the user allowed CSE across it
-    "remat2": ("jaxpr", lambda params: not params["prevent_cse"]),
+    checkpoint_p: ("jaxpr", lambda params: not params["prevent_cse"]),
 }
 
 
@@ -36,7 +38,7 @@ def inline_calls(closed: ClosedJaxpr) -> ClosedJaxpr:
 
 
 def _inlinable(eqn: Eqn) -> bool:
-    spec = INLINED.get(eqn.primitive.name)
+    spec = INLINED.get(eqn.primitive)
     return spec is not None and spec[1](eqn.params)
 
 
@@ -56,7 +58,7 @@ def _inline_into(jaxpr: Jaxpr, subst: dict, eqns: list, constvars: list, consts:
                 subst.update(zip(eqn.outvars, outvars, strict=True))
             eqns.append(Eqn(eqn.primitive, inputs, eqn.params, outvars))
             continue
-        body: ClosedJaxpr = eqn.params[INLINED[eqn.primitive.name][0]]
+        body: ClosedJaxpr = eqn.params[INLINED[eqn.primitive][0]]
         inner: dict = {}
         for v, c in zip(body.jaxpr.constvars, body.consts, strict=True):
             inner[v] = nv = Var(v.aval)

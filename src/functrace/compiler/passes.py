@@ -1,6 +1,6 @@
 """Jaxpr-to-jaxpr optimisation passes used by ``jit``.
 
-- ``dce``: drops equations whose results are never used (every primitive is pure);
+- ``dce``: drops equations whose results are never used (except effectful ones);
 - ``simplify``: algebraic identities that reverse mode produces a lot of
   (``mul x 1.0``, ``add x 0.0``, a ``convert_element_type`` to the same type);
 - ``fold_constants``: evaluates equations whose inputs are all known at compile
@@ -14,6 +14,9 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.jaxpr import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
+from ..lax.dots import dot_general_p
+from ..lax.elementwise import add_p, mul_p, sub_p
+from ..lax.shape_ops import convert_element_type_p, transpose_p
 
 FOLD_MAX_SIZE = 64  # fold only results this small: big constants would bloat the program
 
@@ -22,7 +25,7 @@ def dce(jaxpr: Jaxpr) -> Jaxpr:
     live = {v for v in jaxpr.outvars if isinstance(v, Var)}
     kept = []
     for eqn in reversed(jaxpr.eqns):
-        if any(v in live for v in eqn.outvars):
+        if eqn.primitive.effectful or any(v in live for v in eqn.outvars):
             kept.append(eqn)
             live.update(x for x in eqn.inputs if isinstance(x, Var))
     return Jaxpr(jaxpr.constvars, jaxpr.invars, list(reversed(kept)), jaxpr.outvars)
@@ -47,17 +50,17 @@ def simplify(jaxpr: Jaxpr) -> Jaxpr:
     subst: dict[Var, object] = {}
     kept = []
     for eqn in jaxpr.eqns:
-        name = eqn.primitive.name
+        prim = eqn.primitive
         out = eqn.outvars[0] if len(eqn.outvars) == 1 else None
         alias = None
-        if name in ("mul", "add", "sub") and out is not None:
+        if prim in (mul_p, add_p, sub_p) and out is not None:
             x, y = eqn.inputs
-            unit = 1 if name == "mul" else 0
+            unit = 1 if prim is mul_p else 0
             if _is_literal(y, unit) and x.aval.shape == out.aval.shape:
                 alias = x
-            elif name != "sub" and _is_literal(x, unit) and y.aval.shape == out.aval.shape:
+            elif prim is not sub_p and _is_literal(x, unit) and y.aval.shape == out.aval.shape:
                 alias = y
-        elif name == "convert_element_type" and out is not None:
+        elif prim is convert_element_type_p and out is not None:
             (x,) = eqn.inputs
             if x.aval.dtype == out.aval.dtype:
                 alias = x
@@ -91,10 +94,10 @@ def swap_transposed_dots(jaxpr: Jaxpr) -> Jaxpr:
     producer = {e.outvars[0]: e for e in jaxpr.eqns if len(e.outvars) == 1}
     replaced: dict = {}
     for e in jaxpr.eqns:
-        if e.primitive.name != "transpose" or not isinstance(e.inputs[0], Var):
+        if e.primitive is not transpose_p or not isinstance(e.inputs[0], Var):
             continue
         dot = producer.get(e.inputs[0])
-        if dot is None or dot.primitive.name != "dot_general" or counts[e.inputs[0]] != 1:
+        if dot is None or dot.primitive is not dot_general_p or counts[e.inputs[0]] != 1:
             continue
         (lc, rc), (lb, rb) = dot.params["dimension_numbers"]
         if lb or rb:

@@ -23,6 +23,13 @@ def register_backend(name: str, backend) -> None:
     backends[name] = backend
 
 
+def lowers(prim, lowerings: dict) -> bool:
+    """Whether a backend with this lowering table lowers ``prim``: with a kernel, in a
+    fused loop (``elementwise``) or, on purpose, with its reference impl
+    (``impl_fallback``). A test checks every primitive on every backend."""
+    return prim in lowerings or prim.elementwise or prim.impl_fallback
+
+
 def get_backend(name: str | None):
     """The backend registered as ``name`` (default ``'cpu'``), importing it if lazy."""
     name = name or DEFAULT_BACKEND

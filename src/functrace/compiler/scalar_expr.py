@@ -1,12 +1,14 @@
 """Scalar expressions of fusible equations, shared by the backends' code generators.
 
 A fused elementwise cluster becomes one generated loop (CPU) or kernel (CUDA);
-the body of both is the same chain of scalar assignments. What differs between
-backends is only the spelling of the math functions (``np.exp`` in a Numba CPU
-loop, ``math.exp`` in a CUDA kernel) and of a few helpers (NaN-propagating
-``maximum``, C-style integer division). Each backend passes its own
-``functions`` table of format strings; the equation-to-expression logic lives
-here once.
+the body of both is the same chain of scalar assignments. Each elementwise
+primitive carries its own expression (``Primitive.scalar``, written in ``lax``
+beside the primitive), which every backend compiles: operators, ``math``
+functions and the helpers that each backend's ``scalar`` module defines (``_s``).
+A backend may spell a primitive its own way: its ``functions`` table, keyed by
+primitive name, overrides the primitive's expression (the CPU loops call NumPy's
+functions, as the reference impls do). The few primitives whose expression depends
+on dtypes or params are spelled here, with the helpers in ``HELPERS``.
 """
 
 from __future__ import annotations
@@ -14,19 +16,22 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.jaxpr import Literal
+from ..lax.elementwise import div_p, integer_pow_p, not_p, rem_p, select_p
+from ..lax.shape_ops import convert_element_type_p
 
-# operators spelled the same in every backend
-INFIX = {"add": "({0} + {1})", "add_any": "({0} + {1})", "sub": "({0} - {1})",
-         "mul": "({0} * {1})", "eq": "({0} == {1})", "ne": "({0} != {1})",
-         "lt": "({0} < {1})", "le": "({0} <= {1})", "gt": "({0} > {1})",
-         "ge": "({0} >= {1})", "pow": "({0} ** {1})", "and": "({0} & {1})",
-         "or": "({0} | {1})", "xor": "({0} ^ {1})", "neg": "(-{0})", "abs": "abs({0})",
-         "stop_gradient": "{0}"}
+# spelled here, from their dtypes or params
+SPECIAL = (div_p, rem_p, not_p, select_p, integer_pow_p, convert_element_type_p)
 
-# what a backend's ``functions`` table must spell (format strings of {0}, {1})
-FUNCTION_NAMES = ("max", "min", "sign", "floor", "ceil", "exp", "log", "log1p", "expm1", "sqrt",
-                  "rsqrt", "tanh", "logistic", "sin", "cos", "erf", "is_finite", "idiv", "irem",
-                  "fmod")
+# what every backend's ``functions`` table must spell for SPECIAL (format strings)
+HELPERS = ("idiv", "irem", "fmod")
+
+
+def spells(prim, functions: dict[str, str]) -> bool:
+    """Whether a backend with this ``functions`` table can generate ``prim`` (a test
+    checks every ``elementwise`` primitive on every backend)."""
+    if prim in SPECIAL:
+        return all(h in functions for h in HELPERS)
+    return prim.name in functions or prim.scalar is not None
 
 
 def literal(lit: Literal) -> str:
@@ -40,30 +45,28 @@ def literal(lit: Literal) -> str:
 
 def scalar_expr(eqn, args: list[str], functions: dict[str, str]) -> str:
     """The expression computing ``eqn``'s output from the argument expressions ``args``."""
-    name = eqn.primitive.name
+    prim = eqn.primitive
     dtype = eqn.outvars[0].aval.dtype
     in_dtype = eqn.inputs[0].aval.dtype
     integer = np.issubdtype(in_dtype, np.integer)
-    if name == "div":
+    if prim is div_p:
         return functions["idiv"].format(*args) if integer else f"({args[0]} / {args[1]})"
-    if name == "rem":
+    if prim is rem_p:
         return functions["irem" if integer else "fmod"].format(*args)
-    if name == "not":
+    if prim is not_p:
         return f"(not {args[0]})" if in_dtype == np.bool_ else f"(~{args[0]})"
-    if name == "select":  # a backend may spell it branch-free
+    if prim is select_p:  # a backend may spell it branch-free
         return functions.get("select", "({1} if {0} else {2})").format(*args)
-    if name == "integer_pow":
+    if prim is integer_pow_p:
         y = eqn.params["y"]
         if 0 < y <= 4:
             return "(" + " * ".join([args[0]] * y) + ")"
         return f"({args[0]} ** {y})"
-    if name == "convert_element_type":
+    if prim is convert_element_type_p:
         if dtype == np.bool_:
             return f"({args[0]} != 0)"
         return args[0]  # the assignment casts
-    if name in INFIX:
-        return INFIX[name].format(*args)
-    return functions[name].format(*args)
+    return functions.get(prim.name, prim.scalar).format(*args)
 
 
 def cast(dtype: np.dtype, expr: str) -> str:

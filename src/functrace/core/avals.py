@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import numbers
+import sys
 
 import numpy as np
 
@@ -119,6 +120,15 @@ def dtype_kind(dtype) -> str:
     if dtype.kind == "V" and dtype.type.__module__ == "ml_dtypes" and "float" in dtype.name:
         return "f"
     return dtype.kind
+
+
+def finfo(dtype):
+    """``numpy.finfo``, also for the ml_dtypes floats (bfloat16, float8_*), whose own
+    ``finfo`` lives in ml_dtypes (loaded already if such a dtype exists)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind == "V" and dtype_kind(dtype) == "f":
+        return sys.modules[dtype.type.__module__].finfo(dtype)
+    return np.finfo(dtype)
 
 
 def is_float(dtype) -> bool:

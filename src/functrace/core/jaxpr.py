@@ -17,6 +17,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..errors import FunctraceError
+from . import pretty as pp
 from .avals import ShapedArray
 
 
@@ -151,7 +152,7 @@ def _pp_literal(lit: Literal) -> str:
     return f"{s}:{lit.aval.str_short()}"
 
 
-WIDTH = 80  # JAX's printer width: a nested jaxpr that fits is printed on one line
+WIDTH = 80  # JAX's printer width
 
 
 def _is_jaxpr(value) -> bool:
@@ -173,60 +174,63 @@ def _pp_param(value) -> str:
     return str(value)
 
 
-def _pp_nested(value, names: _Names, indent: int, column: int) -> str:
-    """A jaxpr parameter starting at ``column``: on one line if it fits, else broken."""
-    jaxpr = value.jaxpr if isinstance(value, ClosedJaxpr) else value
-    snapshot = dict(names.names)
-    flat = _pp_jaxpr(jaxpr, names, indent, flat=True)
-    if "\n" not in flat and column + len(flat) <= WIDTH:
-        return flat
-    names.names = snapshot
-    return _pp_jaxpr(jaxpr, names, indent)
-
-
 # per primitive: fn(params) -> names of parameters left out of the printout because they
 # hold their default (JAX 0.10 omits scan's all-False ``linear`` and ``_split_transpose``)
 pp_hidden_params: dict = {}
 
+# per primitive: fn(eqn) -> the {name: value} JAX prints for it, where JAX's parameters
+# differ from ours (dot_general's preferred_element_type is the output dtype in JAX;
+# XLA-only sharding parameters are printed with their default, None)
+pp_params_rules: dict = {}
 
-def _param_order(params, prim=None) -> list:
-    hide = pp_hidden_params.get(prim)
+
+def _printed_params(eqn: Eqn) -> dict:
+    rule = pp_params_rules.get(eqn.primitive)
+    params = rule(eqn) if rule is not None else eqn.params
+    hide = pp_hidden_params.get(eqn.primitive)
     hidden = hide(params) if hide is not None else ()
-    keys = sorted(k for k in params if k not in hidden)
+    return {k: v for k, v in params.items() if k not in hidden}
+
+
+def _param_order(params) -> list:
+    keys = sorted(params)
     return (["name"] + [k for k in keys if k != "name"]) if "name" in params else keys
 
 
-def _pp_eqn(eqn: Eqn, names: _Names, indent: int, used: set | None = None) -> str:
-    multiple = len(eqn.outvars) > 1
-    lhs = " ".join("_:" + v.aval.str_short() if multiple and used is not None and v not in used
-                   else f"{names(v)}:{v.aval.str_short()}" for v in eqn.outvars)
-    args = " ".join(names(x) for x in eqn.inputs)
-    pad = " " * indent
-    if not any(_holds_jaxprs(v) for v in eqn.params.values()):
-        params = ""
-        if eqn.params:
-            items = " ".join(f"{k}={_pp_param(eqn.params[k])}"
-                             for k in _param_order(eqn.params, eqn.primitive))
-            params = f"[{items}]"
-        rhs = f"{eqn.primitive.name}{params}" + (f" {args}" if args else "")
-        return pad + f"{lhs} = {rhs}"
-    # JAX's layout for equations holding jaxprs: one parameter per line
-    inner = indent + 2
-    lines = [pad + f"{lhs} = {eqn.primitive.name}["]
-    for k in _param_order(eqn.params, eqn.primitive):
-        v = eqn.params[k]
-        if _is_jaxpr(v):
-            head = " " * inner + f"{k}="
-            lines.append(head + _pp_nested(v, names, inner, len(head)))
-        elif _holds_jaxprs(v):
-            lines.append(" " * inner + f"{k}=(")
-            for j in v:
-                lines.append(" " * (inner + 2) + _pp_nested(j, names, inner + 2, inner + 2))
-            lines.append(" " * inner + ")")
-        else:
-            lines.append(" " * inner + f"{k}={_pp_param(v)}")
-    lines.append(pad + "]" + (f" {args}" if args else ""))
-    return "\n".join(lines)
+def _doc_vars(vs, names: _Names, used: set | None, binder: bool, sep: str = ""):
+    def one(v):
+        if binder:
+            shown = "_" if used is not None and v not in used else names(v)
+            return pp.text(f"{shown}:{v.aval.str_short()}")
+        return pp.text(names(v))
+    return pp.nest(2, pp.group(pp.join(pp.concat([pp.text(sep), pp.group(pp.brk())]),
+                                       [one(v) for v in vs])))
+
+
+def _doc_value(value, names: _Names):
+    if _is_jaxpr(value):
+        return _doc_jaxpr(value.jaxpr if isinstance(value, ClosedJaxpr) else value, names)
+    if _holds_jaxprs(value):
+        inner = [_doc_jaxpr(j.jaxpr if isinstance(j, ClosedJaxpr) else j, names) for j in value]
+        return pp.group(pp.concat([
+            pp.nest(2, pp.concat([pp.text("("), pp.brk(""), pp.join(pp.brk(), inner)])),
+            pp.brk(""), pp.text(")")]))
+    return pp.text(_pp_param(value))
+
+
+def _doc_eqn(eqn: Eqn, names: _Names, used: set):
+    params = _printed_params(eqn)
+    parts = [pp.text(eqn.primitive.name)]
+    if eqn.outvars:  # an equation with no results (an effect) is printed without "="
+        parts[:0] = [_doc_vars(eqn.outvars, names, used, binder=True), pp.text(" = ")]
+    if params:
+        kvs = [pp.concat([pp.text(f"{k}="), _doc_value(params[k], names)])
+               for k in _param_order(params)]
+        parts.append(pp.group(pp.concat([
+            pp.nest(2, pp.concat([pp.text("["), pp.brk(""), pp.join(pp.brk(), kvs)])),
+            pp.brk(""), pp.text("]")])))
+    parts.append(pp.concat([pp.text(" "), _doc_vars(eqn.inputs, names, None, binder=False)]))
+    return pp.concat(parts)
 
 
 def _used_vars(jaxpr: Jaxpr) -> set:
@@ -236,26 +240,21 @@ def _used_vars(jaxpr: Jaxpr) -> set:
     return used
 
 
-def _pp_jaxpr(jaxpr: Jaxpr, names: _Names, indent: int, flat: bool = False) -> str:
-    consts = " ".join(f"{names(v)}:{v.aval.str_short()}" for v in jaxpr.constvars)
-    ins = " ".join(f"{names(v)}:{v.aval.str_short()}" for v in jaxpr.invars)
+def _doc_jaxpr(jaxpr: Jaxpr, names: _Names):
+    consts = _doc_vars(jaxpr.constvars, names, None, binder=True)
+    ins = _doc_vars(jaxpr.invars, names, None, binder=True)
     used = _used_vars(jaxpr)
-    pad = " " * indent
-    eqns = [_pp_eqn(e, names, 0 if flat else indent + 4, used) for e in jaxpr.eqns]
-    outs = ", ".join(names(v) for v in jaxpr.outvars)
-    trailing = "," if len(jaxpr.outvars) == 1 else ""
-    if flat:
-        body = " ".join(eqns)
-        return f"{{ lambda {consts}; {ins}. let {body}{' ' if body else ''}in ({outs}{trailing}) }}"
-    lines = [f"{{ lambda {consts}; {ins}. let"]
-    lines += eqns
-    lines.append(f"{pad}  in ({outs}{trailing}) }}")
-    return "\n".join(lines)
+    eqns = pp.join(pp.brk("; "), [_doc_eqn(e, names, used) for e in jaxpr.eqns])
+    outs = pp.concat([pp.text("("), _doc_vars(jaxpr.outvars, names, None, binder=False, sep=","),
+                      pp.text(",)" if len(jaxpr.outvars) == 1 else ")")])
+    body = pp.concat([pp.text("{ lambda "), consts, pp.text("; "), ins, pp.text(". let"),
+                      pp.nest(2, pp.concat([pp.brk(), eqns])), pp.brk(), pp.text("in "), outs])
+    return pp.concat([pp.group(pp.nest(2, body)), pp.text(" }")])
 
 
 def pp_jaxpr(jaxpr: Jaxpr) -> str:
-    """Formats a jaxpr the way JAX prints one."""
-    return _pp_jaxpr(jaxpr, _Names(), 0)
+    """Formats a jaxpr the way JAX prints one (80 columns, JAX's line breaks)."""
+    return pp.layout(_doc_jaxpr(jaxpr, _Names()), WIDTH)
 
 
 # ---------------------------------------------------------------------------

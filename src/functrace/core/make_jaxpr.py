@@ -48,10 +48,7 @@ def make_jaxpr(fun, static_argnums=(), return_shape: bool = False):
     Example:
         >>> import functrace.lax as lax
         >>> print(make_jaxpr(lambda x, y: lax.mul(lax.add(x, y), y))(1., 2.))
-        { lambda ; a:f32[] b:f32[]. let
-            c:f32[] = add a b
-            d:f32[] = mul c b
-          in (d,) }
+        { lambda ; a:f32[] b:f32[]. let c:f32[] = add a b; d:f32[] = mul c b in (d,) }
     """
     @functools.wraps(fun)
     def make_jaxpr_f(*args, **kwargs):

@@ -29,19 +29,44 @@ from .jaxpr import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
 
 impl_rules: dict[Primitive, Any] = {}
 abstract_eval_rules: dict[Primitive, Any] = {}
+_registry: dict[Primitive, None] = {}  # every primitive, in construction order
+
+
+def primitives() -> tuple[Primitive, ...]:
+    """Every primitive constructed so far: all of functrace's once it is imported. The
+    one list of primitives; the completeness tests iterate it."""
+    return tuple(_registry)
 
 
 class Primitive:
     """A named operation; its rules live in tables keyed by the primitive object.
 
-    ``elementwise`` tells the compiler the primitive can be fused into a loop.
+    Metadata read by the compiler and the backends (docs/architecture.md,
+    "Primitive registry"):
+
+    - ``elementwise``: fusion may put it in a generated loop, which computes it with
+      ``scalar``: a format string of the operands' expressions (``"({0} + {1})"``) in
+      scalar Python that Numba compiles on every backend (``compiler/scalar_expr.py``).
+    - ``fusible_reduction``: fusion may end a loop with it (the loop accumulates it).
+    - ``impl_fallback``: a backend without a kernel for it runs its NumPy reference
+      impl, on purpose: the operation is fast enough there or rare in a training step.
+    - ``effectful``: it does something besides computing its outputs (a host callback
+      such as ``debug.print``): dead-code elimination keeps it even when nothing
+      reads its outputs.
     """
 
     def __init__(self, name: str, *, multiple_results: bool = False,
-                 elementwise: bool = False):
+                 elementwise: bool = False, fusible_reduction: bool = False,
+                 impl_fallback: bool = False, scalar: str | None = None,
+                 effectful: bool = False):
         self.name = name
         self.multiple_results = multiple_results
         self.elementwise = elementwise
+        self.fusible_reduction = fusible_reduction
+        self.impl_fallback = impl_fallback
+        self.scalar = scalar
+        self.effectful = effectful
+        _registry[self] = None
 
     def __repr__(self) -> str:
         return self.name

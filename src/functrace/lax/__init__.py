@@ -1,14 +1,21 @@
 """``functrace.lax``: every primitive under its ``jax.lax`` name."""
 
+from . import (
+    _printing,  # noqa: F401 - registers how equations print
+    callbacks,  # noqa: F401 - debug_callback and pure_callback primitives
+)
 from .bits import *  # noqa: F403
 from .control_flow import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .creation import *  # noqa: F403
 from .dots import *  # noqa: F403
+from .dynamic_slicing import *  # noqa: F403
 from .elementwise import *  # noqa: F403
 from .gather_scatter import *  # noqa: F403
 from .parallel import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .shape_ops import *  # noqa: F403
 from .slicing import *  # noqa: F403
+from .stable_argsort import *  # noqa: F403
+from .threefry import *  # noqa: F403
 from .windowed import *  # noqa: F403

@@ -1,7 +1,7 @@
-"""NumPy reference kernels of the three convolution primitives (see ``conv.py``).
+"""NumPy reference kernels of the three convolution primitives (see ``convolution.py``).
 
 They work on canonical layouts: lhs ``(N, C, *S)``, rhs ``(O, I, *K)``, output
-``(N, O, *P)``; ``conv.py`` transposes to and from the user's dimension numbers.
+``(N, O, *P)``; ``convolution.py`` transposes to and from the user's dimension numbers.
 Every kernel is vectorised: the input is padded and lhs-dilated in one copy,
 windows are strided views (``sliding_window_view``, honouring window strides and
 rhs dilation), and each contraction is one ``np.matmul`` batched over the
@@ -17,53 +17,24 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from ._geometry import dilate_and_pad, dilate_dim, out_sizes, undilate_and_unpad
+
 Pads = Sequence[tuple[int, int]]
 
 
-def dilate_dim(d: int, rate: int) -> int:
-    """The size of a dim of ``d`` elements after inserting ``rate - 1`` zeros between them."""
-    return 0 if d == 0 else 1 + rate * (d - 1)
-
-
-def conv_out_spatial(in_spatial, k_spatial, strides, padding: Pads, lhs_dilation,
-                     rhs_dilation) -> tuple[int, ...]:
-    """Output spatial sizes (0 where the window does not fit in the padded input)."""
-    return tuple(
-        max(0, (dilate_dim(s, ld) + lo + hi - dilate_dim(k, rd)) // st + 1)
-        for s, k, st, (lo, hi), ld, rd in zip(in_spatial, k_spatial, strides, padding,
-                                              lhs_dilation, rhs_dilation, strict=True))
-
-
 # ---------------------------------------------------------------------------
-# padding + lhs dilation (and its adjoint)
-
-def _embedding(size: int, lo: int, rate: int, new_size: int) -> tuple[slice, slice] | None:
-    """Element ``j`` of an axis lands at ``lo + rate * j`` of an axis of ``new_size``.
-
-    Returns (source slice, destination slice) of the elements that land inside,
-    or None if none does (negative padding may cut any of them away).
-    """
-    j0 = max(0, -(lo // rate))  # ceil(-lo / rate)
-    j1 = min(size, (new_size - 1 - lo) // rate + 1)
-    if j1 <= j0:
-        return None
-    return slice(j0, j1), slice(lo + rate * j0, lo + rate * (j1 - 1) + 1, rate)
-
-
-def _embeddings(shape, padding: Pads, dilation, new_spatial):
-    src, dst = [slice(None)] * 2, [slice(None)] * 2
-    spatial = shape[2:2 + len(padding)]
-    for size, (lo, _), rate, new in zip(spatial, padding, dilation, new_spatial, strict=True):
-        pair = _embedding(size, lo, rate, new)
-        if pair is None:
-            return None
-        src.append(pair[0])
-        dst.append(pair[1])
-    return tuple(src), tuple(dst)
-
+# padding + lhs dilation (and its adjoint), on the spatial dims from dim 2 on
 
 def _trivial(padding: Pads, dilation) -> bool:
     return all(p == (0, 0) for p in padding) and all(r == 1 for r in dilation)
+
+
+def _every_dim(ndim: int, padding: Pads, dilation):
+    """The spatial ``padding`` and ``dilation`` extended to all ``ndim`` dims (the two
+    leading dims and any trailing ones are left alone)."""
+    lead, trail = 2, ndim - 2 - len(padding)
+    return (((0, 0),) * lead + tuple(padding) + ((0, 0),) * trail,
+            (1,) * lead + tuple(dilation) + (1,) * trail)
 
 
 def pad_dilate(x: np.ndarray, padding: Pads, dilation) -> np.ndarray:
@@ -71,14 +42,7 @@ def pad_dilate(x: np.ndarray, padding: Pads, dilation) -> np.ndarray:
     ``len(padding)`` dims from dim 2 on), then pads with zeros (negative padding crops)."""
     if _trivial(padding, dilation):
         return x
-    nd = len(padding)
-    new_spatial = tuple(dilate_dim(s, r) + lo + hi for s, (lo, hi), r
-                        in zip(x.shape[2:2 + nd], padding, dilation, strict=True))
-    out = np.zeros(x.shape[:2] + new_spatial + x.shape[2 + nd:], x.dtype)
-    emb = _embeddings(x.shape, padding, dilation, new_spatial)
-    if emb is not None:
-        out[emb[1]] = x[emb[0]]
-    return out
+    return dilate_and_pad(x, 0, *_every_dim(x.ndim, padding, dilation))
 
 
 def unpad_undilate(y: np.ndarray, padding: Pads, dilation, spatial) -> np.ndarray:
@@ -87,11 +51,8 @@ def unpad_undilate(y: np.ndarray, padding: Pads, dilation, spatial) -> np.ndarra
     if _trivial(padding, dilation):
         return y
     nd = len(padding)
-    out = np.zeros(y.shape[:2] + tuple(spatial) + y.shape[2 + nd:], y.dtype)
-    emb = _embeddings(out.shape, padding, dilation, y.shape[2:2 + nd])
-    if emb is not None:
-        out[emb[0]] = y[emb[1]]
-    return out
+    shape = y.shape[:2] + tuple(spatial) + y.shape[2 + nd:]
+    return undilate_and_unpad(y, shape, *_every_dim(y.ndim, padding, dilation))
 
 
 # ---------------------------------------------------------------------------
@@ -148,7 +109,7 @@ def _conv(x, w, strides, padding, lhs_dilation, rhs_dilation, groups, compute):
     nd = x.ndim - 2
     xp = pad_dilate(x, padding, lhs_dilation)
     k_spatial = w.shape[2:]
-    out_spatial = conv_out_spatial(x.shape[2:], k_spatial, strides, padding, lhs_dilation,
+    out_spatial = out_sizes(x.shape[2:], k_spatial, strides, padding, lhs_dilation,
                                    rhs_dilation)
     if 0 in out_spatial or 0 in x.shape[:1] + w.shape[:1]:  # empty (also: no window fits)
         return np.zeros((x.shape[0], w.shape[0]) + out_spatial, compute)
@@ -197,41 +158,37 @@ def _conv_grad_filter(x, ct, k_spatial, strides, padding, lhs_dilation, rhs_dila
 # ---------------------------------------------------------------------------
 # public entry points: batch groups split the batch of lhs and the output features
 
+def _by_batch_groups(kernel, a, b, axes, out_axis: int, count: int, *args):
+    """``kernel(a, b, *args)``; with ``count`` batch groups, once per group (``a`` and ``b``
+    split along ``axes``), the results joined along ``out_axis``."""
+    if count == 1:
+        return kernel(a, b, *args)
+    parts = zip(np.split(a, count, axes[0]), np.split(b, count, axes[1]), strict=True)
+    return np.concatenate([kernel(pa, pb, *args) for pa, pb in parts], axis=out_axis)
+
+
 def conv(x, w, *, strides, padding, lhs_dilation, rhs_dilation, feature_group_count,
          batch_group_count, out_dtype):
     """``out[n, o, p] = sum_{i, k} xpd[n, g(o)*I + i, p * stride + k * rhs_dilation] * w[o, i, k]``
     where ``xpd`` is ``x`` lhs-dilated then padded and ``g(o)`` the feature group of ``o``."""
     out_dtype = np.dtype(out_dtype)
     compute = np.promote_types(x.dtype, out_dtype)
-    args = (strides, padding, lhs_dilation, rhs_dilation, feature_group_count, compute)
-    if batch_group_count == 1:
-        out = _conv(x, w, *args)
-    else:
-        parts = zip(np.split(x, batch_group_count, 0), np.split(w, batch_group_count, 0),
-                    strict=True)
-        out = np.concatenate([_conv(xb, wb, *args) for xb, wb in parts], axis=1)
+    out = _by_batch_groups(_conv, x, w, (0, 0), 1, batch_group_count, strides, padding,
+                           lhs_dilation, rhs_dilation, feature_group_count, compute)
     return out.astype(out_dtype, copy=False)
 
 
 def conv_grad_input(ct, w, *, in_spatial, strides, padding, lhs_dilation, rhs_dilation,
                     feature_group_count, batch_group_count):
     """The cotangent of ``x`` in ``conv(x, w)`` given the output cotangent ``ct``."""
-    args = (tuple(in_spatial), strides, padding, lhs_dilation, rhs_dilation,
-            feature_group_count)
-    if batch_group_count == 1:
-        return _conv_grad_input(ct, w, *args)
-    parts = zip(np.split(ct, batch_group_count, 1), np.split(w, batch_group_count, 0),
-                strict=True)
-    return np.concatenate([_conv_grad_input(cb, wb, *args) for cb, wb in parts], axis=0)
+    return _by_batch_groups(_conv_grad_input, ct, w, (1, 0), 0, batch_group_count,
+                            tuple(in_spatial), strides, padding, lhs_dilation, rhs_dilation,
+                            feature_group_count)
 
 
 def conv_grad_filter(x, ct, *, k_spatial, strides, padding, lhs_dilation, rhs_dilation,
                      feature_group_count, batch_group_count):
     """The cotangent of ``w`` in ``conv(x, w)`` given the output cotangent ``ct``."""
-    args = (tuple(k_spatial), strides, padding, lhs_dilation, rhs_dilation,
-            feature_group_count)
-    if batch_group_count == 1:
-        return _conv_grad_filter(x, ct, *args)
-    parts = zip(np.split(x, batch_group_count, 0), np.split(ct, batch_group_count, 1),
-                strict=True)
-    return np.concatenate([_conv_grad_filter(xb, cb, *args) for xb, cb in parts], axis=0)
+    return _by_batch_groups(_conv_grad_filter, x, ct, (0, 1), 0, batch_group_count,
+                            tuple(k_spatial), strides, padding, lhs_dilation, rhs_dilation,
+                            feature_group_count)

@@ -1,34 +1,30 @@
-"""Bit-level primitives: shifts, ``bitcast_convert_type``, ``population_count``, the
-Threefry-2x32 hash behind ``functrace.random``, and ``stable_argsort``.
+"""Bit-level primitives: shifts, ``bitcast_convert_type`` and ``population_count``.
 
 Shifts follow XLA, not C or NumPy: a shift amount that is negative or at least the
 bit width shifts every bit out (0 for ``shift_left``/``shift_right_logical``, the
 sign bit repeated for ``shift_right_arithmetic``). Operands are integers of the same
 dtype; shapes are equal or one operand is rank 0, as for the other lax binary ops.
-
-``threefry2x32`` and ``stable_argsort`` live here (layer ``lax``) rather than in
-``functrace.random`` so that the backends, which sit below ``random``, can lower
-them. ``stable_argsort`` is the permutation behind ``random.permutation``/``choice``
-(JAX uses ``lax.sort_key_val``); it stays a dedicated primitive until lax has a
-sort family. None of these primitives is differentiable: their jvps are zero.
+None of these primitives is differentiable: their jvps are zero. They are not
+``elementwise`` for the compiler (the fused-loop generators have no spelling for XLA's
+out-of-range shifts): backends run their NumPy impls (``impl_fallback``), which are
+vectorised already.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..core.avals import ShapedArray, canonicalize_dtype, is_float, is_int
+from ..core.avals import ShapedArray, canonicalize_dtype, dtype_kind, is_int
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError, ShapeError
 from ..transforms.ad import defjvp_zero
-from ..transforms.batching import batching_rules, defbroadcasting, defvectorized
+from ..transforms.batching import defbroadcasting, defvectorized
 from .elementwise import _match_operands
 
 __all__ = [
     "bitcast_convert_type", "bitcast_convert_type_p", "population_count",
     "population_count_p", "shift_left", "shift_left_p", "shift_right_arithmetic",
     "shift_right_arithmetic_p", "shift_right_logical", "shift_right_logical_p",
-    "stable_argsort", "stable_argsort_p", "threefry2x32", "threefry2x32_p",
 ]
 
 
@@ -95,7 +91,7 @@ def _shift_right_arithmetic_impl(x, y):
 
 
 def _make_shift(name: str, impl, doc: str):
-    prim = Primitive(name, elementwise=True)
+    prim = Primitive(name, impl_fallback=True)
     impl_rules[prim] = impl
     abstract_eval_rules[prim] = _shift_abstract(name)
     defjvp_zero(prim)
@@ -141,7 +137,7 @@ shift_right_arithmetic_p, shift_right_arithmetic = _make_shift(
 # ---------------------------------------------------------------------------
 # bitcast_convert_type
 
-bitcast_convert_type_p = Primitive("bitcast_convert_type", elementwise=True)
+bitcast_convert_type_p = Primitive("bitcast_convert_type", impl_fallback=True)
 
 
 def bitcast_convert_type(operand, new_dtype):
@@ -171,7 +167,7 @@ def bitcast_convert_type(operand, new_dtype):
 def _bitcast_abstract(x: ShapedArray, *, new_dtype):
     new_dtype = np.dtype(new_dtype)
     for d in (x.dtype, new_dtype):
-        if d == np.bool_ or not np.issubdtype(d, np.number):
+        if dtype_kind(d) not in "iufc":  # bfloat16 counts as a float
             raise DTypeError(f"bitcast_convert_type: cannot bitcast {x.dtype.name} to "
                              f"{new_dtype.name}: both dtypes must be numeric (not bool)")
     if x.dtype.itemsize != new_dtype.itemsize:
@@ -191,7 +187,7 @@ defvectorized(bitcast_convert_type_p)
 # ---------------------------------------------------------------------------
 # population_count
 
-population_count_p = Primitive("population_count", elementwise=True)
+population_count_p = Primitive("population_count", impl_fallback=True)
 
 
 def population_count(x):
@@ -223,123 +219,3 @@ impl_rules[population_count_p] = _population_count_impl
 abstract_eval_rules[population_count_p] = _population_count_abstract
 defjvp_zero(population_count_p)
 defvectorized(population_count_p)
-
-
-# ---------------------------------------------------------------------------
-# threefry2x32: the Threefry-2x32 block cipher (20 rounds), keyed by (k1, k2)
-
-threefry2x32_p = Primitive("threefry2x32", multiple_results=True, elementwise=True)
-
-_ROTATIONS = ((13, 15, 26, 6), (17, 29, 16, 24))
-_KS_PARITY = np.uint32(0x1BD11BDA)
-
-
-def threefry2x32(k1, k2, x1, x2):
-    """Hashes the counter pairs ``(x1, x2)`` with the key ``(k1, k2)``: Threefry-2x32
-    with 20 rounds (Salmon et al., "Parallel random numbers: as easy as 1, 2, 3").
-
-    All four operands are uint32 with equal shapes, or rank 0 (broadcast).
-
-    Args:
-        k1, k2: the two key words.
-        x1, x2: the two counter words.
-    Returns:
-        ``[y1, y2]``, the two output words, uint32.
-
-    Example:
-        >>> [hex(int(y)) for y in threefry2x32(*np.zeros(4, np.uint32))]
-        ['0x6b200159', '0x99ba4efe']
-    """
-    return threefry2x32_p.bind(k1, k2, x1, x2)
-
-
-def _rotate_left(v: np.ndarray, d: int) -> np.ndarray:
-    return np.left_shift(v, np.uint32(d)) | np.right_shift(v, np.uint32(32 - d))
-
-
-def _threefry2x32_impl(k1, k2, x1, x2):
-    shape = np.broadcast_shapes(*(np.shape(a) for a in (k1, k2, x1, x2)))
-    # 1-d arrays throughout: uint32 ufuncs on arrays wrap silently (NumPy scalars would warn)
-    k1, k2, x1, x2 = (np.broadcast_to(a, shape).astype(np.uint32).ravel()
-                      for a in (k1, k2, x1, x2))
-    ks = (k1, k2, k1 ^ k2 ^ _KS_PARITY)
-    v0, v1 = x1 + ks[0], x2 + ks[1]
-    for i in range(5):
-        for r in _ROTATIONS[i % 2]:
-            v0 = v0 + v1
-            v1 = _rotate_left(v1, r) ^ v0
-        # key injection i + 1
-        v0 = v0 + ks[(i + 1) % 3]
-        v1 = v1 + ks[(i + 2) % 3] + np.uint32(i + 1)
-    return [v0.reshape(shape), v1.reshape(shape)]
-
-
-def _threefry2x32_abstract(*avals: ShapedArray):
-    for a in avals:
-        if a.dtype != np.uint32:
-            raise DTypeError(f"threefry2x32: all operands must be uint32, got "
-                             f"{', '.join(b.str_short() for b in avals)}")
-    shapes = {a.shape for a in avals if a.shape}
-    if len(shapes) > 1:
-        raise ShapeError(f"threefry2x32: operand shapes {[a.shape for a in avals]} must be "
-                         "equal (or rank 0)")
-    shape = shapes.pop() if shapes else ()
-    return [ShapedArray(shape, np.uint32), ShapedArray(shape, np.uint32)]
-
-
-impl_rules[threefry2x32_p] = _threefry2x32_impl
-abstract_eval_rules[threefry2x32_p] = _threefry2x32_abstract
-defjvp_zero(threefry2x32_p)
-# elementwise in the counters, with rank-0 operands broadcast: a batch of keys hashes the
-# same counters with each key, which is what vmap over random functions needs
-defbroadcasting(threefry2x32_p)
-
-
-# ---------------------------------------------------------------------------
-# stable_argsort
-
-stable_argsort_p = Primitive("stable_argsort")
-
-
-def stable_argsort(operand, dimension: int = -1):
-    """The int32 indices that sort ``operand`` along ``dimension``, ties in index order.
-
-    Args:
-        operand: an integer or floating-point array (NaNs sort last).
-        dimension: the axis to sort along.
-    Returns:
-        int32 indices of ``operand``'s shape.
-
-    Example:
-        >>> stable_argsort(np.uint32([3, 1, 3, 0]))
-        array([3, 1, 0, 2], dtype=int32)
-    """
-    ndim = get_aval(operand).ndim
-    if not -ndim <= dimension < ndim:
-        raise ShapeError(f"stable_argsort: dimension {dimension} is out of range for an "
-                         f"operand of rank {ndim}")
-    return stable_argsort_p.bind(operand, dimension=int(dimension) % ndim)
-
-
-def _stable_argsort_abstract(x: ShapedArray, *, dimension):
-    if not (is_int(x.dtype) or is_float(x.dtype)):
-        raise DTypeError(f"stable_argsort: the operand must be an integer or floating-point "
-                         f"array, got {x.str_short()}")
-    if not 0 <= dimension < x.ndim:
-        raise ShapeError(f"stable_argsort: dimension {dimension} is out of range for "
-                         f"{x.str_short()}")
-    return ShapedArray(x.shape, np.int32)
-
-
-impl_rules[stable_argsort_p] = lambda x, *, dimension: np.argsort(
-    x, axis=dimension, kind="stable").astype(np.int32)
-abstract_eval_rules[stable_argsort_p] = _stable_argsort_abstract
-defjvp_zero(stable_argsort_p)
-
-
-def _stable_argsort_batch(args, dims, *, dimension):
-    (x,), (d,) = args, dims
-    return stable_argsort_p.bind(x, dimension=dimension + (dimension >= d)), d
-
-
-batching_rules[stable_argsort_p] = _stable_argsort_batch

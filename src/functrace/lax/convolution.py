@@ -7,14 +7,18 @@
 
 All three share the forward convolution's params (the grad primitives add the
 shape of the operand they produce, which strides make ambiguous), and all three
-are slices of one trilinear form ``T(lhs, rhs, ct) = <conv(lhs, rhs), ct>``, so
-each one's jvp is itself applied to one tangent at a time and each one's
-transposes are the other two. They are dedicated primitives, not generic dilated
-convolutions, so that each gets its own fast kernel (see DESIGN.md).
+are slices of one trilinear form ``T(lhs, rhs, out) = <conv(lhs, rhs), out>``: each
+computes one slot from the other two. So each one's jvp is itself applied to one
+tangent at a time, each one's transposes are the other two, and each one batches
+with the forward convolution's folds (``_conv_folds.py``); one set of slot rules
+below serves all three. They are dedicated primitives, not generic dilated
+convolutions, so that each gets its own fast kernel (docs/architecture.md,
+"Convolution and pooling").
 
 Dimension numbers follow ``jax.lax``: ``ConvDimensionNumbers(lhs_spec, rhs_spec,
 out_spec)`` gives, for each operand, the positions of (batch, feature, *spatial),
-resp. (out feature, in feature, *spatial). The NumPy kernels are in ``_conv_impl``.
+resp. (out feature, in feature, *spatial). The NumPy kernels are in ``_conv_impl``;
+the window arithmetic shared with pooling and padding in ``_geometry``.
 """
 
 from __future__ import annotations
@@ -27,12 +31,13 @@ import numpy as np
 from ..core.avals import ShapedArray, canonicalize_dtype
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError, FunctraceError, ShapeError
-from ..transforms.ad import defjvp, is_undefined_primal, transpose_rules
+from ..transforms.ad import defbilinear, is_undefined_primal
 from ..transforms.batching import axis_size, batching_rules, bdim_at_front, moveaxis, not_mapped
 from . import _conv_impl
-from ._conv_impl import dilate_dim
+from ._conv_folds import conv_folds
+from ._geometry import dilate_dim, int_tuple, out_sizes, padtype_to_pads
 from .dots import canonical_precision
-from .shape_ops import convert_element_type, reshape, transpose
+from .shape_ops import convert_element_type, transpose
 from .slicing import rev
 
 __all__ = [
@@ -54,11 +59,8 @@ class ConvDimensionNumbers(NamedTuple):
     out_spec: tuple[int, ...]
 
 
-_PADDINGS = ("VALID", "SAME", "SAME_LOWER")
-
-
 # ---------------------------------------------------------------------------
-# dimension numbers, padding, params
+# dimension numbers and params
 
 def _conv_general_permutations(specs, ndim: int) -> ConvDimensionNumbers:
     pairs = (("lhs", "NC"), ("rhs", "OI"), ("out", "NC"))
@@ -133,42 +135,11 @@ def _check_dimension_numbers(dn, ndim: int, op: str) -> None:
                              f"the {ndim} dims of the operands.")
 
 
-def padtype_to_pads(in_shape, window_shape, window_strides, padding) -> tuple:
-    """Explicit ``(lo, hi)`` pairs for a padding name (``jax.lax.padtype_to_pads``).
-
-    ``'SAME'`` pads so that ``out = ceil(in / stride)``, the odd element going high;
-    ``'SAME_LOWER'`` puts it low; ``'VALID'`` does not pad.
-
-    Example:
-        >>> padtype_to_pads((6,), (3,), (2,), 'SAME')
-        ((0, 1),)
-    """
-    name = padding.upper()
-    if name not in _PADDINGS:
-        raise ShapeError(f"conv: unknown padding {padding!r}; use one of {_PADDINGS} or a "
-                         "sequence of (low, high) pairs, one per spatial dim.")
-    if name == "VALID":
-        return ((0, 0),) * len(in_shape)
-    pads = []
-    for d, k, s in zip(in_shape, window_shape, window_strides, strict=True):
-        total = max((-(-d // s) - 1) * s + k - d, 0)
-        half = total // 2
-        pads.append((half, total - half) if name == "SAME" else (total - half, half))
-    return tuple(pads)
-
-
-def _int_tuple(xs, n: int, what: str, default: int | None = None) -> tuple[int, ...]:
+def _spatial_ints(xs, nd: int, what: str, default: int | None = None) -> tuple[int, ...]:
+    """One int per spatial dim (``default`` for all of them when ``xs`` is None)."""
     if xs is None and default is not None:
-        return (default,) * n
-    try:
-        out = tuple(operator.index(x) for x in xs)
-    except TypeError:
-        raise ShapeError(f"conv: {what} must be a sequence of {n} ints (one per spatial "
-                         f"dim), got {xs!r}") from None
-    if len(out) != n:
-        raise ShapeError(f"conv: {what} {out} has {len(out)} entries but the operands have "
-                         f"{n} spatial dims; give one per spatial dim.")
-    return out
+        return (default,) * nd
+    return int_tuple(xs, "conv", what, nd, "spatial dim")
 
 
 def _check_positive(values, what: str, op: str) -> None:
@@ -236,17 +207,11 @@ def _conv_out_shape(lhs: ShapedArray, rhs: ShapedArray, *, window_strides, paddi
                 f"the input (lhs shape {lhs.shape}, size {s}, {dilate_dim(s, ld)} after "
                 f"lhs_dilation {ld}); use smaller negative padding.")
     # a filter larger than the padded input gives an empty output, as in JAX
-    out_sp = _conv_impl.conv_out_spatial(in_sp, k_sp, window_strides, padding, lhs_dilation,
-                                         rhs_dilation)
+    out_sp = out_sizes(in_sp, k_sp, window_strides, padding, lhs_dilation, rhs_dilation)
     out = [0] * lhs.ndim
     for d, size in zip(ospec, (n // bgroups, o) + out_sp, strict=True):
         out[d] = size
     return tuple(out)
-
-
-def _common_params(params) -> dict:
-    """The params of the grad primitives: the forward's, less preferred_element_type."""
-    return {k: v for k, v in params.items() if k != "preferred_element_type"}
 
 
 def _convert(x, dtype):
@@ -270,141 +235,73 @@ def _kernel_params(window_strides, padding, lhs_dilation, rhs_dilation, feature_
 
 
 # ---------------------------------------------------------------------------
-# batching: fold the vmap axis into a dimension of the convolution (JAX's rule)
-#
-# A batched lhs folds into the batch dim N (each example is convolved on its own), a
-# batched rhs into the output features O, and both at once into the input features
-# with feature_group_count * size groups (or into N with batch_group_count * size).
-# Each fold is a plan of reshapes and moves (``_Fold``) that can be undone, so the two
-# gradient primitives, which are slices of the same trilinear form, batch with the
-# folds of the forward convolution: conv_grad_input folds like a batched lhs,
-# conv_grad_filter like a batched rhs.
+# the trilinear form T(lhs, rhs, out): each primitive computes one slot from the other two
 
-class _Fold:
-    """Takes an operand batched at 0 to its folded layout (``apply``) and back (``undo``).
-
-    Steps: ``("move", src, dst)``, ``("merge", d, n)`` (dims ``d`` and ``d + 1``, ``d`` of
-    size ``n``, become one) and ``("split", d, n)`` (the inverse).
-    """
-
-    def __init__(self, steps):
-        self.steps = steps
-
-    @staticmethod
-    def _step_shape(shape, step):
-        shape = list(shape)
-        if step[0] == "move":
-            _, src, dst = step
-            shape.insert(dst, shape.pop(src))
-        elif step[0] == "merge":
-            _, d, _n = step
-            shape[d:d + 2] = [shape[d] * shape[d + 1]]
-        else:
-            _, d, n = step
-            shape[d:d + 1] = [n, shape[d] // n]
-        return tuple(shape)
-
-    def _run(self, x, steps):
-        for step in steps:
-            if step[0] == "move":
-                x = moveaxis(x, step[1], step[2])
-            else:
-                x = reshape(x, self._step_shape(get_aval(x).shape, step))
-        return x
-
-    def apply_shape(self, shape):
-        for step in self.steps:
-            shape = self._step_shape(shape, step)
-        return shape
-
-    def apply(self, x):
-        return self._run(x, self.steps)
-
-    def undo(self, x):
-        inverse = {"move": lambda s, d: ("move", d, s), "merge": lambda d, n: ("split", d, n),
-                   "split": lambda d, n: ("merge", d, n)}
-        return self._run(x, [inverse[kind](*rest) for kind, *rest in reversed(self.steps)])
+_SHAPE_PARAM = {"lhs": "lhs_shape", "rhs": "rhs_shape"}  # the grad primitives' extra param
 
 
-def _into(dim: int, size: int) -> list:
-    """The batch axis (first) merged into ``dim`` of the operand, as its outer part."""
-    return [("move", 0, dim), ("merge", dim, size)]
+def _bind_slot(slot: str, shape, params, operands: dict):
+    """The primitive that computes ``slot`` (of ``shape``) from the two other slots."""
+    if slot == "out":
+        return conv_general_dilated_p.bind(operands["lhs"], operands["rhs"],
+                                           preferred_element_type=None, **params)
+    if slot == "lhs":
+        return conv_grad_input_p.bind(operands["out"], operands["rhs"], lhs_shape=shape,
+                                      **params)
+    return conv_grad_filter_p.bind(operands["lhs"], operands["out"], rhs_shape=shape, **params)
 
 
-def _into_groups(dim: int, groups: int, size: int) -> list:
-    """``dim`` holds ``groups`` groups: the batch goes inside each group (groups outermost)."""
-    return [("split", dim + 1, groups), ("move", 0, dim + 1), ("merge", dim + 1, size),
-            ("merge", dim, groups)]
+def _slot_transpose(name: str, slots: tuple, produced: str):
+    """The transpose of the primitive that computes ``produced`` from ``slots``: w.r.t.
+    either operand slot, the primitive that computes that slot (the cotangent fills
+    ``produced``). With ``preferred_element_type`` the cotangent may be wider than the
+    operands: the other operand is cast to it, the result back to the operand's dtype."""
+    def rule(g, x, y, **params):
+        common = {k: v for k, v in params.items()
+                  if k not in ("preferred_element_type", *_SHAPE_PARAM.values())}
+        args = dict(zip(slots, (x, y), strict=True))
+        linear = [s for s in slots if is_undefined_primal(args[s])]
+        if len(linear) == 2:
+            raise FunctraceError(f"{name}: transpose w.r.t. both operands (the product of two "
+                                 "linear values is not linear)")
+        slot, dtype = linear[0], get_aval(g).dtype
+        operands = {s: _convert(v, dtype) for s, v in args.items() if s != slot}
+        aval = args[slot].aval
+        out = _convert(_bind_slot(slot, aval.shape, common, {**operands, produced: g}),
+                       aval.dtype)
+        return [out if s == slot else None for s in slots]
+    return rule
 
 
-def _conv_folds(dnums, groups: int, batch_groups: int, size: int, lhs_batched: bool,
-                rhs_batched: bool):
-    """The folds of lhs, rhs and output, and the new group counts."""
-    lspec, rspec, ospec = dnums
-    lhs = rhs = None
-    if lhs_batched and rhs_batched:
-        if batch_groups > 1:
-            lhs, batch_groups = _into(lspec[0], size), batch_groups * size
-        else:
-            lhs, groups = _into(lspec[1], size), groups * size
-        rhs, out = _into(rspec[0], size), _into(ospec[1], size)
-    elif lhs_batched:
-        lhs = (_into(lspec[0], size) if batch_groups == 1
-               else _into_groups(lspec[0], batch_groups, size))
-        out = _into(ospec[0], size)
-    else:
-        if groups == 1 and batch_groups == 1:
-            rhs, out = _into(rspec[0], size), _into(ospec[1], size)
-        else:
-            g = max(groups, batch_groups)
-            rhs, out = _into_groups(rspec[0], g, size), _into_groups(ospec[1], g, size)
-    return (_Fold(lhs or []), _Fold(rhs or []), _Fold(out), groups, batch_groups)
-
-
-def _folded_params(params, groups, batch_groups) -> dict:
-    return {**params, "feature_group_count": groups, "batch_group_count": batch_groups}
-
-
-def _conv_batch(args, dims, **params):
-    (lhs, rhs), (ld, rd) = args, dims
+def _slot_batch(prim: Primitive, slots: tuple, produced: str, args, dims, **params):
+    """Batching by folds: the produced slot counts as batched, the output cotangent is
+    always brought to the front (broadcast if it is not mapped)."""
     size = axis_size(args, dims)
-    lf, rf, of, g, bg = _conv_folds(params["dimension_numbers"], params["feature_group_count"],
-                                    params["batch_group_count"], size, ld is not not_mapped,
-                                    rd is not not_mapped)
-    if ld is not not_mapped:
-        lhs = lf.apply(moveaxis(lhs, ld, 0))
-    if rd is not not_mapped:
-        rhs = rf.apply(moveaxis(rhs, rd, 0))
-    out = conv_general_dilated_p.bind(lhs, rhs, **_folded_params(params, g, bg))
-    return of.undo(out), 0
+    mapped = {s: d is not not_mapped for s, d in zip(slots, dims, strict=True)}
+    lhs_f, rhs_f, out_f, groups, batch_groups = conv_folds(
+        params["dimension_numbers"], params["feature_group_count"],
+        params["batch_group_count"], size, produced == "lhs" or mapped.get("lhs", False),
+        produced == "rhs" or mapped.get("rhs", False))
+    folds = {"lhs": lhs_f, "rhs": rhs_f, "out": out_f}
+    xs = []
+    for s, x, d in zip(slots, args, dims, strict=True):
+        if s == "out":
+            x = folds[s].apply(bdim_at_front(x, d, size))
+        elif mapped[s]:
+            x = folds[s].apply(moveaxis(x, d, 0))
+        xs.append(x)
+    new = {**params, "feature_group_count": groups, "batch_group_count": batch_groups}
+    if produced in _SHAPE_PARAM:
+        key = _SHAPE_PARAM[produced]
+        new[key] = folds[produced].apply_shape((size, *params[key]))
+    return folds[produced].undo(prim.bind(*xs, **new)), 0
 
 
-def _grad_input_batch(args, dims, *, lhs_shape, **params):
-    (ct, rhs), (cd, rd) = args, dims
-    size = axis_size(args, dims)
-    both = rd is not not_mapped
-    lf, rf, of, g, bg = _conv_folds(params["dimension_numbers"], params["feature_group_count"],
-                                    params["batch_group_count"], size, True, both)
-    ct = of.apply(bdim_at_front(ct, cd, size))
-    if both:
-        rhs = rf.apply(moveaxis(rhs, rd, 0))
-    out = conv_grad_input_p.bind(ct, rhs, lhs_shape=lf.apply_shape((size, *lhs_shape)),
-                                 **_folded_params(params, g, bg))
-    return lf.undo(out), 0
-
-
-def _grad_filter_batch(args, dims, *, rhs_shape, **params):
-    (lhs, ct), (ld, cd) = args, dims
-    size = axis_size(args, dims)
-    both = ld is not not_mapped
-    lf, rf, of, g, bg = _conv_folds(params["dimension_numbers"], params["feature_group_count"],
-                                    params["batch_group_count"], size, both, True)
-    if both:
-        lhs = lf.apply(moveaxis(lhs, ld, 0))
-    ct = of.apply(bdim_at_front(ct, cd, size))
-    out = conv_grad_filter_p.bind(lhs, ct, rhs_shape=rf.apply_shape((size, *rhs_shape)),
-                                  **_folded_params(params, g, bg))
-    return rf.undo(out), 0
+def _def_slot_rules(prim: Primitive, slots: tuple, produced: str) -> None:
+    """jvp, transpose and batching of one slice of the trilinear form."""
+    defbilinear(prim, _slot_transpose(prim.name, slots, produced))
+    batching_rules[prim] = lambda args, dims, **params: _slot_batch(
+        prim, slots, produced, args, dims, **params)
 
 
 # ---------------------------------------------------------------------------
@@ -449,9 +346,9 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
     lhs_shape, rhs_shape = get_aval(lhs).shape, get_aval(rhs).shape
     dnums = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
     nd = len(lhs_shape) - 2
-    window_strides = _int_tuple(window_strides, nd, "window_strides")
-    lhs_dilation = _int_tuple(lhs_dilation, nd, "lhs_dilation", 1)
-    rhs_dilation = _int_tuple(rhs_dilation, nd, "rhs_dilation", 1)
+    window_strides = _spatial_ints(window_strides, nd, "window_strides")
+    lhs_dilation = _spatial_ints(lhs_dilation, nd, "lhs_dilation", 1)
+    rhs_dilation = _spatial_ints(rhs_dilation, nd, "rhs_dilation", 1)
     for what, vals in (("window_strides", window_strides), ("lhs_dilation", lhs_dilation),
                        ("rhs_dilation", rhs_dilation)):
         _check_positive(vals, what, "conv_general_dilated")
@@ -459,7 +356,7 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
         window = tuple(dilate_dim(k, r) for k, r
                        in zip(_spatial(rhs_shape, dnums.rhs_spec), rhs_dilation, strict=True))
         padding = padtype_to_pads(_spatial(lhs_shape, dnums.lhs_spec), window,
-                                  window_strides, padding)
+                                  window_strides, padding, op="conv")
     else:
         try:
             padding = tuple((operator.index(lo), operator.index(hi)) for lo, hi in padding)
@@ -497,33 +394,56 @@ def _conv_impl_rule(lhs, rhs, *, window_strides, padding, lhs_dilation, rhs_dila
     return _from_canonical(out, ospec)
 
 
-def _conv_transpose_rule(ct, lhs, rhs, **params):
-    common = _common_params(params)
-    if is_undefined_primal(lhs) and is_undefined_primal(rhs):
-        raise _both_linear_error("conv_general_dilated")
-    if is_undefined_primal(lhs):
-        # with preferred_element_type the cotangent may be wider than rhs: compute in its dtype
-        g = conv_grad_input_p.bind(ct, _convert(rhs, get_aval(ct).dtype),
-                                   lhs_shape=lhs.aval.shape, **common)
-        return [_convert(g, lhs.aval.dtype), None]
-    g = conv_grad_filter_p.bind(_convert(lhs, get_aval(ct).dtype), ct,
-                                rhs_shape=rhs.aval.shape, **common)
-    return [None, _convert(g, rhs.aval.dtype)]
-
-
+# the forward slice has its own abstract eval and impl: it alone takes preferred_element_type
 impl_rules[conv_general_dilated_p] = _conv_impl_rule
 abstract_eval_rules[conv_general_dilated_p] = _conv_abstract
-defjvp(conv_general_dilated_p,
-       lambda g, lhs, rhs, **params: conv_general_dilated_p.bind(g, rhs, **params),
-       lambda g, lhs, rhs, **params: conv_general_dilated_p.bind(lhs, g, **params))
-transpose_rules[conv_general_dilated_p] = _conv_transpose_rule
-batching_rules[conv_general_dilated_p] = _conv_batch
+_def_slot_rules(conv_general_dilated_p, ("lhs", "rhs"), "out")
 
 
 # ---------------------------------------------------------------------------
-# conv_grad_input: the cotangent of lhs, from the output cotangent and rhs
+# conv_grad_input and conv_grad_filter: the lhs and rhs slots, from the other two
 
-conv_grad_input_p = Primitive("conv_grad_input")
+def _grad_primitive(name: str, slots: tuple, produced: str, kernel, kernel_spatial: str):
+    """A primitive computing the ``produced`` slot of shape ``<produced>_shape`` from
+    ``slots`` (one of them the output cotangent), with ``kernel`` of ``_conv_impl``."""
+    prim = Primitive(name)
+    shape_param = _SHAPE_PARAM[produced]
+    other = "rhs" if produced == "lhs" else "lhs"
+
+    def abstract(x, y, *, precision, **params):
+        shape = params.pop(shape_param)
+        avals = dict(zip(slots, (x, y), strict=True))
+        dtype = avals[other].dtype
+        avals[produced] = ShapedArray(shape, dtype)
+        expected = _conv_out_shape(avals["lhs"], avals["rhs"], op=name, **params)
+        ct = avals["out"]
+        if ct.shape != expected or ct.dtype != dtype:
+            said = {produced: f"{shape_param} {shape}",
+                    other: f"{other} {avals[other].str_short()}"}
+            raise ShapeError(
+                f"{name}: the cotangent {ct.str_short()} does not match the output "
+                f"{ShapedArray(expected, dtype).str_short()} of the convolution of "
+                f"{said['lhs']} by {said['rhs']}.")
+        return ShapedArray(shape, ct.dtype)
+
+    def impl(x, y, *, dimension_numbers, precision, **params):
+        shape = params.pop(shape_param)
+        specs = dict(zip(("lhs", "rhs", "out"), dimension_numbers, strict=True))
+        a, b = (np.transpose(v, specs[s]) for s, v in zip(slots, (x, y), strict=True))
+        g = kernel(a, b, **{kernel_spatial: _spatial(shape, specs[produced])},
+                   **_kernel_params(**params))
+        return _from_canonical(g, specs[produced])
+
+    impl_rules[prim] = impl
+    abstract_eval_rules[prim] = abstract
+    _def_slot_rules(prim, slots, produced)
+    return prim
+
+
+conv_grad_input_p = _grad_primitive("conv_grad_input", ("out", "rhs"), "lhs",
+                                    _conv_impl.conv_grad_input, "in_spatial")
+conv_grad_filter_p = _grad_primitive("conv_grad_filter", ("lhs", "out"), "rhs",
+                                     _conv_impl.conv_grad_filter, "k_spatial")
 
 
 def conv_grad_input(ct, rhs, lhs_shape, **conv_params):
@@ -542,54 +462,6 @@ def conv_grad_input(ct, rhs, lhs_shape, **conv_params):
     return conv_grad_input_p.bind(ct, rhs, lhs_shape=tuple(lhs_shape), **conv_params)
 
 
-def _grad_input_abstract(ct, rhs, *, lhs_shape, precision, **params):
-    op = "conv_grad_input"
-    lhs = ShapedArray(lhs_shape, rhs.dtype)
-    expected = _conv_out_shape(lhs, rhs, op=op, **params)
-    if ct.shape != expected or ct.dtype != rhs.dtype:
-        raise ShapeError(
-            f"{op}: the cotangent {ct.str_short()} does not match the output "
-            f"{ShapedArray(expected, rhs.dtype).str_short()} of the convolution of lhs_shape "
-            f"{lhs_shape} by rhs {rhs.str_short()}.")
-    return ShapedArray(lhs_shape, ct.dtype)
-
-
-def _grad_input_impl(ct, rhs, *, lhs_shape, window_strides, padding, lhs_dilation,
-                     rhs_dilation, dimension_numbers, feature_group_count, batch_group_count,
-                     precision):
-    lspec, rspec, ospec = dimension_numbers
-    g = _conv_impl.conv_grad_input(
-        np.transpose(ct, ospec), np.transpose(rhs, rspec),
-        in_spatial=_spatial(lhs_shape, lspec),
-        **_kernel_params(window_strides, padding, lhs_dilation, rhs_dilation,
-                         feature_group_count, batch_group_count))
-    return _from_canonical(g, lspec)
-
-
-def _grad_input_transpose(g, ct, rhs, *, lhs_shape, **params):
-    if is_undefined_primal(ct) and is_undefined_primal(rhs):
-        raise _both_linear_error("conv_grad_input")
-    if is_undefined_primal(ct):
-        return [conv_general_dilated_p.bind(g, rhs, preferred_element_type=None, **params),
-                None]
-    return [None, conv_grad_filter_p.bind(g, ct, rhs_shape=rhs.aval.shape, **params)]
-
-
-impl_rules[conv_grad_input_p] = _grad_input_impl
-abstract_eval_rules[conv_grad_input_p] = _grad_input_abstract
-defjvp(conv_grad_input_p,
-       lambda t, ct, rhs, **params: conv_grad_input_p.bind(t, rhs, **params),
-       lambda t, ct, rhs, **params: conv_grad_input_p.bind(ct, t, **params))
-transpose_rules[conv_grad_input_p] = _grad_input_transpose
-batching_rules[conv_grad_input_p] = _grad_input_batch
-
-
-# ---------------------------------------------------------------------------
-# conv_grad_filter: the cotangent of rhs, from lhs and the output cotangent
-
-conv_grad_filter_p = Primitive("conv_grad_filter")
-
-
 def conv_grad_filter(lhs, ct, rhs_shape, **conv_params):
     """The gradient of ``conv_general_dilated`` w.r.t. its rhs, given the input ``lhs``
     and the output cotangent ``ct``; ``conv_params`` as in ``conv_grad_input``.
@@ -604,46 +476,6 @@ def conv_grad_filter(lhs, ct, rhs_shape, **conv_params):
     """
     return conv_grad_filter_p.bind(lhs, ct, rhs_shape=tuple(rhs_shape), **conv_params)
 
-
-def _grad_filter_abstract(lhs, ct, *, rhs_shape, precision, **params):
-    op = "conv_grad_filter"
-    rhs = ShapedArray(rhs_shape, lhs.dtype)
-    expected = _conv_out_shape(lhs, rhs, op=op, **params)
-    if ct.shape != expected or ct.dtype != lhs.dtype:
-        raise ShapeError(
-            f"{op}: the cotangent {ct.str_short()} does not match the output "
-            f"{ShapedArray(expected, lhs.dtype).str_short()} of the convolution of lhs "
-            f"{lhs.str_short()} by rhs_shape {rhs_shape}.")
-    return ShapedArray(rhs_shape, ct.dtype)
-
-
-def _grad_filter_impl(lhs, ct, *, rhs_shape, window_strides, padding, lhs_dilation,
-                      rhs_dilation, dimension_numbers, feature_group_count, batch_group_count,
-                      precision):
-    lspec, rspec, ospec = dimension_numbers
-    g = _conv_impl.conv_grad_filter(
-        np.transpose(lhs, lspec), np.transpose(ct, ospec),
-        k_spatial=_spatial(rhs_shape, rspec),
-        **_kernel_params(window_strides, padding, lhs_dilation, rhs_dilation,
-                         feature_group_count, batch_group_count))
-    return _from_canonical(g, rspec)
-
-
-def _grad_filter_transpose(g, lhs, ct, *, rhs_shape, **params):
-    if is_undefined_primal(lhs) and is_undefined_primal(ct):
-        raise _both_linear_error("conv_grad_filter")
-    if is_undefined_primal(lhs):
-        return [conv_grad_input_p.bind(ct, g, lhs_shape=lhs.aval.shape, **params), None]
-    return [None, conv_general_dilated_p.bind(lhs, g, preferred_element_type=None, **params)]
-
-
-impl_rules[conv_grad_filter_p] = _grad_filter_impl
-abstract_eval_rules[conv_grad_filter_p] = _grad_filter_abstract
-defjvp(conv_grad_filter_p,
-       lambda t, lhs, ct, **params: conv_grad_filter_p.bind(t, ct, **params),
-       lambda t, lhs, ct, **params: conv_grad_filter_p.bind(lhs, t, **params))
-transpose_rules[conv_grad_filter_p] = _grad_filter_transpose
-batching_rules[conv_grad_filter_p] = _grad_filter_batch
 
 
 # ---------------------------------------------------------------------------
@@ -722,12 +554,12 @@ def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numb
         dimension_numbers = _TRANSPOSE_DEFAULTS[ndim]
     dn = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
     nd = ndim - 2
-    strides = _int_tuple(strides, nd, "strides")
+    strides = _spatial_ints(strides, nd, "strides")
     if isinstance(padding, str):
         if padding.upper() not in ("SAME", "VALID"):
             raise ShapeError(f"conv_transpose: padding must be 'SAME', 'VALID' or (low, high) "
                              f"pairs, got {padding!r}")
-        rhs_dilation = _int_tuple(rhs_dilation, nd, "rhs_dilation", 1)
+        rhs_dilation = _spatial_ints(rhs_dilation, nd, "rhs_dilation", 1)
         window = [dilate_dim(k, r) for k, r
                   in zip(_spatial(rhs_shape, dn.rhs_spec), rhs_dilation, strict=True)]
         padding = tuple(_conv_transpose_padding(k, s, padding.upper())

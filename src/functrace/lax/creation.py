@@ -47,7 +47,7 @@ def _check_dtype(dtype, op: str) -> np.dtype:
 # ---------------------------------------------------------------------------
 # iota
 
-iota_p = Primitive("iota")
+iota_p = Primitive("iota", impl_fallback=True)
 
 
 def iota(dtype, size: int):
@@ -107,7 +107,7 @@ batching_rules[iota_p] = partial(unmapped_rule, iota_p)
 # ---------------------------------------------------------------------------
 # full
 
-full_p = Primitive("full")
+full_p = Primitive("full", impl_fallback=True)
 
 
 def full(shape: Sequence[int], fill_value, dtype=None):

@@ -15,7 +15,7 @@ import numpy as np
 from ..core.avals import ShapedArray, canonicalize_dtype
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError, FunctraceError, ShapeError
-from ..transforms.ad import defjvp, is_undefined_primal, transpose_rules
+from ..transforms.ad import defbilinear, is_undefined_primal
 from ..transforms.batching import batching_rules, moveaxis, not_mapped
 from .shape_ops import convert_element_type, transpose
 
@@ -60,7 +60,7 @@ def _free_dims(ndim: int, contracting, batch) -> tuple[int, ...]:
 # ---------------------------------------------------------------------------
 # dot_general
 
-dot_general_p = Primitive("dot_general")
+dot_general_p = Primitive("dot_general", impl_fallback=True)
 
 
 def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
@@ -200,10 +200,7 @@ def _dot_general_transpose(ct, lhs, rhs, **params):
 
 impl_rules[dot_general_p] = _dot_general_impl
 abstract_eval_rules[dot_general_p] = _dot_general_abstract
-defjvp(dot_general_p,
-       lambda g, lhs, rhs, **params: dot_general_p.bind(g, rhs, **params),
-       lambda g, lhs, rhs, **params: dot_general_p.bind(lhs, g, **params))
-transpose_rules[dot_general_p] = _dot_general_transpose
+defbilinear(dot_general_p, _dot_general_transpose)
 
 
 def _dot_general_batch(args, dims, *, dimension_numbers, **params):

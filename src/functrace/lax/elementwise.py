@@ -135,8 +135,8 @@ def _out_shape(*xs):
     return builtins.max((get_aval(x).shape for x in xs), key=len)
 
 
-def _make_unary(name: str, impl, kinds: str = "float"):
-    prim = Primitive(name, elementwise=True)
+def _make_unary(name: str, impl, kinds: str = "float", scalar: str | None = None):
+    prim = Primitive(name, elementwise=True, scalar=scalar)
     impl_rules[prim] = impl
     abstract_eval_rules[prim] = _unary_abstract(name, kinds)
     defvectorized(prim)
@@ -149,8 +149,9 @@ def _make_unary(name: str, impl, kinds: str = "float"):
     return prim, fn
 
 
-def _make_binary(name: str, impl, out_dtype=None, kinds: str = "any"):
-    prim = Primitive(name, elementwise=True)
+def _make_binary(name: str, impl, out_dtype=None, kinds: str = "any",
+                 scalar: str | None = None):
+    prim = Primitive(name, elementwise=True, scalar=scalar)
     impl_rules[prim] = impl
     abstract_eval_rules[prim] = _binary_abstract(name, out_dtype, kinds)
     defbroadcasting(prim)
@@ -166,12 +167,17 @@ def _make_binary(name: str, impl, out_dtype=None, kinds: str = "any"):
 
 # ---------------------------------------------------------------------------
 # arithmetic
+#
+# ``scalar`` is what a fused loop computes per element (Primitive's docstring); ``_s`` is
+# the backend's helper module (backends/*/scalar.py): NumPy's NaN propagation for max/min.
+# div, rem, not, integer_pow, select and convert_element_type are spelled per dtype or
+# param by compiler/scalar_expr.py.
 
-add_p, add = _make_binary("add", np.add)
+add_p, add = _make_binary("add", np.add, scalar="({0} + {1})")
 # boolean add/mul stay allowed (NumPy's logical or/and; functrace.numpy relies on them);
 # sub, neg and sign of booleans have no NumPy meaning, so they are rejected at trace time
-sub_p, sub = _make_binary("sub", np.subtract, kinds="number")
-mul_p, mul = _make_binary("mul", np.multiply)
+sub_p, sub = _make_binary("sub", np.subtract, kinds="number", scalar="({0} - {1})")
+mul_p, mul = _make_binary("mul", np.multiply, scalar="({0} * {1})")
 
 
 def _div_impl(x, y):
@@ -185,16 +191,16 @@ def _div_impl(x, y):
 
 div_p, div = _make_binary("div", _div_impl)
 rem_p, rem = _make_binary("rem", np.fmod)
-pow_p, pow = _make_binary("pow", np.power)  # noqa: A001 - JAX's name
-max_p, max = _make_binary("max", np.maximum)  # noqa: A001
-min_p, min = _make_binary("min", np.minimum)  # noqa: A001
-neg_p, neg = _make_unary("neg", np.negative, "number")
-sign_p, sign = _make_unary("sign", np.sign, "number")
-abs_p, abs = _make_unary("abs", np.abs, "any")  # noqa: A001
+pow_p, pow = _make_binary("pow", np.power, scalar="({0} ** {1})")  # noqa: A001 - JAX's
+max_p, max = _make_binary("max", np.maximum, scalar="_s.maximum({0}, {1})")  # noqa: A001
+min_p, min = _make_binary("min", np.minimum, scalar="_s.minimum({0}, {1})")  # noqa: A001
+neg_p, neg = _make_unary("neg", np.negative, "number", scalar="(-{0})")
+sign_p, sign = _make_unary("sign", np.sign, "number", scalar="_s.sign({0})")
+abs_p, abs = _make_unary("abs", np.abs, "any", scalar="abs({0})")  # noqa: A001
 # |z| of a complex z is real, as in JAX (NumPy agrees)
 abstract_eval_rules[abs_p] = lambda x: ShapedArray(x.shape, _real_dtype(x.dtype), x.weak_type)
-floor_p, floor = _make_unary("floor", np.floor)
-ceil_p, ceil = _make_unary("ceil", np.ceil)
+floor_p, floor = _make_unary("floor", np.floor, scalar="math.floor({0})")
+ceil_p, ceil = _make_unary("ceil", np.ceil, scalar="math.ceil({0})")
 
 
 def _add_transpose(ct, x, y):
@@ -277,13 +283,14 @@ defjvp(min_p, lambda g, x, y: mul(g, _balanced(x, y, lt)),
 # ---------------------------------------------------------------------------
 # transcendental
 
-exp_p, exp = _make_unary("exp", np.exp)
-log_p, log = _make_unary("log", np.log)
-log1p_p, log1p = _make_unary("log1p", np.log1p)
-expm1_p, expm1 = _make_unary("expm1", np.expm1)
-sqrt_p, sqrt = _make_unary("sqrt", np.sqrt)
-rsqrt_p, rsqrt = _make_unary("rsqrt", lambda x: 1 / np.sqrt(x))
-tanh_p, tanh = _make_unary("tanh", np.tanh)
+exp_p, exp = _make_unary("exp", np.exp, scalar="math.exp({0})")
+log_p, log = _make_unary("log", np.log, scalar="math.log({0})")
+log1p_p, log1p = _make_unary("log1p", np.log1p, scalar="math.log1p({0})")
+expm1_p, expm1 = _make_unary("expm1", np.expm1, scalar="math.expm1({0})")
+sqrt_p, sqrt = _make_unary("sqrt", np.sqrt, scalar="math.sqrt({0})")
+rsqrt_p, rsqrt = _make_unary("rsqrt", lambda x: 1 / np.sqrt(x),
+                             scalar="(1.0 / math.sqrt({0}))")
+tanh_p, tanh = _make_unary("tanh", np.tanh, scalar="math.tanh({0})")
 
 
 def _logistic_impl(x):
@@ -295,11 +302,11 @@ def _logistic_impl(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
 
 
-logistic_p, logistic = _make_unary("logistic", _logistic_impl)
-sin_p, sin = _make_unary("sin", np.sin)
-cos_p, cos = _make_unary("cos", np.cos)
+logistic_p, logistic = _make_unary("logistic", _logistic_impl, scalar="_s.logistic({0})")
+sin_p, sin = _make_unary("sin", np.sin, scalar="math.sin({0})")
+cos_p, cos = _make_unary("cos", np.cos, scalar="math.cos({0})")
 
-erf_p, erf = _make_unary("erf", lambda x: _np_erf(x).astype(x.dtype))
+erf_p, erf = _make_unary("erf", lambda x: _np_erf(x).astype(x.dtype), scalar="math.erf({0})")
 
 
 def _np_erf(x):
@@ -362,17 +369,19 @@ def _ipow_deriv(x, y):
 # ---------------------------------------------------------------------------
 # comparisons and logic
 
-eq_p, eq = _make_binary("eq", np.equal, np.bool_)
-ne_p, ne = _make_binary("ne", np.not_equal, np.bool_)
-lt_p, lt = _make_binary("lt", np.less, np.bool_)
-le_p, le = _make_binary("le", np.less_equal, np.bool_)
-gt_p, gt = _make_binary("gt", np.greater, np.bool_)
-ge_p, ge = _make_binary("ge", np.greater_equal, np.bool_)
-and_p, bitwise_and = _make_binary("and", np.bitwise_and, kinds="integral")
-or_p, bitwise_or = _make_binary("or", np.bitwise_or, kinds="integral")
-xor_p, bitwise_xor = _make_binary("xor", np.bitwise_xor, kinds="integral")
+eq_p, eq = _make_binary("eq", np.equal, np.bool_, scalar="({0} == {1})")
+ne_p, ne = _make_binary("ne", np.not_equal, np.bool_, scalar="({0} != {1})")
+lt_p, lt = _make_binary("lt", np.less, np.bool_, scalar="({0} < {1})")
+le_p, le = _make_binary("le", np.less_equal, np.bool_, scalar="({0} <= {1})")
+gt_p, gt = _make_binary("gt", np.greater, np.bool_, scalar="({0} > {1})")
+ge_p, ge = _make_binary("ge", np.greater_equal, np.bool_, scalar="({0} >= {1})")
+and_p, bitwise_and = _make_binary("and", np.bitwise_and, kinds="integral",
+                                   scalar="({0} & {1})")
+or_p, bitwise_or = _make_binary("or", np.bitwise_or, kinds="integral", scalar="({0} | {1})")
+xor_p, bitwise_xor = _make_binary("xor", np.bitwise_xor, kinds="integral",
+                                   scalar="({0} ^ {1})")
 not_p, bitwise_not = _make_unary("not", np.invert, "integral")
-is_finite_p = Primitive("is_finite", elementwise=True)
+is_finite_p = Primitive("is_finite", elementwise=True, scalar="math.isfinite({0})")
 impl_rules[is_finite_p] = np.isfinite
 abstract_eval_rules[is_finite_p] = lambda x: ShapedArray(x.shape, np.bool_)
 defvectorized(is_finite_p)
@@ -446,7 +455,7 @@ defbroadcasting(select_p, keep_scalars=False)
 # ---------------------------------------------------------------------------
 # stop_gradient
 
-stop_gradient_p = Primitive("stop_gradient", elementwise=True)
+stop_gradient_p = Primitive("stop_gradient", elementwise=True, scalar="{0}")
 impl_rules[stop_gradient_p] = lambda x: x
 abstract_eval_rules[stop_gradient_p] = lambda x: ShapedArray(x.shape, x.dtype, x.weak_type)
 defjvp_zero(stop_gradient_p)
@@ -497,11 +506,13 @@ def _complex_part_abstract(op: str):
     return rule
 
 
-real_p = Primitive("real", elementwise=True)
+# complex values never enter fused loops (compiler/fusion.py): the complex-part primitives
+# are not `elementwise` for the compiler, and backends run their impl
+real_p = Primitive("real", impl_fallback=True)
 impl_rules[real_p] = np.real
 abstract_eval_rules[real_p] = _complex_part_abstract("real")
 defvectorized(real_p)
-imag_p = Primitive("imag", elementwise=True)
+imag_p = Primitive("imag", impl_fallback=True)
 impl_rules[imag_p] = np.imag
 abstract_eval_rules[imag_p] = _complex_part_abstract("imag")
 defvectorized(imag_p)
@@ -517,7 +528,7 @@ def imag(x):
     return imag_p.bind(x)
 
 
-complex_p = Primitive("complex", elementwise=True)
+complex_p = Primitive("complex", impl_fallback=True)
 impl_rules[complex_p] = lambda x, y: (x + 1j * y).astype(_complex_dtype(x.dtype))
 
 
@@ -539,7 +550,7 @@ def complex(x, y):  # noqa: A001 - JAX's name
     return complex_p.bind(x, y)
 
 
-conj_p = Primitive("conj", elementwise=True)
+conj_p = Primitive("conj", impl_fallback=True)
 impl_rules[conj_p] = lambda x, *, input_dtype: np.conj(x).astype(_complex_dtype(x.dtype))
 abstract_eval_rules[conj_p] = lambda x, *, input_dtype: ShapedArray(
     x.shape, _complex_dtype(x.dtype), x.weak_type)

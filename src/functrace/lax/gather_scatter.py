@@ -94,7 +94,7 @@ def _aval(x) -> ShapedArray:
 # ---------------------------------------------------------------------------
 # gather
 
-gather_p = Primitive("gather")
+gather_p = Primitive("gather", impl_fallback=True)
 
 
 def gather(operand, start_indices, dimension_numbers: GatherDimensionNumbers,
@@ -203,7 +203,7 @@ def _scatter_bind(prim, operand, scatter_indices, updates, dimension_numbers, *,
 
 
 def _make_scatter(name: str, doc: str):
-    prim = Primitive(name)
+    prim = Primitive(name, impl_fallback=True)
     impl_rules[prim] = partial(_scatter_impl, name)
     abstract_eval_rules[prim] = partial(_scatter_abstract, name)
 

@@ -71,7 +71,13 @@ __all__ = [
 
 
 class AxisPrimitive(Primitive):
-    """A collective: besides its operands' traces, the trace binding its axis processes it."""
+    """A collective: besides its operands' traces, the trace binding its axis processes it.
+
+    A compiled program meets one only outside its axis, where the impl says so: backends
+    run that impl (``impl_fallback``)."""
+
+    def __init__(self, name: str, *, multiple_results: bool = False):
+        super().__init__(name, multiple_results=multiple_results, impl_fallback=True)
 
     def find_top_trace(self, args, params):
         top = find_top_trace(args)
@@ -122,8 +128,9 @@ def _impl_for(prim: Primitive):
 # ---------------------------------------------------------------------------
 # process collectives: what a rule calls once this process's lanes are combined
 
-process_allreduce_p = Primitive("process_allreduce", multiple_results=True)
-process_allgather_p = Primitive("process_allgather")
+# compiled programs run them on host buffers (MPI), through their impl
+process_allreduce_p = Primitive("process_allreduce", multiple_results=True, impl_fallback=True)
+process_allgather_p = Primitive("process_allgather", impl_fallback=True)
 
 
 def _allreduce_impl(*xs, op, axis_name, collective):

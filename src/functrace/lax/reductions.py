@@ -66,9 +66,9 @@ def _reduce_abstract(op: str, kinds: str, nonempty: bool, x: ShapedArray, *, axe
     return ShapedArray(shape, x.dtype, x.weak_type)
 
 
-def _reduction_primitive(name: str, impl, kinds: str = "any",
-                         nonempty: bool = False) -> Primitive:
-    prim = Primitive(name)
+def _reduction_primitive(name: str, impl, kinds: str = "any", nonempty: bool = False,
+                         fusible: bool = False) -> Primitive:
+    prim = Primitive(name, fusible_reduction=fusible, impl_fallback=True)
     impl_rules[prim] = impl
     abstract_eval_rules[prim] = partial(_reduce_abstract, name, kinds, nonempty)
     defreducer(prim)
@@ -104,7 +104,7 @@ def _chooser_jvp(g, ans, x, *, axes):
 # reduce_max
 
 reduce_max_p = _reduction_primitive(
-    "reduce_max", lambda x, *, axes: np.max(x, axis=axes), nonempty=True)
+    "reduce_max", lambda x, *, axes: np.max(x, axis=axes), nonempty=True, fusible=True)
 
 
 def reduce_max(operand, axes: Sequence[int]):
@@ -132,7 +132,7 @@ defjvp2(reduce_max_p, _chooser_jvp)
 # reduce_min
 
 reduce_min_p = _reduction_primitive(
-    "reduce_min", lambda x, *, axes: np.min(x, axis=axes), nonempty=True)
+    "reduce_min", lambda x, *, axes: np.min(x, axis=axes), nonempty=True, fusible=True)
 
 
 def reduce_min(operand, axes: Sequence[int]):
@@ -231,7 +231,7 @@ def _arg_abstract(op: str, x: ShapedArray, *, axes, index_dtype):
 
 
 def _arg_primitive(name: str, np_fn) -> Primitive:
-    prim = Primitive(name)
+    prim = Primitive(name, impl_fallback=True)
     impl_rules[prim] = lambda x, *, axes, index_dtype: np_fn(x, axis=axes[0]).astype(index_dtype)
     abstract_eval_rules[prim] = partial(_arg_abstract, name)
     defjvp_zero(prim)
@@ -278,7 +278,7 @@ def argmin(operand, axis: int, index_dtype):
 # ---------------------------------------------------------------------------
 # cumsum
 
-cumsum_p = Primitive("cumsum")
+cumsum_p = Primitive("cumsum", impl_fallback=True)
 
 
 def cumsum(operand, axis: int = 0, reverse: bool = False):

@@ -43,7 +43,7 @@ def _axes_tuple(axes, ndim: int, op: str) -> tuple[int, ...]:
 # ---------------------------------------------------------------------------
 # broadcast_in_dim
 
-broadcast_in_dim_p = Primitive("broadcast_in_dim")
+broadcast_in_dim_p = Primitive("broadcast_in_dim", impl_fallback=True)
 
 
 def broadcast_in_dim(operand, shape: Sequence[int], broadcast_dimensions: Sequence[int]):
@@ -123,7 +123,7 @@ def broadcast_to_rank0(x, shape):
 # ---------------------------------------------------------------------------
 # reduce_sum
 
-reduce_sum_p = Primitive("reduce_sum")
+reduce_sum_p = Primitive("reduce_sum", fusible_reduction=True, impl_fallback=True)
 
 
 def reduce_sum(operand, axes: Sequence[int]):
@@ -169,7 +169,7 @@ defreducer(reduce_sum_p)
 # ---------------------------------------------------------------------------
 # reshape
 
-reshape_p = Primitive("reshape")
+reshape_p = Primitive("reshape", impl_fallback=True)
 
 
 def reshape(operand, new_sizes: Sequence[int], dimensions=None):
@@ -212,7 +212,7 @@ batching_rules[reshape_p] = _reshape_batch
 # ---------------------------------------------------------------------------
 # transpose
 
-transpose_p = Primitive("transpose")
+transpose_p = Primitive("transpose", impl_fallback=True)
 
 
 def transpose(operand, permutation: Sequence[int]):
@@ -250,7 +250,7 @@ batching_rules[transpose_p] = _transpose_batch
 # ---------------------------------------------------------------------------
 # squeeze / expand_dims
 
-squeeze_p = Primitive("squeeze")
+squeeze_p = Primitive("squeeze", impl_fallback=True)
 
 
 def squeeze(array, dimensions: Sequence[int]):
@@ -283,7 +283,7 @@ def _squeeze_batch(args, dims, *, dimensions):
 
 batching_rules[squeeze_p] = _squeeze_batch
 
-expand_dims_p = Primitive("expand_dims")
+expand_dims_p = Primitive("expand_dims", impl_fallback=True)
 
 
 def expand_dims(array, dimensions: Sequence[int]):

@@ -17,9 +17,7 @@ first maximum (minimum) in row-major window order, never a padding position.
 
 from __future__ import annotations
 
-import builtins
 import functools
-import operator
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -29,6 +27,14 @@ from ..core.trace import Primitive, abstract_eval_rules, concrete_or_none, get_a
 from ..errors import DTypeError, ShapeError, TransformError
 from ..transforms.ad import defjvp, deflinear, is_undefined_primal, transpose_rules
 from ..transforms.batching import axis_size, batching_rules, bdim_at_front
+from ._geometry import (
+    dilate_and_pad,
+    dilate_dim,
+    int_tuple,
+    out_sizes,
+    pad_frame,
+    padtype_to_pads,
+)
 from .creation import full
 from .elementwise import add, add_p, max, max_p, min, min_p  # noqa: A004 - lax's names
 from .slicing import pad
@@ -46,54 +52,24 @@ _GEOMETRY = ("window_dimensions", "window_strides", "padding", "base_dilation",
 # ---------------------------------------------------------------------------
 # window geometry, shared by every primitive of the family
 
-def _ints(xs, op: str, what: str) -> tuple[int, ...]:
-    try:  # operator.index: 2.5 or "2" is a mistake, not 2
-        return tuple(operator.index(x) for x in xs)
-    except TypeError:
-        raise ShapeError(f"{op}: {what} must be a sequence of ints, got {xs!r}") from None
-
-
-def _dilate(n: int, d: int) -> int:
-    return 0 if n == 0 else (n - 1) * d + 1
-
-
-def _padtype_to_pads(op: str, shape, window, strides, padding: str) -> tuple:
-    """``'VALID'``, ``'SAME'`` or ``'SAME_LOWER'`` as ``(lo, hi)`` pairs (JAX's padtype_to_pads).
-
-    ``shape`` and ``window`` are the dilated sizes, so ``'SAME'`` keeps
-    ``ceil(n / stride)`` outputs under dilation too.
-    """
-    mode = padding.upper()
-    if mode == "VALID":
-        return ((0, 0),) * len(shape)
-    if mode not in ("SAME", "SAME_LOWER"):
-        raise ShapeError(f"{op}: unknown padding {padding!r}; use 'VALID', 'SAME', 'SAME_LOWER' "
-                         "or a sequence of (low, high) pairs, one per axis")
-    pads = []
-    for n, w, s in zip(shape, window, strides, strict=True):
-        total = builtins.max((-(-n // s) - 1) * s + w - n, 0)
-        small, large = total // 2, total - total // 2
-        pads.append((small, large) if mode == "SAME" else (large, small))
-    return tuple(pads)
-
-
 def _geometry(op: str, operand, window_dimensions, window_strides, padding,
               base_dilation, window_dilation) -> dict:
     """Normalises the user's geometry arguments into primitive params (tuples)."""
     shape = get_aval(operand).shape
     ndim = len(shape)
-    window = _ints(window_dimensions, op, "window_dimensions")
+    window = int_tuple(window_dimensions, op, "window_dimensions")
     ones = (1,) * len(window)
-    strides = _ints(window_strides, op, "window_strides")
-    base = ones if base_dilation is None else _ints(base_dilation, op, "base_dilation")
-    wdil = ones if window_dilation is None else _ints(window_dilation, op, "window_dilation")
+    strides = int_tuple(window_strides, op, "window_strides")
+    base = ones if base_dilation is None else int_tuple(base_dilation, op, "base_dilation")
+    wdil = ones if window_dilation is None else int_tuple(window_dilation, op, "window_dilation")
     params = dict(window_dimensions=window, window_strides=strides, padding=((0, 0),) * ndim,
                   base_dilation=base, window_dilation=wdil)
     if isinstance(padding, str):
         _check_counts_and_signs(op, shape, params)  # the resolution below needs valid sizes
-        padding = _padtype_to_pads(op, [_dilate(n, d) for n, d in zip(shape, base, strict=True)],
-                                   [_dilate(w, d) for w, d in zip(window, wdil, strict=True)],
-                                   strides, padding)
+        # resolved on the dilated sizes, so 'SAME' keeps ceil(n / stride) under dilation too
+        padding = padtype_to_pads([dilate_dim(n, d) for n, d in zip(shape, base, strict=True)],
+                                  [dilate_dim(w, d) for w, d in zip(window, wdil, strict=True)],
+                                  strides, padding, op=op, per="axis")
     try:
         params["padding"] = tuple((int(lo), int(hi)) for lo, hi in padding)
     except (TypeError, ValueError):
@@ -117,10 +93,8 @@ def _check_counts_and_signs(op: str, shape, params) -> None:
 
 def _out_shape(shape, window_dimensions, window_strides, padding, base_dilation,
                window_dilation) -> tuple[int, ...]:
-    return tuple(
-        (lo + hi + _dilate(n, b) - _dilate(w, d)) // s + 1
-        for n, w, s, (lo, hi), b, d in zip(shape, window_dimensions, window_strides, padding,
-                                           base_dilation, window_dilation, strict=True))
+    return out_sizes(shape, window_dimensions, window_strides, padding, base_dilation,
+                     window_dilation)
 
 
 def _check_window(op: str, shape, params) -> tuple[int, ...]:
@@ -129,7 +103,7 @@ def _check_window(op: str, shape, params) -> tuple[int, ...]:
     for axis, (n, w, (lo, hi), b, d) in enumerate(zip(
             shape, params["window_dimensions"], params["padding"], params["base_dilation"],
             params["window_dilation"], strict=True)):
-        padded, effective = lo + hi + _dilate(n, b), _dilate(w, d)
+        padded, effective = lo + hi + dilate_dim(n, b), dilate_dim(w, d)
         if padded < effective:
             raise ShapeError(
                 f"{op}: on axis {axis} the window spans {effective} elements (window_dimensions "
@@ -140,34 +114,15 @@ def _check_window(op: str, shape, params) -> tuple[int, ...]:
     return _out_shape(shape, **params)
 
 
-def _frame(shape, padding, base_dilation):
-    """Where the operand and the padded input sit in a frame that holds both.
-
-    Negative padding crops the dilated operand, so the frame pads by
-    ``max(pad, 0)`` and the padded input is the ``crop`` view of it.
-    """
-    frame, place, crop = [], [], []
-    for n, (lo, hi), b in zip(shape, padding, base_dilation, strict=True):
-        lo_pos = builtins.max(lo, 0)
-        size = lo_pos + _dilate(n, b) + builtins.max(hi, 0)
-        frame.append(size)
-        place.append(slice(lo_pos, lo_pos + _dilate(n, b), b))
-        crop.append(slice(builtins.max(-lo, 0), size - builtins.max(-hi, 0)))
-    return tuple(frame), tuple(place), tuple(crop)
-
-
 def _is_plain(padding, base_dilation) -> bool:
     return all(p == (0, 0) for p in padding) and all(b == 1 for b in base_dilation)
 
 
 def _padded(x: np.ndarray, fill, padding, base_dilation) -> np.ndarray:
-    """``x`` dilated and padded with ``fill``."""
+    """``x`` dilated and padded with ``fill`` (``x`` itself when that changes nothing)."""
     if _is_plain(padding, base_dilation):
         return x
-    frame_shape, place, crop = _frame(x.shape, padding, base_dilation)
-    frame = np.full(frame_shape, fill, x.dtype)
-    frame[place] = x
-    return frame[crop]
+    return dilate_and_pad(x, fill, padding, base_dilation)
 
 
 def _window_slices(out_shape, window_dimensions, window_strides, window_dilation,
@@ -234,7 +189,8 @@ def _select_positions(select_prim: str, operand: np.ndarray, out_shape, params) 
     size = int(np.prod(params["window_dimensions"]))
     index_dtype = np.int8 if size < 2**7 else np.int16 if size < 2**15 else np.int32
     best = chosen = found = None
-    # masked NumPy calls (copyto(where=...)) are ~10x slower than plain arithmetic here
+    # plain arithmetic: masked NumPy calls (copyto(where=...)) were far slower here
+    # (docs/performance.md, "Reference impls")
     for k, idx in enumerate(_window_slices(out_shape, **params)):
         v = values[idx]
         if best is None:
@@ -253,7 +209,7 @@ def _select_positions(select_prim: str, operand: np.ndarray, out_shape, params) 
 
 
 def _selected_index(chosen: np.ndarray, frame_shape, crop, params) -> np.ndarray:
-    """The flat index, in the frame of ``_frame``, of each window's selected element."""
+    """The flat index, in the ``pad_frame`` of the operand, of each window's selected element."""
     elem_strides, step = [], 1
     for n in reversed(frame_shape):
         elem_strides.insert(0, step)
@@ -278,7 +234,7 @@ def _check_select(op: str, select_prim, x: ShapedArray, operand: ShapedArray,
                          "have the same dtype")
 
 
-select_and_gather_add_p = Primitive("select_and_gather_add")
+select_and_gather_add_p = Primitive("select_and_gather_add", impl_fallback=True)
 
 
 def select_and_gather_add(tangent, operand, select_prim: str, window_dimensions,
@@ -311,7 +267,7 @@ def select_and_gather_add(tangent, operand, select_prim: str, window_dimensions,
 def _select_and_gather_add_impl(tangent, operand, *, select_prim, **params):
     out_shape = _out_shape(operand.shape, **params)
     chosen = _select_positions(select_prim, operand, out_shape, params)
-    frame_shape, place, crop = _frame(operand.shape, params["padding"], params["base_dilation"])
+    frame_shape, place, crop = pad_frame(operand.shape, params["padding"], params["base_dilation"])
     frame = tangent
     if not _is_plain(params["padding"], params["base_dilation"]):
         frame = np.zeros(frame_shape, tangent.dtype)  # all-padding windows gather 0
@@ -341,15 +297,18 @@ def _selection_transpose(name: str, linear_arg: str, other):
     return rule
 
 
-impl_rules[select_and_gather_add_p] = _select_and_gather_add_impl
-abstract_eval_rules[select_and_gather_add_p] = _select_and_gather_add_abstract
-# the selection is piecewise constant in the operand: no derivative flows through it
-defjvp(select_and_gather_add_p,
-       lambda g, tangent, operand, **params: select_and_gather_add_p.bind(g, operand, **params),
-       None)
-transpose_rules[select_and_gather_add_p] = _selection_transpose(
-    "select_and_gather_add", "tangent", lambda: select_and_scatter_add_p)
-defwindowed_batching(select_and_gather_add_p)
+def _def_selection_rules(prim: Primitive, impl, abstract, linear_arg: str, other) -> None:
+    impl_rules[prim] = impl
+    abstract_eval_rules[prim] = abstract
+    # the selection is piecewise constant in the operand: no derivative flows through it
+    defjvp(prim, lambda g, values, operand, **params: prim.bind(g, operand, **params), None)
+    transpose_rules[prim] = _selection_transpose(prim.name, linear_arg, other)
+    defwindowed_batching(prim)
+
+
+_def_selection_rules(select_and_gather_add_p, _select_and_gather_add_impl,
+                     _select_and_gather_add_abstract, "tangent",
+                     lambda: select_and_scatter_add_p)
 
 select_and_scatter_add_p = Primitive("select_and_scatter_add")
 
@@ -383,14 +342,15 @@ def select_and_scatter_add(source, operand, select_prim: str, window_dimensions,
 
 def _select_and_scatter_add_impl(source, operand, *, select_prim, **params):
     chosen = _select_positions(select_prim, operand, source.shape, params)
-    frame_shape, place, crop = _frame(operand.shape, params["padding"], params["base_dilation"])
+    frame_shape, place, crop = pad_frame(operand.shape, params["padding"], params["base_dilation"])
     index = _selected_index(chosen, frame_shape, crop, params)
     frame = np.zeros(frame_shape, source.dtype)
     # overlapping windows accumulate; what lands on padding (all-padding windows) is dropped
     disjoint = all(st >= wd for st, wd in zip(params["window_strides"],
                                                params["window_dimensions"], strict=True)) \
         and all(d == 1 for d in params["window_dilation"])
-    if disjoint:  # each element is selected at most once: plain fancy indexing, ~10x faster
+    # each element is selected at most once: plain fancy indexing, far faster than add.at
+    if disjoint:
         frame.reshape(-1)[index.reshape(-1)] = source.reshape(-1)
     else:
         np.add.at(frame.reshape(-1), index.reshape(-1), source.reshape(-1))
@@ -407,14 +367,8 @@ def _select_and_scatter_add_abstract(source, operand, *, select_prim, **params):
     return ShapedArray(operand.shape, source.dtype, source.weak_type)
 
 
-impl_rules[select_and_scatter_add_p] = _select_and_scatter_add_impl
-abstract_eval_rules[select_and_scatter_add_p] = _select_and_scatter_add_abstract
-defjvp(select_and_scatter_add_p,
-       lambda g, source, operand, **params: select_and_scatter_add_p.bind(g, operand, **params),
-       None)
-transpose_rules[select_and_scatter_add_p] = _selection_transpose(
-    "select_and_scatter_add", "source", lambda: select_and_gather_add_p)
-defwindowed_batching(select_and_scatter_add_p)
+_def_selection_rules(select_and_scatter_add_p, _select_and_scatter_add_impl,
+                     _select_and_scatter_add_abstract, "source", lambda: select_and_gather_add_p)
 
 
 # ---------------------------------------------------------------------------
@@ -495,9 +449,9 @@ def _reduce_window_sum_transpose(ct, x, *, window_dimensions, window_strides, pa
     for n, w, s, (lo, _), b, d, o in zip(aval.shape, window_dimensions, window_strides, padding,
                                          base_dilation, window_dilation, get_aval(ct).shape,
                                          strict=True):
-        span = _dilate(w, d)
+        span = dilate_dim(w, d)
         before = span - lo - 1
-        after = _dilate(n, b) + span - 1 - _dilate(o, s) - before
+        after = dilate_dim(n, b) + span - 1 - dilate_dim(o, s) - before
         config.append((before, after, s - 1))
     spread = pad(ct, np.zeros((), aval.dtype), config)
     ndim = len(aval.shape)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as _np
 
 from .. import lax as _lax
+from ..core.avals import finfo
 from ..core.avals import is_python_scalar as _is_python_scalar
 from ..core.trace import Tracer as _Tracer
 from ..core.trace import array_methods as _array_methods
@@ -196,7 +197,7 @@ generic, number, inexact, floating = _np.generic, _np.number, _np.inexact, _np.f
 integer, signedinteger, unsignedinteger = _np.integer, _np.signedinteger, _np.unsignedinteger
 complexfloating = _np.complexfloating
 ndarray = _np.ndarray
-finfo, iinfo, issubdtype = _np.finfo, _np.iinfo, _np.issubdtype
+iinfo, issubdtype = _np.iinfo, _np.issubdtype
 newaxis = None
 pi, e, inf, nan, euler_gamma = _np.pi, _np.e, _np.inf, _np.nan, _np.euler_gamma
 

@@ -21,6 +21,7 @@ from ._promote import (
 )
 from .manip import ravel, reshape
 from .math import multiply
+from .reductions import sum as _sum
 
 
 def _shape(x) -> tuple[int, ...]:
@@ -86,7 +87,7 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
         >>> dot(np.ones((2, 3), np.float32), np.ones(3, np.float32))
         array([3., 3.], dtype=float32)
     """
-    a, b = promote_dtypes(as_array(a), as_array(b))
+    a, b = promote_dtypes(a, b)
     sa, sb = _shape(a), _shape(b)
     if not sa or not sb:
         return multiply(a, b)
@@ -99,13 +100,21 @@ def dot(a, b, *, precision=None, preferred_element_type=None):
 
 
 def vdot(a, b, *, precision=None):
-    """The dot product of the flattened inputs."""
+    """The dot product of the flattened inputs, conjugating the first if complex.
+
+    Example:
+        >>> vdot(np.array([1 + 1j], np.complex64), np.array([1 + 0j], np.complex64))
+        array(1.-1.j, dtype=complex64)
+    """
+    a, b = promote_dtypes(a, b)
+    if get_aval(a).dtype.kind == "c":
+        a = lax.conj(a)
     return dot(ravel(a), ravel(b), precision=precision)
 
 
 def inner(a, b, *, precision=None):
     """The sum product over the last axes of ``a`` and ``b``."""
-    a, b = promote_dtypes(as_array(a), as_array(b))
+    a, b = promote_dtypes(a, b)
     sa, sb = _shape(a), _shape(b)
     if not sa or not sb:
         return multiply(a, b)
@@ -117,7 +126,7 @@ def inner(a, b, *, precision=None):
 
 def outer(a, b):
     """The outer product of the flattened inputs: ``out[i, j] = a[i] * b[j]``."""
-    a, b = ravel(a), ravel(b)
+    a, b = (ravel(x) for x in promote_dtypes(a, b))
     return multiply(reshape(a, (-1, 1)), reshape(b, (1, -1)))
 
 
@@ -293,5 +302,4 @@ def trace(a, offset: int = 0, axis1: int = 0, axis2: int = 1, dtype=None):
     mask = lax.eq(lax.add(lax.broadcasted_iota(np.int32, shape, i), np.int32(offset)),
                   lax.broadcasted_iota(np.int32, shape, j))
     x = lax.select(mask, x, lax.full(shape, 0, get_aval(x).dtype))
-    out = lax.reduce_sum(x, (i, j))
-    return out if dtype is None else lax.convert_element_type(out, dtype)
+    return _sum(x, axis=(i, j), dtype=dtype)  # fnp.sum's accumulation dtypes (bool -> int)

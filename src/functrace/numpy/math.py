@@ -9,7 +9,7 @@ import math as _pymath
 import numpy as np
 
 from .. import lax
-from ..core.avals import is_inexact, is_python_scalar
+from ..core.avals import default_int_dtype, is_inexact, is_python_scalar
 from ..core.trace import Tracer, get_aval
 from ..errors import DTypeError, FunctraceError
 from ._promote import as_array, as_operand, broadcast_shapes, broadcast_to_shape, promote_args
@@ -73,9 +73,16 @@ def floor_divide(x1, x2, /):
                       quotient)
 
 
+def _bool_to_int(*args):
+    """JAX computes ``%``, ``**`` and ``square`` of booleans in the default integer type."""
+    if _dtype(args[0]) != np.bool_:
+        return args
+    return tuple(lax.convert_element_type(a, default_int_dtype()) for a in args)
+
+
 def remainder(x1, x2, /):
     """``x1 % x2`` with the sign of the divisor (NumPy's ``remainder``/``mod``)."""
-    a, b = promote_args("remainder", x1, x2)
+    a, b = _bool_to_int(*promote_args("remainder", x1, x2))
     rem = lax.rem(a, b)
     zero = _zero(rem)
     fix = lax.bitwise_and(lax.ne(rem, zero), lax.ne(lax.lt(rem, zero), lax.lt(b, _zero(b))))
@@ -112,11 +119,11 @@ def power(x1, x2, /):
         array([4., 9.], dtype=float32)
     """
     if type(x2) is int:
-        a, _ = promote_args("power", x1, x2)
+        (a,) = _bool_to_int(promote_args("power", x1, x2)[0])
         if x2 < 0 and not is_inexact(_dtype(a)):
             raise DTypeError("power: integers to negative integer powers are not allowed")
         return lax.integer_pow(a, x2)
-    a, b = promote_args("power", x1, x2)
+    a, b = _bool_to_int(*promote_args("power", x1, x2))
     return lax.pow(a, b)
 
 
@@ -159,7 +166,7 @@ def real(x, /):
         array([1.], dtype=float32)
     """
     (a,) = promote_args("real", x)
-    return lax.real(a) if _dtype(a).kind == "c" else a
+    return lax.real(a) if _dtype(a).kind == "c" else as_array(a)
 
 
 def imag(x, /):
@@ -171,7 +178,7 @@ def imag(x, /):
 def conjugate(x, /):
     """The complex conjugate (a real array is returned as is)."""
     (a,) = promote_args("conjugate", x)
-    return lax.conj(a) if _dtype(a).kind == "c" else a
+    return lax.conj(a) if _dtype(a).kind == "c" else as_array(a)
 
 
 conj = conjugate
@@ -186,7 +193,7 @@ def sign(x, /):
 def _int_identity(name: str, lax_fn):
     def fn(x, /):
         (a,) = promote_args(name, x)
-        return a if not is_inexact(_dtype(a)) else lax_fn(a)
+        return as_array(a) if not is_inexact(_dtype(a)) else lax_fn(a)
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = f"Elementwise ``numpy.{name}`` (integers are returned unchanged)."
@@ -201,7 +208,7 @@ def trunc(x, /):
     """Rounds towards zero."""
     (a,) = promote_args("trunc", x)
     if not is_inexact(_dtype(a)):
-        return a
+        return as_array(a)
     return lax.select(lax.lt(a, _zero(a)), lax.ceil(a), lax.floor(a))
 
 
@@ -218,7 +225,9 @@ def round(a, decimals: int = 0, out=None):  # noqa: A001 - NumPy's name
         raise DTypeError("round: out= is not supported (arrays are immutable)")
     (x,) = promote_args("round", a)
     if not is_inexact(_dtype(x)):
-        return x
+        return as_array(x)
+    if _dtype(x).kind == "c":  # JAX rounds the real and imaginary parts separately
+        return lax.complex(round(lax.real(x), decimals), round(lax.imag(x), decimals))
     if decimals:
         x = lax.mul(x, float(10.0 ** decimals))
     r = lax.floor(x)
@@ -234,8 +243,9 @@ around = round
 
 
 def rint(x, /):
-    """Rounds to the nearest integer, halves to even."""
-    return round(x)
+    """Rounds to the nearest integer, halves to even; integer inputs become float, as JAX."""
+    (a,) = promote_args("rint", x, inexact=True)
+    return round(a)
 
 
 exp = _unary("exp", lax.exp)
@@ -255,7 +265,7 @@ cosh = _unary("cosh", lambda x: lax.mul(lax.add(lax.exp(x), lax.exp(lax.neg(x)))
 arctanh = _unary("arctanh", lambda x: lax.mul(
     lax.sub(lax.log1p(x), lax.log1p(lax.neg(x))), 0.5))
 reciprocal = _unary("reciprocal", lambda x: lax.integer_pow(x, -1))
-square = _unary("square", lambda x: lax.integer_pow(x, 2), inexact=False)
+square = _unary("square", lambda x: lax.integer_pow(*_bool_to_int(x), 2), inexact=False)
 cbrt = _unary("cbrt", lambda x: lax.mul(lax.sign(x), lax.pow(lax.abs(x), 1.0 / 3.0)))
 
 

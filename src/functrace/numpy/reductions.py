@@ -110,7 +110,12 @@ def var(a, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = Fals
     x, axes = _float_input(a, axis, dtype, "var")
     n = _count(get_aval(x).shape, axes)
     centered = subtract(x, mean(x, axes, keepdims=True))
-    sq = lax.reduce_sum(lax.integer_pow(centered, 2), axes)
+    if get_aval(x).dtype.kind == "c":  # |z - mean|**2: the variance of a complex array is real
+        sq = lax.add(lax.integer_pow(lax.real(centered), 2),
+                     lax.integer_pow(lax.imag(centered), 2))
+    else:
+        sq = lax.integer_pow(centered, 2)
+    sq = lax.reduce_sum(sq, axes)
     denom = n - ddof
     out_ = lax.div(sq, float(denom)) if denom > 0 else lax.mul(sq, float("nan"))
     return _keep(out_, axes, keepdims)
@@ -199,7 +204,9 @@ def cumsum(a, axis=None, dtype=None, out=None):
     if axis is None:
         x = lax.reshape(x, (get_aval(x).size,))
         axis = 0
-    x, _ = _prepare(x, None, dtype, "cumsum", upcast=True)
+    if dtype is None and get_aval(x).dtype == np.bool_:
+        dtype = default_int_dtype()  # JAX keeps other integer dtypes (int8 stays int8)
+    x, _ = _prepare(x, None, dtype, "cumsum", upcast=False)
     ax = canonical_axis(axis, get_aval(x).ndim, "cumsum")
     return lax.cumsum(x, ax)
 

@@ -41,6 +41,7 @@ Example:
     (2, 3)
 """
 
+from .binomial import binomial, multinomial
 from .continuous import gumbel, normal, truncated_normal, uniform
 from .discrete import bernoulli, categorical, choice, permutation, randint
 from .distributions import (
@@ -60,6 +61,7 @@ from .distributions import (
     weibull_min,
 )
 from .gamma import beta, chisquare, dirichlet, f, gamma, generalized_normal, loggamma, t
+from .poisson import poisson
 from .prng import (
     PRNGKey,
     bits,
@@ -73,10 +75,11 @@ from .prng import (
 )
 
 __all__ = [
-    "PRNGKey", "bernoulli", "beta", "bits", "categorical", "cauchy", "chisquare", "choice",
-    "dirichlet", "double_sided_maxwell", "exponential", "f", "fold_in", "gamma",
+    "PRNGKey", "bernoulli", "beta", "binomial", "bits", "categorical", "cauchy", "chisquare",
+    "choice", "dirichlet", "double_sided_maxwell", "exponential", "f", "fold_in", "gamma",
     "generalized_normal", "geometric", "gumbel", "key", "key_data", "key_impl", "laplace",
-    "loggamma", "logistic", "lognormal", "maxwell", "normal", "pareto", "permutation",
-    "rademacher", "randint", "rayleigh", "split", "t", "threefry_2x32", "triangular",
-    "truncated_normal", "uniform", "wald", "weibull_min", "wrap_key_data",
+    "loggamma", "logistic", "lognormal", "maxwell", "multinomial", "normal", "pareto",
+    "permutation", "poisson", "rademacher", "randint", "rayleigh", "split", "t",
+    "threefry_2x32", "triangular", "truncated_normal", "uniform", "wald", "weibull_min",
+    "wrap_key_data",
 ]

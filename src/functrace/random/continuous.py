@@ -15,6 +15,7 @@ import numpy as np
 
 from .. import lax
 from .. import numpy as fnp
+from ..core.avals import finfo
 from ..core.trace import get_aval
 from ..errors import DTypeError
 from .prng import UINT_DTYPES, check_key, check_shape, float_dtype, random_bits
@@ -124,12 +125,15 @@ def uniform(key, shape=(), dtype=float, minval=0.0, maxval=1.0):
     shape = check_shape("uniform", shape, get_aval(minval).shape, get_aval(maxval).shape)
     minval = lax.convert_element_type(minval, dtype)
     maxval = lax.convert_element_type(maxval, dtype)
-    finfo = np.finfo(dtype)
-    nbits, nmant = finfo.bits, finfo.nmant
+    info = finfo(dtype)
+    nbits, nmant = info.bits, info.nmant
     uint_dtype = UINT_DTYPES[nbits]
-    bits = random_bits(key, nbits, shape)
+    rng_bits = 8 if nmant < 8 else nbits  # bfloat16 (7 mantissa bits) draws bytes, as JAX
+    bits = random_bits(key, rng_bits, shape)
+    if rng_bits != nbits:
+        bits = lax.convert_element_type(bits, uint_dtype)
     # random mantissa bits under the exponent of 1.0 give a float in [1, 2); minus 1 -> [0, 1)
-    float_bits = lax.bitwise_or(lax.shift_right_logical(bits, _const(nbits - nmant, uint_dtype)),
+    float_bits = lax.bitwise_or(lax.shift_right_logical(bits, _const(rng_bits - nmant, uint_dtype)),
                                 _const(1.0, dtype).view(uint_dtype))
     floats = lax.sub(lax.bitcast_convert_type(float_bits, dtype), _const(1.0, dtype))
     scaled = fnp.add(fnp.multiply(floats, fnp.subtract(maxval, minval)), minval)

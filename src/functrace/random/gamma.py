@@ -6,7 +6,8 @@ JAX draws each element of ``gamma(key, a, shape)`` from its own key
 (``split(key, size)``) by Marsaglia and Tsang's rejection method, in a ``while_loop``:
 each round splits the element's key into the next round's key, a key for the normal
 draw (itself a loop that redraws until ``v = 1 + c x > 0``) and a key for the uniform.
-functrace has no loop primitive, so the rounds are unrolled: ``_ROUNDS`` outer rounds
+Here the rounds are unrolled (written before ``lax.while_loop`` existed; a loop would
+now do): ``_ROUNDS`` outer rounds
 of ``_TRIES`` normal draws each, keeping the first accepted one. The keys of each round
 do not depend on earlier rounds, so this gives JAX's sample exactly unless an element
 needs more rounds than that: probability below 1e-11 per element (the worst acceptance

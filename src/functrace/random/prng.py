@@ -29,7 +29,7 @@ import numpy as np
 
 from .. import lax
 from ..config import config
-from ..core.avals import canonicalize_dtype, is_int, is_python_scalar
+from ..core.avals import canonicalize_dtype, is_float, is_int, is_python_scalar
 from ..core.trace import get_aval
 from ..errors import DTypeError, ShapeError
 
@@ -90,7 +90,7 @@ def check_shape(name: str, shape, *param_shapes) -> tuple[int, ...]:
 
 def float_dtype(name: str, dtype) -> np.dtype:
     dtype = canonicalize_dtype(np.dtype(dtype))
-    if not np.issubdtype(dtype, np.floating):
+    if not is_float(dtype):
         raise DTypeError(f"random.{name} only accepts floating-point dtypes, got {dtype.name}")
     return dtype
 

@@ -12,12 +12,11 @@ pooling; ``GeneralConv``/``GeneralConvTranspose`` take any ``dimension_numbers``
 strings and the pooling layers a ``spec``. Layers with params raise a
 ``ShapeError`` naming the layer and both shapes when the inputs do not fit them.
 
-Two deliberate differences from JAX (see the layers' docstrings):
+Two extensions of JAX's API (see the layers' docstrings):
 
-- ``Dropout(rate)``: ``rate`` is the probability to DROP an element (JAX's takes
-  the keep probability under that name); ``rate=0.0`` is the identity; in
-  ``mode='train'`` a missing ``rng`` raises an error that says what to pass, and
-  an apply-time ``mode='test'`` keyword turns dropout off.
+- ``Dropout(rate)``: ``rate`` is the probability to KEEP an element, as in JAX
+  (``Dropout(0.9)`` drops 10%); an apply-time ``mode='test'`` keyword turns
+  dropout off and then needs no ``rng``.
 - ``BatchNorm(..., momentum=0.9, track_running_stats=False)``: the defaults are
   JAX's (batch statistics in every mode); ``track_running_stats=True`` keeps
   running mean/variance in params, used by ``apply_fun(..., mode='test')`` and

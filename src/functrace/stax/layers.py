@@ -443,16 +443,16 @@ Identity = _identity()
 
 
 def Dropout(rate, mode="train"):
-    """Dropout: zeroes each input with probability ``rate``; scales survivors by
-    ``1 / (1 - rate)`` so the expectation is unchanged.
+    """Dropout as JAX's stax has it: ``rate`` is the probability to KEEP each input;
+    survivors are scaled by ``1 / rate`` so the expectation is unchanged.
 
-    Difference from JAX: ``rate`` is the probability to DROP (JAX's stax takes the
-    probability to keep, under the same name). ``rate=0.0`` is the identity. An
-    apply-time ``mode`` keyword (``apply_fun(params, x, mode='test')``, passed down
-    by ``serial``) overrides the constructor's, and ``mode='test'`` needs no ``rng``.
+    So ``Dropout(0.9)`` keeps 90% of the inputs (PyTorch's ``Dropout(p=0.1)``), and
+    ``rate=1.0`` is the identity. An apply-time ``mode`` keyword
+    (``apply_fun(params, x, mode='test')``, passed down by ``serial``) overrides
+    the constructor's; ``mode='test'`` needs no ``rng`` (JAX asks for one anyway).
 
     Args:
-        rate: the drop probability, in ``[0, 1)``.
+        rate: the keep probability, in ``(0, 1]``.
         mode: ``'train'`` (drop; ``apply_fun`` needs ``rng=key``) or ``'test'``
             (the identity).
     Returns:
@@ -466,9 +466,10 @@ def Dropout(rate, mode="train"):
         [0.0, 2.0]
     """
     name = layer_name("Dropout", rate=rate)
-    if not 0.0 <= rate < 1.0:
-        raise StaxError(f"{name}: rate is the drop probability and must be in [0, 1), got "
-                        f"{rate!r} (JAX's stax Dropout took the keep probability)")
+    if not 0.0 < rate <= 1.0:
+        raise StaxError(f"{name}: rate is the probability to keep an input (as in JAX's stax) "
+                        f"and must be in (0, 1], got {rate!r}; to drop a fraction p, pass "
+                        "rate=1 - p")
     _check_mode(mode, name)
 
     def init_fun(rng, input_shape):
@@ -476,14 +477,14 @@ def Dropout(rate, mode="train"):
 
     def apply_fun(params, inputs, **kwargs):
         layer_mode = _check_mode(kwargs.get("mode", mode), name)
-        if layer_mode != "train" or rate == 0.0:
+        if layer_mode != "train" or rate == 1.0:
             return inputs
         rng = kwargs.get("rng")
         if rng is None:
             raise StaxError(f"{name} in mode 'train' needs rng=..., e.g. apply_fun(params, x, "
                             "rng=key); pass mode='test' for evaluation")
-        keep = random.bernoulli(rng, 1.0 - rate, fnp.shape(inputs))
-        return fnp.where(keep, inputs / (1.0 - rate), 0)
+        keep = random.bernoulli(rng, rate, fnp.shape(inputs))
+        return fnp.where(keep, inputs / rate, 0)
 
     return init_fun, apply_fun
 

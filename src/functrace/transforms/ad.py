@@ -66,7 +66,7 @@ def is_differentiable(aval: ShapedArray) -> bool:
 # ---------------------------------------------------------------------------
 # add_any: the sum used to accumulate tangents and cotangents
 
-add_any_p = Primitive("add_any", elementwise=True)
+add_any_p = Primitive("add_any", elementwise=True, scalar="({0} + {1})")
 impl_rules[add_any_p] = np.add
 
 
@@ -149,6 +149,14 @@ def _linear_jvp(prim, primals, tangents, **params):
     if all(isinstance(t, Zero) for t in tangents):
         return out, Zero(tangent_aval(get_aval(out)))
     return out, prim.bind(*[instantiate_zeros(t) for t in tangents], **params)
+
+
+def defbilinear(prim: Primitive, transpose_rule):
+    """A primitive of two inputs, linear in each one separately (a product): the tangent
+    for each input is the primitive with that input replaced by its tangent."""
+    defjvp(prim, lambda g, x, y, **params: prim.bind(g, y, **params),
+           lambda g, x, y, **params: prim.bind(x, g, **params))
+    transpose_rules[prim] = transpose_rule
 
 
 # ---------------------------------------------------------------------------

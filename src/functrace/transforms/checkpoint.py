@@ -44,7 +44,8 @@ from .partial_eval import partial_eval_rules
 __all__ = ["checkpoint", "checkpoint_p", "checkpoint_policies", "remat"]
 
 # JAX 0.10 prints this primitive as remat2
-checkpoint_p = Primitive("remat2", multiple_results=True)
+# a backend with no lowering for it runs its impl, a jaxpr interpreter (impl_fallback)
+checkpoint_p = Primitive("remat2", multiple_results=True, impl_fallback=True)
 
 
 def nothing_saveable(prim, *avals, **params) -> bool:

@@ -101,8 +101,11 @@ class _CustomVJPCallPrimitive(Primitive):
                                  fun_name=getattr(bwd, "__name__", "bwd"))
 
 
-custom_jvp_call_p = _CustomJVPCallPrimitive("custom_jvp_call", multiple_results=True)
-custom_vjp_call_p = _CustomVJPCallPrimitive("custom_vjp_call", multiple_results=True)
+# jit inlines both before lowering (compiler/nested.py); elsewhere backends run the impl
+custom_jvp_call_p = _CustomJVPCallPrimitive("custom_jvp_call", multiple_results=True,
+                                            impl_fallback=True)
+custom_vjp_call_p = _CustomVJPCallPrimitive("custom_vjp_call", multiple_results=True,
+                                            impl_fallback=True)
 
 
 def _call_impl(*args, call_jaxpr, **_):
@@ -130,7 +133,8 @@ for _p in (custom_jvp_call_p, custom_vjp_call_p):
 # ---------------------------------------------------------------------------
 # custom_lin: the linear part of a custom_vjp function under differentiation
 
-custom_lin_p = Primitive("custom_lin", multiple_results=True)
+# only in linear programs, which are transposed before anything runs them
+custom_lin_p = Primitive("custom_lin", multiple_results=True, impl_fallback=True)
 
 
 def _custom_lin_impl(*args, **params):

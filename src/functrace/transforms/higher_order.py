@@ -234,7 +234,7 @@ def dce_jaxpr(closed: ClosedJaxpr, keep) -> ClosedJaxpr:
     live = {v for v in outvars if not isinstance(v, Literal)}
     kept = []
     for eqn in reversed(j.eqns):
-        if any(v in live for v in eqn.outvars):
+        if eqn.primitive.effectful or any(v in live for v in eqn.outvars):
             kept.append(eqn)
             live.update(x for x in eqn.inputs if not isinstance(x, Literal))
     return ClosedJaxpr(Jaxpr(j.constvars, j.invars, list(reversed(kept)), outvars),

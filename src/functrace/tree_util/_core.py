@@ -122,17 +122,14 @@ class PyTreeDef:
             return f"({kids[0]},)" if len(kids) == 1 else f"({', '.join(kids)})"
         if t is list:
             return f"[{', '.join(kids)}]"
-        if t in (dict, collections.OrderedDict, collections.defaultdict):
-            keys = data[1] if t is collections.defaultdict else data
-            body = "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(keys, kids)) + "}"
-            if t is dict:
-                return body
-            if t is collections.OrderedDict:
-                return f"OrderedDict({body})"
-            return f"defaultdict({data[0]!r}, {body})"
-        if t not in _registry:  # namedtuple
-            fields = ", ".join(f"{f}={v}" for f, v in zip(t._fields, kids))
-            return f"{t.__name__}({fields})"
+        if t is dict:
+            return "{" + ", ".join(f"{k!r}: {v}" for k, v in zip(data, kids)) + "}"
+        if t is collections.OrderedDict:  # JAX 0.10 prints these two as custom nodes
+            return f"CustomNode(OrderedDict[{data!r}], [{', '.join(kids)}])"
+        if t is collections.defaultdict:
+            return f"CustomNode(defaultdict[{data!r}], [{', '.join(kids)}])"
+        if t not in _registry:
+            return f"CustomNode(namedtuple[{t.__name__}], [{', '.join(kids)}])"
         return f"CustomNode({t.__name__}[{data!r}], [{', '.join(kids)}])"
 
 
@@ -392,8 +389,17 @@ def all_leaves(iterable: Iterable[Any], is_leaf: IsLeaf = None) -> bool:
 # --- built-in node types --------------------------------------------------------------
 
 
+def _sorted_keys(d) -> tuple:
+    try:
+        return tuple(sorted(d))
+    except TypeError:  # JAX's error for keys of mixed, unorderable types
+        raise ValueError("Comparator raised exception while sorting pytree dictionary keys "
+                         f"{list(d)!r}: a dict in a pytree needs keys of one orderable "
+                         "type") from None
+
+
 def _flatten_dict(d: dict) -> tuple[list[Any], tuple]:
-    keys = tuple(sorted(d))
+    keys = _sorted_keys(d)
     return [d[k] for k in keys], keys
 
 

@@ -17,7 +17,7 @@ Work is split over the threads by a ``prange`` over the thread count (a static s
 every row costs the same). No BLAS runs inside. Indices are non-negative by
 construction; copies index through ``uint64`` (``_u``) or ``range`` variables so that
 Numba does not emit its negative-index wraparound (a computed signed offset compiled
-to gathers that ran 8x slower).
+to slow gathers; docs/performance.md).
 """
 
 from __future__ import annotations

@@ -14,13 +14,13 @@ can run it chunk by chunk between GEMMs while the data is in cache.
 Arrays are passed as canonical-order views of any strides: ``x`` as
 ``(N, C, H, W)``, outputs as ``(N, O, OH, OW)``. The kernels are serial on
 purpose: they are memory-bound and run between multi-threaded BLAS calls,
-whose threads would fight a parallel loop for the cores (PERFORMANCE.md).
+whose threads would fight a parallel loop for the cores (docs/performance.md).
 Imported on first use of a conv lowering, so ``import functrace`` does not
 import Numba.
 
 Inner-loop indices are cast to ``uint64`` (``_u``): Numba then skips its
 negative-index wraparound test, which otherwise blocks vectorisation of these
-copy loops (measured 2-3x slower). Every such index is non-negative by
+copy loops (docs/performance.md). Every such index is non-negative by
 construction.
 """
 

@@ -2,10 +2,10 @@
 
 Why: written as plain Numba loops, a 4-pixel x 64-channel convolution tile keeps its
 accumulators in memory (LLVM does not promote them out of the loop nest) and ran at
-38% of the FMA peak. Here a tile is a Numba value: a tuple of ``P`` rows of ``V``
-``<16 x float>`` vectors, one LLVM aggregate that SROA splits into registers, so the
-whole reduction keeps it in ``zmm`` registers (checked with ``inspect_asm`` in the
-tests).
+a fraction of the FMA peak (docs/performance.md). Here a tile is a Numba value: a
+tuple of ``P`` rows of ``V`` ``<16 x float>`` vectors, one LLVM aggregate that SROA
+splits into registers, so the whole reduction keeps it in ``zmm`` registers (checked
+with ``inspect_asm`` in the tests).
 
 - ``tile_zeros(P, V)``: a zero tile; ``P`` and ``V`` must be literal integers.
 - ``tile_fma(acc, b, bi, a, ai, astep)``: ``acc[p][v] += a[ai + p * astep] *

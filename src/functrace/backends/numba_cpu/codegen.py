@@ -14,21 +14,27 @@ import numpy as np
 from ...compiler.kernel_cache import load_kernel_module
 from ...compiler.scalar_expr import cast, literal, scalar_expr
 from ...core.jaxpr import Literal
+from ...lax.reductions import reduce_max_p, reduce_min_p
+from ...lax.shape_ops import broadcast_in_dim_p, reduce_sum_p
 
 # Fused loops run on one thread unless they are huge: they are memory-bound, and
 # right after a BLAS call (whose threads spin for a while) a parallel loop fights
-# OpenBLAS for the cores -- measured 2x slower on the small CNN step (PERFORMANCE.md).
+# OpenBLAS for the cores and slowed the small CNN step down (docs/performance.md).
 PARALLEL_MIN_SIZE = 1 << 24
 
-# how the CPU loops spell the math functions (see compiler/scalar_expr.py)
-_FUNCTIONS = {"max": "_s.maximum({0}, {1})", "min": "_s.minimum({0}, {1})",
-              "sign": "_s.sign({0})", "floor": "np.floor({0})", "ceil": "np.ceil({0})",
-              "exp": "np.exp({0})", "log": "np.log({0})", "log1p": "np.log1p({0})",
-              "expm1": "np.expm1({0})", "sqrt": "np.sqrt({0})", "rsqrt": "(1.0 / np.sqrt({0}))",
-              "tanh": "np.tanh({0})", "logistic": "_s.logistic({0})", "sin": "np.sin({0})",
-              "cos": "np.cos({0})", "erf": "_s.erf({0})", "is_finite": "np.isfinite({0})",
-              "idiv": "_s.idiv({0}, {1})", "irem": "_s.irem({0}, {1})",
-              "fmod": "np.fmod({0}, {1})", "select": "_s.select({0}, {1}, {2})"}
+# the reductions a loop can end in (fusion absorbs those marked ``fusible_reduction``)
+ACCUMULATED = (reduce_sum_p, reduce_max_p, reduce_min_p)
+
+# where the CPU loops differ from the primitives' own expressions (compiler/scalar_expr.py):
+# NumPy's functions, as in the reference impls (np.floor stays a float where math.floor
+# makes an int), a vectorisable erf, a branch-free select, and the integer helpers
+_FUNCTIONS = {"floor": "np.floor({0})", "ceil": "np.ceil({0})", "exp": "np.exp({0})",
+              "log": "np.log({0})", "log1p": "np.log1p({0})", "expm1": "np.expm1({0})",
+              "sqrt": "np.sqrt({0})", "rsqrt": "(1.0 / np.sqrt({0}))", "tanh": "np.tanh({0})",
+              "sin": "np.sin({0})", "cos": "np.cos({0})", "erf": "_s.erf({0})",
+              "is_finite": "np.isfinite({0})", "idiv": "_s.idiv({0}, {1})",
+              "irem": "_s.irem({0}, {1})", "fmod": "np.fmod({0}, {1})",
+              "select": "_s.select({0}, {1}, {2})"}
 
 
 def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
@@ -62,7 +68,7 @@ def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
             continue
         if out in names:  # a broadcast load already bound to an input
             continue
-        if eqn.primitive.name == "broadcast_in_dim":  # of a literal: the literal itself
+        if eqn.primitive is broadcast_in_dim_p:  # of a literal: the literal itself
             names[out] = atom(eqn.inputs[0])
             continue
         names[out] = f"v{n}"
@@ -81,19 +87,23 @@ def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
             acc = f"r{k}"
         else:
             acc = f"out{k}[{at}]"
-        if reduction.primitive.name == "reduce_sum":
+        if reduction.primitive is reduce_sum_p:
             body.append(f"{acc} += {x}")
         else:  # NaN propagates, as np.max/np.min
-            op = ">" if reduction.primitive.name == "reduce_max" else "<"
+            op = ">" if reduction.primitive is reduce_max_p else "<"
             body += [f"a{k} = {acc}",
                      f"{acc} = _s.select(({x} {op} a{k}) | ({x} != {x}), {x}, a{k})"]
     # a sum may be reassociated so that LLVM vectorises it (accumulators are float64)
     fastmath = '{"reassoc"}' if reduction is not None else "False"
-    lines = ["import numpy as np", "from numba import njit, prange",
-             "from functrace.backends.numba_cpu import scalar as _s", ""]
+    # a primitive's own expression may call math (every one functrace ships is overridden)
+    lines = ["import math"] * any("math." in b for b in body) + [
+        "import numpy as np", "from numba import njit, prange",
+        "from functrace.backends.numba_cpu import scalar as _s", ""]
     for variant, rng in (("par", "prange"), ("seq", "range")):
         parallel = "True" if variant == "par" else "False"
-        lines.append(f"@njit(parallel={parallel}, cache=True, fastmath={fastmath})")
+        # error_model="numpy": x / 0 gives inf or nan, as NumPy and JAX, not ZeroDivisionError
+        lines.append(f"@njit(parallel={parallel}, cache=True, fastmath={fastmath}, "
+                     "error_model='numpy')")
         lines.append(f"def kernel_{variant}({', '.join(['shape'] + params + outs)}):")
         ind = "    "
         lines += [ind + h for h in hoisted]
@@ -130,27 +140,27 @@ def _accumulator(reduction) -> tuple[np.dtype, object]:
     accumulate in float64 (a serial float32 sum over 50k terms would lose digits
     that NumPy's pairwise sum keeps), of integers in int64."""
     dtype = np.dtype(reduction.outvars[0].aval.dtype)
-    kind = reduction.primitive.name
+    prim = reduction.primitive
     floating = dtype.kind == "f"
-    if kind == "reduce_sum":
+    if prim is reduce_sum_p:
         return np.dtype(np.float64 if floating else np.int64), 0
     if floating:
-        return dtype, -np.inf if kind == "reduce_max" else np.inf
+        return dtype, -np.inf if prim is reduce_max_p else np.inf
     info = np.iinfo(dtype)
-    return dtype, info.min if kind == "reduce_max" else info.max
+    return dtype, info.min if prim is reduce_max_p else info.max
 
 
 def build_fused(step):
     """Returns ``(run, source)``; ``run(*input_values) -> list of outputs``."""
     # each external input is loaded either directly or through its broadcast_in_dim
     loads, preps = [], []
-    direct = {x for e in step.eqns if e.primitive.name != "broadcast_in_dim" for x in e.inputs}
+    direct = {x for e in step.eqns if e.primitive is not broadcast_in_dim_p for x in e.inputs}
     for k, v in enumerate(step.inputs):
         if v in direct:
             loads.append(v)
             preps.append((k, None))
     for eqn in step.eqns:
-        if eqn.primitive.name == "broadcast_in_dim" and eqn.inputs[0] in step.inputs:
+        if eqn.primitive is broadcast_in_dim_p and eqn.inputs[0] in step.inputs:
             loads.append(eqn.outvars[0])
             preps.append((step.inputs.index(eqn.inputs[0]), eqn.params))
     run_shape = step.shape if step.shape else (1,)

@@ -12,7 +12,7 @@ from ...compiler.registry import get_backend
 from ...lax.control_flow import cond_p, scan_p, while_p
 from ...transforms.checkpoint import checkpoint_p
 from ...transforms.custom import custom_jvp_call_p, custom_vjp_call_p
-from . import lowerings
+from .table import lowerings
 
 
 def _program(closed):

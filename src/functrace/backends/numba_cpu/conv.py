@@ -25,8 +25,8 @@ speed for ``C >= 32``. Where a GEMM per tap is too shallow (few input channels)
 and always for grad-filter, the taps of one chunk are copied into a ``(T*C, m)``
 block, an im2col that stays in cache, for one GEMM ``T*C`` deep (grad-filter:
 ``T*C`` wide, with the cotangent block position-major so that the GEMM is NN or
-TN; OpenBLAS ran the NT form, both operands position-contiguous, at 60-75% of
-their speed here).
+TN; OpenBLAS ran the NT form, both operands position-contiguous, markedly slower
+here; docs/performance.md).
 
 Numerics: float32 GEMMs as in the reference impl, summed in a different order
 (agreement to ~1e-6 relative to the output scale). Garbage positions multiply
@@ -60,7 +60,9 @@ import numpy as np
 
 from ...lax.convolution import conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p
 from ...transforms import tape_vjp
-from . import conv_direct, keep_freed_memory, lowerings, reference_lowering, winograd
+from . import conv_direct
+from .scratch import Scratch, with_scratch
+from .table import lowerings, reference_lowering
 
 # tuning knobs (module-level so benchmarks and tests can change them)
 CHUNK_BYTES = 1 << 20     # target size of a chunk's GEMM result / cotangent block
@@ -69,15 +71,11 @@ IM2COL_MAX_DEPTH = 64     # gather the taps into one block when C * kh * kw is a
 IM2COL_MAX_CHANNELS = 8   # ... or when C is at most this
 GRAD_FILTER_IM2COL = True  # grad-filter gathers taps whatever C (measured faster)
 # ... but keeps the cotangent channels-first (an NT GEMM) when the taps are few and the
-# outputs many: (32, 3, 32, 64) 2.07 -> 1.62 ms, (32, 8, 32, 64) 3.13 -> 2.56; with 32
-# outputs, (64, 1, 28, 32) and (64, 2, 28, 32), the transposed form stayed 20% faster
+# outputs many (64+); the thresholds and their measurements: docs/performance.md
 GRAD_FILTER_NT_MAX_DEPTH = 72
 GRAD_FILTER_NT_MIN_OUT = 64
 LAYOUT = None             # None: choose per equation; "cf" or "cl" forces one (tests)
 GEMM = "auto"             # "auto": CBLAS of NumPy's OpenBLAS if found; "numpy": np.matmul
-WINOGRAD = False          # True: 3x3 stride-1 convs and input gradients via winograd.py
-#                           (off: interleaved A/B runs measured it at best 3% faster and up
-#                           to 38% slower once glibc stopped page-faulting GEMM outputs)
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -119,7 +117,7 @@ def blas_threads(n):
 
     Programs with direct convolutions run their BLAS calls on one thread: OpenBLAS's
     threads spin after each call and fought the kernels' ``prange`` for the two cores
-    (small CNN step 32 ms with 2 BLAS threads, 14 ms with 1, PyTorch 17-22 ms).
+    (docs/performance.md, "Thread pools").
     """
     blas = _find_cblas()
     if blas is None or blas.set_threads is None:
@@ -293,20 +291,6 @@ class _Geometry:
                 self.hc, self.wc)
 
 
-class _Scratch:
-    """Buffers reused across calls, keyed by name, shape and dtype."""
-
-    def __init__(self):
-        self.bufs = {}
-
-    def get(self, name, shape, dtype):
-        key = (name, tuple(shape), np.dtype(dtype))
-        buf = self.bufs.get(key)
-        if buf is None:
-            buf = self.bufs[key] = np.empty(shape, dtype)
-        return buf
-
-
 # ---------------------------------------------------------------------------
 # the three kernels
 
@@ -333,7 +317,7 @@ class _Plan:
         self.g, self.cl, self.dtype = g, cl, np.dtype(dtype)
         self.kern = _kernels()
         self.gemm = _Gemm(dtype)
-        self._free = [_Scratch()]  # scratch sets not in use (one unless calls overlap)
+        self._free = [Scratch()]  # scratch sets not in use (one unless calls overlap)
         self.t = len(g.taps)
         self.im2col = im2col and self.t > 1
         rows = max(1, chunk_bytes // (g.ws * width * self.dtype.itemsize))
@@ -341,22 +325,8 @@ class _Plan:
         self.cols = (self.chunks[0][1] - self.chunks[0][0]) * g.ws   # positions a chunk
 
     def wrap(self, body):
-        """``run(*args)``: ``body(scratch, *args)`` with a scratch set of its own, reused
-        by later calls (a call overlapping another one, from another thread, gets a
-        second set)."""
-        free = self._free
-
-        def run(*args):
-            try:
-                sc = free.pop()
-            except IndexError:
-                sc = _Scratch()
-            try:
-                return body(sc, *args)
-            finally:
-                free.append(sc)
-
-        return run
+        """``body(scratch, *args)`` as ``run(*args)``; the plan's kernels share scratch sets."""
+        return with_scratch(body, self._free)
 
     def buf(self, sc, name, channels):
         """A buffer of the wide layout: ``(phases, lbuf, ch)`` or ``(phases, ch, lbuf)``."""
@@ -472,7 +442,7 @@ def _grad_filter_kernel(g, cl, nd, lspec, rspec, ospec, rhs_shape, dtype):
     kern, gemm, c, o, kh, kw, tc = pl.kern, pl.gemm, g.c, g.o, g.kh, g.kw, g.c * pl.t
     # the cotangent block is position-major (m, O) except for per-tap GEMMs channels-first:
     # with the gathered taps that makes the GEMM an NN (channels-first) or TN one; NT
-    # (both operands position-contiguous) ran at 60-75% of their speed in OpenBLAS here
+    # (both operands position-contiguous) ran markedly slower in OpenBLAS here
     d_cl = cl or pl.im2col
     # ... except when the gathered taps are few (first layers): the GEMM is then tiny and
     # transposing the whole cotangent into position-major blocks is what costs
@@ -616,8 +586,6 @@ def _dims(eqn):
 
 
 def lower_conv_general_dilated(eqn):
-    if WINOGRAD and (run := winograd.forward_kernel(eqn)) is not None:
-        return run
     lhs, rhs = (v.aval for v in eqn.inputs)
     out = eqn.outvars[0].aval
     if eqn.params.get("preferred_element_type") not in (None, lhs.dtype):
@@ -649,8 +617,6 @@ def lower_conv_grad_filter(eqn):
 
 
 def lower_conv_grad_input(eqn):
-    if WINOGRAD and (run := winograd.grad_input_kernel(eqn)) is not None:
-        return run
     ct, rhs = (v.aval for v in eqn.inputs)
     out = eqn.outvars[0].aval
     lhs_shape = eqn.params["lhs_shape"]
@@ -672,4 +638,3 @@ lowerings[conv_grad_input_p] = lower_conv_grad_input
 for _p in (conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p):
     tape_vjp.eager_lowerings[_p] = lowerings[_p]
 tape_vjp.blas_threads = blas_threads
-tape_vjp.before_first_kernel = keep_freed_memory

@@ -16,7 +16,7 @@ while every ``(tap, channel)`` product is accumulated into it
 
 When: float32, 1-D/2-D, at least ``MIN_OUT`` channels along the vectors (the input
 gradient of a first layer with 1-3 input channels stays on the GEMM path; its forward
-and filter gradient, 16-64 outputs, are 2-5x faster here), rows at least 3 pixels
+and filter gradient, 16-64 outputs, are faster here), rows at least 3 pixels
 wide, and a host with AVX-512
 (``host_ok``): on AVX2 a ``<16 x float>`` is two ``ymm`` registers and the 16
 accumulators no longer fit the 16 registers. ``MODE`` forces the kernel on or off
@@ -33,13 +33,12 @@ import importlib
 
 import numpy as np
 
+from .scratch import with_scratch
+
 MODE = "auto"       # "auto": AVX-512 hosts only; "on": always; "off": never
 MIN_OUT = 8         # channels the tiles vectorise: forward's outputs (also for the filter
-#                     gradient), and the forward's inputs for the input gradient. Measured
-#                     interleaved with the GEMM path (ms, direct / GEMM): forward (32, 3, 32,
-#                     64) 0.73 / 3.66, (64, 1, 28, 32) 0.44 / 1.29; filter gradient 0.97 /
-#                     4.60 and 0.76 / 1.81; input gradient of (64, 1, 28, 32) 3.60 / 1.87
-#                     (1 of 16 lanes used), of (32, 3, 32, 64) 4.0 / 3.8
+#                     gradient), and the forward's inputs for the input gradient; chosen
+#                     by measurement against the GEMM path (docs/performance.md)
 MIN_WIDTH = 3       # output (forward) or input (input gradient) row width
 RUN_PIXELS = 512    # filter gradient: output pixels per run (the cotangent block in L2)
 
@@ -113,17 +112,6 @@ def unblock_filter(flat, t, c, op, starts, vecs):
     return wt
 
 
-class _Scratch:
-    def __init__(self):
-        self.bufs = {}
-
-    def get(self, name, shape):
-        buf = self.bufs.get((name, shape))
-        if buf is None:
-            buf = self.bufs[(name, shape)] = np.empty(shape, np.float32)
-        return buf
-
-
 class _Conv:
     """One stride-``(sh, sw)`` convolution of a ``(N, C, H, W)`` input (the rows and
     columns ``[h0, h0 + hc) x [w0, w0 + wc)`` kept, padded by ``lo``) giving ``(OH, OW)``
@@ -182,27 +170,16 @@ class _Conv:
                               self.blk_v)
 
 
-def _wrap(body):
-    free = [_Scratch()]
-
-    def run(*args):
-        try:
-            sc = free.pop()
-        except IndexError:
-            sc = _Scratch()
-        try:
-            return body(sc, *args)
-        finally:
-            free.append(sc)
-
-    run.one_blas_thread = True  # the program runs its BLAS calls on one thread (conv.py)
-    return run
-
-
 # ---------------------------------------------------------------------------
 # the lowerings' entry points (``conv.py``): a kernel, or None where it does not apply
 
 _F32 = np.dtype(np.float32)
+
+
+def _wrap(body):
+    run = with_scratch(body)
+    run.one_blas_thread = True  # the program runs its BLAS calls on one thread (conv.py)
+    return run
 
 
 def _canonical(x, spec, nd):

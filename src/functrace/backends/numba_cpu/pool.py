@@ -6,7 +6,7 @@ Fast path: a rank-4 float array pooled over two adjacent spatial axes, NCHW
 dilation, any strides, windows of at most ``MAX_WINDOW`` elements. Each window
 size gets its own loop with the window unrolled into registers and every choice
 made with ``scalar.select`` (no branches: on random data the branchy loop paid
-a misprediction per element and ran 4x slower than NumPy). Other geometries use
+a misprediction per element and lost to NumPy; docs/performance.md). Other geometries use
 the reference impl.
 
 Selection follows the reference exactly: scan the window in row-major order,
@@ -30,7 +30,7 @@ from ...lax.windowed import (
     select_and_scatter_add_p,
 )
 from ...transforms import tape_vjp
-from . import lowerings, program_rewrites, reference_lowering
+from .table import lowerings, program_rewrites, reference_lowering
 
 MAX_WINDOW = 64  # unrolled window elements; larger windows use the reference impl
 
@@ -187,7 +187,7 @@ def lower_select_and_scatter_add(eqn):
     def run(source, x):
         x = np.ascontiguousarray(x)
         out = alloc(x.shape, dtype)
-        # the NaN bookkeeping halves the loop's speed; a max() finds NaNs in 0.1 ms/8 MB
+        # the NaN bookkeeping halves the loop's speed, and a max() that finds NaNs is cheap
         kernel = exact if np.isnan(x.max()) else fast
         kernel(_as_canonical(layout, np.ascontiguousarray(source, dtype)),
                _as_canonical(layout, x), _as_canonical(layout, out))

@@ -12,7 +12,7 @@ call pays one host-to-device copy of its inputs and one device-to-host copy of
 its outputs. That keeps the API identical to the CPU backend's (results are
 plain NumPy arrays) at the price of the transfers, which dominate tiny programs.
 
-Primitives without a device kernel run on the host (``table.HOST_LOWERED``).
+Primitives without a device kernel run on the host (``table.host_lowering``).
 Without a GPU, ``NUMBA_ENABLE_CUDASIM=1`` (set before Numba is imported) runs
 the same kernels in Numba's simulator: slowly, for tests with small shapes.
 """
@@ -26,13 +26,13 @@ import numpy as np
 from numba import config as numba_config
 from numba import cuda
 
-from ...compiler.fusion import FUSIBLE, Step
+from ...compiler.fusion import Step
 from ...compiler.registry import register_backend
 from ...core.jaxpr import Literal
 from ...errors import FunctraceError
 from . import conv, ops, pool  # noqa: F401 - they register their lowerings
 from .codegen import build_fused
-from .table import HOST_LOWERED, host_lowering, lowerings, to_device
+from .table import has_lowering, host_lowering, lowerings, to_device
 
 SIMULATOR = bool(getattr(numba_config, "ENABLE_CUDASIM", False))
 
@@ -40,13 +40,7 @@ SIMULATOR = bool(getattr(numba_config, "ENABLE_CUDASIM", False))
 warnings.filterwarnings("ignore", message=r"Grid size \d+ will likely result in GPU "
                         "under-utilization")
 
-__all__ = ["HOST_LOWERED", "SIMULATOR", "NumbaCudaBackend", "has_lowering", "lowerings"]
-
-
-def has_lowering(prim) -> bool:
-    """Whether the backend lowers ``prim``: a kernel, a fused kernel or a deliberate
-    host fallback (a test checks every primitive)."""
-    return prim in lowerings or prim.name in FUSIBLE or prim.name in HOST_LOWERED
+__all__ = ["SIMULATOR", "NumbaCudaBackend", "has_lowering", "lowerings"]
 
 
 def check_available() -> None:

@@ -24,16 +24,10 @@ from ...core.jaxpr import Literal
 from . import memory
 from .kernels import DISPATCHERS, THREADS, blocks, contiguous_strides, flat, registered
 
-# how CUDA kernels spell the math functions (see compiler/scalar_expr.py)
-_FUNCTIONS = {"max": "_s.maximum({0}, {1})", "min": "_s.minimum({0}, {1})",
-              "sign": "_s.sign({0})", "floor": "math.floor({0})", "ceil": "math.ceil({0})",
-              "exp": "math.exp({0})", "log": "math.log({0})", "log1p": "math.log1p({0})",
-              "expm1": "math.expm1({0})", "sqrt": "math.sqrt({0})",
-              "rsqrt": "(1.0 / math.sqrt({0}))", "tanh": "math.tanh({0})",
-              "logistic": "_s.logistic({0})", "sin": "math.sin({0})", "cos": "math.cos({0})",
-              "erf": "math.erf({0})", "is_finite": "_s.is_finite({0})",
-              "idiv": "_s.idiv({0}, {1})", "irem": "_s.irem({0}, {1})",
-              "fmod": "_s.fmod({0}, {1})"}
+# where CUDA kernels differ from the primitives' own expressions (compiler/scalar_expr.py),
+# and the integer helpers
+_FUNCTIONS = {"is_finite": "_s.is_finite({0})", "idiv": "_s.idiv({0}, {1})",
+              "irem": "_s.irem({0}, {1})", "fmod": "_s.fmod({0}, {1})"}
 
 
 

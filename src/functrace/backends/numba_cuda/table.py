@@ -3,8 +3,11 @@
 ``lowerings[prim](eqn) -> run`` where ``run(*device_arrays) -> [device arrays]``.
 Primitives without a device kernel run on the host: their inputs are copied to
 the host, the primitive's NumPy reference impl runs, and the result is copied
-back (``host_lowering``). They are listed in ``HOST_LOWERED`` so that the "every
-primitive has a lowering on every backend" test sees the choice is deliberate.
+back (``host_lowering``). That is deliberate for the primitives marked
+``impl_fallback`` (index/random/sort/bit manipulations, rare in a training step and
+cheap to round-trip at small sizes; collectives, which run MPI on host buffers;
+higher-order primitives, whose impl interprets their jaxpr) and for elementwise ones
+outside a fused kernel (complex dtypes); ``has_lowering`` says so.
 A lowering may also fall back to the host for parameters its kernel does not
 cover (integer matmuls, 3-D convolutions, ``batch_group_count > 1``, ...).
 """
@@ -13,29 +16,16 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...compiler.registry import lowers
 from ...core.trace import impl_rules
 from . import memory
 
 lowerings: dict = {}
 
-# primitives run on the host on purpose: index/random/sort/bit manipulations
-# that are rare in a training step and cheap to round-trip at small sizes.
-HOST_LOWERED = {
-    "reduce_prod", "reduce_and", "reduce_or", "argmax", "argmin", "cumsum", "concatenate",
-    "pad", "dynamic_slice", "dynamic_update_slice", "gather", "scatter", "scatter-add",
-    "scatter-mul", "scatter-min", "scatter-max", "iota", "full",
-    "select_and_gather_add", "custom_lin", "threefry2x32", "shift_left",
-    "shift_right_logical", "shift_right_arithmetic", "bitcast_convert_type",
-    "population_count", "stable_argsort", "real", "imag", "complex", "conj",
-    # cross-process collectives: MPI on host buffers; the axis collectives (psum...) are
-    # rewritten by pmap/vmap and reach a program only outside their axis (their impl says so)
-    "process_allreduce", "process_allgather", "psum", "pmax", "pmin", "all_gather",
-    "psum_scatter", "ppermute", "all_to_all", "axis_index",
-    # higher-order primitives run their reference impl (a jaxpr interpreter) on the host
-    "cond", "while", "scan", "remat2",
-    # jit inlines these before lowering (compiler.nested.inline_calls)
-    "custom_jvp_call", "custom_vjp_call",
-}
+
+def has_lowering(prim) -> bool:
+    """Whether the CUDA backend lowers ``prim`` (``compiler.registry.lowers``)."""
+    return lowers(prim, lowerings)
 
 
 def to_host(x) -> np.ndarray:

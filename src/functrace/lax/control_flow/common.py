@@ -94,3 +94,16 @@ def stack(rows, aval: ShapedArray, length: int) -> np.ndarray:
     for i, r in enumerate(rows):
         out[i] = r
     return out
+
+
+def carry_fixpoint(carry: list, carry_out) -> list:
+    """The least flags of a loop's carry (nonzero tangent, batched, unknown) that one
+    trip through the body keeps: ``carry_out(carry)`` gives the flags of the body's carry
+    outputs, and a carry is flagged if its input or its output is. Flags only turn on,
+    so ``len(carry) + 1`` trips suffice."""
+    for _ in range(len(carry) + 1):
+        new = [a or b for a, b in zip(carry, carry_out(carry), strict=True)]
+        if new == carry:
+            break
+        carry = new
+    return carry

@@ -42,7 +42,8 @@ from .common import abstractify, trace_fun, types_str
 
 __all__ = ["cond", "cond_p", "switch"]
 
-cond_p = Primitive("cond", multiple_results=True)
+# a backend with no lowering for it runs its impl, a jaxpr interpreter (impl_fallback)
+cond_p = Primitive("cond", multiple_results=True, impl_fallback=True)
 
 
 class _NoOperand:
@@ -51,6 +52,16 @@ class _NoOperand:
 
 
 _no_operand = _NoOperand()
+
+
+def _operands_of(who: str, operands: tuple, operand) -> tuple:
+    """The branch operands, given positionally or (JAX's older form) as ``operand=``."""
+    if operand is _no_operand:
+        return operands
+    if operands:
+        raise TransformError(f"lax.{who}: pass the operands positionally or with operand=, "
+                             "not both")
+    return (operand,)
 
 
 def _join_consts(jaxprs, consts_list):
@@ -124,11 +135,7 @@ def cond(pred, true_fun, false_fun, *operands, operand=_no_operand):
         >>> ft.lax.cond(3.0 > 0, lambda x: x + 1.0, lambda x: x - 1.0, 2.0)
         array(3., dtype=float32)
     """
-    if operand is not _no_operand:
-        if operands:
-            raise TransformError("lax.cond: pass the operands positionally or with operand=, "
-                                 "not both")
-        operands = (operand,)
+    operands = _operands_of("cond", operands, operand)
     aval = _scalar_index("cond", pred, "predicate (pred)")
     if aval.dtype != np.bool_:
         if aval.dtype.kind in "iu":
@@ -150,11 +157,7 @@ def switch(index, branches, *operands, operand=_no_operand):
         >>> ft.lax.switch(1, [lambda x: x, lambda x: 2.0 * x, lambda x: 3.0 * x], 5.0)
         array(10., dtype=float32)
     """
-    if operand is not _no_operand:
-        if operands:
-            raise TransformError("lax.switch: pass the operands positionally or with "
-                                 "operand=, not both")
-        operands = (operand,)
+    operands = _operands_of("switch", operands, operand)
     branches = tuple(branches)
     if not branches:
         raise TransformError("lax.switch: branches must be a non-empty sequence of functions")

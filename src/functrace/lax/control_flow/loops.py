@@ -40,12 +40,13 @@ from ..reductions import reduce_or
 from ..shape_ops import broadcast_in_dim, convert_element_type, reshape
 from ..slicing import concatenate
 from ..slicing import slice as lax_slice
-from .common import abstractify, check_carry, loop_avals, trace_fun, types_str
+from .common import abstractify, carry_fixpoint, check_carry, loop_avals, trace_fun, types_str
 from .scan import scan
 
 __all__ = ["fori_loop", "map", "while_loop", "while_p"]
 
-while_p = Primitive("while", multiple_results=True)
+# a backend with no lowering for it runs its impl, a jaxpr interpreter (impl_fallback)
+while_p = Primitive("while", multiple_results=True, impl_fallback=True)
 
 
 def _trace_while(cond_fun, body_fun, leaves, tree):
@@ -211,12 +212,7 @@ def _while_jvp(primals, tangents, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_
     nz = [not isinstance(t, Zero) for t in tangents]
     _, bc_nz, carry_nz = _split(nz, cond_nconsts, body_nconsts)
     n = len(carry_nz)
-    for _ in range(n + 1):
-        out_nz = jvp_jaxpr(body_jaxpr, bc_nz + carry_nz, carry_nz)[1]
-        new = [a or b for a, b in zip(carry_nz, out_nz, strict=True)]
-        if new == carry_nz:
-            break
-        carry_nz = new
+    carry_nz = carry_fixpoint(carry_nz, lambda c: jvp_jaxpr(body_jaxpr, bc_nz + c, c)[1])
     body_jvp, _ = jvp_jaxpr(body_jaxpr, bc_nz + carry_nz, carry_nz)
     nb, kb, kc = body_nconsts, sum(bc_nz), sum(carry_nz)
     m = nb + n
@@ -246,6 +242,7 @@ def _while_batch(args, dims, *, cond_jaxpr, body_jaxpr, cond_nconsts, body_ncons
     cc_b, bc_b, carry_b = _split(b, cond_nconsts, body_nconsts)
     n = len(carry_b)
     pred_b = False
+    # not carry_fixpoint: a batched predicate batches every carry, so it joins the fixpoint
     for _ in range(n + 2):
         pred_b = batch_jaxpr(cond_jaxpr, size, cc_b + carry_b, False)[1][0]
         if pred_b:
@@ -301,13 +298,8 @@ def _while_partial_eval(trace, tracers, *, cond_jaxpr, body_jaxpr, cond_nconsts,
                   body_nconsts=body_nconsts)
     uk = [not t.pval.is_known for t in tracers]
     cc_uk, bc_uk, carry_uk = _split(uk, cond_nconsts, body_nconsts)
-    n = len(carry_uk)
-    for _ in range(n + 1):
-        out_uk = partial_eval_jaxpr(body_jaxpr, bc_uk + carry_uk, carry_uk)[2]
-        new = [a or b for a, b in zip(carry_uk, out_uk, strict=True)]
-        if new == carry_uk:
-            break
-        carry_uk = new
+    carry_uk = carry_fixpoint(carry_uk,
+                              lambda c: partial_eval_jaxpr(body_jaxpr, bc_uk + c, c)[2])
     cond_known, _, cond_out_uk, _ = partial_eval_jaxpr(cond_jaxpr, cc_uk + carry_uk, False)
     if cond_out_uk[0] or all(carry_uk):
         return trace.stage(while_p, tracers, params)

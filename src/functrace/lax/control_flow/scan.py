@@ -54,11 +54,12 @@ from ...transforms.higher_order import (
 )
 from ...transforms.partial_eval import partial_eval_rules
 from ...tree_util import tree_flatten, tree_unflatten
-from .common import abstractify, check_carry, loop_avals, trace_fun, types_str
+from .common import abstractify, carry_fixpoint, check_carry, loop_avals, trace_fun, types_str
 
 __all__ = ["scan", "scan_p"]
 
-scan_p = Primitive("scan", multiple_results=True)
+# a backend with no lowering for it runs its impl, a jaxpr interpreter (impl_fallback)
+scan_p = Primitive("scan", multiple_results=True, impl_fallback=True)
 
 
 def _xs_length(xs_leaves, length):
@@ -222,12 +223,8 @@ def _scan_jvp(primals, tangents, *, jaxpr, length, reverse, num_consts, num_carr
     nz = [not isinstance(t, Zero) for t in tangents]
     c_nz, carry_nz, x_nz = _split3(nz, num_consts, num_carry)
     n_ys = len(jaxpr.out_avals) - num_carry
-    for _ in range(num_carry + 1):
-        _, out_nz = jvp_jaxpr(jaxpr, c_nz + carry_nz + x_nz, carry_nz + [False] * n_ys)
-        new = [a or b for a, b in zip(carry_nz, out_nz[:num_carry], strict=True)]
-        if new == carry_nz:
-            break
-        carry_nz = new
+    carry_nz = carry_fixpoint(carry_nz, lambda c: jvp_jaxpr(
+        jaxpr, c_nz + c + x_nz, c + [False] * n_ys)[1][:num_carry])
     jvp, out_nz = jvp_jaxpr(jaxpr, c_nz + carry_nz + x_nz, carry_nz + [False] * n_ys)
     nc, nx = num_consts, len(x_nz)
     k1, k2, k3 = sum(c_nz), sum(carry_nz), sum(x_nz)
@@ -277,12 +274,8 @@ def _scan_batch(args, dims, *, jaxpr, length, reverse, num_consts, num_carry, un
     b = [d is not not_mapped for d in dims]
     c_b, carry_b, x_b = _split3(b, num_consts, num_carry)
     n_ys = len(jaxpr.out_avals) - num_carry
-    for _ in range(num_carry + 1):
-        _, out_b = batch_jaxpr(jaxpr, size, c_b + carry_b + x_b, carry_b + [False] * n_ys)
-        new = [p or q for p, q in zip(carry_b, out_b[:num_carry], strict=True)]
-        if new == carry_b:
-            break
-        carry_b = new
+    carry_b = carry_fixpoint(carry_b, lambda c: batch_jaxpr(
+        jaxpr, size, c_b + c + x_b, c + [False] * n_ys)[1][:num_carry])
     batched, out_b = batch_jaxpr(jaxpr, size, c_b + carry_b + x_b, carry_b + [False] * n_ys)
     consts, carry, xs = _split3(args, num_consts, num_carry)
     c_d, carry_d, x_d = _split3(dims, num_consts, num_carry)
@@ -323,12 +316,8 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, length, reverse, num_consts, nu
     uk = [not t.pval.is_known for t in tracers]
     c_uk, carry_uk, x_uk = _split3(uk, num_consts, num_carry)
     n_ys = len(jaxpr.out_avals) - num_carry
-    for _ in range(num_carry + 1):
-        out_uk = partial_eval_jaxpr(jaxpr, c_uk + carry_uk + x_uk, carry_uk + [False] * n_ys)[2]
-        new = [a or b for a, b in zip(carry_uk, out_uk[:num_carry], strict=True)]
-        if new == carry_uk:
-            break
-        carry_uk = new
+    carry_uk = carry_fixpoint(carry_uk, lambda c: partial_eval_jaxpr(
+        jaxpr, c_uk + c + x_uk, c + [False] * n_ys)[2][:num_carry])
     known, unknown, out_uk, nres = partial_eval_jaxpr(jaxpr, c_uk + carry_uk + x_uk,
                                                       carry_uk + [False] * n_ys)
     if out_uk[:num_carry] != carry_uk:

@@ -1,38 +1,32 @@
-"""Winograd F(2x2, 3x3) for 3x3, stride-1 convolutions and their input gradients.
+"""Winograd F(2x2, 3x3) for 3x3, stride-1 convolutions and their input gradients
+(experimental: off unless ``enable()`` is called).
 
 Lavin & Gray (2016): each 4x4 input tile ``d`` and each 3x3 filter ``g`` are
 transformed (``V = B^T d B``, ``U = G g G^T``), multiplied elementwise and summed
 over input channels -- 16 independent GEMMs ``(O, C) @ (C, tiles)`` -- and
 transformed back to a 2x2 output tile (``Y = A^T M A``). That is 16 multiplies per
-4 outputs instead of 36: the GEMMs, which bound a GEMM-based convolution on this
-CPU (OpenBLAS's sgemm already runs near the core's FMA peak), do 2.25x less work.
+4 outputs instead of 36: the GEMMs do 2.25x less work.
 
 ``conv_grad_input`` of a 3x3 stride-1 convolution is itself one: the cotangent,
 padded by ``2 - pad``, correlated with the filter flipped in space and with its
 channel axes swapped.
 
-Off by default (``conv.WINOGRAD``): in interleaved A/B runs after the backend
-started keeping freed memory (so the GEMM path no longer page-faults its
-outputs), Winograd was 3% faster on (32, 256, 8, 256) and 17-38% slower on the
-small CNN's (64, 32, 14, 64). It is kept, tested, as the base of a cache-blocked
-version (transform, GEMM and inverse-transform a block of tiles at a time, with
-the blocks spread over both cores), which is what would make it pay.
+Why it is not on the default path: the transforms are serial and unblocked, and
+they cost about what the GEMMs save; against the CPU backend's direct kernels
+(``backends/numba_cpu/conv_direct.py``) it loses on the benchmark shapes
+(docs/performance.md, "Winograd"). It is kept, tested, as the base of a
+cache-blocked version (transform, GEMM and inverse-transform a block of tiles at a
+time, with the blocks spread over both cores), which is what would make it pay.
 
-When it pays: the transformed tiles are 4x the input and the GEMM results 4x the
+When it applies: the transformed tiles are 4x the input and the GEMM results 4x the
 output, so unless both fit in the last-level cache (``MAX_TRANSFORMED_BYTES``) the
-transforms turn a compute-bound convolution into a memory-bound one. Measured on
-the 2-core benchmark machine (ms, GEMM path / Winograd, forward and input
-gradient): (64, 32, 14, 64) 3.9/2.8 and 4.5/4.1; (32, 256, 8, 256) 7.7/7.4 and
-8.0/7.9; (32, 64, 32, 64), 67 MB of tiles, 8.2/9.8 and 8.3/9.7. The weight
-gradient as F(3x3, 2x2) was 1.2-2.5x slower than the GEMM path everywhere and was
-dropped.
-
-Used for float32/float64 2-D convolutions with NCHW/OIHW/NCHW or NHWC/HWIO/NHWC
-dimension numbers, no dilation or groups, padding in ``[0, 2]``, and at least
-``MIN_CHANNELS`` input and output channels (below that the GEMMs are too shallow to
-pay for the transforms). Numerics: the transforms add and subtract (and halve, in
-``G``) values, so results agree with direct convolution to a few float32 ulps of
-the output scale.
+transforms turn a compute-bound convolution into a memory-bound one; such calls keep
+the default lowering. Used for float32/float64 2-D convolutions with NCHW/OIHW/NCHW
+or NHWC/HWIO/NHWC dimension numbers, no dilation or groups, padding in ``[0, 2]``,
+and at least ``MIN_CHANNELS`` input and output channels (below that the GEMMs are too
+shallow to pay for the transforms). Numerics: the transforms add and subtract (and
+halve, in ``G``) values, so results agree with direct convolution to a few float32
+ulps of the output scale.
 """
 
 from __future__ import annotations
@@ -41,6 +35,9 @@ import importlib
 import threading
 
 import numpy as np
+
+from ..backends.numba_cpu import lowerings
+from ..lax.convolution import conv_general_dilated_p, conv_grad_input_p
 
 MIN_CHANNELS = 16
 MAX_TRANSFORMED_BYTES = 20 << 20  # transformed tiles + GEMM results, per call
@@ -198,3 +195,47 @@ def grad_input_kernel(eqn):
 
     return run
 
+
+# ---------------------------------------------------------------------------
+# switching it on: the CPU backend's lowerings of the two primitives are wrapped
+
+def _or_default(kernel, default):
+    def lower(eqn):
+        run = kernel(eqn)
+        return default(eqn) if run is None else run
+    return lower
+
+
+_DEFAULT: dict = {}  # the CPU backend's own lowerings while Winograd is enabled
+
+
+def enable(on: bool = True) -> None:
+    """Routes the convolutions and input gradients that Winograd applies to through it,
+    in programs that ``jit`` compiles from now on (``on=False``: back to the default
+    lowerings). Programs compiled before keep their kernels.
+
+    Example:
+        >>> enable(); enable(False)
+        >>> lowerings[conv_general_dilated_p].__module__
+        'functrace.backends.numba_cpu.conv'
+    """
+    if on and not _DEFAULT:
+        for prim, kernel in ((conv_general_dilated_p, forward_kernel),
+                             (conv_grad_input_p, grad_input_kernel)):
+            _DEFAULT[prim] = lowerings[prim]
+            lowerings[prim] = _or_default(kernel, _DEFAULT[prim])
+    elif not on:
+        lowerings.update(_DEFAULT)
+        _DEFAULT.clear()
+
+
+def lower_conv_general_dilated(eqn):
+    """The Winograd kernel of a ``conv_general_dilated`` equation, else the default one."""
+    return _or_default(forward_kernel, _DEFAULT.get(conv_general_dilated_p,
+                                                    lowerings[conv_general_dilated_p]))(eqn)
+
+
+def lower_conv_grad_input(eqn):
+    """The Winograd kernel of a ``conv_grad_input`` equation, else the default one."""
+    return _or_default(grad_input_kernel, _DEFAULT.get(conv_grad_input_p,
+                                                       lowerings[conv_grad_input_p]))(eqn)

@@ -13,7 +13,7 @@ OpenBLAS's threads).
 import numpy as np
 from numba import njit
 
-from .numba_cache import ensure_numba_can_cache
+from ..backends.numba_cpu.numba_cache import ensure_numba_can_cache
 
 ensure_numba_can_cache(__file__)  # before the first cache=True kernel
 
