@@ -1,8 +1,8 @@
 """Runs every benchmark and prints times and ratios (functrace / PyTorch, functrace / JAX).
 
 Usage: ``python -m benchmarks [--quick] [--only conv,pool,...]`` (sections: overhead,
-dispatch, fused, pool, conv, convpass, cnn, vgg, cnn_stax, vgg_stax, compile, memory,
-distributed, control). For numbers comparable to users' machines, unset
+dispatch, fused, pool, conv, convpass, cnn, vgg, cnn_stax, vgg_stax, eager, compile,
+memory, distributed, control). For numbers comparable to users' machines, unset
 OPENBLAS_CORETYPE (see docs/performance.md): ``env -u OPENBLAS_CORETYPE python -m benchmarks``.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 import functrace as ft
 from functrace import lax
 
-from . import distributed, models
+from . import distributed, eager, models
 from .control import bench_control
 from .conv import bench_conv_passes
 from .dispatch import bench_dispatch
@@ -265,8 +265,8 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples")
     parser.add_argument("--only", default="", help="comma list: conv,convpass,pool,fused,cnn,"
-                        "vgg,cnn_stax,vgg_stax,overhead,dispatch,compile,memory,distributed,"
-                        "control")
+                        "vgg,cnn_stax,vgg_stax,overhead,dispatch,eager,compile,memory,"
+                        "distributed,control")
     args = parser.parse_args(argv)
     repeat = 5 if args.quick else 15
     only = set(filter(None, args.only.split(",")))
@@ -286,6 +286,7 @@ def main(argv=None):
                                                  repeat)),
             ("vgg_stax", lambda: bench_stax_step("VGG-style stax step (NHWC)", models.VGG_STYLE,
                                                  max(3, repeat // 3))),
+            ("eager", lambda: (eager.bench_eager_grad(), eager.bench_eager_stax())),
             ("compile", bench_first_call), ("memory", bench_memory),
             ("distributed", lambda: ROWS.extend(
                 (name, t, None, None, None) for name, t, _ in distributed.run())),

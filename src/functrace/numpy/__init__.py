@@ -18,11 +18,13 @@ from __future__ import annotations
 
 import numpy as _np
 
+from .. import lax as _lax
 from ..core.avals import finfo
 from ..core.avals import is_python_scalar as _is_python_scalar
 from ..core.trace import Tracer as _Tracer
 from ..core.trace import array_methods as _array_methods
 from ..errors import FunctraceError as _FunctraceError
+from ..transforms import tape as _tape
 from . import fft, linalg
 from .arrange import (
     array_split,
@@ -534,6 +536,11 @@ _methods.update({
     "at": _IndexUpdateHelper,
 })
 _array_methods.update(_methods)
+# operators that are one primitive when both operands have one float dtype and one shape
+_tape.fast_operators.update({
+    "__add__": _lax.add_p, "__radd__": _lax.add_p, "__sub__": _lax.sub_p,
+    "__rsub__": _lax.sub_p, "__mul__": _lax.mul_p, "__rmul__": _lax.mul_p,
+    "__truediv__": _lax.div_p, "__rtruediv__": _lax.div_p, "__neg__": _lax.neg_p})
 del _name, _fn
 
 bool = _np.bool_  # noqa: A001 - jax.numpy's name; defined last, after the code above

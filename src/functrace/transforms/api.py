@@ -16,6 +16,7 @@ from ..core.avals import canonicalize_value, float0
 from ..core.trace import Tracer, eval_jaxpr, get_aval
 from ..errors import TransformError
 from ..tree_util import tree_flatten, tree_unflatten
+from . import tape
 from .ad import (
     UndefPrimal,
     Zero,
@@ -181,7 +182,8 @@ def vjp(fun, *primals, has_aux: bool = False):
     for i, p in enumerate(p_leaves):
         check_array_leaf(p, f"vjp: argument leaf {i}")
     flat_fun, store = flatten_fun(fun, in_tree, has_aux)
-    lin = _linearize_flat(flat_fun, p_leaves)
+    on_tape = tape.usable(p_leaves)  # eager: record a tape instead of a linear jaxpr
+    lin = tape.linearize(flat_fun, p_leaves) if on_tape else _linearize_flat(flat_fun, p_leaves)
     n = store["n_out"]
     out_tree = store["out_tree"]
     out = tree_unflatten(out_tree, lin.primals_out[:n])
@@ -195,9 +197,12 @@ def vjp(fun, *primals, has_aux: bool = False):
                for i, (c, a) in enumerate(zip(ct_leaves, lin.out_tangent_avals[:n], strict=True))]
         cts = cts + [Zero(a) for a in lin.out_tangent_avals[n:]]
         cts_nz = [c for c, z in zip(cts, lin.zero_mask, strict=True) if not z]
-        undef = [UndefPrimal(tangent_aval(get_aval(p)))
-                 for p, d in zip(p_leaves, lin.diff, strict=True) if d]
-        cts_in = iter(backward_pass(lin.jaxpr, lin.residuals, undef, cts_nz))
+        if on_tape:
+            cts_in = iter(lin.backward(cts_nz))
+        else:
+            undef = [UndefPrimal(tangent_aval(get_aval(p)))
+                     for p, d in zip(p_leaves, lin.diff, strict=True) if d]
+            cts_in = iter(backward_pass(lin.jaxpr, lin.residuals, undef, cts_nz))
         res = [instantiate_zeros(next(cts_in)) if d else zeros_like_aval(get_aval(p))
                for p, d in zip(p_leaves, lin.diff, strict=True)]
         return tree_unflatten(in_tree, res)
@@ -274,6 +279,10 @@ def value_and_grad(fun, argnums=0, has_aux: bool = False, holomorphic: bool = Fa
 
     @functools.wraps(fun)
     def value_and_grad_f(*args, **kwargs):
+        if not holomorphic and not allow_int:  # eager: on a tape
+            fast = tape.value_and_grad(fun, argnums, has_aux, args, kwargs)
+            if fast is not None:
+                return fast
         nums = argnums_tuple(fun, argnums, len(args), "grad")
         f_partial, diff_args = argnums_partial(fun, nums, args, kwargs)
         _check_grad_inputs(fun, nums, diff_args, holomorphic, allow_int)

@@ -59,6 +59,7 @@ import os
 import numpy as np
 
 from ...lax.convolution import conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p
+from ...transforms import tape_vjp
 from . import conv_direct
 from .scratch import Scratch, with_scratch
 from .table import lowerings, reference_lowering
@@ -633,3 +634,7 @@ def lower_conv_grad_input(eqn):
 lowerings[conv_general_dilated_p] = lower_conv_general_dilated
 lowerings[conv_grad_filter_p] = lower_conv_grad_filter
 lowerings[conv_grad_input_p] = lower_conv_grad_input
+# the eager tape (un-jitted grad) runs the same kernels
+for _p in (conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p):
+    tape_vjp.eager_lowerings[_p] = lowerings[_p]
+tape_vjp.blas_threads = blas_threads

@@ -16,6 +16,7 @@ import numpy as np
 from ...compiler.fusion import Step
 from ...config import config
 from ...core.jaxpr import Literal
+from ...transforms import tape_vjp
 from . import conv
 from .codegen import build_fused
 from .table import lowerings, program_rewrites, reference_lowering
@@ -122,6 +123,9 @@ def keep_freed_memory() -> bool:
         return False
     _malloc["applied"] = bool(ok)
     return _malloc["applied"]
+
+
+tape_vjp.before_first_kernel = keep_freed_memory  # un-jitted grad's kernels (the tape) too
 
 
 class NumbaCpuBackend:

@@ -29,6 +29,7 @@ from ...lax.windowed import (
     reduce_window_sum_p,
     select_and_scatter_add_p,
 )
+from ...transforms import tape_vjp
 from .table import lowerings, program_rewrites, reference_lowering
 
 MAX_WINDOW = 64  # unrolled window elements; larger windows use the reference impl
@@ -272,3 +273,7 @@ lowerings[select_and_scatter_add_p] = lower_select_and_scatter_add
 lowerings[reduce_window_max_p] = lower_reduce_window("max")
 lowerings[reduce_window_min_p] = lower_reduce_window("min")
 lowerings[reduce_window_sum_p] = lower_reduce_window("sum")
+# the eager tape (un-jitted grad) runs the same kernels
+for _p in (select_and_scatter_add_p, reduce_window_max_p, reduce_window_min_p,
+           reduce_window_sum_p):
+    tape_vjp.eager_lowerings[_p] = lowerings[_p]

@@ -1,0 +1,348 @@
+"""The eager tape (transforms/tape.py) against the jaxpr path (linearize + transpose).
+
+The tape must give the jaxpr path's numbers: the same reference impls run on the same
+values, so results are compared bit for bit (``assert_array_equal``; NaNs compare equal).
+Every differentiable primitive is covered through ``test_derivatives_fd.CASES``;
+hypothesis draws random compositions. The lesson's values come from the lesson.
+"""
+
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import functrace as ft
+import functrace.numpy as fnp
+from functrace import lax
+from functrace.errors import UnexpectedTracerError
+from functrace.transforms import tape, tape_vjp
+from functrace.tree_util import tree_leaves, tree_map
+from test_derivatives_fd import CASES
+
+
+def _vjp_both(fn, args, ct_seed=0):
+    """``(out, cts)`` of ``vjp(fn, *args)`` on the tape and on the jaxpr path."""
+    res = []
+    for use_tape in (True, False):
+        if use_tape:
+            out, f_vjp = ft.vjp(fn, *args)
+            ct = _cotangent(out, ct_seed)
+            cts = f_vjp(ct)
+        else:
+            with tape.disabled():
+                out, f_vjp = ft.vjp(fn, *args)
+                cts = f_vjp(_cotangent(out, ct_seed))
+        res.append((out, cts))
+    return res
+
+
+def _cotangent(out, seed):
+    rng = np.random.default_rng(seed)
+
+    def leaf(a):
+        a = np.asarray(a)
+        c = rng.standard_normal(a.shape)
+        if a.dtype.kind == "c":
+            c = c + 1j * rng.standard_normal(a.shape)
+        return c.astype(a.dtype)
+
+    return tree_map(leaf, out)
+
+
+def _assert_same(a, b):
+    la, lb = tree_leaves(a), tree_leaves(b)
+    assert len(la) == len(lb)
+    for x, y in zip(la, lb, strict=True):
+        assert type(x) is type(y), (type(x), type(y))
+        x, y = np.asarray(x), np.asarray(y)
+        assert x.dtype == y.dtype and x.shape == y.shape
+        np.testing.assert_array_equal(x, y)
+
+
+def _narrow(a):
+    a = np.asarray(a)
+    return a.astype({"f": np.float32, "c": np.complex64}.get(a.dtype.kind, a.dtype))
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_every_primitive_matches_the_jaxpr_path(name):
+    build, cplx, _ = CASES[name]
+    fn, args = build(np.random.default_rng(1), np.complex128 if cplx == "only" else np.float64)
+    args = tuple(_narrow(a) for a in args)
+    (out_t, cts_t), (out_j, cts_j) = _vjp_both(fn, args)
+    _assert_same(out_t, out_j)
+    _assert_same(cts_t, cts_j)
+    # each input alone (the others closed over): other masks, other derived programs
+    for i in range(len(args)):
+        def one(x, i=i):
+            return fn(*args[:i], x, *args[i + 1:])
+        (o_t, c_t), (o_j, c_j) = _vjp_both(one, (args[i],), ct_seed=i + 1)
+        _assert_same(c_t, c_j)
+
+
+@pytest.mark.parametrize("name", sorted(n for n, (_, c, _) in CASES.items() if c))
+def test_complex_primitives_match_the_jaxpr_path(name, x64):
+    fn, args = CASES[name][0](np.random.default_rng(2), np.complex128)
+    (out_t, cts_t), (out_j, cts_j) = _vjp_both(fn, args)
+    _assert_same(out_t, out_j)
+    _assert_same(cts_t, cts_j)
+
+
+def test_the_tape_is_what_runs():
+    """The comparisons above compare two paths: the tape does run for them."""
+    def f(x, y):
+        return (x * y).sum()
+
+    x = np.arange(3.0, dtype=np.float32)
+    got = tape.value_and_grad(f, (0, 1), False, (x, x + 1), {})
+    assert got is not None
+    lin = tape.linearize(lambda a: [lax.sin(a)], [x])
+    assert isinstance(lin, tape.TapeLinearized)
+    with tape.disabled():
+        assert tape.value_and_grad(f, 0, False, (x, x), {}) is None
+        assert not tape.usable([x])
+
+
+def test_lesson_values():
+    def f(x, y, z):
+        return (x + y) * z
+
+    g = ft.grad(f, argnums=(0, 1, 2))(-2., 5., -4.)
+    assert [float(v) for v in g] == [-4.0, -4.0, 3.0]
+    assert all(np.asarray(v).dtype == np.float32 for v in g)
+    v, gx = ft.value_and_grad(f)(-2., 5., -4.)
+    assert float(v) == -12.0 and float(gx) == -4.0
+
+
+def _count_calls(fn):
+    n = [0]
+
+    def prof(frame, event, arg):
+        if event == "call":
+            n[0] += 1
+
+    sys.setprofile(prof)
+    try:
+        fn()
+    finally:
+        sys.setprofile(None)
+    return n[0]
+
+
+def test_python_calls_per_eager_grad_are_bounded():
+    """Pins the cost of the lesson's eager grad: Python function calls per call (the jaxpr
+    path made ~1,000; the tape ~50). A regression that reroutes it shows up here."""
+    def f(x, y, z):
+        return (x + y) * z
+
+    g = ft.grad(f, argnums=(0, 1, 2))
+    g(-2., 5., -4.)  # derive and cache the two nodes' programs
+    calls = _count_calls(lambda: g(-2., 5., -4.))
+    assert calls <= 60, calls
+    with tape.disabled():
+        assert _count_calls(lambda: g(-2., 5., -4.)) > 5 * calls
+
+
+# ---------------------------------------------------------------------------
+# random compositions
+
+_UNARY = [fnp.sin, fnp.cos, fnp.tanh, lambda a: a * a, lambda a: -a, lambda a: a * 0.5,
+          lambda a: 2.0 - a, lambda a: fnp.exp(fnp.sin(a)), lambda a: fnp.maximum(a, 0.1),
+          lambda a: fnp.sum(a, axis=-1, keepdims=True) if a.ndim else a,
+          lambda a: a / (1.0 + a * a),
+          lambda a: fnp.where(a > 0, a, 0.3 * a), lambda a: a[..., ::-1] if a.ndim else a,
+          lambda a: fnp.mean(a) + a]
+_BINARY = [lambda a, b: a + b, lambda a, b: a - b, lambda a, b: a * b,
+           lambda a, b: a / (1.5 + b * b), fnp.maximum, lambda a, b: fnp.sin(a) * b]
+
+
+@st.composite
+def _programs(draw):
+    shape = draw(st.sampled_from([(), (3,), (2, 3)]))
+    n_in = draw(st.integers(1, 3))
+    steps = draw(st.lists(st.tuples(st.integers(0, len(_UNARY) + len(_BINARY) - 1),
+                                    st.integers(0, 100), st.integers(0, 100)),
+                          min_size=1, max_size=8))
+    seed = draw(st.integers(0, 2 ** 16))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    bshape = draw(st.sampled_from([shape, shape[1:]]))  # the last input may broadcast
+    python_floats = shape == () and draw(st.booleans())  # weakly typed inputs
+    return shape, bshape, n_in, steps, seed, dtype, python_floats
+
+
+def _build(steps, n_in):
+    def f(*xs):
+        vals = list(xs)
+        for op, i, j in steps:
+            a, b = vals[i % len(vals)], vals[j % len(vals)]
+            if op < len(_UNARY):
+                vals.append(_UNARY[op](a))
+            else:
+                vals.append(_BINARY[op - len(_UNARY)](a, b))
+        return fnp.sum(sum(vals[n_in:], vals[0]))  # every value reaches the output
+    return f
+
+
+@settings(deadline=None)
+@given(_programs())
+def test_random_compositions_match_the_jaxpr_path(program):
+    shape, bshape, n_in, steps, seed, dtype, python_floats = program
+    rng = np.random.default_rng(seed)
+    f = _build(steps, n_in)
+    prev = ft.config.enable_x64
+    ft.config.update("enable_x64", dtype == np.float64)
+    try:
+        args = [rng.standard_normal(shape).astype(dtype) for _ in range(n_in - 1)]
+        args.append(rng.standard_normal(bshape).astype(dtype))
+        if python_floats:
+            args = [float(a) for a in args]
+        nums = tuple(range(n_in))
+        got = ft.value_and_grad(f, argnums=nums)(*args)
+        with tape.disabled():
+            want = ft.value_and_grad(f, argnums=nums)(*args)
+    finally:
+        ft.config.update("enable_x64", prev)
+    _assert_same(got, want)
+
+
+# ---------------------------------------------------------------------------
+# what the tape hands to the jaxpr machinery, and what it leaves to it
+
+def _compare_grad(f, *args, **kw):
+    got = ft.grad(f, **kw)(*args)
+    with tape.disabled():
+        want = ft.grad(f, **kw)(*args)
+    _assert_same(got, want)
+    return got
+
+
+def test_control_flow_custom_rules_and_jit_inside_the_tape():
+    x = np.linspace(-1.0, 1.0, 4).astype(np.float32)
+
+    @ft.custom_jvp
+    def softplus(a):
+        return fnp.log1p(fnp.exp(a))
+
+    softplus.defjvp(lambda p, t: (softplus(p[0]), t[0] * lax.logistic(p[0])))
+
+    @ft.custom_vjp
+    def clip_grad(a):
+        return a
+
+    clip_grad.defvjp(lambda a: (a, None), lambda _, g: (fnp.clip(g, -0.1, 0.1),))
+    inner = ft.jit(lambda a: fnp.tanh(a) * a)
+
+    def f(a):
+        b = lax.cond(a[0] < 0, lambda v: v * 2.0, lambda v: fnp.sin(v), a)
+        c = lax.scan(lambda carry, v: (carry * v, carry + v), 1.0, b)[1]
+        return fnp.sum(softplus(c) + clip_grad(b) * 3.0 + inner(a))
+
+    _compare_grad(f, x)
+
+
+def test_python_control_flow_kwargs_aux_and_pytrees():
+    def f(params, x, *, scale):
+        w, b = params["w"], params["b"]
+        y = fnp.tanh(x @ w + b)
+        if float(y.sum()) > 0:  # concrete values on the tape, as on the jaxpr path
+            y = y * scale
+        return fnp.sum(y * y), {"y": y, "n": 3}
+
+    rng = np.random.default_rng(0)
+    params = {"w": rng.standard_normal((3, 2)).astype(np.float32),
+              "b": np.zeros(2, np.float32)}
+    x = rng.standard_normal((4, 3)).astype(np.float32)
+    got = ft.value_and_grad(f, has_aux=True)(params, x, scale=2.0)
+    with tape.disabled():
+        want = ft.value_and_grad(f, has_aux=True)(params, x, scale=2.0)
+    _assert_same(got, want)
+    assert isinstance(got[0][1]["y"], np.ndarray)
+
+
+def test_nested_and_outer_transformations_fall_back():
+    def f(x):
+        return fnp.sum(fnp.sin(x) * x)
+
+    x = np.linspace(0.1, 1.0, 3).astype(np.float32)
+    for t in (lambda: ft.grad(lambda a: fnp.sum(ft.grad(f)(a) ** 2))(x),  # tape outside
+              lambda: ft.jit(ft.grad(f))(x), lambda: ft.vmap(ft.grad(f))(x[:, None]),
+              lambda: ft.jvp(ft.grad(f), (x,), (x,))[1],
+              lambda: ft.hessian(f)(x)):
+        got = t()
+        with tape.disabled():
+            want = t()
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6)
+
+
+def test_aux_holding_an_input_and_values():
+    def f(x, y):
+        return x * y, (x, x * 2.0, 3)
+
+    for args in ((2.0, 3.0), (np.float32(2.0), np.ones(2, np.float32))):
+        if np.ndim(args[1]):
+            fn = lambda x, y: (fnp.sum(x * y), (x, x * 2.0, 3))  # noqa: E731
+        else:
+            fn = f
+        got = ft.value_and_grad(fn, argnums=(0, 1), has_aux=True)(*args)
+        with tape.disabled():
+            want = ft.value_and_grad(fn, argnums=(0, 1), has_aux=True)(*args)
+        _assert_same(got, want)
+
+
+def test_an_input_returned_as_is_and_a_constant_output():
+    assert ft.value_and_grad(lambda x: x)(3.0) == (3.0, 1.0)
+    v, g = ft.value_and_grad(lambda x: 2.0)(3.0)
+    assert float(v) == 2.0 and float(g) == 0.0
+    x = np.float32(2.0)
+    assert float(ft.grad(lambda a, b: a * b, argnums=1)(x, 3.0)) == 2.0
+
+
+def test_errors_are_the_general_paths():
+    with pytest.raises(Exception, match="scalar output"):
+        ft.grad(lambda x: x * 2.0)(np.ones(3, np.float32))
+    with pytest.raises(Exception, match="inexact"):
+        ft.grad(lambda x: x * 2)(3)
+    leaked = []
+
+    def f(x):
+        leaked.append(x)
+        return x * x
+
+    ft.grad(f)(1.0)
+    with pytest.raises(UnexpectedTracerError):
+        leaked[0] + 1.0
+
+
+# ---------------------------------------------------------------------------
+# compiled kernels on the tape: a CNN's convolutions and pooling
+
+def test_large_convolutions_and_pooling_run_the_backends_kernels(monkeypatch):
+    from functrace.example_libraries import stax
+
+    used = []
+    for prim, lower in list(tape_vjp.eager_lowerings.items()):
+        def spy(eqn, lower=lower):
+            used.append(eqn.primitive.name)
+            return lower(eqn)
+        monkeypatch.setitem(tape_vjp.eager_lowerings, prim, spy)
+    monkeypatch.setattr(tape, "_cache", {})  # derive afresh, through the spies
+    init, apply = stax.serial(stax.Conv(16, (3, 3), padding="SAME"), stax.Relu,
+                              stax.MaxPool((2, 2), strides=(2, 2)), stax.Flatten,
+                              stax.Dense(10), stax.LogSoftmax)
+    _, params = init(ft.random.PRNGKey(0), (-1, 16, 16, 8))
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((8, 16, 16, 8)).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, 8)]
+
+    def loss(params):
+        return -fnp.mean(fnp.sum(apply(params, x) * y, axis=-1))
+
+    got = ft.value_and_grad(loss)(params)
+    with tape.disabled():
+        want = ft.value_and_grad(loss)(params)
+    assert {"conv_general_dilated", "conv_grad_filter", "reduce_window_max",
+            "select_and_scatter_add"} <= set(used)
+    for g, w in zip(tree_leaves(got), tree_leaves(want), strict=True):
+        np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=2e-5, atol=1e-6)
