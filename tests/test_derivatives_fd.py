@@ -213,6 +213,11 @@ CASES = {
     # second-order central difference miss float64's 1e-5 tolerance.
     "integer_pow_neg": (_unary(lambda x: lax.integer_pow(x, -2), _away_from_one), True,
                         ("integer_pow",)),
+    "lgamma": (_unary(lax.lgamma, _positive), False, ()),
+    "erfc": (_unary(lax.erfc, _positive), False, ()),
+    "digamma": (_unary(lax.digamma, _positive), False, ()),
+    "polygamma": (lambda rng, dt: (lambda x: lax.polygamma(np.ones((), dt), x),
+                                   (_positive(rng, (2, 3), dt),)), False, ()),
     "real": (_unary(lax.real), "only", ()),
     "imag": (_unary(lax.imag), "only", ()),
     "conj": (_unary(lax.conj), "only", ()),

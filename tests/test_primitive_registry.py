@@ -31,6 +31,7 @@ EXEMPT = {
     "jvp": {
         "custom_jvp_call": USER_RULE,
         "custom_vjp_call": USER_RULE,
+        "zeta": "JAX defines no derivative for the Hurwitz zeta function",
         "custom_lin": "the linear part of a custom_vjp: it is transposed (runs the user's "
                       "bwd), never differentiated; forward mode over it is JAX's documented "
                       "error",
@@ -41,13 +42,15 @@ EXEMPT = {
             "max", "min", "pow", "rem", "rsqrt", "sin", "sqrt", "tanh", "reduce_max",
             "reduce_min", "reduce_prod", "reduce_window_max", "reduce_window_min",
             "scatter-max", "scatter-min", "pmax", "pmin",
-            "atan2", "cholesky", "eigh", "qr", "svd", "lu")},
+            "atan2", "cholesky", "eigh", "qr", "svd", "lu", "lgamma", "erfc", "digamma",
+            "polygamma")},
         "custom_jvp_call": "JVP replaces it with the user's rule: no linear program "
                            "contains it",
         "custom_vjp_call": "JVP replaces it with custom_lin, which is transposed",
         "debug_callback": "has no results: no cotangent ever reaches it (its JVP runs it on "
                           "the primal values)",
         "pure_callback": "has no derivative, as in JAX: its JVP raises and asks for custom_jvp",
+        "zeta": "has no derivative (as in JAX), so no linear program contains it",
     },
 }
 

@@ -16,6 +16,7 @@ from . import (
     numpy,
     optimizers,
     random,
+    scipy,
     stax,
     test_util,
     tree,

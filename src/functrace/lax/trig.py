@@ -30,7 +30,6 @@ from .elementwise import (
     add,
     div,
     eq,
-    erf,
     exp,
     expm1,
     floor,
@@ -52,7 +51,7 @@ from .elementwise import (
 
 __all__ = [
     "RoundingMethod", "acos", "acosh", "asin", "asinh", "atan", "atan2", "atan2_p", "atanh",
-    "cbrt", "cosh", "erfc", "exp2", "reciprocal", "round", "sinh",
+    "cbrt", "cosh", "exp2", "reciprocal", "round", "sinh",
 ]
 
 
@@ -235,17 +234,6 @@ def reciprocal(x):
         array([0.25], dtype=float32)
     """
     return integer_pow(x, -1)
-
-
-def erfc(x):
-    """Elementwise complementary error function ``1 - erf(x)``.
-
-    Example:
-        >>> erfc(np.array([0.], np.float32))
-        array([1.], dtype=float32)
-    """
-    _check_float("erfc", x)
-    return sub(_c(x, 1), erf(x))
 
 
 class RoundingMethod(enum.IntEnum):

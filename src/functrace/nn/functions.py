@@ -115,21 +115,29 @@ def glu(x, axis=-1):
 def logsumexp(a, axis=None, b=None, keepdims: bool = False, return_sign: bool = False):
     """``log(sum(b * exp(a)))`` over ``axis``, computed stably (max subtracted).
 
+    With ``return_sign=True`` it returns ``(log|sum|, sign(sum))``, so weights ``b``
+    may be negative.
+
     Example:
         >>> float(logsumexp(fnp.array([0., 0.])))  # log 2
         0.6931...
     """
-    if return_sign:
-        raise NotImplementedError("logsumexp(return_sign=True) is not supported")
     amax = lax.stop_gradient(fnp.max(a, axis=axis, keepdims=True))
     amax = fnp.where(fnp.isfinite(amax), amax, fnp.zeros_like(amax))
     e = fnp.exp(a - amax)
     if b is not None:
         e = e * b
-    out = fnp.log(fnp.sum(e, axis=axis, keepdims=True)) + amax
+    total = fnp.sum(e, axis=axis, keepdims=True)
+    # With return_sign, log|sum| and its sign; without, a negative sum gives NaN (as JAX).
+    out = fnp.log(fnp.abs(total) if return_sign else total) + amax
     if not keepdims:
         out = fnp.squeeze(out, axis=axis) if axis is not None else fnp.reshape(out, ())
-    return out
+    if not return_sign:
+        return out
+    sign = lax.stop_gradient(fnp.sign(total))
+    if not keepdims:
+        sign = fnp.squeeze(sign, axis=axis) if axis is not None else fnp.reshape(sign, ())
+    return out, sign
 
 
 def log_softmax(x, axis=-1):

@@ -1,0 +1,5 @@
+"""``functrace.scipy.stats`` (``jax.scipy.stats``): the normal distribution."""
+
+from . import norm
+
+__all__ = ["norm"]
