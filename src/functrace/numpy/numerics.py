@@ -9,7 +9,6 @@ import numpy as np
 
 from .. import lax
 from ..core.avals import default_int_dtype
-from ..core.trace import get_aval
 from ..errors import FunctraceError, ShapeError
 from ._promote import as_array, canonical_axes, canonical_axis, convert, promote_args
 from .manip import ravel, reshape
@@ -18,7 +17,7 @@ from .reductions import max as _max
 from .reductions import min as _min
 from .reductions import sum
 from .sorting import bincount, searchsorted
-from .statistics import diff
+from .statistics import _dtype, _float, _shape, diff
 
 __all__ = [
     "convolve",
@@ -29,33 +28,6 @@ __all__ = [
     "interp",
     "trapezoid",
 ]
-
-
-def _shape(x) -> tuple[int, ...]:
-    return get_aval(x).shape
-
-
-def _dtype(x) -> np.dtype:
-    return get_aval(x).dtype
-
-
-def _float(x):
-    (x,) = promote_args("statistics", as_array(x), inexact=True)
-    return x
-
-
-def _reduced_last(x, axis):
-    """``x`` with the reduced axes flattened into one last axis; the kept shape and the
-    keepdims shape."""
-    nd = len(_shape(x))
-    axes = tuple(range(nd)) if axis is None else canonical_axes(axis, nd, "quantile")
-    kept = [d for d in range(nd) if d not in axes]
-    moved = lax.transpose(x, tuple(kept) + axes)
-    kept_shape = tuple(_shape(x)[d] for d in kept)
-    flat = lax.reshape(moved, kept_shape + (int(np.prod([_shape(x)[d] for d in axes],
-                                                         dtype=np.int64)),))
-    keep_shape = tuple(1 if d in axes else n for d, n in enumerate(_shape(x)))
-    return flat, kept_shape, keep_shape
 
 
 # ---------------------------------------------------------------------------
