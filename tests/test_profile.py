@@ -265,3 +265,12 @@ def test_ceilings_survive_an_unwritable_cache(tmp_path, monkeypatch):
     monkeypatch.setattr(ceilings, "measure",
                         lambda: {"sgemm_gflops": 1.0, "copy_gbs": 2.0, "triad_gbs": 3.0})
     assert ceilings.machine_ceilings()["bandwidth_gbs"] == 3.0
+
+
+def test_compute_ceiling_is_the_better_of_all_threads_and_one_thread_times_count(monkeypatch):
+    monkeypatch.setattr(ceilings, "_stream_best", lambda: (10.0, 9.0))
+    monkeypatch.setattr(ceilings, "_sgemm_per_thread", lambda: (50.0, 40.0, 2))  # busy
+    assert ceilings.measure()["sgemm_gflops"] == 80.0
+    monkeypatch.setattr(ceilings, "_sgemm_per_thread", lambda: (95.0, 40.0, 2))  # quiet
+    figures = ceilings.measure()
+    assert (figures["sgemm_gflops"], figures["triad_gbs"]) == (95.0, 9.0)

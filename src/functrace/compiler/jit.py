@@ -73,7 +73,7 @@ class Compiled:
 
     def profile(self, *args, repeat: int = 5, as_dict: bool = False):
         """Runs the program ``repeat`` times and tables, per step (slowest first), its
-        time, FLOPs and bytes, GFLOP/s and GB/s, FLOPs per byte, and its share of the
+        median time, FLOPs and bytes, GFLOP/s and GB/s, FLOPs per byte, and its share of the
         machine's measured ceiling (BLAS sgemm GFLOP/s, memory GB/s: measured once,
         cached on disk). ``as_dict=True`` returns the same as a dict whose ``"rows"``
         hold one dict per step in program order (``compiler/profiling.py``).

@@ -13,6 +13,7 @@ it reached.
 
 from __future__ import annotations
 
+import statistics
 from dataclasses import dataclass, field
 
 from ..lax.control_flow import cond_p, scan_p, while_p
@@ -110,7 +111,7 @@ class Profile:
 
     def header(self) -> list[str]:
         lines = [f"# jit({self.name}) profile: {self.total_s * 1e3:.3f} ms per call "
-                 f"(mean of {self.repeat} runs; steps by time)"]
+                 f"(sum of each step's median over {self.repeat} runs; slowest first)"]
         if self.counters is not None:
             c = self.counters
             lines.append(f"# per call: {c['launches']} kernel launches, {c['allocations']} "
@@ -151,15 +152,19 @@ def _num(x, scale: float, width: int, fmt: str = ".2f") -> str:
 
 def profile_program(name: str, steps, run, leaves, repeat: int, backend,
                     counters=None) -> Profile:
-    """Runs ``run`` once to warm up, then ``repeat`` times with per-step timings."""
-    totals = [0.0] * len(steps)
+    """Runs ``run`` once to warm up, then ``repeat`` times with per-step timings; each
+    step's time is its median over the runs (on a shared machine a run is sometimes
+    interrupted: a median shrugs that off where a mean would not)."""
     run(*leaves)
-    for _ in range(repeat):
-        run(*leaves, timings=totals)
-    per_call = [t / repeat for t in totals]
-    total = sum(per_call)
+    runs = []
+    for _ in range(max(1, repeat)):
+        times = [0.0] * len(steps)
+        run(*leaves, timings=times)
+        runs.append(times)
+    per_step = [statistics.median(ts) for ts in zip(*runs, strict=True)] if steps else []
+    total = sum(per_step)
     measure = getattr(backend, "ceilings", None)
     ceilings = measure() if measure is not None else None
     rows = [step_row(k, s, t, total, ceilings)
-            for k, (s, t) in enumerate(zip(steps, per_call, strict=True))]
-    return Profile(name, repeat, rows, ceilings, counters() if counters else None)
+            for k, (s, t) in enumerate(zip(steps, per_step, strict=True))]
+    return Profile(name, len(runs), rows, ceilings, counters() if counters else None)
