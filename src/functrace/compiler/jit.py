@@ -76,7 +76,8 @@ class Compiled:
         median time, FLOPs and bytes, GFLOP/s and GB/s, FLOPs per byte, and its share of the
         machine's measured ceiling (BLAS sgemm GFLOP/s, memory GB/s: measured once,
         cached on disk). ``as_dict=True`` returns the same as a dict whose ``"rows"``
-        hold one dict per step in program order (``compiler/profiling.py``).
+        hold one dict per step in program order and ``"text"`` the table
+        (``compiler/profiling.py``).
 
         Example:
             >>> import functrace as ft, functrace.numpy as fnp

@@ -101,13 +101,18 @@ class Profile:
     def __post_init__(self):
         self.total_s = sum(r["time_s"] for r in self.rows)
 
-    def as_dict(self) -> dict:
+    def totals(self) -> tuple[int | None, int]:
+        """FLOPs (None if a step's are unknown) and bytes of the whole program."""
         flops = [r["flops"] for r in self.rows]
+        return None if None in flops else sum(flops), sum(r["bytes"] for r in self.rows)
+
+    def as_dict(self) -> dict:
+        """Everything, as plain data; ``"text"`` is the printed table."""
+        flops, moved = self.totals()
         return {"name": self.name, "repeat": self.repeat, "total_s": self.total_s,
-                "flops": None if None in flops else sum(flops),
-                "bytes": sum(r["bytes"] for r in self.rows),
+                "flops": flops, "bytes": moved,
                 "ceilings": self.ceilings, "counters": self.counters,
-                "rows": [dict(r) for r in self.rows]}
+                "rows": [dict(r) for r in self.rows], "text": str(self)}
 
     def header(self) -> list[str]:
         lines = [f"# jit({self.name}) profile: {self.total_s * 1e3:.3f} ms per call "
@@ -121,10 +126,10 @@ class Profile:
             peak, bw = self.ceilings["sgemm_gflops"], self.ceilings["bandwidth_gbs"]
             lines.append(f"# ceilings: sgemm {peak:.1f} GFLOP/s, memory (triad) {bw:.1f} GB/s"
                          f", ridge {peak / bw:.1f} FLOP/B ({self.ceilings['path']})")
-        d = self.as_dict()
-        if d["flops"] is not None and self.total_s:
-            lines.append(f"# total: {d['flops'] / 1e6:.1f} MFLOP, {d['bytes'] / 1e6:.1f} MB, "
-                         f"{d['flops'] / self.total_s / 1e9:.1f} GFLOP/s overall")
+        flops, moved = self.totals()
+        if flops is not None and self.total_s:
+            lines.append(f"# total: {flops / 1e6:.1f} MFLOP, {moved / 1e6:.1f} MB, "
+                         f"{flops / self.total_s / 1e9:.1f} GFLOP/s overall")
         return lines
 
     def __str__(self) -> str:
