@@ -274,3 +274,14 @@ def test_compute_ceiling_is_the_better_of_all_threads_and_one_thread_times_count
     monkeypatch.setattr(ceilings, "_sgemm_per_thread", lambda: (95.0, 40.0, 2))  # quiet
     figures = ceilings.measure()
     assert (figures["sgemm_gflops"], figures["triad_gbs"]) == (95.0, 9.0)
+
+
+def test_max_pool_jvp_gathers_one_value_per_window():
+    x = np.arange(2 * 6 * 6 * 3, dtype=np.float32).reshape(2, 6, 6, 3)
+
+    def pool(x):
+        return lax.reduce_window(x, -np.inf, lax.max, (1, 3, 3, 1), (1, 3, 3, 1), "VALID")
+
+    eqns = eqns_of(lambda x, t: ft.jvp(pool, (x,), (t,))[1], x, x,
+                   prim="select_and_gather_add")
+    assert [cost.eqn_flops(e) for e in eqns] == [2 * 2 * 2 * 3 * 9]

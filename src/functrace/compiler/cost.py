@@ -108,15 +108,14 @@ def _reduce_window_flops(eqn: Eqn) -> int:
     return size(eqn.outvars[0].aval) * (_window(eqn) - 1)
 
 
-def _select_flops(eqn: Eqn) -> int:
-    """Per window: ``prod(window) - 1`` comparisons to select, one addition."""
-    operand = eqn.inputs[1].aval.shape
-    window = eqn.params["window_dimensions"]
-    strides = eqn.params["window_strides"]
-    padding = eqn.params["padding"]
-    windows = math.prod((n + lo + hi - k) // s + 1 for n, k, s, (lo, hi)
-                        in zip(operand, window, strides, padding, strict=True))
-    return windows * _window(eqn)
+def _scatter_flops(eqn: Eqn) -> int:
+    """Per window (one per ``source`` element): ``prod(window) - 1`` comparisons to
+    select, one addition."""
+    return size(eqn.inputs[0].aval) * _window(eqn)
+
+
+def _gather_flops(eqn: Eqn) -> int:  # one output per window
+    return size(eqn.outvars[0].aval) * _window(eqn)
 
 
 def _reduction_flops(eqn: Eqn) -> int:
@@ -141,8 +140,8 @@ flop_rules: dict = {
     reduce_window_sum_p: _reduce_window_flops,
     reduce_window_max_p: _reduce_window_flops,
     reduce_window_min_p: _reduce_window_flops,
-    select_and_scatter_add_p: _select_flops,
-    select_and_gather_add_p: _select_flops,
+    select_and_scatter_add_p: _scatter_flops,
+    select_and_gather_add_p: _gather_flops,
     scan_p: _scan_flops,
     while_p: _unknown,
     cond_p: _unknown,
