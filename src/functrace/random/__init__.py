@@ -61,6 +61,7 @@ from .distributions import (
     weibull_min,
 )
 from .gamma import beta, chisquare, dirichlet, f, gamma, generalized_normal, loggamma, t
+from .multivariate import ball, multivariate_normal, orthogonal
 from .poisson import poisson
 from .prng import (
     PRNGKey,
@@ -75,11 +76,11 @@ from .prng import (
 )
 
 __all__ = [
-    "PRNGKey", "bernoulli", "beta", "binomial", "bits", "categorical", "cauchy", "chisquare",
-    "choice", "dirichlet", "double_sided_maxwell", "exponential", "f", "fold_in", "gamma",
-    "generalized_normal", "geometric", "gumbel", "key", "key_data", "key_impl", "laplace",
-    "loggamma", "logistic", "lognormal", "maxwell", "multinomial", "normal", "pareto",
-    "permutation", "poisson", "rademacher", "randint", "rayleigh", "split", "t",
-    "threefry_2x32", "triangular", "truncated_normal", "uniform", "wald", "weibull_min",
-    "wrap_key_data",
+    "PRNGKey", "ball", "bernoulli", "beta", "binomial", "bits", "categorical", "cauchy",
+    "chisquare", "choice", "dirichlet", "double_sided_maxwell", "exponential", "f", "fold_in",
+    "gamma", "generalized_normal", "geometric", "gumbel", "key", "key_data", "key_impl",
+    "laplace", "loggamma", "logistic", "lognormal", "maxwell", "multinomial",
+    "multivariate_normal", "normal", "orthogonal", "pareto", "permutation", "poisson",
+    "rademacher", "randint", "rayleigh", "split", "t", "threefry_2x32", "triangular",
+    "truncated_normal", "uniform", "wald", "weibull_min", "wrap_key_data",
 ]
