@@ -25,7 +25,12 @@ from . import (
 from .backends import numba_cpu as _numba_cpu  # registers the 'cpu' backend
 from .backends.transfer import device_get, device_put
 from .compiler.jit import jit
-from .config import config
+from .config import (
+    config,
+    default_matmul_precision,
+    numpy_dtype_promotion,
+    numpy_rank_promotion,
+)
 from .core.jaxpr import ClosedJaxpr, Jaxpr
 from .core.trace import eval_jaxpr
 from .debug import pure_callback

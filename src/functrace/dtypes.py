@@ -8,5 +8,6 @@ Example:
 """
 
 from .core.avals import canonicalize_dtype, finfo, float0
+from .errors import TypePromotionError
 
-__all__ = ["canonicalize_dtype", "finfo", "float0"]
+__all__ = ["TypePromotionError", "canonicalize_dtype", "finfo", "float0"]
