@@ -15,6 +15,7 @@ LAYERS = [
     ("tree_util", 1), ("tree", 1),
     ("core", 2),
     ("transforms", 3), ("jacobians", 3),  # functrace.jacobians re-exports transforms.jacobians
+    ("custom_derivatives", 3), ("custom_batching", 3),  # re-export transforms' names
     ("lax", 4),
     ("compiler", 5),
     ("backends", 6),

@@ -7,6 +7,8 @@ Example:
 """
 
 from . import (
+    custom_batching,
+    custom_derivatives,
     debug,
     distributed,
     dtypes,
@@ -58,6 +60,7 @@ from .spmd import pmap
 from .transforms.api import grad, jvp, linearize, value_and_grad, vjp
 from .transforms.checkpoint import checkpoint, checkpoint_policies, remat
 from .transforms.custom import custom_jvp, custom_vjp
+from .transforms.custom_gradient import custom_gradient
 from .transforms.jacobians import hessian, jacfwd, jacrev
 from .transforms.make_jaxpr import ShapeDtypeStruct, make_jaxpr
 from .transforms.utilities import closure_convert, eval_shape, linear_transpose, named_call
