@@ -224,3 +224,12 @@ def test_typed_and_raw_keys_do_not_mix():
         random.normal(keys)
     with pytest.raises(ShapeError, match="accepts a single key"):
         random.split(keys)
+
+
+def test_key_dtype_is_a_prng_key_subdtype():
+    from functrace import dtypes
+
+    kd = random.key(0).dtype
+    assert fnp.issubdtype(kd, dtypes.prng_key) and dtypes.issubdtype(kd, kd)
+    assert not fnp.issubdtype(kd, np.integer) and not fnp.issubdtype(np.uint32, dtypes.prng_key)
+    assert fnp.issubdtype(np.float32, np.floating) and not fnp.issubdtype(np.int8, np.floating)

@@ -1,9 +1,9 @@
 """``functrace.random``: JAX's ``jax.random`` API with explicit keys.
 
-A key is a ``uint32[2]`` array (JAX's raw ``PRNGKey`` format): make one with
-``PRNGKey(seed)``, derive new ones with ``split`` and ``fold_in``, and never reuse a
-key for two draws you want independent. Keys are ordinary arrays, so they are pytree
-leaves and can be traced (``make_jaxpr``); every sampler is built from lax primitives,
+A key is a typed key array (``key(seed)``, dtype ``key<fry>``) or a raw ``uint32[2]``
+array (``PRNGKey(seed)``, JAX's legacy format): derive new ones with ``split`` and
+``fold_in``, and never reuse a key for two draws you want independent. Keys can be
+traced (``make_jaxpr``); every sampler is built from lax primitives,
 the Threefry-2x32 hash being ``lax.threefry2x32``. Samples are constants to ``grad``:
 derivatives w.r.t. keys are zero, and ``grad(lambda x: normal(key) * x)`` works.
 

@@ -32,6 +32,7 @@ class KeyDType:
 
     name = "key<fry>"
     impl = "threefry2x32"
+    is_prng_key = True  # dtypes.issubdtype(dtype, dtypes.prng_key)
     key_shape = (2,)
 
     def __repr__(self) -> str:
