@@ -346,3 +346,23 @@ def test_custom_vmap_errors():
     f.def_vmap(lambda n, b, x: ((x, x), (True, True)))
     out = ft.vmap(f)(np.ones(2, np.float32))
     np.testing.assert_array_equal(out[0], [1, 1])
+
+
+def test_sequential_vmap_loops_over_examples():
+    from functrace.core.trace import get_aval
+    from functrace.custom_batching import sequential_vmap
+
+    shapes = []
+
+    @sequential_vmap
+    def f(x, y):
+        shapes.append(get_aval(x).shape)  # what the body sees: one example at a time
+        return {"s": x * y, "c": x}
+
+    xs = np.arange(6, dtype=np.float32).reshape(3, 2)
+    out = ft.vmap(f, in_axes=(0, None))(xs, np.float32(2))
+    np.testing.assert_array_equal(out["s"], xs * 2)
+    np.testing.assert_array_equal(out["c"], xs)
+    assert shapes[-1] == (2,)  # not (3, 2): the batch is looped over
+    np.testing.assert_array_equal(ft.jit(ft.vmap(f))(xs, xs)["s"], xs * xs)
+    np.testing.assert_array_equal(ft.vmap(f)(np.arange(3), np.arange(3))["s"], [0, 1, 4])
