@@ -169,7 +169,7 @@ def test_rank_promotion_under_vmap_counts_per_example_ranks():
 def test_config_update_spellings(name, value, attr):
     ft.config.update(name, value)
     assert getattr(ft.config, attr) == (value.lower() if value.isupper() else value)
-    assert ft.config.read(name) == getattr(ft.config, attr)
+    assert ft.config.read(name) == getattr(ft.config, attr) == getattr(ft.config, name)
 
 
 @pytest.mark.parametrize("ctx,bad", [

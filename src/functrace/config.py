@@ -139,6 +139,13 @@ class Config:
     def read(self, name: str):
         return getattr(self, _ALIASES.get(name, name))
 
+    def __getattr__(self, name: str):
+        # JAX's spellings read as attributes too (config.jax_enable_x64)
+        key = _ALIASES.get(name)
+        if key is None:
+            raise AttributeError(f"config has no flag {name!r}")
+        return getattr(self, key)
+
 
 config = Config()
 update = config.update
