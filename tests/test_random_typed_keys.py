@@ -159,6 +159,7 @@ def test_key_array_attributes_and_printing():
     assert bool(k == random.key(0)) and not bool(k != random.key(0))
     np.testing.assert_array_equal(keys == keys, np.ones((2, 3), bool))
     assert random.clone(k) is k
+    assert fnp.asarray(k) is k  # as jnp.asarray
 
 
 def test_key_data_and_wrap_key_data_round_trip():

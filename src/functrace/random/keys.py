@@ -67,6 +67,7 @@ class PRNGKeyArray:
 
     __slots__ = ("data",)
     __hash__ = None  # as arrays
+    is_key_array = True  # fnp.asarray returns it as it is, as jnp.asarray
     __array_priority__ = 2000
 
     def __init__(self, data):
