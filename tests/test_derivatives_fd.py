@@ -282,8 +282,9 @@ NOT_HERE = {
     # NumPy under vmap and pmap; the process_* ones need several MPI ranks
     "psum", "pmax", "pmin", "all_gather", "all_to_all", "ppermute", "psum_scatter",
     "process_allreduce", "process_allgather",
-    # user rules: test_transforms.py and test_custom_staged.py
-    "custom_jvp_call", "custom_vjp_call",
+    # user rules: test_transforms.py and test_custom_staged.py; custom_vmap_call (forward
+    # mode only, as in JAX) in test_custom_extras.py
+    "custom_jvp_call", "custom_vjp_call", "custom_vmap_call",
     # host callbacks: no results (debug) or no derivative (pure); test_debug_callbacks.py
     "debug_callback", "pure_callback",
 }

@@ -165,8 +165,8 @@ class Jitted:
         if backend != old_backend:
             return f"backend changed: {old_backend} -> {backend}"
         if context != old_context:
-            return (f"config.threefry_partitionable changed: {old_context[0]} -> "
-                    f"{context[0]}")
+            return ("config changed (threefry_partitionable, numpy_dtype_promotion, "
+                    f"numpy_rank_promotion): {old_context} -> {context}")
         for k, (a, b) in enumerate(zip(old_sig, sig, strict=True)):
             if a != b:
                 fmt = lambda s: ShapedArray(s[0], s[1], s[2]).str_short()  # noqa: E731
@@ -216,7 +216,7 @@ class Jitted:
         if any(isinstance(x, Tracer) for x in leaves):
             return None, leaves
         # config flags that change what tracing produces (JAX's trace context)
-        context = (config.threefry_partitionable,)
+        context = config.trace_context
         backend = self.backend_name
         on_device = next((x for x in leaves if type(x) in DEVICE_ARRAY_TYPES), None)
         if on_device is not None:  # a program whose inputs are on a device runs there
