@@ -23,7 +23,7 @@ passes and fusion (``compiler/nested.inline_calls``; measured in docs/architectu
 from __future__ import annotations
 
 from ..core.avals import canonicalize_value
-from ..core.jaxpr import ClosedJaxpr, pp_same_names
+from ..core.jaxpr import ClosedJaxpr, Jaxpr, pp_same_names
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules, trace_to_jaxpr
 from ..errors import TransformError
 from ..transforms.ad import (
@@ -111,16 +111,42 @@ jvp_rules[jit_p] = _jvp
 # ---------------------------------------------------------------------------
 # partial evaluation: the known part runs (compiled, eagerly), residuals are its outputs
 
+def _split(jaxpr: ClosedJaxpr, unknowns):
+    """``partial_eval_jaxpr`` arranged as JAX arranges a ``jit``'s: residuals in the order
+    the unknown program first reads them, and a residual that is a known input passed
+    straight to the unknown program instead of being returned by the known one.
+
+    Returns ``(known, unknown, out_uk, forwarded)``: ``forwarded[i]`` is the position
+    among the known inputs of residual ``i``, or None when ``known`` returns it."""
+    known, unknown, out_uk, nres = partial_eval_jaxpr(jaxpr, unknowns, False)
+    kj, uj = known.jaxpr, unknown.jaxpr
+    res_in = uj.invars[:nres]
+    first = {}
+    for k, eqn in enumerate(uj.eqns):
+        for x in eqn.inputs:
+            first.setdefault(x, k)
+    order = sorted(range(nres), key=lambda i: first.get(res_in[i], len(uj.eqns)))
+    n_kout = len(kj.outvars) - nres
+    res_out = [kj.outvars[n_kout + i] for i in order]
+    forwarded = [kj.invars.index(v) if v in kj.invars else None for v in res_out]
+    known = ClosedJaxpr(Jaxpr(kj.constvars, kj.invars, kj.eqns, kj.outvars[:n_kout] + [
+        v for v, f in zip(res_out, forwarded, strict=True) if f is None]), known.consts)
+    unknown = ClosedJaxpr(Jaxpr(uj.constvars, [res_in[i] for i in order] + uj.invars[nres:],
+                                uj.eqns, uj.outvars), unknown.consts)
+    return known, unknown, out_uk, forwarded
+
+
 def _partial_eval(trace, tracers, *, jaxpr: ClosedJaxpr, name: str):
     unknowns = tuple(not t.pval.is_known for t in tracers)
-    known, unknown, out_uk, nres = memo(jaxpr, ("partial_eval", unknowns),
-                                        lambda: partial_eval_jaxpr(jaxpr, unknowns, False))
-    vals = jit_p.bind(*[t.pval.const for t in tracers if t.pval.is_known], jaxpr=known,
-                      name=name)
-    n_known = len(vals) - nres
-    known_outs, residuals = vals[:n_known], vals[n_known:]
+    known, unknown, out_uk, forwarded = memo(jaxpr, ("partial_eval", unknowns),
+                                             lambda: _split(jaxpr, unknowns))
+    known_in = [t.pval.const for t in tracers if t.pval.is_known]
+    vals = jit_p.bind(*known_in, jaxpr=known, name=name)
+    n_known = len(out_uk) - sum(out_uk)
+    known_outs, returned = vals[:n_known], iter(vals[n_known:])
     if not any(out_uk):
         return known_outs
+    residuals = [next(returned) if f is None else known_in[f] for f in forwarded]
     ins = ([trace.instantiate_const(trace.pure(r)) for r in residuals]
            + [t for t in tracers if not t.pval.is_known])
     staged = trace.stage(jit_p, ins, dict(jaxpr=unknown, name=name))
