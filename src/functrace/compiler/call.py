@@ -22,9 +22,18 @@ passes and fusion (``compiler/nested.inline_calls``; measured in docs/architectu
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..core.avals import canonicalize_value
 from ..core.jaxpr import ClosedJaxpr, Jaxpr, pp_same_names
-from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules, trace_to_jaxpr
+from ..core.trace import (
+    Primitive,
+    Tracer,
+    abstract_eval_rules,
+    get_aval,
+    impl_rules,
+    trace_to_jaxpr,
+)
 from ..errors import TransformError
 from ..transforms.ad import (
     UndefPrimal,
@@ -44,6 +53,8 @@ from ..transforms.higher_order import (
     partial_eval_jaxpr,
 )
 from ..transforms.partial_eval import partial_eval_rules
+from ..transforms.tape import node_rules as tape_node_rules
+from ..transforms.tape_vjp import linearize_node
 from . import nested
 from .registry import get_backend
 
@@ -212,6 +223,57 @@ def _batch(args, dims, *, jaxpr: ClosedJaxpr, name: str):
 
 
 batching_rules[jit_p] = _batch
+
+
+# ---------------------------------------------------------------------------
+# eager reverse mode (the tape): the compiled forward and backward programs
+
+def _vjp_programs(jaxpr: ClosedJaxpr, mask):
+    """``(forward, backward, out_nz, forwarded)``: ``forward`` maps the inputs to the
+    outputs and the residuals it returns, ``backward`` the residuals and the output
+    cotangents of the outputs with a tangent (``out_nz``) to the cotangents of the inputs
+    flagged in ``mask``; None when some tangent output does not depend on the tangents."""
+    jvp, out_nz = memo(jaxpr, ("jvp", mask), lambda: jvp_jaxpr(jaxpr, mask, False))
+    n_in, n_out = len(mask), len(out_nz)
+    unknowns = (False,) * n_in + (True,) * sum(mask)
+    known, unknown, out_uk, forwarded = memo(jvp, ("partial_eval", unknowns),
+                                             lambda: _split(jvp, unknowns))
+    if any(out_uk[:n_out]) or not all(out_uk[n_out:]):
+        return None
+    nres = len(forwarded)
+    linear = (False,) * nres + (True,) * sum(mask)
+    ct_nz = (True,) * sum(out_nz)
+    backward, _ = memo(unknown, ("transpose", linear, ct_nz),
+                       lambda: _transpose_program(unknown, linear, ct_nz))
+    return known, backward, out_nz, forwarded
+
+
+def _tape_node(vals, mask, *, jaxpr: ClosedJaxpr, name: str):
+    mask = tuple(mask)
+    progs = memo(jaxpr, ("tape", mask), lambda: _vjp_programs(jaxpr, mask) or False)
+    if not progs:  # not the usual shape: linearize this application generically
+        return linearize_node(lambda *xs: jit_p.bind(*xs, jaxpr=jaxpr, name=name), vals,
+                              list(mask), True)
+    known, backward, out_nz, forwarded = progs
+    outs = _impl(*vals, jaxpr=known, name=name)
+    n_out = len(out_nz)
+    returned = iter(outs[n_out:])
+    residuals = [next(returned) if f is None else vals[f] for f in forwarded]
+    primal_outs = outs[:n_out]
+
+    def run_backward(cts):
+        cts = [c if c is not None else np.zeros(o.shape, o.dtype)
+               for c, o, nz in zip(cts, primal_outs, out_nz, strict=True) if nz]
+        if any(isinstance(c, Tracer) for c in cts):  # a transformation of the backward pass
+            cts_in = iter(jit_p.bind(*residuals, *cts, jaxpr=backward, name=name))
+        else:
+            cts_in = iter(_impl(*residuals, *cts, jaxpr=backward, name=name))
+        return [next(cts_in) if m else None for m in mask]
+
+    return primal_outs, [not nz for nz in out_nz], run_backward
+
+
+tape_node_rules[jit_p] = _tape_node
 
 
 # ---------------------------------------------------------------------------

@@ -25,7 +25,7 @@ from ..lax.parallel import AxisPrimitive
 from ..transforms.api_util import StaticArgs, check_callable, flatten_fun, fun_name, with_statics
 from ..tree_util import tree_flatten, tree_unflatten
 from . import fusion, nested, passes
-from .call import jit_p
+from .call import jit_p, memo
 from .dispatch import fast_key, leaf_signature, unflattener
 from .registry import get_backend
 
@@ -223,17 +223,18 @@ class Jitted:
         return compiled
 
     def _lookup(self, args, kwargs):
-        """``(compiled, canonical leaves)``; ``compiled`` is None under another
-        transformation (a tracer among the leaves, or one closed over)."""
+        """``(compiled, canonical leaves)``; under another transformation (a tracer among
+        the leaves, or one closed over) ``(None, (leaves, in_tree, statics))``."""
         if self._static.none:
             fast = fast_key(args, kwargs)
             if fast is not None:  # host arrays, scalars and plain containers of them
                 key, leaves = fast
                 compiled = self._fast.get(key)
                 if compiled is None:
-                    compiled, _ = self._lookup_general(args, kwargs)
-                    if compiled is not None:
-                        self._fast[key] = compiled
+                    compiled, general = self._lookup_general(args, kwargs)
+                    if compiled is None:
+                        return None, general
+                    self._fast[key] = compiled
                 return compiled, leaves
         return self._lookup_general(args, kwargs)
 
@@ -241,7 +242,7 @@ class Jitted:
         dyn_args, dyn_kwargs, statics = self._static.split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         if any(isinstance(x, Tracer) for x in leaves):
-            return None, leaves
+            return None, (leaves, in_tree, statics)
         # config flags that change what tracing produces (JAX's trace context)
         context = (config.threefry_partitionable,)
         backend = self.backend_name
@@ -259,7 +260,7 @@ class Jitted:
         if compiled is None:
             compiled = self._compile(key, in_tree, statics, leaves)
             if compiled is None:
-                return None, leaves
+                return None, (leaves, in_tree, statics)
             self._cache[key] = compiled
             self._last_key = key
         return compiled, leaves
@@ -273,19 +274,17 @@ class Jitted:
         else:
             leaves = fast[1]
         if compiled is None:  # inside another transformation: one jit equation
-            return self._call_traced(args, kwargs)
+            return self._call_traced(args, kwargs, *leaves)
         donated = ()
         if self.donate_argnums and getattr(compiled.backend, "supports_donation", False):
             donated = self._donated_leaves(args, kwargs)
         return compiled.unflatten(compiled.call_flat(leaves, donated))
 
-    def _call_traced(self, args, kwargs):
+    def _call_traced(self, args, kwargs, leaves, in_tree, statics):
         """Applies the traced program to traced arguments as one ``jit`` equation;
         tracers the function closes over become leading operands (as JAX hoists them)."""
-        dyn_args, dyn_kwargs, statics = self._static.split(args, kwargs)
-        leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         closed, out_tree, _ = self._trace(in_tree, statics, [get_aval(x) for x in leaves])
-        if _has_collectives(closed.jaxpr):
+        if memo(closed, "collectives", lambda: _has_collectives(closed.jaxpr)):
             # a collective over an axis bound outside the program: run it inline, where
             # the axis's trace sees it
             return self.fun(*args, **kwargs)
