@@ -536,3 +536,49 @@ def test_grad_and_vmap_of_jit_agree_with_the_uncompiled_function(n, m, seed):
                                atol=1e-6)
     np.testing.assert_allclose(ft.vmap(ft.jit(_net), in_axes=(None, 0))(w, xs),
                                ft.vmap(_net, in_axes=(None, 0))(w, xs), rtol=2e-5, atol=1e-6)
+
+
+def test_constant_and_integer_results_and_integer_operands():
+    c = ft.jit(lambda x, n: (x * n, 1.0, n + 1))
+
+    def fun(x):
+        a, b, k = c(x, 3)
+        return a * b + k  # 3x + 4
+
+    np.testing.assert_allclose(ft.grad(fun)(2.0), 3.0)
+    np.testing.assert_allclose(ft.jit(ft.grad(fun))(2.0), 3.0)
+    np.testing.assert_allclose(ft.vmap(fun)(np.arange(3.0, dtype=F32)), [4.0, 7.0, 10.0])
+    g = ft.jit(lambda x, i, u: x[i] * 2.0)
+    np.testing.assert_allclose(ft.grad(lambda x: g(x, 1, x))(np.arange(3.0, dtype=F32)),
+                               [0.0, 2.0, 0.0])
+    np.testing.assert_allclose(
+        ft.vmap(lambda i: g(np.arange(3.0, dtype=F32), i, 0.0))(np.array([0, 2])), [0.0, 4.0])
+
+
+def test_higher_order_derivatives_and_linearize_of_jit():
+    q = ft.jit(lambda x: fnp.sum(x ** 3))
+    x = np.arange(3.0, dtype=F32)
+    np.testing.assert_allclose(ft.hessian(q)(x), np.diag(6 * x))
+    np.testing.assert_allclose(ft.jacrev(ft.jacfwd(q))(x), np.diag(6 * x))
+    _, lin = ft.linearize(q, x)
+    np.testing.assert_allclose(lin(np.ones(3, F32)), np.sum(3 * x ** 2))
+
+
+def test_jit_inside_checkpoint_and_custom_jvp_inside_jit():
+    q = ft.jit(lambda x: fnp.sum(x ** 3))
+    x = np.arange(3.0, dtype=F32)
+    np.testing.assert_allclose(ft.grad(ft.checkpoint(lambda v: q(v) * 2))(x), 6 * x ** 2)
+
+    @ft.custom_jvp
+    def sq(v):
+        return v * v
+
+    sq.defjvp(lambda p, t: (p[0] * p[0], 100.0 * t[0]))  # the user's rule wins
+    np.testing.assert_allclose(ft.grad(ft.jit(sq))(3.0), 100.0)
+    np.testing.assert_allclose(ft.vmap(ft.grad(ft.jit(sq)))(np.ones(2, F32)), [100.0, 100.0])
+
+
+def test_while_loop_body_that_is_a_jitted_function_under_vmap():
+    w = ft.jit(lambda c: c * 2)
+    got = ft.vmap(lambda x: lax.while_loop(lambda c: c < 10, w, x))(np.array([1, 3]))
+    np.testing.assert_array_equal(got, [16, 12])

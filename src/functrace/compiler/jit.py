@@ -15,6 +15,7 @@ import time
 import numpy as np
 
 from ..config import config
+from ..core import trace as core
 from ..core.array import Array
 from ..core.avals import DEVICE_ARRAY_TYPES, ShapedArray, canonicalize_value
 from ..core.jaxpr import ClosedJaxpr, Jaxpr, pp_jaxpr
@@ -283,6 +284,11 @@ class Jitted:
     def _call_traced(self, args, kwargs, leaves, in_tree, statics):
         """Applies the traced program to traced arguments as one ``jit`` equation;
         tracers the function closes over become leading operands (as JAX hoists them)."""
+        staging = core.dynamic_trace
+        if staging is not None and getattr(staging.global_data, "transform", "") == "checkpoint":
+            # checkpoint's partial evaluation decides per equation what to save: it sees
+            # the body's equations (JAX applies the policy inside a nested jit too)
+            return self.fun(*args, **kwargs)
         closed, out_tree, _ = self._trace(in_tree, statics, [get_aval(x) for x in leaves])
         if memo(closed, "collectives", lambda: _has_collectives(closed.jaxpr)):
             # a collective over an axis bound outside the program: run it inline, where
