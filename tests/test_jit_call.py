@@ -64,6 +64,12 @@ def _closure(x):
 _big = ft.jit(lambda y: fnp.sin(fnp.sin(fnp.sin(fnp.sin(fnp.sin(fnp.sin(fnp.sin(fnp.sin(
     fnp.sin(fnp.sin(fnp.sin(y))))))))))))
 
+def _eleven_sines(c, _):
+    for _ in range(11):
+        c = fnp.sin(c)
+    return c, None
+
+
 PRINTED = {
     "named": (lambda: ft.make_jaxpr(lambda x: ft.jit(f)(x) + 1)(1.0), """\
 { lambda ; a:f32[]. let
@@ -295,6 +301,33 @@ let lambda = { lambda ; a:f32[]. let
     l:f32[] = sin k
   in (l,) } in
 { lambda ; m:f32[]. let n:f32[] = jit[name=<lambda> jaxpr=lambda] m in (n,) }"""),
+    # so is any nested program of more than 10 equations, named "jaxpr" when its equation
+    # has no name parameter
+    "scan_big_body": (lambda: ft.make_jaxpr(
+        lambda x: lax.scan(_eleven_sines, x, None, length=2)[0])(F32(1.0)), """\
+let jaxpr = { lambda ; a:f32[]. let
+    b:f32[] = sin a
+    c:f32[] = sin b
+    d:f32[] = sin c
+    e:f32[] = sin d
+    f:f32[] = sin e
+    g:f32[] = sin f
+    h:f32[] = sin g
+    i:f32[] = sin h
+    j:f32[] = sin i
+    k:f32[] = sin j
+    l:f32[] = sin k
+  in (l,) } in
+{ lambda ; m:f32[]. let
+    n:f32[] = scan[
+      jaxpr=jaxpr
+      length=2
+      num_carry=1
+      num_consts=0
+      reverse=False
+      unroll=1
+    ] m
+  in (n,) }"""),
 }
 
 
