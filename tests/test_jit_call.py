@@ -301,6 +301,15 @@ let lambda = { lambda ; a:f32[]. let
     l:f32[] = sin k
   in (l,) } in
 { lambda ; m:f32[]. let n:f32[] = jit[name=<lambda> jaxpr=lambda] m in (n,) }"""),
+    # under a staging trace a call on constants is staged too (as in JAX)
+    "constant_args": (lambda: ft.make_jaxpr(lambda x: x + ft.jit(fnp.sin)(2.0))(1.0), """\
+{ lambda ; a:f32[]. let
+    b:f32[] = jit[
+      name=sin
+      jaxpr={ lambda ; c:f32[]. let b:f32[] = sin c in (b,) }
+    ] 2.0:f32[]
+    d:f32[] = add a b
+  in (d,) }"""),
     # so is any nested program of more than 10 equations, named "jaxpr" when its equation
     # has no name parameter
     "scan_big_body": (lambda: ft.make_jaxpr(

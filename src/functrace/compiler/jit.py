@@ -276,6 +276,10 @@ class Jitted:
             leaves = fast[1]
         if compiled is None:  # inside another transformation: one jit equation
             return self._call_traced(args, kwargs, *leaves)
+        if core.dynamic_trace is not None:  # staging (make_jaxpr, an outer jit): stage it
+            dyn_args, dyn_kwargs, statics = self._static.split(args, kwargs)
+            leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+            return self._call_traced(args, kwargs, leaves, in_tree, statics)
         donated = ()
         if self.donate_argnums and getattr(compiled.backend, "supports_donation", False):
             donated = self._donated_leaves(args, kwargs)
