@@ -93,9 +93,18 @@ def _abstract(*avals, jaxpr: ClosedJaxpr, name: str):
     return list(jaxpr.out_avals)
 
 
+def _execute(jaxpr: ClosedJaxpr, leaves) -> list:
+    """Runs the program's executable (compiled on first use) on canonical arrays."""
+    table = jaxpr.memo
+    run = None if table is None else table.get("executable")
+    if run is None:
+        run = memo(jaxpr, "executable",
+                   lambda: nested.compile_program(jaxpr, get_backend(None)))
+    return run(*leaves)
+
+
 def _impl(*args, jaxpr: ClosedJaxpr, name: str):
-    run = memo(jaxpr, "executable", lambda: nested.compile_program(jaxpr, get_backend(None)))
-    return run(*[canonicalize_value(x) for x in args])
+    return _execute(jaxpr, [canonicalize_value(x) for x in args])
 
 
 abstract_eval_rules[jit_p] = _abstract
@@ -255,7 +264,7 @@ def _tape_node(vals, mask, *, jaxpr: ClosedJaxpr, name: str):
         return linearize_node(lambda *xs: jit_p.bind(*xs, jaxpr=jaxpr, name=name), vals,
                               list(mask), True)
     known, backward, out_nz, forwarded = progs
-    outs = _impl(*vals, jaxpr=known, name=name)
+    outs = _execute(known, vals)  # the tape's values are canonical arrays
     n_out = len(out_nz)
     returned = iter(outs[n_out:])
     residuals = [next(returned) if f is None else vals[f] for f in forwarded]
@@ -267,7 +276,7 @@ def _tape_node(vals, mask, *, jaxpr: ClosedJaxpr, name: str):
         if any(isinstance(c, Tracer) for c in cts):  # a transformation of the backward pass
             cts_in = iter(jit_p.bind(*residuals, *cts, jaxpr=backward, name=name))
         else:
-            cts_in = iter(_impl(*residuals, *cts, jaxpr=backward, name=name))
+            cts_in = iter(_execute(backward, [*residuals, *map(canonicalize_value, cts)]))
         return [next(cts_in) if m else None for m in mask]
 
     return primal_outs, [not nz for nz in out_nz], run_backward

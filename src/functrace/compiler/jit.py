@@ -271,7 +271,9 @@ class Jitted:
         fast = fast_key(args, kwargs) if self._static.none else None
         compiled = None if fast is None else self._fast.get(fast[0])
         if compiled is None:
-            compiled, leaves = self._lookup(args, kwargs)
+            # (no fast key: tracers or statics among the arguments, the general path)
+            compiled, leaves = (self._lookup_general(args, kwargs) if fast is None
+                                else self._lookup(args, kwargs))
         else:
             leaves = fast[1]
         if compiled is None:  # inside another transformation: one jit equation
