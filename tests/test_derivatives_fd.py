@@ -181,6 +181,12 @@ def _remat(rng, dt):
             (_normal(rng, (3,), dt), _normal(rng, (3,), dt)))
 
 
+def _jit_call(rng, dt):
+    # a jitted function under a transformation: one jit equation (compiler/call.py)
+    return (ft.jit(lambda x, y: lax.sin(x) * lax.exp(y) + x * y),
+            (_normal(rng, (3,), dt), _normal(rng, (3,), dt)))
+
+
 def _via_complex(x):
     return lax.real(lax.mul(lax.convert_element_type(x, np.complex128), 1.0 + 2.0j))
 
@@ -271,6 +277,7 @@ CASES = {
              False, ()),
     "scan": (_scan, False, ()),
     "remat2": (_remat, False, ()),
+    "jit": (_jit_call, False, ()),
 }
 
 # checked elsewhere, with the reason
