@@ -186,7 +186,7 @@ class Jitted:
         traced once per signature; a program closing over an outer transformation's
         tracer is traced each time (its constants belong to that trace)."""
         key = (in_tree, tuple((a.shape, a.dtype, a.weak_type) for a in avals), statics,
-               (config.threefry_partitionable,))
+               (config.enable_x64, config.trace_context))
         hit = self._traced.get(key)
         if hit is not None:
             return hit
