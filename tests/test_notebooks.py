@@ -30,7 +30,7 @@ from nbclient.exceptions import CellExecutionError  # noqa: E402
 pytestmark = pytest.mark.slow
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-NOTEBOOKS = ("01_backprop", "02_convolution", "03_pooling", "04_cnn")
+NOTEBOOKS = ("01_backprop", "02_convolution", "03_pooling", "04_cnn", "05_performance")
 CELL_TIMEOUT = 300  # seconds, per cell
 
 _executed: dict[str, object] = {}
@@ -165,3 +165,23 @@ def test_cnn_vgg16_table_and_training(source):
     accuracy = re.search(r"test accuracy: ([\d.]+)%", text)
     assert accuracy and float(accuracy[1]) > 85
     assert len(_outputs(nb, "image/png")) >= 2  # loss curve, predictions
+
+
+@pytest.mark.parametrize("source", ["stored", "executed"])
+def test_performance_profile_and_roofline(source):
+    nb = _notebook("05_performance", source)
+    text = _text(nb)
+    assert "train: (1500, 28, 28, 1)  test: (297, 28, 28, 1)" in text
+    accuracy = re.search(r"test accuracy: ([\d.]+)%", text)
+    assert accuracy and float(accuracy[1]) > 85
+    # 2 N H W O C K K for the second convolution, derived in the notebook's text
+    assert f"second convolution: {2 * 64 * 14 * 14 * 64 * 32 * 9:,} FLOPs" in text
+    assert "hand count equals the profile: True" in text
+    assert "every step profiled: True" in text
+    ceilings = re.search(r"compute: (\d+) GFLOP/s   memory: (\d+) GB/s", text)
+    assert ceilings and int(ceilings[1]) > 0 and int(ceilings[2]) > 0
+    # the FLOP shares do not depend on timing: the convolutions do nearly all of the work
+    conv = re.search(r"^conv\s+5\s+\d+%\s+(\d+)%", text, re.M)
+    assert conv and int(conv[1]) >= 85
+    assert "conv_grad_filter" in text and "conv_grad_input" in text
+    assert _outputs(nb, "image/png"), "the roofline chart is not stored"

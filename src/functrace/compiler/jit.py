@@ -25,7 +25,7 @@ from ..errors import TransformError
 from ..lax.parallel import AxisPrimitive
 from ..transforms.api_util import StaticArgs, check_callable, flatten_fun, fun_name, with_statics
 from ..tree_util import tree_flatten, tree_unflatten
-from . import fusion, nested, passes
+from . import fusion, nested, passes, profiling
 from .call import jit_p, memo
 from .dispatch import fast_key, leaf_signature, unflattener
 from .registry import get_backend
@@ -74,29 +74,26 @@ class Compiled:
             lines += ["", f"# generated kernel {k}", src]
         return "\n".join(lines)
 
-    def profile(self, *args, repeat: int = 5) -> str:
-        """Runs the program ``repeat`` times and tables the time spent in each step."""
+    def profile(self, *args, repeat: int = 5, as_dict: bool = False):
+        """Runs the program ``repeat`` times and tables, per step (slowest first), its
+        median time, FLOPs and bytes, GFLOP/s and GB/s, FLOPs per byte, and its share of the
+        machine's measured ceiling (BLAS sgemm GFLOP/s, memory GB/s: measured once,
+        cached on disk). ``as_dict=True`` returns the same as a dict whose ``"rows"``
+        hold one dict per step in program order and ``"text"`` the table
+        (``compiler/profiling.py``).
+
+        Example:
+            >>> import functrace as ft, functrace.numpy as fnp
+            >>> a, b = fnp.ones((64, 32)), fnp.ones((32, 16))
+            >>> c = ft.jit(lambda a, b: a @ b).lower(a, b).compile()
+            >>> c.profile(a, b, as_dict=True)["rows"][0]["flops"]  # 2 * 64 * 16 * 32
+            65536
+        """
         leaves = [x if type(x) in DEVICE_ARRAY_TYPES else canonicalize_value(x)
                   for x in tree_flatten((args, {}))[0]]
-        totals = [0.0] * len(self.steps)
-        self._run(*leaves)
-        for _ in range(repeat):
-            self._run(*leaves, timings=totals)
-        order = sorted(range(len(self.steps)), key=lambda k: -totals[k])
-        total = sum(totals) or 1.0
-        lines = [f"# jit({self.name}) profile: {total / repeat * 1e3:.3f} ms per call"]
-        for k in order:
-            s = self.steps[k]
-            what = ", ".join(e.primitive.name for e in s.eqns)
-            shape = s.eqns[-1].outvars[0].aval.str_short() if s.eqns[-1].outvars else ""
-            lines.append(f"{totals[k] / repeat * 1e3:9.3f} ms {100 * totals[k] / total:5.1f}%  "
-                         f"step {k} {'fused ' if s.fused else ''}{what[:60]} -> {shape}")
-        c = self.counters()
-        if c is not None:
-            lines.insert(1, f"# per call: {c['launches']} kernel launches, {c['allocations']} "
-                            f"device allocations, {c['h2d_bytes']} B host->device, "
-                            f"{c['d2h_bytes']} B device->host")
-        return "\n".join(lines)
+        result = profiling.profile_program(self.name, self.steps, self._run, leaves, repeat,
+                                           self.backend, self.counters)
+        return result.as_dict() if as_dict else str(result)
 
     def warm_up(self):
         """Runs once on zeros so every Numba kernel is compiled (or loaded from disk);

@@ -18,6 +18,7 @@ from ...config import config
 from ...core.jaxpr import Literal
 from ...transforms import tape_vjp
 from . import conv
+from .ceilings import machine_ceilings
 from .codegen import build_fused
 from .table import lowerings, program_rewrites, reference_lowering
 
@@ -131,6 +132,7 @@ tape_vjp.before_first_kernel = keep_freed_memory  # un-jitted grad's kernels (th
 class NumbaCpuBackend:
     name = "cpu"
     fuses_reductions = True  # generated loops can end in reduce_sum/max/min
+    ceilings = staticmethod(machine_ceilings)  # sgemm and memory ceilings for profile()
 
     @staticmethod
     def _assign(slot: dict, keys) -> list[int]:
