@@ -23,6 +23,7 @@ from .shape_ops import *  # noqa: F403
 from .slicing import *  # noqa: F403
 from .sorting import *  # noqa: F403
 from .special import *  # noqa: F403
+from .special_more import *  # noqa: F403
 from .stable_argsort import *  # noqa: F403
 from .threefry import *  # noqa: F403
 from .trig import *  # noqa: F403

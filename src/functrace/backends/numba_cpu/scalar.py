@@ -9,6 +9,7 @@ from numba import njit
 from numba.core import types
 from numba.extending import intrinsic
 
+from ...lax import _special_scalar
 from .numba_cache import ensure_numba_can_cache
 
 ensure_numba_can_cache(__file__)  # before the first cache=True kernel
@@ -72,3 +73,12 @@ def irem(a, b):
 @njit(cache=True, inline="always")
 def erf(x):
     return math.erf(x)
+
+
+# lax's special functions whose scalar algorithm is written once in plain Python
+# (lax/_special_scalar.py); the primitives' expressions call them as ``_s.<name>``
+ensure_numba_can_cache(_special_scalar.__file__)
+igamma_family = njit(cache=True)(_special_scalar.igamma_family)
+betainc = njit(cache=True)(_special_scalar.betainc)
+bessel_ie = njit(cache=True)(_special_scalar.bessel_ie)
+erf_inv = njit(cache=True)(_special_scalar.erf_inv)

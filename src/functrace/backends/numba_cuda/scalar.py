@@ -6,6 +6,8 @@ import math
 
 from numba import cuda
 
+from ...lax import _special_scalar
+
 
 @cuda.jit(device=True, inline=True)
 def maximum(a, b):
@@ -57,3 +59,11 @@ def fmod(a, b):
 @cuda.jit(device=True, inline=True)
 def is_finite(a):
     return not (math.isinf(a) or math.isnan(a))
+
+
+# lax's special functions, written once in plain Python (lax/_special_scalar.py) and
+# compiled here as device functions; the primitives' expressions call them as ``_s.<name>``
+igamma_family = cuda.jit(device=True)(_special_scalar.igamma_family)
+betainc = cuda.jit(device=True)(_special_scalar.betainc)
+bessel_ie = cuda.jit(device=True)(_special_scalar.bessel_ie)
+erf_inv = cuda.jit(device=True)(_special_scalar.erf_inv)
