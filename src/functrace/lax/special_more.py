@@ -69,7 +69,8 @@ def _vectorized(fn, *consts):
     def impl(*args):
         args = [np.asarray(a) for a in args]
         dtype = np.result_type(*args)
-        return np.asarray(vec(*args)).astype(dtype)
+        with np.errstate(all="ignore"):  # nan where JAX gives nan, without warnings
+            return np.asarray(vec(*args)).astype(dtype)
     return impl
 
 
@@ -127,7 +128,7 @@ def igamma_grad_a(a, x):
 
     Example:
         >>> round(float(igamma_grad_a(np.float32(2.0), np.float32(3.0))), 5)
-        -0.23682
+        -0.19743
     """
     return igamma_grad_a_p.bind(*_match_operands("igamma_grad_a", a, x))
 
@@ -138,7 +139,7 @@ def random_gamma_grad(a, x):
 
     Example:
         >>> round(float(random_gamma_grad(np.float32(1.0), np.float32(1.0))), 5)
-        0.82393
+        1.17356
     """
     return random_gamma_grad_p.bind(*_match_operands("random_gamma_grad", a, x))
 
@@ -159,7 +160,7 @@ def bessel_i0e(x):
 
     Example:
         >>> round(float(bessel_i0e(np.float32(1.0))), 6)
-        0.465760
+        0.46576
     """
     return bessel_i0e_p.bind(x)
 
@@ -169,7 +170,7 @@ def bessel_i1e(x):
 
     Example:
         >>> round(float(bessel_i1e(np.float32(1.0))), 6)
-        0.207910
+        0.20791
     """
     return bessel_i1e_p.bind(x)
 
