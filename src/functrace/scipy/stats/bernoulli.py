@@ -37,7 +37,8 @@ def cdf(k, p):
     k, p = promote_args("bernoulli.cdf", k, p, inexact=True)
     one = fnp.ones_like(k)
     bad = fnp.isnan(k) | fnp.isnan(p) | (p < 0) | (p > 1)
-    return fnp.where(bad, np.nan, fnp.where(k < 0, fnp.zeros_like(k), fnp.where(k < 1, one - p, one)))
+    inside = fnp.where(k < 1, one - p, one)
+    return fnp.where(bad, np.nan, fnp.where(k < 0, fnp.zeros_like(k), inside))
 
 
 def ppf(q, p):
