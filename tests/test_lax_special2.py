@@ -301,3 +301,55 @@ def test_shapes_and_dtypes_keep_through_jit(shape, dtype, seed):
            for p, q in zip(a.ravel().astype(float), x.ravel().astype(float), strict=True)]
     tol = 1e-4 if dtype == np.float32 else 1e-9
     np.testing.assert_allclose(np.ravel(out), ref, rtol=tol, atol=tol)
+
+
+# ---- elementwise primitives that were compositions ------------------------------------
+
+UNARY = {  # name -> (math reference, derivative written from calculus, domain)
+    "tan": (math.tan, lambda x: 1 / math.cos(x) ** 2, (-1.4, 1.4)),
+    "asin": (math.asin, lambda x: 1 / math.sqrt(1 - x * x), (-0.95, 0.95)),
+    "acos": (math.acos, lambda x: -1 / math.sqrt(1 - x * x), (-0.95, 0.95)),
+    "atan": (math.atan, lambda x: 1 / (1 + x * x), (-5.0, 5.0)),
+    "sinh": (math.sinh, math.cosh, (-4.0, 4.0)),
+    "cosh": (math.cosh, math.sinh, (-4.0, 4.0)),
+    "asinh": (math.asinh, lambda x: 1 / math.sqrt(x * x + 1), (-6.0, 6.0)),
+    "acosh": (math.acosh, lambda x: 1 / math.sqrt(x * x - 1), (1.1, 9.0)),
+    "atanh": (math.atanh, lambda x: 1 / (1 - x * x), (-0.95, 0.95)),
+    "cbrt": (lambda x: math.copysign(abs(x) ** (1 / 3), x),
+             lambda x: abs(x) ** (-2 / 3) / 3, (-8.0, 8.0)),
+    "exp2": (lambda x: 2.0 ** x, lambda x: math.log(2) * 2.0 ** x, (-5.0, 5.0)),
+    "square": (lambda x: x * x, lambda x: 2 * x, (-5.0, 5.0)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(UNARY))
+def test_unary_primitives_values_derivatives_jit_vmap(name):
+    fn, dfn, (lo, hi) = UNARY[name]
+    prim = getattr(lax, f"{name}_p")
+    x = np.linspace(lo, hi, 33).astype(f32)
+    x = x[np.abs(x) > 1e-3]  # cbrt' is infinite at 0
+    ref = [fn(float(v)) for v in x]
+    _close(getattr(lax, name)(x), ref, rtol=2e-6, atol=1e-6)
+    _close(ft.vmap(ft.grad(getattr(lax, name)))(x), [dfn(float(v)) for v in x],
+           rtol=1e-5, atol=1e-6)
+    jitted = ft.jit(lambda v: getattr(lax, name)(v) + 1.0)
+    assert f"fused {name}, add" in jitted.lower(x).as_text()
+    _close(jitted(x), np.asarray(ref) + 1.0, rtol=2e-6, atol=2e-6)
+    # one equation of its own name, as JAX prints it
+    assert f"= {name} a" in str(ft.make_jaxpr(getattr(lax, name))(f32(0.5)))
+    assert prim.elementwise
+    # float64: to float64 accuracy
+    v = np.float64((lo + hi) / 3 + 0.1)
+    _close(getattr(lax, name)(v), fn(float(v)), rtol=1e-14, atol=1e-15)
+
+
+def test_unary_primitive_edges():
+    np.testing.assert_array_equal(lax.acos(np.array([-1.0, 1.0], f32)), [f32(np.pi), 0.0])
+    assert np.isnan(lax.asin(f32(1.5))) and np.isnan(lax.acosh(f32(0.5)))
+    np.testing.assert_array_equal(lax.atanh(np.array([-1.0, 1.0], f32)), [-np.inf, np.inf])
+    np.testing.assert_array_equal(lax.cbrt(np.array([-27.0, 8.0, 0.0])), [-3.0, 2.0, 0.0])
+    assert lax.square(np.int32(7)) == 49 and lax.square(np.int32(7)).dtype == np.int32
+    assert float(lax.asinh(f32(1e30))) == pytest.approx(math.asinh(1e30), rel=1e-6)
+    assert float(lax.asinh(f32(-1e-30))) == float(f32(-1e-30))
+    with pytest.raises(TypeError, match="tan"):
+        lax.tan(np.int32(1))

@@ -13,6 +13,7 @@ from .creation import *  # noqa: F403
 from .dots import *  # noqa: F403
 from .dynamic_slicing import *  # noqa: F403
 from .elementwise import *  # noqa: F403
+from .elementwise_more import *  # noqa: F403
 from .extras import *  # noqa: F403
 from .fft import *  # noqa: F403
 from .gather_scatter import *  # noqa: F403

@@ -1,7 +1,7 @@
 """``jax.lax``'s shape and reduction conveniences, composed from the primitives:
 ``reduce`` (any reducer, several operands), ``cumprod``/``cummax``/``cummin``/
 ``cumlogsumexp``, ``split``, ``clamp``, ``slice_in_dim``/``index_in_dim`` and their
-``dynamic_*`` forms, plus a few elementwise names (``square``, ``tan``, ...).
+``dynamic_*`` forms.
 
 Being compositions, they get ``jit``, ``vmap`` and derivatives from their parts:
 
@@ -38,18 +38,14 @@ from .elementwise import (
     add,
     bitwise_and,
     bitwise_or,
-    cos,
-    div,
     eq,
     exp,
     ge,
     gt,
-    integer_pow,
     log1p,
     lt,
     mul,
     select,
-    sin,
     stop_gradient,
     sub,
 )
@@ -63,7 +59,7 @@ from .slicing import slice as lax_slice
 __all__ = [
     "clamp", "cumlogsumexp", "cummax", "cummin", "cumprod", "dynamic_index_in_dim",
     "dynamic_slice_in_dim", "dynamic_update_index_in_dim", "dynamic_update_slice_in_dim",
-    "index_in_dim", "reduce", "slice_in_dim", "split", "square", "tan",
+    "index_in_dim", "reduce", "slice_in_dim", "split",
 ]
 
 
@@ -458,17 +454,3 @@ def dynamic_update_index_in_dim(operand, update, index, axis: int, *,
         update = expand_dims(update, (axis,))
     return dynamic_update_slice_in_dim(operand, update, index, axis,
                                        allow_negative_indices=allow_negative_indices)
-
-
-# ---------------------------------------------------------------------------
-# small elementwise names
-
-def square(x):
-    """``x * x`` (``lax.square``)."""
-    return integer_pow(x, 2)
-
-
-def tan(x):
-    """``sin(x) / cos(x)`` (``lax.tan``)."""
-    return div(sin(x), cos(x))
-
