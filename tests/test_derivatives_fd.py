@@ -237,6 +237,11 @@ CASES = {
     "exp2": (_unary(lax.exp2), True, ()),
     "square": (_unary(lax.square), True, ()),
     "erf_inv": (_unary(lax.erf_inv, _inside_unit), False, ()),
+    # x below, inside and above [min, max], each at least 0.1 from a tie
+    "clamp": (lambda rng, dt: (lax.clamp, (
+        np.asarray(-0.5 + 0.1 * rng.random(), dt),
+        np.array([-1.2, 0.1, 1.3], dt) + (0.1 * rng.random(3)).astype(dt),
+        np.asarray(0.8 + 0.1 * rng.random(), dt))), False, ()),
     "bessel_i0e": (_unary(lax.bessel_i0e, _away), False, ()),
     "bessel_i1e": (_unary(lax.bessel_i1e, _away), False, ()),
     # in x only: d/da goes through igamma_grad_a, which (as in JAX) has no derivative of

@@ -353,3 +353,35 @@ def test_unary_primitive_edges():
     assert float(lax.asinh(f32(-1e-30))) == float(f32(-1e-30))
     with pytest.raises(TypeError, match="tan"):
         lax.tan(np.int32(1))
+
+
+def test_clamp_primitive():
+    x = np.array([-1.0, 0.5, 2.0], f32)
+    np.testing.assert_array_equal(lax.clamp(f32(0), x, f32(1)), [0.0, 0.5, 1.0])
+    np.testing.assert_array_equal(lax.clamp(np.zeros(3, f32), x, np.full(3, 1.5, f32)),
+                                  [0.0, 0.5, 1.5])
+    assert float(lax.clamp(f32(2.0), f32(0.5), f32(1.0))) == 1.0  # min > max: max, as JAX
+    np.testing.assert_array_equal(lax.clamp(0, np.arange(4, dtype=np.int32), 2), [0, 1, 2, 2])
+    assert str(ft.make_jaxpr(lambda v: lax.clamp(0.0, v, 1.0))(x)).count("clamp") == 1
+    # JAX's rules (values printed by JAX 0.10.2): none at a tie, the active bound outside
+    g = ft.grad(lax.clamp, argnums=(0, 1, 2))
+    _close(g(f32(0.0), f32(0.0), f32(1.0)), [0, 0, 0])
+    _close(g(f32(0.0), f32(2.0), f32(1.0)), [0, 0, 1])
+    _close(g(f32(0.0), f32(-1.0), f32(1.0)), [1, 0, 0])
+    _close(g(f32(2.0), f32(0.5), f32(1.0)), [0, 0, 0])
+    _close(g(f32(0.0), f32(0.5), f32(1.0)), [0, 1, 0])
+    # a scalar bound's tangent spreads over the elements it clamps
+    _, tangent = ft.jvp(lambda lo: lax.clamp(lo, x, f32(1.0)), (f32(0.0),), (f32(1.0),))
+    _close(tangent, [1.0, 0.0, 0.0])
+    big = np.linspace(-2, 2, 64).astype(f32)
+    jitted = ft.jit(lambda v: lax.clamp(-1.0, v * 2, 1.0))
+    assert "fused mul, clamp" in jitted.lower(big).as_text()
+    np.testing.assert_array_equal(jitted(big), np.clip(2 * big, -1, 1))
+    rows = np.array([[-1, 0.5], [2, 3], [0.2, -5]], f32)
+    np.testing.assert_array_equal(ft.vmap(lax.clamp, (0, 0, None))(np.zeros(3, f32), rows,
+                                                                   f32(1)),
+                                  np.clip(rows, 0, 1))
+    with pytest.raises(ValueError, match="clamp"):
+        lax.clamp(np.zeros(2, f32), np.zeros(3, f32), f32(1))
+    with pytest.raises(TypeError, match="clamp"):
+        lax.clamp(f32(0), np.zeros(3), f32(1))

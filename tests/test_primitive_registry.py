@@ -48,7 +48,7 @@ EXEMPT = {
             "atan2", "cholesky", "eigh", "qr", "svd", "lu", "lgamma", "erfc", "digamma",
             "polygamma", "igamma", "igammac", "regularized_incomplete_beta", "bessel_i0e",
             "bessel_i1e", "erf_inv", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh",
-            "acosh", "atanh", "cbrt", "exp2", "square")},
+            "acosh", "atanh", "cbrt", "exp2", "square", "clamp")},
         "custom_jvp_call": "JVP replaces it with the user's rule: no linear program "
                            "contains it",
         "custom_vjp_call": "JVP replaces it with custom_lin, which is transposed",

@@ -1,6 +1,6 @@
 """Elementwise primitives that JAX has and functrace once built as compositions: ``tan``,
 ``asin``, ``acos``, ``atan``, ``sinh``, ``cosh``, ``asinh``, ``acosh``, ``atanh``,
-``cbrt``, ``exp2`` and ``square``.
+``cbrt``, ``exp2``, ``square`` and ``clamp``.
 
 As primitives they print as JAX prints them (``b:f32[] = tan a``), carry JAX's JVP
 rules (``tan' = 1 + tan^2``, ``asin' = rsqrt(1 - x^2)``, ``acosh' = rsqrt(x^2 - 1)``,
@@ -21,23 +21,34 @@ import math
 
 import numpy as np
 
+from ..core.avals import ShapedArray
+from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
+from ..errors import DTypeError, ShapeError
 from ..transforms.ad import defjvp, defjvp2
+from ..transforms.batching import defbroadcasting
 from .creation import full_like
 from .elementwise import (
+    _check_kind,
     _make_unary,
+    _match_operands,
     add,
+    bitwise_and,
     div,
+    gt,
     integer_pow,
+    lt,
     mul,
     neg,
     rsqrt,
+    select,
     sub,
 )
+from .shape_ops import broadcast_in_dim
 
 __all__ = [
     "acos", "acos_p", "acosh", "acosh_p", "asin", "asin_p", "asinh", "asinh_p", "atan",
-    "atan_p", "atanh", "atanh_p", "cbrt", "cbrt_p", "cosh", "cosh_p", "exp2", "exp2_p",
-    "sinh", "sinh_p", "square", "square_p", "tan", "tan_p",
+    "atan_p", "atanh", "atanh_p", "cbrt", "cbrt_p", "clamp", "clamp_p", "cosh", "cosh_p",
+    "exp2", "exp2_p", "sinh", "sinh_p", "square", "square_p", "tan", "tan_p",
 ]
 
 
@@ -201,3 +212,61 @@ def square(x):
         array([9], dtype=int32)
     """
     return square_p.bind(x)
+
+
+# ---------------------------------------------------------------------------
+# clamp
+
+def _clamp_abstract(lo: ShapedArray, x: ShapedArray, hi: ShapedArray) -> ShapedArray:
+    for what, b in (("min", lo), ("max", hi)):
+        if b.shape not in ((), x.shape):
+            raise ShapeError(f"lax.clamp: {what} must be a scalar or have the operand's shape "
+                             f"{x.shape}, got {b.str_short()}")
+        if b.dtype != x.dtype:
+            raise DTypeError(f"lax.clamp: {what} and the operand must have one dtype, got "
+                             f"{b.str_short()} and {x.str_short()}; cast one first")
+    _check_kind("clamp", "number", x)
+    if x.dtype.kind == "c":
+        raise DTypeError(f"lax.clamp: complex operands have no order, got {x.str_short()}")
+    return ShapedArray(x.shape, x.dtype, x.weak_type and lo.weak_type and hi.weak_type)
+
+
+def _clamp_impl(lo, x, hi):
+    # min(max(x, lo), hi): with lo > hi the result is hi, as JAX's
+    return np.minimum(np.maximum(x, lo), hi).astype(np.asarray(x).dtype)
+
+
+clamp_p = Primitive("clamp", elementwise=True,
+                    scalar="_s.minimum(_s.maximum({1}, {0}), {2})")
+impl_rules[clamp_p] = _clamp_impl
+abstract_eval_rules[clamp_p] = _clamp_abstract
+defbroadcasting(clamp_p)
+
+
+def _like(g, x):
+    shape = get_aval(x).shape
+    return g if get_aval(g).shape == shape else broadcast_in_dim(g, shape, ())
+
+
+def _where(pred, g, x):
+    g = _like(g, x)
+    return select(pred, g, full_like(g, 0))
+
+
+# JAX's rules: the gradient reaches x strictly inside [min, max], min where it is active
+# (and below max), max where it is active; none at a tie
+defjvp(clamp_p,
+       lambda g, lo, x, hi: _where(bitwise_and(gt(lo, x), lt(lo, hi)), g, x),
+       lambda g, lo, x, hi: _where(bitwise_and(gt(x, lo), lt(x, hi)), g, x),
+       lambda g, lo, x, hi: _where(lt(hi, x), g, x))
+
+
+def clamp(min, x, max):  # noqa: A002 - JAX's names
+    """``x`` limited to ``[min, max]`` elementwise (``min``/``max`` may be scalars); where
+    ``min > max`` the result is ``max``, as JAX's.
+
+    Example:
+        >>> clamp(np.float32(0), np.array([-1., 0.5, 2.], np.float32), np.float32(1))
+        array([0. , 0.5, 1. ], dtype=float32)
+    """
+    return clamp_p.bind(*_match_operands("clamp", min, x, max))
