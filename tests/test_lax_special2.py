@@ -385,3 +385,26 @@ def test_clamp_primitive():
         lax.clamp(np.zeros(2, f32), np.zeros(3, f32), f32(1))
     with pytest.raises(TypeError, match="clamp"):
         lax.clamp(f32(0), np.zeros(3), f32(1))
+
+
+def test_round_primitive():
+    # values printed by JAX 0.10.2; 0.49999997 + 0.5 rounds to 1 in float32, so a
+    # floor(x + 0.5) formula would give 1
+    x = np.array([0.49999997, -2.5, -0.2, 2.5, -0.5, 1.5, 3.7, -7.5, 6.5], f32)
+    np.testing.assert_array_equal(lax.round(x), [0, -3, -0.0, 3, -1, 2, 4, -8, 7])
+    np.testing.assert_array_equal(lax.round(x, lax.RoundingMethod.TO_NEAREST_EVEN),
+                                  [0, -2, -0.0, 2, -0.0, 2, 4, -8, 6])
+    assert np.signbit(lax.round(f32(-0.2)))
+    text = str(ft.make_jaxpr(lambda v: (lax.round(v, 1), lax.round(v)))(f32(1.0)))
+    assert "round[rounding_method=1] a" in text and "round[rounding_method=0] a" in text
+    assert float(ft.grad(lax.round)(f32(1.2))) == 0.0
+    big = np.concatenate([x, -x, [np.inf, -np.inf, np.nan, -0.0]]).astype(f32)
+    for method in (0, 1):
+        jitted = ft.jit(lambda v, m=method: lax.round(v * 2.0, m))
+        assert "fused mul, round" in jitted.lower(big).as_text()
+        out = jitted(big)
+        np.testing.assert_array_equal(out, lax.round(big * 2, method))
+        np.testing.assert_array_equal(np.signbit(out), np.signbit(lax.round(big * 2, method)))
+    np.testing.assert_array_equal(lax.round(big, 1), np.rint(big))
+    with pytest.raises(TypeError, match="round"):
+        lax.round(np.int32(1))

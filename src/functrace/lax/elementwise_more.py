@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import enum
 import math
 
 import numpy as np
@@ -24,8 +25,8 @@ import numpy as np
 from ..core.avals import ShapedArray
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError, ShapeError
-from ..transforms.ad import defjvp, defjvp2
-from ..transforms.batching import defbroadcasting
+from ..transforms.ad import defjvp, defjvp2, defjvp_zero
+from ..transforms.batching import defbroadcasting, defvectorized
 from .creation import full_like
 from .elementwise import (
     _check_kind,
@@ -48,7 +49,8 @@ from .shape_ops import broadcast_in_dim
 __all__ = [
     "acos", "acos_p", "acosh", "acosh_p", "asin", "asin_p", "asinh", "asinh_p", "atan",
     "atan_p", "atanh", "atanh_p", "cbrt", "cbrt_p", "clamp", "clamp_p", "cosh", "cosh_p",
-    "exp2", "exp2_p", "sinh", "sinh_p", "square", "square_p", "tan", "tan_p",
+    "exp2", "exp2_p", "RoundingMethod", "round", "round_p", "sinh", "sinh_p", "square",
+    "square_p", "tan", "tan_p",
 ]
 
 
@@ -270,3 +272,50 @@ def clamp(min, x, max):  # noqa: A002 - JAX's names
         array([0. , 0.5, 1. ], dtype=float32)
     """
     return clamp_p.bind(*_match_operands("clamp", min, x, max))
+
+
+# ---------------------------------------------------------------------------
+# round
+
+class RoundingMethod(enum.IntEnum):
+    """How ``lax.round`` breaks ties (JAX's values)."""
+
+    AWAY_FROM_ZERO = 0
+    TO_NEAREST_EVEN = 1
+
+
+def _round_impl(x, *, rounding_method):
+    x = np.asarray(x)
+    if rounding_method == RoundingMethod.TO_NEAREST_EVEN:
+        return np.rint(x)
+    r = np.trunc(x)  # x - trunc(x) is exact: no floor(x + 0.5), which rounds 0.49999997 up
+    with np.errstate(invalid="ignore"):  # inf - inf
+        return np.where(np.abs(x - r) >= 0.5, r + np.sign(x), r).astype(x.dtype)
+
+
+def _round_abstract(x: ShapedArray, *, rounding_method) -> ShapedArray:
+    if x.dtype.kind != "f":
+        raise DTypeError(f"lax.round requires a real floating-point operand, got "
+                         f"{x.str_short()}; cast it with lax.convert_element_type")
+    return x
+
+
+round_p = Primitive("round", elementwise=True,
+                    scalar="_s.round_method({0}, {rounding_method:d})")
+impl_rules[round_p] = _round_impl
+abstract_eval_rules[round_p] = _round_abstract
+defvectorized(round_p)
+defjvp_zero(round_p)
+
+
+def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):  # noqa: A001 - JAX's name
+    """Elementwise rounding to an integral value; halves go away from zero (JAX's
+    default) or to the nearest even integer. Its derivative is zero.
+
+    Example:
+        >>> round(np.array([0.5, 1.5, -2.5], np.float32))
+        array([ 1.,  2., -3.], dtype=float32)
+        >>> round(np.array([0.5, 1.5, -2.5], np.float32), RoundingMethod.TO_NEAREST_EVEN)
+        array([ 0.,  2., -2.], dtype=float32)
+    """
+    return round_p.bind(x, rounding_method=RoundingMethod(rounding_method))

@@ -1,4 +1,4 @@
-"""``atan2``, ``round`` and ``reciprocal``.
+"""``atan2`` and ``reciprocal``.
 
 ``atan2`` is a primitive (its JVP is ``(y dx - x dy) / (x^2 + y^2)`` for ``atan2(x, y)``).
 The other inverse trigonometric and hyperbolic functions are primitives of their own
@@ -11,8 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import enum
-
 import numpy as np
 
 from ..core.avals import is_inexact
@@ -20,28 +18,18 @@ from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError
 from ..transforms.ad import defjvp
 from ..transforms.batching import defbroadcasting
-from .creation import full_like
 from .elementwise import (
     _binary_abstract,
     _expand_unit_dims,
     _match_operands,
-    abs,
     add,
     div,
-    eq,
-    floor,
-    ge,
     integer_pow,
-    lt,
     mul,
     neg,
-    rem,
-    select,
-    sign,
-    sub,
 )
 
-__all__ = ["RoundingMethod", "atan2", "atan2_p", "reciprocal", "round"]
+__all__ = ["atan2", "atan2_p", "reciprocal"]
 
 
 def _check_float(op: str, x) -> None:
@@ -90,35 +78,3 @@ def reciprocal(x):
         array([0.25], dtype=float32)
     """
     return integer_pow(x, -1)
-
-
-class RoundingMethod(enum.IntEnum):
-    """How ``lax.round`` breaks ties (JAX's values)."""
-
-    AWAY_FROM_ZERO = 0
-    TO_NEAREST_EVEN = 1
-
-
-def round(x, rounding_method=RoundingMethod.AWAY_FROM_ZERO):  # noqa: A001 - JAX's name
-    """Elementwise rounding to an integral value; halves go away from zero (JAX's
-    default) or to the nearest even integer. Its derivative is zero.
-
-    Example:
-        >>> round(np.array([0.5, 1.5, -2.5], np.float32))
-        array([ 1.,  2., -3.], dtype=float32)
-        >>> round(np.array([0.5, 1.5, -2.5], np.float32), RoundingMethod.TO_NEAREST_EVEN)
-        array([ 0.,  2., -2.], dtype=float32)
-    """
-    _check_float("round", x)
-    method = RoundingMethod(rounding_method)
-    a = abs(x)
-    half = _c(x, 0.5)
-    if method is RoundingMethod.AWAY_FROM_ZERO:
-        return mul(sign(x), floor(add(a, half)))
-    down = floor(a)
-    frac = sub(a, down)
-    odd = eq(rem(down, _c(x, 2)), _c(x, 1))
-    up = select(eq(frac, half), odd, ge(frac, half))
-    rounded = add(down, select(up, full_like(x, 1), full_like(x, 0)))
-    # sign(x) * rounded keeps -0.0 for small negatives, as NumPy's rint
-    return select(lt(x, _c(x, 0)), neg(rounded), rounded)
