@@ -187,6 +187,12 @@ def _remat(rng, dt):
             (_normal(rng, (3,), dt), _normal(rng, (3,), dt)))
 
 
+def _jit_call(rng, dt):
+    # a jitted function under a transformation: one jit equation (compiler/call.py)
+    return (ft.jit(lambda x, y: lax.sin(x) * lax.exp(y) + x * y),
+            (_normal(rng, (3,), dt), _normal(rng, (3,), dt)))
+
+
 def _via_complex(x):
     return lax.real(lax.mul(lax.convert_element_type(x, np.complex128), 1.0 + 2.0j))
 
@@ -307,6 +313,7 @@ CASES = {
              False, ()),
     "scan": (_scan, False, ()),
     "remat2": (_remat, False, ()),
+    "jit": (_jit_call, False, ()),
 }
 
 # checked elsewhere, with the reason
@@ -318,8 +325,9 @@ NOT_HERE = {
     # NumPy under vmap and pmap; the process_* ones need several MPI ranks
     "psum", "pmax", "pmin", "all_gather", "all_to_all", "ppermute", "psum_scatter",
     "process_allreduce", "process_allgather",
-    # user rules: test_transforms.py and test_custom_staged.py
-    "custom_jvp_call", "custom_vjp_call",
+    # user rules: test_transforms.py and test_custom_staged.py; custom_vmap_call (forward
+    # mode only, as in JAX) in test_custom_extras.py
+    "custom_jvp_call", "custom_vjp_call", "custom_vmap_call",
     # host callbacks: no results (debug) or no derivative (pure); test_debug_callbacks.py
     "debug_callback", "pure_callback",
 }

@@ -105,7 +105,7 @@ def test_prng_key_from_seeds():
     assert random.PRNGKey(-1).tolist() == [0, 0xFFFFFFFF]
     assert random.PRNGKey(2**32 + 7).tolist() == [0, 7]
     assert random.PRNGKey(-(2**63)).tolist() == [0, 0]
-    assert random.key(3).tolist() == random.PRNGKey(3).tolist()
+    assert random.key_data(random.key(3)).tolist() == random.PRNGKey(3).tolist()
 
 
 def test_prng_key_from_seeds_x64(x64):

@@ -7,6 +7,8 @@ Example:
 """
 
 from . import (
+    custom_batching,
+    custom_derivatives,
     debug,
     distributed,
     dtypes,
@@ -25,7 +27,12 @@ from . import (
 from .backends import numba_cpu as _numba_cpu  # registers the 'cpu' backend
 from .backends.transfer import device_get, device_put
 from .compiler.jit import jit
-from .config import config
+from .config import (
+    config,
+    default_matmul_precision,
+    numpy_dtype_promotion,
+    numpy_rank_promotion,
+)
 from .core.jaxpr import ClosedJaxpr, Jaxpr
 from .core.trace import eval_jaxpr
 from .debug import pure_callback
@@ -53,6 +60,7 @@ from .spmd import pmap
 from .transforms.api import grad, jvp, linearize, value_and_grad, vjp
 from .transforms.checkpoint import checkpoint, checkpoint_policies, remat
 from .transforms.custom import custom_jvp, custom_vjp
+from .transforms.custom_gradient import custom_gradient
 from .transforms.jacobians import hessian, jacfwd, jacrev
 from .transforms.make_jaxpr import ShapeDtypeStruct, make_jaxpr
 from .transforms.utilities import closure_convert, eval_shape, linear_transpose, named_call

@@ -18,6 +18,11 @@ class DTypeError(FunctraceError, TypeError):
     """An operation received operands of an unsupported or mismatched dtype."""
 
 
+class TypePromotionError(FunctraceError, ValueError):
+    """Operands of different dtypes met under ``numpy_dtype_promotion('strict')``
+    (``jax.dtypes.TypePromotionError``)."""
+
+
 class ConcretizationError(FunctraceError, TypeError):
     """Python needed a concrete value (``bool``, ``float``, ``int``) of an abstract tracer."""
 

@@ -125,7 +125,7 @@ def fast_key(args: tuple, kwargs: dict):
         return None
     if kwargs and not _walk(kwargs, key, leaves, x64):
         return None
-    return (tuple(key), x64, config.threefry_partitionable), leaves
+    return (tuple(key), x64, config.trace_context), leaves
 
 
 def unflattener(tree):

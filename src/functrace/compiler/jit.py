@@ -15,15 +15,18 @@ import time
 import numpy as np
 
 from ..config import config
+from ..core import trace as core
 from ..core.array import Array
 from ..core.avals import DEVICE_ARRAY_TYPES, ShapedArray, canonicalize_value
-from ..core.jaxpr import ClosedJaxpr, pp_jaxpr
-from ..core.trace import Tracer, trace_to_jaxpr
+from ..core.jaxpr import ClosedJaxpr, Jaxpr, pp_jaxpr
+from ..core.trace import Tracer, get_aval, trace_to_jaxpr
 from ..devices import ALIASES
 from ..errors import TransformError
+from ..lax.parallel import AxisPrimitive
 from ..transforms.api_util import StaticArgs, check_callable, flatten_fun, fun_name, with_statics
-from ..tree_util import tree_flatten
+from ..tree_util import tree_flatten, tree_unflatten
 from . import fusion, nested, passes
+from .call import jit_p, memo
 from .dispatch import fast_key, leaf_signature, unflattener
 from .registry import get_backend
 
@@ -145,6 +148,11 @@ class Jitted:
         self._fast: dict = {}
         self._last_key = None
         self.compile_count = 0
+        # traced programs, one per signature (shared by compilation and by the jit
+        # equations bound under transformations); _handoff passes a program that closes
+        # over an outer tracer (not cached) from _compile to _call_traced
+        self._traced: dict = {}
+        self._handoff = None
 
     def __get__(self, obj, objtype=None):
         """``@jit`` on a method: ``obj.method(x)`` calls the jitted function with ``obj``."""
@@ -165,29 +173,49 @@ class Jitted:
         if backend != old_backend:
             return f"backend changed: {old_backend} -> {backend}"
         if context != old_context:
-            return (f"config.threefry_partitionable changed: {old_context[0]} -> "
-                    f"{context[0]}")
+            return ("config changed (threefry_partitionable, numpy_dtype_promotion, "
+                    f"numpy_rank_promotion): {old_context} -> {context}")
         for k, (a, b) in enumerate(zip(old_sig, sig, strict=True)):
             if a != b:
                 fmt = lambda s: ShapedArray(s[0], s[1], s[2]).str_short()  # noqa: E731
                 return f"leaf {k} changed from {fmt(a)} to {fmt(b)} (a new shape or dtype)"
         return "signature seen before but evicted"
 
-    def _compile(self, key, in_tree, statics, leaves) -> Compiled:
-        t0 = time.perf_counter()
-        avals = [ShapedArray(*sig) for sig in key[1]]
-        names = [f"leaf {k}" for k in range(len(leaves))]
+    def _trace(self, in_tree, statics, avals):
+        """``(closed jaxpr, out_tree, cache key)`` of ``fun`` for these argument types,
+        traced once per signature; a program closing over an outer transformation's
+        tracer is traced each time (its constants belong to that trace)."""
+        key = (in_tree, tuple((a.shape, a.dtype, a.weak_type) for a in avals), statics,
+               (config.enable_x64, config.trace_context))
+        hit = self._traced.get(key)
+        if hit is not None:
+            return hit
+        handoff, self._handoff = self._handoff, None
+        if handoff is not None and handoff[2] == key:
+            return handoff
+        names = [f"leaf {k}" for k in range(len(avals))]
         flat_fun, store = flatten_fun(with_statics(self.fun, statics), in_tree,
                                       with_kwargs=True, check_outputs=False)
         closed = trace_to_jaxpr(flat_fun, avals, names, transform="jit",
                                 fun_name=self.__name__)
+        entry = (closed, store["out_tree"], key)
+        if not any(isinstance(c, Tracer) for c in closed.consts):
+            self._traced[key] = entry
+        return entry
+
+    def _compile(self, key, in_tree, statics, leaves) -> Compiled:
+        t0 = time.perf_counter()
+        avals = [ShapedArray(*sig) for sig in key[1]]
+        entry = self._trace(in_tree, statics, avals)
+        closed, out_tree, _ = entry
         t1 = time.perf_counter()
         if any(isinstance(c, Tracer) for c in closed.consts):
-            return None  # closes over an outer transformation's tracer: run inline
+            # closes over an outer transformation's tracer: bind a jit equation instead
+            self._handoff = entry
+            return None
         closed = passes.optimize(nested.inline_calls(closed))
         timings = {"trace_s": t1 - t0, "optimize_s": time.perf_counter() - t1}
-        compiled = Compiled(self.__name__, closed, store["out_tree"], get_backend(key[3]),
-                            timings)
+        compiled = Compiled(self.__name__, closed, out_tree, get_backend(key[3]), timings)
         self.compile_count += 1
         if config.log_compiles:
             logger.warning("jit(%s): compiling because %s; trace %.3fs, optimise %.3fs, "
@@ -196,17 +224,18 @@ class Jitted:
         return compiled
 
     def _lookup(self, args, kwargs):
-        """``(compiled, canonical leaves)``; ``compiled`` is None under another
-        transformation (a tracer among the leaves, or one closed over)."""
+        """``(compiled, canonical leaves)``; under another transformation (a tracer among
+        the leaves, or one closed over) ``(None, (leaves, in_tree, statics))``."""
         if self._static.none:
             fast = fast_key(args, kwargs)
             if fast is not None:  # host arrays, scalars and plain containers of them
                 key, leaves = fast
                 compiled = self._fast.get(key)
                 if compiled is None:
-                    compiled, _ = self._lookup_general(args, kwargs)
-                    if compiled is not None:
-                        self._fast[key] = compiled
+                    compiled, general = self._lookup_general(args, kwargs)
+                    if compiled is None:
+                        return None, general
+                    self._fast[key] = compiled
                 return compiled, leaves
         return self._lookup_general(args, kwargs)
 
@@ -214,9 +243,9 @@ class Jitted:
         dyn_args, dyn_kwargs, statics = self._static.split(args, kwargs)
         leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
         if any(isinstance(x, Tracer) for x in leaves):
-            return None, leaves
+            return None, (leaves, in_tree, statics)
         # config flags that change what tracing produces (JAX's trace context)
-        context = (config.threefry_partitionable,)
+        context = config.trace_context
         backend = self.backend_name
         on_device = next((x for x in leaves if type(x) in DEVICE_ARRAY_TYPES), None)
         if on_device is not None:  # a program whose inputs are on a device runs there
@@ -232,7 +261,7 @@ class Jitted:
         if compiled is None:
             compiled = self._compile(key, in_tree, statics, leaves)
             if compiled is None:
-                return None, leaves
+                return None, (leaves, in_tree, statics)
             self._cache[key] = compiled
             self._last_key = key
         return compiled, leaves
@@ -242,15 +271,38 @@ class Jitted:
         fast = fast_key(args, kwargs) if self._static.none else None
         compiled = None if fast is None else self._fast.get(fast[0])
         if compiled is None:
-            compiled, leaves = self._lookup(args, kwargs)
+            # (no fast key: tracers or statics among the arguments, the general path)
+            compiled, leaves = (self._lookup_general(args, kwargs) if fast is None
+                                else self._lookup(args, kwargs))
         else:
             leaves = fast[1]
-        if compiled is None:  # inside another transformation: trace through
-            return self.fun(*args, **kwargs)
+        if compiled is None:  # inside another transformation: one jit equation
+            return self._call_traced(args, kwargs, *leaves)
+        if core.dynamic_trace is not None:  # staging (make_jaxpr, an outer jit): stage it
+            dyn_args, dyn_kwargs, statics = self._static.split(args, kwargs)
+            leaves, in_tree = tree_flatten((dyn_args, dyn_kwargs))
+            return self._call_traced(args, kwargs, leaves, in_tree, statics)
         donated = ()
         if self.donate_argnums and getattr(compiled.backend, "supports_donation", False):
             donated = self._donated_leaves(args, kwargs)
         return compiled.unflatten(compiled.call_flat(leaves, donated))
+
+    def _call_traced(self, args, kwargs, leaves, in_tree, statics):
+        """Applies the traced program to traced arguments as one ``jit`` equation;
+        tracers the function closes over become leading operands (as JAX hoists them)."""
+        staging = core.dynamic_trace
+        if staging is not None and getattr(staging.global_data, "transform", "") == "checkpoint":
+            # checkpoint's partial evaluation decides per equation what to save: it sees
+            # the body's equations (JAX applies the policy inside a nested jit too)
+            return self.fun(*args, **kwargs)
+        closed, out_tree, _ = self._trace(in_tree, statics, [get_aval(x) for x in leaves])
+        if memo(closed, "collectives", lambda: _has_collectives(closed.jaxpr)):
+            # a collective over an axis bound outside the program: run it inline, where
+            # the axis's trace sees it
+            return self.fun(*args, **kwargs)
+        closed, hoisted = _hoist_tracers(closed)
+        outs = jit_p.bind(*hoisted, *leaves, jaxpr=closed, name=self.__name__)
+        return tree_unflatten(out_tree, outs)
 
     def _donated_leaves(self, args, kwargs) -> tuple[int, ...]:
         """Positions, among the flat argument leaves, of the donated arguments' leaves."""
@@ -274,6 +326,32 @@ class Jitted:
             raise TransformError(f"jit({self.__name__}).lower: call it with concrete "
                                  "arrays, not tracers")
         return Lowered(compiled)
+
+
+def _hoist_tracers(closed: ClosedJaxpr):
+    """``closed`` taking its tracer constants as leading inputs, and those tracers."""
+    consts = closed.consts
+    if not any(isinstance(c, Tracer) for c in consts):
+        return closed, []
+    j = closed.jaxpr
+    is_tracer = [isinstance(c, Tracer) for c in consts]
+    hoisted_vars = [v for v, t in zip(j.constvars, is_tracer, strict=True) if t]
+    kept_vars = [v for v, t in zip(j.constvars, is_tracer, strict=True) if not t]
+    jaxpr = Jaxpr(kept_vars, hoisted_vars + j.invars, j.eqns, j.outvars)
+    return (ClosedJaxpr(jaxpr, [c for c, t in zip(consts, is_tracer, strict=True) if not t]),
+            [c for c, t in zip(consts, is_tracer, strict=True) if t])
+
+
+def _has_collectives(jaxpr: Jaxpr) -> bool:
+    for eqn in jaxpr.eqns:
+        if isinstance(eqn.primitive, AxisPrimitive):
+            return True
+        for v in eqn.params.values():
+            for sub in v if isinstance(v, tuple) else (v,):
+                if isinstance(sub, ClosedJaxpr | Jaxpr) and _has_collectives(
+                        sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub):
+                    return True
+    return False
 
 
 def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), backend=None):

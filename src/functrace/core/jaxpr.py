@@ -12,6 +12,7 @@ Constants (``constvars``) come before the ``;``, inputs after it.
 
 from __future__ import annotations
 
+from collections import deque
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -93,11 +94,14 @@ class ClosedJaxpr:
     ``.jaxpr``, ``.consts``, ``.in_avals`` and ``.out_avals``.
     """
 
-    __slots__ = ("jaxpr", "consts")
+    # ``memo``: what transformations derived from this program (its JVP, its batched or
+    # partially evaluated forms, a compiled executable), kept for as long as it lives
+    __slots__ = ("jaxpr", "consts", "memo")
 
     def __init__(self, jaxpr: Jaxpr, consts):
         self.jaxpr = jaxpr
         self.consts = list(consts)
+        self.memo = None
 
     @property
     def in_avals(self) -> list[ShapedArray]:
@@ -130,15 +134,43 @@ def _letters(n: int) -> str:
 
 
 class _Names:
-    def __init__(self):
-        self.names: dict[Var, str] = {}
+    """Variable names of one printout, shared by the nested jaxprs (JAX's pp context):
+    fresh names in order (``a``, ``b``... skipping the names of shared jaxprs), ``_`` for
+    the top-level results nothing reads, and the names of shared jaxprs."""
+
+    def __init__(self, drop=()):
+        self.names: dict[Var, str] = dict.fromkeys(drop, "_")
+        self.count = 0
+        self.shared: dict = {}  # Jaxpr -> its name, printed once above the program
+        self.reserved: set[str] = set()
+
+    def fresh(self) -> str:
+        while True:
+            s = _letters(self.count)
+            self.count += 1
+            if s not in self.reserved:
+                return s
 
     def __call__(self, v) -> str:
         if isinstance(v, Literal):
             return _pp_literal(v)
-        if v not in self.names:
-            self.names[v] = _letters(len(self.names))
-        return self.names[v]
+        name = self.names.get(v)
+        if name is None:
+            name = self.names[v] = self.fresh()
+        return name
+
+    def suggest(self, for_vars, like_vars):
+        """Names ``for_vars`` (a nested program's binders) like ``like_vars`` (what the
+        equation passes or binds), as JAX does for ``jit``: the first use of an outer
+        variable lends its name; literals lend none."""
+        if len(for_vars) != len(like_vars):
+            return
+        lent: set = set()
+        for f, like in zip(for_vars, like_vars, strict=True):
+            if (isinstance(like, Var) and like not in lent and isinstance(f, Var)
+                    and f not in self.names):
+                lent.add(like)
+                self.names[f] = self(like)
 
 
 def _pp_literal(lit: Literal) -> str:
@@ -197,64 +229,130 @@ def _param_order(params) -> list:
     return (["name"] + [k for k in keys if k != "name"]) if "name" in params else keys
 
 
-def _doc_vars(vs, names: _Names, used: set | None, binder: bool, sep: str = ""):
+def _doc_vars(vs, names: _Names, binder: bool, sep: str = ""):
     def one(v):
         if binder:
-            shown = "_" if used is not None and v not in used else names(v)
-            return pp.text(f"{shown}:{v.aval.str_short()}")
+            return pp.text(f"{names(v)}:{v.aval.str_short()}")
         return pp.text(names(v))
     return pp.nest(2, pp.group(pp.join(pp.concat([pp.text(sep), pp.group(pp.brk())]),
                                        [one(v) for v in vs])))
 
 
+def _open(j) -> Jaxpr:
+    return j.jaxpr if isinstance(j, ClosedJaxpr) else j
+
+
 def _doc_value(value, names: _Names):
     if _is_jaxpr(value):
-        return _doc_jaxpr(value.jaxpr if isinstance(value, ClosedJaxpr) else value, names)
+        return _doc_jaxpr(_open(value), names)
     if _holds_jaxprs(value):
-        inner = [_doc_jaxpr(j.jaxpr if isinstance(j, ClosedJaxpr) else j, names) for j in value]
+        inner = [_doc_jaxpr(_open(j), names) for j in value]
         return pp.group(pp.concat([
             pp.nest(2, pp.concat([pp.text("("), pp.brk(""), pp.join(pp.brk(), inner)])),
             pp.brk(""), pp.text(")")]))
     return pp.text(_pp_param(value))
 
 
-def _doc_eqn(eqn: Eqn, names: _Names, used: set):
+# per primitive: the parameter holding a program called with the equation's operands and
+# giving its results (``jit``): its binders print with the names of those (JAX 0.10)
+pp_same_names: dict = {}
+
+
+def _doc_eqn(eqn: Eqn, names: _Names):
     params = _printed_params(eqn)
+    call = pp_same_names.get(eqn.primitive)
+    if call is not None and _open(eqn.params[call]) not in names.shared:
+        inner = _open(eqn.params[call])
+        names.suggest(inner.invars, eqn.inputs)
+        names.suggest(inner.outvars, eqn.outvars)
     parts = [pp.text(eqn.primitive.name)]
     if eqn.outvars:  # an equation with no results (an effect) is printed without "="
-        parts[:0] = [_doc_vars(eqn.outvars, names, used, binder=True), pp.text(" = ")]
+        parts[:0] = [_doc_vars(eqn.outvars, names, binder=True), pp.text(" = ")]
     if params:
         kvs = [pp.concat([pp.text(f"{k}="), _doc_value(params[k], names)])
                for k in _param_order(params)]
         parts.append(pp.group(pp.concat([
             pp.nest(2, pp.concat([pp.text("["), pp.brk(""), pp.join(pp.brk(), kvs)])),
             pp.brk(""), pp.text("]")])))
-    parts.append(pp.concat([pp.text(" "), _doc_vars(eqn.inputs, names, None, binder=False)]))
+    parts.append(pp.concat([pp.text(" "), _doc_vars(eqn.inputs, names, binder=False)]))
     return pp.concat(parts)
 
 
-def _used_vars(jaxpr: Jaxpr) -> set:
+def _unused_results(jaxpr: Jaxpr) -> list:
+    """Results of the top-level equations that nothing reads (JAX prints them ``_``; it
+    names those of nested programs)."""
     used = {v for v in jaxpr.outvars if isinstance(v, Var)}
     for e in jaxpr.eqns:
         used.update(x for x in e.inputs if isinstance(x, Var))
-    return used
+    return [v for e in jaxpr.eqns for v in e.outvars if v not in used]
 
 
-def _doc_jaxpr(jaxpr: Jaxpr, names: _Names):
-    consts = _doc_vars(jaxpr.constvars, names, None, binder=True)
-    ins = _doc_vars(jaxpr.invars, names, None, binder=True)
-    used = _used_vars(jaxpr)
-    eqns = pp.join(pp.brk("; "), [_doc_eqn(e, names, used) for e in jaxpr.eqns])
-    outs = pp.concat([pp.text("("), _doc_vars(jaxpr.outvars, names, None, binder=False, sep=","),
+def _doc_jaxpr(jaxpr: Jaxpr, names: _Names, top: bool = False):
+    shared = names.shared.get(jaxpr)
+    if shared is not None and not top:
+        return pp.text(shared)
+    consts = _doc_vars(jaxpr.constvars, names, binder=True)
+    ins = _doc_vars(jaxpr.invars, names, binder=True)
+    eqns = pp.join(pp.brk("; "), [_doc_eqn(e, names) for e in jaxpr.eqns])
+    outs = pp.concat([pp.text("("), _doc_vars(jaxpr.outvars, names, binder=False, sep=","),
                       pp.text(",)" if len(jaxpr.outvars) == 1 else ")")])
     body = pp.concat([pp.text("{ lambda "), consts, pp.text("; "), ins, pp.text(". let"),
                       pp.nest(2, pp.concat([pp.brk(), eqns])), pp.brk(), pp.text("in "), outs])
-    return pp.concat([pp.group(pp.nest(2, body)), pp.text(" }")])
+    # the closing brace is inside the group, as in JAX: it counts when fitting the line
+    return pp.group(pp.concat([pp.nest(2, body), pp.text(" }")]))
+
+
+def _jaxprs_in_params(params) -> list:
+    out = []
+    for val in params.values():
+        for v in val if isinstance(val, tuple) else (val,):
+            if _is_jaxpr(v):
+                out.append(_open(v))
+    return out
+
+
+def _shared_jaxprs(top: Jaxpr, names: _Names) -> list:
+    """The nested programs JAX 0.10 prints once, above the program, as ``let name = {...}
+    in``: those met more than once, and those of more than 10 equations. A program is
+    named after the ``name`` parameter of the equation holding it (``jit``'s), else
+    ``jaxpr``; a name taken twice gets a number."""
+    counts: dict = {}
+    label: dict = {}
+    queue = deque([top])
+    while queue:
+        j = queue.popleft()
+        counts[j] = counts.get(j, 0) + 1 + (j is not top and len(j.eqns) > 10)
+        for eqn in j.eqns:
+            subs = _jaxprs_in_params(eqn.params)
+            queue.extend(subs)
+            name = eqn.params.get("name")
+            if isinstance(name, str):
+                for sj in subs:
+                    label.setdefault(sj, name.strip("<>"))
+    taken: dict[str, int] = {}
+    order = []
+    for j, c in counts.items():
+        if c == 1:
+            continue
+        name = label.get(j, "jaxpr")
+        k = taken.get(name, 0)
+        taken[name] = k + 1
+        if k:
+            name += str(k)
+            taken[name] = taken.get(name, 0) + 1
+        names.reserved.add(name)
+        names.shared[j] = name
+        order.append((name, j))
+    return order
 
 
 def pp_jaxpr(jaxpr: Jaxpr) -> str:
     """Formats a jaxpr the way JAX prints one (80 columns, JAX's line breaks)."""
-    return pp.layout(_doc_jaxpr(jaxpr, _Names()), WIDTH)
+    names = _Names(_unused_results(jaxpr))
+    lines = [pp.layout(pp.concat([pp.text(f"let {name} = "), _doc_jaxpr(j, names, top=True),
+                                  pp.text(" in")]), WIDTH)
+             for name, j in _shared_jaxprs(jaxpr, names)]
+    return "\n".join([*lines, pp.layout(_doc_jaxpr(jaxpr, names, top=True), WIDTH)])
 
 
 # ---------------------------------------------------------------------------

@@ -23,6 +23,7 @@ from ..core.avals import finfo
 from ..core.avals import is_python_scalar as _is_python_scalar
 from ..core.trace import Tracer as _Tracer
 from ..core.trace import array_methods as _array_methods
+from ..dtypes import issubdtype  # NumPy's, knowing key dtypes
 from ..errors import FunctraceError as _FunctraceError
 from ..transforms import tape as _tape
 from . import fft, linalg
@@ -422,7 +423,7 @@ generic, number, inexact, floating = _np.generic, _np.number, _np.inexact, _np.f
 integer, signedinteger, unsignedinteger = _np.integer, _np.signedinteger, _np.unsignedinteger
 complexfloating = _np.complexfloating
 ndarray = _np.ndarray
-iinfo, issubdtype = _np.iinfo, _np.issubdtype
+iinfo = _np.iinfo
 newaxis = None
 pi, e, inf, nan, euler_gamma = _np.pi, _np.e, _np.inf, _np.nan, _np.euler_gamma
 

@@ -10,11 +10,13 @@ broadcasts them like NumPy, with ``lax.convert_element_type`` and
 from __future__ import annotations
 
 import operator
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
 from .. import lax
+from ..config import config
 from ..core.avals import (
     ShapedArray,
     canonicalize_dtype,
@@ -25,7 +27,7 @@ from ..core.avals import (
     result_type,
 )
 from ..core.trace import Tracer, get_aval
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError, ShapeError, TypePromotionError
 
 
 def has_tracer(x) -> bool:
@@ -114,10 +116,39 @@ def convert(x, dtype):
     return lax.convert_element_type(x, dtype)
 
 
-def promote_dtypes(*args):
+_PY_TYPE_NAMES = {"b": "<class 'bool'>", "i": "<class 'int'>", "u": "<class 'int'>",
+                  "f": "<class 'float'>", "c": "<class 'complex'>"}
+_STRICT_KIND = {"b": 0, "i": 1, "u": 1, "f": 2, "c": 3}
+
+
+def check_strict_promotion(avals, op: str | None = None) -> None:
+    """Raises JAX's strict-mode error unless ``avals`` need no implicit promotion: one
+    strong dtype at most, and weak operands only of a kind it can hold (a weak int joins
+    any number, a weak float floats and complex numbers, a weak complex complex numbers;
+    a Python bool is a strong bool, as in JAX)."""
+    strong = {a.dtype for a in avals if not a.weak_type or a.dtype == np.bool_}
+    weak = {a.dtype for a in avals if a.weak_type and a.dtype != np.bool_}
+    ok = len(strong) <= 1
+    if ok and strong and weak:
+        (s,) = strong
+        ok = s != np.bool_ and all(_STRICT_KIND[w.kind] <= _STRICT_KIND[s.kind] for w in weak)
+    if not ok:
+        names = sorted({d.name for d in strong} | {_PY_TYPE_NAMES[w.kind] for w in weak})
+        where = f"{op}: input" if op else "Input"
+        raise TypePromotionError(
+            f"{where} dtypes {tuple(names)} have no available implicit dtype promotion path "
+            "when numpy_dtype_promotion='strict'. Cast the inputs explicitly "
+            "(x.astype(dtype)) to the type you want, or use "
+            "functrace.numpy_dtype_promotion('standard').")
+
+
+def promote_dtypes(*args, op: str | None = None):
     """Converts the operands to their common dtype (JAX rules: Python scalars are weak)."""
     args = [as_operand(a) for a in args]
-    dtype, weak = result_type(*[get_aval(a) for a in args])
+    avals = [get_aval(a) for a in args]
+    if config.numpy_dtype_promotion == "strict":
+        check_strict_promotion(avals, op)
+    dtype, weak = result_type(*avals)
     out = []
     for a in args:
         if is_python_scalar(a) and not isinstance(a, Tracer):
@@ -130,9 +161,9 @@ def promote_dtypes(*args):
     return out
 
 
-def promote_inexact(*args):
+def promote_inexact(*args, op: str | None = None):
     """Like ``promote_dtypes`` but integer/bool results become the default float."""
-    args = promote_dtypes(*args)
+    args = promote_dtypes(*args, op=op)
     if args and not is_inexact(get_aval(args[0]).dtype):
         dtype = default_float_dtype()
         args = [float(a) if is_python_scalar(a) and not isinstance(a, Tracer)
@@ -175,16 +206,36 @@ def broadcast_to_shape(x, shape: Sequence[int], op: str = "broadcast_to"):
     return lax.broadcast_in_dim(x, shape, dims)
 
 
+def check_rank_promotion(op: str, shapes) -> None:
+    """JAX's ``numpy_rank_promotion`` check: operands of two or more different non-zero
+    ranks warn (``'warn'``) or raise (``'raise'``); rank-0 operands never count."""
+    if len({len(s) for s in shapes if s}) < 2:
+        return
+    listed = " ".join(str(tuple(s)) for s in shapes)
+    if config.numpy_rank_promotion == "warn":
+        warnings.warn(f"Following NumPy automatic rank promotion for {op} on shapes {listed}. "
+                      "Set the numpy_rank_promotion config option to 'allow' to disable this "
+                      "warning, or add the leading axes explicitly (x[None], "
+                      "fnp.expand_dims).", UserWarning, stacklevel=4)
+        return
+    raise ShapeError(f"Operands could not be broadcast together for {op} on shapes {listed} "
+                     "and with the config option numpy_rank_promotion='raise'. Add the "
+                     "leading axes explicitly (x[None], fnp.expand_dims), or use "
+                     "functrace.numpy_rank_promotion('allow').")
+
+
 def promote_args(op: str, *args, broadcast: bool = True, inexact: bool = False):
     """Promotes ``args`` to a common dtype and broadcasts them to a common shape.
 
     Rank-0 operands (and Python scalars) are not broadcast: lax's binary
     operations accept them as they are, so ``x * 2.0`` stays one ``mul``.
     """
-    args = promote_inexact(*args) if inexact else promote_dtypes(*args)
+    args = promote_inexact(*args, op=op) if inexact else promote_dtypes(*args, op=op)
     if not broadcast:
         return args
     shapes = [get_aval(a).shape for a in args]
+    if config.numpy_rank_promotion != "allow":
+        check_rank_promotion(op, shapes)
     shape = broadcast_shapes(op, *shapes)
     return [a if s == shape or s == () else broadcast_to_shape(a, shape, op)
             for a, s in zip(args, shapes, strict=True)]

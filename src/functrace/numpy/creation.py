@@ -84,8 +84,11 @@ def _check_python_ints(raw: np.ndarray, dtype) -> None:
 
 
 def asarray(a, dtype=None, order=None, *, copy=None):
-    """Like ``array`` but never copies a NumPy input that already has the right dtype."""
+    """Like ``array`` but never copies a NumPy input that already has the right dtype
+    (and, as in JAX, returns a typed PRNG key array as it is)."""
     del order, copy
+    if dtype is None and getattr(type(a), "is_key_array", False):
+        return a
     return array(a, dtype=dtype, copy=False if isinstance(a, np.ndarray) else True)
 
 

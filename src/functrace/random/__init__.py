@@ -1,9 +1,9 @@
 """``functrace.random``: JAX's ``jax.random`` API with explicit keys.
 
-A key is a ``uint32[2]`` array (JAX's raw ``PRNGKey`` format): make one with
-``PRNGKey(seed)``, derive new ones with ``split`` and ``fold_in``, and never reuse a
-key for two draws you want independent. Keys are ordinary arrays, so they are pytree
-leaves and can be traced (``make_jaxpr``); every sampler is built from lax primitives,
+A key is a typed key array (``key(seed)``, dtype ``key<fry>``) or a raw ``uint32[2]``
+array (``PRNGKey(seed)``, JAX's legacy format): derive new ones with ``split`` and
+``fold_in``, and never reuse a key for two draws you want independent. Keys can be
+traced (``make_jaxpr``); every sampler is built from lax primitives,
 the Threefry-2x32 hash being ``lax.threefry2x32``. Samples are constants to ``grad``:
 derivatives w.r.t. keys are zero, and ``grad(lambda x: normal(key) * x)`` works.
 
@@ -31,8 +31,11 @@ exactly. ``gamma``'s rejection loop is unrolled (see ``random/gamma.py``).
 A Python int seed is taken as int64 with x64 enabled and wrapped to int32 without it,
 as in JAX (``PRNGKey(-1)`` is ``[0, 0xffffffff]`` by default, eagerly and under ``jit``).
 
-Differences from JAX: ``key(seed)`` returns the same raw key as ``PRNGKey(seed)``
-(there are no typed key arrays; ``key_data``/``wrap_key_data`` are identities).
+Typed keys (``key(seed)``, ``wrap_key_data``; dtype ``key<fry>``, one element per key)
+work everywhere a raw key does, and ``split``/``fold_in`` return the kind they are
+given; ``key_data`` gives a typed key's ``uint32`` data. A typed key array is a pytree
+node around its data, so transformations take and return it (see ``random/keys.py`` for
+the differences from JAX's key dtype).
 
 Example:
     >>> from functrace import random
@@ -61,10 +64,13 @@ from .distributions import (
     weibull_min,
 )
 from .gamma import beta, chisquare, dirichlet, f, gamma, generalized_normal, loggamma, t
+from .keys import KeyDType, PRNGKeyArray
+from .multivariate import ball, multivariate_normal, orthogonal
 from .poisson import poisson
 from .prng import (
     PRNGKey,
     bits,
+    clone,
     fold_in,
     key,
     key_data,
@@ -75,11 +81,12 @@ from .prng import (
 )
 
 __all__ = [
-    "PRNGKey", "bernoulli", "beta", "binomial", "bits", "categorical", "cauchy", "chisquare",
-    "choice", "dirichlet", "double_sided_maxwell", "exponential", "f", "fold_in", "gamma",
-    "generalized_normal", "geometric", "gumbel", "key", "key_data", "key_impl", "laplace",
-    "loggamma", "logistic", "lognormal", "maxwell", "multinomial", "normal", "pareto",
-    "permutation", "poisson", "rademacher", "randint", "rayleigh", "split", "t",
+    "KeyDType", "PRNGKey", "PRNGKeyArray", "ball", "bernoulli", "beta", "binomial", "bits",
+    "categorical", "cauchy", "chisquare", "choice", "clone", "dirichlet",
+    "double_sided_maxwell", "exponential", "f", "fold_in", "gamma", "generalized_normal",
+    "geometric", "gumbel", "key", "key_data", "key_impl", "laplace", "loggamma", "logistic",
+    "lognormal", "maxwell", "multinomial", "multivariate_normal", "normal", "orthogonal",
+    "pareto", "permutation", "poisson", "rademacher", "randint", "rayleigh", "split", "t",
     "threefry_2x32", "triangular", "truncated_normal", "uniform", "wald", "weibull_min",
     "wrap_key_data",
 ]

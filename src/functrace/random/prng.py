@@ -1,9 +1,10 @@
 """Keys and raw random bits: JAX's Threefry PRNG (``jax._src.prng``), written with lax
 primitives so it traces.
 
-A key is a ``uint32[2]`` array, JAX's raw ``PRNGKey`` format. Every function here and in
-the sibling modules is a composition of ``functrace.lax`` primitives, the hash itself
-being the ``threefry2x32`` primitive.
+A raw key is a ``uint32[2]`` array, JAX's ``PRNGKey`` format; a typed key
+(``random.key``, see ``keys.py``) wraps one. Every function here and in the sibling
+modules is a composition of ``functrace.lax`` primitives, the hash itself being the
+``threefry2x32`` primitive.
 
 Two schemes derive keys and bits from a key, chosen by ``config.threefry_partitionable``
 (JAX's ``jax_threefry_partitionable``) when a function is traced or run:
@@ -32,6 +33,7 @@ from ..config import config
 from ..core.avals import canonicalize_dtype, is_float, is_int, is_python_scalar
 from ..core.trace import get_aval
 from ..errors import DTypeError, ShapeError
+from .keys import PRNGKeyArray, is_typed_key, wrap
 
 UINT_DTYPES = {8: np.dtype(np.uint8), 16: np.dtype(np.uint16), 32: np.dtype(np.uint32),
                64: np.dtype(np.uint64)}
@@ -42,7 +44,14 @@ _UINT32_MAX = int(np.iinfo(np.uint32).max)
 # argument checks shared by the samplers
 
 def check_key(name: str, key):
-    """``key`` if it is a PRNG key (``uint32[2]``); otherwise an error naming what it is."""
+    """The raw ``uint32[2]`` data of the PRNG key ``key`` (raw or typed); otherwise an
+    error naming what it is."""
+    if is_typed_key(key):
+        if key.shape != ():
+            raise ShapeError(f"random.{name} accepts a single key, but was given a key array "
+                             f"of shape {key.shape} != (); use vmap for batching (or index "
+                             "one key).")
+        key = key.data
     if is_python_scalar(key) or isinstance(key, list | tuple):
         raise DTypeError(f"random.{name}: expected a PRNG key (a uint32 array of shape (2,) from "
                          f"random.PRNGKey(seed) or random.split), got {type(key).__name__} "
@@ -151,25 +160,24 @@ def PRNGKey(seed, *, impl=None) -> np.ndarray:  # noqa: N802 - JAX's name
     return lax.concatenate([lax.reshape(k1, (1,)), lax.reshape(k2, (1,))], 0)
 
 
-def key(seed, *, impl=None) -> np.ndarray:
-    """A PRNG key from an integer seed (``jax.random.key``).
-
-    JAX returns a typed key array here; functrace has no key dtype, so this is the
-    same raw ``uint32[2]`` key as ``PRNGKey(seed)``.
+def key(seed, *, impl=None) -> PRNGKeyArray:
+    """A typed PRNG key (dtype ``key<fry>``, shape ``()``) from an integer seed
+    (``jax.random.key``); its data is ``PRNGKey(seed)``.
 
     Example:
         >>> key(0)
-        array([0, 0], dtype=uint32)
+        Array((), dtype=key<fry>) overlaying:
+        [0 0]
     """
-    return PRNGKey(seed, impl=impl)
+    return PRNGKeyArray(PRNGKey(seed, impl=impl))
 
 
 def key_impl(keys) -> str:
-    """The name of the PRNG implementation of ``keys`` (``jax.random.key_impl``): always
-    ``"threefry2x32"``.
+    """The name of the PRNG implementation of ``keys``, raw or typed
+    (``jax.random.key_impl``): always ``"threefry2x32"``.
 
     Example:
-        >>> key_impl(PRNGKey(0))
+        >>> key_impl(key(0))
         'threefry2x32'
     """
     key_data(keys)
@@ -177,12 +185,15 @@ def key_impl(keys) -> str:
 
 
 def key_data(keys):
-    """The ``uint32`` data of ``keys`` (the keys themselves: functrace keys are raw).
+    """The ``uint32[..., 2]`` data of ``keys``: of a typed key array, its data; of raw
+    keys, the keys themselves (``jax.random.key_data``).
 
     Example:
-        >>> key_data(PRNGKey(1))
+        >>> key_data(key(1))
         array([0, 1], dtype=uint32)
     """
+    if is_typed_key(keys):
+        return keys.data
     aval = get_aval(keys)
     if aval.dtype != np.uint32 or not aval.shape or aval.shape[-1] != 2:
         raise DTypeError(f"random.key_data: expected keys of shape (..., 2) and dtype uint32, "
@@ -190,15 +201,29 @@ def key_data(keys):
     return keys
 
 
-def wrap_key_data(key_bits_array, *, impl=None):
-    """Keys from their ``uint32`` data (the data itself: functrace keys are raw).
+def wrap_key_data(key_bits_array, *, impl=None) -> PRNGKeyArray:
+    """Typed keys from their ``uint32[..., 2]`` data (``jax.random.wrap_key_data``).
 
     Example:
-        >>> wrap_key_data(np.uint32([0, 1]))
-        array([0, 1], dtype=uint32)
+        >>> wrap_key_data(np.uint32([[0, 1], [0, 2]])).shape
+        (2,)
     """
     check_impl("wrap_key_data", impl)
-    return key_data(key_bits_array)
+    if is_typed_key(key_bits_array):
+        raise DTypeError("random.wrap_key_data: the argument is already a typed key array; "
+                         "pass its uint32 data (random.key_data(keys)) or use it as it is.")
+    return wrap(key_bits_array)
+
+
+def clone(key):
+    """A copy of ``key`` (``jax.random.clone``); keys are immutable, so the key itself.
+
+    Example:
+        >>> clone(key(0)).shape
+        ()
+    """
+    key_data(key)
+    return key
 
 
 def _key_words(key):
@@ -264,38 +289,43 @@ def split(key, num=2):
     that hashes counter ``i``; otherwise it is JAX's original scheme (see the module).
 
     Args:
-        key: a PRNG key.
+        key: a PRNG key, raw or typed.
         num: the number of keys, or a shape (a tuple) of keys.
     Returns:
-        A ``uint32`` array of shape ``(num, 2)`` (or ``(*num, 2)``).
+        Raw keys, a ``uint32`` array of shape ``(num, 2)`` (or ``(*num, 2)``), or typed
+        keys of shape ``(num,)`` (or ``num``) for a typed ``key``.
 
     Example:
         >>> key, subkey = split(PRNGKey(0))
         >>> subkey
         array([ 928981903, 3453687069], dtype=uint32)
     """
+    typed = is_typed_key(key)
     key = check_key("split", key)
     shape = canonical_shape(num, "split")
     if config.threefry_partitionable:
         y1, y2 = _hash_counts(key, shape)
-        return lax.concatenate([lax.broadcast_in_dim(y, (*shape, 1), tuple(range(len(shape))))
-                                for y in (y1, y2)], len(shape))
-    counts = lax.iota(np.uint32, 2 * math.prod(shape))
-    return lax.reshape(threefry_2x32(key, counts), (*shape, 2))
+        out = lax.concatenate([lax.broadcast_in_dim(y, (*shape, 1), tuple(range(len(shape))))
+                               for y in (y1, y2)], len(shape))
+    else:
+        counts = lax.iota(np.uint32, 2 * math.prod(shape))
+        out = lax.reshape(threefry_2x32(key, counts), (*shape, 2))
+    return PRNGKeyArray(out) if typed else out
 
 
 def fold_in(key, data):
     """A new key made from ``key`` and the integer ``data`` (``jax.random.fold_in``).
 
     Args:
-        key: a PRNG key.
+        key: a PRNG key, raw or typed.
         data: a 32-bit integer (a Python int is taken modulo 2**32), traced or not.
     Returns:
-        A PRNG key.
+        A PRNG key of the kind of ``key``.
 
     Example:
         >>> keys = [fold_in(PRNGKey(0), step) for step in range(3)]
     """
+    typed = is_typed_key(key)
     key = check_key("fold_in", key)
     if isinstance(data, int) and not isinstance(data, bool):
         word = np.uint32(data % 2**32)
@@ -307,7 +337,8 @@ def fold_in(key, data):
         word = lax.convert_element_type(data, np.uint32)
     # JAX folds in threefry_2x32(key, threefry_seed(data)), with threefry_seed(data) = [0, data]
     count = lax.concatenate([np.zeros(1, np.uint32), lax.reshape(word, (1,))], 0)
-    return threefry_2x32(key, count)
+    out = threefry_2x32(key, count)
+    return PRNGKeyArray(out) if typed else out
 
 
 # ---------------------------------------------------------------------------

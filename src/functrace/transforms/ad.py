@@ -229,7 +229,11 @@ class JVPTrace(Trace):
             outs = bind_custom_vjp_call(prim, fun, fwd, bwd, primals, out_trees=out_trees,
                                         symbolic_zeros=symbolic_zeros)
             return [self.pure(o) for o in outs]
-        primal_out, res = fwd(*primals)
+        if symbolic_zeros:  # the rule learns which inputs take part (CustomVJPPrimal)
+            primal_out, res = fwd(*primals,
+                                  perturbed=[not isinstance(t, Zero) for t in tangents])
+        else:
+            primal_out, res = fwd(*primals)
         # the tangents go through a linear equation whose transpose is the user's bwd
         tangent_out = prim.linear_call(res, [instantiate_zeros(t) for t in tangents], bwd,
                                        [tangent_aval(get_aval(p)) for p in primal_out])

@@ -48,7 +48,7 @@ from ..errors import (
     MissingRuleError,
     UnboundAxisError,
 )
-from .ad import add_any_p
+from .ad import add_any_p, instantiate_zeros
 
 __all__ = [
     "AxisData", "BatchTrace", "BatchTracer", "axis_batching_rules", "axis_frame",
@@ -320,6 +320,8 @@ class BatchTrace(Trace):
         n = len(vals)
 
         def jvp_b(primals, tangents):
+            # symbolic zeros cannot be mapped over: under vmap the rule sees zeros
+            tangents = [instantiate_zeros(t) for t in tangents]
             dims = in_b + [_is_batched(t, a) for t, a in zip(tangents, avals, strict=True)]
             outs = _batched_fun(lambda *a: _concat(jvp(list(a[:n]), list(a[n:]))), dims,
                                 size)(*primals, *tangents)
@@ -340,9 +342,9 @@ class BatchTrace(Trace):
         fun_b = _batched_fun(fun, in_b, size)
         n_out = [0]
 
-        def fwd_b(*xs):
+        def fwd_b(*xs, **kw):  # kw: perturbed= (symbolic_zeros), the same per example
             def flat(*a):
-                out, res = fwd(*a)
+                out, res = fwd(*a, **kw)
                 n_out[0] = len(out)
                 return [*out, *res]
             outs = _batched_fun(flat, in_b, size)(*xs)

@@ -38,6 +38,7 @@ from .ad import Zero, instantiate_zeros, transpose_rules, zeros_like_aval
 from .api_util import fun_name
 from .batching import axis_size, batching_rules, bdim_at_front, moveaxis, not_mapped
 from .higher_order import eval_jaxpr_impl
+from .symbolic_zeros import CustomVJPPrimal, SymbolicZero, to_symbolic
 from .vmap import vmap
 
 __all__ = ["custom_jvp", "custom_jvp_call_p", "custom_lin_p", "custom_vjp",
@@ -77,11 +78,14 @@ class _CustomVJPCallPrimitive(Primitive):
         nc, fwd_, bwd_ = params["num_consts"], params["fwd_jaxpr_thunk"], params["bwd"]
         const_avals = [t.aval for t in tracers[:nc]]
 
-        def fwd(*args):
-            return fwd_(*args[nc:])
+        def fwd(*args, **kw):  # kw: perturbed=, with symbolic_zeros
+            if "perturbed" in kw:
+                kw = {"perturbed": kw["perturbed"][nc:]}
+            return fwd_(*args[nc:], **kw)
 
         def bwd(res, cts):  # closed-over constants get no cotangent
             return [zeros_like_aval(a) for a in const_avals] + list(bwd_(res, cts))
+        bwd.symbolic_zeros = getattr(bwd_, "symbolic_zeros", False)
 
         fun = _call_jaxpr_fun(params["call_jaxpr"], params["name"])
         return trace.process_custom_vjp_call(self, fun, fwd, bwd, tracers,
@@ -142,7 +146,10 @@ def _custom_lin_abstract(*avals, num_res, bwd, out_avals, fun_name):
 
 
 def _custom_lin_transpose(cts, *args, num_res, bwd, out_avals, fun_name):
-    cts_in = list(bwd(list(args[:num_res]), [instantiate_zeros(c) for c in cts]))
+    # a bwd registered with symbolic_zeros=True sees the zero cotangents as such
+    if not getattr(bwd, "symbolic_zeros", False):
+        cts = [instantiate_zeros(c) for c in cts]
+    cts_in = list(bwd(list(args[:num_res]), cts))
     linear = args[num_res:]
     if len(cts_in) != len(linear):
         raise TransformError(f"custom_vjp bwd of {fun_name} returned {len(cts_in)} cotangent "
@@ -194,6 +201,13 @@ class _CustomBase:
         except (TypeError, ValueError):
             self._signature = None
 
+    def __getattr__(self, name):
+        # as JAX: attributes of the wrapped function (say a custom_vmap's def_vmap) show
+        # through, so the decorators stack
+        if name == "fun" or name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.fun, name)
+
     def _resolve(self, args, kwargs):
         """Positional arguments (keywords bound by the signature) and the nondiff positions."""
         if kwargs or self.nondiff_argnames:
@@ -227,7 +241,7 @@ class _CustomBase:
 
 def _as_like(x, aval):
     """A rule's output leaf as an array of the primal's dtype (Python scalars allowed)."""
-    if isinstance(x, Zero):
+    if isinstance(x, Zero | SymbolicZero):
         return zeros_like_aval(x.aval)
     if isinstance(x, int | float | complex | np.generic | np.ndarray):
         return np.asarray(x, aval.dtype)
@@ -256,7 +270,13 @@ class custom_jvp(_CustomBase):
         self.symbolic_zeros = False
 
     def defjvp(self, jvp, symbolic_zeros: bool = False):
-        """Registers ``jvp(primals, tangents) -> (primal_out, tangent_out)``."""
+        """Registers ``jvp(primals, tangents) -> (primal_out, tangent_out)``.
+
+        With ``symbolic_zeros=True`` the tangent of an input that takes no part in the
+        differentiation arrives as a ``SymbolicZero`` (test with
+        ``type(t) is SymbolicZero``) instead of an array of zeros. ``tangent_out`` may be
+        a ``SymbolicZero`` either way.
+        """
         self.jvp = jvp
         self.symbolic_zeros = bool(symbolic_zeros)
         return jvp
@@ -292,7 +312,7 @@ class custom_jvp(_CustomBase):
 
         def flat_jvp(primals, tangents):
             p = tuple(tree_unflatten(in_tree, primals))
-            t = tuple(tree_unflatten(in_tree, tangents))
+            t = tuple(tree_unflatten(in_tree, [to_symbolic(x) for x in tangents]))
             pair = self.jvp(*nondiff, p, t)
             if not (isinstance(pair, tuple | list) and len(pair) == 2):
                 raise TransformError(f"custom_jvp rule of {name} must return a pair "
@@ -319,8 +339,14 @@ class custom_vjp(_CustomBase):
     """Wraps ``fun`` so that reverse-mode differentiation uses ``fwd``/``bwd``.
 
     ``fwd(*args) -> (out, residuals)``, ``bwd(residuals, cotangent) -> tuple``
-    with one cotangent per argument (``None`` for zeros, also for a subtree). The
-    body may call NumPy or a Numba kernel on concrete arrays (outside ``jit``).
+    with one cotangent per argument (``None`` or a ``SymbolicZero`` for zeros, also for
+    a subtree). The body may call NumPy or a Numba kernel on concrete arrays (outside
+    ``jit``).
+
+    With ``defvjp(fwd, bwd, symbolic_zeros=True)``, as in JAX, ``fwd`` receives every
+    input leaf as a ``CustomVJPPrimal(value, perturbed)`` (``perturbed`` is False for an
+    input that takes no part in the differentiation) and ``bwd`` receives a
+    ``SymbolicZero`` for the cotangent of every output that gets none.
 
     Example:
         >>> import functrace as ft, functrace.numpy as fnp
@@ -339,6 +365,8 @@ class custom_vjp(_CustomBase):
         self.symbolic_zeros = False
 
     def defvjp(self, fwd, bwd, symbolic_zeros: bool = False):
+        """Registers ``fwd(*args) -> (out, residuals)`` and
+        ``bwd(residuals, cotangent) -> tuple of input cotangents``."""
         self.fwd, self.bwd = fwd, bwd
         self.symbolic_zeros = bool(symbolic_zeros)
 
@@ -358,7 +386,10 @@ class custom_vjp(_CustomBase):
             out_leaves, store["out_tree"] = tree_flatten(out)
             return out_leaves
 
-        def flat_fwd(*xs):
+        def flat_fwd(*xs, perturbed=None):
+            if self.symbolic_zeros:
+                flags = [True] * len(xs) if perturbed is None else perturbed
+                xs = [CustomVJPPrimal(x, bool(f)) for x, f in zip(xs, flags, strict=True)]
             pair = self.fwd(*self._merge(nondiff, tree_unflatten(in_tree, xs), nums))
             if not (isinstance(pair, tuple) and len(pair) == 2):
                 raise TransformError(f"custom_vjp fwd of {name} must return a pair "
@@ -370,6 +401,8 @@ class custom_vjp(_CustomBase):
 
         def flat_bwd(res, cts):
             r = tree_unflatten(store["res_tree"], res)
+            cts = [to_symbolic(c) if self.symbolic_zeros else instantiate_zeros(c)
+                   for c in cts]
             ct = tree_unflatten(store["out_tree"], cts)
             cts_in = self.bwd(*nondiff, r, ct)
             if not isinstance(cts_in, tuple | list):
@@ -387,6 +420,7 @@ class custom_vjp(_CustomBase):
         flat_fun.__name__ = name
         flat_fwd.__name__ = fun_name(self.fwd)
         flat_bwd.__name__ = fun_name(self.bwd)
+        flat_bwd.symbolic_zeros = self.symbolic_zeros
         outs = bind_custom_vjp_call(custom_vjp_call_p, flat_fun, flat_fwd, flat_bwd, leaves,
                                     out_trees=lambda: store["out_tree"],
                                     symbolic_zeros=self.symbolic_zeros)
@@ -397,7 +431,7 @@ def _flatten_cotangent(ct, primal, name) -> list:
     """The leaves of ``ct`` matched to those of ``primal``; ``None`` (for the whole
     argument or any subtree of it) stands for zeros, as in JAX."""
     n = len(tree_flatten(primal)[0])
-    if ct is None:
+    if ct is None or isinstance(ct, SymbolicZero):
         return [None] * n
     leaves, tree = tree_flatten(ct)
     if tree == tree_flatten(primal)[1]:

@@ -62,6 +62,12 @@ from .tape_vjp import (
     run_steps,
 )
 
+# per primitive: how the tape records an application, in place of the per-node
+# linearization: ``rule(vals, mask, **params) -> (outs, zero, backward)``, the protocol
+# of ``tape_vjp.linearize_node`` (the compiler's ``jit`` primitive runs its compiled
+# forward and backward programs)
+node_rules: dict = {}
+
 # ``enabled`` off sends every grad/vjp down the jaxpr path (tests compare the two)
 _state = {"enabled": True}
 
@@ -200,6 +206,13 @@ class TapeTrace(Trace):
     lift = pure
 
     def process_primitive(self, primitive, tracers, params):
+        rule = node_rules.get(primitive)
+        if rule is not None:
+            vals = [t.val if type(t) is TapeTracer else canonicalize_value(t) for t in tracers]
+            slots = [t.slot if type(t) is TapeTracer else -1 for t in tracers]
+            return _record_generic(self.main.global_data, None, vals, slots,
+                                   primitive.multiple_results,
+                                   lambda v, m: rule(v, m, **params))
         vals, slots, avals = [], [], []
         for t in tracers:
             if type(t) is TapeTracer:
@@ -292,9 +305,12 @@ def _record(tape: _Tape, prim, vals, avals, slots, params, key):
     return outs if prim.multiple_results else outs[0]
 
 
-def _record_generic(tape: _Tape, apply, vals, slots, multiple):
+def _record_generic(tape: _Tape, apply, vals, slots, multiple, linearize=None):
     mask = [s >= 0 for s in slots]
-    outs, zero, backward = linearize_node(apply, vals, mask, multiple)
+    if linearize is None:
+        outs, zero, backward = linearize_node(apply, vals, mask, multiple)
+    else:
+        outs, zero, backward = linearize(vals, mask)
     trace = tape.trace
     res, out_slots = [], []
     for o, z in zip(outs, zero, strict=True):

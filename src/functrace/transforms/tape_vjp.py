@@ -66,7 +66,9 @@ def linearize_node(apply, primals, mask, multiple):
              for p, m in zip(primals, mask, strict=True) if m]
 
     def backward(cts):
-        cts_nz = [c if c is not None else np.zeros(o.shape, o.dtype)
+        # a missing cotangent stays a symbolic zero (a custom_vjp bwd registered with
+        # symbolic_zeros=True sees it as one)
+        cts_nz = [c if c is not None else Zero(tangent_aval(get_aval(o)))
                   for c, o, z in zip(cts, outs, zero, strict=True) if not z]
         cts_in = iter(backward_pass(jaxpr, residuals, undef, cts_nz))
         res = []
