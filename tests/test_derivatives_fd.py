@@ -64,6 +64,12 @@ def _off_poles(rng, shape, dtype):
     return (x.real + 1j * np.clip(x.imag, -1.2, 1.2)).astype(dtype) if np.iscomplexobj(x) else x
 
 
+def _inside_unit(rng, shape, dtype):
+    """Values in (-0.8, 0.8): inside the domains of asin, acos, atanh and erf_inv, clear of
+    tan's poles."""
+    return rng.uniform(-0.8, 0.8, shape).astype(dtype)
+
+
 def _unary(fn, gen=_normal):
     return lambda rng, dt: (fn, (gen(rng, (2, 3), dt),))
 
@@ -224,6 +230,36 @@ CASES = {
     "digamma": (_unary(lax.digamma, _positive), False, ()),
     "polygamma": (lambda rng, dt: (lambda x: lax.polygamma(np.ones((), dt), x),
                                    (_positive(rng, (2, 3), dt),)), False, ()),
+    "tan": (_unary(lax.tan, _inside_unit), True, ()),
+    "asin": (_unary(lax.asin, _inside_unit), False, ()),
+    "acos": (_unary(lax.acos, _inside_unit), False, ()),
+    "atan": (_unary(lax.atan), False, ()),
+    "sinh": (_unary(lax.sinh), True, ()),
+    "cosh": (_unary(lax.cosh), True, ()),
+    "asinh": (_unary(lax.asinh), False, ()),
+    "acosh": (_unary(lambda x: lax.acosh(x * x + 1.5)), False, ()),
+    "atanh": (_unary(lax.atanh, _inside_unit), False, ()),
+    "cbrt": (_unary(lax.cbrt, _away), False, ()),
+    "exp2": (_unary(lax.exp2), True, ()),
+    "square": (_unary(lax.square), True, ()),
+    "erf_inv": (_unary(lax.erf_inv, _inside_unit), False, ()),
+    # x below, inside and above [min, max], each at least 0.1 from a tie
+    "clamp": (lambda rng, dt: (lax.clamp, (
+        np.asarray(-0.5 + 0.1 * rng.random(), dt),
+        np.array([-1.2, 0.1, 1.3], dt) + (0.1 * rng.random(3)).astype(dt),
+        np.asarray(0.8 + 0.1 * rng.random(), dt))), False, ()),
+    "bessel_i0e": (_unary(lax.bessel_i0e, _away), False, ()),
+    "bessel_i1e": (_unary(lax.bessel_i1e, _away), False, ()),
+    # in x only: d/da goes through igamma_grad_a, which (as in JAX) has no derivative of
+    # its own, so a second-order check in a cannot run; test_lax_special2.py checks d/da
+    "igamma": (lambda rng, dt: (lambda x: lax.igamma(np.asarray(2.5, dt), x),
+                                (_positive(rng, (2, 3), dt),)), False, ()),
+    "igammac": (lambda rng, dt: (lambda x: lax.igammac(np.asarray(0.7, dt), x),
+                                 (_positive(rng, (2, 3), dt),)), False, ()),
+    # in x only, as JAX (no derivative in a and b)
+    "regularized_incomplete_beta": (
+        lambda rng, dt: (lambda x: lax.betainc(np.asarray(2.5, dt), np.asarray(1.5, dt), x),
+                         (rng.uniform(0.2, 0.8, (2, 3)).astype(dt),)), False, ()),
     "real": (_unary(lax.real), "only", ()),
     "imag": (_unary(lax.imag), "only", ()),
     "conj": (_unary(lax.conj), "only", ()),

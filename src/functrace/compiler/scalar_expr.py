@@ -66,7 +66,8 @@ def scalar_expr(eqn, args: list[str], functions: dict[str, str]) -> str:
         if dtype == np.bool_:
             return f"({args[0]} != 0)"
         return args[0]  # the assignment casts
-    return functions.get(prim.name, prim.scalar).format(*args)
+    # params by name: an expression may read them (``{rounding_method:d}``)
+    return functions.get(prim.name, prim.scalar).format(*args, **eqn.params)
 
 
 def cast(dtype: np.dtype, expr: str) -> str:

@@ -13,6 +13,7 @@ from .creation import *  # noqa: F403
 from .dots import *  # noqa: F403
 from .dynamic_slicing import *  # noqa: F403
 from .elementwise import *  # noqa: F403
+from .elementwise_more import *  # noqa: F403
 from .extras import *  # noqa: F403
 from .fft import *  # noqa: F403
 from .gather_scatter import *  # noqa: F403
@@ -23,6 +24,7 @@ from .shape_ops import *  # noqa: F403
 from .slicing import *  # noqa: F403
 from .sorting import *  # noqa: F403
 from .special import *  # noqa: F403
+from .special_more import *  # noqa: F403
 from .stable_argsort import *  # noqa: F403
 from .threefry import *  # noqa: F403
 from .trig import *  # noqa: F403

@@ -1,7 +1,7 @@
 """``jax.lax``'s shape and reduction conveniences, composed from the primitives:
 ``reduce`` (any reducer, several operands), ``cumprod``/``cummax``/``cummin``/
-``cumlogsumexp``, ``split``, ``clamp``, ``slice_in_dim``/``index_in_dim`` and their
-``dynamic_*`` forms, plus a few elementwise names (``square``, ``tan``, ...).
+``cumlogsumexp``, ``split``, ``slice_in_dim``/``index_in_dim`` and their
+``dynamic_*`` forms.
 
 Being compositions, they get ``jit``, ``vmap`` and derivatives from their parts:
 
@@ -38,19 +38,13 @@ from .elementwise import (
     add,
     bitwise_and,
     bitwise_or,
-    cos,
-    div,
     eq,
     exp,
     ge,
-    gt,
-    integer_pow,
     log1p,
     lt,
     mul,
     select,
-    sin,
-    stop_gradient,
     sub,
 )
 from .elementwise import max as lax_max
@@ -61,9 +55,9 @@ from .slicing import concatenate, rev
 from .slicing import slice as lax_slice
 
 __all__ = [
-    "clamp", "cumlogsumexp", "cummax", "cummin", "cumprod", "dynamic_index_in_dim",
+    "cumlogsumexp", "cummax", "cummin", "cumprod", "dynamic_index_in_dim",
     "dynamic_slice_in_dim", "dynamic_update_index_in_dim", "dynamic_update_slice_in_dim",
-    "index_in_dim", "reduce", "slice_in_dim", "split", "square", "tan",
+    "index_in_dim", "reduce", "slice_in_dim", "split",
 ]
 
 
@@ -283,7 +277,7 @@ def cumlogsumexp(operand, axis: int = 0, reverse: bool = False):
 
 
 # ---------------------------------------------------------------------------
-# split, clamp
+# split
 
 def split(operand, sizes: Sequence[int], axis: int = 0):
     """Splits ``operand`` along ``axis`` into pieces of the given ``sizes`` (which must add
@@ -304,32 +298,6 @@ def split(operand, sizes: Sequence[int], axis: int = 0):
         out.append(slice_in_dim(operand, start, start + s, axis=axis))
         start += s
     return out
-
-
-def _bcast_to(x, shape):
-    return x if _shape(x) == shape else broadcast_in_dim(x, shape, ())
-
-
-def clamp(min, x, max):  # noqa: A002 - JAX's names
-    """``x`` limited to ``[min, max]`` elementwise (``min``/``max`` may be scalars). The
-    gradient flows to ``x`` strictly inside the interval and to the bound that is active
-    strictly outside it, as JAX's rule (none at a tie).
-
-    Example:
-        >>> clamp(np.float32(0), np.array([-1., 0.5, 2.], np.float32), np.float32(1))
-        array([0. , 0.5, 1. ], dtype=float32)
-    """
-    shape = _shape(x)
-    for what, b in (("min", min), ("max", max)):
-        if _shape(b) not in ((), shape):
-            raise ShapeError(f"lax.clamp: {what} must be a scalar or have x's shape {shape}, "
-                             f"got {_shape(b)}")
-    lo, hi = _bcast_to(min, shape), _bcast_to(max, shape)
-    value = lax_min(lax_max(x, lo), hi)
-    inside = bitwise_and(gt(x, lo), lt(x, hi))
-    below = bitwise_and(gt(lo, x), lt(lo, hi))
-    above = lt(hi, x)
-    return select(inside, x, select(below, lo, select(above, hi, stop_gradient(value))))
 
 
 # ---------------------------------------------------------------------------
@@ -458,17 +426,3 @@ def dynamic_update_index_in_dim(operand, update, index, axis: int, *,
         update = expand_dims(update, (axis,))
     return dynamic_update_slice_in_dim(operand, update, index, axis,
                                        allow_negative_indices=allow_negative_indices)
-
-
-# ---------------------------------------------------------------------------
-# small elementwise names
-
-def square(x):
-    """``x * x`` (``lax.square``)."""
-    return integer_pow(x, 2)
-
-
-def tan(x):
-    """``sin(x) / cos(x)`` (``lax.tan``)."""
-    return div(sin(x), cos(x))
-

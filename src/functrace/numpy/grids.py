@@ -22,6 +22,7 @@ from .creation import arange, linspace, tri_mask
 from .indexed_update import IndexUpdateHelper
 from .manip import broadcast_arrays, moveaxis, reshape
 from .math import cos, multiply, power, where
+from .mathx import i0
 
 __all__ = [
     "bartlett",
@@ -37,6 +38,7 @@ __all__ = [
     "index_exp",
     "indices",
     "ix_",
+    "kaiser",
     "kron",
     "logspace",
     "mask_indices",
@@ -481,3 +483,22 @@ def bartlett(M: int):  # noqa: N803
     return lax.sub(np.asarray(1, default_float_dtype()),
                    lax.abs(lax.div(lax.sub(n, np.asarray(half, default_float_dtype())),
                                    np.asarray(half, default_float_dtype()))))
+
+
+def kaiser(M: int, beta):  # noqa: N803
+    """The Kaiser window of ``M`` points, ``i0(beta sqrt(1 - (2n/(M-1) - 1)^2)) / i0(beta)``.
+
+    Example:
+        >>> kaiser(3, 0.0)
+        array([1., 1., 1.], dtype=float32)
+    """
+    m = operator.index(M)
+    if m < 1:
+        return lax.full((0,), 0, default_float_dtype())
+    if m == 1:
+        return lax.full((1,), 1, default_float_dtype())
+    (b,) = promote_args("kaiser", as_array(beta), inexact=True)
+    n = arange(m, dtype=get_aval(b).dtype)
+    alpha = (m - 1) / 2.0
+    ratio = (n - alpha) / alpha
+    return i0(b * lax.sqrt(1.0 - ratio * ratio)) / i0(b)

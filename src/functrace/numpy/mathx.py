@@ -33,7 +33,7 @@ __all__ = [
     "acos", "acosh", "angle", "arccos", "arccosh", "arcsin", "arcsinh", "arctan", "arctan2",
     "asin", "asinh", "atan", "atan2", "atanh", "bitwise_count", "bitwise_invert",
     "bitwise_left_shift", "bitwise_right_shift", "copysign", "deg2rad", "degrees", "divmod",
-    "fabs", "fmax", "fmin", "fmod", "frexp", "gcd", "heaviside", "hypot", "iscomplex",
+    "fabs", "fmax", "fmin", "fmod", "frexp", "gcd", "heaviside", "hypot", "i0", "iscomplex",
     "iscomplexobj", "isneginf", "isposinf", "isreal", "isrealobj", "isscalar", "iterable",
     "lcm", "ldexp", "left_shift", "logaddexp2", "modf", "nextafter", "rad2deg", "radians",
     "right_shift", "sinc", "spacing",
@@ -131,6 +131,18 @@ def heaviside(x1, x2, /):
     """
     a, b = promote_args("heaviside", x1, x2, inexact=True)
     return where(isnan(a), a, where(a < 0, 0, where(a > 0, 1, b)))
+
+
+def i0(x):
+    """The modified Bessel function of the first kind, order 0 (``exp(|x|)
+    lax.bessel_i0e(x)``); its derivative is ``I1``.
+
+    Example:
+        >>> i0(np.array([0., 1.], np.float32)).round(5)
+        array([1.     , 1.26607], dtype=float32)
+    """
+    (a,) = promote_args("i0", x, inexact=True)
+    return lax.mul(lax.exp(lax.abs(a)), lax.bessel_i0e(a))
 
 
 def sinc(x, /):

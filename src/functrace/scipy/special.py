@@ -12,6 +12,7 @@ Example:
 from __future__ import annotations
 
 import math
+import operator
 
 import numpy as np
 
@@ -19,13 +20,14 @@ from .. import lax
 from .. import numpy as fnp
 from ..nn import log_softmax, logsumexp, softmax
 from ..numpy._promote import promote_args
-from ..random.continuous import erf_inv
 from ..transforms.api import jvp
 from ..transforms.custom import custom_jvp
 
-__all__ = ["digamma", "entr", "erf", "erfc", "erfinv", "expit", "gammaln", "log_ndtr",
-           "log_softmax", "logit", "logsumexp", "ndtr", "ndtri", "polygamma", "softmax",
-           "xlog1py", "xlogy", "zeta"]
+__all__ = ["beta", "betainc", "betaln", "digamma", "entr", "erf", "erfc", "erfinv", "expit",
+           "factorial", "gamma", "gammainc", "gammaincc", "gammaln", "gammasgn", "i0", "i0e",
+           "i1", "i1e", "kl_div", "log_ndtr", "log_softmax", "logit", "logsumexp",
+           "multigammaln", "ndtr", "ndtri", "polygamma", "rel_entr", "softmax", "xlog1py",
+           "xlogy", "zeta"]
 
 
 def _float(*xs):
@@ -52,7 +54,7 @@ def erfinv(x):
         0.47694
     """
     (x,) = _float(x)
-    return erf_inv(x)
+    return lax.erf_inv(x)
 
 
 def expit(x):
@@ -186,7 +188,7 @@ def ndtr(x):
 def ndtri(p):
     """The standard normal quantile function (inverse of ``ndtr``)."""
     (p,) = _float(p)
-    return math.sqrt(2.0) * erf_inv(2.0 * p - 1.0)
+    return math.sqrt(2.0) * lax.erf_inv(2.0 * p - 1.0)
 
 
 def log_ndtr(x):
@@ -210,3 +212,178 @@ def log_ndtr(x):
     series = 1.0 + inv2 * (-1.0 + inv2 * (3.0 + inv2 * (-15.0 + inv2 * 105.0)))
     tail = -0.5 * xs * xs - fnp.log(-xs) - 0.5 * math.log(2 * math.pi) + fnp.log(series)
     return fnp.where(x > 6.0, upper, fnp.where(x < -5.0, tail, mid))
+
+
+def gammainc(a, x):
+    """The regularised lower incomplete gamma function ``P(a, x)`` (``lax.igamma``).
+
+    Example:
+        >>> round(float(gammainc(1.0, np.float32(2.0))), 6)  # 1 - e**-2
+        0.864665
+    """
+    a, x = _float(a, x)
+    return lax.igamma(a, x)
+
+
+def gammaincc(a, x):
+    """The regularised upper incomplete gamma function ``Q(a, x) = 1 - P(a, x)``."""
+    a, x = _float(a, x)
+    return lax.igammac(a, x)
+
+
+def betainc(a, b, x):
+    """The regularised incomplete beta function ``I_x(a, b)``; differentiable in ``x``
+    only, as in JAX.
+
+    Example:
+        >>> round(float(betainc(2.0, 3.0, np.float32(0.3))), 4)
+        0.3483
+    """
+    a, b, x = _float(a, b, x)
+    return lax.betainc(a, b, x)
+
+
+def _algdiv(a, b):
+    # log(Gamma(b) / Gamma(a + b)) for b >= 8 (cdflib's algdiv, a <= b), no cancellation
+    # between two huge lgamma values
+    h = a / b
+    x = h / (1.0 + h)
+    x2 = x * x
+    s3 = 1.0 + (x + x2)
+    s5 = 1.0 + (x + x2 * s3)
+    s7 = 1.0 + (x + x2 * s5)
+    s9 = 1.0 + (x + x2 * s7)
+    s11 = 1.0 + (x + x2 * s9)
+    t = (1.0 / b) ** 2
+    w = -0.165322962780713e-02 * s11 * t + 0.837308034031215e-03 * s9
+    w = w * t - 0.595202931351870e-03 * s7
+    w = w * t + 0.793650666825390e-03 * s5
+    w = w * t - 0.277777777760991e-02 * s3
+    w = (w * t + 0.833333333333333e-01) * (x / b)
+    u = (b + (a - 0.5)) * fnp.log1p(a / b)
+    v = a * (fnp.log(b) - 1.0)
+    return fnp.where(u <= v, (w - v) - u, (w - u) - v)
+
+
+def betaln(a, b):
+    """``log |B(a, b)|``, accurate for large arguments (JAX's algorithm, after cdflib).
+
+    Example:
+        >>> round(float(betaln(np.float32(2.0), np.float32(3.0))), 5)  # log(1/12)
+        -2.48491
+    """
+    a, b = _float(a, b)
+    a, b = fnp.minimum(a, b), fnp.maximum(a, b)
+    small_b = lax.lgamma(a) + (lax.lgamma(b) - lax.lgamma(a + b))
+    # the large-b branch sees b >= 8 only, so its values (and gradients) stay finite
+    big = fnp.where(b < 8, fnp.full_like(b, 8.0), b)
+    return fnp.where(b < 8, small_b, lax.lgamma(a) + _algdiv(a, big))
+
+
+def gammasgn(x):
+    """The sign of the gamma function: nan at the poles (and for nan), -1 where Gamma is
+    negative (and at -0.0), else 1."""
+    (x,) = _float(x)
+    floor_x = lax.floor(x)
+    negative = x < 0
+    one = fnp.ones_like(x)
+    # -0.0: atan2(-0.0, -1) = -pi, atan2(+0.0, -1) = +pi (fnp.signbit says False for it)
+    negative_zero = (x == 0) & (lax.atan2(x, -one) < 0)
+    return fnp.where((negative & (x == floor_x)) | fnp.isnan(x), fnp.full_like(x, np.nan),
+                     fnp.where((negative & (fnp.remainder(floor_x, 2) != 0)) | negative_zero,
+                               -one, one))
+
+
+def gamma(x):
+    """The gamma function, ``gammasgn(x) * exp(gammaln(x))`` (real arguments).
+
+    Example:
+        >>> float(gamma(np.float32(5.0)))
+        24.0
+    """
+    (x,) = _float(x)
+    return gammasgn(x) * fnp.exp(lax.lgamma(x))
+
+
+def beta(a, b):
+    """The beta function ``Gamma(a) Gamma(b) / Gamma(a + b)``."""
+    a, b = _float(a, b)
+    sign = gammasgn(a) * gammasgn(b) * gammasgn(a + b)
+    return sign * fnp.exp(betaln(a, b))
+
+
+def factorial(n, exact: bool = False):
+    """``n!`` as ``Gamma(n + 1)`` (0 for negative ``n``); ``exact=True`` is not supported,
+    as in JAX."""
+    if exact:
+        raise NotImplementedError("factorial with exact=True is not supported (as in JAX); "
+                                  "use math.factorial on a Python int")
+    (n,) = _float(n)
+    return fnp.where(n < 0, fnp.zeros_like(n), fnp.exp(lax.lgamma(n + 1.0)))
+
+
+def i0e(x):
+    """The exponentially scaled modified Bessel function ``exp(-|x|) I0(x)``."""
+    (x,) = _float(x)
+    return lax.bessel_i0e(x)
+
+
+def i1e(x):
+    """The exponentially scaled modified Bessel function ``exp(-|x|) I1(x)``."""
+    (x,) = _float(x)
+    return lax.bessel_i1e(x)
+
+
+def i0(x):
+    """The modified Bessel function of order 0, ``exp(|x|) i0e(x)``.
+
+    Example:
+        >>> round(float(i0(np.float32(1.0))), 5)
+        1.26607
+    """
+    (x,) = _float(x)
+    return fnp.exp(fnp.abs(x)) * lax.bessel_i0e(x)
+
+
+def i1(x):
+    """The modified Bessel function of order 1, ``exp(|x|) i1e(x)``."""
+    (x,) = _float(x)
+    return fnp.exp(fnp.abs(x)) * lax.bessel_i1e(x)
+
+
+def multigammaln(a, d):
+    """The log of the multivariate gamma function of dimension ``d`` (a Python int):
+    ``d (d-1)/4 log(pi) + sum_j gammaln(a - j/2)``.
+
+    Example:
+        >>> round(float(multigammaln(np.float32(3.0), 1)), 5)  # gammaln(3) = log 2
+        0.69315
+    """
+    d = operator.index(d)
+    (a,) = _float(a)
+    dt = fnp.result_type(a)
+    constant = 0.25 * d * (d - 1) * math.log(math.pi)
+    halves = np.arange(d, dtype=dt) / 2
+    terms = lax.lgamma(fnp.expand_dims(a, -1) - halves)
+    return fnp.sum(terms, axis=-1) + np.asarray(constant, dt)
+
+
+def rel_entr(p, q):
+    """``p log(p / q)`` for ``p, q > 0``; 0 where ``p == 0`` and ``q >= 0``; else inf."""
+    p, q = _float(p, q)
+    both = (p > 0) & (q > 0)
+    one = fnp.ones_like(p)
+    safe_p, safe_q = fnp.where(both, p, one), fnp.where(both, q, one)
+    val = safe_p * (fnp.log(safe_p) - fnp.log(safe_q))
+    return fnp.where(both, val, fnp.where((p == 0) & (q >= 0), fnp.zeros_like(p), np.inf))
+
+
+def kl_div(p, q):
+    """``rel_entr(p, q) - p + q``.
+
+    Example:
+        >>> float(kl_div(np.float32(1.0), np.float32(1.0)))
+        0.0
+    """
+    p, q = _float(p, q)
+    return rel_entr(p, q) - p + q

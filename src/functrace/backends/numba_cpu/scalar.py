@@ -9,6 +9,7 @@ from numba import njit
 from numba.core import types
 from numba.extending import intrinsic
 
+from ...lax import _special_scalar
 from .numba_cache import ensure_numba_can_cache
 
 ensure_numba_can_cache(__file__)  # before the first cache=True kernel
@@ -72,3 +73,22 @@ def irem(a, b):
 @njit(cache=True, inline="always")
 def erf(x):
     return math.erf(x)
+
+
+@njit(cache=True, inline="always")
+def round_method(x, method):
+    """``lax.round``: halves away from zero (method 0) or to even (1); exact, as
+    ``x - trunc(x)`` is (no ``floor(x + 0.5)``, which rounds 0.49999997 up)."""
+    if method == 0:
+        r = np.trunc(x)
+        return r + np.sign(x) if abs(x - r) >= 0.5 else r
+    return np.rint(x)
+
+
+# lax's special functions whose scalar algorithm is written once in plain Python
+# (lax/_special_scalar.py); the primitives' expressions call them as ``_s.<name>``
+ensure_numba_can_cache(_special_scalar.__file__)
+igamma_family = njit(cache=True)(_special_scalar.igamma_family)
+betainc = njit(cache=True)(_special_scalar.betainc)
+bessel_ie = njit(cache=True)(_special_scalar.bessel_ie)
+erf_inv = njit(cache=True)(_special_scalar.erf_inv)

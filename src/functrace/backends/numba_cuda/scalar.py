@@ -6,6 +6,8 @@ import math
 
 from numba import cuda
 
+from ...lax import _special_scalar
+
 
 @cuda.jit(device=True, inline=True)
 def maximum(a, b):
@@ -57,3 +59,25 @@ def fmod(a, b):
 @cuda.jit(device=True, inline=True)
 def is_finite(a):
     return not (math.isinf(a) or math.isnan(a))
+
+
+@cuda.jit(device=True, inline=True)
+def round_method(x, method):
+    """``lax.round``: halves away from zero (method 0) or to even (1), on ``|x|`` with the
+    sign put back (so -0.2 rounds to -0.0, as NumPy and JAX)."""
+    a = abs(x)
+    if a != a or a >= 4503599627370496.0:  # nan, inf, or already integral (>= 2**52)
+        return x
+    r = math.floor(a)
+    d = a - r
+    if d > 0.5 or (d == 0.5 and (method == 0 or r % 2 == 1)):
+        r += 1
+    return math.copysign(r, x)
+
+
+# lax's special functions, written once in plain Python (lax/_special_scalar.py) and
+# compiled here as device functions; the primitives' expressions call them as ``_s.<name>``
+igamma_family = cuda.jit(device=True)(_special_scalar.igamma_family)
+betainc = cuda.jit(device=True)(_special_scalar.betainc)
+bessel_ie = cuda.jit(device=True)(_special_scalar.bessel_ie)
+erf_inv = cuda.jit(device=True)(_special_scalar.erf_inv)

@@ -1,5 +1,19 @@
-"""``functrace.scipy.stats`` (``jax.scipy.stats``): the normal distribution."""
+"""``functrace.scipy.stats`` (``jax.scipy.stats``): ``norm``, ``gamma``, ``beta``,
+``poisson``, ``bernoulli``, ``t``, ``uniform``, ``expon``, ``logistic`` and
+``multivariate_normal``."""
 
-from . import norm
+from . import (
+    bernoulli,
+    beta,
+    expon,
+    gamma,
+    logistic,
+    multivariate_normal,
+    norm,
+    poisson,
+    t,
+    uniform,
+)
 
-__all__ = ["norm"]
+__all__ = ["bernoulli", "beta", "expon", "gamma", "logistic", "multivariate_normal", "norm",
+           "poisson", "t", "uniform"]
