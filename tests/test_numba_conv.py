@@ -13,8 +13,8 @@ from hypothesis import strategies as st
 
 import functrace as ft
 from functrace import lax
+from functrace.backends.numba_cpu import blas, conv_direct, reference_lowering
 from functrace.backends.numba_cpu import conv as nconv
-from functrace.backends.numba_cpu import conv_direct, reference_lowering
 from functrace.core.jaxpr import Eqn, Var
 from functrace.core.trace import abstract_eval_rules, impl_rules
 from functrace.errors import ShapeError
@@ -174,7 +174,7 @@ def test_multi_chunk_and_numpy_gemm(layout, force, im2col, nt):
 
 def test_cblas_binding_found():
     # NumPy wheels ship OpenBLAS; the binding checks itself on a small product
-    if nconv._find_cblas() is None:
+    if blas.find_cblas() is None:
         pytest.skip("no CBLAS found next to NumPy; the np.matmul fallback is used")
 
 
