@@ -2,8 +2,10 @@
 
 The fast path covers 1-D and 2-D convolutions with one feature and batch group
 and no lhs dilation, any strides, padding (negative crops) and rhs dilation,
-float32/float64, in any dimension numbers. Everything else runs the NumPy
-reference impl, so every case still works.
+float32/float64, in any dimension numbers. The forward and filter gradient of
+grouped ones (what ``vmap`` makes of a convolution whose operands are both
+batched: the per-example filter gradient) run ``conv_grouped.py``. Everything else
+runs the NumPy reference impl, so every case still works.
 
 How: no full im2col. The padded input is packed once (a Numba loop) into the
 *wide layout*: for each stride phase ``(p, q)`` (``p = hp % stride_h``), one
@@ -57,7 +59,7 @@ import numpy as np
 
 from ...lax.convolution import conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p
 from ...transforms import tape_vjp
-from . import conv_direct
+from . import conv_direct, conv_grouped
 from .blas import Gemm, blas_threads
 from .scratch import Scratch, with_scratch
 from .table import lowerings, reference_lowering
@@ -442,7 +444,7 @@ def lower_conv_general_dilated(eqn):
         return reference_lowering(eqn)
     g = _fast_path_geometry(eqn, lhs.shape, rhs.shape, (lhs.dtype, rhs.dtype, out.dtype))
     if g is None:
-        return reference_lowering(eqn)
+        return conv_grouped.forward_kernel(eqn) or reference_lowering(eqn)
     (lspec, rspec, ospec), nd = _dims(eqn)
     if (run := conv_direct.forward_kernel(g, nd, lspec, rspec, ospec, out.shape,
                                           out.dtype)) is not None:
@@ -457,7 +459,7 @@ def lower_conv_grad_filter(eqn):
     rhs_shape = eqn.params["rhs_shape"]
     g = _fast_path_geometry(eqn, lhs.shape, rhs_shape, (lhs.dtype, ct.dtype, out.dtype))
     if g is None:
-        return reference_lowering(eqn)
+        return conv_grouped.grad_filter_kernel(eqn) or reference_lowering(eqn)
     (lspec, rspec, ospec), nd = _dims(eqn)
     if (run := conv_direct.grad_filter_kernel(g, nd, lspec, rspec, ospec, tuple(rhs_shape),
                                               out.dtype)) is not None:
