@@ -167,6 +167,9 @@ class NumbaCpuBackend:
                 outs = step.eqns[0].outvars
             program.append((kernel, reads, self._assign(slot, outs)))
         n_slots = len(slot)
+        # steps that run a reference impl although they are no impl_fallback primitive
+        fallback_steps = frozenset(k for k, (kernel, _, _) in enumerate(program)
+                                   if getattr(kernel, "reference_fallback", False))
         out_reads = [x if isinstance(x, Literal) else slot[x] for x in jaxpr.outvars]
         consts = list(consts)
         # drop each intermediate after its last reader, so a training step holds only
@@ -218,4 +221,5 @@ class NumbaCpuBackend:
             return [env[r] if type(r) is int else np.asarray(r.val, r.aval.dtype)
                     for r in out_reads]
 
+        run.fallback_steps = fallback_steps
         return run, sources

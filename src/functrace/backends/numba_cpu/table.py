@@ -45,4 +45,6 @@ def reference_lowering(eqn):
         def run(*vals):
             out = np.asarray(impl(*vals, **params))
             return [out if out.dtype == dtype else out.astype(dtype)]
+    # not a deliberate choice (``impl_fallback``): ``as_text`` marks the step
+    run.reference_fallback = not eqn.primitive.impl_fallback
     return run
