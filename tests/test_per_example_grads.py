@@ -54,7 +54,13 @@ def _check(layout, pool, window, strides, padding, batch=3, hw=10, seed=0):
         for g, w in zip(ft.tree_util.tree_leaves(got), ft.tree_util.tree_leaves(want),
                         strict=True):
             np.testing.assert_allclose(np.asarray(g)[i], np.asarray(w), rtol=2e-4, atol=2e-5)
-    return per_example.lower(params, batched).as_text()
+    lowered = per_example.lower(params, batched)
+    # HWIO: the filter gradients are written in vmap's unfolded layout (no strided copy
+    # after); OIHW's output features are outermost, so unfolding them is a plain reshape
+    steps = lowered._compiled.steps
+    rewritten = conv_grouped.unfold_filter_gradients(steps)
+    assert len(rewritten) == (3 * 2 if layout == "NHWC" and batch > 1 else 0)
+    return lowered.as_text()
 
 
 def _plan(text):

@@ -29,7 +29,10 @@ import importlib
 
 import numpy as np
 
-from ...lax.convolution import conv_general_dilated_p
+from ...core.jaxpr import Var
+from ...lax.convolution import conv_general_dilated_p, conv_grad_filter_p
+from ...lax.shape_ops import reshape_p, transpose_p
+from .table import program_rewrites
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 # output channels per group below which the reference impl stays: with one (depthwise) each
@@ -142,6 +145,14 @@ def _forward(eqn):
     return run
 
 
+def _filter_gradients(gm, x, d, dtype):
+    """Each group's filter gradient, ``(G, KH, KW, Cg, Og)``."""
+    cols = _columns(gm, np.asarray(x, dtype))
+    dg = gm.grouped(gm.canonical(np.asarray(d, dtype), 2), gm.og)  # (G, N, OH, OW, Og)
+    acc = np.matmul(cols.transpose(0, 2, 1), dg.reshape(gm.g, -1, gm.og))  # (G, T*Cg, Og)
+    return acc.reshape(gm.g, *gm.k, gm.cg, gm.og)
+
+
 def _grad_filter(eqn):
     lhs, ct = (v.aval for v in eqn.inputs)
     rhs_shape = tuple(eqn.params["rhs_shape"])
@@ -149,15 +160,82 @@ def _grad_filter(eqn):
     dtype = eqn.outvars[0].aval.dtype
 
     def run(x, d):
-        cols = _columns(gm, np.asarray(x, dtype))
-        dg = gm.grouped(gm.canonical(np.asarray(d, dtype), 2), gm.og)  # (G, N, OH, OW, Og)
-        acc = np.matmul(cols.transpose(0, 2, 1), dg.reshape(gm.g, -1, gm.og))  # (G, T*Cg, Og)
+        acc = _filter_gradients(gm, x, d, dtype)
         dw = np.empty(rhs_shape, dtype)
-        gm.split_groups(gm.canonical(dw, 1))[...] = acc.reshape(
-            gm.g, *gm.k, gm.cg, gm.og).transpose(0, 4, 3, 1, 2)
+        gm.split_groups(gm.canonical(dw, 1))[...] = acc.transpose(0, 4, 3, 1, 2)
         return [dw]
 
     return run
+
+
+def _grad_filter_unfolded(eqn, permutation):
+    """The filter gradient written straight in the layout that vmap's unfold (a reshape
+    splitting O into (G, Og), then ``transpose[permutation]``) gives it."""
+    lhs, ct = (v.aval for v in eqn.inputs)
+    rhs_shape = tuple(eqn.params["rhs_shape"])
+    gm = _Grouped(eqn, lhs.shape, rhs_shape, ct.shape)
+    dtype = eqn.outvars[0].aval.dtype
+    rspec = eqn.params["dimension_numbers"][1]
+    names = dict(zip(rspec, ("O", "I", "h", "w") if gm.nd == 2 else ("O", "I", "w"),
+                     strict=True))
+    split = [n for d in range(len(rhs_shape)) for n in
+             (("G", "Og") if names[d] == "O" else (names[d],))]
+    order = [split[p] for p in permutation]
+    have = ["G", "h", "w", "I", "Og"] if gm.nd == 2 else ["G", "w", "I", "Og"]
+    axes = [have.index(n) for n in order]
+
+    def run(x, d):
+        acc = _filter_gradients(gm, x, d, dtype)
+        acc = acc if gm.nd == 2 else acc[:, 0]
+        return [np.ascontiguousarray(acc.transpose(axes))]
+
+    return run
+
+
+def _noop():
+    return []
+
+
+def _only_reader(readers, outvars, v):
+    """The one step that reads ``v`` (not a program output), else None."""
+    ks = readers.get(v, ())
+    return ks[0] if len(ks) == 1 and v not in outvars else None
+
+
+def unfold_filter_gradients(steps, outvars=frozenset()) -> dict:
+    """A program rewrite: a grouped filter gradient whose result only vmap's unfold reads
+    (``reshape`` splitting O into (G, Og), then ``transpose``) is computed by the
+    transpose's step in its final layout; the two steps before it do nothing. Without
+    it, the per-example gradients come out strided (the unfold is a transposed view)
+    and the clipping that follows copies and reads them at a large stride."""
+    readers: dict = {}
+    for k, step in enumerate(steps):
+        for x in (step.inputs if step.fused else step.eqns[0].inputs):
+            if isinstance(x, Var):
+                readers.setdefault(x, []).append(k)
+    out = {}
+    for k, step in enumerate(steps):
+        if step.fused or step.eqns[0].primitive is not conv_grad_filter_p:
+            continue
+        eqn = step.eqns[0]
+        if grad_filter_kernel(eqn) is None:
+            continue
+        r = _only_reader(readers, outvars, eqn.outvars[0])
+        if r is None or steps[r].fused or steps[r].eqns[0].primitive is not reshape_p:
+            continue
+        t = _only_reader(readers, outvars, steps[r].eqns[0].outvars[0])
+        if t is None or steps[t].fused or steps[t].eqns[0].primitive is not transpose_p:
+            continue
+        shape, o_dim = tuple(eqn.params["rhs_shape"]), eqn.params["dimension_numbers"][1][0]
+        g = eqn.params["feature_group_count"]
+        split = (*shape[:o_dim], g, shape[o_dim] // g, *shape[o_dim + 1:])
+        if tuple(steps[r].eqns[0].params["new_sizes"]) != split:
+            continue
+        trans = steps[t].eqns[0]
+        out[k] = out[r] = (_noop, [], [])
+        out[t] = (_grad_filter_unfolded(eqn, trans.params["permutation"]), list(eqn.inputs),
+                  trans.outvars)
+    return out
 
 
 def forward_kernel(eqn):
@@ -170,3 +248,6 @@ def grad_filter_kernel(eqn):
     """The grouped filter gradient of ``eqn`` (a ``conv_grad_filter``), or None."""
     dtypes = [*(v.aval.dtype for v in eqn.inputs), eqn.outvars[0].aval.dtype]
     return _grad_filter(eqn) if _applies(eqn, dtypes) else None
+
+
+program_rewrites.append(unfold_filter_gradients)

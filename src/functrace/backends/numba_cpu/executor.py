@@ -148,8 +148,9 @@ class NumbaCpuBackend:
         n_fixed = len(slot)
         program, sources = [], []
         rewritten: dict = {}
+        outvars = frozenset(v for v in jaxpr.outvars if not isinstance(v, Literal))
         for rewrite in program_rewrites:
-            rewritten.update(rewrite(steps))
+            rewritten.update(rewrite(steps, outvars))
         for k, step in enumerate(steps):
             if k in rewritten:
                 kernel, read_keys, outs = rewritten[k]

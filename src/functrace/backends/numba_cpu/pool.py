@@ -253,7 +253,7 @@ def _scatter_by_index(eqn, layout):
     return run
 
 
-def pair_argmax(steps) -> dict:
+def pair_argmax(steps, outvars=frozenset()) -> dict:
     """A program rewrite: each max/min pool whose backward (``select_and_scatter_add``
     on the same operand and window) is in the same program records its argmax in
     the forward (an int8 per window), and the backward scatters by it instead of

@@ -17,7 +17,8 @@ from ...compiler.registry import lowers
 from ...core.trace import impl_rules
 
 lowerings: dict = {}
-# whole-program rewrites: fn(steps) -> {step index: (kernel, read keys, write keys)}. Keys
+# whole-program rewrites: fn(steps, program outvars) -> {step index: (kernel, read keys,
+# write keys)}. Keys
 # are Vars, or private tokens that connect the steps one rewrite changes (pool.py: a max
 # pool's forward also writes its argmax, which its backward reads instead of the operand).
 program_rewrites: list = []
