@@ -22,6 +22,8 @@ from .codegen import build_fused
 from .table import lowerings, program_rewrites, reference_lowering
 
 TINY_SIZE = 16  # fused steps this small run as NumPy calls: cheaper than a Numba dispatch
+TINY_EQNS = 8   # ... unless they are long: ~1.5 us a NumPy call against one ~5 us dispatch
+#                 (random.normal's 50-equation erf_inv ran 70 us interpreted on 10 values)
 
 
 def tiny_interpreter(step: Step):
@@ -88,7 +90,7 @@ def straight_line(program, consts, n_fixed: int, out_reads):
 
 def lower_step(step: Step):
     """Returns ``(kernel, source or None)`` for one step of the plan."""
-    if step.fused and int(np.prod(step.shape)) <= TINY_SIZE:
+    if step.fused and int(np.prod(step.shape)) <= TINY_SIZE and len(step.eqns) <= TINY_EQNS:
         return tiny_interpreter(step), None
     if step.fused:
         return build_fused(step)
