@@ -156,7 +156,7 @@ def bench_perexample(repeat: int, record=None) -> dict:
         ty = torch.from_numpy(y[:, None])
         fns["torch"] = lambda: tstep(tx, ty)
     times = time_alternating(fns, repeat)
-    name = f"DP-SGD step, per-example grads (b{BATCH})"
+    name = f"DP-SGD step b{BATCH} (torch = torch.func)"
     if record is not None:
         record(name, times)
     else:
