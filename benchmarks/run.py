@@ -2,7 +2,7 @@
 
 Usage: ``python -m benchmarks [--quick] [--only conv,pool,...]`` (sections: overhead,
 dispatch, fused, pool, conv, convpass, cnn, vgg, cnn_stax, vgg_stax, eager, compile,
-memory, distributed, control). For numbers comparable to users' machines, unset
+memory, distributed, control, perexample). For numbers comparable to users' machines, unset
 OPENBLAS_CORETYPE (see docs/performance.md): ``env -u OPENBLAS_CORETYPE python -m benchmarks``.
 """
 
@@ -25,6 +25,7 @@ from .conv import bench_conv_passes
 from .dispatch import bench_dispatch
 from .harness import environment, time_alternating, time_per_call
 from .memory import peak_memory
+from .perexample import bench_perexample
 
 CONV_SHAPES = [(32, 3, 32, 64), (32, 64, 32, 64), (32, 128, 16, 128), (32, 256, 8, 256),
                (8, 64, 56, 64)]
@@ -266,7 +267,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer samples")
     parser.add_argument("--only", default="", help="comma list: conv,convpass,pool,fused,cnn,"
                         "vgg,cnn_stax,vgg_stax,overhead,dispatch,eager,compile,memory,"
-                        "distributed,control")
+                        "distributed,control,perexample")
     args = parser.parse_args(argv)
     repeat = 5 if args.quick else 15
     only = set(filter(None, args.only.split(",")))
@@ -290,7 +291,8 @@ def main(argv=None):
             ("compile", bench_first_call), ("memory", bench_memory),
             ("distributed", lambda: ROWS.extend(
                 (name, t, None, None, None) for name, t, _ in distributed.run())),
-            ("control", lambda: bench_control(repeat, torch, jax))]
+            ("control", lambda: bench_control(repeat, torch, jax)),
+            ("perexample", lambda: bench_perexample(repeat, record))]
     for key, fn in todo:
         if not only or key in only:
             fn()

@@ -63,9 +63,32 @@ def test_matches_reference(layout, kh, kw, geometry, values, prim, dtype):
         np.testing.assert_array_equal(fast(src, x)[0], reference_lowering(bwd)(src, x)[0])
 
 
+@pytest.mark.parametrize("window, shape", [
+    ((1, 2, 2), (3, 5, 4)),                 # rank 3
+    ((1, 1, 1, 3, 2), (2, 3, 1, 7, 5)),     # vmapped NCHW: rank 5
+    ((1, 1, 2, 2, 1), (3, 1, 6, 5, 4)),     # vmapped NHWC: rank 5
+    ((2, 2, 1, 1, 1), (5, 4, 2, 3, 2)),     # pooled axes first
+    ((1, 3, 1), (2, 7, 3)),                 # one pooled axis
+])
+@pytest.mark.parametrize("prim", [lax.max, lax.add])
+def test_other_ranks_fold_into_the_kernels(window, shape, prim):
+    # axes around the two pooled ones are folded by reshapes into the rank-4 kernels
+    rng = np.random.default_rng(len(shape))
+    x = rng.standard_normal(shape).astype(np.float32)
+    fwd, bwd, ct = _eqns(x, window, window, prim)
+    lowered = lowerings[fwd.primitive](fwd)
+    assert not lowered.__qualname__.startswith("reference_lowering")
+    np.testing.assert_array_equal(lowered(x)[0], reference_lowering(fwd)(x)[0])
+    if bwd is not None:
+        src = rng.standard_normal(ct.shape).astype(np.float32)
+        fast = lowerings[select_and_scatter_add_p](bwd)
+        assert not fast.__qualname__.startswith("reference_lowering")
+        np.testing.assert_array_equal(fast(src, x)[0], reference_lowering(bwd)(src, x)[0])
+
+
 def test_other_geometries_fall_back_to_reference():
-    x = np.ones((1, 4, 4), np.float32)  # rank 3
-    fwd, bwd, _ = _eqns(x, (1, 2, 2), (1, 2, 2), lax.max)
+    x = np.ones((1, 4, 4, 2), np.float32)  # pooled axes not adjacent
+    fwd, bwd, _ = _eqns(x, (1, 2, 1, 2), (1, 2, 1, 2), lax.max)
     assert lowerings[select_and_scatter_add_p](bwd).__qualname__.startswith(
         "reference_lowering")
     assert lowerings[reduce_window_max_p](fwd).__qualname__.startswith("reference_lowering")

@@ -67,9 +67,11 @@ class Compiled:
         """The optimised jaxpr, the fusion plan and the generated kernel sources."""
         lines = [f"# jit({self.name}): optimised jaxpr", pp_jaxpr(self.jaxpr.jaxpr), "",
                  "# plan"]
+        fallback = getattr(self._run, "fallback_steps", ())  # reference impls not chosen
         for k, s in enumerate(self.steps):
             kind = "fused" if s.fused else "kernel"
-            lines.append(f"step {k}: {kind} " + ", ".join(e.primitive.name for e in s.eqns))
+            lines.append(f"step {k}: {kind} " + ", ".join(e.primitive.name for e in s.eqns)
+                         + (" (reference impl)" if k in fallback else ""))
         for k, src in enumerate(self.sources):
             lines += ["", f"# generated kernel {k}", src]
         return "\n".join(lines)

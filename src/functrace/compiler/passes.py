@@ -92,7 +92,8 @@ def _use_counts(jaxpr: Jaxpr) -> dict:
 
 
 def swap_transposed_dots(jaxpr: Jaxpr) -> Jaxpr:
-    """``transpose(dot_general(a, b))`` that swaps the two free blocks -> ``dot_general(b, a)``.
+    """``transpose(dot_general(a, b))`` that swaps the two free blocks (batch dims kept in
+    front) -> ``dot_general(b, a)``.
 
     Reverse mode produces this for every weight gradient (``x.T @ g`` comes out
     as ``transpose(g.T-contract-x)``); the transposed view would make every later
@@ -108,11 +109,11 @@ def swap_transposed_dots(jaxpr: Jaxpr) -> Jaxpr:
         if dot is None or dot.primitive is not dot_general_p or counts[e.inputs[0]] != 1:
             continue
         (lc, rc), (lb, rb) = dot.params["dimension_numbers"]
-        if lb or rb:
-            continue
         a, b = dot.inputs
-        nl, nr = a.aval.ndim - len(lc), b.aval.ndim - len(rc)
-        if e.params["permutation"] != tuple(range(nl, nl + nr)) + tuple(range(nl)):
+        nb = len(lb)  # batch dims lead the output and stay (vmap of a weight gradient)
+        nl, nr = a.aval.ndim - len(lc) - nb, b.aval.ndim - len(rc) - nb
+        if e.params["permutation"] != (tuple(range(nb)) + tuple(range(nb + nl, nb + nl + nr))
+                                       + tuple(range(nb, nb + nl))):
             continue
         params = dict(dot.params, dimension_numbers=((rc, lc), (rb, lb)))
         replaced[id(e)] = Eqn(dot.primitive, [b, a], params, e.outvars)

@@ -101,7 +101,9 @@ def _dot_general_impl(lhs, rhs, *, dimension_numbers, precision, preferred_eleme
     k = math.prod(lhs.shape[d] for d in lc)
     a = np.transpose(lhs, lb + lf + lc).astype(compute, copy=False).reshape(b, m, k)
     c = np.transpose(rhs, rb + rc + rf).astype(compute, copy=False).reshape(b, k, n)
-    out = np.matmul(a, c)
+    # nothing to sum (outer products: vmapped weight gradients of a batch of one): the
+    # broadcast product is the same numbers, and np.matmul's K = 1 loop was ~2.5x slower
+    out = a * c if k == 1 else np.matmul(a, c)
     return out.reshape(tuple(itertools.chain(*sizes))).astype(out_dtype, copy=False)
 
 

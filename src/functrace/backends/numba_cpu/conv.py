@@ -2,8 +2,10 @@
 
 The fast path covers 1-D and 2-D convolutions with one feature and batch group
 and no lhs dilation, any strides, padding (negative crops) and rhs dilation,
-float32/float64, in any dimension numbers. Everything else runs the NumPy
-reference impl, so every case still works.
+float32/float64, in any dimension numbers. The forward and filter gradient of
+grouped ones (what ``vmap`` makes of a convolution whose operands are both
+batched: the per-example filter gradient) run ``conv_grouped.py``. Everything else
+runs the NumPy reference impl, so every case still works.
 
 How: no full im2col. The padded input is packed once (a Numba loop) into the
 *wide layout*: for each stride phase ``(p, q)`` (``p = hp % stride_h``), one
@@ -38,7 +40,7 @@ chunk, pack what the chunk needs, run the tap GEMMs, unpack the chunk's
 results into the output layout. Packing kernels are serial (memory-bound, and a
 Numba ``prange`` between multi-threaded BLAS calls fights OpenBLAS's spinning
 threads for the two cores); GEMMs use NumPy's OpenBLAS (both cores) through
-its CBLAS interface, because ``np.matmul`` cannot accumulate (``beta = 1``) into
+its CBLAS interface (``blas.py``), because ``np.matmul`` cannot accumulate (``beta = 1``) into
 a strided view. If that library cannot be found, GEMMs fall back to
 ``np.matmul`` on views (slower: a temporary and an add per tap).
 
@@ -51,16 +53,14 @@ kernel (keyed by shape and dtype) so they are not page-faulted in on every call.
 
 from __future__ import annotations
 
-import ctypes
-import glob
 import importlib
-import os
 
 import numpy as np
 
 from ...lax.convolution import conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p
 from ...transforms import tape_vjp
-from . import conv_direct
+from . import conv_direct, conv_grouped
+from .blas import Gemm, blas_threads
 from .scratch import Scratch, with_scratch
 from .table import lowerings, reference_lowering
 
@@ -83,154 +83,6 @@ _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 def _kernels():
     """The Numba kernels, imported on first use (``import functrace`` stays Numba-free)."""
     return importlib.import_module("._conv_kernels", __package__)
-
-
-# ---------------------------------------------------------------------------
-# GEMM: CBLAS with beta and arbitrary leading dimensions
-
-class _Cblas:
-    """``cblas_?gemm`` of the OpenBLAS that NumPy itself uses (one thread pool)."""
-
-    def __init__(self, lib, sname, dname, int_t):
-        self.fns = {}
-        for dt, name, ct in ((np.dtype(np.float32), sname, ctypes.c_float),
-                             (np.dtype(np.float64), dname, ctypes.c_double)):
-            fn = getattr(lib, name)
-            fn.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int, int_t, int_t, int_t, ct,
-                           ctypes.c_void_p, int_t, ctypes.c_void_p, int_t, ct,
-                           ctypes.c_void_p, int_t]
-            fn.restype = None
-            self.fns[dt] = fn
-        # the library's thread-count functions, named as its sgemm is (prefix, suffix)
-        pre, _, suf = sname.partition("cblas_sgemm")
-        set_, get_ = (getattr(lib, f"{pre}openblas_{w}_num_threads{suf}", None)
-                      for w in ("set", "get"))
-        self.set_threads = self.get_threads = None
-        if set_ is not None and get_ is not None:
-            set_.argtypes, set_.restype, get_.restype = [ctypes.c_int], None, ctypes.c_int
-            self.set_threads, self.get_threads = set_, get_
-
-
-def blas_threads(n):
-    """Sets the thread count of NumPy's OpenBLAS to ``n``; returns the previous count, or
-    None (nothing changed) where the library or its thread functions are not found.
-
-    Programs with direct convolutions run their BLAS calls on one thread: OpenBLAS's
-    threads spin after each call and fought the kernels' ``prange`` for the two cores
-    (docs/performance.md, "Thread pools").
-    """
-    blas = _find_cblas()
-    if blas is None or blas.set_threads is None:
-        return None
-    prev = blas.get_threads()
-    if prev != n:
-        blas.set_threads(n)
-    return prev
-
-
-_ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
-_cblas_state: list = []  # [] until looked up, then [_Cblas or None]
-
-
-def _candidate_libs():
-    paths = []
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                parts = line.split()
-                if len(parts) >= 6 and "openblas" in parts[-1].lower():
-                    paths.append(parts[-1])
-    except OSError:
-        pass
-    libs = os.path.join(os.path.dirname(np.__file__), os.pardir, "numpy.libs")
-    paths += sorted(glob.glob(os.path.join(libs, "*openblas*")))
-    seen, out = set(), []
-    for p in sorted(paths, key=lambda p: "numpy" not in p):  # NumPy's own first
-        if p not in seen:
-            seen.add(p)
-            out.append(p)
-    return out
-
-
-def _self_test(blas) -> bool:
-    """Checks the binding (symbol, int width, offsets, leading dims, transposes, beta)."""
-    rng = np.random.default_rng(0)
-    for dt in _FLOATS:
-        a = rng.standard_normal((7, 5)).astype(dt)
-        b = rng.standard_normal(80).astype(dt)
-        c = np.ones((4, 8), dt)
-        isz = dt.itemsize
-        # c[:, 1:] (4 x 7, ldc 8) += a[:3, 1:5].T (4 x 3, stored 3 x 4, lda 5) @ B (3 x 7, ldb 9)
-        blas.fns[dt](_ROW_MAJOR, _TRANS, _NO_TRANS, 4, 7, 3, 1.0, a.ctypes.data + isz, 5,
-                     b.ctypes.data + 8 * isz, 9, 1.0, c.ctypes.data + isz, 8)
-        want = np.ones((4, 8), dt)
-        want[:, 1:] += a[:3, 1:5].T @ b[8:8 + 27].reshape(3, 9)[:, :7]
-        if not np.allclose(c, want, rtol=1e-4, atol=1e-4):
-            return False
-    return True
-
-
-def _find_cblas():
-    if _cblas_state:
-        return _cblas_state[0]
-    found = None
-    for path in _candidate_libs():
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for prefix, suffix, int_t in (("scipy_", "64_", ctypes.c_int64),
-                                      ("", "64_", ctypes.c_int64),
-                                      ("scipy_", "", ctypes.c_int32), ("", "", ctypes.c_int32)):
-            sname, dname = f"{prefix}cblas_sgemm{suffix}", f"{prefix}cblas_dgemm{suffix}"
-            if not (hasattr(lib, sname) and hasattr(lib, dname)):
-                continue
-            blas = _Cblas(lib, sname, dname, int_t)
-            if _self_test(blas):
-                found = blas
-                break
-        if found is not None:
-            break
-    _cblas_state.append(found)
-    return found
-
-
-class _Gemm:
-    """``C[co:] (m x n, ldc) = beta * C + op(A[ao:]) @ op(B[bo:])`` on flat buffers, all
-    row-major; offsets and leading dimensions in elements."""
-
-    def __init__(self, dtype):
-        self.dtype = np.dtype(dtype)
-        blas = _find_cblas() if GEMM == "auto" else None
-        self.fn = None if blas is None else blas.fns[self.dtype]
-        self.isz = self.dtype.itemsize
-
-    def bind(self, arr):
-        """A handle for a contiguous buffer: (flat array, address)."""
-        return arr.reshape(-1), arr.ctypes.data
-
-    def __call__(self, ta, tb, m, n, k, a, ao, lda, b, bo, ldb, beta, c, co, ldc):
-        if m == 0 or n == 0:
-            return
-        if self.fn is not None:
-            isz = self.isz
-            self.fn(_ROW_MAJOR, _TRANS if ta else _NO_TRANS, _TRANS if tb else _NO_TRANS,
-                    m, n, k, 1.0, a[1] + ao * isz, lda, b[1] + bo * isz, ldb, beta,
-                    c[1] + co * isz, ldc)
-            return
-        av = self._view(a[0], ao, m, k, lda, ta)
-        bv = self._view(b[0], bo, k, n, ldb, tb)
-        cv = self._view(c[0], co, m, n, ldc, False)
-        if beta:
-            cv += av @ bv
-        else:
-            np.matmul(av, bv, out=cv)
-
-    def _view(self, flat, off, rows, cols, ld, trans):
-        s = self.isz
-        if trans:
-            return np.lib.stride_tricks.as_strided(flat[off:], (cols, rows), (ld * s, s)).T
-        return np.lib.stride_tricks.as_strided(flat[off:], (rows, cols), (ld * s, s))
 
 
 # ---------------------------------------------------------------------------
@@ -316,7 +168,7 @@ class _Plan:
     def __init__(self, g, cl, dtype, chunk_bytes, width, im2col):
         self.g, self.cl, self.dtype = g, cl, np.dtype(dtype)
         self.kern = _kernels()
-        self.gemm = _Gemm(dtype)
+        self.gemm = Gemm(dtype, GEMM == "auto")
         self._free = [Scratch()]  # scratch sets not in use (one unless calls overlap)
         self.t = len(g.taps)
         self.im2col = im2col and self.t > 1
@@ -592,7 +444,7 @@ def lower_conv_general_dilated(eqn):
         return reference_lowering(eqn)
     g = _fast_path_geometry(eqn, lhs.shape, rhs.shape, (lhs.dtype, rhs.dtype, out.dtype))
     if g is None:
-        return reference_lowering(eqn)
+        return conv_grouped.forward_kernel(eqn) or reference_lowering(eqn)
     (lspec, rspec, ospec), nd = _dims(eqn)
     if (run := conv_direct.forward_kernel(g, nd, lspec, rspec, ospec, out.shape,
                                           out.dtype)) is not None:
@@ -607,7 +459,7 @@ def lower_conv_grad_filter(eqn):
     rhs_shape = eqn.params["rhs_shape"]
     g = _fast_path_geometry(eqn, lhs.shape, rhs_shape, (lhs.dtype, ct.dtype, out.dtype))
     if g is None:
-        return reference_lowering(eqn)
+        return conv_grouped.grad_filter_kernel(eqn) or reference_lowering(eqn)
     (lspec, rspec, ospec), nd = _dims(eqn)
     if (run := conv_direct.grad_filter_kernel(g, nd, lspec, rspec, ospec, tuple(rhs_shape),
                                               out.dtype)) is not None:

@@ -23,6 +23,8 @@ from .codegen import build_fused
 from .table import lowerings, program_rewrites, reference_lowering
 
 TINY_SIZE = 16  # fused steps this small run as NumPy calls: cheaper than a Numba dispatch
+TINY_EQNS = 8   # ... unless they are long: ~1.5 us a NumPy call against one ~5 us dispatch
+#                 (random.normal's 50-equation erf_inv ran 70 us interpreted on 10 values)
 
 
 def tiny_interpreter(step: Step):
@@ -89,7 +91,7 @@ def straight_line(program, consts, n_fixed: int, out_reads):
 
 def lower_step(step: Step):
     """Returns ``(kernel, source or None)`` for one step of the plan."""
-    if step.fused and int(np.prod(step.shape)) <= TINY_SIZE:
+    if step.fused and int(np.prod(step.shape)) <= TINY_SIZE and len(step.eqns) <= TINY_EQNS:
         return tiny_interpreter(step), None
     if step.fused:
         return build_fused(step)
@@ -150,8 +152,9 @@ class NumbaCpuBackend:
         n_fixed = len(slot)
         program, sources = [], []
         rewritten: dict = {}
+        outvars = frozenset(v for v in jaxpr.outvars if not isinstance(v, Literal))
         for rewrite in program_rewrites:
-            rewritten.update(rewrite(steps))
+            rewritten.update(rewrite(steps, outvars))
         for k, step in enumerate(steps):
             if k in rewritten:
                 kernel, read_keys, outs = rewritten[k]
@@ -169,6 +172,9 @@ class NumbaCpuBackend:
                 outs = step.eqns[0].outvars
             program.append((kernel, reads, self._assign(slot, outs)))
         n_slots = len(slot)
+        # steps that run a reference impl although they are no impl_fallback primitive
+        fallback_steps = frozenset(k for k, (kernel, _, _) in enumerate(program)
+                                   if getattr(kernel, "reference_fallback", False))
         out_reads = [x if isinstance(x, Literal) else slot[x] for x in jaxpr.outvars]
         consts = list(consts)
         # drop each intermediate after its last reader, so a training step holds only
@@ -220,4 +226,5 @@ class NumbaCpuBackend:
             return [env[r] if type(r) is int else np.asarray(r.val, r.aval.dtype)
                     for r in out_reads]
 
+        run.fallback_steps = fallback_steps
         return run, sources

@@ -1,8 +1,9 @@
 """Max/min/sum pooling forward (``reduce_window_*``) and max/min-pool backward
 (``select_and_scatter_add``) as generated Numba loops.
 
-Fast path: a rank-4 float array pooled over two adjacent spatial axes, NCHW
-(window ``(1, 1, kh, kw)``) or NHWC (``(1, kh, kw, 1)``), without padding or
+Fast path: a float array pooled over two adjacent axes, NCHW-like (window
+``(1, 1, kh, kw)``) or NHWC-like (``(1, kh, kw, 1)``) in any rank (the other axes are
+folded by reshapes: ``_Fold``; vmap's rank-5 pools run the rank-4 kernels), without padding or
 dilation, any strides, windows of at most ``MAX_WINDOW`` elements. Each window
 size gets its own loop with the window unrolled into registers and every choice
 made with ``scalar.select`` (no branches: on random data the branchy loop paid
@@ -18,6 +19,8 @@ fight OpenBLAS's threads.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 
@@ -35,24 +38,34 @@ from .table import lowerings, program_rewrites, reference_lowering
 MAX_WINDOW = 64  # unrolled window elements; larger windows use the reference impl
 
 
-def _layout(shape, dtype, params) -> str | None:
-    """'nchw', 'nhwc' or None (not on the fast path)."""
-    dims = params["window_dimensions"]
-    if (len(shape) != 4 or not np.issubdtype(dtype, np.floating)
+class _Fold(NamedTuple):
+    """How an operand is pooled: over axes ``(axis, axis + 1)``, every axis before them
+    folded into one leading axis and every axis after into one trailing axis (reshapes of
+    a contiguous array: no copy). ``kind`` is 'nchw' (nothing after: the kernels see
+    ``(lead, H, W)``) or 'nhwc' (``(lead, H, W, trail)``). So a vmapped pool (rank 5,
+    its batch axis a window of 1) runs the same kernels as a rank-4 one."""
+    kind: str
+    axis: int
+
+
+def _layout(shape, dtype, params) -> _Fold | None:
+    """The ``_Fold`` of a pool on the fast path, else None."""
+    dims, strides = params["window_dimensions"], params["window_strides"]
+    if (len(shape) < 2 or not np.issubdtype(dtype, np.floating)
             or any(p != (0, 0) for p in params["padding"])
             or any(d != 1 for d in params["base_dilation"] + params["window_dilation"])
             or int(np.prod(dims)) > MAX_WINDOW):
         return None
-    strides = params["window_strides"]
-    if dims[0] == dims[1] == strides[0] == strides[1] == 1:
-        return "nchw"
-    if dims[0] == dims[3] == strides[0] == strides[3] == 1:
-        return "nhwc"
-    return None
+    pooled = [a for a, (d, s) in enumerate(zip(dims, strides, strict=True)) if (d, s) != (1, 1)]
+    if pooled and pooled[-1] - pooled[0] > 1:
+        return None
+    # one pooled axis: pair it with a neighbour; none (a 1x1 window): the last two
+    axis = min(pooled[0], len(shape) - 2) if pooled else len(shape) - 2
+    return _Fold("nchw" if axis == len(shape) - 2 else "nhwc", axis)
 
 
 def _spatial(layout, params):
-    axes = (2, 3) if layout == "nchw" else (1, 2)
+    axes = (layout.axis, layout.axis + 1)
     return ([params["window_dimensions"][a] for a in axes],
             [params["window_strides"][a] for a in axes])
 
@@ -133,8 +146,10 @@ def _source(op: str, layout: str, kind: str, window, strides, dtype, tiled: bool
 
 
 def _as_canonical(layout, x):
-    """NCHW arrays are pooled as (N*C, H, W)."""
-    return x.reshape(-1, *x.shape[2:]) if layout == "nchw" else x
+    """The kernels' view of a contiguous ``x``: ``(lead, H, W)`` or ``(lead, H, W, trail)``."""
+    a = layout.axis
+    lead = (int(np.prod(x.shape[:a])), *x.shape[a:a + 2])
+    return x.reshape(lead if layout.kind == "nchw" else (*lead, int(np.prod(x.shape[a + 2:]))))
 
 
 def lower_reduce_window(kind):
@@ -145,7 +160,7 @@ def lower_reduce_window(kind):
             return reference_lowering(eqn)
         window, strides = _spatial(layout, eqn.params)
         kernel = load_kernel_module(
-            _source("fwd", layout, kind, window, strides, x.dtype, True)).kernel
+            _source("fwd", layout.kind, kind, window, strides, x.dtype, True)).kernel
         out_shape, dtype = eqn.outvars[0].aval.shape, x.dtype
 
         def run(x):
@@ -166,7 +181,7 @@ def _backward_geometry(eqn, layout):
     window, strides = _spatial(layout, eqn.params)
     tiled = window == strides
     source_shape = eqn.inputs[0].aval.shape
-    spatial = (2, 3) if layout == "nchw" else (1, 2)
+    spatial = (layout.axis, layout.axis + 1)
     # positions no window covers (a ragged edge) must still be zero
     covered = all((source_shape[a] - 1) * s + w == operand.shape[a]
                   for a, s, w in zip(spatial, strides, window, strict=True))
@@ -180,7 +195,7 @@ def lower_select_and_scatter_add(eqn):
         return reference_lowering(eqn)
     window, strides, tiled, alloc = _backward_geometry(eqn, layout)
     kind, dtype = eqn.params["select_prim"], eqn.outvars[0].aval.dtype
-    fast, exact = (load_kernel_module(_source("bwd", layout, kind, window, strides,
+    fast, exact = (load_kernel_module(_source("bwd", layout.kind, kind, window, strides,
                                               operand.dtype, tiled, e)).kernel
                    for e in (False, True))
 
@@ -206,7 +221,7 @@ def _forward_with_index(eqn, layout):
     x_aval = eqn.inputs[0].aval
     kind = "max" if eqn.primitive is reduce_window_max_p else "min"
     window, strides = _spatial(layout, eqn.params)
-    fast, exact = (load_kernel_module(_source("fwd_idx", layout, kind, window, strides,
+    fast, exact = (load_kernel_module(_source("fwd_idx", layout.kind, kind, window, strides,
                                               x_aval.dtype, True, e)).kernel
                    for e in (False, True))
     out_shape, dtype = eqn.outvars[0].aval.shape, x_aval.dtype
@@ -225,8 +240,8 @@ def _scatter_by_index(eqn, layout):
     """``run(source, idx) -> [out]``: the pool's backward from recorded offsets."""
     operand = eqn.inputs[1].aval
     window, strides, tiled, alloc = _backward_geometry(eqn, layout)
-    kernel = load_kernel_module(_source("bwd_idx", layout, eqn.params["select_prim"], window,
-                                        strides, operand.dtype, tiled)).kernel
+    kernel = load_kernel_module(_source("bwd_idx", layout.kind, eqn.params["select_prim"],
+                                        window, strides, operand.dtype, tiled)).kernel
     shape, dtype = operand.shape, eqn.outvars[0].aval.dtype
 
     def run(source, idx):
@@ -238,7 +253,7 @@ def _scatter_by_index(eqn, layout):
     return run
 
 
-def pair_argmax(steps) -> dict:
+def pair_argmax(steps, outvars=frozenset()) -> dict:
     """A program rewrite: each max/min pool whose backward (``select_and_scatter_add``
     on the same operand and window) is in the same program records its argmax in
     the forward (an int8 per window), and the backward scatters by it instead of

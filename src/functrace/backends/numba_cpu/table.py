@@ -17,7 +17,8 @@ from ...compiler.registry import lowers
 from ...core.trace import impl_rules
 
 lowerings: dict = {}
-# whole-program rewrites: fn(steps) -> {step index: (kernel, read keys, write keys)}. Keys
+# whole-program rewrites: fn(steps, program outvars) -> {step index: (kernel, read keys,
+# write keys)}. Keys
 # are Vars, or private tokens that connect the steps one rewrite changes (pool.py: a max
 # pool's forward also writes its argmax, which its backward reads instead of the operand).
 program_rewrites: list = []
@@ -45,4 +46,6 @@ def reference_lowering(eqn):
         def run(*vals):
             out = np.asarray(impl(*vals, **params))
             return [out if out.dtype == dtype else out.astype(dtype)]
+    # not a deliberate choice (``impl_fallback``): ``as_text`` marks the step
+    run.reference_fallback = not eqn.primitive.impl_fallback
     return run
