@@ -78,7 +78,8 @@ class Config:
             raise FunctraceError(
                 f"config.update: unknown flag {name!r}; known flags are "
                 "'enable_x64' (alias 'jax_enable_x64'), 'log_compiles', 'cpu_keep_memory', "
-                "'cpu_native_loops', 'threefry_partitionable' (alias 'jax_threefry_partitionable'), "
+                "'cpu_native_loops', 'threefry_partitionable' "
+                "(alias 'jax_threefry_partitionable'), "
                 "'num_cpu_devices' and 'collective_timeout'."
             )
         setattr(self, key, bool(value))

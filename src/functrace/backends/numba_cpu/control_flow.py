@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from ...compiler.nested import compile_program
-from ...config import config
 from ...compiler.registry import get_backend
+from ...config import config
 from ...lax.control_flow import cond_p, scan_p, while_p
 from ...transforms.checkpoint import checkpoint_p
 from ...transforms.custom import custom_jvp_call_p, custom_vjp_call_p

@@ -196,7 +196,7 @@ class Emitter:
             if shape == ():
                 expr = cast(dtype, f"{name}.reshape((1,))[0]")
             else:
-                expr = name if tuple(grouped) == tuple(shape) else f"{name}.reshape({_shape(shape)})"
+                expr = _reshaped(Val(name, tuple(grouped), dtype), shape)
                 if acc is not None and np.dtype(acc) != dtype:
                     expr = f"{expr}.astype(np.{dtype.name})"
             self.bind(env, v, expr, lines, ind)
