@@ -32,7 +32,7 @@ ACCUMULATED = (reduce_sum_p, reduce_max_p, reduce_min_p)
 # makes an int), a vectorisable erf, a branch-free select, and the integer helpers
 _FUNCTIONS = {"floor": "np.floor({0})", "ceil": "np.ceil({0})", "exp": "np.exp({0})",
               "log": "np.log({0})", "log1p": "np.log1p({0})", "expm1": "np.expm1({0})",
-              "sqrt": "np.sqrt({0})", "rsqrt": "(1.0 / np.sqrt({0}))", "tanh": "np.tanh({0})",
+              "sqrt": "np.sqrt({0})", "rsqrt": "(1.0 / np.sqrt({0}))", "tanh": "_s.tanh({0})",
               "sin": "np.sin({0})", "cos": "np.cos({0})", "erf": "_s.erf({0})",
               "is_finite": "np.isfinite({0})", "idiv": "_s.idiv({0}, {1})",
               "irem": "_s.irem({0}, {1})", "fmod": "np.fmod({0}, {1})",
