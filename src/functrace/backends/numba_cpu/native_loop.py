@@ -226,7 +226,8 @@ class Emitter:
             x_vals.append(Val(name, x.shape[1:], x.dtype))
         outs = self.jaxpr(body, consts + carry + x_vals, lines, inner)
         for y, o in zip(ys, outs[ncarry:], strict=True):
-            lines.append(f"{inner}{y.expr}[{i}] = {o.expr}")
+            lines.append(f"{inner}{y.expr}[{i}] = {o.expr}" if o.scalar else
+                         f"{inner}_h.store({y.expr}, {i}, {o.expr})")
         self.assign(carry, outs[:ncarry], lines, inner)
         return carry + ys
 
@@ -507,7 +508,8 @@ def _loop_source(eqn, em: Emitter, params: list[str], lines: list[str], outs: li
         f"# {eqn.primitive.name}: a native loop, one Numba function "
         "(backends/numba_cpu/native_loop.py)",
         "import math", "import numpy as np", "from numba import njit",
-        "from functrace.backends.numba_cpu import scalar as _s", *imports, "",
+        "from functrace.backends.numba_cpu import scalar as _s",
+        "from functrace.backends.numba_cpu import loop_helpers as _h", *imports, "",
         # error_model="numpy": x / 0 gives inf or nan, as in the fused loops
         "@njit(cache=True, error_model='numpy')",
         f"def loop({', '.join(params)}):", *[f"    {line}" for line in lines],
