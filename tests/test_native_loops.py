@@ -337,3 +337,43 @@ def test_random_elementwise_bodies(ops, length, reverse, shape):
     g = ft.jit(ft.grad(lambda c0: fnp.sum(f(c0, xs)[0])))
     g_python = ft.grad(lambda c0: fnp.sum(f(c0, xs)[0]))(c0)  # eager: the reference impls
     np.testing.assert_allclose(g(c0), g_python, rtol=1e-4, atol=1e-5)
+
+
+# ---------------------------------------------------------------------------
+# indexing in bodies: x[i], x.at[i].set/add, dynamic slices
+
+def test_indexing_in_fori_loop_bodies():
+    def f(x, m):
+        def body(i, c):
+            total, acc = c
+            acc = acc.at[i].set(x[i] * 2.0).at[(i + 1) % 5].add(m[i, 1:3].sum())
+            row = lax.dynamic_slice(m, (i, 0), (1, 3))
+            return total + x[-1 - i] + row.sum(), acc
+        return lax.fori_loop(0, 5, body, (np.float32(0.0), np.zeros(5, np.float32)))
+
+    x = np.arange(5, dtype=np.float32)
+    m = np.arange(15, dtype=np.float32).reshape(5, 3)
+    native, python = run_both(f, x, m)
+    assert_trees_close(native, python)
+    total, acc = 0.0, np.zeros(5)
+    for i in range(5):
+        acc[i] = x[i] * 2.0
+        acc[(i + 1) % 5] += m[i, 1:3].sum()
+        total += x[-1 - i] + m[i, :3].sum()
+    np.testing.assert_allclose(native[0], total, rtol=1e-6)
+    np.testing.assert_allclose(native[1], acc, rtol=1e-6)
+
+
+def test_out_of_bounds_gathers_and_scatters_follow_their_modes():
+    def f(x, k):
+        def body(i, c):
+            j = k + i  # runs past the end
+            fill = x.at[j].get(mode="fill", fill_value=-1.0)
+            clip = x.at[j].get(mode="clip")
+            return c.at[j].set(fill + clip)  # out of bounds: dropped
+        return lax.fori_loop(0, 4, body, np.zeros(5, np.float32))
+
+    x = np.arange(5, dtype=np.float32) * 10
+    native, python = run_both(f, x, np.int32(3))
+    assert_trees_close(native, python)
+    np.testing.assert_array_equal(native, [0, 0, 0, 60, 80])

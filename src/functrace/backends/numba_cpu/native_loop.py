@@ -23,9 +23,6 @@ machine code on disk for the next process.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 import numpy as np
 
 from ...compiler.fusion import Step
@@ -33,56 +30,12 @@ from ...compiler.kernel_cache import load_kernel_module
 from ...compiler.nested import prepare_program
 from ...compiler.scalar_expr import cast, literal, scalar_expr
 from ...core.jaxpr import ClosedJaxpr, Literal
-from ...lax.control_flow import cond_p, scan_p, while_p
-from ...lax.dots import dot_general_p
-from ...lax.dynamic_slicing import dynamic_slice_p, dynamic_update_slice_p
-from ...lax.reductions import reduce_and_p, reduce_max_p, reduce_min_p, reduce_or_p
-from ...lax.shape_ops import (
-    broadcast_in_dim_p,
-    expand_dims_p,
-    reduce_sum_p,
-    reshape_p,
-    squeeze_p,
-    transpose_p,
-)
-from ...lax.slicing import concatenate_p, rev_p, slice_p
+from ...lax.control_flow import scan_p
+from ...lax.shape_ops import broadcast_in_dim_p
 from .codegen import FUNCTIONS, plan_fused
+from .native_rules import RULES, Unsupported, Val, check_dtype, number, reshaped, shape_str
 
-# dtypes a native loop keeps in Numba locals and arrays (complex, float16 and bfloat16
-# bodies stay on the Python-orchestrated path)
-NATIVE_DTYPES = frozenset(np.dtype(t) for t in (
-    np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
-    np.uint64, np.float32, np.float64))
-BLAS_DTYPES = frozenset((np.dtype(np.float32), np.dtype(np.float64)))
-
-
-class Unsupported(Exception):  # noqa: N818 - a decision, not an error the user sees
-    """This loop cannot be one Numba function; the message says why."""
-
-
-@dataclass(frozen=True)
-class Val:
-    """A value in the generated function: a local's name (or a literal's expression);
-    rank-0 values are Numba scalars, the others C-contiguous arrays."""
-
-    expr: str
-    shape: tuple
-    dtype: np.dtype
-
-    @property
-    def scalar(self) -> bool:
-        return self.shape == ()
-
-
-def _shape(t) -> str:
-    return repr(tuple(int(n) for n in t))
-
-
-def _number(x) -> str:
-    x = x.item() if isinstance(x, np.generic) else x
-    if isinstance(x, float) and not math.isfinite(x):
-        return "np.nan" if x != x else ("np.inf" if x > 0 else "-np.inf")
-    return repr(x)
+__all__ = ["Unsupported", "lower_native"]
 
 
 class Emitter:
@@ -109,7 +62,7 @@ class Emitter:
         arr = np.asarray(value)
         name = f"e{len(self.extras)}"
         self.extras.append((name, arr))
-        _check_dtype(arr.dtype, "a constant")
+        check_dtype(arr.dtype, "a constant")
         return Val(name, arr.shape, arr.dtype)
 
     # -- bodies ------------------------------------------------------------------
@@ -126,7 +79,7 @@ class Emitter:
         for step in steps:
             for e in step.eqns:
                 for v in e.outvars:
-                    _check_dtype(v.aval.dtype, f"{e.primitive.name}'s result")
+                    check_dtype(v.aval.dtype, f"{e.primitive.name}'s result")
             self.step(step, env, lines, ind)
         return [self.read(env, v) for v in j.outvars]
 
@@ -134,7 +87,7 @@ class Emitter:
         if isinstance(x, Literal):
             if np.ndim(x.val):
                 raise Unsupported("an array literal")
-            _check_dtype(x.aval.dtype, "a literal")
+            check_dtype(x.aval.dtype, "a literal")
             return Val(literal(x), (), np.dtype(x.aval.dtype))
         return env[x]
 
@@ -176,27 +129,27 @@ class Emitter:
         for k, grouped in plan.feeds:
             x = self.read(env, step.inputs[k])
             if x.scalar:
-                ins.append(f"np.full({_shape(grouped)}, {x.expr})")
+                ins.append(f"np.full({shape_str(grouped)}, {x.expr})")
             else:
-                ins.append(_reshaped(x, grouped))
+                ins.append(reshaped(x, grouped))
         outs = []
         for (grouped, acc, init), (_, dtype) in zip(plan.outputs, plan.finals, strict=True):
             name = self.fresh("o")
             if acc is None:
-                lines.append(f"{ind}{name} = np.empty({_shape(grouped)}, "
+                lines.append(f"{ind}{name} = np.empty({shape_str(grouped)}, "
                              f"np.{np.dtype(dtype).name})")
             else:
-                lines.append(f"{ind}{name} = np.full({_shape(grouped)}, {_number(init)}, "
+                lines.append(f"{ind}{name} = np.full({shape_str(grouped)}, {number(init)}, "
                              f"np.{np.dtype(acc).name})")
             outs.append(name)
-        lines.append(f"{ind}{kernel}({_shape(plan.loop_shape)}, {', '.join(ins + outs)})")
+        lines.append(f"{ind}{kernel}({shape_str(plan.loop_shape)}, {', '.join(ins + outs)})")
         for v, name, (grouped, acc, _), (shape, dtype) in zip(
                 step.outputs, outs, plan.outputs, plan.finals, strict=True):
             dtype = np.dtype(dtype)
             if shape == ():
                 expr = cast(dtype, f"{name}.reshape((1,))[0]")
             else:
-                expr = _reshaped(Val(name, tuple(grouped), dtype), shape)
+                expr = reshaped(Val(name, tuple(grouped), dtype), shape)
                 if acc is not None and np.dtype(acc) != dtype:
                     expr = f"{expr}.astype(np.{dtype.name})"
             self.bind(env, v, expr, lines, ind)
@@ -210,9 +163,9 @@ class Emitter:
         carry = [self.local(x, lines, ind) for x in init]
         ys = []
         for a in body.out_avals[ncarry:]:
-            _check_dtype(a.dtype, "a stacked output")
+            check_dtype(a.dtype, "a stacked output")
             y = Val(self.fresh("ys"), (n, *a.shape), np.dtype(a.dtype))
-            lines.append(f"{ind}{y.expr} = np.empty({_shape(y.shape)}, np.{y.dtype.name})")
+            lines.append(f"{ind}{y.expr} = np.empty({shape_str(y.shape)}, np.{y.dtype.name})")
             ys.append(y)
         it, i = self.fresh("it"), self.fresh("i")
         lines.append(f"{ind}for {it} in range({n}):")
@@ -262,242 +215,6 @@ class Emitter:
                      f"{',' if len(targets) == 1 else ''}")
 
 
-def _check_dtype(dtype, what: str) -> None:
-    if np.dtype(dtype) not in NATIVE_DTYPES:
-        raise Unsupported(f"{what} has dtype {np.dtype(dtype).name}")
-
-
-def _reshaped(x: Val, shape) -> str:
-    return x.expr if tuple(x.shape) == tuple(shape) else f"{x.expr}.reshape({_shape(shape)})"
-
-
-# ---------------------------------------------------------------------------
-# steps that are not fused loops: rule(emitter, eqn, env, lines, ind)
-
-def _dot_operand(x: Val, perm: tuple, shape: tuple) -> str:
-    """``x`` with its dims permuted to ``perm`` and reshaped to ``shape`` (2-D or 3-D). A
-    2-D transpose stays a view: Numba's BLAS call reads Fortran-ordered operands."""
-    if perm == tuple(range(len(perm))):
-        return _reshaped(x, shape)
-    if len(perm) == 2 and len(shape) == 2:
-        return f"{x.expr}.T"
-    moved = Val(f"np.ascontiguousarray(np.transpose({x.expr}, {perm!r}))",
-                tuple(x.shape[d] for d in perm), x.dtype)
-    return _reshaped(moved, shape)
-
-
-def _dot_general(em: Emitter, eqn, env, lines, ind) -> None:
-    x, y = (em.read(env, a) for a in eqn.inputs)
-    out = eqn.outvars[0]
-    dtype = np.dtype(out.aval.dtype)
-    if x.scalar or y.scalar or x.dtype not in BLAS_DTYPES or y.dtype != x.dtype or (
-            dtype != x.dtype):
-        raise Unsupported(f"dot_general of {x.dtype.name}{list(x.shape)} and "
-                          f"{y.dtype.name}{list(y.shape)} -> {dtype.name} has no BLAS call")
-    (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
-    lf = tuple(d for d in range(len(x.shape)) if d not in lc and d not in lb)
-    rf = tuple(d for d in range(len(y.shape)) if d not in rc and d not in rb)
-    b = math.prod(x.shape[d] for d in lb)
-    m = math.prod(x.shape[d] for d in lf)
-    k = math.prod(x.shape[d] for d in lc)
-    n = math.prod(y.shape[d] for d in rf)
-    shape = tuple(out.aval.shape)
-    if b * m * n == 0 or k == 0:  # nothing to multiply: zeros (or an empty result)
-        em.bind(env, out, f"np.zeros({_shape(shape)}, np.{dtype.name})", lines, ind)
-        return
-    if not lb:
-        a = _dot_operand(x, tuple(lf + lc), (m, k))
-        c = _dot_operand(y, tuple(rc + rf), (k, n))
-        prod = Val(f"np.dot({a}, {c})", (m, n), dtype)
-        expr = (f"{prod.expr}[0, 0]" if shape == () else _reshaped(prod, shape))
-        em.bind(env, out, expr, lines, ind)
-        return
-    a = _dot_operand(x, tuple(lb + lf + lc), (b, m, k))
-    c = _dot_operand(y, tuple(rb + rc + rf), (b, k, n))
-    an, cn, o, q = em.fresh("a"), em.fresh("b"), em.fresh("o"), em.fresh("q")
-    lines += [f"{ind}{an} = {a}", f"{ind}{cn} = {c}",
-              f"{ind}{o} = np.empty({_shape((b, m, n))}, np.{dtype.name})",
-              f"{ind}for {q} in range({b}):",
-              f"{ind}    np.dot({an}[{q}], {cn}[{q}], {o}[{q}])"]
-    em.bind(env, out, _reshaped(Val(o, (b, m, n), dtype), shape), lines, ind)
-
-
-def _transpose(em: Emitter, eqn, env, lines, ind) -> None:
-    x = em.read(env, eqn.inputs[0])
-    perm = tuple(eqn.params["permutation"])
-    if perm == tuple(range(len(perm))):
-        env[eqn.outvars[0]] = x
-    elif len(perm) == 2:
-        em.bind(env, eqn.outvars[0], f"np.ascontiguousarray({x.expr}.T)", lines, ind)
-    else:
-        em.bind(env, eqn.outvars[0],
-                f"np.ascontiguousarray(np.transpose({x.expr}, {perm!r}))", lines, ind)
-
-
-def _reshape(em: Emitter, eqn, env, lines, ind) -> None:
-    """reshape, squeeze and expand_dims: the same elements in a new shape."""
-    if eqn.params.get("dimensions") is not None:
-        raise Unsupported("reshape with dimensions")
-    x = em.read(env, eqn.inputs[0])
-    out = eqn.outvars[0]
-    shape = tuple(out.aval.shape)
-    if shape == ():
-        expr = x.expr if x.scalar else f"{x.expr}.reshape((1,))[0]"
-    elif x.scalar:
-        expr = f"np.full({_shape(shape)}, {x.expr})"
-    else:
-        expr = _reshaped(x, shape)
-    em.bind(env, out, expr, lines, ind)
-
-
-def _broadcast_in_dim(em: Emitter, eqn, env, lines, ind) -> None:
-    x = em.read(env, eqn.inputs[0])
-    out = eqn.outvars[0]
-    shape = tuple(out.aval.shape)
-    dtype = np.dtype(out.aval.dtype)
-    if shape == ():
-        em.bind(env, out, cast(dtype, x.expr), lines, ind)
-    elif x.scalar:
-        em.bind(env, out, f"np.full({_shape(shape)}, {cast(dtype, x.expr)})", lines, ind)
-    else:
-        expanded = [1] * len(shape)
-        for n, d in zip(x.shape, eqn.params["broadcast_dimensions"], strict=True):
-            expanded[d] = n
-        em.bind(env, out, f"np.broadcast_to({_reshaped(x, expanded)}, "
-                          f"{_shape(shape)}).copy()", lines, ind)
-
-
-def _reduce_fused(em: Emitter, eqn, env, lines, ind) -> None:
-    """A reduction no fused step ends: a fused step of its own."""
-    x = eqn.inputs[0]
-    if isinstance(x, Literal) or not x.aval.shape:
-        em.bind(env, eqn.outvars[0], cast(np.dtype(eqn.outvars[0].aval.dtype),
-                                          em.read(env, x).expr), lines, ind)
-        return
-    em.fused(Step([eqn], inputs=[x], outputs=list(eqn.outvars), fused=True), env, lines,
-             ind)
-
-
-def _reduce_bool(fn: str):
-    def rule(em: Emitter, eqn, env, lines, ind) -> None:
-        x = em.read(env, eqn.inputs[0])
-        if x.scalar:
-            em.bind(env, eqn.outvars[0], cast(np.dtype(np.bool_), x.expr), lines, ind)
-        elif len(eqn.params["axes"]) == len(x.shape):
-            em.bind(env, eqn.outvars[0], f"bool(np.{fn}({x.expr}))", lines, ind)
-        else:
-            raise Unsupported(f"{eqn.primitive.name} over some axes only")
-    return rule
-
-
-def _cond(em: Emitter, eqn, env, lines, ind) -> None:
-    """``if``/``elif`` on the (clamped) index; every branch assigns the same locals."""
-    index, *ops = (em.read(env, a) for a in eqn.inputs)
-    branches = eqn.params["branches"]
-    outs = []
-    for v in eqn.outvars:
-        _check_dtype(v.aval.dtype, "a cond result")
-        outs.append(Val(em.fresh("r"), tuple(v.aval.shape), np.dtype(v.aval.dtype)))
-    last = len(branches) - 1
-    for k, branch in enumerate(branches):
-        if k == last:
-            head = "else:" if last else "if True:"
-        elif k == 0:
-            head = f"if {index.expr} <= 0:"
-        else:
-            head = f"elif {index.expr} == {k}:"
-        lines.append(f"{ind}{head}")
-        vals = em.jaxpr(branch, list(ops), lines, ind + "    ")
-        for o, val in zip(outs, vals, strict=True):
-            lines.append(f"{ind}    {o.expr} = {cast(o.dtype, val.expr) if o.scalar else val.expr}")
-    env.update(zip(eqn.outvars, outs, strict=True))
-
-
-def _slice(em: Emitter, eqn, env, lines, ind) -> None:
-    x = em.read(env, eqn.inputs[0])
-    p = eqn.params
-    strides = p["strides"] or (1,) * len(x.shape)
-    at = ", ".join(f"{a}:{b}:{s}" for a, b, s in zip(p["start_indices"], p["limit_indices"],
-                                                     strides, strict=True))
-    em.bind(env, eqn.outvars[0], f"np.ascontiguousarray({x.expr}[{at}])", lines, ind)
-
-
-def _rev(em: Emitter, eqn, env, lines, ind) -> None:
-    x = em.read(env, eqn.inputs[0])
-    dims = set(eqn.params["dimensions"])
-    at = ", ".join("::-1" if d in dims else ":" for d in range(len(x.shape)))
-    em.bind(env, eqn.outvars[0], f"np.ascontiguousarray({x.expr}[{at}])", lines, ind)
-
-
-def _concatenate(em: Emitter, eqn, env, lines, ind) -> None:
-    xs = [em.read(env, a).expr for a in eqn.inputs]
-    em.bind(env, eqn.outvars[0], f"np.concatenate(({', '.join(xs)},), "
-                                 f"axis={eqn.params['dimension']})", lines, ind)
-
-
-def _starts(em: Emitter, starts, shape, sizes, lines, ind) -> list[str]:
-    """Start indices clamped so the window fits, as ``lax.dynamic_slice`` does."""
-    names = []
-    for s, n, k in zip(starts, shape, sizes, strict=True):
-        name = em.fresh("s")
-        lines.append(f"{ind}{name} = min(max(np.int64({s.expr}), 0), {n - k})")
-        names.append(name)
-    return names
-
-
-def _dynamic_slice(em: Emitter, eqn, env, lines, ind) -> None:
-    x, *starts = (em.read(env, a) for a in eqn.inputs)
-    sizes = eqn.params["slice_sizes"]
-    if x.scalar:
-        env[eqn.outvars[0]] = x
-        return
-    names = _starts(em, starts, x.shape, sizes, lines, ind)
-    at = ", ".join(f"{s}:{s} + {k}" for s, k in zip(names, sizes, strict=True))
-    em.bind(env, eqn.outvars[0], f"np.ascontiguousarray({x.expr}[{at}])", lines, ind)
-
-
-def _dynamic_update_slice(em: Emitter, eqn, env, lines, ind) -> None:
-    x, update, *starts = (em.read(env, a) for a in eqn.inputs)
-    if x.scalar:
-        env[eqn.outvars[0]] = update
-        return
-    names = _starts(em, starts, x.shape, update.shape, lines, ind)
-    at = ", ".join(f"{s}:{s} + {k}" for s, k in zip(names, update.shape, strict=True))
-    out = em.bind(env, eqn.outvars[0], f"{x.expr}.copy()", lines, ind)
-    lines.append(f"{ind}{out.expr}[{at}] = {update.expr}")
-
-
-def _loop(method: str):
-    def rule(em: Emitter, eqn, env, lines, ind) -> None:
-        args = [em.read(env, a) for a in eqn.inputs]
-        outs = getattr(em, method)(eqn.params, args, lines, ind)
-        env.update(zip(eqn.outvars, outs, strict=True))
-    return rule
-
-
-RULES = {
-    dot_general_p: _dot_general,
-    transpose_p: _transpose,
-    reshape_p: _reshape,
-    squeeze_p: _reshape,
-    expand_dims_p: _reshape,
-    broadcast_in_dim_p: _broadcast_in_dim,
-    reduce_sum_p: _reduce_fused,
-    reduce_max_p: _reduce_fused,
-    reduce_min_p: _reduce_fused,
-    reduce_or_p: _reduce_bool("any"),
-    reduce_and_p: _reduce_bool("all"),
-    slice_p: _slice,
-    rev_p: _rev,
-    concatenate_p: _concatenate,
-    dynamic_slice_p: _dynamic_slice,
-    dynamic_update_slice_p: _dynamic_update_slice,
-    cond_p: _cond,
-    scan_p: _loop("scan"),
-    while_p: _loop("while_"),
-}
-
-
 # ---------------------------------------------------------------------------
 # the loop function and its Python entry
 
@@ -529,7 +246,7 @@ def lower_native(eqn):
     in_avals = [x.aval for x in eqn.inputs]
     args = []
     for k, a in enumerate(in_avals):
-        _check_dtype(a.dtype, "an operand")
+        check_dtype(a.dtype, "an operand")
         args.append(Val(f"a{k}", tuple(a.shape), np.dtype(a.dtype)))
     lines: list[str] = []
     loop = em.scan if eqn.primitive is scan_p else em.while_
