@@ -23,6 +23,8 @@ machine code on disk for the next process.
 
 from __future__ import annotations
 
+import hashlib
+
 import numpy as np
 
 from ...compiler.fusion import Step
@@ -32,6 +34,7 @@ from ...compiler.scalar_expr import cast, literal, scalar_expr
 from ...core.jaxpr import ClosedJaxpr, Literal
 from ...lax.control_flow import scan_p
 from ...lax.shape_ops import broadcast_in_dim_p
+from . import loop_helpers, scalar
 from .codegen import FUNCTIONS, plan_fused
 from .native_rules import RULES, Unsupported, Val, check_dtype, number, reshaped, shape_str
 
@@ -218,12 +221,22 @@ class Emitter:
 # ---------------------------------------------------------------------------
 # the loop function and its Python entry
 
+def _helpers_digest() -> str:
+    """A digest of the helper modules a loop function links in: Numba's cache checks only
+    the loop's own file, so a changed helper must change the loop's text (and name)."""
+    text = b"".join(open(m.__file__, "rb").read() for m in (scalar, loop_helpers))
+    return hashlib.sha1(text).hexdigest()[:16]
+
+
+HELPERS_DIGEST = _helpers_digest()
+
+
 def _loop_source(eqn, em: Emitter, params: list[str], lines: list[str], outs: list[Val]):
     imports = [f"from {mod} import {fn} as {alias}" for (mod, fn), alias in em.imports.items()]
     ret = ", ".join(o.expr for o in outs) + ("," if len(outs) == 1 else "")
     return "\n".join([
         f"# {eqn.primitive.name}: a native loop, one Numba function "
-        "(backends/numba_cpu/native_loop.py)",
+        f"(backends/numba_cpu/native_loop.py); helpers {HELPERS_DIGEST}",
         "import math", "import numpy as np", "from numba import njit",
         "from functrace.backends.numba_cpu import scalar as _s",
         "from functrace.backends.numba_cpu import loop_helpers as _h", *imports, "",
