@@ -377,3 +377,28 @@ def test_out_of_bounds_gathers_and_scatters_follow_their_modes():
     native, python = run_both(f, x, np.int32(3))
     assert_trees_close(native, python)
     np.testing.assert_array_equal(native, [0, 0, 0, 60, 80])
+
+
+def test_readonly_inputs_float64_and_bool_carries(x64):
+    w = np.linspace(-1, 1, 9).reshape(3, 3) * 0.5
+    w.setflags(write=False)  # a read-only (and float64) constant and carry
+    h0 = np.ones(3)
+    h0.setflags(write=False)
+
+    def f(w, h0):
+        def body(c, _):
+            h, flip, n = c
+            h = fnp.tanh(w @ h)
+            return (h, ~flip, n + np.uint8(250)), h.sum()
+        return lax.scan(body, (h0, np.bool_(False), np.uint8(3)), None, length=5)
+
+    native, python = run_both(f, w, h0)
+    assert_trees_close(native, python, rtol=1e-12, atol=1e-12)
+    h, sums = h0.copy(), []
+    for _ in range(5):
+        h = np.tanh(w @ h)
+        sums.append(h.sum())
+    np.testing.assert_allclose(native[0][0], h, rtol=1e-12)
+    np.testing.assert_allclose(native[1], sums, rtol=1e-12, atol=1e-12)
+    assert native[0][1].dtype == np.bool_ and bool(native[0][1]) is True
+    assert native[0][2].dtype == np.uint8 and int(native[0][2]) == (3 + 5 * 250) % 256

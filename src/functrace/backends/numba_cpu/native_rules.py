@@ -144,7 +144,7 @@ def _transpose(em, eqn, env, lines, ind) -> None:
 
 def _reshape(em, eqn, env, lines, ind) -> None:
     """reshape, squeeze and expand_dims: the same elements in a new shape."""
-    if eqn.params.get("dimensions") is not None:
+    if eqn.primitive is reshape_p and eqn.params["dimensions"] is not None:
         raise Unsupported("reshape with dimensions")
     x = em.read(env, eqn.inputs[0])
     out = eqn.outvars[0]
