@@ -122,7 +122,7 @@ def _dot_general(em, eqn, env, lines, ind) -> None:
         return
     a = _dot_operand(x, tuple(lb + lf + lc), (b, m, k))
     c = _dot_operand(y, tuple(rb + rc + rf), (b, k, n))
-    an, cn, o, q = em.fresh("a"), em.fresh("b"), em.fresh("o"), em.fresh("q")
+    an, cn, o, q = em.fresh("lhs"), em.fresh("rhs"), em.fresh("o"), em.fresh("q")
     lines += [f"{ind}{an} = {a}", f"{ind}{cn} = {c}",
               f"{ind}{o} = np.empty({shape_str((b, m, n))}, np.{dtype.name})",
               f"{ind}for {q} in range({b}):",
