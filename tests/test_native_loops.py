@@ -5,6 +5,10 @@ Every case runs under ``jit`` twice, once as a native loop and once stepped from
 the program's text says which way each loop was compiled.
 """
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -402,3 +406,29 @@ def test_readonly_inputs_float64_and_bool_carries(x64):
     np.testing.assert_allclose(native[1], sums, rtol=1e-12, atol=1e-12)
     assert native[0][1].dtype == np.bool_ and bool(native[0][1]) is True
     assert native[0][2].dtype == np.uint8 and int(native[0][2]) == (3 + 5 * 250) % 256
+
+
+CACHE_SCRIPT = """
+import numpy as np
+import functrace as ft
+from functrace import lax
+from functrace.compiler import kernel_cache
+f = ft.jit(lambda x: lax.fori_loop(0, 100, lambda i, c: c * 0.5 + x, x))
+np.testing.assert_allclose(f(np.float32(1.0)), 2.0, rtol=1e-6)
+loops = [m.loop for name, m in kernel_cache._modules.items() if name.startswith("ft_loop")]
+print(len(loops), sum(sum(fn.stats.cache_hits.values()) for fn in loops),
+      sum(sum(fn.stats.cache_misses.values()) for fn in loops))
+"""
+
+
+def test_a_second_process_loads_the_native_loop_from_disk(tmp_path):
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    env = dict(os.environ, FUNCTRACE_CACHE_DIR=str(tmp_path),
+               NUMBA_CACHE_DIR=str(tmp_path / "numba"), PYTHONPATH=src)
+    runs = [subprocess.run([sys.executable, "-c", CACHE_SCRIPT], env=env, text=True,
+                           capture_output=True, timeout=600) for _ in range(2)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr
+    first, second = (tuple(map(int, r.stdout.split())) for r in runs)
+    assert first == (1, 0, 1)   # one loop function, compiled
+    assert second == (1, 1, 0)  # loaded from the cache, not compiled
