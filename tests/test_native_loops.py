@@ -196,6 +196,35 @@ def test_dot_generals_in_a_body(spec):
     assert_trees_close(native, python, rtol=1e-5)
 
 
+@pytest.mark.parametrize("dims", [(((1, 0), (1, 0)), ((), ())), (((1, 0), (0, 1)), ((), ())),
+                                  (((0,), (1,)), ((), ())), (((2,), (1,)), ((0,), (0,)))])
+def test_dot_general_dimension_numbers_in_a_body(dims):
+    rng = np.random.default_rng(5)
+    (lc, rc), (lb, rb) = dims
+    x = rng.standard_normal((2, 3, 4)[:3 if lb else 2]).astype(np.float32)
+    rhs_shape = [0] * (3 if lb else 2)
+    for a, b in zip(lc + lb, rc + rb, strict=True):
+        rhs_shape[b] = x.shape[a]
+    rhs_shape = [n or 5 for n in rhs_shape]
+    ys = rng.standard_normal((3, *rhs_shape)).astype(np.float32)
+
+    def f(x, ys):
+        return lax.scan(lambda c, y: (c, lax.dot_general(c, y, dims)), x, ys)[1]
+
+    native, python = run_both(f, x, ys)
+    assert_trees_close(native, python, rtol=1e-5)
+    letters = "abcdef"
+    lhs = [letters[d] for d in range(x.ndim)]
+    rhs = ["ghijk"[d] for d in range(len(rhs_shape))]
+    for a, b in zip(lc + lb, rc + rb, strict=True):
+        rhs[b] = lhs[a]
+    out = ([lhs[d] for d in lb] + [c for d, c in enumerate(lhs) if d not in lc + lb]
+           + [c for d, c in enumerate(rhs) if d not in rc + rb])
+    spec = f"{''.join(lhs)},{''.join(rhs)}->{''.join(out)}"
+    want = np.stack([np.einsum(spec, x.astype(np.float64), y) for y in ys])
+    np.testing.assert_allclose(native, want, rtol=1e-5, atol=1e-5)
+
+
 def test_reductions_and_shape_ops_in_a_body():
     def f(c, xs):
         def body(c, x):

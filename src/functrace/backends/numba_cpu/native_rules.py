@@ -87,7 +87,7 @@ def _dot_operand(x: Val, perm: tuple, shape: tuple) -> str:
     2-D transpose stays a view: Numba's BLAS call reads Fortran-ordered operands."""
     if perm == tuple(range(len(perm))):
         return reshaped(x, shape)
-    if len(perm) == 2 and len(shape) == 2:
+    if len(perm) == 2 and tuple(shape) == (x.shape[1], x.shape[0]):
         return f"{x.expr}.T"
     moved = Val(f"np.ascontiguousarray(np.transpose({x.expr}, {perm!r}))",
                 tuple(x.shape[d] for d in perm), x.dtype)
