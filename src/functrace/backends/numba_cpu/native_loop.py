@@ -24,6 +24,7 @@ machine code on disk for the next process.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 import numpy as np
 
@@ -34,7 +35,6 @@ from ...compiler.scalar_expr import cast, literal, scalar_expr
 from ...core.jaxpr import ClosedJaxpr, Literal
 from ...lax.control_flow import scan_p
 from ...lax.shape_ops import broadcast_in_dim_p
-from . import loop_helpers, scalar
 from .codegen import FUNCTIONS, plan_fused
 from .native_rules import RULES, Unsupported, Val, check_dtype, number, reshaped, shape_str
 
@@ -223,8 +223,10 @@ class Emitter:
 
 def _helpers_digest() -> str:
     """A digest of the helper modules a loop function links in: Numba's cache checks only
-    the loop's own file, so a changed helper must change the loop's text (and name)."""
-    text = b"".join(open(m.__file__, "rb").read() for m in (scalar, loop_helpers))
+    the loop's own file, so a changed helper must change the loop's text (and name).
+    Read as files: importing them would import Numba with functrace."""
+    here = Path(__file__).parent
+    text = b"".join((here / name).read_bytes() for name in ("scalar.py", "loop_helpers.py"))
     return hashlib.sha1(text).hexdigest()[:16]
 
 
