@@ -461,3 +461,61 @@ def test_a_second_process_loads_the_native_loop_from_disk(tmp_path):
     first, second = (tuple(map(int, r.stdout.split())) for r in runs)
     assert first == (1, 0, 1)   # one loop function, compiled
     assert second == (1, 1, 0)  # loaded from the cache, not compiled
+
+
+def test_forward_mode_through_a_native_while_and_vmap_of_grad_of_a_scan():
+    def f(x):  # x ** 2 ** k until it passes 100: the trip count depends on x
+        return lax.while_loop(lambda c: c < 100.0, lambda c: c * c, x)
+
+    def jvp(x):
+        return ft.jvp(f, (x,), (np.float32(1.0),))
+
+    native, python = run_both(jvp, np.float32(1.5))
+    assert_trees_close(native, python)
+    np.testing.assert_allclose(native[0], 1.5 ** 16, rtol=1e-6)  # 1.5 -> 2.25 -> ... -> 656
+    np.testing.assert_allclose(native[1], 16 * 1.5 ** 15, rtol=1e-5)
+
+    def loss(w, xs):
+        return lax.scan(lambda c, x: (fnp.sin(c * w + x), None), np.float32(0.1), xs)[0]
+
+    xs = np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4)
+    g = ft.vmap(ft.grad(loss), in_axes=(None, 0))
+    native, python = run_both(g, np.float32(0.7), xs)
+    assert_trees_close(native, python)
+    for row, got in zip(xs, native, strict=True):
+        ref = lambda w, row=row: _scalar_rnn(w, row.astype(np.float64))  # noqa: E731
+        np.testing.assert_allclose(got, (ref(0.7 + 1e-6) - ref(0.7 - 1e-6)) / 2e-6,
+                                   rtol=1e-3, atol=1e-4)
+
+
+def _scalar_rnn(w, row):
+    c = 0.1
+    for x in row:
+        c = np.sin(c * w + x)
+    return c
+
+
+_INT_OPS = {"add": lambda c, k: c + k, "mul": lambda c, k: c * k, "xor": lambda c, k: c ^ k,
+            "shift": lambda c, k: c // (k % 4 + 1), "mod": lambda c, k: c % (k % 7 + 2)}
+
+
+@given(st.lists(st.tuples(st.sampled_from(sorted(_INT_OPS)), st.integers(-20, 20)),
+                min_size=1, max_size=4), st.integers(0, 30), st.integers(-50, 50))
+def test_random_integer_while_bodies(ops, limit, start):
+    def body(c):
+        n, v = c
+        for op, k in ops:
+            v = _INT_OPS[op](v, np.int32(k))
+        return n + 1, v
+
+    def f(v):
+        return lax.while_loop(lambda c: c[0] < limit, body, (np.int32(0), v))
+
+    native, python = run_both(f, np.int32(start))
+    assert_trees_close(native, python)
+    v = np.int32(start)
+    with np.errstate(over="ignore"):
+        for _ in range(limit):
+            for op, k in ops:  # jnp semantics: // and % round toward -inf, as NumPy's
+                v = np.int32(_INT_OPS[op](v, np.int32(k)))
+    assert int(native[0]) == max(limit, 0) and int(native[1]) == int(v)
