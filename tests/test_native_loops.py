@@ -17,6 +17,9 @@ from hypothesis import strategies as st
 import functrace as ft
 import functrace.numpy as fnp
 from functrace import config, lax
+from functrace.backends.numba_cpu import native_rules
+from functrace.errors import FunctraceWarning
+from functrace.lax.sorting import sort_p
 
 NATIVE = "a native loop, one Numba function"
 PYTHON = "a Python-orchestrated loop"
@@ -519,3 +522,23 @@ def test_random_integer_while_bodies(ops, limit, start):
             for op, k in ops:  # jnp semantics: // and % round toward -inf, as NumPy's
                 v = np.int32(_INT_OPS[op](v, np.int32(k)))
     assert int(native[0]) == max(limit, 0) and int(native[1]) == int(v)
+
+
+def test_a_loop_numba_cannot_compile_runs_as_a_python_loop_with_a_warning(monkeypatch):
+    def broken(em, eqn, env, lines, ind):  # code that Numba cannot type
+        for v in eqn.outvars:
+            em.bind(env, v, f"{em.read(env, eqn.inputs[0]).expr}.no_such_method()", lines, ind)
+
+    monkeypatch.setitem(native_rules.RULES, sort_p, broken)
+
+    def f(xs):
+        return lax.scan(lambda c, x: (c + fnp.sort(x)[0], c), np.float32(0.0), xs)
+
+    xs = np.random.default_rng(6).standard_normal((4, 3)).astype(np.float32)
+    g = ft.jit(f)
+    assert NATIVE in g.lower(xs).as_text()
+    with pytest.warns(FunctraceWarning, match="did not compile"):
+        c, ys = g(xs)
+    np.testing.assert_allclose(c, np.sort(xs, axis=1)[:, 0].sum(), rtol=1e-6)
+    c2, _ = g(xs)  # later calls take the Python loop without trying again
+    np.testing.assert_allclose(c2, c)

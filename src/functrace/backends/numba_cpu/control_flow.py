@@ -43,7 +43,7 @@ def _native_or_python(python_loop):
             reason = "config.cpu_native_loops is off"
         else:
             try:
-                run, source = lower_native(eqn)
+                run, source = lower_native(eqn, fallback=lambda: python_loop(eqn))
             except Unsupported as why:
                 reason = str(why)
             else:

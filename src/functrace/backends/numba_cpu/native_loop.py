@@ -24,6 +24,7 @@ machine code on disk for the next process.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -33,6 +34,7 @@ from ...compiler.kernel_cache import load_kernel_module
 from ...compiler.nested import prepare_program
 from ...compiler.scalar_expr import cast, literal, scalar_expr
 from ...core.jaxpr import ClosedJaxpr, Literal
+from ...errors import FunctraceWarning
 from ...lax.control_flow import scan_p
 from ...lax.shape_ops import broadcast_in_dim_p
 from .codegen import FUNCTIONS, plan_fused
@@ -253,10 +255,19 @@ def _argument(x, aval):
     return np.asarray(x, aval.dtype)[()] if aval.shape == () else np.ascontiguousarray(x)
 
 
-def lower_native(eqn):
+def _is_numba_error(err: Exception) -> bool:
+    """Whether ``err`` is Numba failing to type or lower a function (checked by name:
+    importing Numba's errors here would import Numba with functrace)."""
+    return any(c.__name__ == "NumbaError" and c.__module__.startswith("numba")
+               for c in type(err).__mro__)
+
+
+def lower_native(eqn, fallback):
     """``(run, source)`` for a ``scan`` or ``while`` equation compiled into one Numba
     function; raises ``Unsupported`` (with the reason) when a step has no Numba entry
-    point, so the caller keeps the Python-orchestrated loop."""
+    point, so the caller keeps the Python-orchestrated loop. Should Numba still fail to
+    compile the function (on the first call), that call and every later one run
+    ``fallback()``'s loop instead, with a ``FunctraceWarning`` naming the error."""
     em = Emitter()
     in_avals = [x.aval for x in eqn.inputs]
     args = []
@@ -271,9 +282,23 @@ def lower_native(eqn):
     fn = load_kernel_module(source, prefix="ft_loop").loop
     extras = [v[()] if v.shape == () else np.ascontiguousarray(v) for _, v in em.extras]
     out_avals = [v.aval for v in eqn.outvars]
+    state: dict = {}
 
     def run(*vals):
-        res = fn(*[_argument(x, a) for x, a in zip(vals, in_avals, strict=True)], *extras)
+        if "python" in state:
+            return state["python"](*vals)
+        try:
+            res = fn(*[_argument(x, a) for x, a in zip(vals, in_avals, strict=True)], *extras)
+        except Exception as err:
+            if not _is_numba_error(err):
+                raise
+            first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+            warnings.warn(f"functrace: the native {eqn.primitive.name} loop did not compile "
+                          f"({type(err).__name__}: {first}); it runs as a Python-"
+                          "orchestrated loop instead. Please report it.", FunctraceWarning,
+                          stacklevel=2)
+            state["python"] = fallback()
+            return state["python"](*vals)
         return [np.asarray(r, a.dtype) if a.shape == () else r
                 for r, a in zip(res, out_avals, strict=True)]
 
