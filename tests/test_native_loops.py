@@ -542,3 +542,18 @@ def test_a_loop_numba_cannot_compile_runs_as_a_python_loop_with_a_warning(monkey
     np.testing.assert_allclose(c, np.sort(xs, axis=1)[:, 0].sum(), rtol=1e-6)
     c2, _ = g(xs)  # later calls take the Python loop without trying again
     np.testing.assert_allclose(c2, c)
+
+
+def test_iota_and_full_in_a_body():
+    def f(c, xs):
+        def body(c, x):
+            ramp = lax.broadcasted_iota(np.int32, (2, 3), 1)
+            fill = lax.full((3,), 2, np.int32)
+            return c + (x * ramp).sum() + fill.sum(), ramp[1]
+        return lax.scan(body, c, xs)
+
+    xs = np.arange(12, dtype=np.int32).reshape(2, 2, 3)
+    native, python = run_both(f, np.int32(1), xs)
+    assert_trees_close(native, python)
+    assert int(native[0]) == 1 + sum(int((x * np.arange(3)).sum()) for x in xs) + 2 * 6
+    np.testing.assert_array_equal(native[1], [[0, 1, 2], [0, 1, 2]])

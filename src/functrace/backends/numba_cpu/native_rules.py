@@ -17,6 +17,7 @@ from ...compiler.scalar_expr import cast
 from ...core.jaxpr import Literal
 from ...lax._gather_scatter_impl import GatherScatterMode
 from ...lax.control_flow import cond_p, scan_p, while_p
+from ...lax.creation import full_p, iota_p
 from ...lax.dots import dot_general_p
 from ...lax.dynamic_slicing import dynamic_slice_p, dynamic_update_slice_p
 from ...lax.gather_scatter import gather_p, scatter_add_p, scatter_p
@@ -357,6 +358,30 @@ def _scatter(em, eqn, env, lines, ind) -> None:
     lines.append(f"{ind}    {out.expr}[{at}] {op} {reshaped(upd, tuple(sizes))}")
 
 
+def _iota(em, eqn, env, lines, ind) -> None:
+    p = eqn.params
+    shape, d, dtype = tuple(p["shape"]), p["dimension"], np.dtype(p["dtype"])
+    check_dtype(dtype, "iota")
+    line = f"np.arange({shape[d]}).astype(np.{dtype.name})"
+    if len(shape) == 1:
+        em.bind(env, eqn.outvars[0], line, lines, ind)
+        return
+    expanded = [1] * len(shape)
+    expanded[d] = shape[d]
+    em.bind(env, eqn.outvars[0], f"np.broadcast_to({line}.reshape({shape_str(expanded)}), "
+                                 f"{shape_str(shape)}).copy()", lines, ind)
+
+
+def _full(em, eqn, env, lines, ind) -> None:
+    p = eqn.params
+    dtype = np.dtype(p["dtype"])
+    check_dtype(dtype, "full")
+    value = cast(dtype, number(np.asarray(p["fill_value"]).item()))
+    shape = tuple(p["shape"])
+    em.bind(env, eqn.outvars[0], value if shape == () else
+            f"np.full({shape_str(shape)}, {value})", lines, ind)
+
+
 def _inline_call(param: str):
     """A call-like equation whose body is written in place (its semantics are its
     body's; ``prevent_cse`` matters only to jit's CSE, which has already run)."""
@@ -392,6 +417,8 @@ RULES = {
     concatenate_p: _concatenate,
     dynamic_slice_p: _dynamic_slice,
     dynamic_update_slice_p: _dynamic_update_slice,
+    iota_p: _iota,
+    full_p: _full,
     gather_p: _gather,
     scatter_p: _scatter,
     scatter_add_p: _scatter,
