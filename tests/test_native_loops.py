@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import functrace as ft
 import functrace.numpy as fnp
-from functrace import config, lax
+from functrace import config, lax, random
 from functrace.backends.numba_cpu import native_rules
 from functrace.errors import FunctraceWarning
 from functrace.lax.sorting import sort_p
@@ -557,3 +557,46 @@ def test_iota_and_full_in_a_body():
     assert_trees_close(native, python)
     assert int(native[0]) == 1 + sum(int((x * np.arange(3)).sum()) for x in xs) + 2 * 6
     np.testing.assert_array_equal(native[1], [[0, 1, 2], [0, 1, 2]])
+
+
+def test_random_draws_in_loop_bodies_match_the_python_loop_bit_for_bit():
+    def walk(key):  # a key carried through the loop: threefry, shifts and bitcasts inside
+        def body(i, c):
+            key, x = c
+            key, sub = random.split(key)
+            return key, x + random.uniform(sub, (3,)) - 0.5 + random.normal(sub, ())
+        return lax.fori_loop(0, 20, body, (key, np.zeros(3, np.float32)))
+
+    key = random.PRNGKey(42)
+    native, python = run_both(walk, key)
+    assert_trees_close(native, python, rtol=0, atol=0)
+    assert_trees_close(native, walk(key), rtol=1e-6)  # eager: the reference impls
+    for sampler in (lambda k: random.poisson(k, 3.0, (50,)),
+                    lambda k: random.binomial(k, 10, 0.3, (50,))):
+        native, python = run_both(sampler, key)
+        np.testing.assert_array_equal(native, python)
+        np.testing.assert_array_equal(native, sampler(key))
+
+
+@given(st.lists(st.integers(0, 2 ** 32 - 1), min_size=4, max_size=4), st.integers(0, 40))
+def test_threefry_and_shifts_in_a_body_match_the_reference(words, amount):
+    k1, k2, x1, x2 = (np.uint32(w) for w in words)
+
+    def f(k1, k2, xs):
+        def body(c, x):
+            y1, y2 = lax.threefry2x32(k1, k2, c, x)
+            return y1 ^ lax.shift_right_logical(y2, np.uint32(amount)), (
+                lax.shift_left(y1, np.full(3, amount, np.uint32)), y2)
+        return lax.scan(body, np.full(3, x1, np.uint32), xs)
+
+    xs = np.stack([np.full(3, x2, np.uint32), np.arange(3, dtype=np.uint32)])
+    native, python = run_both(f, k1, k2, xs)
+    assert_trees_close(native, python)
+    c = np.full(3, x1, np.uint32)
+    for x in xs:
+        y1, y2 = lax.threefry2x32(k1, k2, c, x)  # eager: the NumPy reference impl
+        np.testing.assert_array_equal(lax.shift_left(y1, np.full(3, amount, np.uint32)),
+                                      (y1.astype(np.uint64) << amount).astype(np.uint32)
+                                      if amount < 32 else np.zeros(3, np.uint32))
+        c = y1 ^ (y2 >> np.uint32(amount) if amount < 32 else np.zeros(3, np.uint32))
+    np.testing.assert_array_equal(native[0], c)

@@ -16,6 +16,7 @@ from ...compiler.fusion import Step
 from ...compiler.scalar_expr import cast
 from ...core.jaxpr import Literal
 from ...lax._gather_scatter_impl import GatherScatterMode
+from ...lax.bits import bitcast_convert_type_p, shift_left_p, shift_right_logical_p
 from ...lax.control_flow import cond_p, scan_p, while_p
 from ...lax.creation import full_p, iota_p
 from ...lax.dots import dot_general_p
@@ -31,6 +32,7 @@ from ...lax.shape_ops import (
     transpose_p,
 )
 from ...lax.slicing import concatenate_p, rev_p, slice_p
+from ...lax.threefry import threefry2x32_p
 from ...transforms.checkpoint import checkpoint_p
 from ...transforms.custom import custom_jvp_call_p, custom_vjp_call_p
 
@@ -58,6 +60,10 @@ class Val:
     @property
     def scalar(self) -> bool:
         return self.shape == ()
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
 
 
 def shape_str(t) -> str:
@@ -382,6 +388,57 @@ def _full(em, eqn, env, lines, ind) -> None:
             f"np.full({shape_str(shape)}, {value})", lines, ind)
 
 
+def _flat(x: Val) -> str:
+    """``x`` as a 1-D array (a scalar becomes one element) for the loop helpers."""
+    return f"np.full(1, {x.expr})" if x.scalar else f"{x.expr}.reshape({x.size})"
+
+
+def _elementwise_helper(em, eqn, env, lines, ind, call) -> None:
+    """Results of ``call(output names)`` (a ``loop_helpers`` function writing flattened
+    outputs), reshaped (or read as scalars) to the equation's output types."""
+    names = []
+    for v in eqn.outvars:
+        a = v.aval
+        name = em.fresh("o")
+        lines.append(f"{ind}{name} = np.empty({max(a.size, 1)}, np.{np.dtype(a.dtype).name})")
+        names.append(name)
+    lines.append(f"{ind}{call(names)}")
+    for v, name in zip(eqn.outvars, names, strict=True):
+        shape = tuple(v.aval.shape)
+        em.bind(env, v, f"{name}[0]" if shape == () else f"{name}.reshape({shape_str(shape)})",
+                lines, ind)
+
+
+def _shift(em, eqn, env, lines, ind) -> None:
+    x, y = (em.read(env, a) for a in eqn.inputs)
+    if x.dtype.kind != "u":
+        raise Unsupported(f"{eqn.primitive.name} of {x.dtype.name}")
+    if x.scalar and not y.scalar:  # a broadcast operand
+        raise Unsupported(f"{eqn.primitive.name} of a scalar by an array")
+    left = eqn.primitive is shift_left_p
+    bits = 8 * x.dtype.itemsize
+    _elementwise_helper(em, eqn, env, lines, ind, lambda o: (
+        f"_h.shift({left}, {_flat(x)}, {_flat(y)}, {bits}, {o[0]})"))
+
+
+def _threefry(em, eqn, env, lines, ind) -> None:
+    ins = [_flat(em.read(env, a)) for a in eqn.inputs]
+    _elementwise_helper(em, eqn, env, lines, ind, lambda o: (
+        f"_h.threefry2x32({', '.join(ins)}, {o[0]}, {o[1]})"))
+
+
+def _bitcast(em, eqn, env, lines, ind) -> None:
+    x = em.read(env, eqn.inputs[0])
+    new = np.dtype(eqn.params["new_dtype"])
+    check_dtype(new, "bitcast_convert_type")
+    if new == x.dtype:
+        env[eqn.outvars[0]] = x
+        return
+    expr = f"{_flat(x)}.view(np.{new.name})"
+    em.bind(env, eqn.outvars[0], f"{expr}[0]" if x.scalar else
+            f"{expr}.reshape({shape_str(x.shape)})", lines, ind)
+
+
 def _inline_call(param: str):
     """A call-like equation whose body is written in place (its semantics are its
     body's; ``prevent_cse`` matters only to jit's CSE, which has already run)."""
@@ -417,6 +474,10 @@ RULES = {
     concatenate_p: _concatenate,
     dynamic_slice_p: _dynamic_slice,
     dynamic_update_slice_p: _dynamic_update_slice,
+    shift_left_p: _shift,
+    shift_right_logical_p: _shift,
+    threefry2x32_p: _threefry,
+    bitcast_convert_type_p: _bitcast,
     iota_p: _iota,
     full_p: _full,
     gather_p: _gather,
