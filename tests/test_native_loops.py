@@ -600,3 +600,40 @@ def test_threefry_and_shifts_in_a_body_match_the_reference(words, amount):
                                       if amount < 32 else np.zeros(3, np.uint32))
         c = y1 ^ (y2 >> np.uint32(amount) if amount < 32 else np.zeros(3, np.uint32))
     np.testing.assert_array_equal(native[0], c)
+
+
+def test_carried_arrays_are_updated_in_place_only_when_nothing_else_sees_them():
+    def fill(a):  # the pattern: one update of the carry per iteration, nothing else reads it
+        return lax.fori_loop(0, a.shape[0], lambda i, c: c.at[i].set(i * 2.0), a)
+
+    def reads_too(a):  # the carry is also read (and stacked): updates must copy
+        return lax.scan(lambda c, i: (c.at[i].add(c[0]), c), a, np.arange(4))
+
+    def swapped(a, b):  # two carries that trade places
+        return lax.fori_loop(0, 3, lambda i, c: (c[1].at[i].set(1.0), c[0]), (a, b))
+
+    def rows(m):  # dynamic_update_slice of a row, in a while loop
+        def body(c):
+            k, m = c
+            row = fnp.full((1, 3), 1.0, np.float32) * k.astype(np.float32)
+            return k + 1, lax.dynamic_update_slice(m, row, (k, 0))
+        return lax.while_loop(lambda c: c[0] < 4, body, (0, m))[1]
+
+    a = np.zeros(4, np.float32)
+    for f, args, want in (
+            (fill, (a,), np.arange(4) * 2.0),
+            (reads_too, (np.ones(4, np.float32),), None),
+            (swapped, (np.zeros(3, np.float32), np.full(3, 5, np.float32)), None),
+            (rows, (np.zeros((4, 3), np.float32),), np.repeat(np.arange(4.0), 3).reshape(4, 3))):
+        before = [np.array(x, copy=True) for x in args]
+        native, python = run_both(f, *args)
+        assert_trees_close(native, python)
+        for x, b in zip(args, before, strict=True):  # the caller's arrays are untouched
+            np.testing.assert_array_equal(x, b)
+        if want is not None:
+            np.testing.assert_array_equal(native, want)
+    text = ft.jit(fill).lower(a).as_text()
+    assert ".copy()" in text.split("for it")[0]  # one copy, before the loop
+    assert ".copy()" not in text.split("for it")[1]
+    assert ".copy()" in ft.jit(reads_too).lower(np.ones(4, np.float32)).as_text().split(
+        "for it")[1]

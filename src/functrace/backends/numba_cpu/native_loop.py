@@ -51,6 +51,10 @@ class Emitter:
         self.imports: dict[tuple[str, str], str] = {}
         self.extras: list[tuple[str, object]] = []  # (parameter name, value)
         self.count = 0
+        # updates that may write into their operand, by id (the dict keeps them alive, so
+        # that an id is never reused by another equation)
+        self.in_place: dict[int, object] = {}
+        self.owned: set[int] = set()  # what the last body written updates in place
 
     def fresh(self, prefix: str = "t") -> str:
         self.count += 1
@@ -72,10 +76,13 @@ class Emitter:
 
     # -- bodies ------------------------------------------------------------------
     def jaxpr(self, closed: ClosedJaxpr, inputs: list[Val], lines: list[str],
-              ind: str) -> list[Val]:
-        """Writes ``closed`` applied to ``inputs`` into ``lines``; returns its outputs."""
+              ind: str, carries=()) -> list[Val]:
+        """Writes ``closed`` applied to ``inputs`` into ``lines``; returns its outputs.
+        ``carries`` pairs (input position, output position) of a loop body's carries;
+        ``self.owned`` is then the input positions whose array the body updates in place."""
         closed, steps = prepare_program(closed, reductions=True)
         j = closed.jaxpr
+        owned = _updated_in_place(j, carries, self.in_place)
         env: dict = {}
         for v, c in zip(j.constvars, closed.consts, strict=True):
             env[v] = self.constant(c)
@@ -86,6 +93,7 @@ class Emitter:
                 for v in e.outvars:
                     check_dtype(v.aval.dtype, f"{e.primitive.name}'s result")
             self.step(step, env, lines, ind)
+        self.owned = owned  # after the nested bodies, which set their own
         return [self.read(env, v) for v in j.outvars]
 
     def read(self, env: dict, x) -> Val:
@@ -165,6 +173,7 @@ class Emitter:
         nc, ncarry, n = params["num_consts"], params["num_carry"], params["length"]
         body = params["jaxpr"]
         consts, init, xs = args[:nc], args[nc:nc + ncarry], args[nc + ncarry:]
+        starts = len(lines)
         carry = [self.local(x, lines, ind) for x in init]
         ys = []
         for a in body.out_avals[ncarry:]:
@@ -182,7 +191,9 @@ class Emitter:
             name = self.fresh("x")
             lines.append(f"{inner}{name} = {x.expr}[{i}]")
             x_vals.append(Val(name, x.shape[1:], x.dtype))
-        outs = self.jaxpr(body, consts + carry + x_vals, lines, inner)
+        outs = self.jaxpr(body, consts + carry + x_vals, lines, inner,
+                          carries=[(nc + k, k) for k in range(ncarry)])
+        self.own_copies(self.owned, nc, lines, starts)
         for y, o in zip(ys, outs[ncarry:], strict=True):
             lines.append(f"{inner}{y.expr}[{i}] = {o.expr}" if o.scalar else
                          f"{inner}_h.store({y.expr}, {i}, {o.expr})")
@@ -192,15 +203,26 @@ class Emitter:
     def while_(self, params: dict, args: list[Val], lines: list[str], ind: str) -> list[Val]:
         nc, nb = params["cond_nconsts"], params["body_nconsts"]
         cc, bc, init = args[:nc], args[nc:nc + nb], args[nc + nb:]
+        starts = len(lines)
         carry = [self.local(x, lines, ind) for x in init]
         lines.append(f"{ind}while True:")
         inner = ind + "    "
         (pred,) = self.jaxpr(params["cond_jaxpr"], cc + carry, lines, inner)
         lines.append(f"{inner}if not {pred.expr}:")
         lines.append(f"{inner}    break")
-        outs = self.jaxpr(params["body_jaxpr"], bc + carry, lines, inner)
+        outs = self.jaxpr(params["body_jaxpr"], bc + carry, lines, inner,
+                          carries=[(nb + k, k) for k in range(len(carry))])
+        self.own_copies(self.owned, nb, lines, starts)
         self.assign(carry, outs, lines, inner)
         return carry
+
+    @staticmethod
+    def own_copies(owned: set[int], first: int, lines: list[str], starts: int) -> None:
+        """A carry the body updates in place starts as a copy of its initial value (the
+        loop's own array: the caller's stays untouched)."""
+        for pos in owned:
+            k = starts + pos - first
+            lines[k] = f"{lines[k]}.copy()"
 
     def local(self, x: Val, lines: list[str], ind: str) -> Val:
         """A loop-carried local initialised with ``x``."""
@@ -222,6 +244,37 @@ class Emitter:
 
 # ---------------------------------------------------------------------------
 # the loop function and its Python entry
+
+IN_PLACE_UPDATES = ("scatter", "scatter-add", "dynamic_update_slice")
+
+
+def _updated_in_place(j, carries, in_place: dict) -> set[int]:
+    """Input positions of the array carries that ``j`` may update in place, adding their
+    updating equations to ``in_place``. A carry qualifies when its only reader is a
+    scatter or dynamic_update_slice of it whose result is read by nothing but the carry's
+    own output slot: then no view of the array outlives the write, and the updated array
+    is the next iteration's carry (``x.at[i].set(v)`` in a ``fori_loop`` costs one element,
+    not a copy of ``x``)."""
+    uses: dict = {}
+    for e in j.eqns:
+        for x in e.inputs:
+            if not isinstance(x, Literal):
+                uses.setdefault(x, []).append(e)
+    outs = list(j.outvars)
+    owned = set()
+    for pos, out_pos in carries:
+        v, new = j.invars[pos], outs[out_pos]
+        readers = uses.get(v, [])
+        if (not v.aval.shape or len(readers) != 1 or v in outs or isinstance(new, Literal)
+                or new in uses or outs.count(new) != 1):
+            continue
+        e = readers[0]
+        if (e.primitive.name in IN_PLACE_UPDATES and e.inputs[0] is v
+                and e.outvars[0] is new and sum(x is v for x in e.inputs) == 1):
+            in_place[id(e)] = e
+            owned.add(pos)
+    return owned
+
 
 def _helpers_digest() -> str:
     """A digest of the helper modules a loop function links in: Numba's cache checks only

@@ -271,6 +271,12 @@ def _dynamic_slice(em, eqn, env, lines, ind) -> None:
     em.bind(env, eqn.outvars[0], f"np.ascontiguousarray({x.expr}[{at}])", lines, ind)
 
 
+def _updated(em, eqn, x: Val) -> str:
+    """The array an update writes into: ``x`` itself when the loop owns it and nothing
+    else reads it (``native_loop._updated_in_place``), else a copy."""
+    return x.expr if em.in_place.get(id(eqn)) is eqn else f"{x.expr}.copy()"
+
+
 def _dynamic_update_slice(em, eqn, env, lines, ind) -> None:
     x, update, *starts = (em.read(env, a) for a in eqn.inputs)
     if x.scalar:
@@ -278,7 +284,7 @@ def _dynamic_update_slice(em, eqn, env, lines, ind) -> None:
         return
     names = _starts(em, starts, x.shape, update.shape, lines, ind)
     at = ", ".join(f"{s}:{s} + {k}" for s, k in zip(names, update.shape, strict=True))
-    out = em.bind(env, eqn.outvars[0], f"{x.expr}.copy()", lines, ind)
+    out = em.bind(env, eqn.outvars[0], _updated(em, eqn, x), lines, ind)
     lines.append(f"{ind}{out.expr}[{at}] = {update.expr}")
 
 
@@ -354,7 +360,7 @@ def _scatter(em, eqn, env, lines, ind) -> None:
     sizes = [1 if d in dn.inserted_window_dims else next(it) for d in range(len(x.shape))]
     starts, ok = _window_starts(em, idx, tuple(dn.scatter_dims_to_operand_dims), x.shape,
                                 sizes, mode is GatherScatterMode.CLIP, lines, ind)
-    out = em.bind(env, eqn.outvars[0], f"{x.expr}.copy()", lines, ind)
+    out = em.bind(env, eqn.outvars[0], _updated(em, eqn, x), lines, ind)
     op = "+=" if eqn.primitive is scatter_add_p else "="
     lines.append(f"{ind}if {ok}:")
     if upd.scalar:
