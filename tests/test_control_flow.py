@@ -248,6 +248,33 @@ def test_scan_grad_saves_residuals_and_keeps_invariants_unstacked():
     typecheck(jaxpr)
 
 
+def test_scan_grad_reads_xs_residuals_from_xs_instead_of_stacking_copies():
+    u = np.full((4, 3), 0.1, np.float32)
+    xs = np.ones((6, 2, 4), np.float32)
+
+    def loss(u, xs):
+        h, _ = lax.scan(lambda h, x: (fnp.tanh(h + x @ u), None), np.zeros((2, 3), np.float32),
+                        xs)
+        return fnp.sum(h)
+
+    jaxpr = ft.make_jaxpr(ft.grad(loss))(u, xs)
+    fwd, bwd = [e for e in jaxpr.eqns if e.primitive is lax.scan_p]
+    assert all(v.aval.shape != (6, 2, 4) for v in fwd.outvars)  # no stacked copy of xs
+    assert jaxpr.jaxpr.invars[1] in bwd.inputs  # the transposed scan reads xs itself
+    typecheck(jaxpr)
+    h, g = np.zeros((2, 3)), np.zeros((4, 3))  # the gradient, by hand: backprop through time
+    hs = [h]
+    for x in xs:
+        hs.append(np.tanh(hs[-1] + x @ u))
+    ct = np.ones((2, 3))
+    for t in range(len(xs) - 1, -1, -1):
+        d = ct * (1 - hs[t + 1] ** 2)
+        g += xs[t].T @ d
+        ct = d
+    np.testing.assert_allclose(ft.grad(loss)(u, xs), g, rtol=1e-5)
+    np.testing.assert_allclose(ft.jit(ft.grad(loss))(u, xs), g, rtol=1e-5)
+
+
 def test_scan_type_errors():
     with pytest.raises(TransformError, match="same types"):
         lax.scan(lambda c, x: (c.astype(np.int32), x), np.float32(0), np.ones(3, np.float32))

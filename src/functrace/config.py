@@ -6,6 +6,9 @@ logs every jit (re)trace and why. ``"cpu_keep_memory"`` (default on) lets the
 CPU backend ask glibc's malloc to keep freed memory for reuse instead of
 returning it to the OS (see ``backends/numba_cpu``); turn it off before the
 first ``jit`` call to keep the process's default allocator settings.
+``"cpu_native_loops"`` (default on) compiles a ``scan``/``while`` whose body has Numba
+entry points into one Numba function on the CPU; off, every loop is stepped from Python
+(it applies to programs compiled afterwards).
 ``"threefry_partitionable"`` (default on, as in JAX >= 0.5; alias
 ``"jax_threefry_partitionable"``) picks how ``functrace.random`` derives keys and bits
 from a key; off gives the streams of JAX before 0.5.
@@ -49,7 +52,8 @@ _ALIASES = {"jax_enable_x64": "enable_x64", "jax_log_compiles": "log_compiles",
             "jax_numpy_dtype_promotion": "numpy_dtype_promotion",
             "jax_numpy_rank_promotion": "numpy_rank_promotion",
             "jax_default_matmul_precision": "default_matmul_precision"}
-_BOOL_FLAGS = ("enable_x64", "log_compiles", "cpu_keep_memory", "threefry_partitionable")
+_BOOL_FLAGS = ("enable_x64", "log_compiles", "cpu_keep_memory", "threefry_partitionable",
+               "cpu_native_loops")
 _ENUM_FLAGS = {
     "numpy_dtype_promotion": ("standard", "strict"),
     "numpy_rank_promotion": ("allow", "warn", "raise"),
@@ -81,6 +85,7 @@ class Config:
         self.enable_x64 = False
         self.log_compiles = False
         self.cpu_keep_memory = True
+        self.cpu_native_loops = True
         self.threefry_partitionable = True
         self.num_cpu_devices = _positive(
             "FUNCTRACE_NUM_CPU_DEVICES", os.environ.get("FUNCTRACE_NUM_CPU_DEVICES", 1), int)
@@ -100,7 +105,7 @@ class Config:
 
     def update(self, name: str, value) -> None:
         """Set the flag ``name`` (``"enable_x64"``/``"jax_enable_x64"``, ``"log_compiles"``,
-        ``"cpu_keep_memory"``, ``"threefry_partitionable"``,
+        ``"cpu_keep_memory"``, ``"cpu_native_loops"``, ``"threefry_partitionable"``,
         ``"num_cpu_devices"``, ``"collective_timeout"``, ``"numpy_dtype_promotion"``,
         ``"numpy_rank_promotion"``, ``"default_matmul_precision"``; the ``jax_`` spellings
         of these are accepted)."""
@@ -128,6 +133,7 @@ class Config:
             raise FunctraceError(
                 f"config.update: unknown flag {name!r}; known flags are "
                 "'enable_x64' (alias 'jax_enable_x64'), 'log_compiles', 'cpu_keep_memory', "
+                "'cpu_native_loops', "
                 "'threefry_partitionable' (alias 'jax_threefry_partitionable'), "
                 "'num_cpu_devices', 'collective_timeout', 'numpy_dtype_promotion', "
                 "'numpy_rank_promotion' and 'default_matmul_precision' (each also with a "

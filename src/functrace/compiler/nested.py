@@ -70,9 +70,16 @@ def _inline_into(jaxpr: Jaxpr, subst: dict, eqns: list, constvars: list, consts:
             subst[v] = inner.get(o, o) if isinstance(o, Var) else o
 
 
+def prepare_program(closed: ClosedJaxpr, reductions: bool = False):
+    """``closed`` as ``compile_program`` compiles it: calls inlined, optimised, and its
+    fusion plan. Returns ``(closed, steps)``. A backend that compiles a whole loop into
+    one function (the CPU's native loops) reads the plan of its body from here."""
+    closed = passes.optimize(inline_calls(closed))
+    return closed, fusion.plan(closed.jaxpr, reductions=reductions)
+
+
 def compile_program(closed: ClosedJaxpr, backend):
     """Optimises and lowers ``closed`` with ``backend``; returns ``run(*args) -> list``."""
-    closed = passes.optimize(inline_calls(closed))
-    steps = fusion.plan(closed.jaxpr, reductions=getattr(backend, "fuses_reductions", False))
+    closed, steps = prepare_program(closed, getattr(backend, "fuses_reductions", False))
     run, _ = backend.compile(closed.jaxpr, closed.consts, steps)
     return run

@@ -9,6 +9,8 @@ generic over shape: a new shape reuses the compiled loop.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from ...compiler.kernel_cache import load_kernel_module
@@ -30,11 +32,12 @@ ACCUMULATED = (reduce_sum_p, reduce_max_p, reduce_min_p)
 # makes an int), a vectorisable erf, a branch-free select, and the integer helpers
 _FUNCTIONS = {"floor": "np.floor({0})", "ceil": "np.ceil({0})", "exp": "np.exp({0})",
               "log": "np.log({0})", "log1p": "np.log1p({0})", "expm1": "np.expm1({0})",
-              "sqrt": "np.sqrt({0})", "rsqrt": "(1.0 / np.sqrt({0}))", "tanh": "np.tanh({0})",
+              "sqrt": "np.sqrt({0})", "rsqrt": "(1.0 / np.sqrt({0}))", "tanh": "_s.tanh({0})",
               "sin": "np.sin({0})", "cos": "np.cos({0})", "erf": "_s.erf({0})",
               "is_finite": "np.isfinite({0})", "idiv": "_s.idiv({0}, {1})",
               "irem": "_s.irem({0}, {1})", "fmod": "np.fmod({0}, {1})",
               "select": "_s.select({0}, {1}, {2})"}
+FUNCTIONS = _FUNCTIONS  # the native loops (native_loop.py) spell scalar code the same way
 
 
 def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
@@ -150,8 +153,28 @@ def _accumulator(reduction) -> tuple[np.dtype, object]:
     return dtype, info.min if prim is reduce_max_p else info.max
 
 
-def build_fused(step):
-    """Returns ``(run, source)``; ``run(*input_values) -> list of outputs``."""
+@dataclass(frozen=True)
+class FusedLoop:
+    """A fused step's generated loop and how its operands are laid out for it: ``feeds``
+    are ``(input index, grouped shape)``, ``outputs`` ``(grouped shape, accumulator dtype
+    or None, initial value)``, ``finals`` each output's ``(shape, dtype)``. Native loops
+    (``native_loop.py``) call ``module.<kernel_name>`` from their own machine code."""
+
+    module: object
+    kernel_name: str
+    loop_shape: tuple
+    feeds: list
+    outputs: list
+    finals: list
+    source: str
+
+    @property
+    def kernel(self):
+        return getattr(self.module, self.kernel_name)
+
+
+def plan_fused(step) -> FusedLoop:
+    """Generates (or loads) the loop of a fused step and the layout of its operands."""
     # each external input is loaded either directly or through its broadcast_in_dim
     loads, preps = [], []
     direct = {x for e in step.eqns if e.primitive is not broadcast_in_dim_p for x in e.inputs}
@@ -200,10 +223,17 @@ def build_fused(step):
     module = load_kernel_module(source)
     size = int(np.prod(run_shape))
     # a reduction accumulates across iterations of the outer loop: serial only
-    kernel = (module.kernel_par if size >= PARALLEL_MIN_SIZE and reduction is None
-              else module.kernel_seq)
+    name = "kernel_par" if size >= PARALLEL_MIN_SIZE and reduction is None else "kernel_seq"
     feeds = [(k, in_shapes[n]) for n, (k, _) in enumerate(preps)]
     finals = [(v.aval.shape, v.aval.dtype) for v in step.outputs]
+    return FusedLoop(module, name, loop_shape, feeds, outputs, finals, source)
+
+
+def build_fused(step):
+    """Returns ``(run, source)``; ``run(*input_values) -> list of outputs``."""
+    fused = plan_fused(step)
+    kernel, loop_shape, feeds = fused.kernel, fused.loop_shape, fused.feeds
+    outputs, finals = fused.outputs, fused.finals
 
     def run(*vals):
         ins = [np.reshape(vals[k], s) for k, s in feeds]
@@ -213,4 +243,4 @@ def build_fused(step):
         return [o.reshape(s) if o.dtype == dt else o.reshape(s).astype(dt)
                 for o, (s, dt) in zip(outs, finals, strict=True)]
 
-    return run, source
+    return run, fused.source

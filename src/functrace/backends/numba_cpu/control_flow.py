@@ -1,7 +1,9 @@
-"""CPU lowerings of ``cond``, ``while`` and ``scan``: their jaxprs are compiled with this
-backend (``compiler.nested``) and called from a Python loop; a ``scan`` whose body
-is one fused elementwise loop over scalars runs as one Numba function
-(``loops.py``)."""
+"""CPU lowerings of ``cond``, ``while`` and ``scan``.
+
+A ``scan``/``while`` whose steps all have Numba entry points is compiled into one Numba
+function (``native_loop.py``). Otherwise, and for ``cond``, the held jaxprs are compiled
+with this backend (``compiler.nested``) and called from a Python loop; the reason is
+part of the program's text (``jit(f).lower(...).as_text()``)."""
 
 from __future__ import annotations
 
@@ -9,9 +11,11 @@ import numpy as np
 
 from ...compiler.nested import compile_program
 from ...compiler.registry import get_backend
+from ...config import config
 from ...lax.control_flow import cond_p, scan_p, while_p
 from ...transforms.checkpoint import checkpoint_p
 from ...transforms.custom import custom_jvp_call_p, custom_vjp_call_p
+from .native_loop import Unsupported, lower_native
 from .table import lowerings
 
 
@@ -28,6 +32,28 @@ def _lower_cond(eqn):
         return branches[0 if k < 0 else (last if k > last else k)](*ops)
 
     return run
+
+
+def _native_or_python(python_loop):
+    """The lowering of a loop: native when it can be, else ``python_loop``'s; either way
+    the kernel's ``source`` says which (``executor.lower_step`` shows it in the text)."""
+    def lower(eqn):
+        name = eqn.primitive.name
+        if not config.cpu_native_loops:
+            reason = "config.cpu_native_loops is off"
+        else:
+            try:
+                run, source = lower_native(eqn, fallback=lambda: python_loop(eqn))
+            except Unsupported as why:
+                reason = str(why)
+            else:
+                run.source = source
+                return run
+        run = python_loop(eqn)
+        run.source = (f"# {name}: a Python-orchestrated loop (its body is a compiled program "
+                      f"called once per iteration), not a native loop: {reason}\n")
+        return run
+    return lower
 
 
 def _lower_while(eqn):
@@ -65,8 +91,8 @@ def _lower_scan(eqn):
 
 
 lowerings[cond_p] = _lower_cond
-lowerings[while_p] = _lower_while
-lowerings[scan_p] = _lower_scan
+lowerings[while_p] = _native_or_python(_lower_while)
+lowerings[scan_p] = _native_or_python(_lower_scan)
 
 
 def _lower_call(eqn):

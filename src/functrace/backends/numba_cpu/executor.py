@@ -96,8 +96,8 @@ def lower_step(step: Step):
     if step.fused:
         return build_fused(step)
     eqn = step.eqns[0]
-    lowering = lowerings.get(eqn.primitive, reference_lowering)
-    return lowering(eqn), None
+    kernel = lowerings.get(eqn.primitive, reference_lowering)(eqn)
+    return kernel, getattr(kernel, "source", None)  # a loop says how it was compiled
 
 
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters

@@ -7,7 +7,7 @@ import math
 import numpy as np
 from numba import njit
 from numba.core import types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 from ...lax import _special_scalar
 from .numba_cache import ensure_numba_can_cache
@@ -92,3 +92,54 @@ igamma_family = njit(cache=True)(_special_scalar.igamma_family)
 betainc = njit(cache=True)(_special_scalar.betainc)
 bessel_ie = njit(cache=True)(_special_scalar.bessel_ie)
 erf_inv = njit(cache=True)(_special_scalar.erf_inv)
+
+
+@njit(cache=True, inline="always")
+def _tanh_f32(x):
+    """tanh of a float32, computed in float64 with arithmetic only (no libm call), so a
+    loop over it vectorises: several times faster than ``tanhf`` in a fused loop, and
+    correctly rounded to float32 (libm's ``tanhf`` and NumPy's are within 1-2 ulp).
+
+    tanh|x| = e / (e + 2) with e = expm1(2|x|); expm1(2|x| / 32) is its Taylor sum to the
+    z^17 term (relative error < 1e-16 on [0, 0.625]), doubled five times with
+    expm1(2z) = e (e + 2), which loses no relative precision (no cancellation anywhere).
+    |x| is clamped at 20, where tanh is 1 in float64; NaN passes through the clamp.
+    Written out, not as loops over a tuple: those kept LLVM from vectorising."""
+    a = np.float64(abs(x))
+    z = select(a > 20.0, 20.0, a) * (2.0 / 32.0)
+    p = 1.0 / 355687428096000.0
+    p = p * z + 1.0 / 20922789888000.0
+    p = p * z + 1.0 / 1307674368000.0
+    p = p * z + 1.0 / 87178291200.0
+    p = p * z + 1.0 / 6227020800.0
+    p = p * z + 1.0 / 479001600.0
+    p = p * z + 1.0 / 39916800.0
+    p = p * z + 1.0 / 3628800.0
+    p = p * z + 1.0 / 362880.0
+    p = p * z + 1.0 / 40320.0
+    p = p * z + 1.0 / 5040.0
+    p = p * z + 1.0 / 720.0
+    p = p * z + 1.0 / 120.0
+    p = p * z + 1.0 / 24.0
+    p = p * z + 1.0 / 6.0
+    p = p * z + 0.5
+    p = p * z + 1.0
+    e = p * z
+    e = e * (e + 2.0)
+    e = e * (e + 2.0)
+    e = e * (e + 2.0)
+    e = e * (e + 2.0)
+    e = e * (e + 2.0)
+    return math.copysign(e / (e + 2.0), np.float64(x))
+
+
+def tanh(x):
+    """``np.tanh`` for generated loops: float32 arguments take ``_tanh_f32``."""
+    return np.tanh(x)
+
+
+@overload(tanh, inline="always")
+def _tanh_overload(x):
+    if isinstance(x, types.Float) and x.bitwidth == 32:
+        return lambda x: _tanh_f32(x)
+    return lambda x: np.tanh(x)

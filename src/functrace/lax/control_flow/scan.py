@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...core.avals import ShapedArray
-from ...core.jaxpr import ClosedJaxpr, Jaxpr, Literal, pp_hidden_params
+from ...core.jaxpr import ClosedJaxpr, Jaxpr, Literal, Var, pp_hidden_params
 from ...core.trace import (
     Primitive,
     abstract_eval_rules,
@@ -334,8 +334,13 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, length, reverse, num_consts, nu
     inv_jaxpr = dce_jaxpr(ClosedJaxpr(Jaxpr(j.constvars, j.invars[:n_kc], j.eqns, inv_vars),
                                       known.consts), [True] * len(inv_vars))
     inv_vals = jaxpr_as_fun(inv_jaxpr)(*k_consts) if inv_vars else []
-    # the known scan: known outputs, and the per-iteration residuals stacked as ys
-    keep = [True] * n_known_out + [not i for i in invariant]
+    # the known scan: known outputs, and the per-iteration residuals stacked as ys; a
+    # residual that is a slice of a known xs is that xs, not a stacked copy (as in JAX)
+    k_x_invars = j.invars[n_kc + n_kcarry:]
+    forwarded = {k: k_x_invars.index(v) for k, v in enumerate(j.outvars[n_known_out:])
+                 if not invariant[k] and isinstance(v, Var) and v in k_x_invars}
+    keep = [True] * n_known_out + [not i and k not in forwarded
+                                   for k, i in enumerate(invariant)]
     body_known = _drop_outputs(known, keep)
     k_carry = [t.pval.const for t, u in zip(carry, carry_uk, strict=True) if not u]
     k_xs = [t.pval.const for t, u in zip(xs, x_uk, strict=True) if not u]
@@ -343,7 +348,9 @@ def _scan_partial_eval(trace, tracers, *, jaxpr, length, reverse, num_consts, nu
     outs = scan_p.bind(*k_consts, *k_carry, *k_xs, jaxpr=body_known, length=length,
                        reverse=reverse, unroll=unroll, num_consts=n_kc, num_carry=n_kcarry,
                        linear=(False,) * n_k_in, _split_transpose=_split_transpose)
-    known_outs, stacked = outs[:n_known_out], outs[n_known_out:]
+    known_outs, stacked_iter = outs[:n_known_out], iter(outs[n_known_out:])
+    stacked = [k_xs[forwarded[k]] if k in forwarded else next(stacked_iter)
+               for k, i in enumerate(invariant) if not i]
     # the unknown scan: [invariant residuals, unknown consts] [unknown carry] [xs, residuals]
     inv_idx = [k for k, i in enumerate(invariant) if i]
     stk_idx = [k for k, i in enumerate(invariant) if not i]
