@@ -16,20 +16,15 @@ shared machine they are what the process could get then, not the hardware's limi
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import platform
 import time
 
-import llvmlite.binding as llvm
-import numba
 import numpy as np
-from numba import njit, prange
 
 from .conv import blas_threads
-from .numba_cache import ensure_numba_can_cache
-
-ensure_numba_can_cache(__file__)  # before the first cache=True kernel
 
 CACHE_NAME = "ceilings.json"
 GEMM_N = 768  # float32 n x n x n: 0.9 GFLOP, ~4 ms on two Zen 4 cores
@@ -39,16 +34,9 @@ REPEATS = 10  # best of: a shared machine often takes a core away for a run or t
 _memo: dict = {}
 
 
-@njit(cache=True, nogil=True, parallel=True)
-def _copy(a, b):
-    for i in prange(a.size):
-        b[i] = a[i]
-
-
-@njit(cache=True, nogil=True, parallel=True)
-def _triad(a, b, c, s):
-    for i in prange(a.size):
-        a[i] = b[i] + s * c[i]
+def _kernels():
+    # loaded on first use, so that importing functrace does not import Numba
+    return importlib.import_module("._ceiling_kernels", __package__)
 
 
 def cache_path() -> str:
@@ -73,8 +61,9 @@ def machine_key() -> str:
     counts, and the environment that changes OpenBLAS's speed."""
     env = ",".join(f"{k}={os.environ.get(k, '')}" for k in (
         "OPENBLAS_CORETYPE", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "NUMBA_NUM_THREADS"))
-    return (f"{_cpu_model()}|{llvm.get_host_cpu_name()}|cpus={os.cpu_count()}|"
-            f"numba_threads={numba.config.NUMBA_NUM_THREADS}|{env}")
+    k = _kernels()
+    return (f"{_cpu_model()}|{k.host_cpu_name()}|cpus={os.cpu_count()}|"
+            f"numba_threads={k.configured_threads()}|{env}")
 
 
 def _best(fn, repeats: int = REPEATS) -> float:
@@ -92,8 +81,9 @@ def _stream() -> tuple[float, float]:
     a = np.ones(STREAM_N, np.float32)
     b = np.full(STREAM_N, 2.0, np.float32)
     c = np.full(STREAM_N, 0.5, np.float32)
-    copy_s = _best(lambda: _copy(b, a))
-    triad_s = _best(lambda: _triad(a, b, c, np.float32(3.0)))
+    k = _kernels()
+    copy_s = _best(lambda: k.copy(b, a))
+    triad_s = _best(lambda: k.triad(a, b, c, np.float32(3.0)))
     return 2 * a.nbytes / copy_s / 1e9, 3 * a.nbytes / triad_s / 1e9
 
 
@@ -101,14 +91,15 @@ def _stream_best() -> tuple[float, float]:
     """``_stream`` on all of Numba's threads and on one, figure by figure the better:
     on a busy machine the split loop waits for its slowest thread, and one thread alone
     can get more of the bandwidth (measured here: 13 against 27 GB/s)."""
-    threads = numba.get_num_threads()
+    k = _kernels()
+    threads = k.get_num_threads()
     copy_gbs, triad_gbs = _stream()
     if threads > 1:
-        numba.set_num_threads(1)
+        k.set_num_threads(1)
         try:
             one = _stream()
         finally:
-            numba.set_num_threads(threads)
+            k.set_num_threads(threads)
         copy_gbs, triad_gbs = max(copy_gbs, one[0]), max(triad_gbs, one[1])
     return copy_gbs, triad_gbs
 

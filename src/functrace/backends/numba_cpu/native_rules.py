@@ -7,6 +7,7 @@ Values are ``Val``s: rank-0 values are Numba scalars, the others C-contiguous ar
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from dataclasses import dataclass
 
@@ -101,7 +102,15 @@ def _dot_operand(x: Val, perm: tuple, shape: tuple) -> str:
     return reshaped(moved, shape)
 
 
+# Numba's np.dot reaches BLAS through SciPy's bindings: without SciPy the loop stays
+# on the Python-orchestrated path, where dot_general is NumPy's matmul
+_HAS_SCIPY = importlib.util.find_spec("scipy") is not None
+
+
 def _dot_general(em, eqn, env, lines, ind) -> None:
+    if not _HAS_SCIPY:
+        raise Unsupported("dot_general needs SciPy in a native loop (Numba's np.dot calls "
+                          "BLAS through it); pip install scipy")
     x, y = (em.read(env, a) for a in eqn.inputs)
     out = eqn.outvars[0]
     dtype = np.dtype(out.aval.dtype)
