@@ -251,3 +251,13 @@ def test_jitted_division_by_zero_gives_inf_and_nan_as_numpy():
     np.testing.assert_array_equal(got[0], want[0])
     np.testing.assert_array_equal(got[1], want[1])
     ft.jit(lambda a: 1.0 / a).lower(x).compile()  # compiles (runs on zeros) without raising
+
+
+def test_signbit_reads_the_sign_bit():
+    # JAX and NumPy: -0.0 and a negative NaN have their sign bit set
+    x = np.array([-0.0, 0.0, -1.0, np.nan, -np.nan, -np.inf, 2.0], np.float32)
+    want = [True, False, True, False, True, True, False]
+    np.testing.assert_array_equal(fnp.signbit(x), want)
+    np.testing.assert_array_equal(ft.jit(fnp.signbit)(x), want)
+    np.testing.assert_array_equal(fnp.signbit(x.astype(np.float16)), want)
+    np.testing.assert_array_equal(fnp.signbit(np.array([-1, 0, 3], np.int32)), [True, False, False])

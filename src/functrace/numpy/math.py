@@ -374,8 +374,18 @@ def isinf(x, /):
 
 
 def signbit(x, /):
-    """True where ``x`` is negative (NaN and -0.0 aside)."""
+    """True where the sign bit of ``x`` is set: also for ``-0.0`` and a negative NaN,
+    as in JAX and NumPy.
+
+    Example:
+        >>> [bool(v) for v in signbit(np.array([-0.0, 0.0, -1.0], np.float32))]
+        [True, False, True]
+    """
     (a,) = promote_args("signbit", x)
+    dt = np.dtype(get_aval(a).dtype)
+    if dt.kind == "f" or dt.name == "bfloat16":
+        bits = lax.bitcast_convert_type(a, np.dtype(f"int{8 * dt.itemsize}"))
+        return lax.lt(bits, np.zeros((), bits.dtype))
     return lax.lt(a, _zero(a))
 
 
