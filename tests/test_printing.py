@@ -66,3 +66,14 @@ def test_layout_breaks_a_group_only_when_it_does_not_fit():
     inner = group(concat([text("xx"), brk(), text("yy")]))
     outer = group(nest(4, concat([text("f"), brk(), inner, brk(), text("zzzzzzzzzz")])))
     assert layout(outer, 12) == "f\n    xx yy\n    zzzzzzzzzz"  # the inner group still fits
+
+
+def test_complex_literals_print_in_pythons_form():
+    z = np.ones(3, np.complex64)
+    assert str(ft.make_jaxpr(lambda x: x * (1 + 2j) + 3j)(z)) == (
+        "{ lambda ; a:c64[3]. let\n"
+        "    b:c64[3] = mul a (1+2j):c64[]\n"
+        "    c:c64[3] = add b 3j:c64[]\n"
+        "  in (c,) }")
+    assert "(-0.5-2.5j):c64[]" in str(
+        ft.make_jaxpr(lambda x: x * np.complex64(-0.5 - 2.5j))(z))
