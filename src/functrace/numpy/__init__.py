@@ -434,6 +434,14 @@ pi, e, inf, nan, euler_gamma = _np.pi, _np.e, _np.inf, _np.nan, _np.euler_gamma
 def __getattr__(name: str):
     if name.startswith("__"):
         raise AttributeError(f"module 'functrace.numpy' has no attribute {name!r}")
+    if name == "bfloat16":  # JAX's bfloat16 is ml_dtypes'; imported when first asked for
+        try:
+            from ml_dtypes import bfloat16
+        except ImportError:
+            raise AttributeError("functrace.numpy.bfloat16 is ml_dtypes.bfloat16, as in "
+                                 "JAX: pip install ml_dtypes") from None
+        globals()["bfloat16"] = bfloat16
+        return bfloat16
     if hasattr(_np, name):
         raise AttributeError(f"functrace.numpy has no function {name!r} (NumPy's numpy.{name} "
                              "is not implemented yet); build it from the functrace.numpy "
