@@ -51,9 +51,10 @@ _ALIASES = {"jax_enable_x64": "enable_x64", "jax_log_compiles": "log_compiles",
             "jax_num_cpu_devices": "num_cpu_devices",
             "jax_numpy_dtype_promotion": "numpy_dtype_promotion",
             "jax_numpy_rank_promotion": "numpy_rank_promotion",
-            "jax_default_matmul_precision": "default_matmul_precision"}
+            "jax_default_matmul_precision": "default_matmul_precision",
+            "jax_disable_jit": "disable_jit"}
 _BOOL_FLAGS = ("enable_x64", "log_compiles", "cpu_keep_memory", "threefry_partitionable",
-               "cpu_native_loops")
+               "cpu_native_loops", "disable_jit")
 _ENUM_FLAGS = {
     "numpy_dtype_promotion": ("standard", "strict"),
     "numpy_rank_promotion": ("allow", "warn", "raise"),
@@ -84,6 +85,7 @@ class Config:
     def __init__(self) -> None:
         self.enable_x64 = False
         self.log_compiles = False
+        self.disable_jit = False  # jit runs the Python function (functrace.disable_jit)
         self.cpu_keep_memory = True
         self.cpu_native_loops = True
         self.threefry_partitionable = True
@@ -105,6 +107,7 @@ class Config:
 
     def update(self, name: str, value) -> None:
         """Set the flag ``name`` (``"enable_x64"``/``"jax_enable_x64"``, ``"log_compiles"``,
+        ``"disable_jit"``,
         ``"cpu_keep_memory"``, ``"cpu_native_loops"``, ``"threefry_partitionable"``,
         ``"num_cpu_devices"``, ``"collective_timeout"``, ``"numpy_dtype_promotion"``,
         ``"numpy_rank_promotion"``, ``"default_matmul_precision"``; the ``jax_`` spellings
@@ -132,7 +135,8 @@ class Config:
         if key not in _BOOL_FLAGS:
             raise FunctraceError(
                 f"config.update: unknown flag {name!r}; known flags are "
-                "'enable_x64' (alias 'jax_enable_x64'), 'log_compiles', 'cpu_keep_memory', "
+                "'enable_x64' (alias 'jax_enable_x64'), 'log_compiles', 'disable_jit', "
+                "'cpu_keep_memory', "
                 "'cpu_native_loops', "
                 "'threefry_partitionable' (alias 'jax_threefry_partitionable'), "
                 "'num_cpu_devices', 'collective_timeout', 'numpy_dtype_promotion', "
