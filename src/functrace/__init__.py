@@ -63,6 +63,8 @@ from .runtime import (
     block_until_ready,
     clear_caches,
     copy_to_host_async,
+    debug_infs,
+    debug_nans,
     default_backend,
     disable_jit,
     effects_barrier,

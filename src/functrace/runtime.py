@@ -23,7 +23,8 @@ from .devices import process_count
 from .tree_util import tree_map
 
 __all__ = ["Array", "block_until_ready", "clear_caches", "copy_to_host_async",
-           "default_backend", "disable_jit", "effects_barrier", "enable_x64",
+           "debug_infs", "debug_nans", "default_backend", "disable_jit", "effects_barrier",
+           "enable_x64",
            "ensure_compile_time_eval", "log_compiles", "named_scope", "print_environment_info",
            "process_indices", "typeof"]
 
@@ -157,6 +158,27 @@ def enable_x64(new_val: bool = True):
         dtype('float64')
     """
     return _flag_context("enable_x64", bool(new_val))
+
+
+def debug_nans(enable: bool = True):
+    """A context manager for ``config.debug_nans`` (``jax.debug_nans``): an operation that
+    produces a NaN raises ``FloatingPointError`` naming it. Eager operations (``grad``'s
+    forward pass included) are checked one by one; a ``jit`` function's results are
+    checked, and a NaN re-runs it op by op to name the primitive.
+
+    Example:
+        >>> import functrace as ft, functrace.numpy as fnp
+        >>> with ft.debug_nans():
+        ...     fnp.log(fnp.array(-1.0))
+        Traceback (most recent call last):
+        FloatingPointError: invalid value (nan) encountered in log
+    """
+    return _flag_context("debug_nans", bool(enable))
+
+
+def debug_infs(enable: bool = True):
+    """Like ``debug_nans``, for infinities (``jax.debug_infs``)."""
+    return _flag_context("debug_infs", bool(enable))
 
 
 def log_compiles(enable: bool = True):

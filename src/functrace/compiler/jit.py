@@ -21,7 +21,7 @@ from ..core import trace as core
 from ..core.array import Array
 from ..core.avals import DEVICE_ARRAY_TYPES, ShapedArray, canonicalize_value
 from ..core.jaxpr import ClosedJaxpr, Jaxpr, pp_jaxpr
-from ..core.trace import Tracer, get_aval, trace_to_jaxpr
+from ..core.trace import Tracer, check_finite, get_aval, trace_to_jaxpr
 from ..devices import ALIASES
 from ..errors import TransformError
 from ..lax.parallel import AxisPrimitive
@@ -316,7 +316,24 @@ class Jitted:
         donated = ()
         if self.donate_argnums and getattr(compiled.backend, "supports_donation", False):
             donated = self._donated_leaves(args, kwargs)
-        return compiled.unflatten(compiled.call_flat(leaves, donated))
+        out = compiled.call_flat(leaves, donated)
+        if config.debug_checks:
+            self._debug_check(out, args, kwargs)
+        return compiled.unflatten(out)
+
+    def _debug_check(self, outs, args, kwargs) -> None:
+        """``debug_nans``/``debug_infs``: a non-finite result re-runs the function op by op,
+        which names the primitive that made it (as JAX does)."""
+        try:
+            check_finite(f"jit({self.__name__})", outs)
+        except FloatingPointError as err:
+            prev = config.disable_jit
+            config.disable_jit = True
+            try:
+                self.fun(*args, **kwargs)
+            finally:
+                config.disable_jit = prev
+            raise err
 
     def _call_traced(self, args, kwargs, leaves, in_tree, statics):
         """Applies the traced program to traced arguments as one ``jit`` equation;

@@ -26,7 +26,7 @@ from ..core.trace import array_methods as _array_methods
 from ..dtypes import issubdtype  # NumPy's, knowing key dtypes
 from ..errors import FunctraceError as _FunctraceError
 from ..transforms import tape as _tape
-from . import fft, linalg
+from . import _array_ops, fft, linalg
 from .arrange import (
     array_split,
     column_stack,
@@ -547,6 +547,7 @@ _methods.update({
     "at": _IndexUpdateHelper,
 })
 _array_methods.update(_methods)
+_array_ops.install(_methods)  # concrete Arrays' operators: JAX's dtypes at NumPy's speed
 # operators that are one primitive when both operands have one float dtype and one shape
 _tape.fast_operators.update({
     "__add__": _lax.add_p, "__radd__": _lax.add_p, "__sub__": _lax.sub_p,
