@@ -98,3 +98,23 @@ def test_small_helpers():
     np.testing.assert_array_equal(ft.jacobian(lambda x: x ** 2)(x), np.diag(2 * x))
     assert "numpy" in ft.print_environment_info(return_string=True)
     assert ft.float0 == ft.dtypes.float0
+
+
+def test_debug_nans_names_the_operation_that_made_the_nan():
+    with ft.debug_nans():
+        with pytest.raises(FloatingPointError, match="nan.*log"):
+            fnp.log(fnp.asarray(-1.0))
+        # under jit the result is checked, then the function re-runs op by op
+        with pytest.raises(FloatingPointError, match="sqrt"):
+            ft.jit(lambda x: fnp.sqrt(x) * 2)(np.array([-1.0, 4.0], np.float32))
+        with pytest.raises(FloatingPointError, match="log"):
+            ft.grad(lambda x: fnp.log(x))(-1.0)
+        np.testing.assert_allclose(ft.jit(lambda x: fnp.sqrt(x))(np.float32(4.0)), 2.0)
+    assert np.isnan(fnp.log(fnp.asarray(-1.0)))  # off again: NaN is a value
+
+
+def test_debug_infs_catches_infinities_but_not_nans():
+    with ft.debug_infs():
+        with pytest.raises(FloatingPointError, match="inf.*exp"):
+            fnp.exp(fnp.asarray(1000.0))
+        assert np.isnan(fnp.log(fnp.asarray(-1.0)))
