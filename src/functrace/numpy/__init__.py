@@ -27,6 +27,7 @@ from ..dtypes import issubdtype  # NumPy's, knowing key dtypes
 from ..errors import FunctraceError as _FunctraceError
 from ..transforms import tape as _tape
 from . import _array_ops, fft, linalg
+from . import ufuncs as _ufuncs
 from .arrange import (
     array_split,
     column_stack,
@@ -408,6 +409,7 @@ from .statistics import (
     percentile,
     quantile,
 )
+from .ufuncs import frompyfunc, ufunc
 
 # ---------------------------------------------------------------------------
 # dtypes and constants (NumPy's own objects)
@@ -455,15 +457,17 @@ def _public(name: str):
     return obj if callable(obj) and not name.startswith("_") else None
 
 
-def _ufunc(ufunc, method, *inputs, **kwargs):
+def _ufunc(np_ufunc, method, *inputs, **kwargs):
     """NumPy ufuncs called on tracers (``np.add(x, y)``) run the fnp function of that name."""
-    name = ufunc.__name__
+    name = np_ufunc.__name__
     fn = _public(name)
     if fn is None:
         raise _FunctraceError(
             f"numpy.{name} is not supported on traced values; functrace.numpy has no {name!r} "
             "— NumPy cannot see inside a trace, so use functrace.numpy / functrace.lax "
             "functions inside transformed functions.")
+    if method in ("reduce", "accumulate", "outer", "reduceat") and isinstance(fn, ufunc):
+        return getattr(fn, method)(*inputs, **kwargs)
     if method != "__call__":
         raise _FunctraceError(
             f"numpy.{name}.{method} is not supported on traced values: NumPy cannot see inside "
@@ -548,6 +552,7 @@ _methods.update({
 })
 _array_methods.update(_methods)
 _array_ops.install(_methods)  # concrete Arrays' operators: JAX's dtypes at NumPy's speed
+_ufuncs.install(globals())  # add, multiply, ... become ufuncs (add.reduce, add.at...)
 # operators that are one primitive when both operands have one float dtype and one shape
 _tape.fast_operators.update({
     "__add__": _lax.add_p, "__radd__": _lax.add_p, "__sub__": _lax.sub_p,
