@@ -178,6 +178,13 @@ class Call:
         return outs
 
 
+def reject_options(options: dict) -> None:
+    """A call's keyword arguments that the runtime did not take are an error."""
+    if options:
+        raise TypeError(f"a compiled program got unexpected keyword arguments "
+                        f"{sorted(options)}; it takes the arguments and timings=")
+
+
 class Runtime:
     """How one backend's values move and how its calls are wrapped; the defaults are the
     host's (values are NumPy arrays, nothing to move). One instance per executable."""
@@ -199,9 +206,7 @@ class Runtime:
 
     def begin(self, executor: Executor, args, options: dict) -> Call:
         """Moves the arguments in for one call on the loop path."""
-        if options:
-            raise TypeError(f"unexpected keyword arguments {sorted(options)} for a "
-                            "compiled program")
+        reject_options(options)
         return Call(args)
 
     def synchronize(self) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 from numba import cuda
 
-from ...compiler.executor import Call, Runtime
+from ...compiler.executor import Call, Runtime, reject_options
 from ...devices import check_transfer
 from ...errors import FunctraceError
 from . import memory
@@ -68,9 +68,7 @@ class CudaRuntime(Runtime):
 
     def begin(self, executor, args, options):
         donated = options.pop("donated", ())
-        if options:
-            raise TypeError(f"unexpected keyword arguments {sorted(options)} for a "
-                            "compiled program")
+        reject_options(options)
         return CudaCall(self, executor, args, donated)
 
     def _outputs(self, values, device, owned, in_leases):
