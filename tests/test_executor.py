@@ -2,6 +2,7 @@
 literals, timings, errors naming their step, nested programs; on the CPU backend and on
 the CUDA backend (under Numba's simulator without a GPU, see conftest.py)."""
 
+import gc
 import weakref
 
 import numpy as np
@@ -11,7 +12,7 @@ import functrace as ft
 import functrace.numpy as fnp
 from functrace import config, lax
 from functrace.backends.numba_cpu.executor import CpuRuntime
-from functrace.compiler.executor import Alias, Executor, Op, assemble
+from functrace.compiler.executor import Alias, Executor, Op, assemble, executable
 from functrace.core.avals import ShapedArray
 from functrace.core.jaxpr import Jaxpr, Var
 from functrace.errors import FunctraceError
@@ -53,7 +54,7 @@ def test_cpu_drops_an_intermediate_after_its_last_reader(path):
     program = assemble(jaxpr, ops, 3)
     assert program.instrs[1].frees == (program.slots[a],)  # a's last reader is step 1
     assert program.instrs[2].frees == (program.slots[b],)  # c is an output: kept
-    run = Executor(program, [], CpuRuntime()).entry
+    run = executable(program, [], CpuRuntime())
     xv = np.arange(64, dtype=np.float32)
     out = run(xv) if path == "straight line" else run(xv, timings=[0.0] * 3)
     assert seen == [False]  # dropped before step 2 ran, not at the end of the call
@@ -135,7 +136,7 @@ def _boom(x):
 @pytest.mark.parametrize("path", ["straight line", "loop"])
 def test_a_failing_kernel_names_its_step(path):
     jaxpr, ops, _ = chain(lambda x: [x + 1.0], _boom, lambda b: [b])
-    run = Executor(assemble(jaxpr, ops, 3), [], CpuRuntime()).entry
+    run = executable(assemble(jaxpr, ops, 3), [], CpuRuntime())
     xv = np.zeros(64, np.float32)
     with pytest.raises(ValueError, match="boom") as info:  # the type is kept
         run(xv) if path == "straight line" else run(xv, timings=[0.0] * 3)
@@ -184,7 +185,19 @@ def test_an_alias_reads_the_same_slot():
     program = assemble(Jaxpr([], [x], [], [z]), ops, 2)
     assert program.instrs[0].reads == (program.slots[x],)
     xv = np.ones(64, np.float32)
-    np.testing.assert_array_equal(Executor(program, [], CpuRuntime()).entry(xv)[0], 2 * xv)
+    np.testing.assert_array_equal(executable(program, [], CpuRuntime())(xv)[0], 2 * xv)
+
+
+def test_a_dropped_executable_is_freed_without_the_garbage_collector():
+    jaxpr, ops, _ = chain(lambda x: [x + 1.0], lambda a: [a], lambda b: [b])
+    run = executable(assemble(jaxpr, ops, 3), [], CpuRuntime())
+    ref = weakref.ref(run.executor)
+    gc.disable()
+    try:
+        del run
+        assert ref() is None  # no reference cycle between the function and its executor
+    finally:
+        gc.enable()
 
 
 # ---------------------------------------------------------------------------
@@ -222,7 +235,7 @@ def test_cuda_drops_an_intermediate_on_the_recording_call():
     jaxpr, ops, _ = chain(make, lambda a: [on_device(a.copy_to_host() * 2.0)], check)
     program = assemble(jaxpr, ops, 3)
     ex = Executor(program, [], CudaRuntime(program, jaxpr, [set(), set(), set()]))
-    assert ex.entry is ex  # the loop path: values move
+    assert not CudaRuntime.straight_line  # every call moves values: the loop path
     xv = np.arange(64, dtype=np.float32)
     out = ex(xv)
     assert seen == [False]  # the first (recording) call dropped a after step 1

@@ -222,10 +222,18 @@ class Runtime:
 # ---------------------------------------------------------------------------
 # running
 
+def executable(program: Program, consts, runtime: Runtime):
+    """What a backend returns as the executable, ``run(*args, timings=None, **options) ->
+    list``: the generated straight-line function where the runtime allows it, else the
+    ``Executor``. (The executor does not hold the function: no reference cycle keeps a
+    dropped program's constants alive until the garbage collector runs.)"""
+    executor = Executor(program, consts, runtime)
+    return straight_line(executor) if runtime.straight_line else executor
+
+
 class Executor:
-    """Runs an assembled program: ``executor(*args, timings=None, **options) -> list``.
-    ``entry`` is what a backend returns as the executable: the generated straight-line
-    function where the runtime allows it (it takes ``timings=`` too), else the executor."""
+    """Runs an assembled program on the loop path: ``executor(*args, timings=None,
+    **options) -> list``."""
 
     def __init__(self, program: Program, consts, runtime: Runtime):
         self.program = program
@@ -238,7 +246,6 @@ class Executor:
         # steps that run a reference impl although they are no impl_fallback primitive
         self.fallback_steps = frozenset(ins.step for ins in program.instrs
                                         if getattr(ins.kernel, "reference_fallback", False))
-        self.entry = straight_line(self) if runtime.straight_line else self
 
     def __call__(self, *args, timings=None, **options):
         call = self.runtime.begin(self, args, options)
@@ -367,7 +374,7 @@ def straight_line(executor: Executor):
     g["_lines"] = lines
     src = "\n".join(head + [ind + line for line, _ in body] + tail) + "\n"
     exec(compile(src, "<functrace compiled program>", "exec"), g)  # noqa: S102
-    run = g["run"]
+    run = g.pop("run")  # not left in its own globals: a cycle only the collector frees
     run.executor = executor
     run.fallback_steps = executor.fallback_steps
     return run

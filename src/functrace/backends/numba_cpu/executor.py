@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from ...compiler.executor import Executor, Op, Runtime, assemble, step_label
+from ...compiler.executor import Op, Runtime, assemble, executable, step_label
 from ...compiler.fusion import Step
 from ...config import config
 from ...core.jaxpr import Literal
@@ -124,4 +124,4 @@ class NumbaCpuBackend:
                                else (step.eqns[0].inputs, step.eqns[0].outvars))
             ops.append(Op(kernel, tuple(reads), tuple(outs), step_label(k, step), k))
         program = assemble(jaxpr, ops, len(steps))
-        return Executor(program, consts, CpuRuntime()).entry, sources
+        return executable(program, consts, CpuRuntime()), sources

@@ -22,7 +22,7 @@ import warnings
 from numba import config as numba_config
 from numba import cuda
 
-from ...compiler.executor import Alias, Executor, Op, assemble, step_label
+from ...compiler.executor import Alias, Op, assemble, executable, step_label
 from ...compiler.fusion import Step
 from ...compiler.registry import register_backend
 from ...devices import register_platform
@@ -111,7 +111,7 @@ class NumbaCudaBackend:
                             if o.aval.shape == s.shape})
         program = assemble(jaxpr, program_ops, len(steps))
         runtime = CudaRuntime(program, jaxpr, inplace)
-        return Executor(program, consts, runtime), sources
+        return executable(program, consts, runtime), sources
 
 
 register_backend("cuda", NumbaCudaBackend())

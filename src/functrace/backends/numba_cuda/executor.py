@@ -205,12 +205,18 @@ class CudaCall(Call):
         if self.recording:
             self.alloc = memory.Recorder()
             self.addresses: dict = {}
-            self.observer = self  # the slot addresses of this call's values
         else:
             donors, self.given = rt._donors(args, donated)
             self.alloc = memory.Replayer(rt.arena, rt.plan, donors, rt.views)
 
-    def before(self, k: int) -> None:  # the observer's hooks (recording calls only)
+    @property
+    def observer(self):
+        """Itself on the recording call (it notes each step and the slots' addresses).
+        A property, not an attribute: a call referring to itself would be a cycle that
+        keeps the recorder's blocks out of the pool until the garbage collector runs."""
+        return self if self.recording else None
+
+    def before(self, k: int) -> None:  # the observer's hooks
         self.alloc.step = k
 
     def wrote(self, slots, values) -> None:
