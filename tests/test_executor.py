@@ -188,6 +188,32 @@ def test_an_alias_reads_the_same_slot():
     np.testing.assert_array_equal(executable(program, [], CpuRuntime())(xv)[0], 2 * xv)
 
 
+@pytest.mark.parametrize("path", ["straight line", "loop"])
+def test_one_blas_thread_kernels_run_with_blas_on_one_thread(path, monkeypatch):
+    from functrace.backends.numba_cpu import conv
+
+    state = {"threads": 4}
+    calls = []
+
+    def blas_threads(n):
+        prev, state["threads"] = state["threads"], n
+        calls.append(n)
+        return prev
+
+    def direct(a):
+        seen.append(state["threads"])
+        return [a]
+
+    direct.one_blas_thread = True
+    seen = []
+    monkeypatch.setattr(conv, "blas_threads", blas_threads)
+    jaxpr, ops, _ = chain(lambda x: [x + 1.0], direct, lambda b: [b])
+    run = executable(assemble(jaxpr, ops, 3), [], CpuRuntime())
+    xv = np.zeros(64, np.float32)
+    run(xv) if path == "straight line" else run(xv, timings=[0.0] * 3)
+    assert seen == [1] and calls == [1, 4] and state["threads"] == 4  # set, then restored
+
+
 def test_a_dropped_executable_is_freed_without_the_garbage_collector():
     jaxpr, ops, _ = chain(lambda x: [x + 1.0], lambda a: [a], lambda b: [b])
     run = executable(assemble(jaxpr, ops, 3), [], CpuRuntime())

@@ -248,16 +248,21 @@ class Executor:
                                         if getattr(ins.kernel, "reference_fallback", False))
 
     def __call__(self, *args, timings=None, **options):
+        if len(args) != self.program.n_inputs:
+            raise TypeError(f"a compiled program takes {self.program.n_inputs} arguments, "
+                            f"got {len(args)}")
         call = self.runtime.begin(self, args, options)
         env = [*self.consts, *call.inputs, *self.literals, *self.blank]
         ctx = self.context
         call.enter()
-        token = ctx[0]() if ctx is not None else None
         try:
-            self._steps(env, timings, call.observer)
+            token = ctx[0]() if ctx is not None else None
+            try:
+                self._steps(env, timings, call.observer)
+            finally:
+                if ctx is not None:
+                    ctx[1](token)
         finally:
-            if ctx is not None:
-                ctx[1](token)
             call.leave()
         return call.finish(self.outputs(env))
 
