@@ -128,3 +128,24 @@ def test_mulhi_is_the_high_half_of_the_product(dtype):
         got = lax.mulhi(x, y)
     assert got.dtype == dtype
     assert [int(v) % (1 << bits) for v in got] == want
+
+
+def test_ragged_dot_multiplies_each_group_by_its_matrix():
+    from functrace.test_util import check_grads
+    lhs = RNG.standard_normal((7, 3)).astype(np.float32)
+    rhs = RNG.standard_normal((3, 3, 4)).astype(np.float32)
+    sizes = np.array([2, 0, 3], np.int32)  # an empty group, and 2 rows past the end
+    want = np.zeros((7, 4), np.float32)
+    start = 0
+    for g, size in enumerate(sizes):
+        want[start:start + size] = lhs[start:start + size] @ rhs[g]
+        start += size
+    np.testing.assert_allclose(lax.ragged_dot(lhs, rhs, sizes), want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(ft.jit(lax.ragged_dot)(lhs, rhs, sizes), want, rtol=1e-5,
+                               atol=1e-6)
+    with ft.enable_x64():
+        check_grads(lambda a, b: lax.ragged_dot(a, b, sizes),
+                    (lhs.astype(np.float64), rhs.astype(np.float64)), order=1,
+                    modes=("fwd", "rev"))
+    with pytest.raises(ft.ShapeError, match="ragged_dot"):
+        lax.ragged_dot(lhs, rhs[:, :2], sizes)

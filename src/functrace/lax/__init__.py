@@ -21,6 +21,7 @@ from .gather_scatter import *  # noqa: F403
 from .parallel import *  # noqa: F403
 from .parallel_exchange import *  # noqa: F403
 from .precision_ops import *  # noqa: F403
+from .ragged import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .shape_ops import *  # noqa: F403
 from .slicing import *  # noqa: F403
