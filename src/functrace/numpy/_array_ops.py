@@ -7,7 +7,8 @@ where JAX gives float32 and int32 (x64 off). Routing every operator through
 dtype is looked up once per (dtype, operand kind) with JAX's ``result_type`` and the
 NumPy ufunc runs with ``dtype=`` that type. Anything unusual (tracers, lists,
 ``numpy_dtype_promotion('strict')``, rank promotion checks, ``debug_nans``, a value
-NumPy refuses to cast) takes the ``functrace.numpy`` path, which is exact.
+NumPy refuses to cast) takes the ``functrace.numpy`` path, which is exact; so do ``//``
+and ``%`` always (JAX's divmod conventions at the edges).
 
 One case stays NumPy's: a NumPy scalar on the left (``np.float64(2) * x``) runs
 NumPy's scalar operator, which never defers to an ndarray subclass; the float64
@@ -77,14 +78,21 @@ def _binary(ufunc, name: str, slow_name: str, reflected: bool = False,
 
 
 _slow: dict = {}
+
+
+def _slow_only(name: str):
+    def op(self, other):
+        return _slow[name](self, other)
+
+    op.__name__ = name
+    return op
 _OPS = {  # name: (ufunc, true division, only when the result is inexact)
     "add": (np.add, False, False), "sub": (np.subtract, False, False),
     "mul": (np.multiply, False, False), "truediv": (np.true_divide, True, False),
     "matmul": (np.matmul, False, False), "and": (np.bitwise_and, False, False),
     "or": (np.bitwise_or, False, False), "xor": (np.bitwise_xor, False, False),
-    # integer floor division, remainder and powers keep JAX's own edge cases (division
-    # by zero, negative exponents): functrace.numpy computes those
-    "floordiv": (np.floor_divide, False, True), "mod": (np.remainder, False, True),
+    # integer powers keep JAX's own edge cases (negative exponents): functrace.numpy
+    # computes those
     "pow": (np.power, False, True),
 }
 
@@ -93,6 +101,10 @@ def install(methods: dict) -> None:
     """Puts the operators on ``Array``; ``methods`` holds functrace.numpy's versions (the
     exact path, also used for tracers)."""
     _slow.update(methods)
+    for name in ("floordiv", "mod"):  # JAX's divmod conventions: functrace.numpy's always
+        for fmt in ("__{}__", "__r{}__"):
+            setattr(Array, fmt.format(name), _slow_only(fmt.format(name)))
+        setattr(Array, f"__i{name}__", _slow_only(f"__{name}__"))
     for name, (ufunc, inexact, float_only) in _OPS.items():
         fwd = _binary(ufunc, f"__{name}__", f"__{name}__", False, inexact, float_only)
         rev = _binary(ufunc, f"__r{name}__", f"__r{name}__", True, inexact, float_only)
