@@ -439,3 +439,17 @@ def test_float16_programs_compile_and_round_like_eager():
     g = ft.jit(ft.grad(lambda x: (fnp.tanh(x) ** 2).sum()))(x)
     t = np.tanh(x.astype(np.float64))
     np.testing.assert_allclose(g.astype(np.float64), 2 * t * (1 - t * t), atol=2e-3)
+
+
+@pytest.mark.parametrize("op", [fnp.floor_divide, fnp.remainder, fnp.fmod, lax.div, lax.rem])
+def test_integer_division_by_zero_agrees_with_eager(op):
+    # LLVM's integer division by zero is undefined: the generated loops must give what
+    # the reference impls give (0), not whatever the hardware leaves
+    x = np.array([5, -5, 0, 7, -7, 3, 9, 1] * 3, np.int32)
+    y = np.array([0, 0, 0, 2, 2, -2, 0, 3] * 3, np.int32)
+    np.testing.assert_array_equal(ft.jit(op)(x, y), op(x, y))
+
+
+def test_a_float16_broadcast_does_not_enter_a_generated_loop():
+    x = np.full(20, 3.0, np.float16)
+    np.testing.assert_allclose(ft.jit(fnp.hypot)(x, x), np.hypot(x, x), rtol=1e-3)

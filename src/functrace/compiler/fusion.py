@@ -62,7 +62,8 @@ def _loop_dtype(dtype) -> bool:
 def _bcast_load(eqn: Eqn, produced: set) -> bool:
     """A broadcast_in_dim of a value computed outside the cluster: a strided load."""
     return (eqn.primitive is broadcast_in_dim_p
-            and not (isinstance(eqn.inputs[0], Var) and eqn.inputs[0] in produced))
+            and not (isinstance(eqn.inputs[0], Var) and eqn.inputs[0] in produced)
+            and _loop_dtype(eqn.outvars[0].aval.dtype))
 
 
 def _trailing_reduction(eqn: Eqn, current: list[Eqn], produced: set) -> bool:

@@ -61,12 +61,18 @@ def logistic(x):
 
 @njit(cache=True, inline="always")
 def idiv(a, b):
-    q = abs(a) // abs(b)  # C-style truncation, as lax.div on integers
+    # C-style truncation, as lax.div on integers; by zero 0, as the NumPy reference impl
+    # (LLVM's division by zero is undefined and gave garbage)
+    if b == 0:
+        return a - a
+    q = abs(a) // abs(b)
     return q if (a >= 0) == (b >= 0) else -q
 
 
 @njit(cache=True, inline="always")
 def irem(a, b):
+    if b == 0:  # 0, as np.fmod (the reference impl)
+        return a - a
     return a - idiv(a, b) * b
 
 
