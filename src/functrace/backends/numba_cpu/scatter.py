@@ -127,6 +127,9 @@ def _runner(eqn, inplace: bool):
             return [out]
         return run_reference
 
+    if (g.n == 1 and g.k == 1 and g.woff.size == 1 and name in _SCALAR_UPDATES
+            and dtype.kind in "fc"):
+        return _one_element(name, g, target)
     kernel = getattr(_kernels(), _KERNEL_NAMES[name])
     n, k, perm, woff = g.n, g.k, g.perm, g.woff
     bbase, strides, limits, clamp, contig = g.bbase, g.strides, g.limits, g.clamp, g.contig
@@ -139,6 +142,33 @@ def _runner(eqn, inplace: bool):
             upd = upd.transpose(perm)
         kernel(out.reshape(-1), np.asarray(indices).reshape(n, k), upd.reshape(n, w), bbase,
                strides, limits, woff, clamp, contig)
+        return [out]
+
+    return run
+
+
+_SCALAR_UPDATES = {"scatter": lambda a, u: u, "scatter-add": lambda a, u: a + u,
+                   "scatter-sub": lambda a, u: a - u, "scatter-mul": lambda a, u: a * u}
+
+
+def _one_element(name, g, target):
+    """``x.at[i].op(v)`` with one index and a one-element window, for inexact dtypes:
+    NumPy scalar indexing (~0.3 µs) costs less than a Numba call's argument unboxing
+    (~0.7 µs). (Integers take the loop: NumPy scalars warn where they wrap.)"""
+    combine = _SCALAR_UPDATES[name]
+    stride, lim = int(g.strides[0]), int(g.limits[0])
+    base0, clamp = int(g.bbase[0] + g.woff[0]), g.clamp
+
+    def run(x, indices, updates):
+        out = target(x)
+        s = indices.item()
+        if s < 0 or s > lim:
+            if not clamp:
+                return [out]
+            s = 0 if s < 0 else lim
+        flat = out.reshape(-1)
+        p = base0 + s * stride
+        flat[p] = combine(flat[p], updates.item())  # a Python scalar is weakly typed
         return [out]
 
     return run
