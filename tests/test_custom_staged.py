@@ -40,7 +40,7 @@ def test_make_jaxpr_shows_custom_jvp_call_and_the_staged_rule_is_used():
     f = _sin_with_fake_jvp()
     closed = ft.make_jaxpr(f)(np.float32(0.3))
     text = str(closed)
-    assert "custom_jvp_call[" in text and "name=f" in text and "jvp_jaxpr_fun=f_jvp" in text
+    assert "custom_jvp_call[" in text and "name=f" in text and "jvp=f_jvp" in text
     assert "sin" in text  # the primal body is inside
     typecheck(closed)
 

@@ -423,3 +423,19 @@ def test_static_args_by_name_or_position_none_and_methods():
 
     assert float(Model(3.0).apply(2.0)) == 6.0  # @jit on a method binds self
     assert float(Model(4.0).apply(2.0)) == 8.0
+
+
+def test_float16_programs_compile_and_round_like_eager():
+    # Numba has no float16 type on the CPU: these steps run unfused, op by op
+    def f(x):
+        return (fnp.exp(x) * 2 + fnp.sin(x)).sum() + fnp.tanh(x) @ x
+
+    x = np.linspace(0, 1, 100).astype(np.float16)
+    out = ft.jit(f)(x)
+    assert out.dtype == np.float16
+    assert out == f(x)  # eager runs the same NumPy ops in the same order
+    ref = (np.exp(x.astype(np.float64)) * 2 + np.sin(x)).sum() + np.tanh(x) @ x
+    np.testing.assert_allclose(float(out), ref, rtol=2e-3)
+    g = ft.jit(ft.grad(lambda x: (fnp.tanh(x) ** 2).sum()))(x)
+    t = np.tanh(x.astype(np.float64))
+    np.testing.assert_allclose(g.astype(np.float64), 2 * t * (1 - t * t), atol=2e-3)

@@ -2,6 +2,7 @@
 an unwritable cache falls back to a temporary directory with exactly one warning and
 the same results; several processes can fill one fresh cache at the same moment."""
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -141,3 +142,17 @@ def test_load_kernel_module_falls_back_in_process(tmp_path, monkeypatch):
 def test_writable_error_reports_the_failure(tmp_path):
     assert kernel_cache.writable_error(tmp_path / "new" / "dir") is None
     assert isinstance(kernel_cache.writable_error(_not_a_directory(tmp_path)), OSError)
+
+
+def test_a_fused_kernel_names_the_helpers_it_was_built_against():
+    # Numba's cache checks only the kernel file's own stamp: a kernel must change its
+    # text when the scalar helpers it calls change, or a stale machine-code cache loads
+    import functrace as ft
+    import functrace.backends.numba_cpu as cpu_pkg
+
+    here = Path(cpu_pkg.__file__).parent
+    digest = hashlib.sha1(b"".join((here / n).read_bytes()
+                                   for n in ("scalar.py", "loop_helpers.py"))).hexdigest()
+    x = np.linspace(0.0, 1.0, 1000, dtype=np.float32)
+    text = ft.jit(lambda x: ft.numpy.tanh(x) * 2 + 1).lower(x).compile().as_text()
+    assert f"helpers {digest[:16]}" in text

@@ -66,3 +66,56 @@ def test_layout_breaks_a_group_only_when_it_does_not_fit():
     inner = group(concat([text("xx"), brk(), text("yy")]))
     outer = group(nest(4, concat([text("f"), brk(), inner, brk(), text("zzzzzzzzzz")])))
     assert layout(outer, 12) == "f\n    xx yy\n    zzzzzzzzzz"  # the inner group still fits
+
+
+def test_complex_literals_print_in_pythons_form():
+    z = np.ones(3, np.complex64)
+    assert str(ft.make_jaxpr(lambda x: x * (1 + 2j) + 3j)(z)) == (
+        "{ lambda ; a:c64[3]. let\n"
+        "    b:c64[3] = mul a (1+2j):c64[]\n"
+        "    c:c64[3] = add b 3j:c64[]\n"
+        "  in (c,) }")
+    assert "(-0.5-2.5j):c64[]" in str(
+        ft.make_jaxpr(lambda x: x * np.complex64(-0.5 - 2.5j))(z))
+
+
+def test_custom_rule_equations_print_as_in_jax():
+    @ft.custom_jvp
+    def f(x):
+        return x * 2
+
+    @f.defjvp
+    def f_jvp(p, t):
+        return f(p[0]), t[0] * 2
+
+    assert str(ft.make_jaxpr(f)(1.)) == (
+        "{ lambda ; a:f32[]. let\n"
+        "    b:f32[] = custom_jvp_call[\n"
+        "      name=f\n"
+        "      call_jaxpr={ lambda ; c:f32[]. let d:f32[] = mul c 2.0:f32[] in (d,) }\n"
+        "      jvp=f_jvp\n"
+        "      symbolic_zeros=False\n"
+        "    ] a\n"
+        "  in (b,) }")
+
+    @ft.custom_vjp
+    def g(x):
+        return x * 3
+
+    g.defvjp(lambda x: (g(x), None), lambda r, c: (c * 3,))
+    assert str(ft.make_jaxpr(g)(1.)) == (
+        "{ lambda ; a:f32[]. let\n"
+        "    b:f32[] = custom_vjp_call[\n"
+        "      name=g\n"
+        "      bwd=<lambda>\n"
+        "      call_jaxpr={ lambda ; c:f32[]. let d:f32[] = mul c 3.0:f32[] in (d,) }\n"
+        "      fwd=<lambda>\n"
+        "      symbolic_zeros=False\n"
+        "    ] a\n"
+        "  in (b,) }")
+
+
+def test_relus_derivative_selects_against_a_broadcast_zero():
+    # JAX: select(x > 0, g, full_like(g, 0)); the zero is a broadcast literal
+    text = str(ft.make_jaxpr(lambda x, t: ft.jvp(ft.nn.relu, (x,), (t,)))(X, X))
+    assert "broadcast_in_dim 0.0:f32[]" in text and "full[" not in text

@@ -53,8 +53,10 @@ def _fusible(eqn: Eqn) -> bool:
 
 def _loop_dtype(dtype) -> bool:
     # complex values run through NumPy: the generated scalar code spells max, sign,
-    # logistic... with real-only comparisons; bfloat16 (kind "V") has no Numba type
-    return np.dtype(dtype).kind in "biuf"
+    # logistic... with real-only comparisons; bfloat16 (kind "V") and float16 have no
+    # Numba CPU type, so they run unfused through NumPy (which rounds after each op)
+    dtype = np.dtype(dtype)
+    return dtype.kind in "biuf" and dtype != np.float16
 
 
 def _bcast_load(eqn: Eqn, produced: set) -> bool:
@@ -67,7 +69,7 @@ def _trailing_reduction(eqn: Eqn, current: list[Eqn], produced: set) -> bool:
     x = eqn.inputs[0] if eqn.inputs else None
     return (eqn.primitive.fusible_reduction and bool(current) and isinstance(x, Var)
             and x in produced and x.aval.shape == current[-1].outvars[0].aval.shape
-            and np.dtype(x.aval.dtype).kind in "fiu"
+            and _loop_dtype(x.aval.dtype) and np.dtype(x.aval.dtype).kind != "b"
             and any(e.primitive is not broadcast_in_dim_p for e in current))
 
 

@@ -9,6 +9,7 @@ reason (which part of the key changed) and its timings.
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 import time
 
@@ -29,6 +30,7 @@ from . import fusion, nested, passes, profiling
 from .call import jit_p, memo
 from .dispatch import fast_key, leaf_signature, unflattener
 from .registry import get_backend
+from .stages import Lowered, Traced, contains, safe_to_warm_up, stand_ins
 
 logger = logging.getLogger("functrace.jit")
 
@@ -43,6 +45,7 @@ class Compiled:
         self.unflatten = unflattener(out_tree)
         self.timings = timings
         self.backend = backend
+        self.in_tree = None  # the dynamic arguments' structure, set by jit
         self._warm = False
         t0 = time.perf_counter()
         self.steps = fusion.plan(closed.jaxpr,
@@ -56,6 +59,27 @@ class Compiled:
         self._warm = True
         outs = self._run(*leaves, donated=donated) if donated else self._run(*leaves)
         return [o.view(Array) if type(o) is np.ndarray else o for o in outs]
+
+    def __call__(self, *args, **kwargs):
+        """Runs the executable on arguments of the signature it was compiled for: the
+        dynamic arguments only (static ones were fixed when lowering), as in JAX."""
+        leaves, in_tree = tree_flatten((args, kwargs))
+        if self.in_tree is not None and in_tree != self.in_tree:
+            raise TypeError(
+                f"jit({self.name}) was compiled for arguments structured as {self.in_tree} "
+                f"and called with {in_tree}; static arguments are not passed to a "
+                "compiled executable")
+        leaves = [x if type(x) in DEVICE_ARRAY_TYPES else canonicalize_value(x)
+                  for x in leaves]
+        bad = [f"argument leaf {k} compiled with {v.aval.str_short()} and called with "
+               f"{ShapedArray(x.shape, x.dtype).str_short()}"
+               for k, (v, x) in enumerate(zip(self.jaxpr.jaxpr.invars, leaves, strict=True))
+               if x.shape != v.aval.shape or x.dtype != v.aval.dtype]
+        if bad:
+            raise TypeError(f"jit({self.name}): argument types differ from the types for "
+                            "which this computation was compiled; lower and compile again "
+                            "for the new types. The mismatches are:\n" + "\n".join(bad))
+        return self.unflatten(self.call_flat(leaves))
 
     def counters(self) -> dict | None:
         """What the last call did on the device: ``launches`` (kernels),
@@ -103,6 +127,8 @@ class Compiled:
         if self._warm:
             return self
         self._warm = True
+        if not safe_to_warm_up(self.jaxpr.jaxpr):
+            return self
         t0 = time.perf_counter()
         zeros = [np.zeros(v.aval.shape, v.aval.dtype) for v in self.jaxpr.jaxpr.invars]
         with np.errstate(all="ignore"):
@@ -111,25 +137,11 @@ class Compiled:
         return self
 
 
-class Lowered:
-    """What ``jit(f).lower(*args)`` returns: the program before kernel compilation."""
-
-    def __init__(self, compiled: Compiled):
-        self._compiled = compiled
-        self.jaxpr = compiled.jaxpr
-
-    def as_text(self) -> str:
-        return self._compiled.as_text()
-
-    def compile(self) -> Compiled:
-        """Compiles (or loads from the on-disk cache) every kernel now."""
-        return self._compiled.warm_up()
-
-
 class Jitted:
     """A function compiled on first call for each new argument signature."""
 
-    def __init__(self, fun, static_argnums, static_argnames, donate_argnums, backend):
+    def __init__(self, fun, static_argnums, static_argnames, donate_argnums, backend,
+                 donate_argnames=None, inline=False):
         functools.update_wrapper(self, fun)
         self.fun = fun
         self.__name__ = fun_name(fun)
@@ -138,8 +150,9 @@ class Jitted:
         self.static_argnums = self._static.argnums
         self.static_argnames = self._static.argnames
         # buffers of these arguments may become outputs' (on a device; a no-op on the CPU)
-        self.donate_argnums = ((donate_argnums,) if isinstance(donate_argnums, int)
-                               else tuple(donate_argnums or ()))
+        self.donate_argnums, self.donate_argnames = _donation(fun, donate_argnums,
+                                                              donate_argnames)
+        self.inline = bool(inline)  # under a trace: the body's equations, no jit equation
         self.backend_name = backend
         self._cache: dict = {}
         # the fast path's cache, dispatch.fast_key -> Compiled: calls without statics whose
@@ -215,6 +228,7 @@ class Jitted:
         closed = passes.optimize(nested.inline_calls(closed))
         timings = {"trace_s": t1 - t0, "optimize_s": time.perf_counter() - t1}
         compiled = Compiled(self.__name__, closed, out_tree, get_backend(key[3]), timings)
+        compiled.in_tree = in_tree
         self.compile_count += 1
         if config.log_compiles:
             logger.warning("jit(%s): compiling because %s; trace %.3fs, optimise %.3fs, "
@@ -290,6 +304,8 @@ class Jitted:
         """Applies the traced program to traced arguments as one ``jit`` equation;
         tracers the function closes over become leading operands (as JAX hoists them)."""
         staging = core.dynamic_trace
+        if self.inline:
+            return self.fun(*args, **kwargs)
         if staging is not None and getattr(staging.global_data, "transform", "") == "checkpoint":
             # checkpoint's partial evaluation decides per equation what to save: it sees
             # the body's equations (JAX applies the policy inside a nested jit too)
@@ -316,10 +332,24 @@ class Jitted:
             if i in donate:
                 out.extend(range(at, at + n))
             at += n
+        dyn_kwargs = self._static.split((), kwargs)[1]
+        for name in sorted(dyn_kwargs):  # the order tree_flatten gives a dict's leaves
+            n = len(tree_flatten(dyn_kwargs[name])[0])
+            if name in self.donate_argnames:
+                out.extend(range(at, at + n))
+            at += n
         return tuple(out)
 
+    def trace(self, *args, **kwargs) -> Traced:
+        """The traced program for these arguments (``.jaxpr``, ``.out_info``, ``.lower()``);
+        arguments may be ``ShapeDtypeStruct``s."""
+        return Traced(self, args, kwargs)
+
     def lower(self, *args, **kwargs) -> Lowered:
-        """The optimised program for these arguments (``.as_text()``, ``.compile()``)."""
+        """The optimised program for these arguments (``.as_text()``, ``.compile()``);
+        arguments may be ``ShapeDtypeStruct``s."""
+        leaves, tree = tree_flatten((args, kwargs))
+        args, kwargs = tree_unflatten(tree, stand_ins(leaves))
         compiled, _ = self._lookup(args, kwargs)
         if compiled is None:
             raise TransformError(f"jit({self.__name__}).lower: call it with concrete "
@@ -342,19 +372,46 @@ def _hoist_tracers(closed: ClosedJaxpr):
 
 
 def _has_collectives(jaxpr: Jaxpr) -> bool:
-    for eqn in jaxpr.eqns:
-        if isinstance(eqn.primitive, AxisPrimitive):
-            return True
-        for v in eqn.params.values():
-            for sub in v if isinstance(v, tuple) else (v,):
-                if isinstance(sub, ClosedJaxpr | Jaxpr) and _has_collectives(
-                        sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub):
-                    return True
-    return False
+    return contains(jaxpr, lambda e: isinstance(e.primitive, AxisPrimitive))
 
 
-def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), backend=None):
+def _donation(fun, donate_argnums, donate_argnames) -> tuple[tuple, frozenset]:
+    """JAX's rule: either of ``donate_argnums``/``donate_argnames`` implies the other
+    through the signature; positions of parameters named, names of positions given."""
+    nums = ((donate_argnums,) if isinstance(donate_argnums, int)
+            else tuple(donate_argnums or ()))
+    names = ((donate_argnames,) if isinstance(donate_argnames, str)
+             else tuple(donate_argnames or ()))
+    if not nums and not names:
+        return (), frozenset()
+    try:
+        params = list(inspect.signature(fun).parameters.values())
+    except (TypeError, ValueError):  # a builtin or a callable without a signature
+        return nums, frozenset(names)
+    positional = [p.name for p in params
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    by_name = {p.name for p in params}
+    for name in names:
+        if name not in by_name and not any(p.kind == p.VAR_KEYWORD for p in params):
+            raise TypeError(f"jit: donate_argnames={names!r} names {name!r}, which is not "
+                            f"a parameter of {fun_name(fun)}")
+    nums = tuple(sorted(set(nums) | {positional.index(n) for n in names if n in positional}))
+    names = frozenset(names) | {positional[n] for n in nums if 0 <= n < len(positional)}
+    return nums, names
+
+
+def jit(fun=None, /, *, in_shardings=None, out_shardings=None, static_argnums=None,
+        static_argnames=None, donate_argnums=None, donate_argnames=None,
+        keep_unused: bool = False, device=None, backend=None, inline: bool = False,
+        compiler_options=None):
     """Compiles ``fun`` to Numba kernels, once per argument signature.
+
+    JAX's signature. ``inline=True`` puts the body's equations into an enclosing trace
+    instead of one ``jit`` equation. ``donate_argnums``/``donate_argnames`` let a
+    device program reuse the donated inputs' buffers (a no-op on the CPU, where JAX
+    ignores donation too). ``keep_unused`` changes nothing: unused arguments are
+    never copied. ``device`` picks the backend of that device; shardings other
+    than ``None`` (one device) and ``compiler_options`` are not supported.
 
     Example:
         >>> import functrace as ft, functrace.numpy as fnp
@@ -364,9 +421,28 @@ def jit(fun=None, *, static_argnums=(), static_argnames=(), donate_argnums=(), b
         >>> print(f.lower(fnp.ones(3), 2.0).as_text().splitlines()[0])
         # jit(<lambda>): optimised jaxpr
     """
+    options = dict(in_shardings=in_shardings, out_shardings=out_shardings,
+                   static_argnums=static_argnums, static_argnames=static_argnames,
+                   donate_argnums=donate_argnums, donate_argnames=donate_argnames,
+                   keep_unused=keep_unused, device=device, backend=backend, inline=inline,
+                   compiler_options=compiler_options)
     if fun is None:
-        return functools.partial(jit, static_argnums=static_argnums,
-                                 static_argnames=static_argnames,
-                                 donate_argnums=donate_argnums, backend=backend)
+        return functools.partial(jit, **options)
     check_callable(fun, "jit")
-    return Jitted(fun, static_argnums, static_argnames, donate_argnums, backend)
+    for name in ("in_shardings", "out_shardings", "compiler_options"):
+        if options[name] is not None:
+            raise NotImplementedError(
+                f"jit: {name} is not supported (functrace runs a program on one device; "
+                "pmap maps over several); leave it None")
+    if device is not None:
+        platform = getattr(device, "platform", None)
+        if platform is None:
+            raise TypeError(f"jit: device={device!r} is not a device; use "
+                            "functrace.devices()[k]")
+        platform = ALIASES.get(platform, platform)
+        if backend is not None and ALIASES.get(backend, backend) != platform:
+            raise ValueError(f"jit: device={device} and backend={backend!r} disagree; "
+                             "give one of them")
+        backend = platform
+    return Jitted(fun, static_argnums, static_argnames, donate_argnums, backend,
+                  donate_argnames=donate_argnames, inline=inline)

@@ -179,6 +179,8 @@ def _pp_literal(lit: Literal) -> str:
         s = str(bool(val))
     elif np.issubdtype(val.dtype, np.integer):
         s = str(int(val))
+    elif np.issubdtype(val.dtype, np.complexfloating):
+        s = repr(complex(val))  # (1+2j), 3j: Python's form, as JAX prints it
     else:
         s = repr(float(val))
     return f"{s}:{lit.aval.str_short()}"

@@ -22,7 +22,7 @@ import inspect
 
 import numpy as np
 
-from ..core.jaxpr import ClosedJaxpr
+from ..core.jaxpr import ClosedJaxpr, pp_params_rules
 from ..core.trace import (
     Primitive,
     abstract_eval_rules,
@@ -105,6 +105,19 @@ custom_jvp_call_p = _CustomJVPCallPrimitive("custom_jvp_call", multiple_results=
                                             impl_fallback=True)
 custom_vjp_call_p = _CustomVJPCallPrimitive("custom_vjp_call", multiple_results=True,
                                             impl_fallback=True)
+
+
+def _printed(renames: dict, hidden: tuple):
+    """The parameters JAX 0.10 prints for these equations (``make_jaxpr``): its names for
+    the rules, without our bookkeeping."""
+    def rule(eqn):
+        return {renames.get(k, k): v for k, v in eqn.params.items() if k not in hidden}
+    return rule
+
+
+pp_params_rules[custom_jvp_call_p] = _printed({"jvp_jaxpr_fun": "jvp"}, ("num_consts",))
+pp_params_rules[custom_vjp_call_p] = _printed({"fwd_jaxpr_thunk": "fwd"},
+                                              ("num_consts", "out_trees"))
 
 
 def _call_impl(*args, call_jaxpr, **_):

@@ -34,7 +34,8 @@ def make_jaxpr(fun, static_argnums=(), return_shape: bool = False):
         closed: ClosedJaxpr = trace_to_jaxpr(flat_fun, [_abstractify(x) for x in leaves],
                                              names, fun_name=fun_name(fun))
         if return_shape:
-            shapes = [ShapeDtypeStruct(a.shape, a.dtype) for a in closed.out_avals]
+            shapes = [ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
+                      for a in closed.out_avals]
             return closed, tree_unflatten(store["out_tree"], shapes)
         return closed
 
@@ -42,26 +43,49 @@ def make_jaxpr(fun, static_argnums=(), return_shape: bool = False):
 
 
 class ShapeDtypeStruct:
-    """A shape and dtype standing in for an array (``jax.ShapeDtypeStruct``)."""
+    """A shape and dtype standing in for an array (``jax.ShapeDtypeStruct``): an
+    argument of ``eval_shape``, ``make_jaxpr`` and ``jit(f).lower``/``.trace``.
 
-    __slots__ = ("shape", "dtype")
+    Example:
+        >>> import numpy as np
+        >>> ShapeDtypeStruct((2, 3), np.float32)
+        ShapeDtypeStruct(shape=(2, 3), dtype=float32)
+    """
 
-    def __init__(self, shape, dtype):
-        self.shape = tuple(shape)
+    __slots__ = ("shape", "dtype", "weak_type", "sharding")
+
+    def __init__(self, shape, dtype, *, sharding=None, weak_type: bool = False):
+        self.shape = tuple(int(n) for n in shape)
         self.dtype = np.dtype(dtype)
+        self.sharding = sharding  # accepted for JAX's signature; one device here
+        self.weak_type = bool(weak_type)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return int(np.prod(self.shape, dtype=np.int64))
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("len() of unsized object")
+        return self.shape[0]
 
     def __repr__(self) -> str:
-        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name})"
+        weak = ", weak_type=True" if self.weak_type else ""
+        return f"ShapeDtypeStruct(shape={self.shape}, dtype={self.dtype.name}{weak})"
 
     def __eq__(self, other):
         return (isinstance(other, ShapeDtypeStruct) and self.shape == other.shape
-                and self.dtype == other.dtype)
+                and self.dtype == other.dtype and self.weak_type == other.weak_type)
 
     def __hash__(self) -> int:  # immutable, so usable as a dict key or a static argument
-        return hash((self.shape, self.dtype))
+        return hash((self.shape, self.dtype, self.weak_type))
 
     def __setattr__(self, name, value):
-        if hasattr(self, "dtype"):
+        if hasattr(self, "weak_type"):
             raise AttributeError("ShapeDtypeStruct is immutable")
         object.__setattr__(self, name, value)
 
@@ -81,5 +105,5 @@ def _arg_names(fun, args, statics) -> list[str]:
 
 def _abstractify(x) -> ShapedArray:
     if isinstance(x, ShapeDtypeStruct):
-        return ShapedArray(x.shape, x.dtype)
+        return ShapedArray(x.shape, x.dtype, x.weak_type)
     return get_aval(x)

@@ -9,7 +9,9 @@ generic over shape: a new shape reuses the compiled loop.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -38,6 +40,18 @@ _FUNCTIONS = {"floor": "np.floor({0})", "ceil": "np.ceil({0})", "exp": "np.exp({
               "irem": "_s.irem({0}, {1})", "fmod": "np.fmod({0}, {1})",
               "select": "_s.select({0}, {1}, {2})"}
 FUNCTIONS = _FUNCTIONS  # the native loops (native_loop.py) spell scalar code the same way
+
+
+def _helpers_digest() -> str:
+    """A digest of the helper modules the generated kernels link in. Numba's cache checks
+    only the kernel's own file, so a changed helper must change the kernel's text (and
+    its name). Read as files: importing them would import Numba with functrace."""
+    here = Path(__file__).parent
+    text = b"".join((here / name).read_bytes() for name in ("scalar.py", "loop_helpers.py"))
+    return hashlib.sha1(text).hexdigest()[:16]
+
+
+HELPERS_DIGEST = _helpers_digest()
 
 
 def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
@@ -99,7 +113,8 @@ def kernel_source(step, input_loads, indices, out_indices, rank) -> str:
     # a sum may be reassociated so that LLVM vectorises it (accumulators are float64)
     fastmath = '{"reassoc"}' if reduction is not None else "False"
     # a primitive's own expression may call math (every one functrace ships is overridden)
-    lines = ["import math"] * any("math." in b for b in body) + [
+    lines = [f"# a fused loop (backends/numba_cpu/codegen.py); helpers {HELPERS_DIGEST}"]
+    lines += ["import math"] * any("math." in b for b in body) + [
         "import numpy as np", "from numba import njit, prange",
         "from functrace.backends.numba_cpu import scalar as _s", ""]
     for variant, rng in (("par", "prange"), ("seq", "range")):

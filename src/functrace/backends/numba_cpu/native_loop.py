@@ -23,9 +23,7 @@ machine code on disk for the next process.
 
 from __future__ import annotations
 
-import hashlib
 import warnings
-from pathlib import Path
 
 import numpy as np
 
@@ -37,7 +35,7 @@ from ...core.jaxpr import ClosedJaxpr, Literal
 from ...errors import FunctraceWarning
 from ...lax.control_flow import scan_p
 from ...lax.shape_ops import broadcast_in_dim_p
-from .codegen import FUNCTIONS, plan_fused
+from .codegen import FUNCTIONS, HELPERS_DIGEST, plan_fused
 from .native_rules import RULES, Unsupported, Val, check_dtype, number, reshaped, shape_str
 
 __all__ = ["Unsupported", "lower_native"]
@@ -276,16 +274,6 @@ def _updated_in_place(j, carries, in_place: dict) -> set[int]:
     return owned
 
 
-def _helpers_digest() -> str:
-    """A digest of the helper modules a loop function links in: Numba's cache checks only
-    the loop's own file, so a changed helper must change the loop's text (and name).
-    Read as files: importing them would import Numba with functrace."""
-    here = Path(__file__).parent
-    text = b"".join((here / name).read_bytes() for name in ("scalar.py", "loop_helpers.py"))
-    return hashlib.sha1(text).hexdigest()[:16]
-
-
-HELPERS_DIGEST = _helpers_digest()
 
 
 def _loop_source(eqn, em: Emitter, params: list[str], lines: list[str], outs: list[Val]):
