@@ -103,10 +103,12 @@ def main(repeat: int = 9) -> dict:
         blocks = {c: _block(fs[name], args[name], calls) for c, fs in contenders.items()}
         t = time_alternating(blocks, repeat=repeat, pause=0.02)
         results[name] = {c: s / calls * 1e6 for c, s in t.items()}
-        row = "  ".join(f"{c} {us:9.1f}" for c, us in results[name].items())
-        print(f"{name:11s} µs/call: {row}   before/after {results[name]['before'] / results[name]['after']:.1f}x"
-              + (f"  after/jax {results[name]['after'] / results[name]['jax']:.2f}x"
-                 if "jax" in results[name] else ""))
+        r = results[name]
+        row = "  ".join(f"{c} {us:9.1f}" for c, us in r.items())
+        ratios = f"before/after {r['before'] / r['after']:.1f}x"
+        if "jax" in r:
+            ratios += f"  after/jax {r['after'] / r['jax']:.2f}x"
+        print(f"{name:11s} µs/call: {row}   {ratios}")
     counts = dict(cpu_scatter.counts)
     print("scatter runs (in place / copied):", counts)
     return results

@@ -200,8 +200,8 @@ def _scatter_positions(x_shape, indices, updates, dn, mode):
     return flat[keep], upd[keep]
 
 
-_UFUNCS = {"scatter-add": np.add, "scatter-sub": np.subtract, "scatter-mul": np.multiply, "scatter-min": np.minimum,
-           "scatter-max": np.maximum}
+_UFUNCS = {"scatter-add": np.add, "scatter-sub": np.subtract, "scatter-mul": np.multiply,
+           "scatter-min": np.minimum, "scatter-max": np.maximum}
 
 
 def scatter_into(name, out, indices, updates, *, dimension_numbers, mode) -> None:
