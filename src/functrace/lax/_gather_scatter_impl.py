@@ -25,8 +25,9 @@ class GatherScatterMode(enum.Enum):
     ``CLIP`` clamps the window start into range; ``FILL_OR_DROP`` fills gathered
     windows with ``fill_value`` and drops scattered ones; ``PROMISE_IN_BOUNDS`` is
     the caller's promise that indices are in bounds (gathers clamp, scatters drop,
-    and gradients are wrong for out-of-bounds indices, as in JAX). ``ONE_HOT`` is
-    JAX's name for an XLA-only lowering and is not supported.
+    and gradients are wrong for out-of-bounds indices, as in JAX). ``ONE_HOT``: as in
+    JAX 0.10, only ``numpy.take_along_axis`` takes it (a one-hot contraction along the
+    axis: an out-of-bounds index reads 0); ``gather`` and the scatters reject it.
     """
 
     CLIP = enum.auto()
