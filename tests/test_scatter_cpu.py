@@ -240,3 +240,43 @@ def test_scatter_sub_grads_and_vmap(x64):
     got = ft.vmap(lambda a, i, u: lax.scatter_sub(a, i, u, ROWS))(xs, idxs, us)
     for b in range(2):
         np.testing.assert_allclose(got[b], _numpy_ref("sub", xs[b], idxs[b], us[b], "drop"))
+
+
+def _random_program(seed):
+    """A straight-line program of views (reshape, transpose, slice), fresh values
+    (multiply) and scatters over one input, some of whose values are outputs."""
+    rng = np.random.default_rng(seed)
+    ops = [(rng.integers(6), rng.integers(100), rng.integers(100)) for _ in range(10)]
+    n_out = rng.integers(1, 4)
+
+    def f(x):
+        vals = [x]
+        for op, a, b in ops:
+            v = vals[a % len(vals)]
+            if op == 0:
+                v = v * 2.0
+            elif op == 1:
+                v = v.reshape(v.shape[::-1])
+            elif op == 2:
+                v = v.T
+            elif op == 3 and v.shape[0] > 1:
+                v = v[1:]
+            elif op == 4:
+                v = v.at[b % v.shape[0]].add(1.0)
+            else:
+                v = v.at[b % v.shape[0]].set(-3.0)
+            vals.append(v)
+        return vals[-1], *[vals[(k * 7919 + seed) % len(vals)] for k in range(n_out)]
+
+    return f
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_random_programs_agree_with_eager_and_keep_the_input(seed):
+    f = _random_program(seed)
+    x = np.arange(24, dtype=np.float32).reshape(4, 6)
+    want = f(fnp.asarray(x.copy()))
+    got = ft.jit(f)(x)
+    np.testing.assert_array_equal(x, np.arange(24, dtype=np.float32).reshape(4, 6))
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, w)
