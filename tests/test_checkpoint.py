@@ -145,3 +145,12 @@ def test_jit_keeps_the_recomputation_apart():
     assert checkpoint_p in prims  # not merged into the forward pass by CSE
     np.testing.assert_allclose(ft.jit(ft.grad(f))(np.ones(3, np.float32)),
                                np.cos(np.sin(1.0)) * np.cos(1.0), rtol=1e-6)
+
+
+def test_static_argnames_and_the_removed_concrete_option():
+    g = ft.checkpoint(lambda x, *, k: fnp.sin(x) ** k, static_argnames="k")
+    # d/dx sin(x)^3 = 3 sin(x)^2 cos(x); k must stay a Python int for ** to unroll
+    np.testing.assert_allclose(ft.grad(lambda x: g(x, k=3))(0.5),
+                               3 * np.sin(0.5) ** 2 * np.cos(0.5), rtol=1e-6)
+    with pytest.raises(ft.TransformError, match="concrete"):
+        ft.checkpoint(lambda x: x, concrete=True)

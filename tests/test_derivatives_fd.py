@@ -142,6 +142,17 @@ def _scan(rng, dt):
     return f, (_normal(rng, (4,), dt),)
 
 
+def _linear_solve(rng, dt):
+    # x = A^-1 b through a solver that is never differentiated; derivatives in A and b
+    a = (np.eye(3) * 4 + rng.standard_normal((3, 3)) * 0.5).astype(dt)
+
+    def f(m, b):
+        return lax.custom_linear_solve(
+            lambda x: m @ x, b, lambda mv, r: fnp.linalg.solve(m, r),
+            transpose_solve=lambda vm, r: fnp.linalg.solve(m.T, r))
+    return f, (a, _normal(rng, (3,), dt))
+
+
 def _spd(rng, dt):
     a = rng.standard_normal((3, 3))
     return (a @ a.T + 3 * np.eye(3)).astype(dt)
@@ -313,12 +324,20 @@ CASES = {
     "sort": (_unary(lambda x: lax.sort((x, lax.sin(x)), dimension=1, num_keys=1), _distinct),
              False, ()),
     "scan": (_scan, False, ()),
+    "custom_linear_solve": (_linear_solve, False, ()),
     "remat2": (_remat, False, ()),
     "jit": (_jit_call, False, ()),
 }
 
 # checked elsewhere, with the reason
 NOT_HERE = {
+    # eigenvalues only (JAX refuses eigenvector derivatives), and complex outputs of a
+    # real input: test_linalg_eig.py checks them against finite differences
+    "eig",
+    # rounding: JAX defines its derivative as the rounded tangent (it is linear in JAX),
+    # which finite differences of a step function cannot see; test_lax_conv_extras.py
+    # checks that rule
+    "reduce_precision",
     # forward mode only (reverse mode is JAX's documented error): test_control_flow.py
     # checks its JVP against finite differences
     "while",

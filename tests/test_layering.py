@@ -20,7 +20,7 @@ LAYERS = [
     ("compiler", 5),
     ("backends", 6),
     ("numpy", 7), ("nn", 7), ("random", 7), ("test_util", 7), ("viz", 7),
-    ("spmd", 7), ("distributed", 7),
+    ("spmd", 7), ("distributed", 7), ("runtime", 7),
     ("flatten_util", 7), ("debug", 7), ("custom_batching", 7), ("dtypes", 2), ("experimental", 7),
     ("stax", 8), ("optimizers", 8), ("scipy", 8), ("example_libraries", 8),
 ]

@@ -45,7 +45,7 @@ EXEMPT = {
             "max", "min", "pow", "rem", "rsqrt", "sin", "sqrt", "tanh", "reduce_max",
             "reduce_min", "reduce_prod", "reduce_window_max", "reduce_window_min",
             "scatter-max", "scatter-min", "pmax", "pmin",
-            "atan2", "cholesky", "eigh", "qr", "svd", "lu", "lgamma", "erfc", "digamma",
+            "atan2", "cholesky", "eigh", "eig", "qr", "svd", "lu", "lgamma", "erfc", "digamma",
             "polygamma", "igamma", "igammac", "regularized_incomplete_beta", "bessel_i0e",
             "bessel_i1e", "erf_inv", "tan", "asin", "acos", "atan", "sinh", "cosh", "asinh",
             "acosh", "atanh", "cbrt", "exp2", "square", "clamp")},

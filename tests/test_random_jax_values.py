@@ -376,3 +376,15 @@ def test_split_shapes_agree_with_flat_split(scheme):
     assert random.split(K42, ()).shape == (2,)
     assert random.split(K42, (2, 0)).shape == (2, 0, 2)
     assert random.bits(K42, (0, 3)).shape == (0, 3)
+
+
+def test_bfloat16_is_ml_dtypes_and_draws_jax_values():
+    ml_dtypes = pytest.importorskip("ml_dtypes")  # in the dev extra; JAX's own bfloat16
+    import functrace.numpy as fnp
+
+    assert fnp.bfloat16 is ml_dtypes.bfloat16
+    # jax 0.10.2: jax.random.uniform(jax.random.PRNGKey(42), (4,), dtype=jnp.bfloat16)
+    got = random.uniform(K42, (4,), dtype=fnp.bfloat16)
+    assert got.dtype == ml_dtypes.bfloat16
+    np.testing.assert_array_equal(got.astype(np.float32),
+                                  np.float32([0.6328125, 0.84375, 0.96875, 0.8359375]))

@@ -37,6 +37,7 @@ from .core.jaxpr import ClosedJaxpr, Jaxpr
 from .core.trace import eval_jaxpr
 from .debug import pure_callback
 from .devices import (
+    Device,
     device_count,
     devices,
     local_device_count,
@@ -45,6 +46,7 @@ from .devices import (
     process_index,
     transfer_guard,
 )
+from .dtypes import float0
 from .errors import (
     CollectiveError,
     ConcretizationError,
@@ -56,12 +58,31 @@ from .errors import (
     UnexpectedTracerError,
 )
 from .lax import stop_gradient
+from .runtime import (
+    Array,
+    block_until_ready,
+    clear_caches,
+    copy_to_host_async,
+    debug_infs,
+    debug_nans,
+    default_backend,
+    disable_jit,
+    effects_barrier,
+    enable_x64,
+    ensure_compile_time_eval,
+    log_compiles,
+    named_scope,
+    print_environment_info,
+    process_indices,
+    typeof,
+)
 from .spmd import pmap
 from .transforms.api import grad, jvp, linearize, value_and_grad, vjp
 from .transforms.checkpoint import checkpoint, checkpoint_policies, remat
 from .transforms.custom import custom_jvp, custom_vjp
 from .transforms.custom_gradient import custom_gradient
 from .transforms.jacobians import hessian, jacfwd, jacrev
+from .transforms.jacobians import jacrev as jacobian
 from .transforms.make_jaxpr import ShapeDtypeStruct, make_jaxpr
 from .transforms.utilities import closure_convert, eval_shape, linear_transpose, named_call
 from .transforms.vmap import vmap

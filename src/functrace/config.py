@@ -51,9 +51,11 @@ _ALIASES = {"jax_enable_x64": "enable_x64", "jax_log_compiles": "log_compiles",
             "jax_num_cpu_devices": "num_cpu_devices",
             "jax_numpy_dtype_promotion": "numpy_dtype_promotion",
             "jax_numpy_rank_promotion": "numpy_rank_promotion",
-            "jax_default_matmul_precision": "default_matmul_precision"}
+            "jax_default_matmul_precision": "default_matmul_precision",
+            "jax_disable_jit": "disable_jit", "jax_debug_nans": "debug_nans",
+            "jax_debug_infs": "debug_infs"}
 _BOOL_FLAGS = ("enable_x64", "log_compiles", "cpu_keep_memory", "threefry_partitionable",
-               "cpu_native_loops")
+               "cpu_native_loops", "disable_jit", "debug_nans", "debug_infs")
 _ENUM_FLAGS = {
     "numpy_dtype_promotion": ("standard", "strict"),
     "numpy_rank_promotion": ("allow", "warn", "raise"),
@@ -84,6 +86,9 @@ class Config:
     def __init__(self) -> None:
         self.enable_x64 = False
         self.log_compiles = False
+        self.disable_jit = False  # jit runs the Python function (functrace.disable_jit)
+        self.debug_nans = False  # a NaN result raises FloatingPointError (functrace.debug_nans)
+        self.debug_infs = False  # likewise an infinity
         self.cpu_keep_memory = True
         self.cpu_native_loops = True
         self.threefry_partitionable = True
@@ -102,9 +107,11 @@ class Config:
         # cache on this tuple, kept as one attribute so the key costs one read
         self.trace_context = (self.threefry_partitionable, self.numpy_dtype_promotion,
                               self.numpy_rank_promotion)
+        self.debug_checks = self.debug_nans or self.debug_infs  # one read on hot paths
 
     def update(self, name: str, value) -> None:
         """Set the flag ``name`` (``"enable_x64"``/``"jax_enable_x64"``, ``"log_compiles"``,
+        ``"disable_jit"``, ``"debug_nans"``, ``"debug_infs"``,
         ``"cpu_keep_memory"``, ``"cpu_native_loops"``, ``"threefry_partitionable"``,
         ``"num_cpu_devices"``, ``"collective_timeout"``, ``"numpy_dtype_promotion"``,
         ``"numpy_rank_promotion"``, ``"default_matmul_precision"``; the ``jax_`` spellings
@@ -132,7 +139,9 @@ class Config:
         if key not in _BOOL_FLAGS:
             raise FunctraceError(
                 f"config.update: unknown flag {name!r}; known flags are "
-                "'enable_x64' (alias 'jax_enable_x64'), 'log_compiles', 'cpu_keep_memory', "
+                "'enable_x64' (alias 'jax_enable_x64'), 'log_compiles', 'disable_jit', "
+                "'debug_nans', 'debug_infs', "
+                "'cpu_keep_memory', "
                 "'cpu_native_loops', "
                 "'threefry_partitionable' (alias 'jax_threefry_partitionable'), "
                 "'num_cpu_devices', 'collective_timeout', 'numpy_dtype_promotion', "

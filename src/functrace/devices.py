@@ -127,8 +127,12 @@ def _platform(backend: str | None):
     return _platforms[name][1]
 
 
-def local_devices(process_index: int | None = None, backend: str | None = None) -> list:
-    """The devices of one process (this one by default), as ``jax.local_devices``."""
+def local_devices(process_index: int | None = None, backend: str | None = None,
+                  host_id: int | None = None) -> list:
+    """The devices of one process (this one by default), as ``jax.local_devices``
+    (``host_id`` is JAX's older name for ``process_index``)."""
+    if process_index is None:
+        process_index = host_id
     proc = _group.rank if process_index is None else process_index
     return list(_platform(backend)(proc))
 

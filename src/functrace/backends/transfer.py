@@ -27,12 +27,15 @@ def _host_value(x):
     return canonicalize_value(x)
 
 
-def device_put(x, device: Device | None = None):
+def device_put(x, device: Device | None = None, *, src=None, donate: bool = False,
+               may_alias: bool | None = None):
     """Copies ``x`` (an array, a scalar or a pytree of them) to ``device`` (``jax.device_put``).
 
     With no ``device``, values already on a device stay where they are and the rest go
     to the first device of the default platform (a GPU when one is present, else the
     CPU). CPU values are NumPy arrays; device values are device-resident ``Array``s.
+    ``src``, ``donate`` and ``may_alias`` are accepted for JAX's signature: a copy is
+    always made to another device, and a value already there is returned as it is.
 
     Example:
         >>> import functrace as ft

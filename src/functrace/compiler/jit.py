@@ -12,6 +12,7 @@ import functools
 import inspect
 import logging
 import time
+import weakref
 
 import numpy as np
 
@@ -20,7 +21,7 @@ from ..core import trace as core
 from ..core.array import Array
 from ..core.avals import DEVICE_ARRAY_TYPES, ShapedArray, canonicalize_value
 from ..core.jaxpr import ClosedJaxpr, Jaxpr, pp_jaxpr
-from ..core.trace import Tracer, get_aval, trace_to_jaxpr
+from ..core.trace import Tracer, check_finite, get_aval, trace_to_jaxpr
 from ..devices import ALIASES
 from ..errors import TransformError
 from ..lax.parallel import AxisPrimitive
@@ -33,6 +34,13 @@ from .registry import get_backend
 from .stages import Lowered, Traced, contains, safe_to_warm_up, stand_ins
 
 logger = logging.getLogger("functrace.jit")
+_all_jitted: weakref.WeakSet = weakref.WeakSet()  # for clear_all_caches
+
+
+def clear_all_caches() -> None:
+    """Every ``jit`` function forgets its programs (``functrace.clear_caches``)."""
+    for jitted in list(_all_jitted):
+        jitted.clear_cache()
 
 
 class Compiled:
@@ -165,6 +173,14 @@ class Jitted:
         # over an outer tracer (not cached) from _compile to _call_traced
         self._traced: dict = {}
         self._handoff = None
+        _all_jitted.add(self)
+
+    def clear_cache(self) -> None:
+        """Forgets this function's traced programs and executables."""
+        self._cache.clear()
+        self._fast.clear()
+        self._traced.clear()
+        self._last_key = None
 
     def __get__(self, obj, objtype=None):
         """``@jit`` on a method: ``obj.method(x)`` calls the jitted function with ``obj``."""
@@ -280,6 +296,8 @@ class Jitted:
         return compiled, leaves
 
     def __call__(self, *args, **kwargs):
+        if config.disable_jit:
+            return self.fun(*args, **kwargs)
         # a hit of _lookup's fast path, inlined: this line is the per-call cost
         fast = fast_key(args, kwargs) if self._static.none else None
         compiled = None if fast is None else self._fast.get(fast[0])
@@ -298,7 +316,24 @@ class Jitted:
         donated = ()
         if self.donate_argnums and getattr(compiled.backend, "supports_donation", False):
             donated = self._donated_leaves(args, kwargs)
-        return compiled.unflatten(compiled.call_flat(leaves, donated))
+        out = compiled.call_flat(leaves, donated)
+        if config.debug_checks:
+            self._debug_check(out, args, kwargs)
+        return compiled.unflatten(out)
+
+    def _debug_check(self, outs, args, kwargs) -> None:
+        """``debug_nans``/``debug_infs``: a non-finite result re-runs the function op by op,
+        which names the primitive that made it (as JAX does)."""
+        try:
+            check_finite(f"jit({self.__name__})", outs)
+        except FloatingPointError as err:
+            prev = config.disable_jit
+            config.disable_jit = True
+            try:
+                self.fun(*args, **kwargs)
+            finally:
+                config.disable_jit = prev
+            raise err
 
     def _call_traced(self, args, kwargs, leaves, in_tree, statics):
         """Applies the traced program to traced arguments as one ``jit`` equation;

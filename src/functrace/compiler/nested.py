@@ -1,8 +1,9 @@
 """Programs inside programs: the bodies and branches of higher-order primitives.
 
 A backend lowers ``cond``/``while``/``scan`` by compiling the jaxprs they hold with
-the same pipeline as the outer program (passes, fusion plan, its own ``compile``)
-and calling the resulting executables from the step's kernel.
+the same pipeline as the outer program (passes, fusion plan, its own ``compile``,
+whose programs the shared executor runs: ``compiler/executor.py``) and calling the
+resulting executables from the step's kernel.
 """
 
 from __future__ import annotations

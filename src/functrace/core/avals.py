@@ -31,7 +31,7 @@ class ShapedArray:
 
     Example:
         >>> ShapedArray((2, 3), np.float32)
-        ShapedArray(f32[2,3])
+        ShapedArray(float32[2,3])
     """
 
     __slots__ = ("shape", "dtype", "weak_type")
@@ -71,9 +71,15 @@ class ShapedArray:
     def __hash__(self) -> int:
         return hash((self.shape, self.dtype, self.weak_type))
 
-    def __repr__(self) -> str:
+    def _long(self) -> str:
+        return f"{self.dtype.name}[{','.join(map(str, self.shape))}]"
+
+    def __repr__(self) -> str:  # as JAX: ShapedArray(float32[2,3], weak_type=True)
         weak = ", weak_type=True" if self.weak_type else ""
-        return f"ShapedArray({self.str_short()}{weak})"
+        return f"ShapedArray({self._long()}{weak})"
+
+    def __str__(self) -> str:  # as JAX: ~float32[] for a weakly typed value
+        return ("~" if self.weak_type else "") + self._long()
 
 
 # ---------------------------------------------------------------------------

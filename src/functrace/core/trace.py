@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from ..config import config
 from ..errors import ConcretizationError, FunctraceError, MissingRuleError, UnexpectedTracerError
 from .array import Array, array_methods
 from .avals import ShapedArray, aval_of_value, canonicalize_value
@@ -395,8 +396,26 @@ class EvalTrace(Trace):
         vals = [canonicalize_value(x) for x in tracers]
         outs = primitive.impl(*vals, **params)
         if primitive.multiple_results:
-            return [_as_array(o, a) for o, a in zip(outs, out_avals, strict=True)]
-        return _as_array(outs, out_avals)
+            outs = [_as_array(o, a) for o, a in zip(outs, out_avals, strict=True)]
+            if config.debug_checks:
+                check_finite(primitive.name, outs)
+            return outs
+        out = _as_array(outs, out_avals)
+        if config.debug_checks:
+            check_finite(primitive.name, [out])
+        return out
+
+
+def check_finite(where: str, values) -> None:
+    """With ``config.debug_nans`` / ``debug_infs``: raises JAX's ``FloatingPointError`` if
+    a floating-point value among ``values`` holds a NaN / an infinity."""
+    for v in values:
+        if not isinstance(v, np.ndarray) or v.dtype.kind not in "fc":
+            continue
+        if config.debug_nans and np.isnan(v).any():
+            raise FloatingPointError(f"invalid value (nan) encountered in {where}")
+        if config.debug_infs and np.isinf(v).any():
+            raise FloatingPointError(f"invalid value (inf) encountered in {where}")
 
 
 def _as_array(x, aval: ShapedArray) -> Array:

@@ -7,6 +7,7 @@ from . import (
 )
 from .bits import *  # noqa: F403
 from .control_flow import *  # noqa: F403
+from .conv_extras import *  # noqa: F403
 from .convenience import *  # noqa: F403
 from .convolution import *  # noqa: F403
 from .creation import *  # noqa: F403
@@ -19,6 +20,8 @@ from .fft import *  # noqa: F403
 from .gather_scatter import *  # noqa: F403
 from .parallel import *  # noqa: F403
 from .parallel_exchange import *  # noqa: F403
+from .precision_ops import *  # noqa: F403
+from .ragged import *  # noqa: F403
 from .reductions import *  # noqa: F403
 from .shape_ops import *  # noqa: F403
 from .slicing import *  # noqa: F403

@@ -1,5 +1,6 @@
 """``functrace.nn``: activation functions and friends, with ``jax.nn``'s names."""
 
+from . import initializers
 from .functions import (
     celu,
     elu,

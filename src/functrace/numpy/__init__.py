@@ -26,7 +26,8 @@ from ..core.trace import array_methods as _array_methods
 from ..dtypes import issubdtype  # NumPy's, knowing key dtypes
 from ..errors import FunctraceError as _FunctraceError
 from ..transforms import tape as _tape
-from . import fft, linalg
+from . import _array_ops, fft, linalg
+from . import ufuncs as _ufuncs
 from .arrange import (
     array_split,
     column_stack,
@@ -408,6 +409,7 @@ from .statistics import (
     percentile,
     quantile,
 )
+from .ufuncs import frompyfunc, ufunc
 
 # ---------------------------------------------------------------------------
 # dtypes and constants (NumPy's own objects)
@@ -434,6 +436,14 @@ pi, e, inf, nan, euler_gamma = _np.pi, _np.e, _np.inf, _np.nan, _np.euler_gamma
 def __getattr__(name: str):
     if name.startswith("__"):
         raise AttributeError(f"module 'functrace.numpy' has no attribute {name!r}")
+    if name == "bfloat16":  # JAX's bfloat16 is ml_dtypes'; imported when first asked for
+        try:
+            from ml_dtypes import bfloat16
+        except ImportError:
+            raise AttributeError("functrace.numpy.bfloat16 is ml_dtypes.bfloat16, as in "
+                                 "JAX: pip install ml_dtypes") from None
+        globals()["bfloat16"] = bfloat16
+        return bfloat16
     if hasattr(_np, name):
         raise AttributeError(f"functrace.numpy has no function {name!r} (NumPy's numpy.{name} "
                              "is not implemented yet); build it from the functrace.numpy "
@@ -447,15 +457,17 @@ def _public(name: str):
     return obj if callable(obj) and not name.startswith("_") else None
 
 
-def _ufunc(ufunc, method, *inputs, **kwargs):
+def _ufunc(np_ufunc, method, *inputs, **kwargs):
     """NumPy ufuncs called on tracers (``np.add(x, y)``) run the fnp function of that name."""
-    name = ufunc.__name__
+    name = np_ufunc.__name__
     fn = _public(name)
     if fn is None:
         raise _FunctraceError(
             f"numpy.{name} is not supported on traced values; functrace.numpy has no {name!r} "
             "— NumPy cannot see inside a trace, so use functrace.numpy / functrace.lax "
             "functions inside transformed functions.")
+    if method in ("reduce", "accumulate", "outer", "reduceat") and isinstance(fn, ufunc):
+        return getattr(fn, method)(*inputs, **kwargs)
     if method != "__call__":
         raise _FunctraceError(
             f"numpy.{name}.{method} is not supported on traced values: NumPy cannot see inside "
@@ -539,6 +551,8 @@ _methods.update({
     "at": _IndexUpdateHelper,
 })
 _array_methods.update(_methods)
+_array_ops.install(_methods)  # concrete Arrays' operators: JAX's dtypes at NumPy's speed
+_ufuncs.install(globals())  # add, multiply, ... become ufuncs (add.reduce, add.at...)
 # operators that are one primitive when both operands have one float dtype and one shape
 _tape.fast_operators.update({
     "__add__": _lax.add_p, "__radd__": _lax.add_p, "__sub__": _lax.sub_p,

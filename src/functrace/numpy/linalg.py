@@ -47,6 +47,7 @@ from .decompositions import (  # noqa: F401 - fnp.linalg's names (decompositions
     svdvals,
     vector_norm,
 )
+from .linalg_eig import EigResult, eig, eigvals  # noqa: F401 - fnp.linalg's names
 from .linalg_extra import (  # noqa: F401 - fnp.linalg's names
     cond,
     cross,

@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 from ..core.jaxpr import ClosedJaxpr, Jaxpr, Literal
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules, trace_to_jaxpr
+from ..errors import TransformError
 from ..tree_util import tree_flatten, tree_unflatten
 from .ad import (
     Zero,
@@ -77,7 +78,8 @@ checkpoint_policies = SimpleNamespace(
     checkpoint_dots_with_no_batch_dims=dots_with_no_batch_dims_saveable)
 
 
-def checkpoint(fun=None, *, prevent_cse: bool = True, policy=None, static_argnums=()):
+def checkpoint(fun=None, *, prevent_cse: bool = True, policy=None, static_argnums=(),
+               static_argnames=(), concrete: bool = False):
     """Makes reverse mode recompute ``fun``'s intermediates instead of storing them
     (``jax.checkpoint``, alias ``remat``).
 
@@ -87,7 +89,9 @@ def checkpoint(fun=None, *, prevent_cse: bool = True, policy=None, static_argnum
             by ``jit``'s common-subexpression elimination (the default, as in JAX).
         policy: which intermediates may still be saved, e.g.
             ``checkpoint_policies.dots_saveable``; ``None`` saves none.
-        static_argnums: positional arguments that are Python values, not arrays.
+        static_argnums, static_argnames: arguments that are Python values, not arrays
+            (by position; by keyword name).
+        concrete: JAX's removed option; only ``False`` is accepted.
 
     Example:
         >>> import functrace as ft, functrace.numpy as fnp
@@ -95,16 +99,21 @@ def checkpoint(fun=None, *, prevent_cse: bool = True, policy=None, static_argnum
         >>> float(ft.grad(f)(0.5)) == float(fnp.cos(fnp.sin(0.5)) * fnp.cos(0.5))
         True
     """
+    if concrete:
+        raise TransformError("checkpoint: concrete=True is no longer supported (as in JAX); "
+                             "use static_argnums for arguments that control Python flow")
     if fun is None:
         return functools.partial(checkpoint, prevent_cse=prevent_cse, policy=policy,
-                                 static_argnums=static_argnums)
+                                 static_argnums=static_argnums,
+                                 static_argnames=static_argnames)
     check_callable(fun, "checkpoint")
-    static = StaticArgs(fun, static_argnums, label="checkpoint", by_keyword=False)
+    static = StaticArgs(fun, static_argnums, static_argnames, label="checkpoint",
+                        by_keyword=bool(static_argnames))
 
     @functools.wraps(fun)
     def checkpointed(*args, **kwargs):
-        dyn, _, statics = static.split(args, {})
-        leaves, in_tree = tree_flatten((dyn, kwargs))
+        dyn, dyn_kwargs, statics = static.split(args, kwargs)
+        leaves, in_tree = tree_flatten((dyn, dyn_kwargs))
         flat, store = flatten_fun(with_statics(fun, statics), in_tree, with_kwargs=True,
                                   check_outputs=False)
         closed = trace_to_jaxpr(flat, [get_aval(x) for x in leaves], transform="checkpoint",

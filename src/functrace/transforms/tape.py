@@ -42,6 +42,7 @@ from ..core.trace import (
     Tracer,
     bind_custom_jvp_call,
     bind_custom_vjp_call,
+    check_finite,
     get_aval,
     new_main,
 )
@@ -289,6 +290,8 @@ def _record(tape: _Tape, prim, vals, avals, slots, params, key):
     env = entry.template.copy()
     env[:len(vals)] = vals
     run_steps(entry.fwd, env)
+    if config.debug_checks:
+        check_finite(prim.name, [env[i] for i in entry.out_idx])
     trace = tape.trace
     outs = []
     out_slots = []

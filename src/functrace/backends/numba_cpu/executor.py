@@ -1,7 +1,8 @@
-"""The CPU executor: lowers each step of a jit plan and runs the kernels in order.
+"""The CPU backend's part of the executor: how a step of a jit plan is lowered.
 
-A compiled program is a list of ``(kernel, reads, writes, frees)`` over a flat
-environment of slots; each intermediate is dropped after its last reader.
+Slots, freeing after last use, literals, timings and the generated straight-line run
+function are the shared executor's (``compiler/executor.py``); this module supplies the
+kernel of each step and the BLAS thread count around a call (``CpuRuntime``).
 """
 
 from __future__ import annotations
@@ -9,10 +10,10 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import time
 
 import numpy as np
 
+from ...compiler.executor import Op, Runtime, assemble, executable, step_label
 from ...compiler.fusion import Step
 from ...config import config
 from ...core.jaxpr import Literal
@@ -38,55 +39,8 @@ def tiny_interpreter(step: Step):
             env[out] = kernel(*[x.val if isinstance(x, Literal) else env[x] for x in ins])[0]
         return [env[v] for v in outputs]
 
-    run.equations = (inputs, kernels, outputs)  # straight_line inlines them
+    run.equations = (inputs, kernels, outputs)  # compiler.executor.straight_line inlines them
     return run
-
-
-def straight_line(program, consts, n_fixed: int, out_reads):
-    """``run_program`` without its loop: one generated Python function that calls the
-    kernels in order on local variables (a tiny step's equations inline) and drops each
-    value where ``run_program`` does. For a small program the loop over an environment
-    list was most of a jitted call (docs/performance.md)."""
-    g: dict = {"_np": np}
-    names = {k: f"_c{k}" for k in range(len(consts))}
-    g.update({f"_c{k}": c for k, c in enumerate(consts)})
-    params = [f"s{k}" for k in range(len(consts), n_fixed)]
-    names.update({k: f"s{k}" for k in range(len(consts), n_fixed)})
-    lines: list[str] = []
-
-    def glob(value) -> str:
-        name = f"_g{len(g)}"
-        g[name] = value
-        return name
-
-    def read(r) -> str:
-        if type(r) is int:
-            return names[r]
-        return f"_np.asarray({glob(r.val)}, {glob(r.aval.dtype)})"
-
-    for k, (kernel, reads, writes, free) in enumerate(program):
-        equations = getattr(kernel, "equations", None)
-        if equations is None:
-            lines.append(f"_o = {glob(kernel)}({', '.join(read(r) for r in reads)})")
-            results = [f"_o[{j}]" for j in range(len(writes))]
-        else:
-            inputs, calls, outputs = equations
-            local = {v: names[r] for v, r in zip(inputs, reads, strict=True)}
-            for j, (fn, ins, out) in enumerate(calls):
-                args = ", ".join(glob(x.val) if isinstance(x, Literal) else local[x]
-                                 for x in ins)
-                local[out] = f"_t{k}_{j}"
-                lines.append(f"{local[out]} = {glob(fn)}({args})[0]")
-            results = [local[v] for v in outputs]
-        for w, res in zip(writes, results, strict=True):
-            names[w] = f"s{w}"
-            lines.append(f"s{w} = {res}")
-        lines += [f"{names[r]} = None" for r in free]
-    body = "".join(f"    {line}\n" for line in lines)
-    src = (f"def run({', '.join(params)}):\n{body}"
-           f"    return [{', '.join(read(r) for r in out_reads)}]\n")
-    exec(compile(src, "<functrace.backends.numba_cpu program>", "exec"), g)  # noqa: S102
-    return g["run"]
 
 
 def lower_step(step: Step):
@@ -131,100 +85,43 @@ def keep_freed_memory() -> bool:
 tape_vjp.before_first_kernel = keep_freed_memory  # un-jitted grad's kernels (the tape) too
 
 
+class CpuRuntime(Runtime):
+    """Host values; a program holding kernels that parallelise with prange (direct
+    convolutions) runs with BLAS on one thread, so its spinning threads leave the cores."""
+
+    def context(self, program):
+        if not any(getattr(ins.kernel, "one_blas_thread", False) for ins in program.instrs):
+            return None
+
+        def leave(prev):
+            if prev is not None:
+                conv.blas_threads(prev)
+        return (lambda: conv.blas_threads(1)), leave
+
+
 class NumbaCpuBackend:
     name = "cpu"
     fuses_reductions = True  # generated loops can end in reduce_sum/max/min
     ceilings = staticmethod(machine_ceilings)  # sgemm and memory ceilings for profile()
 
-    @staticmethod
-    def _assign(slot: dict, keys) -> list[int]:
-        """New env slots for the values a step writes."""
-        for key in keys:
-            slot[key] = len(slot)
-        return [slot[key] for key in keys]
-
     def compile(self, jaxpr, consts, steps):
-        """Builds the executable: ``run(*args) -> list of outputs``."""
+        """Builds the executable (``compiler.executor``: ``run(*args, timings=None) ->
+        list of outputs``, a generated straight-line function) and the kernel sources."""
         keep_freed_memory()
-        slot: dict = {}
-        for k, v in enumerate(jaxpr.constvars + jaxpr.invars):
-            slot[v] = k
-        n_fixed = len(slot)
-        program, sources = [], []
-        rewritten: dict = {}
         outvars = frozenset(v for v in jaxpr.outvars if not isinstance(v, Literal))
+        rewritten: dict = {}
         for rewrite in program_rewrites:
             rewritten.update(rewrite(steps, outvars))
+        ops, sources = [], []
         for k, step in enumerate(steps):
             if k in rewritten:
-                kernel, read_keys, outs = rewritten[k]
-                reads = [x if isinstance(x, Literal) else slot[x] for x in read_keys]
-                program.append((kernel, reads, self._assign(slot, outs)))
-                continue
-            kernel, source = lower_step(step)
-            if source is not None:
-                sources.append(source)
-            if step.fused:
-                reads = [slot[v] for v in step.inputs]
-                outs = step.outputs
+                kernel, reads, outs = rewritten[k]
             else:
-                reads = [x if isinstance(x, Literal) else slot[x] for x in step.eqns[0].inputs]
-                outs = step.eqns[0].outvars
-            program.append((kernel, reads, self._assign(slot, outs)))
-        n_slots = len(slot)
-        # steps that run a reference impl although they are no impl_fallback primitive
-        fallback_steps = frozenset(k for k, (kernel, _, _) in enumerate(program)
-                                   if getattr(kernel, "reference_fallback", False))
-        out_reads = [x if isinstance(x, Literal) else slot[x] for x in jaxpr.outvars]
-        consts = list(consts)
-        # drop each intermediate after its last reader, so a training step holds only
-        # live activations rather than every value it ever computed
-        last_read: dict[int, int] = {}
-        for k, (_, reads, writes) in enumerate(program):
-            for w in writes:  # a value nobody reads goes right after it is made
-                last_read[w] = k
-            for r in reads:
-                if type(r) is int and r >= n_fixed:
-                    last_read[r] = k
-        keep = {r for r in out_reads if type(r) is int}
-        frees = [[] for _ in program]
-        for r, k in last_read.items():
-            if r not in keep:
-                frees[k].append(r)
-        program = [(kernel, reads, writes, tuple(free))
-                   for (kernel, reads, writes), free in zip(program, frees, strict=True)]
-
-        # direct convolutions parallelise with prange: BLAS must not spin its own threads
-        one_blas_thread = any(getattr(p[0], "one_blas_thread", False) for p in program)
-
-        fast = straight_line(program, consts, n_fixed, out_reads)
-
-        def run(*args, timings=None):
-            if one_blas_thread:
-                prev = conv.blas_threads(1)
-                try:
-                    return run_program(args, timings)
-                finally:
-                    if prev is not None:
-                        conv.blas_threads(prev)
-            return fast(*args) if timings is None else run_program(args, timings)
-
-        def run_program(args, timings):
-            env = [None] * n_slots
-            env[:n_fixed] = consts + list(args)
-            for k, (kernel, reads, writes, free) in enumerate(program):
-                if timings is not None:
-                    t0 = time.perf_counter()
-                outs = kernel(*[env[r] if type(r) is int else
-                                np.asarray(r.val, r.aval.dtype) for r in reads])
-                for w, o in zip(writes, outs, strict=False):
-                    env[w] = o
-                for r in free:
-                    env[r] = None
-                if timings is not None:
-                    timings[k] += time.perf_counter() - t0
-            return [env[r] if type(r) is int else np.asarray(r.val, r.aval.dtype)
-                    for r in out_reads]
-
-        run.fallback_steps = fallback_steps
-        return run, sources
+                kernel, source = lower_step(step)
+                if source is not None:
+                    sources.append(source)
+                reads, outs = ((step.inputs, step.outputs) if step.fused
+                               else (step.eqns[0].inputs, step.eqns[0].outvars))
+            ops.append(Op(kernel, tuple(reads), tuple(outs), step_label(k, step), k))
+        program = assemble(jaxpr, ops, len(steps))
+        return executable(program, consts, CpuRuntime()), sources

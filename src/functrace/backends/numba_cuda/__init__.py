@@ -17,23 +17,21 @@ the same kernels in Numba's simulator: slowly, for tests with small shapes.
 
 from __future__ import annotations
 
-import time
 import warnings
 
-import numpy as np
 from numba import config as numba_config
 from numba import cuda
 
+from ...compiler.executor import Alias, Op, assemble, executable, step_label
 from ...compiler.fusion import Step
 from ...compiler.registry import register_backend
-from ...core.jaxpr import Literal
 from ...devices import register_platform
 from ...errors import FunctraceError
 from . import conv, ops, pool, schedule  # noqa: F401 - conv, ops, pool register lowerings
 from .array import Array, CudaDevice, local_cuda_devices, put
 from .codegen import build_fused, build_group, build_reduction, direct_inputs
-from .executor import Executable
-from .table import has_lowering, host_lowering, lowerings, to_device
+from .executor import CudaRuntime
+from .table import has_lowering, host_lowering, lowerings
 
 SIMULATOR = bool(getattr(numba_config, "ENABLE_CUDASIM", False))
 
@@ -61,11 +59,6 @@ def check_available() -> None:
             "Numba's (slow) CUDA simulator; backend='cpu' runs everywhere.")
 
 
-def _step_label(k: int, step: Step) -> str:
-    names = ", ".join(e.primitive.name for e in step.eqns)
-    return f"step {k} ({'fused ' if step.fused else ''}{names[:80]})"
-
-
 def lower_step(step: Step):
     """Returns ``(run, source or None)`` for one step of the plan."""
     if step.fused:
@@ -83,25 +76,21 @@ class NumbaCudaBackend:
     fuses_reductions = True  # a reduction ending a cluster is part of its kernel
 
     def compile(self, jaxpr, consts, steps):
-        """Builds the executable (``executor.Executable``) and the generated sources."""
+        """Builds the executable (``compiler.executor.Executor`` with this backend's
+        ``executor.CudaRuntime``) and the generated sources."""
         check_available()
-        slot: dict = {}
-        for k, v in enumerate(jaxpr.constvars + jaxpr.invars):
-            slot[v] = k
-        literals: list = []  # device copies of literals read by non-fused steps
-
-        def literal_slot(lit: Literal) -> int:
-            literals.append(to_device(np.asarray(lit.val, lit.aval.dtype)))
-            return -len(literals)
-
-        program, sources, inplace = [], [], []
-        for k, grp in enumerate(schedule.group(schedule.fold_broadcasts(steps, jaxpr.outvars))):
+        # plan step of each scheduled step (folding a broadcast rebuilds its readers)
+        index = {id(s): k for k, s in enumerate(steps)}
+        writer = {v: k for k, s in enumerate(steps) for v in s.outputs}
+        program_ops, sources, inplace = [], [], []
+        for grp in schedule.group(schedule.fold_broadcasts(steps, jaxpr.outvars)):
             step = grp[0]
+            k = index[id(step)] if id(step) in index else writer[step.outputs[0]]
             alias = schedule.alias_of(step) if len(grp) == 1 else None
             if alias is not None:  # a copy: a second name for the same buffer
-                slot[alias[0]] = slot[alias[1]]
+                program_ops.append(Alias(*alias))
                 continue
-            label = _step_label(k, step) + (f" and {len(grp) - 1} more" if len(grp) > 1 else "")
+            label = step_label(k, step) + (f" and {len(grp) - 1} more" if len(grp) > 1 else "")
             try:
                 kernel, source = build_group(grp) if len(grp) > 1 else lower_step(step)
             except FunctraceError:
@@ -112,25 +101,17 @@ class NumbaCudaBackend:
             if source is not None:
                 sources.append(source)
             if step.fused:
-                reads = [slot[v] for s in grp for v in s.inputs]
+                reads = [v for s in grp for v in s.inputs]
                 outs = [v for s in grp for v in s.outputs]
             else:
-                reads = [literal_slot(x) if isinstance(x, Literal) else slot[x]
-                         for x in step.eqns[0].inputs]
-                outs = step.eqns[0].outvars
-            writes = []
-            for v in outs:
-                slot[v] = len(slot)
-                writes.append(slot[v])
-            program.append((kernel, reads, writes, label))
-            inplace.append({(slot[x], slot[o]) for s in grp if s.fused and s.reduction is None
+                reads, outs = step.eqns[0].inputs, step.eqns[0].outvars
+            program_ops.append(Op(kernel, tuple(reads), tuple(outs), label, k))
+            inplace.append({(x, o) for s in grp if s.fused and s.reduction is None
                             for x in direct_inputs(s) for o in s.outputs
                             if o.aval.shape == s.shape})
-        executable = Executable(jaxpr, program, inplace, len(slot),
-                                [x if isinstance(x, Literal) else slot[x]
-                                 for x in jaxpr.outvars],
-                                [to_device(np.asarray(c)) for c in consts], literals)
-        return executable, sources
+        program = assemble(jaxpr, program_ops, len(steps))
+        runtime = CudaRuntime(program, jaxpr, inplace)
+        return executable(program, consts, runtime), sources
 
 
 register_backend("cuda", NumbaCudaBackend())

@@ -1,6 +1,8 @@
-"""The CUDA executable: runs a lowered plan on device arrays, with no allocation per call.
+"""The CUDA side of the executor: device values, with no allocation per call.
 
-Values live in numbered slots (constants, inputs, then each step's outputs). The
+The shared executor (``compiler/executor.py``) numbers the values into slots, drops
+each intermediate after its last reader and runs the steps; ``CudaRuntime`` moves
+values in and out and wraps each call in the memory plan. The
 first call records every allocation the kernels request (``memory.Recorder``) and
 the address of every slot; from those it derives each request's lifetime (the last
 step reading any slot over its bytes) and whether it escapes as a program output.
@@ -16,135 +18,89 @@ backend does (JAX would return device arrays; this keeps backend="cuda" a drop-i
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 from numba import cuda
 
+from ...compiler.executor import Call, Runtime, reject_options
 from ...devices import check_transfer
 from ...errors import FunctraceError
 from . import memory
 from .array import Array
 
 
-class Executable:
-    """``run(*args, timings=None, donated=()) -> list of outputs`` for one plan."""
+class CudaRuntime(Runtime):
+    """The CUDA side of one executable (``compiler.executor.Executor``): device copies of
+    constants and literals, inputs moved in (``transfer_guard``), the first call recorded
+    and later ones replayed (``memory.Recorder``/``Replayer``), donation, outputs moved
+    out, the device counters of each call, and kernel errors naming their step."""
 
-    def __init__(self, jaxpr, program, inplace, n_slots, out_reads, consts, literals):
-        self.program = program          # [(kernel, reads, writes, label)]
-        self.n_fixed = len(consts) + len(jaxpr.invars)
-        self.n_slots = n_slots
-        self.out_reads = out_reads      # slot numbers, or Literals
-        self.consts = consts            # device copies, owned by the executable
-        self.literals = literals
-        self.n_consts = len(consts)
+    straight_line = False        # every call moves values and runs an allocator
+    copy_literal_outputs = False  # a literal output is a read-only Array over one copy
+
+    def __init__(self, program, jaxpr, inplace):
+        self.program = program
+        self.n_consts = program.n_consts
+        self.n_fixed = program.n_consts + program.n_inputs  # constants and inputs
+        self.out_reads = program.out_reads
+        self.last_read = program.last_read
         self.in_avals = [v.aval for v in jaxpr.invars]
         self.out_avals = [v.aval for v in jaxpr.outvars]
-        self.out_literals = [None if type(r) is int else memory.to_device(
-            np.asarray(r.val, r.aval.dtype)) for r in out_reads]
         self.plan = None                # filled after the first call (``_make_plan``)
-        self.last_counters: dict | None = None
-        self.last_read = [-1] * n_slots
-        self.inplace = inplace          # per step: {(input slot, output slot)} it may
-        # write in place (fused kernels read each element before writing it)
-        for k, (_, reads, _, _) in enumerate(program):
-            for r in reads:
-                if r >= 0:
-                    self.last_read[r] = k
+        # per instruction: {(input slot, output slot)} it may write in place (fused
+        # kernels read each element before writing it); ``inplace`` gives variables
+        self.inplace = [{(program.slots[x], program.slots[o]) for x, o in pairs}
+                        for pairs in inplace]
 
-    # -- one call ----------------------------------------------------------------------
-    def __call__(self, *args, timings=None, donated=()):
-        before = memory.snapshot()
-        env = [None] * self.n_slots
-        env[:self.n_consts] = self.consts
-        device, leases = None, {}
-        for i, a in enumerate(args):
-            if type(a) is Array:
-                env[self.n_consts + i] = a.buffer()
-                device = a.device
-                leases[i] = a._lease
-            elif hasattr(a, "copy_to_host"):  # a bare numba device array
-                env[self.n_consts + i] = a
-        for i, a in enumerate(args):
-            if env[self.n_consts + i] is None:
-                aval = self.in_avals[i]
-                check_transfer("host-to-device",
-                               f"argument {i} ({aval.str_short()}) is a host value")
-                env[self.n_consts + i] = memory.to_device(np.asarray(a, dtype=aval.dtype))
-        recording = self.plan is None
-        if recording:
-            alloc = memory.Recorder()
-            addresses = {}
-        else:
-            donors, given = self._donors(args, donated)
-            alloc = memory.Replayer(self.arena, self.plan, donors, self.views)
-        memory._active = alloc
-        try:
-            for k, (kernel, reads, writes, label) in enumerate(self.program):
-                if recording:
-                    alloc.step = k
-                if timings is not None:
-                    cuda.synchronize()
-                    t0 = time.perf_counter()
-                try:
-                    outs = kernel(*[env[r] if r >= 0 else self.literals[-r - 1] for r in reads])
-                except FunctraceError:
-                    raise
-                except Exception as e:
-                    raise FunctraceError(f"cuda backend: {label} failed: "
-                                         f"{type(e).__name__}: {e}") from e
-                for w, o in zip(writes, outs, strict=False):
-                    env[w] = o
-                    if recording and o.size:
-                        addresses[w] = memory.data_pointer(o)
-                if timings is not None:
-                    cuda.synchronize()
-                    timings[k] += time.perf_counter() - t0
-        finally:
-            memory._active = None
-        if recording:
-            self._make_plan(alloc, addresses)
-            owned = {r: alloc.leases[r] for r in self.escapes}
-        else:
-            owned = alloc.leases
-            for i in given:  # their blocks now belong to outputs
-                args[i].delete()
-        outs = self._outputs(env, device, owned, leases)
-        self.last_counters = memory.since(before)
-        return outs
+    def constant(self, value):
+        return memory.to_device(np.asarray(value))
 
-    def _outputs(self, env, device, owned, in_leases):
+    def literal(self, lit):
+        return memory.to_device(np.asarray(lit.val, lit.aval.dtype))
+
+    def synchronize(self) -> None:
+        cuda.synchronize()
+
+    def step_error(self, instr, exc):
+        if isinstance(exc, FunctraceError):
+            return super().step_error(instr, exc)
+        return FunctraceError(f"cuda backend: {instr.label} failed: "
+                              f"{type(exc).__name__}: {exc}")
+
+    def begin(self, executor, args, options):
+        donated = options.pop("donated", ())
+        reject_options(options)
+        return CudaCall(self, executor, args, donated)
+
+    def _outputs(self, values, device, owned, in_leases):
         if device is None:  # host inputs only: host outputs, as the CPU backend
             outs = []
-            for r, lit in zip(self.out_reads, self.out_literals, strict=True):
+            for r, value in zip(self.out_reads, values, strict=True):
+                lit = self.program.literal_at(r)
                 if lit is not None:
-                    outs.append(np.asarray(r.val, r.aval.dtype))
+                    outs.append(np.asarray(lit.val, lit.aval.dtype))
                     continue
-                check_transfer("device-to-host", f"an output ({env[r].shape}) of a program "
+                check_transfer("device-to-host", f"an output ({value.shape}) of a program "
                                "whose inputs are all on the host")
-                outs.append(memory.to_host(env[r]))
+                outs.append(memory.to_host(value))
             return outs
         outs = []
-        for j, r in enumerate(self.out_reads):
-            if type(r) is not int:
-                outs.append(Array(self.out_literals[j], None, device))
-                continue
+        for j, value in enumerate(values):
             kind, src = self.out_source[j]
             lease = owned.get(src) if kind == "req" else (
                 in_leases.get(src) if kind == "in" else None)
-            outs.append(Array(env[r], lease, device))
+            outs.append(Array(value, lease, device))
         return outs
 
     # -- the plan -----------------------------------------------------------------------
     def _make_plan(self, rec, addresses) -> None:
         """Lifetimes of the first call's requests -> the arena layout and output sources."""
-        program, out_slots = self.program, {r for r in self.out_reads if type(r) is int}
+        out_slots = set(self.out_reads)
         by_address = {a: q for q, (n, _, a) in enumerate(rec.requests) if n}
         lives = [[step, step] for _, step, _ in rec.requests]
         escapes = set()
         slot_request = {}
-        for k, (_, _, writes, _) in enumerate(program):
-            for w in writes:
+        for k, ins in enumerate(self.program.instrs):
+            for w in ins.writes:
                 q = by_address.get(addresses.get(w))
                 if q is None or rec.requests[q][1] > k:
                     continue
@@ -162,9 +118,7 @@ class Executable:
                 rec.leases[q]._fin.detach()
         self.out_source = []
         for r in self.out_reads:
-            if type(r) is not int:
-                self.out_source.append(("none", None))
-            elif r in slot_request:
+            if r in slot_request:
                 self.out_source.append(("req", slot_request[r]))
             elif self.n_consts <= r < self.n_fixed:
                 self.out_source.append(("in", r - self.n_consts))
@@ -222,3 +176,69 @@ class Executable:
                     given.append(i)
                     break
         return donors, given
+
+
+class CudaCall(Call):
+    """One call: inputs on the device, the allocator of this call (recording the first
+    call's requests and the address each slot gets, replaying them later), outputs."""
+
+    def __init__(self, rt: CudaRuntime, executor, args, donated):
+        self.rt, self.executor, self.args = rt, executor, args
+        self.counts0 = memory.snapshot()
+        inputs = [None] * len(args)
+        device, leases = None, {}
+        for i, a in enumerate(args):
+            if type(a) is Array:
+                inputs[i] = a.buffer()
+                device = a.device
+                leases[i] = a._lease
+            elif hasattr(a, "copy_to_host"):  # a bare numba device array
+                inputs[i] = a
+        for i, a in enumerate(args):
+            if inputs[i] is None:
+                aval = rt.in_avals[i]
+                check_transfer("host-to-device",
+                               f"argument {i} ({aval.str_short()}) is a host value")
+                inputs[i] = memory.to_device(np.asarray(a, dtype=aval.dtype))
+        self.inputs, self.device, self.leases = inputs, device, leases
+        self.recording = rt.plan is None
+        if self.recording:
+            self.alloc = memory.Recorder()
+            self.addresses: dict = {}
+        else:
+            donors, self.given = rt._donors(args, donated)
+            self.alloc = memory.Replayer(rt.arena, rt.plan, donors, rt.views)
+
+    @property
+    def observer(self):
+        """Itself on the recording call (it notes each step and the slots' addresses).
+        A property, not an attribute: a call referring to itself would be a cycle that
+        keeps the recorder's blocks out of the pool until the garbage collector runs."""
+        return self if self.recording else None
+
+    def before(self, k: int) -> None:  # the observer's hooks
+        self.alloc.step = k
+
+    def wrote(self, slots, values) -> None:
+        for w, o in zip(slots, values, strict=False):
+            if o.size:
+                self.addresses[w] = memory.data_pointer(o)
+
+    def enter(self) -> None:
+        memory._active = self.alloc
+
+    def leave(self) -> None:
+        memory._active = None
+
+    def finish(self, outs):
+        rt = self.rt
+        if self.recording:
+            rt._make_plan(self.alloc, self.addresses)
+            owned = {r: self.alloc.leases[r] for r in rt.escapes}
+        else:
+            owned = self.alloc.leases
+            for i in self.given:  # their blocks now belong to outputs
+                self.args[i].delete()
+        results = rt._outputs(outs, self.device, owned, self.leases)
+        self.executor.last_counters = memory.since(self.counts0)
+        return results

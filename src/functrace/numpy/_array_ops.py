@@ -1,0 +1,113 @@
+"""Arithmetic operators of concrete ``Array``s with JAX's dtype rules, at NumPy's speed.
+
+``Array`` is an ``np.ndarray``, so without this its ``+`` would follow NumPy's
+promotion: ``fnp.arange(3) / 2`` would be float64 and ``int32 + np.int64(1)`` int64,
+where JAX gives float32 and int32 (x64 off). Routing every operator through
+``functrace.numpy`` (as tracers are) costs 15-40 us an operation; instead the result
+dtype is looked up once per (dtype, operand kind) with JAX's ``result_type`` and the
+NumPy ufunc runs with ``dtype=`` that type. Anything unusual (tracers, lists,
+``numpy_dtype_promotion('strict')``, rank promotion checks, ``debug_nans``, a value
+NumPy refuses to cast) takes the ``functrace.numpy`` path, which is exact; so do ``//``
+and ``%`` always (JAX's divmod conventions at the edges).
+
+One case stays NumPy's: a NumPy scalar on the left (``np.float64(2) * x``) runs
+NumPy's scalar operator, which never defers to an ndarray subclass; the float64
+result becomes float32 again at the next functrace operation.
+
+In-place operators (``x += 1``) return a new array and leave ``x``'s buffer alone, as
+JAX arrays are immutable. Comparisons, unary operators and methods stay NumPy's: their
+result dtypes agree with JAX's, and NumPy's own functions call the methods of the
+arrays they are given.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..config import config
+from ..core.array import Array
+from ..core.avals import ShapedArray, canonicalize_dtype, default_float_dtype, result_type
+
+_PY_SCALARS = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dtype(np.float64),
+               complex: np.dtype(np.complex128)}
+_cache: dict = {}
+
+
+def _result_dtype(dtype: np.dtype, other):
+    """JAX's result dtype of ``array(dtype) op other``, or None when ``other`` is not a
+    plain array or scalar."""
+    t = type(other)
+    if t in _PY_SCALARS:
+        key = (dtype, t, config.enable_x64)
+        weak = True
+    elif t is Array or t is np.ndarray or isinstance(other, np.generic):
+        key = (dtype, other.dtype, config.enable_x64)
+        weak = False
+    else:
+        return None
+    hit = _cache.get(key)
+    if hit is None:
+        odt = _PY_SCALARS[t] if weak else other.dtype
+        avals = [ShapedArray((), canonicalize_dtype(dtype)),
+                 ShapedArray((), canonicalize_dtype(odt), weak)]
+        hit = _cache[key] = result_type(*avals)[0]
+    return hit
+
+
+def _binary(ufunc, name: str, slow_name: str, reflected: bool = False,
+            inexact: bool = False, float_only: bool = False):
+    def op(self, other):
+        slow = _slow.get(slow_name)
+        dt = _result_dtype(self.dtype, other)
+        if (dt is None or config.debug_checks or config.numpy_dtype_promotion != "standard"
+                or config.numpy_rank_promotion != "allow"
+                or (float_only and dt.kind not in "fc")):
+            return slow(self, other)
+        if inexact and dt.kind in "biu":
+            dt = default_float_dtype()
+        a = self.view(np.ndarray)
+        b = other.view(np.ndarray) if type(other) is Array else other
+        try:
+            out = ufunc(b, a, dtype=dt) if reflected else ufunc(a, b, dtype=dt)
+        except (TypeError, ValueError, OverflowError):  # e.g. a Python int out of range
+            return slow(self, other)
+        return out.view(Array) if type(out) is np.ndarray else np.asarray(out).view(Array)
+
+    op.__name__ = name
+    return op
+
+
+_slow: dict = {}
+
+
+def _slow_only(name: str):
+    def op(self, other):
+        return _slow[name](self, other)
+
+    op.__name__ = name
+    return op
+_OPS = {  # name: (ufunc, true division, only when the result is inexact)
+    "add": (np.add, False, False), "sub": (np.subtract, False, False),
+    "mul": (np.multiply, False, False), "truediv": (np.true_divide, True, False),
+    "matmul": (np.matmul, False, False), "and": (np.bitwise_and, False, False),
+    "or": (np.bitwise_or, False, False), "xor": (np.bitwise_xor, False, False),
+    # integer powers keep JAX's own edge cases (negative exponents): functrace.numpy
+    # computes those
+    "pow": (np.power, False, True),
+}
+
+
+def install(methods: dict) -> None:
+    """Puts the operators on ``Array``; ``methods`` holds functrace.numpy's versions (the
+    exact path, also used for tracers)."""
+    _slow.update(methods)
+    for name in ("floordiv", "mod"):  # JAX's divmod conventions: functrace.numpy's always
+        for fmt in ("__{}__", "__r{}__"):
+            setattr(Array, fmt.format(name), _slow_only(fmt.format(name)))
+        setattr(Array, f"__i{name}__", _slow_only(f"__{name}__"))
+    for name, (ufunc, inexact, float_only) in _OPS.items():
+        fwd = _binary(ufunc, f"__{name}__", f"__{name}__", False, inexact, float_only)
+        rev = _binary(ufunc, f"__r{name}__", f"__r{name}__", True, inexact, float_only)
+        setattr(Array, f"__{name}__", fwd)
+        setattr(Array, f"__r{name}__", rev)
+        setattr(Array, f"__i{name}__", fwd)  # x += y rebinds x to a new array, as in JAX

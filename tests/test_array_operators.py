@@ -1,0 +1,90 @@
+"""Operators on concrete functrace Arrays follow JAX's dtype rules (x64 off): from JAX's
+type-promotion documentation, ``int32 / 2`` is float32, ``int32 * 1.5`` float32,
+``int32 + np.int64`` int32, ``bool + 1`` int32; and ``x += 1`` makes a new array."""
+
+import operator
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import functrace as ft
+import functrace.numpy as fnp
+
+
+@pytest.mark.parametrize("expr, dtype", [
+    (lambda: fnp.arange(3) / 2, np.float32),
+    (lambda: fnp.arange(3) * 1.5, np.float32),
+    (lambda: fnp.arange(3) + np.int64(1), np.int32),
+    (lambda: fnp.ones(3, bool) + 1, np.int32),
+    (lambda: fnp.ones(3, np.float16) + np.float32(1), np.float32),
+    (lambda: fnp.ones(3, np.float16) * 2.0, np.float16),
+    (lambda: np.ones(3) + fnp.ones(3), np.float32),  # a float64 ndarray joins as float32
+    (lambda: 2 - fnp.arange(3), np.int32),
+    (lambda: fnp.ones(3, np.uint8) + fnp.ones(3, np.int8), np.int16),
+    (lambda: fnp.ones(3, np.int32) + 1j, np.complex64),
+])
+def test_result_dtypes_are_jaxs(expr, dtype):
+    out = expr()
+    assert isinstance(out, ft.Array) and out.dtype == dtype
+
+
+OPS = [operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv,
+       operator.mod, operator.pow, operator.and_, operator.or_, operator.xor]
+FNP = {operator.add: fnp.add, operator.sub: fnp.subtract, operator.mul: fnp.multiply,
+       operator.truediv: fnp.true_divide, operator.floordiv: fnp.floor_divide,
+       operator.mod: fnp.remainder, operator.pow: fnp.power, operator.and_: fnp.bitwise_and,
+       operator.or_: fnp.bitwise_or, operator.xor: fnp.bitwise_xor}
+DTYPES = [np.bool_, np.int8, np.uint8, np.int32, np.float16, np.float32]
+
+
+@settings(max_examples=60, deadline=None)
+@given(op=st.sampled_from(OPS), dt=st.sampled_from(DTYPES),
+       other=st.sampled_from(["int", "float", "array_i32", "array_f32", "np_f64", "np_i64"]),
+       reflected=st.booleans(), seed=st.integers(0, 999))
+def test_operators_agree_with_functrace_numpy(op, dt, other, reflected, seed):
+    rng = np.random.default_rng(seed)
+    a = fnp.asarray((rng.integers(1, 5, 4)).astype(dt))
+    b = {"int": 2, "float": 1.5, "array_i32": fnp.asarray(np.int32([1, 2, 3, 1])),
+         "array_f32": fnp.asarray(np.float32([0.5, 2, 3, 1])), "np_f64": np.float64(2.0),
+         "np_i64": np.int64(3)}[other]
+    if reflected and isinstance(b, np.generic):
+        # a NumPy scalar on the left runs NumPy's own operator before ours (NumPy never
+        # defers to an ndarray subclass); documented in numpy/_array_ops.py
+        reflected = False
+    x, y = (b, a) if reflected else (a, b)
+    try:
+        want = FNP[op](x, y)
+    except Exception as e:  # noqa: BLE001 - the operator must fail alike
+        with pytest.raises(type(e)):
+            op(x, y)
+        return
+    got = op(x, y)
+    assert got.dtype == want.dtype, (got.dtype, want.dtype)
+    np.testing.assert_allclose(np.asarray(got, np.float64), np.asarray(want, np.float64),
+                               rtol=1e-3 if want.dtype == np.float16 else 1e-6)
+
+
+def test_in_place_operators_rebind_and_leave_the_buffer():
+    x = fnp.ones(3)
+    alias = x
+    x += 1
+    assert x.dtype == np.float32 and np.array_equal(x, [2, 2, 2])
+    assert np.array_equal(alias, [1, 1, 1])
+    i = fnp.arange(3)
+    i *= 1.5  # NumPy would refuse to cast float64 into int32 in place; JAX makes a float
+    assert i.dtype == np.float32 and np.allclose(i, [0, 1.5, 3])
+
+
+def test_zero_dim_results_stay_arrays_and_tracers_still_trace():
+    out = fnp.asarray(2.0) * 3
+    assert isinstance(out, ft.Array) and isinstance(out, np.ndarray) and out.shape == ()
+    c = fnp.arange(3.0)
+    assert "mul" in str(ft.make_jaxpr(lambda x: c * x)(1.0))
+    np.testing.assert_allclose(ft.grad(lambda x: (c * x).sum())(1.0), 3.0)
+
+
+def test_strict_promotion_is_still_enforced():
+    with ft.numpy_dtype_promotion("strict"), pytest.raises(ft.FunctraceError):
+        fnp.ones(2, np.float32) + fnp.ones(2, np.int32)

@@ -1,0 +1,62 @@
+"""lax.linalg.eig and fnp.linalg.eig/eigvals from their definitions: A vr = vr w,
+vl^H A = w vl^H, unit-norm vectors, complex results, and JAX's eigenvalue derivative
+dw = diag(V^-1 dA V) (checked against finite differences of NumPy's eigenvalues)."""
+
+import numpy as np
+import pytest
+
+import functrace as ft
+import functrace.numpy as fnp
+from functrace import lax
+
+RNG = np.random.default_rng(0)
+A = RNG.standard_normal((3, 5, 5)).astype(np.float32)
+
+
+def test_eigenpairs_satisfy_their_definitions():
+    w, vl, vr = lax.linalg.eig(A)
+    assert w.dtype == np.complex64 and vl.dtype == vr.dtype == np.complex64
+    a = A.astype(np.complex128)
+    np.testing.assert_allclose(a @ vr, vr * w[:, None, :], atol=2e-5)
+    vlh = np.conj(np.swapaxes(vl, -1, -2))
+    np.testing.assert_allclose(vlh @ a, w[:, :, None] * vlh, atol=2e-5)
+    np.testing.assert_allclose(np.linalg.norm(vr, axis=-2), 1, rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(vl, axis=-2), 1, rtol=1e-5)
+    np.testing.assert_allclose(np.sort_complex(w[0]), np.sort_complex(np.linalg.eigvals(A[0])),
+                               rtol=1e-5)
+
+
+def test_numpy_style_wrappers():
+    w, v = fnp.linalg.eig(A[0])
+    np.testing.assert_allclose(A[0] @ v, v * w, atol=2e-5)
+    np.testing.assert_allclose(fnp.linalg.eigvals(A[0]), w, rtol=1e-6)
+    rot = np.array([[0., -1.], [1., 0.]], np.float32)  # eigenvalues +-i
+    np.testing.assert_allclose(np.sort_complex(fnp.linalg.eigvals(rot)), [-1j, 1j], atol=1e-6)
+    assert ft.vmap(fnp.linalg.eigvals)(A).shape == (3, 5)
+    np.testing.assert_allclose(ft.jit(fnp.linalg.eigvals)(A[1]), fnp.linalg.eigvals(A[1]),
+                               rtol=1e-5)
+
+
+def test_eigenvalue_derivative_matches_finite_differences():
+    a = A[0].astype(np.float64)
+    da = RNG.standard_normal((5, 5))
+    with ft.enable_x64():
+        w, dw = ft.jvp(fnp.linalg.eigvals, (a,), (da,))
+    eps = 1e-6
+
+    def sorted_w(m):  # match eigenvalues by nearest, to follow each one
+        return np.linalg.eigvals(m)
+
+    wp, wm = sorted_w(a + eps * da), sorted_w(a - eps * da)
+    order_p = [np.argmin(np.abs(wp - x)) for x in w]
+    order_m = [np.argmin(np.abs(wm - x)) for x in w]
+    fd = (wp[order_p] - wm[order_m]) / (2 * eps)
+    np.testing.assert_allclose(dw, fd, rtol=1e-5, atol=1e-6)
+    # reverse mode: the trace of A is the sum of its eigenvalues
+    g = ft.grad(lambda m: fnp.linalg.eigvals(m).real.sum())(A[0])
+    np.testing.assert_allclose(g, np.eye(5), atol=1e-5)
+
+
+def test_eigenvector_derivatives_are_refused_as_in_jax():
+    with pytest.raises(NotImplementedError, match="eigenvectors"):
+        ft.jvp(lambda m: fnp.linalg.eig(m)[1], (A[0],), (A[1],))
