@@ -307,6 +307,7 @@ CASES = {
                          (_normal(rng, (2, 3), dt), _normal(rng, (2, 2), dt))), True, ()),
     "gather": (_gather, True, ()),
     "scatter-add": (_scatter, True, ()),
+    "scatter-sub": (_update("subtract"), True, ()),
     "scatter": (_update("set"), True, ()),
     "scatter-mul": (_update("multiply", _away), False, ()),
     "scatter-min": (_update("min", _distinct, 0.15), False, ()),

@@ -88,6 +88,7 @@ def test_indexing_in_fori_loop_bodies():
         def body(i, c):
             total, acc = c
             acc = acc.at[i].set(x[i] * 2.0).at[(i + 1) % 5].add(m[i, 1:3].sum())
+            acc = acc.at[(i + 2) % 5].subtract(x[i])
             row = lax.dynamic_slice(m, (i, 0), (1, 3))
             return total + x[-1 - i] + row.sum(), acc
         return lax.fori_loop(0, 5, body, (np.float32(0.0), np.zeros(5, np.float32)))
@@ -100,6 +101,7 @@ def test_indexing_in_fori_loop_bodies():
     for i in range(5):
         acc[i] = x[i] * 2.0
         acc[(i + 1) % 5] += m[i, 1:3].sum()
+        acc[(i + 2) % 5] -= x[i]
         total += x[-1 - i] + m[i, :3].sum()
     np.testing.assert_allclose(native[0], total, rtol=1e-6)
     np.testing.assert_allclose(native[1], acc, rtol=1e-6)

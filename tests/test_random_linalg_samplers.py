@@ -271,3 +271,89 @@ def test_ball_shape_and_errors():
         random.ball(K, -1)
     with pytest.raises(DTypeError, match="floating-point"):
         random.ball(K, 2, dtype=np.int32)
+
+
+# ---------------------------------------------------------------------------
+# complex dtypes: normal (re + 1j im) / sqrt(2) from split keys, orthogonal on U(n)
+
+JAX_COMPLEX = {  # jax 0.10.2: normal(K, (2, 2)), orthogonal(K, 3), orthogonal(K, 2, m=3)
+    True: [
+        [[(0.05368746072053909, 0.4283398389816284), (-0.34389618039131165, 0.5650094747543335)],
+         [(0.9123944640159607, -0.6427084803581238), (0.36742109060287476, -0.44919490814208984)]],
+        [[(0.059967041015625, 0.4784405827522278), (-0.6549028754234314, 0.18564002215862274),
+          (0.42959922552108765, -0.34580767154693604)],
+         [(0.4103964567184448, -0.5017350316047668), (0.18464694917201996, -0.15502119064331055),
+          (0.6967728137969971, -0.1903110146522522)],
+         [(0.45505964756011963, -0.37450772523880005), (-0.6472364664077759, -0.24412855505943298),
+          (-0.3654853403568268, 0.20142319798469543)]],
+        [[(0.035996437072753906, 0.28719431161880493), (0.6117443442344666, -0.430924654006958),
+          (0.14242249727249146, -0.57966548204422)],
+         [(-0.686588704586029, 0.5522592067718506), (-0.42911046743392944, -0.13565325736999512),
+          (0.11074995994567871, -0.09382200241088867)]]],
+    False: [
+        [[(0.44781118631362915, -0.40131857991218567), (1.0316342115402222, 0.6262354850769043)],
+         [(0.9634871482849121, -0.6590664982795715), (-0.33437228202819824, 1.035286545753479)]],
+        [[(-0.34271812438964844, -0.7664315104484558), (-0.20647010207176208, 0.18608324229717255),
+          (0.28944289684295654, 0.36618661880493164)],
+         [(0.45132678747177124, 0.20577004551887512), (0.01319347694516182, 0.0440615713596344),
+          (0.8511829376220703, 0.1653326153755188)],
+         [(0.2156812697649002, -0.05070706456899643), (0.46132177114486694, 0.8413142561912537),
+          (-0.16407012939453125, 0.05799802765250206)]],
+        [[(0.6596442461013794, -0.31833234429359436), (0.053734470158815384, 0.08362934738397598),
+          (0.1863156408071518, 0.6472551822662354)],
+         [(-0.5280000567436218, 0.3294045925140381), (-0.09328126162290573, -0.2941451966762543),
+          (0.25706231594085693, 0.671866774559021)]]],
+}
+
+
+def _complex(pairs):
+    arr = np.asarray(pairs, np.float64)
+    return (arr[..., 0] + 1j * arr[..., 1]).astype(np.complex64)
+
+
+def test_complex_draws_match_jax(threefry_partitionable):
+    want = [_complex(v) for v in JAX_COMPLEX[threefry_partitionable]]
+    got = [random.normal(K, (2, 2), np.complex64), random.orthogonal(K, 3, dtype=np.complex64),
+           random.orthogonal(K, 2, m=3, dtype=np.complex64)]
+    for g, w in zip(got, want, strict=True):
+        assert np.asarray(g).dtype == np.complex64
+        np.testing.assert_allclose(g, w, rtol=0, atol=4e-7)
+
+
+def test_complex_normal_is_the_two_real_draws():
+    k_re, k_im = random.split(K)
+    z = np.asarray(random.normal(K, (5,), np.complex64))
+    s = np.float32(np.sqrt(2))
+    np.testing.assert_array_equal(z.real, np.asarray(random.normal(k_re, (5,))) / s)
+    np.testing.assert_array_equal(z.imag, np.asarray(random.normal(k_im, (5,))) / s)
+    np.testing.assert_array_equal(ft.jit(lambda k: random.normal(k, (5,), np.complex64))(K), z)
+
+
+@pytest.mark.parametrize("n,m", [(4, None), (3, 5), (5, 3)])
+def test_complex_orthogonal_is_unitary(n, m):
+    q = np.asarray(random.orthogonal(random.PRNGKey(3), n, (6,), m=m, dtype=np.complex64),
+                   np.complex128)
+    cols = n if m is None else m
+    assert q.shape == (6, n, cols)
+    small = min(n, cols)
+    gram = q @ np.conj(np.swapaxes(q, -1, -2)) if n <= cols else (
+        np.conj(np.swapaxes(q, -1, -2)) @ q)
+    np.testing.assert_allclose(gram, np.broadcast_to(np.eye(small), (6, small, small)),
+                               atol=2e-6)
+
+
+def test_complex_orthogonal_is_haar():
+    # Haar-random U in U(n): E[U_ij] = 0, E|U_ij|^2 = 1/n, E[tr U] = 0, E|tr U|^2 = 1 and
+    # det U uniform on the unit circle (E[det U] = 0); without the phase correction
+    # LAPACK's R has a real diagonal and U is not Haar (E|tr U|^2 differs)
+    n, reps = 3, 4000
+    q = np.asarray(random.orthogonal(random.PRNGKey(4), n, (reps,), dtype=np.complex64),
+                   np.complex128)
+    assert np.abs(q.mean(0)).max() < 5 * math.sqrt(1 / n / reps)
+    np.testing.assert_allclose((np.abs(q) ** 2).mean(0), 1 / n, atol=5 * math.sqrt(0.1 / reps))
+    tr = np.trace(q, axis1=1, axis2=2)
+    assert abs(tr.mean()) < 5 / math.sqrt(reps)
+    assert abs((np.abs(tr) ** 2).mean() - 1) < 5 * math.sqrt(1 / reps)
+    dets = np.linalg.det(q)
+    np.testing.assert_allclose(np.abs(dets), 1, atol=1e-5)
+    assert abs(dets.mean()) < 5 / math.sqrt(reps)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..core.jaxpr import ClosedJaxpr, Eqn, Jaxpr, Var
 from ..transforms.checkpoint import checkpoint_p
 from ..transforms.custom import custom_jvp_call_p, custom_vjp_call_p
+from ..transforms.custom_batching import custom_vmap_p
 from . import fusion, passes
 
 # call-like primitives whose body is compiled as part of the caller: the jaxpr
@@ -18,6 +19,7 @@ from . import fusion, passes
 INLINED = {
     custom_jvp_call_p: ("call_jaxpr", lambda params: True),
     custom_vjp_call_p: ("call_jaxpr", lambda params: True),
+    custom_vmap_p: ("call", lambda params: True),  # its rule matters only under vmap
     # a checkpoint stays a program of its own unless the user allowed CSE across it
     checkpoint_p: ("jaxpr", lambda params: not params["prevent_cse"]),
 }

@@ -25,8 +25,9 @@ class GatherScatterMode(enum.Enum):
     ``CLIP`` clamps the window start into range; ``FILL_OR_DROP`` fills gathered
     windows with ``fill_value`` and drops scattered ones; ``PROMISE_IN_BOUNDS`` is
     the caller's promise that indices are in bounds (gathers clamp, scatters drop,
-    and gradients are wrong for out-of-bounds indices, as in JAX). ``ONE_HOT`` is
-    JAX's name for an XLA-only lowering and is not supported.
+    and gradients are wrong for out-of-bounds indices, as in JAX). ``ONE_HOT``: as in
+    JAX 0.10, only ``numpy.take_along_axis`` takes it (a one-hot contraction along the
+    axis: an out-of-bounds index reads 0); ``gather`` and the scatters reject it.
     """
 
     CLIP = enum.auto()
@@ -200,21 +201,26 @@ def _scatter_positions(x_shape, indices, updates, dn, mode):
     return flat[keep], upd[keep]
 
 
-_UFUNCS = {"scatter-add": np.add, "scatter-mul": np.multiply, "scatter-min": np.minimum,
-           "scatter-max": np.maximum}
+_UFUNCS = {"scatter-add": np.add, "scatter-sub": np.subtract, "scatter-mul": np.multiply,
+           "scatter-min": np.minimum, "scatter-max": np.maximum}
 
 
-def _scatter_impl(name, x, indices, updates, *, dimension_numbers, mode, unique_indices,
-                  indices_are_sorted):
-    out = np.array(x, order="C", copy=True)  # C order so the flat view below writes into it
+def scatter_into(name, out, indices, updates, *, dimension_numbers, mode) -> None:
+    """Combines ``updates`` into ``out`` (a C-contiguous array) in place."""
     if out.size == 0 or updates.size == 0:
-        return out
-    flat, vals = _scatter_positions(x.shape, indices, updates, dimension_numbers, mode)
-    dest = out.reshape(-1)
+        return
+    flat, vals = _scatter_positions(out.shape, indices, updates, dimension_numbers, mode)
+    dest = out.reshape(-1)  # a view: C order
     if name == "scatter":
         dest[flat] = vals  # NumPy assigns in order: the last duplicate wins
     else:
         _UFUNCS[name].at(dest, flat, vals)
+
+
+def _scatter_impl(name, x, indices, updates, *, dimension_numbers, mode, unique_indices,
+                  indices_are_sorted):
+    out = np.array(x, order="C", copy=True)  # C order so the flat view writes into it
+    scatter_into(name, out, indices, updates, dimension_numbers=dimension_numbers, mode=mode)
     return out
 
 

@@ -1,7 +1,7 @@
 """XLA-style ``gather`` and the ``scatter`` family, with JAX's signatures and semantics.
 
 ``gather`` reads one window of ``operand`` per index vector of ``start_indices``;
-``scatter``/``scatter_add``/``scatter_mul``/``scatter_min``/``scatter_max`` combine
+``scatter``/``scatter_add``/``scatter_sub``/``scatter_mul``/``scatter_min``/``scatter_max`` combine
 one window of ``updates`` per index vector into ``operand``. The index vector is
 always the last axis of the indices (JAX's implicit ``index_vector_dim``).
 ``GatherDimensionNumbers``/``ScatterDimensionNumbers`` say how the axes relate,
@@ -50,13 +50,14 @@ from ._gather_scatter_impl import (
     _tuples,
 )
 from .creation import broadcasted_iota, full
-from .elementwise import add, div, eq, mul, select
+from .elementwise import add, div, eq, mul, neg, select
 from .shape_ops import convert_element_type
 
 __all__ = [
     "GatherDimensionNumbers", "GatherScatterMode", "ScatterDimensionNumbers", "gather",
     "gather_p", "scatter", "scatter_add", "scatter_add_p", "scatter_max", "scatter_max_p",
     "scatter_min", "scatter_min_p", "scatter_mul", "scatter_mul_p", "scatter_p",
+    "scatter_sub", "scatter_sub_p",
 ]
 
 
@@ -241,6 +242,18 @@ scatter_add_p, scatter_add = _make_scatter("scatter-add", """XLA's scatter with 
         ...             np.array([1., 2., 3.], np.float32), dn)
         array([0., 3., 3.], dtype=float32)
     """)
+scatter_sub_p, scatter_sub = _make_scatter("scatter-sub", """XLA's scatter with
+    subtraction (``lax.scatter_sub``): each update is subtracted from the operand at
+    its index; duplicate indices each subtract. ``mode=None`` drops out-of-bounds
+    windows. ``x.at[idx].subtract(y)`` is built on it.
+
+    Example:
+        >>> dn = ScatterDimensionNumbers(update_window_dims=(), inserted_window_dims=(0,),
+        ...                              scatter_dims_to_operand_dims=(0,))
+        >>> scatter_sub(np.ones(3, np.float32), np.array([[1], [1], [2]]),
+        ...             np.array([1., 2., 3.], np.float32), dn)
+        array([ 1., -2., -2.], dtype=float32)
+    """)
 scatter_mul_p, scatter_mul = _make_scatter("scatter-mul", """XLA's scatter with
     multiplication (``lax.scatter_mul``). The derivative with respect to ``updates``
     needs indices known to be unique (``unique_indices=True``, or concrete indices
@@ -273,7 +286,8 @@ scatter_max_p, scatter_max = _make_scatter("scatter-max", """XLA's scatter with 
         ...             np.array([4., -1.], np.float32), dn)
         array([0., 0., 4.], dtype=float32)
     """)
-SCATTER_PRIMITIVES = (scatter_p, scatter_add_p, scatter_mul_p, scatter_min_p, scatter_max_p)
+SCATTER_PRIMITIVES = (scatter_p, scatter_add_p, scatter_sub_p, scatter_mul_p, scatter_min_p,
+                      scatter_max_p)
 
 
 def _gather_back(ct, indices, updates_aval, x_shape, params):
@@ -318,6 +332,33 @@ def _scatter_add_transpose(ct, x, indices, updates, **params):
 
 jvp_rules[scatter_add_p] = _scatter_add_jvp
 transpose_rules[scatter_add_p] = _scatter_add_transpose
+
+
+# scatter-sub: linear in (operand, updates); the updates' cotangent is negated
+
+def _scatter_sub_jvp(primals, tangents, **params):
+    x, indices, updates = primals
+    out = scatter_sub_p.bind(x, indices, updates, **params)
+    t_x, _, t_u = tangents
+    if isinstance(t_x, Zero) and isinstance(t_u, Zero):
+        return out, Zero(tangent_aval(get_aval(out)))
+    return out, scatter_sub_p.bind(instantiate_zeros(t_x), indices, instantiate_zeros(t_u),
+                                   **params)
+
+
+def _scatter_sub_transpose(ct, x, indices, updates, **params):
+    _no_index_ct("scatter-sub", indices)
+    if isinstance(ct, Zero):
+        return [None, None, None]
+    ct_x = ct if is_undefined_primal(x) else None
+    ct_u = None
+    if is_undefined_primal(updates):
+        ct_u = neg(_gather_back(ct, indices, updates.aval, _aval(x).shape, params))
+    return [ct_x, None, ct_u]
+
+
+jvp_rules[scatter_sub_p] = _scatter_sub_jvp
+transpose_rules[scatter_sub_p] = _scatter_sub_transpose
 
 
 # scatter (replace): linear in (operand, updates) for one choice of winners

@@ -175,7 +175,8 @@ def _stack_columns(columns, batch):
 # ---------------------------------------------------------------------------
 # the public helper objects
 
-_SCATTERS = {"set": lax.scatter, "add": lax.scatter_add, "multiply": lax.scatter_mul,
+_SCATTERS = {"set": lax.scatter, "add": lax.scatter_add, "subtract": lax.scatter_sub,
+             "multiply": lax.scatter_mul,
              "min": lax.scatter_min, "max": lax.scatter_max}
 
 
@@ -280,8 +281,7 @@ class IndexUpdateRef:
 
     def subtract(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
         """``x[idx] -= values``, every repeated index subtracting."""
-        return self._scatter("add", lax.neg(as_array(values)), indices_are_sorted,
-                             unique_indices, mode)
+        return self._scatter("subtract", values, indices_are_sorted, unique_indices, mode)
 
     def multiply(self, values, *, indices_are_sorted=False, unique_indices=False, mode=None):
         """``x[idx] *= values``, every repeated index multiplying."""

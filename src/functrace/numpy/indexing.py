@@ -243,34 +243,65 @@ def take(a, indices, axis: int | None = None, mode=None):
     return getitem(x, (slice(None),) * ax + (ind,))
 
 
-def take_along_axis(arr, indices, axis: int | None):
-    """Picks ``arr``'s elements at ``indices`` along ``axis``; ``indices`` has ``arr``'s rank.
+def take_along_axis(arr, indices, axis: int | None = -1, mode=None, fill_value=None, *,
+                    wrap_negative_indices: bool | None = None):
+    """Picks ``arr``'s elements at ``indices`` along ``axis``; ``indices`` has ``arr``'s rank
+    (the other axes broadcast against each other), as ``jax.numpy.take_along_axis``.
+
+    Out-of-bounds indices follow ``mode``: ``None``/``'fill'`` read ``fill_value``
+    (default NaN, the most negative integer...), ``'clip'`` clamps, and ``'one_hot'``
+    computes each element as a one-hot contraction along the axis, as JAX does: an
+    out-of-bounds index gives 0, and a NaN or infinity anywhere along the axis spreads
+    (``0 * inf``). Negative indices count from the end unless
+    ``wrap_negative_indices=False`` (default: wrap, except for ``'promise_in_bounds'``).
 
     Example:
         >>> x = np.array([[10, 30, 20]], np.int32)
         >>> take_along_axis(x, np.array([[1]]), axis=1)
         array([[30]], dtype=int32)
+        >>> take_along_axis(np.array([1., 2.], np.float32), np.array([1, 5]), axis=0,
+        ...                 mode="one_hot")
+        array([2., 0.], dtype=float32)
     """
-    x = as_array(arr)
-    ind = indices if isinstance(indices, Tracer) else np.asarray(indices)
+    x, ind = as_array(arr), as_array(indices)
+    if not np.issubdtype(get_aval(ind).dtype, np.integer):
+        raise IndexingError(f"take_along_axis: indices must be integers, got "
+                            f"{get_aval(ind).str_short()}")
     if axis is None:
-        x = lax.reshape(x, (get_aval(x).size,))
-        ind = lax.reshape(ind, (get_aval(ind).size,)) if isinstance(ind, Tracer) else ind.ravel()
-        axis = 0
-    shape, ishape = get_aval(x).shape, get_aval(as_array(ind)).shape
+        if get_aval(ind).ndim != 1:
+            raise IndexingError(f"take_along_axis: indices must be 1-D when axis=None, got "
+                                f"shape {_fmt(get_aval(ind).shape)}")
+        x, axis = lax.reshape(x, (get_aval(x).size,)), 0
+    shape, ishape = get_aval(x).shape, get_aval(ind).shape
     if len(shape) != len(ishape):
         raise IndexingError(f"take_along_axis: indices of shape {_fmt(ishape)} must have the "
                             f"rank of the array, of shape {_fmt(shape)}")
     ax = canonical_axis(axis, len(shape), "take_along_axis")
-    index = []
-    for d, n in enumerate(shape):
-        if d == ax:
-            index.append(ind)
-            continue
-        line = np.arange(n if n != 1 else 1).reshape([-1 if k == d else 1
-                                                      for k in range(len(shape))])
-        index.append(line)
-    return getitem(x, tuple(index))
+    n = shape[ax]
+    out_shape = broadcast_shapes("take_along_axis", ishape, shape[:ax] + (1,) + shape[ax + 1:])
+    if n == 0:
+        return lax.full(out_shape, 0, get_aval(x).dtype)
+    mode_name = mode.name.lower() if isinstance(mode, lax.GatherScatterMode) else mode
+    if wrap_negative_indices is None:
+        wrap_negative_indices = mode_name != "promise_in_bounds"
+    ind = lax.convert_element_type(ind, default_int_dtype())
+    if wrap_negative_indices:
+        ind = _normalize_traced(ind, n)
+    ind = broadcast_to_shape(ind, out_shape, "take_along_axis")
+    if mode_name == "one_hot":  # sum_z [ind == z] * x[..., z, ...], as JAX's einsum
+        hot = lax.eq(lax.expand_dims(ind, (len(shape),)),
+                     lax.broadcasted_iota(get_aval(ind).dtype, (*out_shape, n), len(shape)))
+        moved = lax.expand_dims(lax.transpose(x, [d for d in range(len(shape)) if d != ax]
+                                              + [ax]), (ax,))
+        prod = lax.mul(lax.convert_element_type(hot, get_aval(x).dtype), moved)
+        return lax.reduce_sum(prod, (len(shape),))
+    x = broadcast_to_shape(x, out_shape[:ax] + (n,) + out_shape[ax + 1:], "take_along_axis")
+    others = tuple(d for d in range(len(shape)) if d != ax)
+    dn = lax.GatherDimensionNumbers(offset_dims=(), collapsed_slice_dims=(ax,),
+                                    start_index_map=(ax,), operand_batching_dims=others,
+                                    start_indices_batching_dims=others)
+    return lax.gather(x, lax.expand_dims(ind, (len(shape),)), dn, (1,) * len(shape),
+                      mode="fill" if mode is None else mode, fill_value=fill_value)
 
 
 def diagonal(a, offset: int = 0, axis1: int = 0, axis2: int = 1):

@@ -19,7 +19,7 @@ from ..core.avals import finfo
 from ..core.trace import get_aval
 from ..errors import DTypeError
 from ..lax._special_scalar import ERF_INV_GE_16, ERF_INV_LT_6_25, ERF_INV_LT_16
-from .prng import UINT_DTYPES, check_key, check_shape, float_dtype, random_bits
+from .prng import UINT_DTYPES, check_key, check_shape, float_dtype, random_bits, split
 
 # XLA's erf_inv (xla/client/lib/math.cc, after M. Giles, "Approximating the erfinv
 # function"): polynomials in w = -log1p(-x*x), highest degree first.
@@ -126,12 +126,13 @@ def uniform(key, shape=(), dtype=float, minval=0.0, maxval=1.0):
 
 def normal(key, shape=(), dtype=float):
     """Standard normal random floats (``jax.random.normal``): ``sqrt(2) * erf_inv(u)`` for
-    ``u`` uniform in (-1, 1).
+    ``u`` uniform in (-1, 1). For a complex dtype, ``(re + 1j * im) / sqrt(2)`` with ``re``
+    and ``im`` drawn with the two keys of ``split(key)``, as JAX (so ``E|z|^2 = 1``).
 
     Args:
         key: a PRNG key.
         shape: the result shape.
-        dtype: a float dtype; float32 by default (float64 with x64).
+        dtype: a float or complex dtype; float32 by default (float64 with x64).
     Returns:
         An array of ``shape`` and ``dtype``.
 
@@ -141,6 +142,12 @@ def normal(key, shape=(), dtype=float):
         (2, 3)
     """
     key = check_key("normal", key)
+    if np.dtype(dtype).kind == "c":
+        real = float_dtype("normal", np.finfo(np.dtype(dtype)).dtype)
+        keys = split(key)
+        re, im = normal(keys[0], shape, real), normal(keys[1], shape, real)
+        root2 = _const(np.sqrt(2), real)
+        return lax.complex(lax.div(re, root2), lax.div(im, root2))
     dtype = float_dtype("normal", dtype)
     shape = check_shape("normal", shape)
     lo = np.nextafter(_const(-1.0, dtype), _const(0.0, dtype), dtype=dtype)

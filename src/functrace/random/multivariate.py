@@ -110,13 +110,15 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method: str = "c
 def orthogonal(key, n, shape=(), dtype=None, m=None):
     """A Haar-random orthogonal matrix (``jax.random.orthogonal``): uniform on O(n), or,
     with ``m != n``, an ``n x m`` matrix with orthonormal rows (``n <= m``) or columns
-    (``n >= m``). Complex dtypes (JAX's unitary group) are not supported.
+    (``n >= m``). With a complex dtype, Haar-random on the unitary group U(n): each
+    column of ``Q`` is multiplied by the phase ``r / |r|`` of ``R``'s diagonal (and for
+    ``n < m`` the result is transposed, not conjugated, as in JAX).
 
     Args:
         key: a PRNG key.
         n: the number of rows (a concrete int).
         shape: the batch shape.
-        dtype: a float dtype (float32 by default, float64 with x64).
+        dtype: a float or complex dtype (float32 by default, float64 with x64).
         m: the number of columns; ``n`` by default.
     Returns:
         An array of shape ``(*shape, n, m)``.
@@ -131,7 +133,10 @@ def orthogonal(key, n, shape=(), dtype=None, m=None):
     key = check_key("orthogonal", key)
     n = _static_int("orthogonal", "n", n)
     m = n if m is None else _static_int("orthogonal", "m", m)
-    dtype = float_dtype("orthogonal", dtype)
+    if dtype is None or np.dtype(dtype).kind != "c":
+        dtype = float_dtype("orthogonal", dtype)
+    else:
+        dtype = canonicalize_dtype(np.dtype(dtype))
     shape = canonical_shape(shape, "orthogonal")
     z = normal(key, (*shape, max(n, m), min(n, m)), dtype)
     q, r = fnp_linalg.qr(z)

@@ -69,7 +69,10 @@ def _jvp(primals, tangents, *, call, rule, num_consts, name):
         # the user's rule sees every argument batched (constants never are: _batch
         # refuses them, and their tangents take no part)
         args = [a if b else _broadcast(a, size) for a, b in zip(args, in_batched, strict=True)]
-        ps, ts = args[num_consts:n], args[n + num_consts:]
+        # _batch drops the leading constants: args are the other primals, then every
+        # tangent (the constants' first)
+        m = n - num_consts
+        ps, ts = args[:m], args[m + num_consts:]
 
         def on_batch(*xs):
             outs, out_b = rule(size, [True] * len(xs), *xs)

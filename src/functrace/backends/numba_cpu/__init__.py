@@ -11,7 +11,7 @@ vectorised NumPy reference impl, already the fastest choice on the CPU.
 from __future__ import annotations
 
 from ...compiler.registry import register_backend
-from . import control_flow, conv, pool, threefry  # noqa: F401 - they fill the lowering table
+from . import control_flow, conv, pool, scatter, threefry  # noqa: F401 - they fill the lowering table
 from .executor import NumbaCpuBackend, keep_freed_memory
 from .table import has_lowering, lowerings, program_rewrites, reference_lowering
 

@@ -243,7 +243,7 @@ class Emitter:
 # ---------------------------------------------------------------------------
 # the loop function and its Python entry
 
-IN_PLACE_UPDATES = ("scatter", "scatter-add", "dynamic_update_slice")
+IN_PLACE_UPDATES = ("scatter", "scatter-add", "scatter-sub", "dynamic_update_slice")
 
 
 def _updated_in_place(j, carries, in_place: dict) -> set[int]:

@@ -22,7 +22,7 @@ from ...lax.control_flow import cond_p, scan_p, while_p
 from ...lax.creation import full_p, iota_p
 from ...lax.dots import dot_general_p
 from ...lax.dynamic_slicing import dynamic_slice_p, dynamic_update_slice_p
-from ...lax.gather_scatter import gather_p, scatter_add_p, scatter_p
+from ...lax.gather_scatter import gather_p, scatter_add_p, scatter_p, scatter_sub_p
 from ...lax.reductions import reduce_and_p, reduce_max_p, reduce_min_p, reduce_or_p
 from ...lax.shape_ops import (
     broadcast_in_dim_p,
@@ -356,7 +356,8 @@ def _gather(em, eqn, env, lines, ind) -> None:
 
 
 def _scatter(em, eqn, env, lines, ind) -> None:
-    """``x.at[i].set(v)`` / ``.add(v)``: a copy of ``x`` with one window written."""
+    """``x.at[i].set(v)`` / ``.add(v)`` / ``.subtract(v)``: a copy of ``x`` with one window
+    written."""
     x, idx, upd = (em.read(env, a) for a in eqn.inputs)
     dn = eqn.params["dimension_numbers"]
     _single_window("scatter", idx, dn.scatter_dims_to_operand_dims, dn.operand_batching_dims)
@@ -370,7 +371,7 @@ def _scatter(em, eqn, env, lines, ind) -> None:
     starts, ok = _window_starts(em, idx, tuple(dn.scatter_dims_to_operand_dims), x.shape,
                                 sizes, mode is GatherScatterMode.CLIP, lines, ind)
     out = em.bind(env, eqn.outvars[0], _updated(em, eqn, x), lines, ind)
-    op = "+=" if eqn.primitive is scatter_add_p else "="
+    op = {scatter_add_p: "+=", scatter_sub_p: "-="}.get(eqn.primitive, "=")
     lines.append(f"{ind}if {ok}:")
     if upd.scalar:
         lines.append(f"{ind}    {out.expr}[{', '.join(starts)}] {op} {upd.expr}")
@@ -498,6 +499,7 @@ RULES = {
     gather_p: _gather,
     scatter_p: _scatter,
     scatter_add_p: _scatter,
+    scatter_sub_p: _scatter,
     checkpoint_p: _inline_call("jaxpr"),
     custom_jvp_call_p: _inline_call("call_jaxpr"),
     custom_vjp_call_p: _inline_call("call_jaxpr"),
