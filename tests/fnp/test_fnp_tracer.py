@@ -140,8 +140,8 @@ def test_unsupported_numpy_function_on_tracer():
     with pytest.raises(FunctraceError, match="numpy.roots is not supported on traced values; "
                                              "functrace.numpy has no 'roots'"):
         ft.make_jaxpr(lambda x: np.roots(x))(X[0])
-    with pytest.raises(FunctraceError, match="numpy.linalg.eig"):
-        ft.make_jaxpr(lambda x: np.linalg.eig(x))(X[:, :2])
+    # NumPy's linalg functions on tracers run functrace.numpy.linalg's
+    assert "eig[" in str(ft.make_jaxpr(lambda x: np.linalg.eigvals(x))(X[:, :2]))
     # NumPy's ufunc methods run functrace.numpy's (fnp.add.reduce), except the in-place at
     assert "reduce_sum" in str(ft.make_jaxpr(lambda x: np.add.reduce(x))(X))
     with pytest.raises(FunctraceError, match=r"numpy\.add\.at.*functrace\.numpy"):
