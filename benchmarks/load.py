@@ -74,8 +74,25 @@ def time_quiet_loaded(fns: dict, repeat: int = 8, warmup: int = 2, pause: float 
     return out
 
 
-def small_cnn_contenders(cfg=models.SMALL_CNN, torch_too: bool = True):
-    """``{name: zero-argument callable}``: functrace's lax and stax steps, PyTorch's."""
+def _policy(fn, mode, chunks_per_thread):
+    """``fn`` run with the thread policy forced (``threads.MODE``, chunks per thread)."""
+    from functrace.backends.numba_cpu import threads  # noqa: PLC0415
+
+    def run():
+        saved = threads.MODE, threads.CHUNKS_PER_THREAD
+        threads.MODE, threads.CHUNKS_PER_THREAD = mode, chunks_per_thread
+        try:
+            return fn()
+        finally:
+            threads.MODE, threads.CHUNKS_PER_THREAD = saved
+
+    return run
+
+
+def small_cnn_contenders(cfg=models.SMALL_CNN, torch_too: bool = True, static: bool = False):
+    """``{name: zero-argument callable}``: functrace's lax and stax steps, PyTorch's; with
+    ``static``, also functrace's steps as they ran before the thread policy (every Numba
+    thread, one chunk of rows each)."""
     rng = np.random.default_rng(0)
     params = models.init_params(cfg, rng)
     x = rng.standard_normal((cfg["batch"], *cfg["shape"])).astype(np.float32)
@@ -85,6 +102,9 @@ def small_cnn_contenders(cfg=models.SMALL_CNN, torch_too: bool = True):
     sparams, sstep = models.functrace_stax_step(cfg)
     fns = {"functrace lax NCHW": lambda: step(params, x, y),
            "functrace stax NHWC": lambda: sstep(sparams, xl, y)}
+    if static:
+        fns["ft lax, static split"] = _policy(fns["functrace lax NCHW"], "all", 1)
+        fns["ft stax, static split"] = _policy(fns["functrace stax NHWC"], "all", 1)
     if torch_too:
         try:
             import torch  # noqa: PLC0415
@@ -112,16 +132,22 @@ def report(samples: dict, record=None):
     return med
 
 
-def bench_load(repeat: int = 8, record=None):
+def bench_load(repeat: int = 8, record=None, static: bool = False):
     print(f"small CNN step (b64 1x28x28), quiet and beside one busy-loop process "
-          f"({os.cpu_count()} cores), medians of {repeat}:", flush=True)
-    return report(time_quiet_loaded(small_cnn_contenders(), repeat), record)
+          f"({os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}), "
+          f"medians of {repeat}:", flush=True)
+    out = report(time_quiet_loaded(small_cnn_contenders(static=static), repeat), record)
+    print(f"(load average after: {os.getloadavg()[0]:.1f})", flush=True)
+    return out
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--repeat", type=int, default=8)
-    bench_load(parser.parse_args(argv).repeat)
+    parser.add_argument("--static", action="store_true",
+                        help="also run functrace with the old static split on all threads")
+    args = parser.parse_args(argv)
+    bench_load(args.repeat, static=args.static)
 
 
 if __name__ == "__main__":

@@ -15,8 +15,9 @@ step took 3-4x longer with Numba's two threads than with one. Two measures:
 - **Thread count.** ``Governor`` times each call of one kernel and runs it with the
   count that was faster lately: all of Numba's threads (``numba.get_num_threads()``, so
   ``NUMBA_NUM_THREADS`` or ``numba.set_num_threads`` still sets the most) or one. The
-  other count is tried again every few calls (``EXPLORE``), and at once when a call of
-  the chosen count took longer than the other's recent median (the load changed).
+  other count is tried again now and then (``EXPLORE``: the more it lost by, the
+  rarer), and at once when a call of the chosen count took longer than the other's
+  recent median (the load changed).
 
 No example or user sets thread counts for this; BLAS runs on one thread inside such
 programs (``one_blas_thread``, ``blas.blas_threads``).
@@ -29,9 +30,9 @@ import time
 
 CHUNKS_PER_THREAD = 4  # chunks a parallel loop is cut into, per thread
 SLOTS = 8              # partial-sum copies of a reduction split over chunks (at most)
-EXPLORE = (8, 32)      # try the other thread count every so many calls: when the two
-#                        recent medians are within MARGIN of each other, and when not
-MARGIN = 1.3
+EXPLORE = (8, 256)     # the other thread count is tried every 8 * r**2 calls (r: how
+#                        many times slower it was lately), within these bounds: a trial
+#                        costs r - 1 calls' time, so trials cost at most ~3% (r = 2)
 WINDOW = 5             # samples kept per thread count (their median decides)
 MODE = "auto"          # "auto": the governor decides; "all": every thread; "one": one
 
@@ -82,7 +83,7 @@ class Governor:
 
     def _median(self, n):
         s = sorted(self.samples[n])
-        return s[len(s) // 2]
+        return s[(len(s) - 1) // 2]
 
     def choose(self, most: int) -> int:
         """The thread count for the next call, given that ``most`` are allowed."""
@@ -95,8 +96,8 @@ class Governor:
             if not self.samples.get(n):
                 return n
         best, other = sorted(counts, key=self._median)
-        ratio = self._median(other) / self._median(best)
-        every = EXPLORE[0] if ratio < MARGIN else EXPLORE[1]
+        ratio = self._median(other) / max(self._median(best), 1e-9)
+        every = min(EXPLORE[1], max(EXPLORE[0], int(EXPLORE[0] * ratio * ratio)))
         if self.retry or self.since + 1 >= every:
             return other
         return best
