@@ -120,6 +120,8 @@ class Governor:
             self.retry = False
 
     def run(self, fn, *args):
+        """``fn(*args)`` with Numba's thread count chosen (and chunks handed out one at a
+        time); the calling thread's settings are restored after."""
         numba = _numba()
         most = numba.get_num_threads()
         self.calls += 1
@@ -141,9 +143,37 @@ class Governor:
         return out
 
 
-def governed(body):
-    """``body`` run under a ``Governor`` of its own (one per compiled kernel)."""
-    gov = Governor()
+class BlasGovernor(Governor):
+    """The same choice for OpenBLAS's thread count (process-wide, restored after the
+    call): kernels that call BLAS many times on small GEMMs (``conv.py``'s GEMM path)."""
+
+    def run(self, fn, *args):
+        from .blas import blas_threads, get_blas_threads  # noqa: PLC0415
+
+        most = get_blas_threads()
+        if most is None or most <= 1:  # unknown library, or already one (one_blas_thread)
+            return fn(*args)
+        self.calls += 1
+        first = self.calls == 1
+        n = most if first else self.choose(most)
+        if n != most:
+            blas_threads(n)
+        try:
+            t0 = time.perf_counter()
+            out = fn(*args)
+            elapsed = time.perf_counter() - t0
+        finally:
+            if n != most:
+                blas_threads(most)
+        if not first:
+            self.record(n, elapsed)
+        return out
+
+
+def governed(body, blas: bool = False):
+    """``body`` run under a governor of its own (one per compiled kernel): of Numba's
+    threads, or with ``blas`` of OpenBLAS's."""
+    gov = BlasGovernor() if blas else Governor()
 
     def run(*args):
         return gov.run(body, *args)
