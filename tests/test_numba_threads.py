@@ -191,3 +191,36 @@ def test_direct_conv_bits_do_not_depend_on_threads_or_chunks(per_thread, monkeyp
                                    atol=2e-6 * float(bound.max()))
         for got in results[1:]:
             np.testing.assert_array_equal(got, results[0])
+
+
+def test_blas_governor_sets_and_restores_openblas_threads(monkeypatch):
+    from functrace.backends.numba_cpu import blas
+
+    if blas.get_blas_threads() is None:
+        pytest.skip("NumPy's OpenBLAS thread functions were not found")
+    saved = blas.blas_threads(2)
+    if blas.get_blas_threads() != 2:  # a build limited to one thread
+        blas.blas_threads(saved)
+        pytest.skip("this OpenBLAS runs one thread only")
+    clock = _Clock()
+    monkeypatch.setattr(th, "time", clock)
+    cost = {2: 3.0, 1: 1.0}  # BLAS's second thread is slower here (a busy core)
+    seen = []
+
+    def kernel():
+        n = blas.get_blas_threads()
+        seen.append(n)
+        clock.now += cost[n]
+
+    try:
+        gov = th.BlasGovernor()
+        for _ in range(60):
+            gov.run(kernel)
+            assert blas.get_blas_threads() == 2
+        assert seen[-30:].count(1) >= 29
+        blas.blas_threads(1)  # a program that already runs BLAS on one thread
+        seen.clear()
+        gov.run(kernel)
+        assert seen == [1] and blas.get_blas_threads() == 1
+    finally:
+        blas.blas_threads(saved)
