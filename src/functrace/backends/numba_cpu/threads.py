@@ -28,6 +28,8 @@ from __future__ import annotations
 import functools
 import time
 
+from .blas import blas_threads, get_blas_threads
+
 CHUNKS_PER_THREAD = 4  # chunks a parallel loop is cut into, per thread
 SLOTS = 8              # partial-sum copies of a reduction split over chunks (at most)
 EXPLORE = (8, 256)     # the other thread count is tried every 8 * r**2 calls (r: how
@@ -148,8 +150,6 @@ class BlasGovernor(Governor):
     call): kernels that call BLAS many times on small GEMMs (``conv.py``'s GEMM path)."""
 
     def run(self, fn, *args):
-        from .blas import blas_threads, get_blas_threads  # noqa: PLC0415
-
         most = get_blas_threads()
         if most is None or most <= 1:  # unknown library, or already one (one_blas_thread)
             return fn(*args)
