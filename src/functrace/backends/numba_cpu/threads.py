@@ -140,7 +140,7 @@ class Governor:
             if n != most:
                 numba.set_num_threads(most)
             numba.set_parallel_chunksize(prev_chunk)
-        if not first:
+        if not first and MODE == "auto":  # forced counts would skew the medians
             self.record(n, elapsed)
         return out
 
@@ -165,7 +165,7 @@ class BlasGovernor(Governor):
         finally:
             if n != most:
                 blas_threads(most)
-        if not first:
+        if not first and MODE == "auto":
             self.record(n, elapsed)
         return out
 
