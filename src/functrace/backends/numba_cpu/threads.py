@@ -7,11 +7,11 @@ for a scheduler slice at a time and every parallel region waits for it; the smal
 step took 3-4x longer with Numba's two threads than with one. Two measures:
 
 - **Chunks.** ``chunk_count`` cuts a kernel's rows into several chunks per thread, and
-  ``dynamic`` has Numba hand them out one at a time (``numba.set_parallel_chunksize``)
-  rather than one fixed share per thread, so a thread that fell behind holds back at
-  most one chunk. Results never depend on the thread count: rows are independent, and
-  the filter gradient's partial sums go to a fixed number of slots (``SLOTS``) summed
-  in order.
+  ``Governor.run`` has Numba hand them out one at a time
+  (``numba.set_parallel_chunksize(1)``) rather than one fixed share per thread, so a
+  thread that fell behind holds back at most one chunk. Results never depend on the
+  thread count: rows are independent, and the filter gradient's partial sums go to a
+  fixed number of slots (``SLOTS``) summed in order.
 - **Thread count.** ``Governor`` times each call of one kernel and runs it with the
   count that was faster lately: all of Numba's threads (``numba.get_num_threads()``, so
   ``NUMBA_NUM_THREADS`` or ``numba.set_num_threads`` still sets the most) or one. The
@@ -19,8 +19,9 @@ step took 3-4x longer with Numba's two threads than with one. Two measures:
   rarer), and at once when a call of the chosen count took longer than the other's
   recent median (the load changed).
 
-No example or user sets thread counts for this; BLAS runs on one thread inside such
-programs (``one_blas_thread``, ``blas.blas_threads``).
+``BlasGovernor`` makes the same choice for OpenBLAS's threads (the GEMM path's conv
+kernels); programs holding a direct kernel run BLAS on one thread anyway
+(``one_blas_thread``, ``blas.blas_threads``). No example or user sets thread counts.
 """
 
 from __future__ import annotations
