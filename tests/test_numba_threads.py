@@ -224,3 +224,26 @@ def test_blas_governor_sets_and_restores_openblas_threads(monkeypatch):
         assert seen == [1] and blas.get_blas_threads() == 1
     finally:
         blas.blas_threads(saved)
+
+
+def test_big_dot_generals_choose_blas_threads():
+    import functrace as ft
+    from functrace.backends.numba_cpu.table import lowerings
+    from functrace.lax.dots import dot_general_p
+
+    rng = np.random.default_rng(0)
+    big_a = rng.standard_normal((64, 300)).astype(np.float32)
+    big_b = rng.standard_normal((300, 128)).astype(np.float32)  # 4.9 MFLOP
+    small_a, small_b = big_a[:4, :8], big_b[:8, :5]
+    for a, b, governed in ((big_a, big_b, True), (small_a, small_b, False)):
+        jaxpr = ft.make_jaxpr(lambda x, y: x @ y)(a, b).jaxpr
+        (eqn,) = [e for e in jaxpr.eqns if e.primitive is dot_general_p]
+        kernel = lowerings[dot_general_p](eqn)
+        assert isinstance(getattr(kernel, "governor", None), th.BlasGovernor) == governed
+        for _ in range(4):
+            (got,) = kernel(a, b)
+            np.testing.assert_allclose(got, a @ b, rtol=1e-5, atol=1e-5)
+    f = ft.jit(lambda x, y: ft.nn.relu(x @ y).sum())
+    for _ in range(3):
+        np.testing.assert_allclose(f(big_a, big_b), np.maximum(big_a @ big_b, 0).sum(),
+                                   rtol=1e-4)

@@ -27,9 +27,14 @@ kernels); programs holding a direct kernel run BLAS on one thread anyway
 from __future__ import annotations
 
 import functools
+import math
 import time
 
+import numpy as np
+
+from ...lax.dots import dot_general_p
 from .blas import blas_threads, get_blas_threads
+from .table import lowerings, reference_lowering
 
 CHUNKS_PER_THREAD = 4  # chunks a parallel loop is cut into, per thread
 SLOTS = 8              # partial-sum copies of a reduction split over chunks (at most)
@@ -38,6 +43,7 @@ EXPLORE = (8, 256)     # the other thread count is tried every 8 * r**2 calls (r
 #                        costs r - 1 calls' time, so trials cost at most ~3% (r = 2)
 WINDOW = 5             # samples kept per thread count (their median decides)
 MODE = "auto"          # "auto": the governor decides; "all": every thread; "one": one
+DOT_MIN_FLOPS = 1 << 22  # dot_generals this big choose OpenBLAS's thread count per call
 
 
 def _numba():
@@ -182,3 +188,21 @@ def governed(body, blas: bool = False):
     functools.update_wrapper(run, body)  # name and module, as ``with_scratch``
     run.governor = gov
     return run
+
+
+def lower_dot_general(eqn):
+    """``dot_general`` on its reference impl (NumPy's BLAS), with OpenBLAS's thread count
+    chosen per call (``BlasGovernor``) when the product has at least ``DOT_MIN_FLOPS``:
+    beside a busy process, a 64x3136 @ 3136x128 float32 product took 58 ms on two
+    OpenBLAS threads and 1.5 ms on one (docs/performance.md)."""
+    run = reference_lowering(eqn)
+    lhs = eqn.inputs[0].aval
+    out = eqn.outvars[0].aval
+    (lc, _), _ = eqn.params["dimension_numbers"]
+    flops = 2 * math.prod(out.shape) * math.prod(lhs.shape[i] for i in lc)
+    if flops < DOT_MIN_FLOPS or not np.issubdtype(out.dtype, np.inexact):
+        return run
+    return governed(run, blas=True)
+
+
+lowerings[dot_general_p] = lower_dot_general
