@@ -10,11 +10,13 @@ channels holds ``w[t, c, o0:o0 + 16 * v]`` at ``T * C * o0 + (t * C + c) * 16 * 
   (``_simd``) through the whole ``T * C`` reduction; the row's pixels are covered by
   tiles of mixed widths, and the taps whose input row is padding are skipped.
 - Filter gradient: a tile of ``CB`` (<= 4) input channels x ``16 * V`` output channels
-  accumulates over a run of whole output rows; each thread adds its tiles into its
-  own copy of the gradient, which the caller sums.
+  accumulates over a run of whole output rows; each chunk of runs adds its tiles into
+  its own copy of the gradient, which the caller sums.
 
-Work is split over the threads by a ``prange`` over the thread count (a static split:
-every row costs the same). No BLAS runs inside. Indices are non-negative by
+Work is split by a ``prange`` over chunks of rows, several per thread, that Numba hands
+out one at a time (the caller sets that up, ``threads.py``): one static share per
+thread waited for a descheduled thread on a busy machine. Results do not depend on the
+thread count. No BLAS runs inside. Indices are non-negative by
 construction; copies index through ``uint64`` (``_u``) or ``range`` variables so that
 Numba does not emit its negative-index wraparound (a computed signed offset compiled
 to slow gathers; docs/performance.md).
@@ -154,7 +156,7 @@ def forward(xp, w, out, ydirect, yrows, geo, tap_x, tap_w, blk_o, blk_v, tile_s,
 
     ``geo = (hp, wp, C, OH, OW, Op, sh, sw, dh, kh, kw, lo_h, hc)``. Results go straight
     to ``ydirect`` (the flat output, when it is NHWC-contiguous with ``Op`` channels)
-    or, when ``ydirect`` is empty, through a per-thread row ``yrows[tid]`` into
+    or, when ``ydirect`` is empty, through a per-chunk row ``yrows[chunk]`` into
     ``out`` (canonical ``(N, O, OH, OW)``, any strides).
     """
     hp, wp, c_count, oh_count, ow_count, op, sh, sw, dh, kh, kw, lo_h, hc = geo
@@ -268,11 +270,11 @@ def _gf_dispatch(cb, v, xp, x_off, xstep, dy, d_off, op, ow, r0, r1, geo, i, y, 
 
 @njit(cache=True, nogil=True, parallel=True)
 def grad_filter(xp, dy, dw, geo, blk_o, blk_v, run_rows):
-    """``dw[tid]`` (blocked layout) = this thread's share of the filter gradient.
+    """``dw[k]`` (blocked layout) = chunk ``k``'s share of the filter gradient.
 
     ``geo = (hp, wp, C, OH, OW, Op, sh, sw, dh, dw, kh, kw, lo_h, hc)``; ``dy`` is the
     packed cotangent (``pack_cotangent``); the output rows are cut into runs of
-    ``run_rows`` rows, the runs split evenly over the threads.
+    ``run_rows`` rows, the runs split evenly over the ``dw.shape[0]`` chunks.
     """
     hp, wp, c_count, oh_count, ow, op, sh, sw, dh, dwl, kh, kw, lo_h, hc = geo
     rows = dy.shape[0] // (ow * op)

@@ -12,7 +12,8 @@ while every ``(tap, channel)`` product is accumulated into it
 - input gradient (stride 1): the same kernel on the cotangent, padded by
   ``(k - 1) * d - lo``, with the filter flipped in space and its channel axes swapped;
 - filter gradient: 4 input x up to 64 output channels, accumulated over runs of
-  whole output rows (``RUN_PIXELS``), each thread into its own copy (then summed).
+  whole output rows (``RUN_PIXELS``), each chunk of runs into its own copy (at most
+  ``threads.SLOTS``, then summed in order).
 
 When: float32, 1-D/2-D, at least ``MIN_OUT`` channels along the vectors (the input
 gradient of a first layer with 1-3 input channels stays on the GEMM path; its forward
