@@ -2,8 +2,9 @@
 
 Usage: ``python -m benchmarks [--quick] [--only conv,pool,...]`` (sections: overhead,
 dispatch, fused, pool, conv, convpass, cnn, vgg, cnn_stax, vgg_stax, eager, compile,
-memory, distributed, control, perexample). For numbers comparable to users' machines, unset
-OPENBLAS_CORETYPE (see docs/performance.md): ``env -u OPENBLAS_CORETYPE python -m benchmarks``.
+memory, distributed, control, perexample, load). For numbers comparable to users'
+machines, unset OPENBLAS_CORETYPE (see docs/performance.md):
+``env -u OPENBLAS_CORETYPE python -m benchmarks``.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 import functrace as ft
 from functrace import lax
 
-from . import distributed, eager, models
+from . import distributed, eager, load, models
 from .control import bench_control
 from .conv import bench_conv_passes
 from .dispatch import bench_dispatch
@@ -267,7 +268,7 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="fewer samples")
     parser.add_argument("--only", default="", help="comma list: conv,convpass,pool,fused,cnn,"
                         "vgg,cnn_stax,vgg_stax,overhead,dispatch,eager,compile,memory,"
-                        "distributed,control,perexample")
+                        "distributed,control,perexample,load")
     args = parser.parse_args(argv)
     repeat = 5 if args.quick else 15
     only = set(filter(None, args.only.split(",")))
@@ -292,7 +293,8 @@ def main(argv=None):
             ("distributed", lambda: ROWS.extend(
                 (name, t, None, None, None) for name, t, _ in distributed.run())),
             ("control", lambda: bench_control(repeat, torch, jax)),
-            ("perexample", lambda: bench_perexample(repeat, record))]
+            ("perexample", lambda: bench_perexample(repeat, record)),
+            ("load", lambda: load.bench_load(max(4, repeat // 2), ROWS))]
     for key, fn in todo:
         if not only or key in only:
             fn()

@@ -28,15 +28,6 @@ import sys
 import time
 from pathlib import Path
 
-# This net's matrix products are small (each convolution is 9 small GEMMs): with
-# OpenBLAS's default of one thread per core, every product waits for all its worker
-# threads, and on a busy machine (more runnable processes than cores) a descheduled
-# worker stalls it. Measured on 2 shared cores: 9x slower with two threads under load,
-# while one thread costs about 20% when a core is free. So one thread by default; set
-# before NumPy loads OpenBLAS, and an explicit OPENBLAS_NUM_THREADS/OMP_NUM_THREADS wins.
-if "OMP_NUM_THREADS" not in os.environ:
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
 import numpy as np
 
 import functrace as ft

@@ -25,7 +25,7 @@ ACCURACY = re.compile(r"^final test accuracy: ([0-9.]+) \((\d+)/(\d+)\)$", re.M)
 
 def _load_example(name):
     """Imports an example as a module, keeping this process's environment as it was
-    (train_cnn.py limits OpenBLAS's threads through os.environ, for its own process)."""
+    (an example may set variables in os.environ for its own process)."""
     spec = importlib.util.spec_from_file_location(f"example_{name}", EXAMPLES / f"{name}.py")
     module = importlib.util.module_from_spec(spec)
     environ = dict(os.environ)

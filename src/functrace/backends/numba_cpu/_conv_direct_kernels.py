@@ -10,11 +10,13 @@ channels holds ``w[t, c, o0:o0 + 16 * v]`` at ``T * C * o0 + (t * C + c) * 16 * 
   (``_simd``) through the whole ``T * C`` reduction; the row's pixels are covered by
   tiles of mixed widths, and the taps whose input row is padding are skipped.
 - Filter gradient: a tile of ``CB`` (<= 4) input channels x ``16 * V`` output channels
-  accumulates over a run of whole output rows; each thread adds its tiles into its
-  own copy of the gradient, which the caller sums.
+  accumulates over a run of whole output rows; each chunk of runs adds its tiles into
+  its own copy of the gradient, which the caller sums.
 
-Work is split over the threads by a ``prange`` over the thread count (a static split:
-every row costs the same). No BLAS runs inside. Indices are non-negative by
+Work is split by a ``prange`` over chunks of rows, several per thread, that Numba hands
+out one at a time (the caller sets that up, ``threads.py``): one static share per
+thread waited for a descheduled thread on a busy machine. Results do not depend on the
+thread count. No BLAS runs inside. Indices are non-negative by
 construction; copies index through ``uint64`` (``_u``) or ``range`` variables so that
 Numba does not emit its negative-index wraparound (a computed signed offset compiled
 to slow gathers; docs/performance.md).
@@ -98,14 +100,14 @@ def _tap_rows(oh, sh, dh, kh, lo_h, hc):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def pad_input(x, xp, hp, wp, lo_h, lo_w, h0, w0, hc, wc, nthreads):
+def pad_input(x, xp, hp, wp, lo_h, lo_w, h0, w0, hc, wc, nchunks):
     """``xp[n, r, s, c] = x[n, c, h0 + r - lo_h, w0 + s - lo_w]`` inside the kept input,
     zero outside; ``x`` is a canonical ``(N, C, H, W)`` view of any strides."""
     n_img, c_count = x.shape[0], x.shape[1]
     c_inner = x.strides[1] <= x.strides[3]
     rows = n_img * hp
-    for tid in prange(nthreads):
-        for row in range(rows * tid // nthreads, rows * (tid + 1) // nthreads):
+    for chunk in prange(nchunks):
+        for row in range(rows * chunk // nchunks, rows * (chunk + 1) // nchunks):
             n = row // hp
             h = row - n * hp - lo_h
             base = row * wp * c_count
@@ -149,21 +151,21 @@ def _copy_row_out(yrow, out, n, oh, op):
 
 @njit(cache=True, nogil=True, parallel=True)
 def forward(xp, w, out, ydirect, yrows, geo, tap_x, tap_w, blk_o, blk_v, tile_s, tile_p,
-            nthreads):
+            nchunks):
     """The direct convolution of the padded input ``xp`` with the blocked filter ``w``.
 
     ``geo = (hp, wp, C, OH, OW, Op, sh, sw, dh, kh, kw, lo_h, hc)``. Results go straight
     to ``ydirect`` (the flat output, when it is NHWC-contiguous with ``Op`` channels)
-    or, when ``ydirect`` is empty, through a per-thread row ``yrows[tid]`` into
+    or, when ``ydirect`` is empty, through a per-chunk row ``yrows[chunk]`` into
     ``out`` (canonical ``(N, O, OH, OW)``, any strides).
     """
     hp, wp, c_count, oh_count, ow_count, op, sh, sw, dh, kh, kw, lo_h, hc = geo
     direct = ydirect.shape[0] > 0
     rows = out.shape[0] * oh_count
     taps = kh * kw * c_count
-    for tid in prange(nthreads):
-        yrow = yrows[tid]
-        for row in range(rows * tid // nthreads, rows * (tid + 1) // nthreads):
+    for chunk in prange(nchunks):
+        yrow = yrows[chunk]
+        for row in range(rows * chunk // nchunks, rows * (chunk + 1) // nchunks):
             n = row // oh_count
             oh = row - n * oh_count
             i0, i1 = _tap_rows(oh, sh, dh, kh, lo_h, hc)
@@ -180,13 +182,13 @@ def forward(xp, w, out, ydirect, yrows, geo, tap_x, tap_w, blk_o, blk_v, tile_s,
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def pack_cotangent(ct, dy, op, nthreads):
+def pack_cotangent(ct, dy, op, nchunks):
     """``dy[((n * OH + a) * OW + b) * op + o] = ct[n, o, a, b]``, zero for ``o >= O``."""
     n_img, o_count, oh, ow = ct.shape
     o_inner = ct.strides[1] <= ct.strides[3]
     rows = n_img * oh
-    for tid in prange(nthreads):
-        for row in range(rows * tid // nthreads, rows * (tid + 1) // nthreads):
+    for chunk in prange(nchunks):
+        for row in range(rows * chunk // nchunks, rows * (chunk + 1) // nchunks):
             n = row // oh
             a = row - n * oh
             base = row * ow * op
@@ -267,22 +269,23 @@ def _gf_dispatch(cb, v, xp, x_off, xstep, dy, d_off, op, ow, r0, r1, geo, i, y, 
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def grad_filter(xp, dy, dw, geo, blk_o, blk_v, run_rows, nthreads):
-    """``dw[tid]`` (blocked layout) = this thread's share of the filter gradient.
+def grad_filter(xp, dy, dw, geo, blk_o, blk_v, run_rows):
+    """``dw[k]`` (blocked layout) = chunk ``k``'s share of the filter gradient.
 
     ``geo = (hp, wp, C, OH, OW, Op, sh, sw, dh, dw, kh, kw, lo_h, hc)``; ``dy`` is the
     packed cotangent (``pack_cotangent``); the output rows are cut into runs of
-    ``run_rows`` rows, the runs split evenly over the threads.
+    ``run_rows`` rows, the runs split evenly over the ``dw.shape[0]`` chunks.
     """
     hp, wp, c_count, oh_count, ow, op, sh, sw, dh, dwl, kh, kw, lo_h, hc = geo
     rows = dy.shape[0] // (ow * op)
     runs = (rows + run_rows - 1) // run_rows
     taps = kh * kw * c_count
     g2 = (hp, wp, c_count, oh_count, sh, dh, lo_h, hc)
-    for tid in prange(nthreads):
-        y = dw[tid]
+    nchunks = dw.shape[0]
+    for chunk in prange(nchunks):
+        y = dw[chunk]
         y[:] = 0
-        for run in range(runs * tid // nthreads, runs * (tid + 1) // nthreads):
+        for run in range(runs * chunk // nchunks, runs * (chunk + 1) // nchunks):
             r0 = run * run_rows
             r1 = min(r0 + run_rows, rows)
             for b in range(blk_o.shape[0]):

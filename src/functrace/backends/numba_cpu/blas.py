@@ -60,6 +60,14 @@ def blas_threads(n):
     return prev
 
 
+def get_blas_threads():
+    """The thread count of NumPy's OpenBLAS, or None where it cannot be read."""
+    blas = find_cblas()
+    if blas is None or blas.get_threads is None:
+        return None
+    return blas.get_threads()
+
+
 _ROW_MAJOR, _NO_TRANS, _TRANS = 101, 111, 112
 _cblas_state: list = []  # [] until looked up, then [_Cblas or None]
 

@@ -39,10 +39,12 @@ The work is cut into chunks of wide rows sized to stay in the L2 cache: per
 chunk, pack what the chunk needs, run the tap GEMMs, unpack the chunk's
 results into the output layout. Packing kernels are serial (memory-bound, and a
 Numba ``prange`` between multi-threaded BLAS calls fights OpenBLAS's spinning
-threads for the two cores); GEMMs use NumPy's OpenBLAS (both cores) through
-its CBLAS interface (``blas.py``), because ``np.matmul`` cannot accumulate (``beta = 1``) into
-a strided view. If that library cannot be found, GEMMs fall back to
-``np.matmul`` on views (slower: a temporary and an add per tap).
+threads for the two cores); GEMMs use NumPy's OpenBLAS through its CBLAS
+interface (``blas.py``) on all its threads, or on one when that ran faster
+lately (another process holding a core: ``threads.BlasGovernor``); CBLAS
+because ``np.matmul`` cannot accumulate (``beta = 1``) into a strided view. If
+that library cannot be found, GEMMs fall back to ``np.matmul`` on views (slower:
+a temporary and an add per tap).
 
 Two internal layouts: channels-first (``buf[phase, c, position]``, GEMMs
 ``(O, C) @ (C, m)``) when the result is channels-first (NCHW outputs need only
@@ -59,7 +61,7 @@ import numpy as np
 
 from ...lax.convolution import conv_general_dilated_p, conv_grad_filter_p, conv_grad_input_p
 from ...transforms import tape_vjp
-from . import conv_direct, conv_grouped
+from . import conv_direct, conv_grouped, threads
 from .blas import Gemm, blas_threads
 from .scratch import Scratch, with_scratch
 from .table import lowerings, reference_lowering
@@ -177,8 +179,9 @@ class _Plan:
         self.cols = (self.chunks[0][1] - self.chunks[0][0]) * g.ws   # positions a chunk
 
     def wrap(self, body):
-        """``body(scratch, *args)`` as ``run(*args)``; the plan's kernels share scratch sets."""
-        return with_scratch(body, self._free)
+        """``body(scratch, *args)`` as ``run(*args)``; the plan's kernels share scratch sets.
+        Its BLAS thread count is chosen per call from measured times (``threads.py``)."""
+        return threads.governed(with_scratch(body, self._free), blas=True)
 
     def buf(self, sc, name, channels):
         """A buffer of the wide layout: ``(phases, lbuf, ch)`` or ``(phases, ch, lbuf)``."""

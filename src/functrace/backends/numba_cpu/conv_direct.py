@@ -12,7 +12,8 @@ while every ``(tap, channel)`` product is accumulated into it
 - input gradient (stride 1): the same kernel on the cotangent, padded by
   ``(k - 1) * d - lo``, with the filter flipped in space and its channel axes swapped;
 - filter gradient: 4 input x up to 64 output channels, accumulated over runs of
-  whole output rows (``RUN_PIXELS``), each thread into its own copy (then summed).
+  whole output rows (``RUN_PIXELS``), each chunk of runs into its own copy (at most
+  ``threads.SLOTS``, then summed in order).
 
 When: float32, 1-D/2-D, at least ``MIN_OUT`` channels along the vectors (the input
 gradient of a first layer with 1-3 input channels stays on the GEMM path; its forward
@@ -33,6 +34,7 @@ import importlib
 
 import numpy as np
 
+from . import threads
 from .scratch import with_scratch
 
 MODE = "auto"       # "auto": AVX-512 hosts only; "on": always; "off": never
@@ -65,10 +67,10 @@ def _kernels():
     return importlib.import_module("._conv_direct_kernels", __package__)
 
 
-def _nthreads():
+def _chunks(items):
     import numba  # noqa: PLC0415 - Numba is imported on first use of a kernel
 
-    return numba.get_num_threads()
+    return threads.chunk_count(items, numba.get_num_threads())
 
 
 def row_tiles(width):
@@ -132,16 +134,15 @@ class _Conv:
         self.tile_s, self.tile_p = row_tiles(self.ow)
         self.kern = _kernels()
 
-    def pad(self, sc, x4, nt):
+    def pad(self, sc, x4):
         xp = sc.get("xp", (self.n * self.hp * self.wp * self.c,))
         self.kern.pad_input(x4, xp, self.hp, self.wp, self.lo_h, self.lo_w, self.h0, self.w0,
-                            self.hc, self.wc, nt)
+                            self.hc, self.wc, _chunks(self.n * self.hp))
         return xp
 
     def forward(self, sc, x4, wflat, out4):
         """``out4`` (canonical view) = the convolution of ``x4`` with ``wflat`` (blocked)."""
-        nt = _nthreads()
-        xp = self.pad(sc, x4, nt)
+        xp = self.pad(sc, x4)
         contiguous = (out4.strides[1] == 4 and out4.strides[3] == 4 * self.o
                       and out4.strides[2] == 4 * self.o * self.ow
                       and out4.strides[0] == 4 * self.o * self.ow * self.oh)
@@ -151,21 +152,23 @@ class _Conv:
             ydirect = np.empty(0, np.float32)
         geo = (self.hp, self.wp, self.c, self.oh, self.ow, self.op, self.sh, self.sw, self.dh,
                self.kh, self.kw, self.lo_h, self.hc)
-        yrows = sc.get("yrows", (nt, self.ow * self.op))
+        nch = _chunks(self.n * self.oh)
+        yrows = sc.get("yrows", (nch, self.ow * self.op))
         self.kern.forward(xp, wflat, out4, ydirect, yrows, geo, self.tap_x, self.tap_w,
-                          self.blk_o, self.blk_v, self.tile_s, self.tile_p, nt)
+                          self.blk_o, self.blk_v, self.tile_s, self.tile_p,
+                          nch)
 
     def grad_filter(self, sc, x4, ct4):
         """The filter gradient ``(T, C, Op)`` of this convolution for cotangent ``ct4``."""
-        nt = _nthreads()
-        xp = self.pad(sc, x4, nt)
+        xp = self.pad(sc, x4)
         dy = sc.get("dy", (self.n * self.oh * self.ow * self.op,))
-        self.kern.pack_cotangent(ct4, dy, self.op, nt)
-        acc = sc.get("dw", (nt, self.t * self.c * self.op))
+        self.kern.pack_cotangent(ct4, dy, self.op, _chunks(self.n * self.oh))
+        run_rows = max(1, RUN_PIXELS // self.ow)
+        runs = -(-self.n * self.oh // run_rows)
+        acc = sc.get("dw", (threads.slot_count(runs), self.t * self.c * self.op))
         geo = (self.hp, self.wp, self.c, self.oh, self.ow, self.op, self.sh, self.sw, self.dh,
                self.dw, self.kh, self.kw, self.lo_h, self.hc)
-        self.kern.grad_filter(xp, dy, acc, geo, self.blk_o, self.blk_v,
-                              max(1, RUN_PIXELS // self.ow), nt)
+        self.kern.grad_filter(xp, dy, acc, geo, self.blk_o, self.blk_v, run_rows)
         return unblock_filter(acc.sum(axis=0), self.t, self.c, self.op, self.blk_o,
                               self.blk_v)
 
@@ -177,7 +180,7 @@ _F32 = np.dtype(np.float32)
 
 
 def _wrap(body):
-    run = with_scratch(body)
+    run = threads.governed(with_scratch(body))  # thread count and chunking: threads.py
     run.one_blas_thread = True  # the program runs its BLAS calls on one thread (conv.py)
     return run
 
