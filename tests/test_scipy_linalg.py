@@ -183,11 +183,14 @@ def test_svd(rng, x64, full_matrices):
 @pytest.mark.parametrize("lower", [True, False])
 def test_eigh(rng, x64, lower):
     a = _spd(rng, 4)
-    tri = np.tril(a) if lower else np.triu(a)  # only the named triangle is read
-    w, v = L.eigh(tri, lower=lower)
+    w, v = L.eigh(a, lower=lower)
     np.testing.assert_allclose(w, sl.eigh(a, eigvals_only=True), **TOL)
     np.testing.assert_allclose(a @ v, np.asarray(v) * w, **TOL)
     np.testing.assert_allclose(L.eigh(a, eigvals_only=True), w, **TOL)
+    # as JAX (unlike SciPy), a non-Hermitian input is symmetrized, not read from a triangle
+    skew = np.triu(rng.standard_normal((4, 4)), 1)
+    np.testing.assert_allclose(L.eigh(a + skew, lower=lower, eigvals_only=True),
+                               sl.eigh(a + (skew + skew.T) / 2, eigvals_only=True), **TOL)
 
 
 def test_eigh_tridiagonal(rng, x64):

@@ -409,10 +409,10 @@ def svd(a, full_matrices: bool = True, compute_uv: bool = True, overwrite_a: boo
 def eigh(a, b=None, lower: bool = True, eigvals_only: bool = False, overwrite_a: bool = False,
          overwrite_b: bool = False, turbo: bool = True, eigvals=None, type: int = 1,  # noqa: A002
          check_finite: bool = True):
-    """Eigenvalues (ascending) and eigenvectors of Hermitian ``a``, reading its ``lower``
-    (or upper) triangle: ``(w, v)`` with ``a @ v = v * w``, or ``w`` alone with
-    ``eigvals_only=True``. As JAX, only the standard problem (``b=None``, ``type=1``,
-    ``eigvals=None``).
+    """Eigenvalues (ascending) and eigenvectors of Hermitian ``a``: ``(w, v)`` with
+    ``a @ v = v * w``, or ``w`` alone with ``eigvals_only=True``. As JAX, ``a`` is
+    symmetrized (``(a + a^H) / 2``) rather than read from one triangle, and only the
+    standard problem is solved (``b=None``, ``type=1``, ``eigvals=None``).
 
     Example:
         >>> eigh(np.array([[2., 1.], [1., 2.]], np.float32), eigvals_only=True)
@@ -427,8 +427,9 @@ def eigh(a, b=None, lower: bool = True, eigvals_only: bool = False, overwrite_a:
     if eigvals is not None:
         raise FunctraceError("scipy.linalg.eigh: only eigvals=None is implemented; slice the "
                              "result instead")
-    v, w = lax_linalg.eigh(matrix(a, "eigh", square=True), lower=bool(lower),
-                           symmetrize_input=False)
+    # as JAX, the input is symmetrized first ((a + a^H) / 2), so lower changes nothing for
+    # a Hermitian input
+    v, w = lax_linalg.eigh(matrix(a, "eigh", square=True), lower=bool(lower))
     return w if eigvals_only else (w, v)
 
 
