@@ -107,3 +107,63 @@ def test_errors():
         with pytest.raises((FunctraceError, ValueError), match=pattern) as info:
             fn()
         assert "scipy.signal" in str(info.value)
+
+
+# ---------------------------------------------------------------------------
+# windowed-FFT estimators
+
+SPECTRAL_KW = [dict(nperseg=16), dict(nperseg=16, noverlap=4), dict(nperseg=10, nfft=16),
+               dict(nperseg=16, window="hamming"), dict(nperseg=16, detrend="linear"),
+               dict(nperseg=16, return_onesided=False)]
+
+
+@pytest.mark.parametrize("kw", SPECTRAL_KW, ids=str)
+def test_welch_csd_match_scipy(rng, kw):
+    x, y = rng.standard_normal((2, 3, 50)).astype(np.float32)
+    for got, want in zip(S.welch(x, **kw), ss.welch(x, **kw), strict=True):
+        _close(got, want.astype(np.asarray(got).dtype), 1e-4)
+    for got, want in zip(S.csd(x, y, **kw), ss.csd(x, y, **kw), strict=True):
+        _close(got, want.astype(np.asarray(got).dtype), 1e-4)
+    f, p = S.welch(x.T, axis=0, average="median", **kw)
+    _close(p, ss.welch(x.T, axis=0, average="median", **kw)[1].astype(np.float32), 1e-4)
+
+
+@pytest.mark.parametrize("boundary", ["zeros", "even", "odd", "constant", None])
+def test_stft_matches_scipy_and_istft_inverts_it(rng, boundary):
+    x = rng.standard_normal((2, 40)).astype(np.float32)
+    kw = dict(nperseg=8, noverlap=6, boundary=boundary, padded=boundary is not None)
+    for got, want in zip(S.stft(x, **kw), ss.stft(x, **kw), strict=True):
+        _close(got, want.astype(np.asarray(got).dtype), 1e-5)
+    if boundary is not None:
+        back = S.istft(S.stft(x, **kw)[2], nperseg=8, noverlap=6)[1]
+        _close(np.asarray(back)[:, :40], x, 1e-4)
+        t, back = S.istft(S.stft(x[0], **kw)[2], nperseg=8, noverlap=6)
+        _close(t, np.arange(np.shape(back)[-1]), 0)
+
+
+def test_istft_axes_match_scipy(rng):
+    x = rng.standard_normal(40)
+    z = ss.stft(x, nperseg=8)[2]
+    zt = np.moveaxis(z, -1, 0)  # time first, frequency last
+    got = S.istft(zt.astype(np.complex64), nperseg=8, time_axis=0, freq_axis=-1)[1]
+    want = ss.istft(zt, nperseg=8, time_axis=0, freq_axis=-1)[1]
+    _close(got, want.astype(np.float32), 1e-4)
+
+
+def test_welch_grad_and_jit(rng, x64):
+    x = rng.standard_normal(24)
+    check_grads(lambda v: S.welch(v, nperseg=8)[1], (x,), order=1)
+    _close(ft.jit(lambda v: S.welch(v, nperseg=8)[1])(x), ss.welch(x, nperseg=8)[1], 1e-10)
+
+
+def test_spectral_errors():
+    x = np.ones(16, np.float32)
+    for fn, pattern in [(lambda: S.welch(x, nperseg=8, noverlap=8), "noverlap"),
+                        (lambda: S.welch(x, nperseg=8, nfft=4), "nfft"),
+                        (lambda: S.welch(x, nperseg=8, scaling="power"), "scaling"),
+                        (lambda: S.welch(x, nperseg=8, average="max"), "average"),
+                        (lambda: S.stft(x, nperseg=4, boundary="wrap"), "boundary"),
+                        (lambda: S.welch(x, window=np.ones((2, 2))), "1-D"),
+                        (lambda: S.istft(x), "2-D")]:
+        with pytest.raises((FunctraceError, ValueError), match=pattern):
+            fn()

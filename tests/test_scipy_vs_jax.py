@@ -53,6 +53,11 @@ CASES = {
     "convolve_int": (lambda m: m.signal.convolve(np.array([1, 2, 3]), np.array([1, 1]))),
     "correlate2d_swap": (lambda m: m.signal.correlate2d(IMG[:2, :3], IMG)),
     "trapezoid_int": (lambda m: m.integrate.trapezoid(np.arange(5))),
+    # JAX's own defaults: nperseg=None is the whole input; istft's t follows x.shape[0]
+    "welch_default_nperseg": (lambda m: m.signal.welch(IMG)),
+    "csd_median": (lambda m: m.signal.csd(IMG, IMG[::-1], nperseg=4, average="median")),
+    "stft_odd": (lambda m: m.signal.stft(IMG, nperseg=4, boundary="odd")),
+    "istft_batched": (lambda m: m.signal.istft(m.signal.stft(IMG, nperseg=4)[2], nperseg=4)),
 }
 for _mode in ("constant", "nearest", "wrap", "mirror", "reflect"):
     for _order in (0, 1):

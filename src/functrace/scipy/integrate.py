@@ -20,6 +20,7 @@ def trapezoid(y, x=None, dx=1.0, axis: int = -1):
     (``functrace.numpy.trapezoid``).
 
     Example:
+        >>> import numpy as np
         >>> y = np.array([1, 2, 3, 2, 3, 2, 1])
         >>> trapezoid(y, np.array([0, 2, 5, 7, 10, 15, 20]))
         array(43., dtype=float32)

@@ -5,8 +5,8 @@ compile like any ``lax`` composition.
 
 As JAX: both inputs must have the same rank, one must be at least as large as the other
 in every dimension (the larger one slides), ``convolve2d``/``correlate2d`` support only
-``boundary='fill'`` with ``fillvalue=0``. Left out: the spectral estimators ``stft``,
-``istft``, ``welch`` and ``csd`` (JAX's versions are large window/FFT compositions).
+``boundary='fill'`` with ``fillvalue=0``. The windowed-FFT estimators ``stft``, ``istft``,
+``csd`` and ``welch`` live in ``_spectral.py``, ``detrend`` in ``_detrend.py``.
 
 Example:
     >>> import numpy as np
@@ -26,8 +26,11 @@ from .. import numpy as fnp
 from ..core.trace import get_aval
 from ..errors import FunctraceError, ShapeError
 from ..numpy._promote import _fmt, as_array, canonical_axis, promote_inexact
+from ._detrend import detrend
+from ._spectral import csd, istft, stft, welch
 
-__all__ = ["convolve", "convolve2d", "correlate", "correlate2d", "detrend", "fftconvolve"]
+__all__ = ["convolve", "convolve2d", "correlate", "correlate2d", "csd", "detrend", "fftconvolve",
+           "istft", "stft", "welch"]
 
 _MODES = ("full", "same", "valid")
 
@@ -214,42 +217,3 @@ def correlate2d(in1, in2, mode: str = "full", boundary: str = "fill", fillvalue=
     if mode == "valid":
         return conv(fnp.flip(in2), _conj(in1))
     return _conj(conv(fnp.flip(in2), _conj(in1)))
-
-
-def detrend(data, axis: int = -1, type: str = "linear", bp=0,  # noqa: A002
-            overwrite_data=None):
-    """``data`` minus its least-squares line along ``axis`` (``type='linear'``, piecewise
-    between the breakpoints ``bp``) or minus its mean (``'constant'``).
-
-    Example:
-        >>> detrend(np.array([1., 2., 4.], np.float32), type="constant")
-        array([-1.3333334, -0.3333333,  1.6666667], dtype=float32)
-    """
-    if overwrite_data is not None:
-        raise FunctraceError("scipy.signal.detrend: overwrite_data is not supported")
-    if type not in ("constant", "linear"):
-        raise ShapeError(f"scipy.signal.detrend: type must be 'linear' or 'constant', got "
-                         f"{type!r}")
-    (x,) = promote_inexact(as_array(data))
-    if type == "constant":
-        return x - fnp.mean(x, axis, keepdims=True)
-    ax = canonical_axis(axis, len(_shape(x)), "scipy.signal.detrend")
-    n = _shape(x)[ax]
-    bps = np.sort(np.unique(np.r_[0, bp, n]))
-    if bps[0] < 0 or bps[-1] > n:
-        raise ShapeError("scipy.signal.detrend: breakpoints must be non-negative and at most "
-                         f"the length {n} of the data along axis {axis}")
-    moved = fnp.moveaxis(x, ax, 0)
-    flat = fnp.reshape(moved, (n, -1))
-    dt = get_aval(flat).dtype
-    pieces = []
-    for lo, hi in zip(bps[:-1], bps[1:], strict=True):
-        npts = int(hi - lo)
-        if npts == 0:
-            continue
-        design = np.stack([np.ones(npts), np.arange(1, npts + 1) / npts], axis=1).astype(dt)
-        seg = flat[int(lo):int(hi)]
-        coef = fnp.linalg.lstsq(design, seg)[0]
-        pieces.append(seg - fnp.matmul(design, coef))
-    out = fnp.concatenate(pieces, axis=0) if pieces else flat
-    return fnp.moveaxis(fnp.reshape(out, _shape(moved)), 0, ax)
