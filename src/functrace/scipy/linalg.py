@@ -139,11 +139,11 @@ def solve_triangular(a, b, trans=0, lower: bool = False, unit_diagonal: bool = F
         array([1., 2.], dtype=float32)
     """
     del overwrite_b, debug, check_finite
-    key = trans if isinstance(trans, str) else int(trans) if isinstance(trans, int) else trans
-    if key not in _TRANS:
+    try:
+        transpose_a, conjugate_a = _TRANS[trans]
+    except (KeyError, TypeError):
         raise ShapeError(f"scipy.linalg.solve_triangular: invalid 'trans' value {trans!r}; use "
-                         "0/'N', 1/'T' or 2/'C'")
-    transpose_a, conjugate_a = _TRANS[key]
+                         "0/'N', 1/'T' or 2/'C'") from None
     x = matrix(a, "solve_triangular", square=True)
     x, b = inexact(x, b)
     x, bm, vector = rhs(x, b, "solve_triangular")
@@ -172,7 +172,7 @@ def solve(a, b, lower: bool = False, overwrite_a: bool = False, overwrite_b: boo
         raise ShapeError(f"scipy.linalg.solve: expected assume_a to be one of "
                          f"{list(_ASSUME_A)}; got {assume_a!r}")
     if assume_a != "pos":
-        return fnp.linalg.solve(a, b)
+        return fnp.linalg.solve(matrix(a, "solve", square=True), b)
     x, b = inexact(matrix(a, "solve", square=True), b)
     sa, sb = shape_of(x), shape_of(b)
     if not (len(sb) in (len(sa), len(sa) - 1) and sb[len(sa) - 2] == sa[-1]):
@@ -305,7 +305,7 @@ def lu_solve(lu_and_piv, b, trans: int = 0, overwrite_b: bool = False,
         array([1., 2.], dtype=float32)
     """
     del overwrite_b, check_finite
-    if trans not in (0, 1, 2) or isinstance(trans, bool):
+    if isinstance(trans, str) or trans not in (0, 1, 2):
         raise ShapeError(f"scipy.linalg.lu_solve: 'trans' must be 0, 1 or 2, got {trans!r}")
     lu_, pivots = lu_and_piv
     lu_ = matrix(lu_, "lu_solve", square=True)
