@@ -9,9 +9,15 @@ import pytest
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 jax = pytest.importorskip("jax")
+pytest.importorskip("jax.numpy")
 js = pytest.importorskip("jax.scipy")
 
+import functrace.numpy as fnp  # noqa: E402
 import functrace.scipy as fs  # noqa: E402
+
+
+def fs_sin(x):
+    return fnp.sin(x)
 
 
 def _same(got, want):
@@ -53,6 +59,11 @@ CASES = {
     "convolve_int": (lambda m: m.signal.convolve(np.array([1, 2, 3]), np.array([1, 1]))),
     "correlate2d_swap": (lambda m: m.signal.correlate2d(IMG[:2, :3], IMG)),
     "trapezoid_int": (lambda m: m.integrate.trapezoid(np.arange(5))),
+    # the Schur family (unique results only: a Schur form itself is not unique)
+    "sqrtm": (lambda m: m.linalg.sqrtm(A @ A.T + np.eye(4, dtype=np.float32))),
+    "funm": (lambda m: m.linalg.funm(A, jax.numpy.sin if m is js else fs_sin)),
+    "solve_sylvester": (lambda m: m.linalg.solve_sylvester(A, A.T + 9 * np.eye(4), B @ B.T)),
+    "hessenberg_abs": (lambda m: abs(m.linalg.hessenberg(A))),
     # JAX's own defaults: nperseg=None is the whole input; istft's t follows x.shape[0]
     "welch_default_nperseg": (lambda m: m.signal.welch(IMG)),
     "csd_median": (lambda m: m.signal.csd(IMG, IMG[::-1], nperseg=4, average="median")),

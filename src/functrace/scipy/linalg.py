@@ -6,12 +6,14 @@ As JAX, ``overwrite_*``, ``check_finite``, ``lwork``, ``debug`` and ``lapack_dri
 accepted and ignored; ``cholesky`` returns NaNs for a matrix that is not positive definite
 instead of raising. Layout: this file holds the factorisations and solvers;
 ``_linalg_expm.py`` the matrix exponential and the polar decomposition;
-``_linalg_special.py`` the special matrices (``toeplitz``, ``hadamard``, ``dft``, ...).
+``_linalg_schur.py`` the Schur and Hessenberg primitives (NumPy QR algorithm; not
+differentiable, as JAX's) with ``rsf2csf`` and ``sqrtm``; ``_linalg_funm.py`` ``funm`` and
+``solve_sylvester``; ``_linalg_special.py`` the special matrices (``toeplitz``,
+``hadamard``, ``dft``, ...).
 
-Left out, as in the issue: ``schur``, ``rsf2csf``, ``hessenberg``, ``sqrtm``, ``funm``
-and ``solve_sylvester`` need a Schur decomposition, which ``lax.linalg`` does not have
-(JAX's ``sqrtm``/``funm`` are built on it); ``qr`` with ``pivoting=True`` needs a pivoted
-QR (``geqp3``) that ``lax.linalg`` lacks.
+Left out: ``qr``/``qr_multiply`` with ``pivoting=True`` (no pivoted QR, ``geqp3``, in
+``lax.linalg``), ``solve_sylvester(method='eigen')`` (no ``eig``), ``eigh_tridiagonal``'s
+eigenvectors.
 
 Example:
     >>> import numpy as np
@@ -35,6 +37,8 @@ from ..numpy._promote import _fmt, broadcast_shapes, broadcast_to_shape
 from ..transforms.custom import custom_jvp
 from ._linalg_common import inexact, is_complex, matrix, mH, mT, rhs, shape_of, unvector
 from ._linalg_expm import expm, expm_frechet, polar
+from ._linalg_funm import funm, solve_sylvester
+from ._linalg_schur import hessenberg, rsf2csf, schur, sqrtm
 from ._linalg_special import (
     block_diag,
     circulant,
@@ -57,9 +61,10 @@ from ._linalg_special import (
 __all__ = [
     "block_diag", "cho_factor", "cho_solve", "cholesky", "circulant", "companion",
     "convolution_matrix", "det", "dft", "eigh", "eigh_tridiagonal", "expm", "expm_frechet",
-    "fiedler", "fiedler_companion", "hadamard", "hankel", "helmert", "hilbert", "inv",
-    "invhilbert", "invpascal", "leslie", "lu", "lu_factor", "lu_solve", "pascal", "polar",
-    "qr", "qr_multiply", "solve", "solve_triangular", "svd", "toeplitz",
+    "fiedler", "fiedler_companion", "funm", "hadamard", "hankel", "helmert", "hessenberg",
+    "hilbert", "inv", "invhilbert", "invpascal", "leslie", "lu", "lu_factor", "lu_solve",
+    "pascal", "polar", "qr", "qr_multiply", "rsf2csf", "schur", "solve", "solve_sylvester",
+    "solve_triangular", "sqrtm", "svd", "toeplitz",
 ]
 
 
