@@ -9,7 +9,7 @@ import scipy.linalg as sl
 import functrace as ft
 import functrace.numpy as fnp
 import functrace.scipy.linalg as L
-from functrace.errors import FunctraceError
+from functrace.errors import FunctraceError, MissingRuleError
 
 
 @pytest.fixture
@@ -164,3 +164,8 @@ def test_errors():
         with pytest.raises((FunctraceError, ValueError), match=pattern) as info:
             fn()
         assert "scipy.linalg" in str(info.value)
+
+
+def test_schur_has_no_derivative_as_in_jax():
+    with pytest.raises(MissingRuleError, match="schur"):
+        ft.grad(lambda a: L.schur(a)[0].sum())(np.eye(2, dtype=np.float32))
