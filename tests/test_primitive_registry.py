@@ -38,6 +38,9 @@ EXEMPT = {
         "custom_lin": "the linear part of a custom_vjp: it is transposed (runs the user's "
                       "bwd), never differentiated; forward mode over it is JAX's documented "
                       "error",
+        "schur": "JAX defines no derivative for the Schur decomposition (scipy.linalg)",
+        "hessenberg": "JAX defines no derivative for the Hessenberg reduction "
+                      "(scipy.linalg)",
     },
     "transpose": {
         **{name: NONLINEAR for name in (
@@ -58,6 +61,8 @@ EXEMPT = {
         "zeta": "has no derivative (as in JAX), so no linear program contains it",
         "igamma_grad_a": "has no derivative (as in JAX), so no linear program contains it",
         "random_gamma_grad": "has no derivative, so no linear program contains it",
+        "schur": "has no derivative (as in JAX), so no linear program contains it",
+        "hessenberg": "has no derivative (as in JAX), so no linear program contains it",
     },
 }
 

@@ -1,9 +1,10 @@
 """Coverage of JAX's public names by functrace, per module.
 
 ``jax_public_names.json`` (beside this file) lists the public names of ``jax.numpy``,
-``jax.numpy.linalg``, ``jax.numpy.fft``, ``jax.lax``, ``jax.lax.linalg`` and ``jax.nn`` in
-JAX 0.10.2 (JAX is not a dependency: the list is data), and the names that only make sense
-on XLA (out of scope). ``python docs/api/coverage.py`` prints the README's table;
+``jax.numpy.linalg``, ``jax.numpy.fft``, ``jax.lax``, ``jax.lax.linalg``, ``jax.nn`` and
+``jax.scipy``'s ``linalg``, ``signal``, ``ndimage`` and ``integrate`` in JAX 0.10.2 (JAX is
+not a dependency: the list is data), and the names that only make sense on XLA (out of
+scope). ``python docs/api/coverage.py`` prints the README's table;
 ``tests/test_api_coverage.py`` checks that the README shows the current numbers.
 """
 
@@ -22,6 +23,10 @@ MODULES = {  # JAX module -> functrace module
     "jax.lax": "functrace.lax",
     "jax.lax.linalg": "functrace.lax.linalg",
     "jax.nn": "functrace.nn",
+    "jax.scipy.linalg": "functrace.scipy.linalg",
+    "jax.scipy.signal": "functrace.scipy.signal",
+    "jax.scipy.ndimage": "functrace.scipy.ndimage",
+    "jax.scipy.integrate": "functrace.scipy.integrate",
 }
 
 

@@ -1,5 +1,6 @@
-"""``functrace.scipy`` (``jax.scipy``): ``special`` and ``stats.norm``."""
+"""``functrace.scipy`` (``jax.scipy``): ``special``, ``stats``, ``linalg``, ``signal``,
+``ndimage`` and ``integrate``."""
 
-from . import special, stats
+from . import integrate, linalg, ndimage, signal, special, stats
 
-__all__ = ["special", "stats"]
+__all__ = ["integrate", "linalg", "ndimage", "signal", "special", "stats"]
