@@ -60,3 +60,14 @@ def test_eigenvalue_derivative_matches_finite_differences():
 def test_eigenvector_derivatives_are_refused_as_in_jax():
     with pytest.raises(NotImplementedError, match="eigenvectors"):
         ft.jvp(lambda m: fnp.linalg.eig(m)[1], (A[0],), (A[1],))
+
+
+def test_lu_pivots_to_permutation_traces():
+    # lu returns (lu, pivots, permutation): the pivots' permutation must equal it, under
+    # jit and vmap too (the pivots are then traced)
+    f = lambda m: lax.linalg.lu_pivots_to_permutation(lax.linalg.lu(m)[1], 5)  # noqa: E731
+    perms = [lax.linalg.lu(m)[2] for m in A]
+    np.testing.assert_array_equal(ft.jit(f)(A[0]), perms[0])
+    np.testing.assert_array_equal(ft.vmap(f)(A), np.stack(perms))
+    with pytest.raises(ft.ShapeError, match="pivots"):
+        lax.linalg.lu_pivots_to_permutation(np.zeros(6, np.int32), 5)

@@ -35,3 +35,4 @@ from .compositions import *  # noqa: F403
 from .decompositions import *  # noqa: F403
 from .decompositions import permutation_matrix, symmetrize  # noqa: F401
 from .eig import *  # noqa: F403
+from .pivots import *  # noqa: F403

@@ -40,7 +40,7 @@ from ._util import (
 )
 
 __all__ = [
-    "cholesky", "cholesky_p", "eigh", "eigh_p", "lu", "lu_p", "lu_pivots_to_permutation",
+    "cholesky", "cholesky_p", "eigh", "eigh_p", "lu", "lu_p",
     "qr", "qr_p", "svd", "svd_p", "triangular_solve", "triangular_solve_p",
 ]
 
@@ -509,23 +509,4 @@ impl_rules[lu_p] = _lu_impl
 abstract_eval_rules[lu_p] = _lu_abstract
 jvp_rules[lu_p] = _lu_jvp
 _def_front_batching(lu_p)
-
-
-def lu_pivots_to_permutation(pivots, permutation_size: int):
-    """The permutation that a sequence of LU row swaps (``pivots``) applies, as int32.
-
-    Example:
-        >>> lu_pivots_to_permutation(np.array([1, 1], np.int32), 2)
-        array([1, 0], dtype=int32)
-    """
-    p = np.asarray(pivots)  # host value: a permutation is index bookkeeping, not a gradient
-    batch = p.shape[:-1]
-    flat = p.reshape((-1, p.shape[-1]))
-    perm = np.broadcast_to(np.arange(permutation_size, dtype=np.int32),
-                           (flat.shape[0], permutation_size)).copy()
-    rows = np.arange(flat.shape[0])
-    for j in range(flat.shape[1]):
-        q = flat[:, j]
-        perm[rows, j], perm[rows, q] = perm[rows, q].copy(), perm[rows, j].copy()
-    return perm.reshape(batch + (permutation_size,))
 
