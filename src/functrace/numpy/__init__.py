@@ -195,7 +195,6 @@ from .math import (
     tanh,
     true_divide,
     trunc,
-    where,
 )
 from .mathx import (
     acos,
@@ -349,6 +348,7 @@ from .setops import (
     setdiff1d,
     setxor1d,
     union1d,
+    where,
 )
 from .shaping import (
     append,

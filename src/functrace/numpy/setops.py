@@ -19,11 +19,12 @@ from ..errors import ConcretizationError, ShapeError
 from ._promote import as_array, canonical_axis, convert, promote_args
 from .indexed_update import IndexUpdateHelper
 from .manip import ravel
+from .math import where as _where3
 from .sorting import sort, unique
 
 __all__ = [
     "argwhere", "compress", "extract", "flatnonzero", "in1d", "intersect1d", "isin",
-    "nonzero", "setdiff1d", "setxor1d", "union1d",
+    "nonzero", "setdiff1d", "setxor1d", "union1d", "where",
 ]
 
 
@@ -93,6 +94,26 @@ def nonzero(a, *, size: int | None = None, fill_value=None):
             c = lax.select(valid, c, lax.full_like(c, f))
         out.append(c)
     return tuple(out)
+
+
+def where(condition, x=None, y=None, /, *, size: int | None = None, fill_value=None):
+    """``x`` where ``condition`` holds, else ``y`` (all three broadcast together); with
+    ``condition`` alone, ``nonzero(condition, size=size, fill_value=fill_value)``.
+
+    Example:
+        >>> where(np.array([True, False]), 1.0, np.zeros(2, np.float32))
+        array([1., 0.], dtype=float32)
+        >>> where(np.array([0, 3, 5]), size=3, fill_value=-1)
+        (array([ 1,  2, -1], dtype=int32),)
+    """
+    if x is None and y is None:
+        return nonzero(condition, size=size, fill_value=fill_value)
+    if x is None or y is None:
+        raise ShapeError("where: either both or neither of x and y should be given")
+    if size is not None or fill_value is not None:
+        raise ShapeError("where: size and fill_value are only used with the one-argument "
+                         "form where(condition)")
+    return _where3(condition, x, y)
 
 
 def flatnonzero(a, *, size: int | None = None, fill_value=None):

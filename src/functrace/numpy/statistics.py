@@ -217,18 +217,20 @@ def nansum(a, axis=None, dtype=None, out=None, keepdims: bool = False, initial=N
         >>> nansum(np.array([1., np.nan, 2.], np.float32))
         array(3., dtype=float32)
     """
-    return sum(_nan_filled(a, 0), axis=axis, dtype=dtype, keepdims=keepdims)
+    return sum(_nan_filled(a, 0), axis=axis, dtype=dtype, keepdims=keepdims, initial=initial,
+               where=where)
 
 
 def nanprod(a, axis=None, dtype=None, out=None, keepdims: bool = False, initial=None,
             where=None):
     """``prod`` treating NaNs as one."""
-    return _prod(_nan_filled(a, 1), axis=axis, dtype=dtype, keepdims=keepdims)
+    return _prod(_nan_filled(a, 1), axis=axis, dtype=dtype, keepdims=keepdims,
+                 initial=initial, where=where)
 
 
-def _count_valid(x, axis, keepdims):
+def _count_valid(x, axis, keepdims, where=None):
     valid = lax.convert_element_type(lax.bitwise_not(isnan(x)), _dtype(x))
-    return sum(valid, axis=axis, keepdims=keepdims)
+    return sum(valid, axis=axis, keepdims=keepdims, where=where)
 
 
 def nanmean(a, axis=None, dtype=None, out=None, keepdims: bool = False, where=None):
@@ -239,35 +241,37 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims: bool = False, where=No
         array(2., dtype=float32)
     """
     x = _float(a)
-    return lax.div(nansum(x, axis, keepdims=keepdims), _count_valid(x, axis, keepdims))
+    return lax.div(nansum(x, axis, keepdims=keepdims, where=where),
+                   _count_valid(x, axis, keepdims, where))
 
 
 def nanvar(a, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = False,
            where=None):
     """``var`` over the non-NaN entries."""
     x = _float(a)
-    m = nanmean(x, axis, keepdims=True)
+    m = nanmean(x, axis, keepdims=True, where=where)
     dev = lax.sub(x, lax.broadcast_in_dim(m, _shape(x), tuple(range(len(_shape(x))))))
     sq = lax.mul(dev, dev) if _dtype(x).kind != "c" else lax.real(lax.mul(dev, lax.conj(dev)))
-    n = lax.sub(_count_valid(x, axis, keepdims), np.asarray(ddof, _dtype(sq)))
-    return lax.div(nansum(sq, axis, keepdims=keepdims), n)
+    n = lax.sub(_count_valid(x, axis, keepdims, where), np.asarray(ddof, _dtype(sq)))
+    return lax.div(nansum(sq, axis, keepdims=keepdims, where=where), n)
 
 
 def nanstd(a, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = False,
            where=None):
     """``std`` over the non-NaN entries."""
-    return sqrt(nanvar(a, axis, ddof=ddof, keepdims=keepdims))
+    return sqrt(nanvar(a, axis, ddof=ddof, keepdims=keepdims, where=where))
 
 
 def _nan_extremum(name: str, reduce, fill):
     def fn(a, axis=None, out=None, keepdims: bool = False, initial=None, where=None):
         x = as_array(a)
+        kw = {"axis": axis, "keepdims": keepdims, "initial": initial, "where": where}
         if _dtype(x).kind not in "fc":
-            return reduce(x, axis=axis, keepdims=keepdims)
+            return reduce(x, **kw)
         nan = isnan(x)
-        out_ = reduce(where_(nan, fill, x), axis=axis, keepdims=keepdims)
+        out_ = reduce(where_(nan, fill, x), **kw)
         all_nan = lax.bitwise_not(_any(lax.bitwise_not(nan), axis=axis, keepdims=keepdims))
-        return where_(all_nan, np.nan, out_)
+        return out_ if initial is not None else where_(all_nan, np.nan, out_)
 
     where_ = where
     fn.__name__ = fn.__qualname__ = name

@@ -1,0 +1,197 @@
+"""Round-4 conformance fixes found by differential sweeps against JAX: keyword arguments and
+edge cases that JAX's own tests exercise. Expected values come from NumPy or the math."""
+
+import numpy as np
+import pytest
+
+import functrace as ft
+import functrace.numpy as fnp
+from functrace import nn
+
+RNG = np.random.RandomState(0)
+X = RNG.randn(3, 4).astype(np.float32)
+W = RNG.rand(3, 4) > 0.4
+
+
+# reductions: where= / initial= / promote_integers= ----------------------------------
+
+@pytest.mark.parametrize("axis", [None, 0, 1, (0, 1)])
+@pytest.mark.parametrize("keepdims", [False, True])
+def test_sum_prod_where_initial_match_numpy(axis, keepdims):
+    for f, ref in ((fnp.sum, np.sum), (fnp.prod, np.prod)):
+        got = f(X, axis=axis, keepdims=keepdims, where=W, initial=2.0)
+        want = ref(X, axis=axis, keepdims=keepdims, where=W, initial=2.0)
+        np.testing.assert_allclose(got, want, rtol=1e-5)
+        assert got.dtype == np.float32
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_max_min_where_initial_match_numpy(axis):
+    for f, ref in ((fnp.max, np.max), (fnp.min, np.min)):
+        np.testing.assert_array_equal(f(X, axis=axis, where=W, initial=0.5),
+                                      ref(X, axis=axis, where=W, initial=0.5))
+        np.testing.assert_array_equal(f(X, axis=axis, initial=10.0), ref(X, axis=axis,
+                                                                          initial=10.0))
+    ints = np.arange(12, dtype=np.int32).reshape(3, 4)
+    np.testing.assert_array_equal(fnp.max(ints, axis=axis, where=W, initial=-1),
+                                  np.max(ints, axis=axis, where=W, initial=-1))
+
+
+def test_max_where_without_initial_and_empty_without_initial_raise():
+    with pytest.raises(ValueError, match="initial"):
+        fnp.max(X, where=W)
+    with pytest.raises(ValueError, match="zero-size"):
+        fnp.min(np.zeros((0,), np.float32))
+    # with initial= an empty reduction is the initial value (NumPy agrees)
+    assert fnp.max(np.zeros((0,), np.float32), initial=3.0) == 3.0
+    with pytest.raises(ValueError, match="scalar"):
+        fnp.sum(X, initial=np.ones(2))
+
+
+def test_sum_promote_integers_and_bool_where():
+    i8 = np.array([100, 100, 100], np.int8)
+    assert fnp.sum(i8).dtype == np.int32 and int(fnp.sum(i8)) == 300
+    out = fnp.sum(i8, promote_integers=False)
+    assert out.dtype == np.int8
+    assert int(out) == int(np.sum(i8, dtype=np.int8))  # wraps modulo 256, as NumPy
+    assert fnp.sum(np.array([1, 2], np.uint8)).dtype == np.uint32
+    b = np.array([True, True, False])
+    assert fnp.sum(b, where=np.array([True, False, True])) == 1
+    assert fnp.all(np.array([True, False]), where=np.array([True, False]))
+    assert not fnp.any(np.array([True, False]), where=np.array([False, True]))
+
+
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_mean_var_std_where_match_numpy(axis):
+    np.testing.assert_allclose(fnp.mean(X, axis=axis, where=W),
+                               np.mean(X, axis=axis, where=W), rtol=1e-5)
+    np.testing.assert_allclose(fnp.var(X, axis=axis, where=W),
+                               np.var(X, axis=axis, where=W), rtol=1e-5)
+    np.testing.assert_allclose(fnp.std(X, axis=axis, where=W, ddof=1),
+                               np.std(X, axis=axis, where=W, ddof=1), rtol=1e-5)
+    # a where mask that broadcasts along the rows
+    row = np.array([True, False, True, True])
+    np.testing.assert_allclose(fnp.mean(X, axis=axis, where=row),
+                               np.mean(X, axis=axis, where=np.broadcast_to(row, X.shape)),
+                               rtol=1e-5)
+
+
+def test_var_correction_is_ddof_and_complex_variance_is_real():
+    np.testing.assert_allclose(fnp.var(X, axis=0, correction=1), np.var(X, axis=0, ddof=1),
+                               rtol=1e-5)
+    with pytest.raises(ValueError):
+        fnp.var(X, ddof=1, correction=1)
+    z = (X + 1j * X[::-1]).astype(np.complex64)
+    v = fnp.var(z, axis=1)
+    assert v.dtype == np.float32
+    np.testing.assert_allclose(v, np.var(z, axis=1), rtol=1e-5)
+
+
+def test_float16_mean_accumulates_in_float32():
+    # 4096 copies of 1 + 2**-10 (exact in float16): a float16 running sum would stall
+    x = np.full(4096, 1 + 2.0 ** -10, np.float16)
+    m = fnp.mean(x)
+    assert m.dtype == np.float16
+    assert float(m) == float(np.float16(1 + 2.0 ** -10))
+
+
+def test_nan_reductions_take_where_and_initial():
+    a = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, 2.0]], np.float32)
+    w = np.array([[True, True, False], [True, True, True]])
+    np.testing.assert_allclose(fnp.nansum(a, axis=1, where=w, initial=1.0),
+                               np.nansum(a, axis=1, where=w, initial=1.0))
+    np.testing.assert_allclose(fnp.nanmean(a, axis=1, where=w), np.nanmean(a, axis=1, where=w))
+    np.testing.assert_allclose(fnp.nanmax(a, axis=1, where=w, initial=0.0),
+                               np.nanmax(a, axis=1, where=w, initial=0.0))
+
+
+def test_argmax_of_empty_raises():
+    with pytest.raises(ValueError, match="empty"):
+        fnp.argmax(np.zeros((0,), np.float32))
+    with pytest.raises(ValueError, match="empty"):
+        fnp.argmin(np.zeros((2, 0), np.float32), axis=1)
+
+
+def test_reductions_with_where_under_jit_and_grad():
+    f = ft.jit(lambda x, w: fnp.sum(x ** 2, where=w))
+    np.testing.assert_allclose(f(X, W), np.sum(X ** 2, where=W), rtol=1e-5)
+    g = ft.grad(lambda x: fnp.sum(x ** 2, where=W))(X)
+    np.testing.assert_allclose(g, np.where(W, 2 * X, 0), rtol=1e-6)
+
+
+# where(condition) with size= ---------------------------------------------------------
+
+def test_one_argument_where_is_nonzero_with_size():
+    c = np.array([0, 3, 0, 5])
+    (idx,) = fnp.where(c)
+    np.testing.assert_array_equal(idx, np.nonzero(c)[0])
+    (idx,) = ft.jit(lambda c: fnp.where(c, size=3, fill_value=-1))(c)
+    np.testing.assert_array_equal(idx, [1, 3, -1])
+    with pytest.raises(ValueError):
+        fnp.where(c, 1.0)
+
+
+# take / take_along_axis modes ----------------------------------------------------------
+
+def test_take_modes_follow_jax_semantics():
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    idx = np.array([0, -1, 3, -4])
+    # default 'fill': a negative index wraps once, anything still outside is NaN
+    want = np.stack([x[:, 0], x[:, 2], np.full(2, np.nan), np.full(2, np.nan)], axis=1)
+    np.testing.assert_array_equal(fnp.take(x, idx, axis=1), want)
+    np.testing.assert_array_equal(fnp.take(x, idx, axis=1, mode="wrap"),
+                                  np.take(x, idx, axis=1, mode="wrap"))
+    np.testing.assert_array_equal(fnp.take(x, idx, axis=1, mode="clip"),
+                                  np.take(x, np.clip(idx, 0, 2), axis=1))
+    np.testing.assert_array_equal(fnp.take(x, idx, axis=1, fill_value=-7.0)[:, 2:], -7.0)
+    ints = fnp.take(np.arange(3, dtype=np.int32), np.array([5]))
+    assert int(ints[0]) == np.iinfo(np.int32).min
+    with pytest.raises(NotImplementedError):
+        fnp.take(x, idx, mode="raise")
+
+
+def test_take_along_axis_fill_and_broadcast():
+    x = np.arange(6, dtype=np.float32).reshape(2, 3)
+    i = np.array([[0, 2, 5]])
+    got = fnp.take_along_axis(x, i, axis=1)
+    np.testing.assert_array_equal(got, [[0, 2, np.nan], [3, 5, np.nan]])
+    got = fnp.take_along_axis(x, i, axis=1, mode="clip")
+    np.testing.assert_array_equal(got, np.take_along_axis(x, np.broadcast_to(np.clip(i, 0, 2),
+                                                                               (2, 3)), 1))
+
+
+# nn: where= ------------------------------------------------------------------------------
+
+def test_softmax_and_log_softmax_where():
+    w = np.array([True, False, True, True])
+    x = X[0]
+    e = np.where(w, np.exp(x - x[w].max()), 0)
+    np.testing.assert_allclose(nn.softmax(x, where=w), e / e.sum(), rtol=1e-5)
+    ls = nn.log_softmax(x, where=w)
+    np.testing.assert_allclose(np.asarray(ls)[w], np.log(e[w] / e.sum()), rtol=1e-5)
+    assert np.all(np.isneginf(np.asarray(ls)[~w]))
+
+
+def test_logsumexp_where_and_zero_weights():
+    w = np.array([True, False, True, True])
+    x = X[0]
+    np.testing.assert_allclose(nn.logsumexp(x, where=w), np.log(np.exp(x[w]).sum()),
+                               rtol=1e-6)
+    # a zero weight drops an infinite term instead of making 0 * inf = nan
+    a = np.array([np.inf, 0.0], np.float32)
+    assert float(nn.logsumexp(a, b=np.array([0.0, 1.0], np.float32))) == 0.0
+    assert np.isneginf(float(nn.logsumexp(np.zeros((0,), np.float32))))
+    assert nn.logsumexp(np.arange(3)).dtype == np.float32
+
+
+def test_standardize_where():
+    w = np.array([True, True, False, True])
+    x = X[0]
+    m, v = x[w].mean(), x[w].var()
+    np.testing.assert_allclose(nn.standardize(x, where=w), (x - m) / np.sqrt(v + 1e-5),
+                               rtol=1e-4)
+
+
+def test_vmap_accepts_spmd_axis_name():
+    out = ft.vmap(lambda a: a * 2, spmd_axis_name="x")(np.arange(3.0))
+    np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
