@@ -195,3 +195,42 @@ def test_standardize_where():
 def test_vmap_accepts_spmd_axis_name():
     out = ft.vmap(lambda a: a * 2, spmd_axis_name="x")(np.arange(3.0))
     np.testing.assert_array_equal(out, [0.0, 2.0, 4.0])
+
+
+def test_isinf_of_complex_checks_both_parts():
+    z = np.array([complex(np.inf, 0), complex(0, -np.inf), 1 + 1j, complex(np.nan, 0)],
+                 np.complex64)
+    np.testing.assert_array_equal(fnp.isinf(z), np.isinf(z))
+
+
+# pad modes --------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["edge", "wrap", "reflect", "symmetric", "linear_ramp",
+                                  "maximum", "minimum", "mean"])
+@pytest.mark.parametrize("pw", [1, ((1, 0), (0, 2)), 5, ((0, 0), (3, 7))])
+@pytest.mark.parametrize("dtype", [np.float32, np.int32])
+def test_pad_modes_match_numpy(mode, pw, dtype):
+    x = (np.arange(12).reshape(3, 4) * 3 - 7).astype(dtype)
+    np.testing.assert_allclose(fnp.pad(x, pw, mode=mode), np.pad(x, pw, mode=mode),
+                               rtol=1e-6)
+
+
+@pytest.mark.parametrize("mode,kw", [("reflect", {"reflect_type": "odd"}),
+                                     ("symmetric", {"reflect_type": "odd"}),
+                                     ("linear_ramp", {"end_values": (2, -3)}),
+                                     ("mean", {"stat_length": 2}),
+                                     ("maximum", {"stat_length": ((1, 2), (3, 1))})])
+def test_pad_mode_options_match_numpy(mode, kw):
+    x = np.arange(12, dtype=np.float32).reshape(3, 4) ** 1.5
+    np.testing.assert_allclose(fnp.pad(x, ((1, 2), (2, 1)), mode=mode, **kw),
+                               np.pad(x, ((1, 2), (2, 1)), mode=mode, **kw), rtol=1e-5)
+
+
+def test_pad_reflect_is_differentiable_and_traceable():
+    x = np.array([1.0, 2.0, 3.0], np.float32)
+    f = ft.jit(lambda v: fnp.sum(fnp.pad(v, 2, mode="reflect") * np.arange(7.0)))
+    assert float(f(x)) == float(np.sum(np.pad(x, 2, mode="reflect") * np.arange(7.0)))
+    # padded [x2 x1 x0 x1 x2 x1 x0] weighted by 0..6: d/dx0 = 2+6, d/dx1 = 1+3+5, d/dx2 = 0+4
+    np.testing.assert_allclose(ft.grad(f)(x), [8.0, 9.0, 4.0])
+    with pytest.raises(ValueError, match="empty axis"):
+        fnp.pad(np.zeros((0, 2), np.float32), 1, mode="edge")

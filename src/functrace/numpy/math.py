@@ -370,6 +370,8 @@ def isinf(x, /):
     a = as_array(x)
     if not is_inexact(_dtype(a)):
         return lax.full(get_aval(a).shape, False, np.bool_)
+    if _dtype(a).kind == "c":  # either part infinite, as JAX and NumPy
+        return lax.bitwise_or(isinf(lax.real(a)), isinf(lax.imag(a)))
     return lax.eq(lax.abs(a), np.asarray(np.inf, _dtype(a)))
 
 
