@@ -234,3 +234,42 @@ def test_pad_reflect_is_differentiable_and_traceable():
     np.testing.assert_allclose(ft.grad(f)(x), [8.0, 9.0, 4.0])
     with pytest.raises(ValueError, match="empty axis"):
         fnp.pad(np.zeros((0, 2), np.float32), 1, mode="edge")
+
+
+def test_histogram_counts_the_maximum_in_the_last_bin():
+    # lo + 1.0 * (hi - lo) rounds below hi in float32 for these values
+    x = np.array([1.867558, -0.97727787, 0.95008844, -0.1513572], np.float32)
+    counts, edges = fnp.histogram(x)
+    assert float(fnp.sum(counts)) == 4.0
+    assert float(edges[-1]) == float(x.max()) and float(edges[0]) == float(x.min())
+    np.testing.assert_array_equal(counts, np.histogram(x)[0])
+
+
+def test_average_with_one_dimensional_weights_along_an_axis():
+    w = np.array([1.0, 2.0, 0.5, 3.0], np.float32)
+    np.testing.assert_allclose(fnp.average(X, axis=1, weights=w),
+                               np.average(X, axis=1, weights=w), rtol=1e-5)
+    avg, total = fnp.average(X, axis=-1, weights=w, returned=True)
+    np.testing.assert_allclose(total, np.full(3, w.sum()))
+    with pytest.raises(ValueError):
+        fnp.average(X, weights=w)
+
+
+@pytest.fixture
+def x64():
+    ft.config.update("jax_enable_x64", True)
+    yield
+    ft.config.update("jax_enable_x64", False)
+
+
+@pytest.mark.parametrize("dtype,want", [(np.int8, np.float32), (np.int32, np.float32),
+                                        (np.uint32, np.float32), (np.bool_, np.float32),
+                                        (np.int64, np.float64)])
+def test_integers_become_floats_of_their_width_under_x64(x64, dtype, want):
+    # JAX 0.10's to_inexact_dtype: up to 32-bit integers (and bool) -> float32, int64 -> f64
+    x = np.ones(3, dtype)
+    for out in (fnp.sin(x), fnp.true_divide(x, x), fnp.mean(x), fnp.var(x), fnp.std(x),
+                fnp.median(x), fnp.nanmean(x)):
+        assert out.dtype == want
+    assert fnp.exp(3).dtype == np.float64  # a Python int is a (weak) 64-bit integer
+    assert (np.ones(3, np.int32) + 1.5).dtype == np.float64  # a weak float is float64

@@ -52,10 +52,13 @@ def histogram_bin_edges(a, bins=10, range=None, weights=None):  # noqa: A002
     same = lax.eq(lo, hi)
     lo = where(same, lax.sub(lo, np.asarray(0.5, _dtype(x))), lo)
     hi = where(same, lax.add(hi, np.asarray(0.5, _dtype(x))), hi)
-    steps = np.linspace(0.0, 1.0, int(bins) + 1).astype(_dtype(x))
+    nb = int(bins)
+    steps = np.linspace(0.0, 1.0, nb + 1)[:-1].astype(_dtype(x))
     width = lax.sub(hi, lo)
-    return lax.add(lax.broadcast_in_dim(lo, (int(bins) + 1,), ()),
-                   lax.mul(steps, lax.broadcast_in_dim(width, (int(bins) + 1,), ())))
+    inner = lax.add(lax.broadcast_in_dim(lo, (nb,), ()),
+                    lax.mul(steps, lax.broadcast_in_dim(width, (nb,), ())))
+    # the last edge is exactly hi (lo + 1.0 * width may round below it and drop the max)
+    return lax.concatenate([inner, lax.broadcast_in_dim(hi, (1,), ())], 0)
 
 
 def histogram(a, bins=10, range=None, weights=None, density=None):  # noqa: A002

@@ -10,7 +10,6 @@ import numpy as np
 from .. import lax
 from ..core.avals import (
     canonicalize_dtype,
-    default_float_dtype,
     default_int_dtype,
     is_inexact,
 )
@@ -23,6 +22,7 @@ from ._promote import (
     canonical_axis,
     check_dtype,
     convert,
+    inexact_dtype,
     promote_dtypes,
 )
 from .math import _to_bool, isclose, multiply, subtract, true_divide
@@ -144,7 +144,7 @@ def prod(a, axis=None, dtype=None, out=None, keepdims: bool = False, initial=Non
 def _float_input(a, axis, dtype, op: str):
     x, axes = _prepare(a, axis, dtype, op, upcast=False)
     if not is_inexact(get_aval(x).dtype):
-        x = convert(x, default_float_dtype())
+        x = convert(x, inexact_dtype(get_aval(x).dtype))
     return x, axes
 
 
@@ -196,10 +196,10 @@ def _var_dtypes(x_dtype: np.dtype, dtype):
                              "supported; pass a complex dtype or take var(x.real)")
         comp = np.promote_types(dtype, x_dtype)
         if not is_inexact(comp):
-            comp = default_float_dtype()
+            comp = inexact_dtype(comp)
         return _upcast_f16(canonicalize_dtype(comp)), dtype
     if not is_inexact(x_dtype):
-        return default_float_dtype(), default_float_dtype()
+        return inexact_dtype(x_dtype), inexact_dtype(x_dtype)
     real = np.dtype(np.float32 if x_dtype == np.complex64 else np.float64) \
         if x_dtype.kind == "c" else x_dtype
     return _upcast_f16(x_dtype), canonicalize_dtype(real)
@@ -383,9 +383,16 @@ def average(a, axis=None, weights=None, returned: bool = False, keepdims: bool =
             return avg, lax.full(get_aval(avg).shape, float(n), get_aval(avg).dtype)
         return avg
     x, w = as_array(a), as_array(weights)
-    if get_aval(w).shape != get_aval(x).shape:
-        raise ShapeError("average: weights must have the shape of a (1-D weights along one "
-                         "axis are not supported yet)")
+    xshape, wshape = get_aval(x).shape, get_aval(w).shape
+    if wshape != xshape:
+        if axis is None or isinstance(axis, tuple | list) or len(wshape) != 1:
+            raise ShapeError(f"average: weights of shape {wshape} differ from a's shape "
+                             f"{xshape}; 1-D weights need an int axis= (as in NumPy)")
+        ax = canonical_axis(axis, len(xshape), "average")
+        if wshape[0] != xshape[ax]:
+            raise ShapeError(f"average: length of weights ({wshape[0]}) differs from the "
+                             f"length of axis {axis} of a ({xshape[ax]})")
+        w = lax.broadcast_in_dim(w, xshape, (ax,))
     total_w = sum(w, axis, keepdims=keepdims)
     avg = true_divide(sum(multiply(x, w), axis, keepdims=keepdims), total_w)
     return (avg, total_w) if returned else avg
