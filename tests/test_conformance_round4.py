@@ -272,4 +272,4 @@ def test_integers_become_floats_of_their_width_under_x64(x64, dtype, want):
                 fnp.median(x), fnp.nanmean(x)):
         assert out.dtype == want
     assert fnp.exp(3).dtype == np.float64  # a Python int is a (weak) 64-bit integer
-    assert (np.ones(3, np.int32) + 1.5).dtype == np.float64  # a weak float is float64
+    assert fnp.add(np.ones(3, np.int32), 1.5).dtype == np.float64  # weak float: float64
