@@ -273,3 +273,33 @@ def test_integers_become_floats_of_their_width_under_x64(x64, dtype, want):
         assert out.dtype == want
     assert fnp.exp(3).dtype == np.float64  # a Python int is a (weak) 64-bit integer
     assert fnp.add(np.ones(3, np.int32), 1.5).dtype == np.float64  # weak float: float64
+
+
+# integer power, float floor_divide, nextafter broadcasting --------------------------------
+
+def test_integer_power_with_array_exponents_follows_jax():
+    base = np.array([2, 1, -1, 0, 3, -2], np.int32)
+    exp_ = np.array([-1, -2, -3, -1, 3, 5], np.int32)
+    # negative exponents: 1 and -1 keep their powers, other bases give 0 (as JAX)
+    np.testing.assert_array_equal(fnp.power(base, exp_), [0, 1, -1, 0, 27, -32])
+    np.testing.assert_array_equal(fnp.power(2, np.arange(5)), 2 ** np.arange(5))
+    assert fnp.power(np.arange(3, dtype=np.uint8), np.uint8(2)).dtype == np.uint8
+    with pytest.raises(TypeError):
+        fnp.power(np.array([2], np.int32), -1)
+
+
+def test_float_floor_divide_matches_python_divmod_at_the_edges():
+    a = np.array([1.5, -2.5, np.inf, -np.inf, 7.0, -7.0, 5.0], np.float32)
+    b = np.array([-np.inf, np.inf, -np.inf, -2.5, 0.0, 2.0, -0.5], np.float32)
+    # CPython's float floor division: 1.5 // -inf == -1.0, inf // x is nan, 7 // 0 = inf
+    want = [-1.0, -1.0, np.nan, np.nan, np.inf, -4.0, -10.0]
+    np.testing.assert_array_equal(fnp.floor_divide(a, b), np.array(want, np.float32))
+    np.testing.assert_array_equal(fnp.floor_divide(np.float32(3.0), np.array([2.0, -2.0])),
+                                  [1.0, -2.0])
+
+
+def test_nextafter_broadcasts_scalars():
+    got = fnp.nextafter(np.float32(0), np.ones(3, np.float32))
+    np.testing.assert_array_equal(got, np.nextafter(np.float32(0), np.ones(3, np.float32)))
+    got = fnp.nextafter(np.ones(3, np.float32), 2.0)
+    np.testing.assert_array_equal(got, np.nextafter(np.ones(3, np.float32), np.float32(2)))
