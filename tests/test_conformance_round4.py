@@ -303,3 +303,31 @@ def test_nextafter_broadcasts_scalars():
     np.testing.assert_array_equal(got, np.nextafter(np.float32(0), np.ones(3, np.float32)))
     got = fnp.nextafter(np.ones(3, np.float32), 2.0)
     np.testing.assert_array_equal(got, np.nextafter(np.ones(3, np.float32), np.float32(2)))
+
+
+def test_sum_of_booleans_counts_even_without_integer_promotion():
+    b = np.array([True, True, False])
+    for out in (fnp.sum(b, promote_integers=False), fnp.sum(b), fnp.prod(b)):
+        assert out.dtype == np.int32
+    assert int(fnp.sum(b, promote_integers=False)) == 2
+    assert fnp.sum(b, dtype=bool).dtype == np.bool_
+
+
+def test_float16_sum_accumulates_in_float32():
+    x = np.full(4096, 1.0, np.float16)  # a float16 running sum stalls at 2048
+    out = fnp.sum(x)
+    assert out.dtype == np.float16 and float(out) == 4096.0
+    assert float(fnp.sum(x, initial=1.0)) == float(np.float16(4097.0))
+
+
+def test_var_is_nan_when_too_few_entries_remain():
+    assert np.isnan(float(fnp.var(np.array([1.0, 2.0], np.float32), ddof=2)))
+    assert np.isnan(float(fnp.std(np.zeros((2, 0), np.float32), ddof=1)))
+    a = np.array([[1.0, np.nan, 3.0], [np.nan, np.nan, 2.0]], np.float32)
+    np.testing.assert_array_equal(fnp.nanvar(a, axis=1, ddof=1), [2.0, np.nan])
+    # a NaN produced by the data (inf - inf) is not dropped: only the input's NaNs are
+    e = np.array([np.nan, -0.0, np.inf, -np.inf, 1.0], np.float32)
+    assert np.isnan(float(fnp.nanstd(e)))
+    z = np.array([1 + 1j, np.nan, 1 - 1j], np.complex64)
+    v = fnp.nanvar(z)
+    assert v.dtype == np.float32 and float(v) == 1.0

@@ -96,13 +96,20 @@ def _with_initial(out, initial, combine, op: str):
 
 
 def _prepare_sum(a, axis, dtype, op: str, promote_integers: bool):
+    """``(x in its computation dtype, axes, result dtype)`` of ``sum``/``prod``: booleans
+    count as the default integer, narrow integers widen unless ``promote_integers=False``,
+    and float16 accumulates in float32 (as JAX)."""
     x = as_array(a)
     axes = canonical_axes(axis, get_aval(x).ndim, op)
     if dtype is not None:
         x = convert(x, check_dtype(dtype))
-    elif promote_integers:
+        return x, axes, get_aval(x).dtype
+    if get_aval(x).dtype == np.bool_:
+        x = convert(x, default_int_dtype())
+    if promote_integers:
         x = convert(x, _upcast_int(get_aval(x).dtype))
-    return x, axes
+    result_dtype = get_aval(x).dtype
+    return convert(x, _upcast_f16(result_dtype)), axes, result_dtype
 
 
 def sum(a, axis=None, dtype=None, out=None, keepdims: bool = False, initial=None,  # noqa: A001
@@ -116,14 +123,14 @@ def sum(a, axis=None, dtype=None, out=None, keepdims: bool = False, initial=None
         array([4., 6.], dtype=float32)
     """
     _no_out(out, "sum")
-    x, axes = _prepare_sum(a, axis, dtype, "sum", promote_integers)
+    x, axes, result_dtype = _prepare_sum(a, axis, dtype, "sum", promote_integers)
     if get_aval(x).dtype == np.bool_:
         x = _mask(x, where, False, "sum")
         out_ = _with_initial(lax.reduce_or(x, axes), initial, lax.bitwise_or, "sum")
     else:
         x = _mask(x, where, 0, "sum")
         out_ = _with_initial(lax.reduce_sum(x, axes), initial, lax.add, "sum")
-    return _keep(out_, axes, keepdims)
+    return convert(_keep(out_, axes, keepdims), result_dtype)
 
 
 def prod(a, axis=None, dtype=None, out=None, keepdims: bool = False, initial=None,
@@ -131,14 +138,14 @@ def prod(a, axis=None, dtype=None, out=None, keepdims: bool = False, initial=Non
     """The product over ``axis`` (all axes by default); entries where ``where`` is False
     are left out and ``initial`` multiplies the result."""
     _no_out(out, "prod")
-    x, axes = _prepare_sum(a, axis, dtype, "prod", promote_integers)
+    x, axes, result_dtype = _prepare_sum(a, axis, dtype, "prod", promote_integers)
     if get_aval(x).dtype == np.bool_:
         x = _mask(x, where, True, "prod")
         out_ = _with_initial(lax.reduce_and(x, axes), initial, lax.bitwise_and, "prod")
     else:
         x = _mask(x, where, 1, "prod")
         out_ = _with_initial(lax.reduce_prod(x, axes), initial, lax.mul, "prod")
-    return _keep(out_, axes, keepdims)
+    return convert(_keep(out_, axes, keepdims), result_dtype)
 
 
 def _float_input(a, axis, dtype, op: str):
@@ -239,7 +246,12 @@ def var(a, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = Fals
     else:
         n = lax.sub(_where_count(sq, axes, where, keepdims, "var"),
                     np.asarray(correction, get_aval(total).dtype))
-    return convert(lax.div(total, n), result_dtype)
+    out_ = lax.div(total, n)
+    ok = lax.gt(n, np.zeros((), get_aval(n).dtype))  # JAX: NaN when n - correction <= 0
+    if get_aval(ok).shape != get_aval(out_).shape:
+        ok = broadcast_to_shape(ok, get_aval(out_).shape, "var")
+    out_ = lax.select(ok, out_, lax.full_like(out_, np.nan))
+    return convert(out_, result_dtype)
 
 
 def std(a, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = False, *,

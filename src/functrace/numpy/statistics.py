@@ -18,11 +18,13 @@ from ._promote import as_array, canonical_axes, canonical_axis, convert, promote
 from .indexing import take_along_axis
 from .manip import moveaxis, ravel
 from .math import isnan, sqrt, where
+from .math import subtract as _subtract
+from .math import where as _where
+from .reductions import _var_dtypes, mean, sum
 from .reductions import any as _any
 from .reductions import argmax as _argmax
 from .reductions import argmin as _argmin
 from .reductions import max as _max
-from .reductions import mean, sum
 from .reductions import min as _min
 from .reductions import prod as _prod
 from .sorting import sort
@@ -246,20 +248,34 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims: bool = False, where=No
 
 
 def nanvar(a, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = False,
-           where=None):
-    """``var`` over the non-NaN entries."""
-    x = _float(a)
-    m = nanmean(x, axis, keepdims=True, where=where)
-    dev = lax.sub(x, lax.broadcast_in_dim(m, _shape(x), tuple(range(len(_shape(x))))))
+           where=None, mean=None):
+    """``var`` over the non-NaN entries (NaN where fewer than ``ddof + 1`` remain).
+
+    Example:
+        >>> nanvar(np.array([1., np.nan, 3.], np.float32))
+        array(1., dtype=float32)
+    """
+    x = as_array(a)
+    comp, result_dtype = _var_dtypes(_dtype(x), dtype)
+    x = convert(x, comp)
+    m = nanmean(x, axis, keepdims=True, where=where) if mean is None else convert(
+        as_array(mean), comp)
+    nan = isnan(x)
+    dev = _where(nan, 0, _subtract(x, m))  # only the input's NaNs are dropped, as JAX
     sq = lax.mul(dev, dev) if _dtype(x).kind != "c" else lax.real(lax.mul(dev, lax.conj(dev)))
-    n = lax.sub(_count_valid(x, axis, keepdims, where), np.asarray(ddof, _dtype(sq)))
-    return lax.div(nansum(sq, axis, keepdims=keepdims, where=where), n)
+    n = sum(lax.bitwise_not(nan), axis=axis, keepdims=keepdims, where=where)
+    n = lax.sub(n, np.asarray(ddof, _dtype(n)))
+    bad = lax.le(n, np.zeros((), _dtype(n)))
+    total = sum(sq, axis, keepdims=keepdims, where=where)
+    total = _where(bad, np.nan, total)
+    out_ = lax.div(total, convert(_where(bad, 1, n), _dtype(total)))
+    return convert(out_, result_dtype)
 
 
 def nanstd(a, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = False,
-           where=None):
+           where=None, mean=None):
     """``std`` over the non-NaN entries."""
-    return sqrt(nanvar(a, axis, ddof=ddof, keepdims=keepdims, where=where))
+    return sqrt(nanvar(a, axis, dtype, ddof=ddof, keepdims=keepdims, where=where, mean=mean))
 
 
 def _nan_extremum(name: str, reduce, fill):
