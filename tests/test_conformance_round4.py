@@ -331,3 +331,27 @@ def test_var_is_nan_when_too_few_entries_remain():
     z = np.array([1 + 1j, np.nan, 1 - 1j], np.complex64)
     v = fnp.nanvar(z)
     assert v.dtype == np.float32 and float(v) == 1.0
+
+
+# lax: negative dynamic_slice starts, nextafter with a scalar ---------------------------
+
+def test_lax_dynamic_slice_wraps_negative_starts_then_clamps():
+    from functrace import lax
+    x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
+    # (5, -1, 1): 5 clamps to 2 - 2 = 0, -1 wraps to 2 and then clamps to 3 - 1 = 2
+    np.testing.assert_array_equal(lax.dynamic_slice(x, (5, -1, 1), (2, 1, 3)), x[0:2, 2:3, 1:4])
+    np.testing.assert_array_equal(lax.dynamic_slice(x, (0, -2, -4), (1, 1, 2)), x[0:1, 1:2, 0:2])
+    np.testing.assert_array_equal(
+        lax.dynamic_slice(x, (0, -2, 0), (1, 1, 2), allow_negative_indices=False),
+        x[0:1, 0:1, 0:2])
+    f = ft.jit(lambda v, i: lax.dynamic_update_slice(v, np.ones((1, 1, 2), np.float32),
+                                                     (i, i, i)))
+    want = x.copy()
+    want[1:2, 2:3, 2:4] = 1.0  # -1 wraps to (1, 2, 3); the last axis clamps to 4 - 2 = 2
+    np.testing.assert_array_equal(f(x, np.int32(-1)), want)
+
+
+def test_lax_nextafter_broadcasts_a_scalar():
+    from functrace import lax
+    got = lax.nextafter(np.float32(1), np.full(2, 2, np.float32))
+    np.testing.assert_array_equal(got, np.nextafter(np.float32(1), np.full(2, 2, np.float32)))
