@@ -355,3 +355,14 @@ def test_lax_nextafter_broadcasts_a_scalar():
     from functrace import lax
     got = lax.nextafter(np.float32(1), np.full(2, 2, np.float32))
     np.testing.assert_array_equal(got, np.nextafter(np.float32(1), np.full(2, 2, np.float32)))
+
+
+def test_lax_pow_takes_an_integer_exponent_and_top_k_puts_nan_first():
+    from functrace import lax
+    got = lax.pow(np.array([2.0, 3.0], np.float32), np.array([3, -1], np.int32))
+    np.testing.assert_allclose(got, [8.0, 1.0 / 3.0], rtol=1e-7)
+    assert got.dtype == np.float32
+    assert float(ft.grad(lambda v: lax.pow(v, np.int32(3)))(2.0)) == 12.0  # 3 v^2
+    vals, idx = lax.top_k(np.array([np.nan, 1.0, 3.0, np.inf], np.float32), 3)
+    assert np.isnan(vals[0]) and list(np.asarray(vals[1:])) == [np.inf, 3.0]
+    np.testing.assert_array_equal(idx, [0, 3, 2])
