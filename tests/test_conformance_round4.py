@@ -6,7 +6,8 @@ import pytest
 
 import functrace as ft
 import functrace.numpy as fnp
-from functrace import nn
+from functrace import lax, nn
+from functrace.scipy import special
 
 RNG = np.random.RandomState(0)
 X = RNG.randn(3, 4).astype(np.float32)
@@ -336,7 +337,6 @@ def test_var_is_nan_when_too_few_entries_remain():
 # lax: negative dynamic_slice starts, nextafter with a scalar ---------------------------
 
 def test_lax_dynamic_slice_wraps_negative_starts_then_clamps():
-    from functrace import lax
     x = np.arange(24, dtype=np.float32).reshape(2, 3, 4)
     # (5, -1, 1): 5 clamps to 2 - 2 = 0, -1 wraps to 2 and then clamps to 3 - 1 = 2
     np.testing.assert_array_equal(lax.dynamic_slice(x, (5, -1, 1), (2, 1, 3)), x[0:2, 2:3, 1:4])
@@ -352,13 +352,11 @@ def test_lax_dynamic_slice_wraps_negative_starts_then_clamps():
 
 
 def test_lax_nextafter_broadcasts_a_scalar():
-    from functrace import lax
     got = lax.nextafter(np.float32(1), np.full(2, 2, np.float32))
     np.testing.assert_array_equal(got, np.nextafter(np.float32(1), np.full(2, 2, np.float32)))
 
 
 def test_lax_pow_takes_an_integer_exponent_and_top_k_puts_nan_first():
-    from functrace import lax
     got = lax.pow(np.array([2.0, 3.0], np.float32), np.array([3, -1], np.int32))
     np.testing.assert_allclose(got, [8.0, 1.0 / 3.0], rtol=1e-7)
     assert got.dtype == np.float32
@@ -366,3 +364,35 @@ def test_lax_pow_takes_an_integer_exponent_and_top_k_puts_nan_first():
     vals, idx = lax.top_k(np.array([np.nan, 1.0, 3.0, np.inf], np.float32), 3)
     assert np.isnan(vals[0]) and list(np.asarray(vals[1:])) == [np.inf, 3.0]
     np.testing.assert_array_equal(idx, [0, 3, 2])
+
+
+# nn kinks, scipy.special tails ----------------------------------------------------------
+
+def test_relu6_and_hard_tanh_derivatives_at_the_kinks_follow_jax():
+    g6 = ft.grad(nn.relu6)
+    assert [float(g6(v)) for v in (0.0, 3.0, 6.0, 7.0)] == [0.0, 1.0, 0.0, 0.0]
+    gt = ft.grad(nn.hard_tanh)
+    # where(x > 1, 1, where(x < -1, -1, x)): the identity branch owns the kinks
+    assert [float(gt(v)) for v in (-2.0, -1.0, 0.5, 1.0, 2.0)] == [0.0, 1.0, 1.0, 1.0, 0.0]
+    out = nn.hard_tanh(np.arange(-2, 3, dtype=np.int32))
+    assert out.dtype == np.int32
+    np.testing.assert_array_equal(out, np.clip(np.arange(-2, 3), -1, 1))
+
+
+def test_ndtri_is_accurate_in_the_tails():
+    from scipy import special as sp_special  # SciPy is a dev dependency (CI has it)
+    p = np.array([1e-30, 1e-8, 1e-5, 0.01, 0.3, 0.5, 0.99, 1 - 1e-6], np.float32)
+    np.testing.assert_allclose(special.ndtri(p), sp_special.ndtri(p.astype(np.float64)),
+                               rtol=2e-6, atol=1e-6)
+    assert np.isneginf(float(special.ndtri(np.float32(0.0))))
+    # d/dp ndtri(p) = 1 / pdf(ndtri(p))
+    q = sp_special.ndtri(0.01)
+    np.testing.assert_allclose(ft.grad(special.ndtri)(np.float32(0.01)),
+                               np.sqrt(2 * np.pi) * np.exp(q * q / 2), rtol=1e-5)
+
+
+def test_entr_propagates_nan():
+    x = np.array([np.nan, -1.0, 0.0, 0.5], np.float32)
+    got = np.asarray(special.entr(x))
+    assert np.isnan(got[0]) and np.isneginf(got[1]) and got[2] == 0.0
+    np.testing.assert_allclose(got[3], -0.5 * np.log(0.5), rtol=1e-6)

@@ -29,9 +29,20 @@ def _relu_jvp(primals, tangents):
     return relu(x), fnp.where(x > 0, t, fnp.zeros_like(t))
 
 
+@custom_jvp
 def relu6(x):
-    """``min(max(x, 0), 6)``."""
-    return fnp.minimum(relu(x), 6.0)
+    """``min(max(x, 0), 6)``; as in JAX its derivative is 1 strictly inside ``(0, 6)`` and 0
+    elsewhere (also at the kinks 0 and 6)."""
+    return fnp.minimum(fnp.maximum(x, 0), 6.0)
+
+
+def _relu6_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    inside = fnp.logical_and(x > 0, x < 6.0)
+    return relu6(x), fnp.where(inside, t, fnp.zeros_like(t))
+
+
+relu6.defjvp(_relu6_jvp)
 
 
 def sigmoid(x):
@@ -63,8 +74,10 @@ def tanh(x):
 
 
 def hard_tanh(x):
-    """``clip(x, -1, 1)``."""
-    return fnp.clip(x, -1.0, 1.0)
+    """``x`` clipped to ``[-1, 1]``, as JAX's ``where(x > 1, 1, where(x < -1, -1, x))``
+    (the derivative is 1 at the kinks and the dtype of ``x`` is kept)."""
+    x = fnp.asarray(x)
+    return fnp.where(x > 1, fnp.ones_like(x), fnp.where(x < -1, -fnp.ones_like(x), x))
 
 
 def soft_sign(x):
