@@ -396,3 +396,21 @@ def test_entr_propagates_nan():
     got = np.asarray(special.entr(x))
     assert np.isnan(got[0]) and np.isneginf(got[1]) and got[2] == 0.0
     np.testing.assert_allclose(got[3], -0.5 * np.log(0.5), rtol=1e-6)
+
+
+# eager Array operators follow JAX's promotion, not NumPy's -----------------------------
+
+def test_eager_array_operators_and_methods_promote_like_jax():
+    x = fnp.arange(3)  # int32
+    f = fnp.ones(3)  # float32
+    assert (x / 2).dtype == np.float32  # NumPy would give float64
+    assert (x * 1.5).dtype == np.float32 and (x + f).dtype == np.float32
+    assert (2 * x).dtype == np.int32 and (1 - x).dtype == np.int32
+    assert x.sum().dtype == np.int32  # NumPy's ndarray.sum would give int64
+    assert (x[1] + 0.5).dtype == np.float32  # an element is a 0-d array, not a NumPy scalar
+    np.testing.assert_array_equal(x / 2, np.arange(3) / 2)
+    y = x
+    y += 1  # rebinding, as on an immutable jax.Array: x is unchanged
+    np.testing.assert_array_equal(x, [0, 1, 2])
+    np.testing.assert_array_equal(y, [1, 2, 3])
+    assert int(x[2]) == 2 and float(f.mean()) == 1.0
