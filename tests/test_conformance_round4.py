@@ -414,3 +414,10 @@ def test_eager_array_operators_and_methods_promote_like_jax():
     np.testing.assert_array_equal(x, [0, 1, 2])
     np.testing.assert_array_equal(y, [1, 2, 3])
     assert int(x[2]) == 2 and float(f.mean()) == 1.0
+
+
+def test_searchsorted_returns_int32_under_x64(x64):
+    out = fnp.searchsorted(np.array([1.0, 2.0, 3.0]), np.array([2.5, 0.0]))
+    assert out.dtype == np.int32
+    np.testing.assert_array_equal(out, [2, 0])
+    assert fnp.digitize(np.array([0.5, 2.5]), np.array([1.0, 2.0])).dtype == np.int32

@@ -169,8 +169,9 @@ def searchsorted(a, v, side: str = "left", sorter=None, *, method: str = "scan")
     vb = lax.broadcast_in_dim(v, full, tuple(range(nd - 1)))
     # left: count of a < v; right: count of a <= v, i.e. of not (v < a)
     hits = _less_total(ab, vb) if side == "left" else lax.bitwise_not(_less_total(vb, ab))
-    count = lax.reduce_sum(lax.convert_element_type(hits, default_int_dtype()), (nd - 1,))
-    return count
+    # int32 (even under x64), as JAX's searchsorted for arrays of under 2**31 entries
+    itype = np.int32 if n < 2 ** 31 else default_int_dtype()
+    return lax.reduce_sum(lax.convert_element_type(hits, itype), (nd - 1,))
 
 
 def _take(a, idx):
@@ -192,7 +193,7 @@ def digitize(x, bins, right: bool = False, *, method=None):
     side = "left" if right else "right"
     n = _shape(bins)[0]
     if n == 0:
-        return lax.full(_shape(as_array(x)), 0, default_int_dtype())
+        return lax.full(_shape(as_array(x)), 0, np.int32)
     b = np.asarray(bins) if not isinstance(bins, Tracer) else None
     decreasing = b is not None and n > 1 and b[-1] < b[0]
     if decreasing:
