@@ -421,3 +421,8 @@ def test_searchsorted_returns_int32_under_x64(x64):
     assert out.dtype == np.int32
     np.testing.assert_array_equal(out, [2, 0])
     assert fnp.digitize(np.array([0.5, 2.5]), np.array([1.0, 2.0])).dtype == np.int32
+
+
+def test_det_of_an_empty_matrix_is_one():
+    np.testing.assert_array_equal(fnp.linalg.det(np.zeros((3, 0, 0), np.float32)),
+                                  np.linalg.det(np.zeros((3, 0, 0), np.float32)))
