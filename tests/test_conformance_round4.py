@@ -426,3 +426,10 @@ def test_searchsorted_returns_int32_under_x64(x64):
 def test_det_of_an_empty_matrix_is_one():
     np.testing.assert_array_equal(fnp.linalg.det(np.zeros((3, 0, 0), np.float32)),
                                   np.linalg.det(np.zeros((3, 0, 0), np.float32)))
+
+
+def test_select_keeps_a_python_scalar_default_weak(x64):
+    v = np.array([0.5, -2.0, 3.0], np.float32)
+    out = fnp.select([v > 1.0], [v], default=5.0)
+    assert out.dtype == np.float32  # the weak default does not widen to float64
+    np.testing.assert_array_equal(out, [5.0, 5.0, 3.0])
