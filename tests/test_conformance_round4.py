@@ -433,3 +433,21 @@ def test_select_keeps_a_python_scalar_default_weak(x64):
     out = fnp.select([v > 1.0], [v], default=5.0)
     assert out.dtype == np.float32  # the weak default does not widen to float64
     np.testing.assert_array_equal(out, [5.0, 5.0, 3.0])
+
+
+@pytest.mark.parametrize("axis", [0, 1, -1])
+def test_unique_along_an_axis_matches_numpy(axis):
+    a = np.array([[1, 2], [1, 2], [0, 1], [3, 0], [0, 1]], np.int32)
+    got = fnp.unique(a, axis=axis, return_index=True, return_inverse=True,
+                     return_counts=True)
+    want = np.unique(a, axis=axis, return_index=True, return_inverse=True,
+                     return_counts=True)
+    for g, w in zip(got, want, strict=True):
+        np.testing.assert_array_equal(g, np.reshape(w, np.shape(g)))
+    np.testing.assert_array_equal(fnp.unique(a, axis=axis), np.unique(a, axis=axis))
+
+
+def test_unique_along_an_axis_with_size_under_jit():
+    a = np.array([[1, 2], [1, 2], [0, 1]], np.int32)
+    out = ft.jit(lambda v: fnp.unique(v, axis=0, size=3, fill_value=-1))(a)
+    np.testing.assert_array_equal(out, [[0, 1], [1, 2], [-1, -1]])

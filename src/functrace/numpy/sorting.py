@@ -19,6 +19,7 @@ from ..core.trace import Tracer, get_aval
 from ..errors import ConcretizationError, FunctraceError, ShapeError
 from ._promote import as_array, canonical_axis, convert, promote_args
 from .indexed_update import IndexUpdateHelper
+from .unique_axis import unique_along
 
 __all__ = [
     "argpartition", "argsort", "bincount", "digitize", "lexsort", "partition", "searchsorted",
@@ -215,8 +216,9 @@ def _concrete_size(x, op: str, what: str) -> None:
 def unique(ar, return_index: bool = False, return_inverse: bool = False,
            return_counts: bool = False, axis=None, *, equal_nan: bool = True,
            size: int | None = None, fill_value=None, sorted: bool = True):  # noqa: A002
-    """The sorted unique elements of the flattened ``ar``, optionally with the index of each
-    one's first occurrence, the inverse (``ar``'s shape) and the counts.
+    """The sorted unique elements of the flattened ``ar`` (or, with ``axis``, its unique
+    slices along that axis), optionally with the index of each one's first occurrence, the
+    inverse (``ar``'s shape; 1-D with ``axis``) and the counts.
 
     ``size=`` fixes the output length (needed under a trace): shorter results are padded
     with ``fill_value`` (default: the smallest element; the pad's index is that element's
@@ -227,7 +229,8 @@ def unique(ar, return_index: bool = False, return_inverse: bool = False,
         array([ 0,  1,  3,  7, -1, -1], dtype=int32)
     """
     if axis is not None:
-        raise FunctraceError("unique: axis= is not supported; pass axis=None (flatten)")
+        return unique_along(ar, axis, return_index, return_inverse, return_counts,
+                            equal_nan, size, fill_value)
     x = as_array(ar)
     in_shape = _shape(x)
     x = _flat(x)
