@@ -451,3 +451,15 @@ def test_unique_along_an_axis_with_size_under_jit():
     a = np.array([[1, 2], [1, 2], [0, 1]], np.int32)
     out = ft.jit(lambda v: fnp.unique(v, axis=0, size=3, fill_value=-1))(a)
     np.testing.assert_array_equal(out, [[0, 1], [1, 2], [-1, -1]])
+
+
+def test_intersect1d_return_indices_matches_numpy():
+    a = np.array([3, 1, 2, 1, 3, 0], np.int32)
+    b = np.array([1, 3, 5, 3], np.int32)
+    for got, want in zip(fnp.intersect1d(a, b, return_indices=True),
+                         np.intersect1d(a, b, return_indices=True), strict=True):
+        np.testing.assert_array_equal(got, want)
+    vals, i1, i2 = fnp.intersect1d(a, b, return_indices=True, size=4, fill_value=-1)
+    np.testing.assert_array_equal(vals, [1, 3, -1, -1])
+    np.testing.assert_array_equal(i1, [1, 0, 6, 6])  # padding: len(ar1), as JAX
+    np.testing.assert_array_equal(i2, [0, 1, 4, 4])

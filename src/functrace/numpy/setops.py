@@ -214,15 +214,32 @@ def in1d(ar1, ar2, assume_unique: bool = False, invert: bool = False):
 
 def intersect1d(ar1, ar2, assume_unique: bool = False, return_indices: bool = False, *,
                 size: int | None = None, fill_value=None):
-    """The sorted unique values present in both arrays.
+    """The sorted unique values present in both arrays (with ``return_indices``, also the
+    index of each one's first occurrence in ``ar1`` and in ``ar2``).
 
     Example:
         >>> intersect1d(np.array([1, 3, 4, 3], np.int32), np.array([3, 1, 2], np.int32))
         array([1, 3], dtype=int32)
     """
-    if return_indices:
-        raise ShapeError("intersect1d: return_indices=True is not supported")
-    return _select_sorted(ar1, lambda u: isin(u, ar2), size, fill_value, "intersect1d")
+    a1, a2 = promote_args("intersect1d", ravel(as_array(ar1)), ravel(as_array(ar2)),
+                          broadcast=False)
+    values = _select_sorted(a1, lambda u: isin(u, a2), size, fill_value, "intersect1d")
+    if not return_indices:
+        return values
+    return values, _first_index(a1, values), _first_index(a2, values)
+
+
+def _first_index(arr, values):
+    """For each of ``values``, the index of its first occurrence in 1-D ``arr`` (``len(arr)``
+    when it does not occur, as JAX pads a ``size=`` result)."""
+    k, n = _shape(values)[0], _shape(arr)[0]
+    itype = default_int_dtype()
+    if k == 0 or n == 0:
+        return lax.full((k,), n, itype)
+    hits = lax.eq(lax.broadcast_in_dim(arr, (k, n), (1,)),
+                  lax.broadcast_in_dim(values, (k, n), (0,)))
+    first = lax.argmax(lax.convert_element_type(hits, np.int32), 1, itype)
+    return lax.select(lax.reduce_or(hits, (1,)), first, lax.full((k,), n, itype))
 
 
 def setdiff1d(ar1, ar2, assume_unique: bool = False, *, size: int | None = None,
