@@ -463,3 +463,11 @@ def test_intersect1d_return_indices_matches_numpy():
     np.testing.assert_array_equal(vals, [1, 3, -1, -1])
     np.testing.assert_array_equal(i1, [1, 0, 6, 6])  # padding: len(ar1), as JAX
     np.testing.assert_array_equal(i2, [0, 1, 4, 4])
+
+
+def test_histogram_and_interp_under_x64(x64):
+    v = np.array([0.5, -1.0, 2.0, 0.1])
+    np.testing.assert_array_equal(fnp.histogram(v, bins=3)[0], np.histogram(v, bins=3)[0])
+    np.testing.assert_allclose(fnp.interp(v, np.array([-1.0, 0.0, 1.0]),
+                                          np.array([0.0, 1.0, 3.0])),
+                               np.interp(v, [-1.0, 0.0, 1.0], [0.0, 1.0, 3.0]))
