@@ -471,3 +471,15 @@ def test_histogram_and_interp_under_x64(x64):
     np.testing.assert_allclose(fnp.interp(v, np.array([-1.0, 0.0, 1.0]),
                                           np.array([0.0, 1.0, 3.0])),
                                np.interp(v, [-1.0, 0.0, 1.0], [0.0, 1.0, 3.0]))
+
+
+def test_cumulative_dtypes_follow_jax():
+    i8 = np.array([1, 2, 3], np.int8)
+    assert fnp.cumprod(i8).dtype == np.int8 and fnp.cumsum(i8).dtype == np.int8
+    assert fnp.nancumprod(np.ones(3, np.uint8)).dtype == np.uint8
+    assert fnp.cumprod(np.ones(3, bool)).dtype == np.int32  # booleans count as ints
+    # the array API's cumulative_sum widens like sum; cumulative_prod does not
+    assert fnp.cumulative_sum(i8).dtype == np.int32
+    assert fnp.cumulative_sum(np.ones(3, np.uint8)).dtype == np.uint32
+    assert fnp.cumulative_prod(i8).dtype == np.int8
+    np.testing.assert_array_equal(fnp.cumprod(i8), np.cumprod(i8))

@@ -20,7 +20,7 @@ from .manip import moveaxis, ravel
 from .math import isnan, sqrt, where
 from .math import subtract as _subtract
 from .math import where as _where
-from .reductions import _var_dtypes, mean, sum
+from .reductions import _upcast_int, _var_dtypes, mean, sum
 from .reductions import any as _any
 from .reductions import argmax as _argmax
 from .reductions import argmin as _argmin
@@ -319,9 +319,7 @@ def _cum_prepare(a, axis, dtype, op):
         axis = 0
     if dtype is not None:
         x = convert(x, dtype)
-    elif _dtype(x).kind in "bi" and _dtype(x).itemsize < np.dtype(default_int_dtype()).itemsize:
-        x = convert(x, default_int_dtype())
-    elif _dtype(x) == np.bool_:
+    elif _dtype(x) == np.bool_:  # JAX keeps narrow integers (int8 stays int8); bool counts
         x = convert(x, default_int_dtype())
     return x, canonical_axis(axis, len(_shape(x)), op)
 
@@ -349,13 +347,15 @@ def nancumprod(a, axis=None, dtype=None, out=None):
     return lax.cumprod(x, ax)
 
 
-def _cumulative(name, lax_fn, identity):
+def _cumulative(name, lax_fn, identity, widen: bool):
     def fn(x, /, *, axis=None, dtype=None, include_initial: bool = False):
         arr = as_array(x)
         if axis is None:
             if len(_shape(arr)) > 1:
                 raise ShapeError(f"{name}: axis is required for arrays of rank > 1")
             axis = 0
+        if widen and dtype is None:  # JAX's cumulative_sum widens integers as sum does
+            arr = convert(arr, _upcast_int(_dtype(arr)))
         arr, ax = _cum_prepare(arr, axis, dtype, name)
         out = lax_fn(arr, ax)
         if include_initial:
@@ -370,8 +370,8 @@ def _cumulative(name, lax_fn, identity):
     return fn
 
 
-cumulative_sum = _cumulative("cumulative_sum", lax.cumsum, 0)
-cumulative_prod = _cumulative("cumulative_prod", lax.cumprod, 1)
+cumulative_sum = _cumulative("cumulative_sum", lax.cumsum, 0, widen=True)
+cumulative_prod = _cumulative("cumulative_prod", lax.cumprod, 1, widen=False)
 
 
 def diff(a, n: int = 1, axis: int = -1, prepend=None, append=None):
