@@ -302,7 +302,8 @@ def _arg(name: str, lax_fn):
         shape = get_aval(x).shape
         n = get_aval(x).size if axis is None else shape[canonical_axis(axis, len(shape), name)]
         if n == 0:
-            raise ShapeError(f"{name}: attempt to get {name} of an empty sequence")
+            raise ShapeError(f"{name}: attempt to get {name} of an empty sequence (an axis "
+                             "of size 0)")
         if axis is None:
             flat = lax.reshape(x, (_count(shape, range(len(shape))),))
             idx = lax_fn(flat, 0, default_int_dtype())
