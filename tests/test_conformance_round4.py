@@ -483,3 +483,12 @@ def test_cumulative_dtypes_follow_jax():
     assert fnp.cumulative_sum(np.ones(3, np.uint8)).dtype == np.uint32
     assert fnp.cumulative_prod(i8).dtype == np.int8
     np.testing.assert_array_equal(fnp.cumprod(i8), np.cumprod(i8))
+
+
+def test_index_helpers_use_the_default_int_and_argpartition_int32(x64):
+    assert fnp.tril_indices(3)[0].dtype == np.int64  # the default int under x64
+    assert fnp.diag_indices(3)[0].dtype == np.int64
+    np.testing.assert_array_equal(fnp.triu_indices(3, 1)[1], np.triu_indices(3, 1)[1])
+    out = fnp.argpartition(np.array([3, 1, 2]), 1)
+    assert out.dtype == np.int32
+    assert int(out[1]) == 2  # the kth smallest (2) is at position kth

@@ -114,7 +114,7 @@ def argpartition(a, kth: int, axis: int = -1):
     """Indices that ``partition`` along ``axis`` (here: a full stable argsort)."""
     x = as_array(a)
     _check_kth(kth, x, axis, "argpartition")
-    return argsort(x, axis)
+    return lax.convert_element_type(argsort(x, axis), np.int32)  # int32, as JAX's
 
 
 def _check_kth(kth, x, axis, op: str) -> None:
