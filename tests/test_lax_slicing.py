@@ -236,7 +236,8 @@ def dynamic_cases(draw):
 
 
 def _clamp(starts, shape, sizes):
-    return [min(max(s, 0), n - k) for s, n, k in zip(starts, shape, sizes)]
+    # JAX: a negative start counts from the end of its axis, then starts are clamped
+    return [min(max(s + n if s < 0 else s, 0), n - k) for s, n, k in zip(starts, shape, sizes)]
 
 
 @given(case=dynamic_cases())
@@ -266,8 +267,14 @@ def test_dynamic_update_slice(x64, case):
 
 def test_dynamic_slice_traced_start():
     x = np.arange(12, dtype=np.float32).reshape(3, 4)
-    jaxpr = ft.make_jaxpr(lambda a, i: lax.dynamic_slice(a, [i, 1], (2, 2)))(x, np.int32(2))
+    jaxpr = ft.make_jaxpr(lambda a, i: lax.dynamic_slice(
+        a, [i, 1], (2, 2), allow_negative_indices=False))(x, np.int32(2))
     assert [e.primitive.name for e in jaxpr.eqns] == ["dynamic_slice"]
+    # by default a traced start is wrapped first (start < 0 -> start + size), as in JAX
+    jaxpr = ft.make_jaxpr(lambda a, i: lax.dynamic_slice(a, [i, 1], (2, 2)))(x, np.int32(2))
+    assert [e.primitive.name for e in jaxpr.eqns][-1] == "dynamic_slice"
+    f = ft.jit(lambda a, i: lax.dynamic_slice(a, [i, 1], (2, 2)))
+    np.testing.assert_array_equal(f(x, np.int32(-2)), x[1:3, 1:3])
     # a start passed as a 1-D array is split into scalars
     np.testing.assert_array_equal(lax.dynamic_slice(x, np.array([2, 1]), (2, 2)), x[1:3, 1:3])
     g = ft.grad(lambda a, i: lax.reduce_sum(lax.dynamic_slice(a, [i, 1], (2, 2)), (0, 1)))(

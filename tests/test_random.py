@@ -251,7 +251,7 @@ def test_permutation_is_a_permutation(key):
     assert sorted(map(tuple, rows.tolist())) == sorted(map(tuple, x.tolist()))
     cols = random.permutation(key, x, axis=1)
     assert (np.sort(cols, axis=1) == x).all()
-    assert len({tuple(np.argsort(r)) for r in cols}) == 1  # columns move together
+    assert len({tuple(np.argsort(np.asarray(r))) for r in cols}) == 1  # columns move together
     indep = random.permutation(key, np.tile(np.arange(30), (5, 1)), axis=1, independent=True)
     assert (np.sort(indep, axis=1) == np.arange(30)).all()
     assert len({tuple(r) for r in indep.tolist()}) == 5

@@ -44,7 +44,9 @@ class Array(np.ndarray):
     def __getitem__(self, idx):
         if _has_tracer(idx):
             return array_methods["__getitem__"](self, idx)
-        return super().__getitem__(idx)
+        out = super().__getitem__(idx)
+        # an element is a 0-d Array (as a jax.Array), not a NumPy scalar with NumPy's rules
+        return np.asarray(out).view(Array) if isinstance(out, np.generic) else out
 
     @property
     def at(self):
@@ -54,6 +56,25 @@ class Array(np.ndarray):
             raise AttributeError("Array.at is unavailable: import functrace.numpy")
         return fn(self)
 
+    # Arithmetic, comparisons and reductions follow functrace.numpy (JAX's promotion: an
+    # int32 array divided by 2 is float32, x.sum() of int32 stays int32), not NumPy's.
+    # In-place operators rebind instead of mutating, as on an immutable jax.Array.
+    for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and",
+                  "or", "xor"):
+        for _n in (f"__{_name}__", f"__r{_name}__"):
+            locals()[_n] = (lambda n: lambda self, other: _delegate(self, n, other))(_n)
+        locals()[f"__i{_name}__"] = (lambda n: lambda self, other: _delegate(self, n, other))(
+            f"__{_name}__")
+    for _n in ("__lt__", "__le__", "__gt__", "__ge__", "__eq__", "__ne__"):
+        locals()[_n] = (lambda n: lambda self, other: _delegate(self, n, other))(_n)
+    for _n in ("__neg__", "__pos__", "__abs__", "__invert__"):
+        locals()[_n] = (lambda n: lambda self: _delegate(self, n))(_n)
+    for _n in ("sum", "mean", "max", "min", "prod", "var", "std", "argmax", "argmin", "all",
+               "any", "cumsum", "cumprod", "round", "clip", "dot", "ptp"):
+        locals()[_n] = (lambda n: lambda self, *a, **k: _delegate(self, n, *a, **k))(_n)
+    del _name, _n
+    __hash__ = None
+
     def __repr__(self) -> str:
         return np.ndarray.__repr__(self.view(np.ndarray))
 
@@ -62,6 +83,13 @@ class Array(np.ndarray):
 
     def __reduce__(self):  # pickles (and np.save) as a plain NumPy array
         return np.ndarray.__reduce__(self.view(np.ndarray))
+
+
+def _delegate(self, name: str, *args, **kwargs):
+    fn = array_methods.get(name)
+    if fn is None:  # functrace.numpy not imported: NumPy's own
+        return getattr(np.ndarray, name)(self.view(np.ndarray), *args, **kwargs)
+    return fn(self, *args, **kwargs)
 
 
 def as_base(x):

@@ -375,7 +375,8 @@ def dynamic_slice_in_dim(operand, start_index, slice_size: int, axis: int = 0, *
     start = _start(start_index, shape[axis], allow_negative_indices)
     sizes = list(shape)
     sizes[axis] = operator.index(slice_size)
-    return dynamic_slice(operand, _starts(shape, axis, start), tuple(sizes))
+    return dynamic_slice(operand, _starts(shape, axis, start), tuple(sizes),
+                         allow_negative_indices=False)  # _start handled them
 
 
 def dynamic_index_in_dim(operand, index, axis: int = 0, keepdims: bool = True, *,
@@ -406,7 +407,8 @@ def dynamic_update_slice_in_dim(operand, update, start_index, axis: int, *,
     shape = _shape(operand)
     axis = _axis(axis, len(shape), "dynamic_update_slice_in_dim")
     start = _start(start_index, shape[axis], allow_negative_indices)
-    return dynamic_update_slice(operand, update, _starts(shape, axis, start))
+    return dynamic_update_slice(operand, update, _starts(shape, axis, start),
+                                allow_negative_indices=False)  # _start handled them
 
 
 def dynamic_update_index_in_dim(operand, update, index, axis: int, *,

@@ -37,7 +37,7 @@ from ..transforms.batching import (
 )
 from ._geometry import int_tuple
 from .creation import broadcasted_iota, full
-from .elementwise import add, ne, select
+from .elementwise import add, lt, ne, select
 from .elementwise import max as lax_max
 from .elementwise import min as lax_min
 from .gather_scatter import (
@@ -73,6 +73,26 @@ def _start_operands(start_indices, op: str) -> list:
             for i in start_indices]
 
 
+def _wrap_negative(starts, shape, allow) -> list:
+    """JAX's ``allow_negative_indices``: a negative start counts from the end of its axis
+    (``start + size``) before the clamping; ``allow`` is a bool or one bool per axis."""
+    flags = [allow] * len(starts) if isinstance(allow, bool) else list(allow)
+    if len(flags) != len(starts) or len(starts) != len(shape):
+        return starts  # the abstract evaluation reports the mismatch
+    out = []
+    for s, n, wrap in zip(starts, shape, flags, strict=True):
+        if not wrap:
+            out.append(s)
+        elif isinstance(s, Tracer):
+            dt = get_aval(s).dtype
+            zero, size = np.zeros((), dt), np.asarray(n, dt)
+            out.append(select(lt(s, zero), add(s, size), s))
+        else:
+            v = np.asarray(s)
+            out.append(np.asarray(v + n, v.dtype) if v.ndim == 0 and v < 0 else s)
+    return out
+
+
 def _check_starts(op: str, operand: ShapedArray, starts) -> None:
     if len(starts) != operand.ndim:
         raise ShapeError(f"{op}: got {len(starts)} start indices for an operand of shape "
@@ -91,16 +111,20 @@ def _clamped_starts(starts, shape, sizes) -> tuple:
 dynamic_slice_p = Primitive("dynamic_slice", impl_fallback=True)
 
 
-def dynamic_slice(operand, start_indices, slice_sizes: Sequence[int]):
+def dynamic_slice(operand, start_indices, slice_sizes: Sequence[int], *,
+                  allow_negative_indices: bool | Sequence[bool] = True):
     """A ``slice_sizes`` block of ``operand`` at traced ``start_indices`` (``lax.dynamic_slice``).
 
-    Starts are clamped so the block lies inside ``operand``, as in JAX.
+    As in JAX, a negative start counts from the end of its axis (unless
+    ``allow_negative_indices=False``), then starts are clamped so the block lies inside
+    ``operand``.
 
     Example:
         >>> dynamic_slice(np.arange(5, dtype=np.float32), [4], (2,))  # start clamped to 3
         array([3., 4.], dtype=float32)
     """
     starts = _start_operands(start_indices, "dynamic_slice")
+    starts = _wrap_negative(starts, get_aval(operand).shape, allow_negative_indices)
     sizes = int_tuple(slice_sizes, "dynamic_slice", "slice_sizes")
     return dynamic_slice_p.bind(operand, *starts, slice_sizes=sizes)
 
@@ -187,15 +211,19 @@ batching_rules[dynamic_slice_p] = _dynamic_slice_batch
 dynamic_update_slice_p = Primitive("dynamic_update_slice", impl_fallback=True)
 
 
-def dynamic_update_slice(operand, update, start_indices):
+def dynamic_update_slice(operand, update, start_indices, *,
+                         allow_negative_indices: bool | Sequence[bool] = True):
     """``operand`` with the block at ``start_indices`` replaced by ``update``
-    (``lax.dynamic_update_slice``); starts are clamped so ``update`` fits.
+    (``lax.dynamic_update_slice``); a negative start counts from the end of its axis (as
+    JAX, unless ``allow_negative_indices=False``), then starts are clamped so ``update``
+    fits.
 
     Example:
         >>> dynamic_update_slice(np.zeros(4, np.float32), np.ones(2, np.float32), [1])
         array([0., 1., 1., 0.], dtype=float32)
     """
     starts = _start_operands(start_indices, "dynamic_update_slice")
+    starts = _wrap_negative(starts, get_aval(operand).shape, allow_negative_indices)
     if is_python_scalar(update):  # weakly typed: takes the operand's dtype
         update = np.asarray(update, get_aval(operand).dtype)
     return dynamic_update_slice_p.bind(operand, update, *starts)

@@ -212,7 +212,23 @@ def _div_impl(x, y):
 
 div_p, div = _make_binary("div", _div_impl)
 rem_p, rem = _make_binary("rem", np.fmod)
-pow_p, pow = _make_binary("pow", np.power, scalar="({0} ** {1})")  # noqa: A001 - JAX's
+pow_p, _pow_same_dtype = _make_binary("pow", np.power, scalar="({0} ** {1})")
+
+
+def pow(x, y):  # noqa: A001 - JAX's name
+    """Elementwise ``x ** y`` (``lax.pow``); as in JAX, an integer exponent may go with a
+    floating or complex base (it is converted to the base's dtype).
+
+    Example:
+        >>> pow(np.array([2., 3.], np.float32), np.array([3, -1], np.int32))
+        array([8.        , 0.33333334], dtype=float32)
+    """
+    xd, yd = get_aval(x).dtype, get_aval(y).dtype
+    if xd.kind in "fc" and yd.kind in "iu":
+        y = float(y) if is_python_scalar(y) else convert_element_type(y, xd)
+    return _pow_same_dtype(x, y)
+
+
 max_p, max = _make_binary("max", np.maximum, scalar="_s.maximum({0}, {1})")  # noqa: A001
 min_p, min = _make_binary("min", np.minimum, scalar="_s.minimum({0}, {1})")  # noqa: A001
 neg_p, neg = _make_unary("neg", np.negative, "number", scalar="(-{0})")

@@ -369,6 +369,11 @@ def nextafter(x1, x2):
     if not is_float(dt) or get_aval(x2).dtype != dt:
         raise DTypeError(f"lax.nextafter requires two floats of one dtype, got "
                          f"{get_aval(x1).str_short()} and {get_aval(x2).str_short()}")
+    s1, s2 = get_aval(x1).shape, get_aval(x2).shape
+    if s1 != s2 and () in (s1, s2):  # a rank-0 operand broadcasts, as in JAX
+        shape = s1 or s2
+        x1, x2 = (v if get_aval(v).shape == shape else broadcast_in_dim(v, shape, ())
+                  for v in (x1, x2))
     idt = np.dtype(f"i{dt.itemsize}")
     bits = bitcast_convert_type(x1, idt)
     one = full_like(bits, 1)

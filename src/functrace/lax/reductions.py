@@ -75,10 +75,26 @@ def _reduction_primitive(name: str, impl, kinds: str = "any", nonempty: bool = F
     return prim
 
 
-def _bind_reduction(prim: Primitive, operand, axes: Sequence[int]):
-    axes = _axes_tuple(axes, get_aval(operand).ndim, prim.name)
+def _extreme_value(dtype: np.dtype, largest: bool):
+    """The identity of a min (``largest``) or max reduction over an empty set, as in JAX."""
+    if dtype == np.bool_:
+        return largest
+    if np.issubdtype(dtype, np.integer):
+        info = np.iinfo(dtype)
+        return info.max if largest else info.min
+    return np.inf if largest else -np.inf
+
+
+def _bind_reduction(prim: Primitive, operand, axes: Sequence[int], empty_largest=None):
+    aval = get_aval(operand)
+    axes = _axes_tuple(axes, aval.ndim, prim.name)
     if not axes:
         return operand
+    if empty_largest is not None and any(aval.shape[a] == 0 for a in axes):
+        # JAX reduces an empty set to the identity (-inf for a max); the kernels never see it
+        shape = tuple(n for i, n in enumerate(aval.shape) if i not in axes)
+        fill = np.full(shape, _extreme_value(aval.dtype, empty_largest), aval.dtype)
+        return broadcast_in_dim(fill, shape, tuple(range(len(shape))))
     return prim.bind(operand, axes=tuple(sorted(axes)))
 
 
@@ -122,7 +138,7 @@ def reduce_max(operand, axes: Sequence[int]):
         >>> reduce_max(np.array([[1., 5.], [3., 2.]], np.float32), (1,))
         array([5., 3.], dtype=float32)
     """
-    return _bind_reduction(reduce_max_p, operand, axes)
+    return _bind_reduction(reduce_max_p, operand, axes, empty_largest=False)
 
 
 defjvp2(reduce_max_p, _chooser_jvp)
@@ -144,7 +160,7 @@ def reduce_min(operand, axes: Sequence[int]):
         >>> reduce_min(np.array([[1., 5.], [3., 2.]], np.float32), (0,))
         array([1., 2.], dtype=float32)
     """
-    return _bind_reduction(reduce_min_p, operand, axes)
+    return _bind_reduction(reduce_min_p, operand, axes, empty_largest=True)
 
 
 defjvp2(reduce_min_p, _chooser_jvp)

@@ -25,7 +25,8 @@ from ..errors import DTypeError, ShapeError
 from ..transforms.ad import Zero, is_undefined_primal, jvp_rules, tangent_aval, transpose_rules
 from ..transforms.batching import batching_rules, bdim_at_front, not_mapped
 from .creation import broadcasted_iota
-from .elementwise import bitwise_not, neg
+from .elementwise import bitwise_not, eq, neg
+from .shape_ops import convert_element_type
 from .slicing import slice as lax_slice
 
 __all__ = ["sort", "sort_key_val", "sort_p", "top_k"]
@@ -176,8 +177,14 @@ def top_k(operand, k: int, *, axis: int = -1):
         raise ShapeError(f"lax.top_k: k must be an integer in [0, {n}] for {aval.str_short()} "
                          f"along axis {axis}, got {k!r}")
     iota = broadcasted_iota(np.int32, aval.shape, axis)
-    _, values, indices = sort((_descending_key(operand), operand, iota), dimension=axis,
-                              num_keys=1)
+    if aval.dtype.kind == "f" or aval.dtype.name == "bfloat16":
+        # NaN counts as the largest value, as in JAX: it sorts first, ahead of +inf
+        not_nan = convert_element_type(eq(operand, operand), np.int8)
+        *_, values, indices = sort((not_nan, neg(operand), operand, iota), dimension=axis,
+                                   num_keys=2)
+    else:
+        _, values, indices = sort((_descending_key(operand), operand, iota), dimension=axis,
+                                  num_keys=1)
     limit = list(aval.shape)
     limit[axis] = int(k)
     zeros = (0,) * aval.ndim

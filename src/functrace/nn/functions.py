@@ -8,6 +8,7 @@ from .. import lax
 from .. import numpy as fnp
 from ..core.trace import get_aval
 from ..errors import DTypeError
+from ..numpy._promote import promote_inexact
 from ..transforms.custom import custom_jvp
 
 
@@ -28,9 +29,20 @@ def _relu_jvp(primals, tangents):
     return relu(x), fnp.where(x > 0, t, 0)  # a broadcast zero, never materialised eagerly
 
 
+@custom_jvp
 def relu6(x):
-    """``min(max(x, 0), 6)``."""
-    return fnp.minimum(relu(x), 6.0)
+    """``min(max(x, 0), 6)``; as in JAX its derivative is 1 strictly inside ``(0, 6)`` and 0
+    elsewhere (also at the kinks 0 and 6)."""
+    return fnp.minimum(fnp.maximum(x, 0), 6.0)
+
+
+def _relu6_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    inside = fnp.logical_and(x > 0, x < 6.0)
+    return relu6(x), fnp.where(inside, t, fnp.zeros_like(t))
+
+
+relu6.defjvp(_relu6_jvp)
 
 
 def sigmoid(x):
@@ -62,8 +74,10 @@ def tanh(x):
 
 
 def hard_tanh(x):
-    """``clip(x, -1, 1)``."""
-    return fnp.clip(x, -1.0, 1.0)
+    """``x`` clipped to ``[-1, 1]``, as JAX's ``where(x > 1, 1, where(x < -1, -1, x))``
+    (the derivative is 1 at the kinks and the dtype of ``x`` is kept)."""
+    x = fnp.asarray(x)
+    return fnp.where(x > 1, fnp.ones_like(x), fnp.where(x < -1, -fnp.ones_like(x), x))
 
 
 def soft_sign(x):
@@ -112,58 +126,79 @@ def glu(x, axis=-1):
     return a * sigmoid(b)
 
 
-def logsumexp(a, axis=None, b=None, keepdims: bool = False, return_sign: bool = False):
-    """``log(sum(b * exp(a)))`` over ``axis``, computed stably (max subtracted).
+def logsumexp(a, axis=None, b=None, keepdims: bool = False, return_sign: bool = False,
+              where=None):
+    """``log(sum(b * exp(a)))`` over ``axis`` (of the entries where ``where`` holds),
+    computed stably (max subtracted).
 
     With ``return_sign=True`` it returns ``(log|sum|, sign(sum))``, so weights ``b``
-    may be negative.
+    may be negative; without it a negative sum gives NaN (as JAX).
 
     Example:
         >>> float(logsumexp(fnp.array([0., 0.])))  # log 2
         0.6931...
     """
-    amax = lax.stop_gradient(fnp.max(a, axis=axis, keepdims=True))
-    amax = fnp.where(fnp.isfinite(amax), amax, fnp.zeros_like(amax))
-    e = fnp.exp(a - amax)
+    if b is not None:
+        a, b = (fnp.asarray(v) for v in promote_inexact(a, b, op="logsumexp"))
+        a = fnp.where(b != 0, a, -np.inf)  # a zero weight drops its term, even at a = inf
+    else:
+        a = fnp.asarray(a)
+        if not fnp.issubdtype(a.dtype, fnp.inexact):
+            a = a.astype(fnp.result_type(float))
+    real = fnp.real(a) if fnp.iscomplexobj(a) else a
+    amax = fnp.max(real, axis=axis, keepdims=True, where=where, initial=-np.inf)
+    amax = lax.stop_gradient(fnp.where(fnp.isfinite(amax), amax, fnp.zeros_like(amax)))
+    e = fnp.exp(a - amax.astype(a.dtype))
     if b is not None:
         e = e * b
-    total = fnp.sum(e, axis=axis, keepdims=True)
-    # With return_sign, log|sum| and its sign; without, a negative sum gives NaN (as JAX).
-    out = fnp.log(fnp.abs(total) if return_sign else total) + amax
-    if not keepdims:
-        out = fnp.squeeze(out, axis=axis) if axis is not None else fnp.reshape(out, ())
-    if not return_sign:
-        return out
+    total = fnp.sum(e, axis=axis, keepdims=keepdims, where=where)
     sign = lax.stop_gradient(fnp.sign(total))
+    if return_sign or not fnp.iscomplexobj(a):
+        total = fnp.abs(total)
     if not keepdims:
-        sign = fnp.squeeze(sign, axis=axis) if axis is not None else fnp.reshape(sign, ())
-    return out, sign
+        amax = fnp.squeeze(amax, axis=axis) if axis is not None else fnp.reshape(amax, ())
+    out = fnp.log(total) + amax.astype(total.dtype)
+    if return_sign:
+        return out, sign
+    if b is not None and not fnp.iscomplexobj(out):
+        out = fnp.where(sign < 0, np.nan, out)
+    return out
 
 
-def log_softmax(x, axis=-1):
-    """``x - logsumexp(x, axis, keepdims=True)``."""
-    shifted = x - lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True))
-    return shifted - fnp.log(fnp.sum(fnp.exp(shifted), axis=axis, keepdims=True))
+def log_softmax(x, axis=-1, where=None):
+    """``x - logsumexp(x, axis, keepdims=True)``; entries outside ``where`` are ``-inf``."""
+    x = fnp.asarray(x)
+    x_max = fnp.max(x, axis, where=where, initial=-np.inf, keepdims=True)
+    x_safe = x if where is None else fnp.where(where, x, -np.inf)
+    shifted = x_safe - lax.stop_gradient(x_max)
+    result = shifted - fnp.log(fnp.sum(fnp.exp(shifted), axis, where=where, keepdims=True))
+    return result if where is None else fnp.where(where, result, -np.inf)
 
 
-def softmax(x, axis=-1):
-    """``exp(x) / sum(exp(x), axis)``, computed stably.
+def softmax(x, axis=-1, where=None):
+    """``exp(x) / sum(exp(x), axis)``, computed stably; entries outside ``where`` are 0.
 
     Example:
         >>> softmax(fnp.array([0., 0.]))
         array([0.5, 0.5], dtype=float32)
     """
-    unnormalized = fnp.exp(x - lax.stop_gradient(fnp.max(x, axis=axis, keepdims=True)))
-    return unnormalized / fnp.sum(unnormalized, axis=axis, keepdims=True)
+    x = fnp.asarray(x)
+    x_max = fnp.max(x, axis, where=where, initial=-np.inf, keepdims=True)
+    x_safe = x if where is None else fnp.where(where, x, -np.inf)
+    unnormalized = fnp.exp(x_safe - lax.stop_gradient(x_max))
+    result = unnormalized / fnp.sum(unnormalized, axis, where=where, keepdims=True)
+    return result if where is None else fnp.where(where, result, 0)
 
 
-def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5):
-    """``(x - mean) / sqrt(variance + epsilon)`` over ``axis``."""
+def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None):
+    """``(x - mean) / sqrt(variance + epsilon)`` over ``axis`` (statistics of the entries
+    where ``where`` holds)."""
     if mean is None:
-        mean = fnp.mean(x, axis=axis, keepdims=True)
+        mean = fnp.mean(x, axis=axis, keepdims=True, where=where)
     if variance is None:
-        variance = fnp.mean(fnp.square(x), axis=axis, keepdims=True) - fnp.square(mean)
-    return (x - mean) * lax.rsqrt(variance + epsilon)
+        variance = (fnp.mean(fnp.square(x), axis=axis, keepdims=True, where=where)
+                    - fnp.square(mean))
+    return fnp.subtract(x, mean) * lax.rsqrt(fnp.asarray(variance) + epsilon)
 
 
 def one_hot(x, num_classes: int, *, dtype=None, axis=-1):

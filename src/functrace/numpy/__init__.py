@@ -196,7 +196,6 @@ from .math import (
     tanh,
     true_divide,
     trunc,
-    where,
 )
 from .mathx import (
     acos,
@@ -350,6 +349,7 @@ from .setops import (
     setdiff1d,
     setxor1d,
     union1d,
+    where,
 )
 from .shaping import (
     append,

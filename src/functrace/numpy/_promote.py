@@ -161,11 +161,22 @@ def promote_dtypes(*args, op: str | None = None):
     return out
 
 
+def inexact_dtype(dtype) -> np.dtype:
+    """JAX's ``to_inexact_dtype``: booleans and integers of up to 32 bits become float32,
+    64-bit integers float64 (float32 unless x64); inexact dtypes stay."""
+    dtype = np.dtype(dtype)
+    if is_inexact(dtype):
+        return dtype
+    if dtype.itemsize <= 4:
+        return np.dtype(np.float32)
+    return default_float_dtype()
+
+
 def promote_inexact(*args, op: str | None = None):
-    """Like ``promote_dtypes`` but integer/bool results become the default float."""
+    """Like ``promote_dtypes`` but integer/bool results become floats (``inexact_dtype``)."""
     args = promote_dtypes(*args, op=op)
     if args and not is_inexact(get_aval(args[0]).dtype):
-        dtype = default_float_dtype()
+        dtype = inexact_dtype(get_aval(args[0]).dtype)
         args = [float(a) if is_python_scalar(a) and not isinstance(a, Tracer)
                 else lax.convert_element_type(a, dtype) for a in args]
     return args

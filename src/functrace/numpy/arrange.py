@@ -34,6 +34,7 @@ from .manip import (
     reshape,
 )
 from .math import where
+from .padding import pad_mode
 
 # ---------------------------------------------------------------------------
 # joining
@@ -183,18 +184,26 @@ def _pad_width(pad_width, nd: int) -> np.ndarray:
     return pw
 
 
-def pad(array, pad_width, mode: str = "constant", constant_values=0):
-    """Pads ``array`` with ``constant_values`` (``mode='constant'`` only).
+def pad(array, pad_width, mode: str = "constant", constant_values=0, *,
+        reflect_type: str = "even", end_values=0, stat_length=None):
+    """Pads ``array`` by ``pad_width`` with ``mode`` (NumPy's modes: ``'constant'`` with
+    ``constant_values``, ``'edge'``, ``'wrap'``, ``'reflect'``/``'symmetric'`` (with
+    ``reflect_type``), ``'linear_ramp'`` (to ``end_values``), ``'maximum'``,
+    ``'minimum'``, ``'mean'`` (over ``stat_length`` entries) and ``'empty'``).
 
     ``pad_width`` takes NumPy's forms: ``n``, ``(before, after)`` or one pair per axis.
 
     Example:
         >>> pad(np.ones((1, 2), np.float32), 1).shape
         (3, 4)
+        >>> pad(np.array([1, 2, 3], np.int32), 2, mode="reflect")
+        array([3, 2, 1, 2, 3, 2, 1], dtype=int32)
     """
     if mode != "constant":
-        raise FunctraceError(f"pad: mode={mode!r} is not supported yet; only mode='constant' "
-                             "(build other modes with concatenate and flip)")
+        x = as_array(array)
+        return pad_mode(x, _pad_width(pad_width, len(_shape(x))), mode,
+                        reflect_type=reflect_type, end_values=end_values,
+                        stat_length=stat_length)
     x = as_array(array)
     nd = len(_shape(x))
     pw = _pad_width(pad_width, nd)

@@ -285,6 +285,9 @@ def det(a):
         array(4., dtype=float32)
     """
     x = _matrix(a, "det", square=True)
+    shape = get_aval(x).shape
+    if shape[-1] == 0:  # the empty product: det of a 0x0 matrix is 1 (NumPy, JAX)
+        return lax.full(shape[:-2], 1, get_aval(x).dtype)
     diag, parity = _lu_diag_parity(x)
     return lax.mul(prod(diag, axis=-1), parity)
 

@@ -192,7 +192,7 @@ def diag_indices(n: int, ndim: int = 2):
         >>> diag_indices(2)
         (array([0, 1], dtype=int32), array([0, 1], dtype=int32))
     """
-    i = np.arange(n, dtype=np.int32)
+    i = np.arange(n, dtype=default_int_dtype())
     return (i,) * ndim
 
 
@@ -212,13 +212,13 @@ def tril_indices(n: int, k: int = 0, m: int | None = None):
         (array([0, 1, 1], dtype=int32), array([0, 0, 1], dtype=int32))
     """
     r, c = np.nonzero(tri_mask(n, n if m is None else m, k))
-    return r.astype(np.int32), c.astype(np.int32)
+    return r.astype(default_int_dtype()), c.astype(default_int_dtype())
 
 
 def triu_indices(n: int, k: int = 0, m: int | None = None):
     """The indices of the upper triangle (diagonal ``k`` and above) of an ``(n, m)`` array."""
     r, c = np.nonzero(~tri_mask(n, n if m is None else m, k - 1))
-    return r.astype(np.int32), c.astype(np.int32)
+    return r.astype(default_int_dtype()), c.astype(default_int_dtype())
 
 
 def tril_indices_from(arr, k: int = 0):
@@ -237,7 +237,7 @@ def mask_indices(n: int, mask_func, k: int = 0, *, size=None):
     """The indices where ``mask_func(ones((n, n)), k)`` is nonzero (e.g. ``triu``)."""
     mask = np.asarray(mask_func(np.ones((n, n), np.int32), k)) != 0
     r, c = np.nonzero(mask)
-    return r.astype(np.int32), c.astype(np.int32)
+    return r.astype(default_int_dtype()), c.astype(default_int_dtype())
 
 
 def unravel_index(indices, shape):

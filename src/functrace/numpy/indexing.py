@@ -225,22 +225,82 @@ def _gather(x, entries, contiguous: bool):
     return lax.transpose(out, perm)
 
 
-def take(a, indices, axis: int | None = None, mode=None):
+def _fill_default(dtype: np.dtype):
+    """JAX's out-of-bounds fill: NaN for inexact dtypes, the most negative signed integer,
+    the largest unsigned one, True for booleans."""
+    if dtype == np.bool_:
+        return True
+    if dtype.kind == "i":
+        return np.iinfo(dtype).min
+    if dtype.kind == "u":
+        return np.iinfo(dtype).max
+    return np.nan
+
+
+def _bounded(ind, n: int, mode, op: str):
+    """``(safe indices, valid mask or None)`` for ``mode`` (JAX: None/'fill' wraps negative
+    indices once and marks the rest out of bounds; 'clip' clamps; 'wrap' takes the
+    remainder; 'promise_in_bounds' trusts the caller)."""
+    ind = as_array(ind)
+    dt = get_aval(ind).dtype
+    if dt.kind not in "iu":
+        raise IndexingError(f"{op}: indices must be integers, got dtype {dt}")
+    if mode == "raise":
+        raise NotImplementedError(f"{op}: mode='raise' is not supported (as in JAX); use "
+                                  "'fill', 'clip', 'wrap' or 'promise_in_bounds'")
+    size = np.asarray(max(n, 1), dt)
+    if mode == "wrap":
+        return lax.rem(lax.add(lax.rem(ind, size), size), size), None
+    if mode == "clip" or mode == "promise_in_bounds":
+        hi = np.asarray(max(n - 1, 0), dt)
+        return lax.clamp(np.asarray(0, dt), ind, hi), None
+    if mode not in (None, "fill"):
+        raise IndexingError(f"{op}: invalid mode {mode!r}; use 'fill', 'clip', 'wrap' or "
+                            "'promise_in_bounds'")
+    if dt.kind == "i":
+        ind = lax.select(lax.lt(ind, lax.full_like(ind, 0)), lax.add(ind, np.asarray(n, dt)),
+                         ind)
+    valid = lax.bitwise_and(lax.ge(ind, lax.full_like(ind, 0)),
+                            lax.lt(ind, lax.full_like(ind, n)))
+    return lax.select(valid, ind, lax.full_like(ind, 0)), valid
+
+
+def _fill_invalid(out, valid, first: int, fill_value):
+    """``out`` with the positions of ``valid``'s False entries (axes ``first..``) filled."""
+    if valid is None:
+        return out
+    shape, dtype = get_aval(out).shape, get_aval(out).dtype
+    vdims = tuple(range(first, first + get_aval(valid).ndim))
+    mask = lax.broadcast_in_dim(valid, shape, vdims)
+    fill = _fill_default(dtype) if fill_value is None else fill_value
+    return lax.select(mask, out, lax.full(shape, np.asarray(fill).astype(dtype), dtype))
+
+
+def take(a, indices, axis: int | None = None, out=None, mode=None, unique_indices=False,
+         indices_are_sorted=False, fill_value=None):
     """Elements of ``a`` at ``indices`` along ``axis`` (of the flattened array if None).
+
+    As in JAX, out-of-bounds indices give ``fill_value`` (NaN for floats) under the default
+    ``mode='fill'``; ``mode='clip'`` clamps them and ``mode='wrap'`` wraps them.
 
     Example:
         >>> take(np.array([[1, 2], [3, 4]], np.int32), [1, 0], axis=1)
         array([[2, 1],
                [4, 3]], dtype=int32)
     """
-    del mode
+    del unique_indices, indices_are_sorted
+    if out is not None:
+        raise ShapeError("take: out= is not supported (arrays are immutable)")
     x = as_array(a)
     if axis is None:
         x = lax.reshape(x, (get_aval(x).size,))
         axis = 0
     ax = canonical_axis(axis, get_aval(x).ndim, "take")
-    ind = indices if isinstance(indices, Tracer) else np.asarray(indices)
-    return getitem(x, (slice(None),) * ax + (ind,))
+    ind, valid = _bounded(indices, get_aval(x).shape[ax], mode, "take")
+    if get_aval(x).shape[ax] == 0 and get_aval(ind).size:
+        raise IndexingError("take: cannot do a non-empty take from an empty axis")
+    out_ = getitem(x, (slice(None),) * ax + (ind,))
+    return _fill_invalid(out_, valid, ax, fill_value)
 
 
 def take_along_axis(arr, indices, axis: int | None = -1, mode=None, fill_value=None, *,

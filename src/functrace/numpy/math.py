@@ -61,6 +61,8 @@ minimum = _binary("minimum", lax.min)
 def floor_divide(x1, x2, /):
     """``x1 // x2``: the quotient rounded towards minus infinity (NumPy semantics)."""
     a, b = promote_args("floor_divide", x1, x2)
+    if _dtype(a).kind == "f" or _dtype(a).name == "bfloat16":
+        return _float_divmod(a, b)[0]
     if is_inexact(_dtype(a)):
         return lax.floor(lax.div(a, b))
     if _dtype(a) == np.bool_:
@@ -71,6 +73,20 @@ def floor_divide(x1, x2, /):
     fix = lax.bitwise_and(lax.ne(rem, _zero(rem)), signs_differ)
     return lax.select(_bcast_pred(fix, quotient), lax.sub(quotient, _one_like(quotient)),
                       quotient)
+
+
+def _float_divmod(a, b):
+    """JAX's (and CPython's) float divmod: ``(floor(a / b), a mod b)``, exact at the edges
+    (``1.5 // -inf`` is -1, ``inf // x`` is NaN)."""
+    mod = lax.rem(a, b)
+    zero = _zero(mod)
+    corrected = lax.select(_bcast_pred(lax.eq(b, _zero(b)), mod), _full(a, mod),
+                           lax.sub(a, mod))
+    div = lax.div(corrected, b)
+    ind = lax.bitwise_and(lax.ne(mod, zero), lax.ne(lax.sign(_full(b, mod)), lax.sign(mod)))
+    mod = lax.select(ind, lax.add(mod, b), mod)
+    div = lax.select(ind, lax.sub(div, _one_like(div)), div)
+    return lax.round(div, lax.RoundingMethod.TO_NEAREST_EVEN), mod
 
 
 def _bool_to_int(*args):
@@ -124,7 +140,26 @@ def power(x1, x2, /):
             raise DTypeError("power: integers to negative integer powers are not allowed")
         return lax.integer_pow(a, x2)
     a, b = _bool_to_int(*promote_args("power", x1, x2))
+    if _dtype(a).kind in "iu":
+        return _integer_power(a, b)
     return lax.pow(a, b)
+
+
+def _integer_power(a, b):
+    """JAX's integer ``a ** b``: binary exponentiation over the exponent's low 6 bits
+    (more would overflow for any ``|a| > 1``); ``0 ** b`` is 0 for ``b != 0``, and a
+    negative exponent gives what its two's-complement bits give (``2 ** -1`` is 0)."""
+    shape = broadcast_shapes("power", get_aval(a).shape, get_aval(b).shape)
+    a, b = broadcast_to_shape(a, shape, "power"), broadcast_to_shape(b, shape, "power")
+    zero, one = _zero(b), _one_like(b)
+    acc = lax.select(_bcast_pred(lax.bitwise_and(lax.eq(a, zero), lax.ne(b, zero)), a),
+                     lax.full(shape, 0, _dtype(a)), lax.full(shape, 1, _dtype(a)))
+    for _ in range(6):
+        bit = lax.ne(lax.bitwise_and(b, one), zero)
+        acc = lax.select(_bcast_pred(bit, acc), lax.mul(acc, a), acc)
+        a = lax.mul(a, a)
+        b = lax.shift_right_logical(b, one)
+    return acc
 
 
 def float_power(x1, x2, /):
@@ -370,6 +405,8 @@ def isinf(x, /):
     a = as_array(x)
     if not is_inexact(_dtype(a)):
         return lax.full(get_aval(a).shape, False, np.bool_)
+    if _dtype(a).kind == "c":  # either part infinite, as JAX and NumPy
+        return lax.bitwise_or(isinf(lax.real(a)), isinf(lax.imag(a)))
     return lax.eq(lax.abs(a), np.asarray(np.inf, _dtype(a)))
 
 

@@ -12,7 +12,7 @@ from .. import lax
 from ..core.avals import is_inexact
 from ..core.trace import Tracer, get_aval
 from ..errors import DTypeError
-from ._promote import as_array, promote_args
+from ._promote import as_array, broadcast_shapes, broadcast_to_shape, promote_args
 from .math import (
     _binary,
     _unary,
@@ -255,7 +255,9 @@ def nextafter(x1, x2, /):
         array(1.e-45, dtype=float32)
     """
     a, b = promote_args("nextafter", x1, x2, inexact=True)
-    return lax.nextafter(a, b)
+    shape = broadcast_shapes("nextafter", get_aval(a).shape, get_aval(b).shape)
+    return lax.nextafter(broadcast_to_shape(a, shape, "nextafter"),
+                         broadcast_to_shape(b, shape, "nextafter"))
 
 
 def spacing(x, /):

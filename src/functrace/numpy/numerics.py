@@ -52,10 +52,13 @@ def histogram_bin_edges(a, bins=10, range=None, weights=None):  # noqa: A002
     same = lax.eq(lo, hi)
     lo = where(same, lax.sub(lo, np.asarray(0.5, _dtype(x))), lo)
     hi = where(same, lax.add(hi, np.asarray(0.5, _dtype(x))), hi)
-    steps = np.linspace(0.0, 1.0, int(bins) + 1).astype(_dtype(x))
+    nb = int(bins)
+    steps = np.linspace(0.0, 1.0, nb + 1)[:-1].astype(_dtype(x))
     width = lax.sub(hi, lo)
-    return lax.add(lax.broadcast_in_dim(lo, (int(bins) + 1,), ()),
-                   lax.mul(steps, lax.broadcast_in_dim(width, (int(bins) + 1,), ())))
+    inner = lax.add(lax.broadcast_in_dim(lo, (nb,), ()),
+                    lax.mul(steps, lax.broadcast_in_dim(width, (nb,), ())))
+    # the last edge is exactly hi (lo + 1.0 * width may round below it and drop the max)
+    return lax.concatenate([inner, lax.broadcast_in_dim(hi, (1,), ())], 0)
 
 
 def histogram(a, bins=10, range=None, weights=None, density=None):  # noqa: A002
@@ -69,7 +72,8 @@ def histogram(a, bins=10, range=None, weights=None, density=None):  # noqa: A002
     x = _float(ravel(as_array(a)))
     edges = histogram_bin_edges(x, bins, range)
     nb = _shape(edges)[0] - 1
-    idx = lax.sub(searchsorted(edges, x, side="right"), np.asarray(1, default_int_dtype()))
+    idx = lax.convert_element_type(searchsorted(edges, x, side="right"), default_int_dtype())
+    idx = lax.sub(idx, np.asarray(1, default_int_dtype()))
     last = lax.eq(x, lax.broadcast_in_dim(lax.slice(edges, (nb,), (nb + 1,)), _shape(x), (0,)))
     idx = where(last, nb - 1, idx)
     outside = lax.bitwise_or(lax.lt(idx, lax.full_like(idx, 0)),
@@ -110,7 +114,8 @@ def interp(x, xp, fp, left=None, right=None, period=None):
         fpv = lax.concatenate([lax.slice(fpv, (_shape(fpv)[0] - 1,), _shape(fpv)), fpv,
                                lax.slice(fpv, (0,), (1,))], 0)
     n = _shape(xpv)[0]
-    i = lax.clamp(np.asarray(1, default_int_dtype()), searchsorted(xpv, xv, side="right"),
+    i = lax.convert_element_type(searchsorted(xpv, xv, side="right"), default_int_dtype())
+    i = lax.clamp(np.asarray(1, default_int_dtype()), i,
                   np.asarray(max(n - 1, 1), default_int_dtype()))
     im1 = lax.sub(i, np.asarray(1, default_int_dtype()))
     take = lax.index_take

@@ -14,7 +14,14 @@ from .. import lax
 from ..core.trace import Tracer, get_aval
 from ..errors import FunctraceError, ShapeError
 from ..transforms.vmap import vmap
-from ._promote import as_array, broadcast_to_shape, canonical_axis, convert, promote_args
+from ._promote import (
+    as_array,
+    as_operand,
+    broadcast_to_shape,
+    canonical_axis,
+    convert,
+    promote_args,
+)
 from .creation import array
 from .indexed_update import IndexUpdateHelper
 from .manip import broadcast_arrays, ravel, reshape
@@ -85,7 +92,7 @@ def select(condlist, choicelist, default=0):
         raise ShapeError("select: condlist and choicelist must have the same length")
     if not condlist:
         raise ShapeError("select: condlist must not be empty")
-    out = as_array(default)
+    out = as_operand(default)  # a Python scalar default stays weakly typed, as in JAX
     for cond, choice in reversed(list(zip(condlist, choicelist, strict=True))):
         out = where(cond, choice, out)
     return out

@@ -19,11 +19,12 @@ from ..errors import ConcretizationError, ShapeError
 from ._promote import as_array, canonical_axis, convert, promote_args
 from .indexed_update import IndexUpdateHelper
 from .manip import ravel
+from .math import where as _where3
 from .sorting import sort, unique
 
 __all__ = [
     "argwhere", "compress", "extract", "flatnonzero", "in1d", "intersect1d", "isin",
-    "nonzero", "setdiff1d", "setxor1d", "union1d",
+    "nonzero", "setdiff1d", "setxor1d", "union1d", "where",
 ]
 
 
@@ -93,6 +94,26 @@ def nonzero(a, *, size: int | None = None, fill_value=None):
             c = lax.select(valid, c, lax.full_like(c, f))
         out.append(c)
     return tuple(out)
+
+
+def where(condition, x=None, y=None, /, *, size: int | None = None, fill_value=None):
+    """``x`` where ``condition`` holds, else ``y`` (all three broadcast together); with
+    ``condition`` alone, ``nonzero(condition, size=size, fill_value=fill_value)``.
+
+    Example:
+        >>> where(np.array([True, False]), 1.0, np.zeros(2, np.float32))
+        array([1., 0.], dtype=float32)
+        >>> where(np.array([0, 3, 5]), size=3, fill_value=-1)
+        (array([ 1,  2, -1], dtype=int32),)
+    """
+    if x is None and y is None:
+        return nonzero(condition, size=size, fill_value=fill_value)
+    if x is None or y is None:
+        raise ShapeError("where: either both or neither of x and y should be given")
+    if size is not None or fill_value is not None:
+        raise ShapeError("where: size and fill_value are only used with the one-argument "
+                         "form where(condition)")
+    return _where3(condition, x, y)
 
 
 def flatnonzero(a, *, size: int | None = None, fill_value=None):
@@ -193,15 +214,32 @@ def in1d(ar1, ar2, assume_unique: bool = False, invert: bool = False):
 
 def intersect1d(ar1, ar2, assume_unique: bool = False, return_indices: bool = False, *,
                 size: int | None = None, fill_value=None):
-    """The sorted unique values present in both arrays.
+    """The sorted unique values present in both arrays (with ``return_indices``, also the
+    index of each one's first occurrence in ``ar1`` and in ``ar2``).
 
     Example:
         >>> intersect1d(np.array([1, 3, 4, 3], np.int32), np.array([3, 1, 2], np.int32))
         array([1, 3], dtype=int32)
     """
-    if return_indices:
-        raise ShapeError("intersect1d: return_indices=True is not supported")
-    return _select_sorted(ar1, lambda u: isin(u, ar2), size, fill_value, "intersect1d")
+    a1, a2 = promote_args("intersect1d", ravel(as_array(ar1)), ravel(as_array(ar2)),
+                          broadcast=False)
+    values = _select_sorted(a1, lambda u: isin(u, a2), size, fill_value, "intersect1d")
+    if not return_indices:
+        return values
+    return values, _first_index(a1, values), _first_index(a2, values)
+
+
+def _first_index(arr, values):
+    """For each of ``values``, the index of its first occurrence in 1-D ``arr`` (``len(arr)``
+    when it does not occur, as JAX pads a ``size=`` result)."""
+    k, n = _shape(values)[0], _shape(arr)[0]
+    itype = default_int_dtype()
+    if k == 0 or n == 0:
+        return lax.full((k,), n, itype)
+    hits = lax.eq(lax.broadcast_in_dim(arr, (k, n), (1,)),
+                  lax.broadcast_in_dim(values, (k, n), (0,)))
+    first = lax.argmax(lax.convert_element_type(hits, np.int32), 1, itype)
+    return lax.select(lax.reduce_or(hits, (1,)), first, lax.full((k,), n, itype))
 
 
 def setdiff1d(ar1, ar2, assume_unique: bool = False, *, size: int | None = None,

@@ -19,6 +19,7 @@ from ..core.trace import Tracer, get_aval
 from ..errors import ConcretizationError, FunctraceError, ShapeError
 from ._promote import as_array, canonical_axis, convert, promote_args
 from .indexed_update import IndexUpdateHelper
+from .unique_axis import unique_along
 
 __all__ = [
     "argpartition", "argsort", "bincount", "digitize", "lexsort", "partition", "searchsorted",
@@ -113,7 +114,7 @@ def argpartition(a, kth: int, axis: int = -1):
     """Indices that ``partition`` along ``axis`` (here: a full stable argsort)."""
     x = as_array(a)
     _check_kth(kth, x, axis, "argpartition")
-    return argsort(x, axis)
+    return lax.convert_element_type(argsort(x, axis), np.int32)  # int32, as JAX's
 
 
 def _check_kth(kth, x, axis, op: str) -> None:
@@ -169,8 +170,9 @@ def searchsorted(a, v, side: str = "left", sorter=None, *, method: str = "scan")
     vb = lax.broadcast_in_dim(v, full, tuple(range(nd - 1)))
     # left: count of a < v; right: count of a <= v, i.e. of not (v < a)
     hits = _less_total(ab, vb) if side == "left" else lax.bitwise_not(_less_total(vb, ab))
-    count = lax.reduce_sum(lax.convert_element_type(hits, default_int_dtype()), (nd - 1,))
-    return count
+    # int32 (even under x64), as JAX's searchsorted for arrays of under 2**31 entries
+    itype = np.int32 if n < 2 ** 31 else default_int_dtype()
+    return lax.reduce_sum(lax.convert_element_type(hits, itype), (nd - 1,))
 
 
 def _take(a, idx):
@@ -192,7 +194,7 @@ def digitize(x, bins, right: bool = False, *, method=None):
     side = "left" if right else "right"
     n = _shape(bins)[0]
     if n == 0:
-        return lax.full(_shape(as_array(x)), 0, default_int_dtype())
+        return lax.full(_shape(as_array(x)), 0, np.int32)
     b = np.asarray(bins) if not isinstance(bins, Tracer) else None
     decreasing = b is not None and n > 1 and b[-1] < b[0]
     if decreasing:
@@ -214,8 +216,9 @@ def _concrete_size(x, op: str, what: str) -> None:
 def unique(ar, return_index: bool = False, return_inverse: bool = False,
            return_counts: bool = False, axis=None, *, equal_nan: bool = True,
            size: int | None = None, fill_value=None, sorted: bool = True):  # noqa: A002
-    """The sorted unique elements of the flattened ``ar``, optionally with the index of each
-    one's first occurrence, the inverse (``ar``'s shape) and the counts.
+    """The sorted unique elements of the flattened ``ar`` (or, with ``axis``, its unique
+    slices along that axis), optionally with the index of each one's first occurrence, the
+    inverse (``ar``'s shape; 1-D with ``axis``) and the counts.
 
     ``size=`` fixes the output length (needed under a trace): shorter results are padded
     with ``fill_value`` (default: the smallest element; the pad's index is that element's
@@ -226,7 +229,8 @@ def unique(ar, return_index: bool = False, return_inverse: bool = False,
         array([ 0,  1,  3,  7, -1, -1], dtype=int32)
     """
     if axis is not None:
-        raise FunctraceError("unique: axis= is not supported; pass axis=None (flatten)")
+        return unique_along(ar, axis, return_index, return_inverse, return_counts,
+                            equal_nan, size, fill_value)
     x = as_array(ar)
     in_shape = _shape(x)
     x = _flat(x)

@@ -18,11 +18,13 @@ from ._promote import as_array, canonical_axes, canonical_axis, convert, promote
 from .indexing import take_along_axis
 from .manip import moveaxis, ravel
 from .math import isnan, sqrt, where
+from .math import subtract as _subtract
+from .math import where as _where
+from .reductions import _upcast_int, _var_dtypes, mean, sum
 from .reductions import any as _any
 from .reductions import argmax as _argmax
 from .reductions import argmin as _argmin
 from .reductions import max as _max
-from .reductions import mean, sum
 from .reductions import min as _min
 from .reductions import prod as _prod
 from .sorting import sort
@@ -217,18 +219,20 @@ def nansum(a, axis=None, dtype=None, out=None, keepdims: bool = False, initial=N
         >>> nansum(np.array([1., np.nan, 2.], np.float32))
         array(3., dtype=float32)
     """
-    return sum(_nan_filled(a, 0), axis=axis, dtype=dtype, keepdims=keepdims)
+    return sum(_nan_filled(a, 0), axis=axis, dtype=dtype, keepdims=keepdims, initial=initial,
+               where=where)
 
 
 def nanprod(a, axis=None, dtype=None, out=None, keepdims: bool = False, initial=None,
             where=None):
     """``prod`` treating NaNs as one."""
-    return _prod(_nan_filled(a, 1), axis=axis, dtype=dtype, keepdims=keepdims)
+    return _prod(_nan_filled(a, 1), axis=axis, dtype=dtype, keepdims=keepdims,
+                 initial=initial, where=where)
 
 
-def _count_valid(x, axis, keepdims):
+def _count_valid(x, axis, keepdims, where=None):
     valid = lax.convert_element_type(lax.bitwise_not(isnan(x)), _dtype(x))
-    return sum(valid, axis=axis, keepdims=keepdims)
+    return sum(valid, axis=axis, keepdims=keepdims, where=where)
 
 
 def nanmean(a, axis=None, dtype=None, out=None, keepdims: bool = False, where=None):
@@ -239,35 +243,51 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims: bool = False, where=No
         array(2., dtype=float32)
     """
     x = _float(a)
-    return lax.div(nansum(x, axis, keepdims=keepdims), _count_valid(x, axis, keepdims))
+    return lax.div(nansum(x, axis, keepdims=keepdims, where=where),
+                   _count_valid(x, axis, keepdims, where))
 
 
 def nanvar(a, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = False,
-           where=None):
-    """``var`` over the non-NaN entries."""
-    x = _float(a)
-    m = nanmean(x, axis, keepdims=True)
-    dev = lax.sub(x, lax.broadcast_in_dim(m, _shape(x), tuple(range(len(_shape(x))))))
+           where=None, mean=None):
+    """``var`` over the non-NaN entries (NaN where fewer than ``ddof + 1`` remain).
+
+    Example:
+        >>> nanvar(np.array([1., np.nan, 3.], np.float32))
+        array(1., dtype=float32)
+    """
+    x = as_array(a)
+    comp, result_dtype = _var_dtypes(_dtype(x), dtype)
+    x = convert(x, comp)
+    m = nanmean(x, axis, keepdims=True, where=where) if mean is None else convert(
+        as_array(mean), comp)
+    nan = isnan(x)
+    dev = _where(nan, 0, _subtract(x, m))  # only the input's NaNs are dropped, as JAX
     sq = lax.mul(dev, dev) if _dtype(x).kind != "c" else lax.real(lax.mul(dev, lax.conj(dev)))
-    n = lax.sub(_count_valid(x, axis, keepdims), np.asarray(ddof, _dtype(sq)))
-    return lax.div(nansum(sq, axis, keepdims=keepdims), n)
+    n = sum(lax.bitwise_not(nan), axis=axis, keepdims=keepdims, where=where)
+    n = lax.sub(n, np.asarray(ddof, _dtype(n)))
+    bad = lax.le(n, np.zeros((), _dtype(n)))
+    total = sum(sq, axis, keepdims=keepdims, where=where)
+    total = _where(bad, np.nan, total)
+    out_ = lax.div(total, convert(_where(bad, 1, n), _dtype(total)))
+    return convert(out_, result_dtype)
 
 
 def nanstd(a, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = False,
-           where=None):
+           where=None, mean=None):
     """``std`` over the non-NaN entries."""
-    return sqrt(nanvar(a, axis, ddof=ddof, keepdims=keepdims))
+    return sqrt(nanvar(a, axis, dtype, ddof=ddof, keepdims=keepdims, where=where, mean=mean))
 
 
 def _nan_extremum(name: str, reduce, fill):
     def fn(a, axis=None, out=None, keepdims: bool = False, initial=None, where=None):
         x = as_array(a)
+        kw = {"axis": axis, "keepdims": keepdims, "initial": initial, "where": where}
         if _dtype(x).kind not in "fc":
-            return reduce(x, axis=axis, keepdims=keepdims)
+            return reduce(x, **kw)
         nan = isnan(x)
-        out_ = reduce(where_(nan, fill, x), axis=axis, keepdims=keepdims)
+        out_ = reduce(where_(nan, fill, x), **kw)
         all_nan = lax.bitwise_not(_any(lax.bitwise_not(nan), axis=axis, keepdims=keepdims))
-        return where_(all_nan, np.nan, out_)
+        return out_ if initial is not None else where_(all_nan, np.nan, out_)
 
     where_ = where
     fn.__name__ = fn.__qualname__ = name
@@ -299,9 +319,7 @@ def _cum_prepare(a, axis, dtype, op):
         axis = 0
     if dtype is not None:
         x = convert(x, dtype)
-    elif _dtype(x).kind in "bi" and _dtype(x).itemsize < np.dtype(default_int_dtype()).itemsize:
-        x = convert(x, default_int_dtype())
-    elif _dtype(x) == np.bool_:
+    elif _dtype(x) == np.bool_:  # JAX keeps narrow integers (int8 stays int8); bool counts
         x = convert(x, default_int_dtype())
     return x, canonical_axis(axis, len(_shape(x)), op)
 
@@ -329,13 +347,15 @@ def nancumprod(a, axis=None, dtype=None, out=None):
     return lax.cumprod(x, ax)
 
 
-def _cumulative(name, lax_fn, identity):
+def _cumulative(name, lax_fn, identity, widen: bool):
     def fn(x, /, *, axis=None, dtype=None, include_initial: bool = False):
         arr = as_array(x)
         if axis is None:
             if len(_shape(arr)) > 1:
                 raise ShapeError(f"{name}: axis is required for arrays of rank > 1")
             axis = 0
+        if widen and dtype is None:  # JAX's cumulative_sum widens integers as sum does
+            arr = convert(arr, _upcast_int(_dtype(arr)))
         arr, ax = _cum_prepare(arr, axis, dtype, name)
         out = lax_fn(arr, ax)
         if include_initial:
@@ -350,8 +370,8 @@ def _cumulative(name, lax_fn, identity):
     return fn
 
 
-cumulative_sum = _cumulative("cumulative_sum", lax.cumsum, 0)
-cumulative_prod = _cumulative("cumulative_prod", lax.cumprod, 1)
+cumulative_sum = _cumulative("cumulative_sum", lax.cumsum, 0, widen=True)
+cumulative_prod = _cumulative("cumulative_prod", lax.cumprod, 1, widen=False)
 
 
 def diff(a, n: int = 1, axis: int = -1, prepend=None, append=None):

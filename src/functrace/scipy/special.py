@@ -175,8 +175,9 @@ def entr(x):
     """``-x log x`` for ``x > 0``, 0 at 0, ``-inf`` below (scipy's and JAX's definition)."""
     (x,) = _float(x)
     safe = fnp.where(x > 0, x, np.ones((), fnp.result_type(x)))
-    return fnp.where(x > 0, -x * fnp.log(safe),
-                     fnp.where(x == 0, np.zeros((), fnp.result_type(x)), -np.inf))
+    out = fnp.where(x > 0, -x * fnp.log(safe),
+                    fnp.where(x == 0, np.zeros((), fnp.result_type(x)), -np.inf))
+    return fnp.where(fnp.isnan(x), x, out)
 
 
 def ndtr(x):
@@ -188,7 +189,31 @@ def ndtr(x):
 def ndtri(p):
     """The standard normal quantile function (inverse of ``ndtr``)."""
     (p,) = _float(p)
-    return math.sqrt(2.0) * lax.erf_inv(2.0 * p - 1.0)
+    central = math.sqrt(2.0) * lax.erf_inv(2.0 * p - 1.0)
+    # In the tails 2p - 1 rounds to -1 (float32 below p ~ 6e-8); there Acklam's rational
+    # approximation in q = sqrt(-2 log p) plus one Halley step on ndtr keeps full precision.
+    dt = fnp.result_type(p)
+    lower = p < 0.5
+    small = fnp.where(lower, p, 1.0 - p)
+    tail_ok = fnp.logical_and(small > 0, small < _ACKLAM_SPLIT)
+    safe = fnp.where(tail_ok, small, np.full((), 0.01, dt))
+    q = fnp.sqrt(-2.0 * fnp.log(safe))
+    c, d = _ACKLAM_C, _ACKLAM_D
+    num = ((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]
+    den = (((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1.0
+    x = num / den  # the lower-tail quantile of ``small``
+    err = 0.5 * lax.erfc(-x / math.sqrt(2.0)) - safe
+    u = err * math.sqrt(2.0 * math.pi) * fnp.exp(x * x / 2.0)
+    x = x - u / (1.0 + x * u / 2.0)
+    tail = fnp.where(lower, x, -x)
+    return fnp.where(tail_ok, tail, central)
+
+
+_ACKLAM_SPLIT = 0.02425
+_ACKLAM_C = (-7.784894002430293e-03, -3.223964580411365e-01, -2.400758277161838e+00,
+             -2.549732539343734e+00, 4.374664141464968e+00, 2.938163982698783e+00)
+_ACKLAM_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00,
+             3.754408661907416e+00)
 
 
 def log_ndtr(x):

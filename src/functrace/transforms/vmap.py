@@ -161,7 +161,8 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
             ``lax.all_gather``, ``lax.axis_index``...) inside ``fun`` can act over it.
         axis_size: the length of the mapped axis; needed only when no argument is
             mapped (then unmapped outputs are broadcast to it).
-        spmd_axis_name: not supported (functrace has no sharding); must be None.
+        spmd_axis_name: accepted and ignored: in JAX it only shards the mapped axis over
+            a device mesh, which does not change the values (functrace has no sharding).
     Returns:
         The batched function.
 
@@ -172,9 +173,7 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
         array([3., 3., 3.], dtype=float32)
     """
     check_callable(fun, "vmap")
-    if spmd_axis_name is not None:
-        raise NotImplementedError("vmap: spmd_axis_name is not supported (functrace has no "
-                                  "sharding)")
+    del spmd_axis_name  # a sharding hint only; the values are the same without it
     if isinstance(in_axes, list):
         in_axes = tuple(in_axes)
     if not (in_axes is None or type(in_axes) in (int, tuple) or _is_axis_spec(in_axes)):
