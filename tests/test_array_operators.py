@@ -31,15 +31,18 @@ def test_result_dtypes_are_jaxs(expr, dtype):
 
 
 OPS = [operator.add, operator.sub, operator.mul, operator.truediv, operator.floordiv,
-       operator.mod, operator.pow, operator.and_, operator.or_, operator.xor]
+       operator.mod, operator.pow, operator.and_, operator.or_, operator.xor, operator.lt,
+       operator.le, operator.gt, operator.ge, operator.eq, operator.ne]
 FNP = {operator.add: fnp.add, operator.sub: fnp.subtract, operator.mul: fnp.multiply,
        operator.truediv: fnp.true_divide, operator.floordiv: fnp.floor_divide,
        operator.mod: fnp.remainder, operator.pow: fnp.power, operator.and_: fnp.bitwise_and,
-       operator.or_: fnp.bitwise_or, operator.xor: fnp.bitwise_xor}
+       operator.or_: fnp.bitwise_or, operator.xor: fnp.bitwise_xor, operator.lt: fnp.less,
+       operator.le: fnp.less_equal, operator.gt: fnp.greater, operator.ge: fnp.greater_equal,
+       operator.eq: fnp.equal, operator.ne: fnp.not_equal}
 DTYPES = [np.bool_, np.int8, np.uint8, np.int32, np.float16, np.float32]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=120, deadline=None)
 @given(op=st.sampled_from(OPS), dt=st.sampled_from(DTYPES),
        other=st.sampled_from(["int", "float", "array_i32", "array_f32", "np_f64", "np_i64"]),
        reflected=st.booleans(), seed=st.integers(0, 999))

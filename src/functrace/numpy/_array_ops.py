@@ -15,9 +15,9 @@ NumPy's scalar operator, which never defers to an ndarray subclass; the float64
 result becomes float32 again at the next functrace operation.
 
 In-place operators (``x += 1``) return a new array and leave ``x``'s buffer alone, as
-JAX arrays are immutable. Comparisons, unary operators and methods stay NumPy's: their
-result dtypes agree with JAX's, and NumPy's own functions call the methods of the
-arrays they are given.
+JAX arrays are immutable. Comparisons compare in the promoted dtype (a bool result).
+Unary operators and methods (``x.sum()``) go through ``functrace.numpy``
+(``core/array.py``).
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from ..core.avals import ShapedArray, canonicalize_dtype, default_float_dtype, r
 _PY_SCALARS = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dtype(np.float64),
                complex: np.dtype(np.complex128)}
 _cache: dict = {}
+_BOOL = np.dtype(bool)
 
 
 def _result_dtype(dtype: np.dtype, other):
@@ -55,7 +56,7 @@ def _result_dtype(dtype: np.dtype, other):
 
 
 def _binary(ufunc, name: str, slow_name: str, reflected: bool = False,
-            inexact: bool = False, float_only: bool = False):
+            inexact: bool = False, float_only: bool = False, compare: bool = False):
     def op(self, other):
         slow = _slow.get(slow_name)
         dt = _result_dtype(self.dtype, other)
@@ -68,7 +69,11 @@ def _binary(ufunc, name: str, slow_name: str, reflected: bool = False,
         a = self.view(np.ndarray)
         b = other.view(np.ndarray) if type(other) is Array else other
         try:
-            out = ufunc(b, a, dtype=dt) if reflected else ufunc(a, b, dtype=dt)
+            if compare:  # computed in the promoted dtype, as JAX; the result is bool
+                sig = (dt, dt, _BOOL)
+                out = ufunc(b, a, signature=sig) if reflected else ufunc(a, b, signature=sig)
+            else:
+                out = ufunc(b, a, dtype=dt) if reflected else ufunc(a, b, dtype=dt)
         except (TypeError, ValueError, OverflowError):  # e.g. a Python int out of range
             return slow(self, other)
         return out.view(Array) if type(out) is np.ndarray else np.asarray(out).view(Array)
@@ -78,6 +83,8 @@ def _binary(ufunc, name: str, slow_name: str, reflected: bool = False,
 
 
 _slow: dict = {}
+_COMPARISONS = {"lt": np.less, "le": np.less_equal, "gt": np.greater, "ge": np.greater_equal,
+                "eq": np.equal, "ne": np.not_equal}
 
 
 def _slow_only(name: str):
@@ -105,6 +112,9 @@ def install(methods: dict) -> None:
         for fmt in ("__{}__", "__r{}__"):
             setattr(Array, fmt.format(name), _slow_only(fmt.format(name)))
         setattr(Array, f"__i{name}__", _slow_only(f"__{name}__"))
+    for name, ufunc in _COMPARISONS.items():  # x < y is (y > x): no reflected forms
+        setattr(Array, f"__{name}__", _binary(ufunc, f"__{name}__", f"__{name}__",
+                                               compare=True))
     for name, (ufunc, inexact, float_only) in _OPS.items():
         fwd = _binary(ufunc, f"__{name}__", f"__{name}__", False, inexact, float_only)
         rev = _binary(ufunc, f"__r{name}__", f"__r{name}__", True, inexact, float_only)
