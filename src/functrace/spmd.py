@@ -27,6 +27,7 @@ from __future__ import annotations
 import functools
 
 from .compiler.jit import jit
+from .compiler.shard_map import stage_pmap
 from .devices import Device, local_device_count, process_group
 from .errors import ShapeError, TransformError
 from .transforms.vmap import spmd_map
@@ -127,12 +128,14 @@ def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnu
             return fun(*full, **kw)
 
         functools.update_wrapper(with_statics, fun)
-        mapped = spmd_map(with_statics, dyn_axes, out_axes, axis_name, axis_size,
-                          group=process_group(), check_size=check_size,
-                          unmap_single_lane=True)
+        group = process_group()
+        stage = functools.partial(stage_pmap, axis_name=axis_name, group=group,
+                                  out_axes=out_axes, fun_name=name)
+        mapped = spmd_map(with_statics, dyn_axes, out_axes, axis_name, axis_size, group=group,
+                          check_size=check_size, stage=stage)
         return mapped(*[args[i] for i in dyn_pos], **kwargs)
 
-    body.__name__ = f"pmap_{name}"
+    body.__name__ = "_fun"  # JAX 0.10's name for the jit of a pmap
 
     def jitted():
         key = id(process_group())

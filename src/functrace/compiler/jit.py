@@ -22,7 +22,7 @@ from ..core.jaxpr import ClosedJaxpr, Jaxpr, pp_jaxpr
 from ..core.trace import Tracer, get_aval, trace_to_jaxpr
 from ..devices import ALIASES
 from ..errors import TransformError
-from ..lax.parallel import AxisPrimitive
+from ..lax.parallel import AxisPrimitive, axis_binding_rules
 from ..transforms.api_util import StaticArgs, check_callable, flatten_fun, fun_name, with_statics
 from ..tree_util import tree_flatten, tree_unflatten
 from . import fusion, nested, passes, profiling
@@ -341,14 +341,17 @@ def _hoist_tracers(closed: ClosedJaxpr):
             [c for c, t in zip(consts, is_tracer, strict=True) if t])
 
 
-def _has_collectives(jaxpr: Jaxpr) -> bool:
+def _has_collectives(jaxpr: Jaxpr, bound: frozenset = frozenset()) -> bool:
+    """Whether ``jaxpr`` holds a collective over an axis it does not bind itself."""
     for eqn in jaxpr.eqns:
-        if isinstance(eqn.primitive, AxisPrimitive):
+        if isinstance(eqn.primitive, AxisPrimitive) and not set(eqn.params["axes"]) <= bound:
             return True
+        binds = axis_binding_rules.get(eqn.primitive)
+        inner = bound | binds(eqn.params) if binds is not None else bound
         for v in eqn.params.values():
             for sub in v if isinstance(v, tuple) else (v,):
                 if isinstance(sub, ClosedJaxpr | Jaxpr) and _has_collectives(
-                        sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub):
+                        sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub, inner):
                     return True
     return False
 

@@ -36,6 +36,7 @@ from functools import partial
 import numpy as np
 
 from ..core.avals import ShapedArray, is_python_scalar
+from ..core.jaxpr import pp_params_rules
 from ..core.trace import Primitive, abstract_eval_rules, find_top_trace, get_aval, impl_rules
 from ..devices import process_group
 from ..errors import UnboundAxisError
@@ -72,8 +73,8 @@ from .shape_ops import convert_element_type, reduce_sum, reshape
 from .slicing import slice as lax_slice
 
 __all__ = [
-    "axis_index", "axis_index_p", "axis_size", "pmax", "pmax_p", "pmean", "pmin", "pmin_p",
-    "process_allgather_p", "process_allreduce_p", "psum", "psum_p",
+    "axis_binding_rules", "axis_index", "axis_index_p", "axis_size", "pmax", "pmax_p", "pmean",
+    "pmin", "pmin_p", "process_allgather_p", "process_allreduce_p", "psum", "psum_p",
 ]
 
 
@@ -93,6 +94,11 @@ class AxisPrimitive(Primitive):
             if main.level > top.main.level:
                 top = BatchTrace(main)
         return top
+
+
+# per primitive holding a program: fn(params) -> the axis names it binds for the
+# collectives of that program (``shard_map``), so they are not "over an outer axis"
+axis_binding_rules: dict = {}
 
 
 def axis_names(axis_name) -> tuple:
@@ -140,8 +146,8 @@ def _undefined_impl(prim_name, *args, axes, **params):
         "collective inside pmap(f, axis_name=...) or vmap(f, axis_name=...).")
 
 
-def impl_for(prim: Primitive):
-    impl_rules[prim] = partial(_undefined_impl, prim.name)
+def impl_for(prim: Primitive, op: str | None = None):
+    impl_rules[prim] = partial(_undefined_impl, op or prim.name)
 
 
 # ---------------------------------------------------------------------------
@@ -412,6 +418,8 @@ def _axis_index_rule(data, args, dims, *, axes):
 
 
 axis_batching_rules[axis_index_p] = _axis_index_rule
+# JAX 0.10 prints the name itself: axis_index[axis_name=i]
+pp_params_rules[axis_index_p] = lambda eqn: {"axis_name": eqn.params["axes"][0]}
 
 
 def axis_index(axis_name):

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 from ..core.avals import ShapedArray
+from ..core.jaxpr import pp_params_rules
 from ..core.trace import abstract_eval_rules, get_aval
 from ..errors import ShapeError
 from ..transforms.ad import deflinear, instantiate_zeros
@@ -96,6 +97,9 @@ abstract_eval_rules[all_gather_p] = _all_gather_abstract
 impl_for(all_gather_p)
 axis_batching_rules[all_gather_p] = _all_gather_rule
 deflinear(all_gather_p, _all_gather_transpose)
+pp_params_rules[all_gather_p] = lambda eqn: dict(  # JAX 0.10's names
+    all_gather_dimension=eqn.params["axis"], axis_index_groups=eqn.params["axis_index_groups"],
+    axis_name=eqn.params["axes"], axis_size=eqn.params["axis_size"], tiled=eqn.params["tiled"])
 
 
 def all_gather(x, axis_name, *, axis_index_groups=None, axis: int = 0, tiled: bool = False):
@@ -123,7 +127,7 @@ def all_gather(x, axis_name, *, axis_index_groups=None, axis: int = 0, tiled: bo
     return tree_unflatten(tree, outs)
 
 
-psum_scatter_p = AxisPrimitive("psum_scatter")
+psum_scatter_p = AxisPrimitive("reduce_scatter")  # JAX's name for psum_scatter's primitive
 
 
 def _psum_scatter_abstract(x, *, axes, scatter_dimension, tiled, axis_size,
@@ -191,9 +195,13 @@ def _psum_scatter_transpose(ct, x, *, axes, scatter_dimension, tiled, axis_size,
 
 
 abstract_eval_rules[psum_scatter_p] = _psum_scatter_abstract
-impl_for(psum_scatter_p)
+impl_for(psum_scatter_p, "psum_scatter")
 axis_batching_rules[psum_scatter_p] = _psum_scatter_rule
 deflinear(psum_scatter_p, _psum_scatter_transpose)
+pp_params_rules[psum_scatter_p] = lambda eqn: dict(
+    axis_index_groups=eqn.params["axis_index_groups"], axis_name=eqn.params["axes"],
+    axis_size=eqn.params["axis_size"], scatter_dimension=eqn.params["scatter_dimension"],
+    tiled=eqn.params["tiled"])
 
 
 def psum_scatter(x, axis_name, *, scatter_dimension: int = 0, axis_index_groups=None,
@@ -262,6 +270,8 @@ abstract_eval_rules[ppermute_p] = _ppermute_abstract
 impl_for(ppermute_p)
 axis_batching_rules[ppermute_p] = _ppermute_rule
 deflinear(ppermute_p, _ppermute_transpose)
+pp_params_rules[ppermute_p] = lambda eqn: dict(axis_name=eqn.params["axes"],
+                                               perm=eqn.params["perm"])
 
 
 def ppermute(x, axis_name, perm):
@@ -378,6 +388,12 @@ abstract_eval_rules[all_to_all_p] = _all_to_all_abstract
 impl_for(all_to_all_p)
 axis_batching_rules[all_to_all_p] = _all_to_all_rule
 deflinear(all_to_all_p, _all_to_all_transpose)
+# JAX prints the name itself. (Its all_to_all keeps the split axis, of size 1, when
+# split_axis != concat_axis, and squeezes it after; ours removes it: the shapes agree.)
+pp_params_rules[all_to_all_p] = lambda eqn: dict(
+    axis_index_groups=eqn.params["axis_index_groups"], axis_name=eqn.params["axes"][0],
+    concat_axis=eqn.params["concat_axis"], split_axis=eqn.params["split_axis"],
+    tiled=eqn.params["tiled"])
 
 
 def all_to_all(x, axis_name, split_axis: int, concat_axis: int, *, axis_index_groups=None,
