@@ -7,6 +7,10 @@ share the process's cores, so the mapped function runs as one vectorised program
 (``vmap`` with the axis named ``"i"``) -- collectives become reductions over that
 axis, which is exact and costs no copies.
 
+As in JAX 0.10, the compiled function is ``jit`` of one ``shard_map`` equation holding
+one device's program (``compiler/shard_map.py``): that is what ``make_jaxpr(pmap(f))``
+prints; what runs is that program vmapped over the local lanes.
+
 After ``functrace.distributed.initialize()`` under ``mpiexec``/``srun``, the axis spans
 the devices of *all* processes: each process passes its own slices (leading axis =
 ``local_device_count()``), ``axis_size`` is the global device count, ``axis_index``
