@@ -112,6 +112,7 @@ def worker_allreduce():
 def worker_step(steps: int):
     import functrace as ft  # noqa: PLC0415
     from functrace import distributed, lax  # noqa: PLC0415
+    from functrace.devices import process_group  # noqa: PLC0415
 
     from . import models  # noqa: PLC0415
 
@@ -143,15 +144,42 @@ def worker_step(steps: int):
 
         def run():
             return pstep(params, xs, ys)
+    spent = _time_collectives(process_group()) if nproc > 1 else None
     for _ in range(3):
         run()
     samples = []
+    if spent is not None:
+        spent.update(allreduce=0.0, agree=0.0)
     for _ in range(steps):
         t0 = time.perf_counter()
         run()
         samples.append(time.perf_counter() - t0)
+    result = {"step_s": float(np.median(samples)), "nproc": nproc}
+    if spent is not None:  # every rank's split of a step: compute, allreduce, arrival wait
+        mine = {k: v / steps for k, v in spent.items()}
+        mine["step_mean_s"] = float(np.mean(samples))
+        result["ranks"] = process_group().comm.gather(mine, root=0)
     if rank == 0:
-        print(json.dumps({"step_s": float(np.median(samples)), "nproc": nproc}))
+        print(json.dumps(result))
+
+
+def _time_collectives(group) -> dict:
+    """Wraps the process group's ``allreduce`` and its agreement step (the wait for every
+    rank to arrive) with timers; returns the running totals in seconds."""
+    spent = {"allreduce": 0.0, "agree": 0.0}
+
+    def timed(name, fn):
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                spent[name] += time.perf_counter() - t0
+        return wrapper
+
+    group.allreduce = timed("allreduce", group.allreduce)
+    group._agree = timed("agree", group._agree)
+    return spent
 
 
 # ---------------------------------------------------------------------------
@@ -185,11 +213,21 @@ def run(rounds: int = 3, steps: int = 20) -> list[tuple]:
     print("sweep (bytes, MPI_Allreduce us, functrace us): " + ", ".join(
         f"({s['bytes']}, {s['mpi_s'] * 1e6:.1f}, {s['functrace_s'] * 1e6:.1f})"
         for s in ar["sweep"]), flush=True)
-    one, two = [], []
+    one, two, profiles = [], [], []
     for _ in range(rounds):  # alternate the two set-ups: a noisy period hits both
         one.append(_launch(1, 2, "step", steps)["step_s"])
-        two.append(_launch(2, 1, "step", steps)["step_s"])
+        res = _launch(2, 1, "step", steps)
+        two.append(res["step_s"])
+        profiles.append(res["ranks"])
     t1, t2 = float(np.median(one)), float(np.median(two))
+    print("per round, 1 x 2 threads / 2 x 1 thread (ms): " + ", ".join(
+        f"{a * 1e3:.1f}/{b * 1e3:.1f}" for a, b in zip(one, two, strict=True)), flush=True)
+    for k, ranks in enumerate(profiles):
+        print(f"round {k}, 2 processes, mean per step: " + "; ".join(
+            f"rank {r}: step {p['step_mean_s'] * 1e3:.1f} ms = compute "
+            f"{(p['step_mean_s'] - p['allreduce']) * 1e3:.1f} + allreduce "
+            f"{p['allreduce'] * 1e3:.2f} (arrival wait + check {p['agree'] * 1e3:.2f})"
+            for r, p in enumerate(ranks)), flush=True)
     print(f"small CNN step, global batch 64: 1 process x 2 threads {t1 * 1e3:.1f} ms "
           f"({64 / t1:.0f} ex/s); 2 processes x 1 thread {t2 * 1e3:.1f} ms ({64 / t2:.0f} "
           f"ex/s); throughput ratio {t1 / t2:.2f} (target >= 0.9)", flush=True)

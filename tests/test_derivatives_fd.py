@@ -343,8 +343,12 @@ NOT_HERE = {
     "while",
     # collectives need a bound axis: test_parallel.py checks values and gradients against
     # NumPy under vmap and pmap; the process_* ones need several MPI ranks
-    "psum", "pmax", "pmin", "all_gather", "all_to_all", "ppermute", "psum_scatter",
+    "psum", "pmax", "pmin", "all_gather", "all_to_all", "ppermute",
+    "reduce_scatter",  # psum_scatter's primitive (JAX's name)
     "process_allreduce", "process_allgather",
+    # pmap's equation: its rules are jit's, on the vmapped program; test_parallel.py and
+    # test_pmap_printing.py differentiate through pmap
+    "shard_map",
     # user rules: test_transforms.py and test_custom_staged.py; custom_vmap_call (forward
     # mode only, as in JAX) in test_custom_extras.py
     "custom_jvp_call", "custom_vjp_call", "custom_vmap_call",

@@ -18,7 +18,15 @@ SCRIPT = HERE / "mpi" / "dp_step.py"
 MPIEXEC = Path(sys.executable).parent / "mpiexec"
 
 sys.path.insert(0, str(HERE / "mpi"))
+sys.path.insert(0, str(HERE))
 import dp_step  # noqa: E402
+
+from test_parallel_groups import (  # noqa: E402
+    ref_all_gather,
+    ref_all_to_all,
+    ref_psum_scatter,
+    ref_reduce,
+)
 
 
 def launch(*args, timeout=90):
@@ -51,12 +59,33 @@ def test_two_processes_step_like_one_process_on_the_global_batch(tmp_path):
         np.testing.assert_array_equal(a, b)  # bit-identical on every rank
     for a, b in zip(ranks[0], single_process_reference(), strict=True):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
+    check_grouped_collectives(out)
     # the mismatched collective: both ranks got an error naming it and each rank's operand
     for r in range(2):
         msg = (tmp_path / f"run.rank{r}.txt").read_text()
         assert "lax.psum over axis 'batch'" in msg and "does not match" in msg, msg
         assert "rank 0:" in msg and "float32[3]" in msg, msg
         assert "rank 1:" in msg and "float32[4]" in msg, msg
+
+
+def check_grouped_collectives(out):
+    """axis_index_groups across processes: 2 ranks x 2 virtual devices, groups that pair
+    lanes of different ranks; each rank holds its own lanes' rows of the reference."""
+    X = dp_step.lanes()
+    W = np.arange(X.size, dtype=np.float32).reshape(X.shape)  # every lane's w, as dp_step
+    for key, g in dp_step.GROUPS.items():
+        refs = {
+            "psum": ref_reduce(X, g, np.sum), "pmax": ref_reduce(X, g, np.max),
+            "all_gather": ref_all_gather(X, g, 0, False),
+            "psum_scatter": ref_psum_scatter(X, g, 0, False),
+            "all_to_all": ref_all_to_all(X, g, 0, 1, False),
+            "grad_psum": ref_reduce(W, g, np.sum),  # d/dx_l sum_m psum_g(x)_m w_m
+        }
+        for r in range(2):
+            got = np.load(f"{out}.rank{r}.groups.npz")
+            for name, ref in refs.items():
+                np.testing.assert_allclose(got[f"{key}/{name}"], ref[2 * r:2 * r + 2],
+                                           rtol=1e-6, atol=1e-6, err_msg=f"{key} {name} {r}")
 
 
 def test_a_rank_that_never_arrives_times_out_instead_of_hanging(tmp_path):

@@ -7,6 +7,10 @@ share the process's cores, so the mapped function runs as one vectorised program
 (``vmap`` with the axis named ``"i"``) -- collectives become reductions over that
 axis, which is exact and costs no copies.
 
+As in JAX 0.10, the compiled function is ``jit`` of one ``shard_map`` equation holding
+one device's program (``compiler/shard_map.py``): that is what ``make_jaxpr(pmap(f))``
+prints; what runs is that program vmapped over the local lanes.
+
 After ``functrace.distributed.initialize()`` under ``mpiexec``/``srun``, the axis spans
 the devices of *all* processes: each process passes its own slices (leading axis =
 ``local_device_count()``), ``axis_size`` is the global device count, ``axis_index``
@@ -27,6 +31,7 @@ from __future__ import annotations
 import functools
 
 from .compiler.jit import jit
+from .compiler.shard_map import stage_pmap
 from .devices import Device, local_device_count, process_group
 from .errors import ShapeError, TransformError
 from .transforms.vmap import spmd_map
@@ -127,12 +132,14 @@ def pmap(fun, axis_name=None, *, in_axes=0, out_axes=0, static_broadcasted_argnu
             return fun(*full, **kw)
 
         functools.update_wrapper(with_statics, fun)
-        mapped = spmd_map(with_statics, dyn_axes, out_axes, axis_name, axis_size,
-                          group=process_group(), check_size=check_size,
-                          unmap_single_lane=True)
+        group = process_group()
+        stage = functools.partial(stage_pmap, axis_name=axis_name, group=group,
+                                  out_axes=out_axes, fun_name=name)
+        mapped = spmd_map(with_statics, dyn_axes, out_axes, axis_name, axis_size, group=group,
+                          check_size=check_size, stage=stage)
         return mapped(*[args[i] for i in dyn_pos], **kwargs)
 
-    body.__name__ = f"pmap_{name}"
+    body.__name__ = "_fun"  # JAX 0.10's name for the jit of a pmap
 
     def jitted():
         key = id(process_group())

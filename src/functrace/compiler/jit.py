@@ -24,14 +24,14 @@ from ..core.jaxpr import ClosedJaxpr, Jaxpr, pp_jaxpr
 from ..core.trace import Tracer, check_finite, get_aval, trace_to_jaxpr
 from ..devices import ALIASES
 from ..errors import TransformError
-from ..lax.parallel import AxisPrimitive
+from ..lax.parallel import AxisPrimitive, axis_binding_rules
 from ..transforms.api_util import StaticArgs, check_callable, flatten_fun, fun_name, with_statics
 from ..tree_util import tree_flatten, tree_unflatten
 from . import fusion, nested, passes, profiling
 from .call import jit_p, memo
 from .dispatch import fast_key, leaf_signature, unflattener
 from .registry import get_backend
-from .stages import Lowered, Traced, contains, safe_to_warm_up, stand_ins
+from .stages import Lowered, Traced, safe_to_warm_up, stand_ins
 
 logger = logging.getLogger("functrace.jit")
 _all_jitted: weakref.WeakSet = weakref.WeakSet()  # for clear_all_caches
@@ -406,8 +406,19 @@ def _hoist_tracers(closed: ClosedJaxpr):
             [c for c, t in zip(consts, is_tracer, strict=True) if t])
 
 
-def _has_collectives(jaxpr: Jaxpr) -> bool:
-    return contains(jaxpr, lambda e: isinstance(e.primitive, AxisPrimitive))
+def _has_collectives(jaxpr: Jaxpr, bound: frozenset = frozenset()) -> bool:
+    """Whether ``jaxpr`` holds a collective over an axis it does not bind itself."""
+    for eqn in jaxpr.eqns:
+        if isinstance(eqn.primitive, AxisPrimitive) and not set(eqn.params["axes"]) <= bound:
+            return True
+        binds = axis_binding_rules.get(eqn.primitive)
+        inner = bound | binds(eqn.params) if binds is not None else bound
+        for v in eqn.params.values():
+            for sub in v if isinstance(v, tuple) else (v,):
+                if isinstance(sub, ClosedJaxpr | Jaxpr) and _has_collectives(
+                        sub.jaxpr if isinstance(sub, ClosedJaxpr) else sub, inner):
+                    return True
+    return False
 
 
 def _donation(fun, donate_argnums, donate_argnames) -> tuple[tuple, frozenset]:

@@ -15,7 +15,8 @@ from ..transforms.custom_batching import custom_vmap_p
 from . import fusion, passes
 
 # call-like primitives whose body is compiled as part of the caller: the jaxpr
-# parameter that holds the body, and whether inlining is allowed for these params
+# parameter that holds the body (or a function of the params giving it), and whether
+# inlining is allowed for these params
 INLINED = {
     custom_jvp_call_p: ("call_jaxpr", lambda params: True),
     custom_vjp_call_p: ("call_jaxpr", lambda params: True),
@@ -61,7 +62,8 @@ def _inline_into(jaxpr: Jaxpr, subst: dict, eqns: list, constvars: list, consts:
                 subst.update(zip(eqn.outvars, outvars, strict=True))
             eqns.append(Eqn(eqn.primitive, inputs, eqn.params, outvars))
             continue
-        body: ClosedJaxpr = eqn.params[INLINED[eqn.primitive][0]]
+        where = INLINED[eqn.primitive][0]
+        body: ClosedJaxpr = where(eqn.params) if callable(where) else eqn.params[where]
         inner: dict = {}
         for v, c in zip(body.jaxpr.constvars, body.consts, strict=True):
             inner[v] = nv = Var(v.aval)

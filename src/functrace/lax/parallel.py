@@ -36,6 +36,7 @@ from functools import partial
 import numpy as np
 
 from ..core.avals import ShapedArray, is_python_scalar
+from ..core.jaxpr import pp_params_rules
 from ..core.trace import Primitive, abstract_eval_rules, find_top_trace, get_aval, impl_rules
 from ..devices import process_group
 from ..errors import UnboundAxisError
@@ -59,13 +60,21 @@ from ..transforms.batching import (
 from ..tree_util import tree_flatten, tree_unflatten
 from .creation import iota
 from .elementwise import add, div, eq, mul
+from .parallel_groups import (
+    canonical_groups,
+    check_groups,
+    group_rows,
+    lane_rows,
+    own_lanes,
+    take_rows,
+)
 from .reductions import reduce_max, reduce_min
 from .shape_ops import convert_element_type, reduce_sum, reshape
 from .slicing import slice as lax_slice
 
 __all__ = [
-    "axis_index", "axis_index_p", "axis_size", "pmax", "pmax_p", "pmean", "pmin", "pmin_p",
-    "process_allgather_p", "process_allreduce_p", "psum", "psum_p",
+    "axis_binding_rules", "axis_index", "axis_index_p", "axis_size", "pmax", "pmax_p", "pmean",
+    "pmin", "pmin_p", "process_allgather_p", "process_allreduce_p", "psum", "psum_p",
 ]
 
 
@@ -87,14 +96,31 @@ class AxisPrimitive(Primitive):
         return top
 
 
+# per primitive holding a program: fn(params) -> the axis names it binds for the
+# collectives of that program (``shard_map``), so they are not "over an outer axis"
+axis_binding_rules: dict = {}
+
+
 def axis_names(axis_name) -> tuple:
     return tuple(axis_name) if isinstance(axis_name, tuple | list) else (axis_name,)
 
 
-def no_groups(op: str, axis_index_groups):
-    if axis_index_groups is not None:
-        raise NotImplementedError(f"lax.{op}: axis_index_groups is not supported; split the "
-                                  "axis with a nested pmap/vmap instead.")
+def groups_for(op: str, axis_name, axis_index_groups):
+    """``axis_index_groups`` checked against the axis (JAX's errors) and made hashable."""
+    groups = canonical_groups(op, axis_index_groups)
+    if groups is None:
+        return None
+    names = axis_names(axis_name)
+    if len(names) != 1:
+        raise NotImplementedError(f"lax.{op}: axis_index_groups over several axes {names} is "
+                                  "not supported; apply the collective over one axis.")
+    check_groups(op, groups, names[0], axis_size(names))
+    return groups
+
+
+def lanes_size(axis_name, groups) -> int:
+    """The number of lanes a collective combines: the group size, or the axis size."""
+    return len(groups[0]) if groups is not None else axis_size(axis_name)
 
 
 def one_name(op: str, axis_name):
@@ -120,8 +146,8 @@ def _undefined_impl(prim_name, *args, axes, **params):
         "collective inside pmap(f, axis_name=...) or vmap(f, axis_name=...).")
 
 
-def impl_for(prim: Primitive):
-    impl_rules[prim] = partial(_undefined_impl, prim.name)
+def impl_for(prim: Primitive, op: str | None = None):
+    impl_rules[prim] = partial(_undefined_impl, op or prim.name)
 
 
 # ---------------------------------------------------------------------------
@@ -228,13 +254,28 @@ _REDUCERS = {psum_p: ("sum", reduce_sum), pmax_p: ("max", reduce_max),
              pmin_p: ("min", reduce_min)}
 
 
-def _reduce_abstract(*xs, axes):
+def _reduce_abstract(*xs, axes, axis_index_groups):
     return [ShapedArray(x.shape, x.dtype) for x in xs]
 
 
-def reduction_rule(prim, data, args, dims, *, axes):
+def _group_reduce(prim, data, x, d, groups):
+    """One operand of ``prim`` within groups: each lane gets its group's reduction."""
+    op, reducer = _REDUCERS[prim]
+    if d is not_mapped and data.group is None:  # every lane holds x
+        return (mul(x, len(groups[0])) if op == "sum" else x), not_mapped
+    lanes = all_lanes(data, x, d, prim.name)
+    per_group = reducer(group_rows(lanes, groups), (1,))
+    return own_lanes(data, take_rows(per_group, lane_rows(groups, data.offset, data.size,
+                                                          per_position=False)))
+
+
+def reduction_rule(prim, data, args, dims, *, axes, axis_index_groups):
+    groups = axis_index_groups
     if data.name not in axes:  # over another axis: this one's lanes are independent
-        return prim.bind(*args, axes=axes), list(dims)
+        return prim.bind(*args, axes=axes, axis_index_groups=groups), list(dims)
+    if groups is not None:  # one axis (checked by the API)
+        outs = [_group_reduce(prim, data, x, d, groups) for x, d in zip(args, dims, strict=True)]
+        return [o for o, _ in outs], [d for _, d in outs]
     op, reducer = _REDUCERS[prim]
     outs = []
     for x, d in zip(args, dims, strict=True):
@@ -247,24 +288,26 @@ def reduction_rule(prim, data, args, dims, *, axes):
                                         collective=prim.name)
     rest = tuple(a for a in axes if a != data.name)
     if rest:
-        outs = prim.bind(*outs, axes=rest)
+        outs = prim.bind(*outs, axes=rest, axis_index_groups=None)
     return outs, [not_mapped] * len(outs)
 
 
-def _psum_transpose(cts, *xs, axes):
-    return psum_p.bind(*[instantiate_zeros(c) for c in cts], axes=axes)
+def _psum_transpose(cts, *xs, axes, axis_index_groups):
+    return psum_p.bind(*[instantiate_zeros(c) for c in cts], axes=axes,
+                       axis_index_groups=axis_index_groups)
 
 
-def _pminmax_jvp(prim, primals, tangents, *, axes):
-    outs = prim.bind(*primals, axes=axes)
+def _pminmax_jvp(prim, primals, tangents, *, axes, axis_index_groups):
+    params = dict(axes=axes, axis_index_groups=axis_index_groups)
+    outs = prim.bind(*primals, **params)
     t_out = []
     for x, t, y in zip(primals, tangents, outs, strict=True):
         if isinstance(t, Zero):
             t_out.append(t)
             continue
         mask = convert_element_type(eq(x, y), get_aval(x).dtype)
-        (cnt,) = psum_p.bind(mask, axes=axes)  # separate: the count is not a tangent
-        (num,) = psum_p.bind(mul(t, mask), axes=axes)
+        (cnt,) = psum_p.bind(mask, **params)  # separate: the count is not a tangent
+        (num,) = psum_p.bind(mul(t, mask), **params)
         t_out.append(div(num, cnt))
     return outs, t_out
 
@@ -278,22 +321,23 @@ jvp_rules[pmax_p] = partial(_pminmax_jvp, pmax_p)
 jvp_rules[pmin_p] = partial(_pminmax_jvp, pmin_p)
 
 
-def _tree_collective(prim, x, axis_name):
+def _tree_collective(prim, x, axis_name, axis_index_groups):
     names = axis_names(axis_name)
     if not names:
         return x
+    groups = groups_for(prim.name, names, axis_index_groups)
     leaves, tree = tree_flatten(x)
     arrays = [i for i, v in enumerate(leaves) if not is_python_scalar(v)]
     out = list(leaves)
-    if prim is psum_p:  # psum(1, 'i') is the axis size, known statically (as in JAX)
-        size = axis_size(names)
+    if prim is psum_p:  # psum(1, 'i') is the axis (or group) size, known statically (JAX)
+        size = lanes_size(names, groups)
         out = [v * size if is_python_scalar(v) else v for v in out]
     else:
         for n in names:
             axis_frame(n)  # unbound names raise even for Python scalars
     if arrays:
-        for i, v in zip(arrays, prim.bind(*[leaves[i] for i in arrays], axes=names),
-                        strict=True):
+        for i, v in zip(arrays, prim.bind(*[leaves[i] for i in arrays], axes=names,
+                                          axis_index_groups=groups), strict=True):
             out[i] = v
     return tree_unflatten(tree, out)
 
@@ -304,30 +348,38 @@ def psum(x, axis_name, *, axis_index_groups=None):
     ``axis_name`` may be a tuple of names (the sum over all of them). A Python scalar
     leaf gives its product with the axis size: ``psum(1, 'i')`` is the size of ``'i'``.
 
+    ``axis_index_groups`` (one axis only), e.g. ``[[0, 1], [2, 3]]`` for an axis of size
+    4, sums within each group instead: the groups must cover every index exactly once and
+    all have one size (``ValueError`` otherwise). ``pmax``, ``pmin``, ``pmean``,
+    ``all_gather``, ``psum_scatter`` and ``all_to_all`` take it too (``parallel_groups``).
+
     Example:
         >>> import functrace as ft, functrace.numpy as fnp
         >>> from functrace import lax
         >>> ft.vmap(lambda x: lax.psum(x, "i"), axis_name="i")(fnp.arange(3.))
         array([3., 3., 3.], dtype=float32)
+        >>> ft.vmap(lambda x: lax.psum(x, "i", axis_index_groups=[[0, 2], [1, 3]]),
+        ...         axis_name="i")(fnp.arange(4.))
+        array([2., 4., 2., 4.], dtype=float32)
     """
-    no_groups("psum", axis_index_groups)
-    return _tree_collective(psum_p, x, axis_name)
+    return _tree_collective(psum_p, x, axis_name, axis_index_groups)
 
 
 def pmax(x, axis_name, *, axis_index_groups=None):
-    """Maximum of ``x`` (a pytree) over the lanes of ``axis_name`` (``jax.lax.pmax``)."""
-    no_groups("pmax", axis_index_groups)
-    return _tree_collective(pmax_p, x, axis_name)
+    """Maximum of ``x`` (a pytree) over the lanes of ``axis_name`` (``jax.lax.pmax``), or
+    within each of ``axis_index_groups`` (see ``psum``)."""
+    return _tree_collective(pmax_p, x, axis_name, axis_index_groups)
 
 
 def pmin(x, axis_name, *, axis_index_groups=None):
-    """Minimum of ``x`` (a pytree) over the lanes of ``axis_name`` (``jax.lax.pmin``)."""
-    no_groups("pmin", axis_index_groups)
-    return _tree_collective(pmin_p, x, axis_name)
+    """Minimum of ``x`` (a pytree) over the lanes of ``axis_name`` (``jax.lax.pmin``), or
+    within each of ``axis_index_groups`` (see ``psum``)."""
+    return _tree_collective(pmin_p, x, axis_name, axis_index_groups)
 
 
 def pmean(x, axis_name, *, axis_index_groups=None):
-    """Mean of ``x`` (a pytree) over the lanes of ``axis_name`` (``jax.lax.pmean``).
+    """Mean of ``x`` (a pytree) over the lanes of ``axis_name`` (``jax.lax.pmean``), or
+    within each of ``axis_index_groups`` (see ``psum``; the divisor is the group size).
 
     Example:
         >>> import functrace as ft, functrace.numpy as fnp
@@ -335,9 +387,8 @@ def pmean(x, axis_name, *, axis_index_groups=None):
         >>> ft.vmap(lambda x: lax.pmean(x, "i"), axis_name="i")(fnp.arange(4.))
         array([1.5, 1.5, 1.5, 1.5], dtype=float32)
     """
-    no_groups("pmean", axis_index_groups)
-    n = axis_size(axis_name)
-    total = psum(x, axis_name)
+    total = psum(x, axis_name, axis_index_groups=axis_index_groups)
+    n = lanes_size(axis_name, canonical_groups("pmean", axis_index_groups))
     leaves, tree = tree_flatten(total)
     out = []
     for v in leaves:
@@ -367,6 +418,8 @@ def _axis_index_rule(data, args, dims, *, axes):
 
 
 axis_batching_rules[axis_index_p] = _axis_index_rule
+# JAX 0.10 prints the name itself: axis_index[axis_name=i]
+pp_params_rules[axis_index_p] = lambda eqn: {"axis_name": eqn.params["axes"][0]}
 
 
 def axis_index(axis_name):

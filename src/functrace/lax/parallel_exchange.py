@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 from ..core.avals import ShapedArray
+from ..core.jaxpr import pp_params_rules
 from ..core.trace import abstract_eval_rules, get_aval
 from ..errors import ShapeError
 from ..transforms.ad import deflinear, instantiate_zeros
@@ -25,12 +26,15 @@ from .parallel import (
     AxisPrimitive,
     all_lanes,
     axis_size,
+    groups_for,
     impl_for,
-    no_groups,
+    lanes_size,
     one_name,
     psum_p,
     reduction_rule,
 )
+from .parallel_groups import group_rows, lane_rows, own_lanes, take_rows
+from .reductions import reduce_sum
 from .shape_ops import reshape
 from .slicing import concatenate
 from .slicing import slice as lax_slice
@@ -46,7 +50,7 @@ __all__ = [
 all_gather_p = AxisPrimitive("all_gather")
 
 
-def _all_gather_abstract(x, *, axes, axis, tiled, axis_size):
+def _all_gather_abstract(x, *, axes, axis, tiled, axis_size, axis_index_groups):
     if not 0 <= axis <= x.ndim - (1 if tiled else 0) or (tiled and x.ndim == 0):
         raise ShapeError(f"lax.all_gather: axis={axis} is out of range for an operand of shape "
                          f"{x.shape} (tiled={tiled})")
@@ -58,31 +62,44 @@ def _all_gather_abstract(x, *, axes, axis, tiled, axis_size):
     return ShapedArray(tuple(shape), x.dtype)
 
 
-def _all_gather_rule(data, args, dims, *, axes, axis, tiled, axis_size):
+def _merge(x, axis: int):
+    """``x`` with axes ``axis`` and ``axis + 1`` merged into one."""
+    shape = get_aval(x).shape
+    return reshape(x, shape[:axis] + (shape[axis] * shape[axis + 1],) + shape[axis + 2:])
+
+
+def _all_gather_rule(data, args, dims, *, axes, axis, tiled, axis_size, axis_index_groups):
     (x,), (d,) = args, dims
+    params = dict(axes=axes, tiled=tiled, axis_size=axis_size,
+                  axis_index_groups=axis_index_groups)
     if data.name not in axes:
         if d is not_mapped:
-            return all_gather_p.bind(x, axes=axes, axis=axis, tiled=tiled,
-                                     axis_size=axis_size), not_mapped
-        return all_gather_p.bind(moveaxis(x, d, 0), axes=axes, axis=axis + 1, tiled=tiled,
-                                 axis_size=axis_size), 0
+            return all_gather_p.bind(x, axis=axis, **params), not_mapped
+        return all_gather_p.bind(moveaxis(x, d, 0), axis=axis + 1, **params), 0
     g = all_lanes(data, x, d, "all_gather")  # (global_size, *shape)
-    g = moveaxis(g, 0, axis)
-    if tiled:
-        shape = get_aval(g).shape
-        g = reshape(g, shape[:axis] + (shape[axis] * shape[axis + 1],) + shape[axis + 2:])
-    return g, not_mapped
+    groups = axis_index_groups
+    if groups is None:
+        g = moveaxis(g, 0, axis)
+        return (_merge(g, axis) if tiled else g), not_mapped
+    # (lane, member, *shape): each lane's group, members in the group's order
+    g = take_rows(group_rows(g, groups), lane_rows(groups, data.offset, data.size, False))
+    g = moveaxis(g, 1, 1 + axis)
+    return own_lanes(data, _merge(g, 1 + axis) if tiled else g)
 
 
-def _all_gather_transpose(ct, x, *, axes, axis, tiled, axis_size):
+def _all_gather_transpose(ct, x, *, axes, axis, tiled, axis_size, axis_index_groups):
     return [psum_scatter_p.bind(instantiate_zeros(ct), axes=axes, scatter_dimension=axis,
-                                tiled=tiled, axis_size=axis_size)]
+                                tiled=tiled, axis_size=axis_size,
+                                axis_index_groups=axis_index_groups)]
 
 
 abstract_eval_rules[all_gather_p] = _all_gather_abstract
 impl_for(all_gather_p)
 axis_batching_rules[all_gather_p] = _all_gather_rule
 deflinear(all_gather_p, _all_gather_transpose)
+pp_params_rules[all_gather_p] = lambda eqn: dict(  # JAX 0.10's names
+    all_gather_dimension=eqn.params["axis"], axis_index_groups=eqn.params["axis_index_groups"],
+    axis_name=eqn.params["axes"], axis_size=eqn.params["axis_size"], tiled=eqn.params["tiled"])
 
 
 def all_gather(x, axis_name, *, axis_index_groups=None, axis: int = 0, tiled: bool = False):
@@ -97,23 +114,24 @@ def all_gather(x, axis_name, *, axis_index_groups=None, axis: int = 0, tiled: bo
         array([[0., 1.],
                [0., 1.]], dtype=float32)
     """
-    no_groups("all_gather", axis_index_groups)
     names = one_name("all_gather", axis_name)
-    size = axis_size(names)
+    groups = groups_for("all_gather", names, axis_index_groups)
+    size = lanes_size(names, groups)
     leaves, tree = tree_flatten(x)
     outs = []
     for v in leaves:
         ndim = get_aval(v).ndim
         ax = axis + (ndim + (0 if tiled else 1)) if axis < 0 else axis
         outs.append(all_gather_p.bind(v, axes=names, axis=ax, tiled=bool(tiled),
-                                      axis_size=size))
+                                      axis_size=size, axis_index_groups=groups))
     return tree_unflatten(tree, outs)
 
 
-psum_scatter_p = AxisPrimitive("psum_scatter")
+psum_scatter_p = AxisPrimitive("reduce_scatter")  # JAX's name for psum_scatter's primitive
 
 
-def _psum_scatter_abstract(x, *, axes, scatter_dimension, tiled, axis_size):
+def _psum_scatter_abstract(x, *, axes, scatter_dimension, tiled, axis_size,
+                           axis_index_groups):
     sd = scatter_dimension
     if not 0 <= sd < x.ndim:
         raise ShapeError(f"lax.psum_scatter: scatter_dimension={sd} is out of range for an "
@@ -132,16 +150,33 @@ def _psum_scatter_abstract(x, *, axes, scatter_dimension, tiled, axis_size):
     return ShapedArray(tuple(shape), x.dtype)
 
 
-def _psum_scatter_rule(data, args, dims, *, axes, scatter_dimension, tiled, axis_size):
+def _psum_scatter_groups(data, x, d, sd, tiled, groups):
+    """Lane at position ``p`` of group ``g`` gets block ``p`` of ``g``'s sum."""
+    k = len(groups[0])
+    sums = reduce_sum(group_rows(all_lanes(data, x, d, "psum_scatter"), groups), (1,))
+    shape = get_aval(sums).shape  # (n_groups, *shape)
+    if tiled:  # the scatter dimension -> (k, m)
+        sums = reshape(sums, shape[:1 + sd] + (k, shape[1 + sd] // k) + shape[2 + sd:])
+    blocks = moveaxis(sums, 1 + sd, 1)  # (n_groups, k, ...)
+    shape = get_aval(blocks).shape
+    blocks = reshape(blocks, (shape[0] * k,) + shape[2:])
+    return own_lanes(data, take_rows(blocks, lane_rows(groups, data.offset, data.size, True)))
+
+
+def _psum_scatter_rule(data, args, dims, *, axes, scatter_dimension, tiled, axis_size,
+                       axis_index_groups):
     (x,), (d,) = args, dims
     sd = scatter_dimension
+    params = dict(axes=axes, tiled=tiled, axis_size=axis_size,
+                  axis_index_groups=axis_index_groups)
     if data.name not in axes:
         if d is not_mapped:
-            return psum_scatter_p.bind(x, axes=axes, scatter_dimension=sd, tiled=tiled,
-                                       axis_size=axis_size), not_mapped
-        return psum_scatter_p.bind(moveaxis(x, d, 0), axes=axes, scatter_dimension=sd + 1,
-                                   tiled=tiled, axis_size=axis_size), 0
-    (total,), _ = reduction_rule(psum_p, data, [x], [d], axes=(data.name,))
+            return psum_scatter_p.bind(x, scatter_dimension=sd, **params), not_mapped
+        return psum_scatter_p.bind(moveaxis(x, d, 0), scatter_dimension=sd + 1, **params), 0
+    if axis_index_groups is not None:
+        return _psum_scatter_groups(data, x, d, sd, tiled, axis_index_groups)
+    (total,), _ = reduction_rule(psum_p, data, [x], [d], axes=(data.name,),
+                                 axis_index_groups=None)
     shape = get_aval(total).shape
     m = shape[sd] // data.global_size if tiled else 1
     lo, hi = data.offset * m, (data.offset + data.size) * m
@@ -152,15 +187,21 @@ def _psum_scatter_rule(data, args, dims, *, axes, scatter_dimension, tiled, axis
     return mine, sd
 
 
-def _psum_scatter_transpose(ct, x, *, axes, scatter_dimension, tiled, axis_size):
+def _psum_scatter_transpose(ct, x, *, axes, scatter_dimension, tiled, axis_size,
+                            axis_index_groups):
     return [all_gather_p.bind(instantiate_zeros(ct), axes=axes, axis=scatter_dimension,
-                              tiled=tiled, axis_size=axis_size)]
+                              tiled=tiled, axis_size=axis_size,
+                              axis_index_groups=axis_index_groups)]
 
 
 abstract_eval_rules[psum_scatter_p] = _psum_scatter_abstract
-impl_for(psum_scatter_p)
+impl_for(psum_scatter_p, "psum_scatter")
 axis_batching_rules[psum_scatter_p] = _psum_scatter_rule
 deflinear(psum_scatter_p, _psum_scatter_transpose)
+pp_params_rules[psum_scatter_p] = lambda eqn: dict(
+    axis_index_groups=eqn.params["axis_index_groups"], axis_name=eqn.params["axes"],
+    axis_size=eqn.params["axis_size"], scatter_dimension=eqn.params["scatter_dimension"],
+    tiled=eqn.params["tiled"])
 
 
 def psum_scatter(x, axis_name, *, scatter_dimension: int = 0, axis_index_groups=None,
@@ -178,15 +219,15 @@ def psum_scatter(x, axis_name, *, scatter_dimension: int = 0, axis_index_groups=
         ...     fnp.array([[1., 2.], [10., 20.]]))
         array([11., 22.], dtype=float32)
     """
-    no_groups("psum_scatter", axis_index_groups)
     names = one_name("psum_scatter", axis_name)
-    size = axis_size(names)
+    groups = groups_for("psum_scatter", names, axis_index_groups)
+    size = lanes_size(names, groups)
     leaves, tree = tree_flatten(x)
     outs = []
     for v in leaves:
         sd = scatter_dimension % max(get_aval(v).ndim, 1)
         outs.append(psum_scatter_p.bind(v, axes=names, scatter_dimension=sd, tiled=bool(tiled),
-                                        axis_size=size))
+                                        axis_size=size, axis_index_groups=groups))
     return tree_unflatten(tree, outs)
 
 
@@ -229,6 +270,8 @@ abstract_eval_rules[ppermute_p] = _ppermute_abstract
 impl_for(ppermute_p)
 axis_batching_rules[ppermute_p] = _ppermute_rule
 deflinear(ppermute_p, _ppermute_transpose)
+pp_params_rules[ppermute_p] = lambda eqn: dict(axis_name=eqn.params["axes"],
+                                               perm=eqn.params["perm"])
 
 
 def ppermute(x, axis_name, perm):
@@ -267,7 +310,8 @@ def pshuffle(x, axis_name, perm):
 all_to_all_p = AxisPrimitive("all_to_all")
 
 
-def _all_to_all_abstract(x, *, axes, split_axis, concat_axis, tiled, axis_size):
+def _all_to_all_abstract(x, *, axes, split_axis, concat_axis, tiled, axis_size,
+                         axis_index_groups):
     shape = list(x.shape)
     if not (0 <= split_axis < x.ndim and 0 <= concat_axis < x.ndim + (0 if tiled else 0)):
         raise ShapeError(f"lax.all_to_all: split_axis={split_axis}, concat_axis={concat_axis} "
@@ -287,9 +331,31 @@ def _all_to_all_abstract(x, *, axes, split_axis, concat_axis, tiled, axis_size):
     return ShapedArray(tuple(shape), x.dtype)
 
 
-def _all_to_all_rule(data, args, dims, *, axes, split_axis, concat_axis, tiled, axis_size):
+def _all_to_all_finish(z, ca, tiled):
+    """``(lane, src, *rest)`` -> each lane's result: the sources at ``concat_axis``."""
+    z = moveaxis(z, 1, 1 + ca)
+    return _merge(z, 1 + ca) if tiled else z
+
+
+def _all_to_all_groups(data, x, d, sa, ca, tiled, groups):
+    """Lane at position ``p`` of group ``g`` gets chunk ``p`` of each member of ``g``."""
+    k = len(groups[0])
+    z = group_rows(all_lanes(data, x, d, "all_to_all"), groups)  # (n_groups, src, *shape)
+    shape = get_aval(z).shape
+    if tiled:  # the split axis -> (k, m)
+        z = reshape(z, shape[:2 + sa] + (k, shape[2 + sa] // k) + shape[3 + sa:])
+    z = moveaxis(z, 2 + sa, 1)  # (n_groups, chunk, src, *rest)
+    shape = get_aval(z).shape
+    z = take_rows(reshape(z, (shape[0] * k,) + shape[2:]),
+                  lane_rows(groups, data.offset, data.size, True))
+    return own_lanes(data, _all_to_all_finish(z, ca, tiled))
+
+
+def _all_to_all_rule(data, args, dims, *, axes, split_axis, concat_axis, tiled, axis_size,
+                     axis_index_groups):
     (x,), (d,) = args, dims
-    params = dict(axes=axes, tiled=tiled, axis_size=axis_size)
+    params = dict(axes=axes, tiled=tiled, axis_size=axis_size,
+                  axis_index_groups=axis_index_groups)
     if data.name not in axes:
         if d is not_mapped:
             return all_to_all_p.bind(x, split_axis=split_axis, concat_axis=concat_axis,
@@ -297,6 +363,8 @@ def _all_to_all_rule(data, args, dims, *, axes, split_axis, concat_axis, tiled, 
         return all_to_all_p.bind(moveaxis(x, d, 0), split_axis=split_axis + 1,
                                  concat_axis=concat_axis + 1, **params), 0
     g, sa, ca = data.global_size, split_axis, concat_axis
+    if axis_index_groups is not None:
+        return _all_to_all_groups(data, x, d, sa, ca, tiled, axis_index_groups)
     z = all_lanes(data, x, d, "all_to_all")  # (src, *shape)
     shape = get_aval(z).shape
     if tiled:  # split axis -> (g, m): chunk j of every source goes to lane j
@@ -306,22 +374,26 @@ def _all_to_all_rule(data, args, dims, *, axes, split_axis, concat_axis, tiled, 
     z = lax_slice(z, (0,) * (1 + sa) + (data.offset,) + (0,) * (len(shape) - 2 - sa),
                   shape[:1 + sa] + (data.offset + data.size,) + shape[2 + sa:])
     z = moveaxis(z, 1 + sa, 0)  # (lane, src, *rest): rest is the shape without split axis
-    if not tiled:
-        return moveaxis(z, 1, 1 + ca), 0
-    z = moveaxis(z, 1, 1 + ca)  # the sources just before the concat axis
-    shape = get_aval(z).shape
-    return reshape(z, shape[:1 + ca] + (shape[1 + ca] * shape[2 + ca],) + shape[3 + ca:]), 0
+    return _all_to_all_finish(z, ca, tiled), 0
 
 
-def _all_to_all_transpose(ct, x, *, axes, split_axis, concat_axis, tiled, axis_size):
+def _all_to_all_transpose(ct, x, *, axes, split_axis, concat_axis, tiled, axis_size,
+                          axis_index_groups):
     return [all_to_all_p.bind(instantiate_zeros(ct), axes=axes, split_axis=concat_axis,
-                              concat_axis=split_axis, tiled=tiled, axis_size=axis_size)]
+                              concat_axis=split_axis, tiled=tiled, axis_size=axis_size,
+                              axis_index_groups=axis_index_groups)]
 
 
 abstract_eval_rules[all_to_all_p] = _all_to_all_abstract
 impl_for(all_to_all_p)
 axis_batching_rules[all_to_all_p] = _all_to_all_rule
 deflinear(all_to_all_p, _all_to_all_transpose)
+# JAX prints the name itself. (Its all_to_all keeps the split axis, of size 1, when
+# split_axis != concat_axis, and squeezes it after; ours removes it: the shapes agree.)
+pp_params_rules[all_to_all_p] = lambda eqn: dict(
+    axis_index_groups=eqn.params["axis_index_groups"], axis_name=eqn.params["axes"][0],
+    concat_axis=eqn.params["concat_axis"], split_axis=eqn.params["split_axis"],
+    tiled=eqn.params["tiled"])
 
 
 def all_to_all(x, axis_name, split_axis: int, concat_axis: int, *, axis_index_groups=None,
@@ -341,16 +413,16 @@ def all_to_all(x, axis_name, split_axis: int, concat_axis: int, *, axis_index_gr
         array([[1., 3.],
                [2., 4.]], dtype=float32)
     """
-    no_groups("all_to_all", axis_index_groups)
     names = one_name("all_to_all", axis_name)
-    size = axis_size(names)
+    groups = groups_for("all_to_all", names, axis_index_groups)
+    size = lanes_size(names, groups)
     leaves, tree = tree_flatten(x)
     outs = []
     for v in leaves:
         ndim = get_aval(v).ndim
         outs.append(all_to_all_p.bind(v, axes=names, split_axis=split_axis % ndim,
                                       concat_axis=concat_axis % ndim, tiled=bool(tiled),
-                                      axis_size=size))
+                                      axis_size=size, axis_index_groups=groups))
     return tree_unflatten(tree, outs)
 
 

@@ -20,7 +20,7 @@ from ..tree_util import tree_flatten, tree_unflatten
 from .api_util import check_array_leaf, check_callable, flatten_fun, is_array_leaf, signature_names
 from .batching import batch_flat, matchaxis, not_mapped, shape_op, unbatched_shape
 
-__all__ = ["spmd_map", "vmap"]
+__all__ = ["flat_out_axes", "spmd_map", "vmap"]
 
 # ---------------------------------------------------------------------------
 # in_axes / out_axes: pytree prefixes, with paths for error messages
@@ -187,8 +187,26 @@ def vmap(fun, in_axes=0, out_axes=0, axis_name=None, axis_size=None, spmd_axis_n
     return spmd_map(fun, in_axes, out_axes, axis_name, axis_size)
 
 
+def flat_out_axes(out_axes, out) -> list:
+    """``out_axes`` (a prefix of the output ``out``) as one int or None per output leaf,
+    ints made non-negative (JAX's errors where it is not a prefix or out of range)."""
+    entries: list = []
+    _flatten_axes("out_axes", out_axes, out, "output", entries)
+    axes = []
+    for p, leaf, ax in entries:
+        if ax is not None:
+            ndim = get_aval(leaf).ndim + 1
+            if not -ndim <= ax < ndim:
+                raise ShapeError(f"vmap out_axes={ax} is out of bounds for {p}, an output of "
+                                 f"rank {ndim} (with the mapped axis); use -{ndim} <= out_axes "
+                                 f"< {ndim}.")
+            ax %= ndim
+        axes.append(ax)
+    return axes
+
+
 def spmd_map(fun, in_axes, out_axes, axis_name, axis_size=None, group=None, check_size=None,
-             unmap_single_lane=False):
+             unmap_single_lane=False, stage=None):
     """``vmap`` whose axis may span the processes of ``group`` (what ``pmap`` runs).
 
     Arguments are checked by the caller (``vmap`` or ``pmap``); ``check_size(n)``, if
@@ -196,6 +214,11 @@ def spmd_map(fun, in_axes, out_axes, axis_name, axis_size=None, group=None, chec
     ``unmap_single_lane`` a mapped axis of length 1 is squeezed away and ``fun`` runs on
     unmapped values (only collectives see the axis): one lane per process, the usual
     multi-process case, then runs the plain program, with no batching rules in the way.
+
+    ``stage(flat_fun, leaves, in_dims, size, store)``, if given, replaces the batching:
+    it gets the flat function (it fills ``store["out"]``, the output), the dynamic leaves,
+    their mapped axes (None: unmapped) and the mapped size, and returns the flat outputs
+    (``pmap`` stages the per-device program as one ``shard_map`` equation).
     """
 
     @functools.wraps(fun)
@@ -234,6 +257,9 @@ def spmd_map(fun, in_axes, out_axes, axis_name, axis_size=None, group=None, chec
 
         in_dims = [ax for (_, _, ax), st in zip(entries, static, strict=True) if not st]
         dyn_leaves = [leaf for leaf, st in zip(leaves, static, strict=True) if not st]
+        if stage is not None:
+            outs = stage(dyn_fun, dyn_leaves, in_dims, size, store)
+            return tree_unflatten(store["out_tree"], outs)
         if unmap_single_lane and size == 1:
             dyn_leaves = [x if d is None else shape_op("squeeze")(x, (d,))
                           for x, d in zip(dyn_leaves, in_dims, strict=True)]
