@@ -72,25 +72,23 @@ def block_until_ready(x):
         >>> ft.block_until_ready({"w": fnp.ones(2)})["w"]
         array([1., 1.], dtype=float32)
     """
-    def wait(leaf):
-        fn = getattr(leaf, "block_until_ready", None)
-        if fn is not None:
-            fn()
-        return leaf
-
-    tree_map(wait, x)
-    return x
+    return _call_on_leaves(x, "block_until_ready")
 
 
 def copy_to_host_async(x):
     """Starts copying every device array of the pytree ``x`` to the host; returns ``x``."""
-    def start(leaf):
-        fn = getattr(leaf, "copy_to_host_async", None)
+    return _call_on_leaves(x, "copy_to_host_async")
+
+
+def _call_on_leaves(x, method: str):
+    """Calls ``leaf.<method>()`` on every leaf of ``x`` that has it (device arrays); ``x``."""
+    def call(leaf):
+        fn = getattr(leaf, method, None)
         if fn is not None:
             fn()
         return leaf
 
-    tree_map(start, x)
+    tree_map(call, x)
     return x
 
 

@@ -128,28 +128,34 @@ class Governor:
             self.since = 0
             self.retry = False
 
-    def run(self, fn, *args):
-        """``fn(*args)`` with Numba's thread count chosen (and chunks handed out one at a
-        time); the calling thread's settings are restored after."""
-        numba = _numba()
-        most = numba.get_num_threads()
+    def _timed(self, fn, args, most: int, set_count):
+        """``fn(*args)`` on the chosen count of ``most`` threads (``set_count(n)`` switches;
+        the count is restored after, even if ``fn`` raises); the time feeds the medians."""
         self.calls += 1
         first = self.calls == 1  # compiles or loads the kernels: not a timing
         n = most if first else self.choose(most)
-        prev_chunk = numba.set_parallel_chunksize(1)
         if n != most:
-            numba.set_num_threads(n)
+            set_count(n)
         try:
             t0 = time.perf_counter()
             out = fn(*args)
             elapsed = time.perf_counter() - t0
         finally:
             if n != most:
-                numba.set_num_threads(most)
-            numba.set_parallel_chunksize(prev_chunk)
+                set_count(most)
         if not first and MODE == "auto":  # forced counts would skew the medians
             self.record(n, elapsed)
         return out
+
+    def run(self, fn, *args):
+        """``fn(*args)`` with Numba's thread count chosen (and chunks handed out one at a
+        time); the calling thread's settings are restored after."""
+        numba = _numba()
+        prev_chunk = numba.set_parallel_chunksize(1)
+        try:
+            return self._timed(fn, args, numba.get_num_threads(), numba.set_num_threads)
+        finally:
+            numba.set_parallel_chunksize(prev_chunk)
 
 
 class BlasGovernor(Governor):
@@ -160,21 +166,7 @@ class BlasGovernor(Governor):
         most = get_blas_threads()
         if most is None or most <= 1:  # unknown library, or already one (one_blas_thread)
             return fn(*args)
-        self.calls += 1
-        first = self.calls == 1
-        n = most if first else self.choose(most)
-        if n != most:
-            blas_threads(n)
-        try:
-            t0 = time.perf_counter()
-            out = fn(*args)
-            elapsed = time.perf_counter() - t0
-        finally:
-            if n != most:
-                blas_threads(most)
-        if not first and MODE == "auto":
-            self.record(n, elapsed)
-        return out
+        return self._timed(fn, args, most, blas_threads)
 
 
 def governed(body, blas: bool = False):
