@@ -307,58 +307,37 @@ def _no_index_ct(op: str, indices):
         raise DTypeError(f"{op}: cannot transpose with respect to the integer indices")
 
 
-# scatter-add: linear in (operand, updates)
+# scatter-add and scatter-sub: linear in (operand, updates)
 
-def _scatter_add_jvp(primals, tangents, **params):
-    x, indices, updates = primals
-    out = scatter_add_p.bind(x, indices, updates, **params)
-    t_x, _, t_u = tangents
-    if isinstance(t_x, Zero) and isinstance(t_u, Zero):
-        return out, Zero(tangent_aval(get_aval(out)))
-    return out, scatter_add_p.bind(instantiate_zeros(t_x), indices, instantiate_zeros(t_u),
-                                   **params)
+def _linear_scatter_rules(prim, name: str, negate: bool) -> None:
+    """JVP and transpose of scatter-add / scatter-sub, linear in (operand, updates); the
+    updates' cotangent is the gathered output cotangent (negated for scatter-sub)."""
+    def jvp(primals, tangents, **params):
+        x, indices, updates = primals
+        out = prim.bind(x, indices, updates, **params)
+        t_x, _, t_u = tangents
+        if isinstance(t_x, Zero) and isinstance(t_u, Zero):
+            return out, Zero(tangent_aval(get_aval(out)))
+        return out, prim.bind(instantiate_zeros(t_x), indices, instantiate_zeros(t_u),
+                              **params)
 
+    def transpose(ct, x, indices, updates, **params):
+        _no_index_ct(name, indices)
+        if isinstance(ct, Zero):
+            return [None, None, None]
+        ct_x = ct if is_undefined_primal(x) else None
+        ct_u = None
+        if is_undefined_primal(updates):
+            ct_u = _gather_back(ct, indices, updates.aval, _aval(x).shape, params)
+            ct_u = neg(ct_u) if negate else ct_u
+        return [ct_x, None, ct_u]
 
-def _scatter_add_transpose(ct, x, indices, updates, **params):
-    _no_index_ct("scatter-add", indices)
-    if isinstance(ct, Zero):
-        return [None, None, None]
-    ct_x = ct if is_undefined_primal(x) else None
-    ct_u = None
-    if is_undefined_primal(updates):
-        ct_u = _gather_back(ct, indices, updates.aval, _aval(x).shape, params)
-    return [ct_x, None, ct_u]
-
-
-jvp_rules[scatter_add_p] = _scatter_add_jvp
-transpose_rules[scatter_add_p] = _scatter_add_transpose
-
-
-# scatter-sub: linear in (operand, updates); the updates' cotangent is negated
-
-def _scatter_sub_jvp(primals, tangents, **params):
-    x, indices, updates = primals
-    out = scatter_sub_p.bind(x, indices, updates, **params)
-    t_x, _, t_u = tangents
-    if isinstance(t_x, Zero) and isinstance(t_u, Zero):
-        return out, Zero(tangent_aval(get_aval(out)))
-    return out, scatter_sub_p.bind(instantiate_zeros(t_x), indices, instantiate_zeros(t_u),
-                                   **params)
+    jvp_rules[prim] = jvp
+    transpose_rules[prim] = transpose
 
 
-def _scatter_sub_transpose(ct, x, indices, updates, **params):
-    _no_index_ct("scatter-sub", indices)
-    if isinstance(ct, Zero):
-        return [None, None, None]
-    ct_x = ct if is_undefined_primal(x) else None
-    ct_u = None
-    if is_undefined_primal(updates):
-        ct_u = neg(_gather_back(ct, indices, updates.aval, _aval(x).shape, params))
-    return [ct_x, None, ct_u]
-
-
-jvp_rules[scatter_sub_p] = _scatter_sub_jvp
-transpose_rules[scatter_sub_p] = _scatter_sub_transpose
+_linear_scatter_rules(scatter_add_p, "scatter-add", negate=False)
+_linear_scatter_rules(scatter_sub_p, "scatter-sub", negate=True)
 
 
 # scatter (replace): linear in (operand, updates) for one choice of winners

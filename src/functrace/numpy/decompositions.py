@@ -64,15 +64,17 @@ def _is_complex(x) -> bool:
     return get_aval(x).dtype.kind == "c"
 
 
-def _matrix(a, op: str, square: bool = False):
+def _matrix(a, op: str, square: bool = False, namespace: str = "linalg"):
+    """``a`` as an inexact array of rank >= 2, square in its two trailing dims if asked;
+    errors name ``namespace.op`` (``scipy.linalg`` uses it too)."""
     (x,) = promote_inexact(as_array(a))
     shape = _shape(x)
     if len(shape) < 2:
-        raise ShapeError(f"linalg.{op}: the input must have at least 2 dimensions, got shape "
-                         f"{_fmt(shape)}")
+        raise ShapeError(f"{namespace}.{op}: the input must have at least 2 dimensions (a "
+                         f"batch of matrices, rank >= 2), got shape {_fmt(shape)}")
     if square and shape[-1] != shape[-2]:
-        raise ShapeError(f"linalg.{op}: the last two dimensions must be square, got shape "
-                         f"{_fmt(shape)}")
+        raise ShapeError(f"{namespace}.{op}: the last two dimensions must be square (a "
+                         f"square matrix), got shape {_fmt(shape)}")
     return x
 
 

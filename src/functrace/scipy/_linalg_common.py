@@ -12,6 +12,7 @@ from .. import numpy as fnp
 from ..core.trace import get_aval
 from ..errors import ShapeError
 from ..numpy._promote import _fmt, as_array, broadcast_shapes, broadcast_to_shape, promote_inexact
+from ..numpy.decompositions import _matrix
 
 
 def shape_of(x) -> tuple[int, ...]:
@@ -33,15 +34,7 @@ def inexact(*xs):
 
 def matrix(a, op: str, square: bool = False):
     """``a`` as an inexact array of rank >= 2 (square in its two trailing dims if asked)."""
-    (x,) = inexact(a)
-    shape = shape_of(x)
-    if len(shape) < 2:
-        raise ShapeError(f"scipy.linalg.{op}: expected a (batched) matrix of rank >= 2, got "
-                         f"shape {_fmt(shape)}")
-    if square and shape[-1] != shape[-2]:
-        raise ShapeError(f"scipy.linalg.{op}: expected a (batched) square matrix, got shape "
-                         f"{_fmt(shape)}")
-    return x
+    return _matrix(a, op, square, namespace="scipy.linalg")
 
 
 def mT(x):
