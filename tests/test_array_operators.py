@@ -91,3 +91,32 @@ def test_zero_dim_results_stay_arrays_and_tracers_still_trace():
 def test_strict_promotion_is_still_enforced():
     with ft.numpy_dtype_promotion("strict"), pytest.raises(ft.FunctraceError):
         fnp.ones(2, np.float32) + fnp.ones(2, np.int32)
+
+
+EAGER_BINARY = ["add", "subtract", "multiply", "maximum", "minimum", "equal", "not_equal",
+                "less", "less_equal", "greater", "greater_equal"]
+EAGER_UNARY = ["exp", "log", "log1p", "expm1", "sqrt", "tanh", "sin", "cos", "tan", "sinh",
+               "cosh", "arctanh", "exp2"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(name=st.sampled_from(EAGER_BINARY + EAGER_UNARY), dt=st.sampled_from(DTYPES),
+       other=st.sampled_from(["int", "float", "array_i32", "array_f32", "np_f64", "row"]),
+       seed=st.integers(0, 999))
+def test_eager_shortcuts_give_the_general_paths_bits(name, dt, other, seed):
+    # fnp's elementwise functions take a NumPy shortcut on concrete arrays; the general
+    # path (forced by a non-default rank-promotion setting that changes nothing here)
+    # must give the same dtype and bits
+    rng = np.random.default_rng(seed)
+    a = fnp.asarray(((rng.random((3, 4)) - 0.3) * 4).astype(dt))
+    b = {"int": 2, "float": 0.75, "array_i32": np.int32([[1, 2, 3, 4]] * 3),
+         "array_f32": rng.random((3, 4)).astype(np.float32), "np_f64": np.float64(1.5),
+         "row": rng.random(4).astype(np.float32)}[other]
+    fn = getattr(fnp, name)
+    args = (a, b) if name in EAGER_BINARY else (a,)
+    with np.errstate(all="ignore"):
+        fast = fn(*args)
+        with ft.numpy_rank_promotion("warn"):
+            slow = fn(*args)
+    assert fast.dtype == slow.dtype and fast.shape == slow.shape
+    assert np.array_equal(np.asarray(fast), np.asarray(slow), equal_nan=True)

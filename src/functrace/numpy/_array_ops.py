@@ -26,7 +26,9 @@ import numpy as np
 
 from ..config import config
 from ..core.array import Array
-from ..core.avals import ShapedArray, canonicalize_dtype, default_float_dtype, result_type
+from ..core.avals import ShapedArray, canonicalize_dtype, result_type
+from ..core.trace import impl_rules, primitives
+from ._promote import inexact_dtype
 
 _PY_SCALARS = {bool: np.dtype(bool), int: np.dtype(np.int64), float: np.dtype(np.float64),
                complex: np.dtype(np.complex128)}
@@ -65,7 +67,7 @@ def _binary(ufunc, name: str, slow_name: str, reflected: bool = False,
                 or (float_only and dt.kind not in "fc")):
             return slow(self, other)
         if inexact and dt.kind in "biu":
-            dt = default_float_dtype()
+            dt = inexact_dtype(dt)
         a = self.view(np.ndarray)
         b = other.view(np.ndarray) if type(other) is Array else other
         try:
@@ -121,3 +123,96 @@ def install(methods: dict) -> None:
         setattr(Array, f"__{name}__", fwd)
         setattr(Array, f"__r{name}__", rev)
         setattr(Array, f"__i{name}__", fwd)  # x += y rebinds x to a new array, as in JAX
+
+
+# ---------------------------------------------------------------------------
+# functrace.numpy's elementwise functions on concrete values: the same shortcut
+
+# fnp name: (NumPy ufunc, the lax primitive whose impl it must be, compares)
+_EAGER_BINARY = {
+    "add": (np.add, "add", False), "subtract": (np.subtract, "sub", False),
+    "multiply": (np.multiply, "mul", False), "maximum": (np.maximum, "max", False),
+    "minimum": (np.minimum, "min", False), "equal": (np.equal, "eq", True),
+    "not_equal": (np.not_equal, "ne", True), "less": (np.less, "lt", True),
+    "less_equal": (np.less_equal, "le", True), "greater": (np.greater, "gt", True),
+    "greater_equal": (np.greater_equal, "ge", True),
+}
+_EAGER_UNARY = {name: (getattr(np, ufunc), prim) for name, ufunc, prim in (
+    ("exp", "exp", "exp"), ("log", "log", "log"), ("log1p", "log1p", "log1p"),
+    ("expm1", "expm1", "expm1"), ("sqrt", "sqrt", "sqrt"), ("tanh", "tanh", "tanh"),
+    ("sin", "sin", "sin"), ("cos", "cos", "cos"), ("tan", "tan", "tan"),
+    ("sinh", "sinh", "sinh"), ("cosh", "cosh", "cosh"), ("arctanh", "arctanh", "atanh"),
+    ("exp2", "exp2", "exp2"))}
+
+
+def _impl_is(prim_name: str, ufunc) -> bool:
+    """Whether the primitive's reference impl is exactly ``ufunc`` (then the shortcut
+    computes what the primitive would, bit for bit)."""
+    prim = next((p for p in primitives() if p.name == prim_name), None)
+    return prim is not None and impl_rules.get(prim) is ufunc
+
+
+def _standard() -> bool:
+    return (not config.debug_checks and config.numpy_dtype_promotion == "standard"
+            and config.numpy_rank_promotion == "allow")
+
+
+def _plain(x):
+    return x.view(np.ndarray) if type(x) is Array else x
+
+
+def _wrap(out):
+    return out.view(Array) if type(out) is np.ndarray else np.asarray(out).view(Array)
+
+
+def eager_binary(name: str, inexact: bool):
+    """A shortcut for ``functrace.numpy.<name>(x1, x2)`` on concrete operands, or None:
+    it returns the result, or None when the operands need the general path."""
+    entry = _EAGER_BINARY.get(name)
+    if entry is None or not _impl_is(entry[1], entry[0]):
+        return None
+    ufunc, _, compare = entry
+
+    def fast(x1, x2):
+        t1 = type(x1)
+        if t1 in _PY_SCALARS or not (t1 is Array or t1 is np.ndarray
+                                     or isinstance(x1, np.generic)) or not _standard():
+            return None  # a Python scalar first: its weak type needs the general path
+        dt = _result_dtype(x1.dtype, x2)
+        if dt is None:
+            return None
+        if inexact and dt.kind in "biu":
+            dt = inexact_dtype(dt)
+        try:
+            if compare:
+                return _wrap(ufunc(_plain(x1), _plain(x2), signature=(dt, dt, _BOOL)))
+            return _wrap(ufunc(_plain(x1), _plain(x2), dtype=dt))
+        except (TypeError, ValueError, OverflowError):
+            return None
+
+    return fast
+
+
+def eager_unary(name: str):
+    """A shortcut for an inexact unary ``functrace.numpy.<name>(x)`` on a concrete
+    array, or None."""
+    entry = _EAGER_UNARY.get(name)
+    if entry is None or not _impl_is(entry[1], entry[0]):
+        return None
+    ufunc = entry[0]
+
+    def fast(x):
+        t = type(x)
+        if not (t is Array or t is np.ndarray) or not _standard():
+            return None
+        dt = canonicalize_dtype(x.dtype)
+        if dt.kind not in "fc":
+            if dt.kind not in "biu":
+                return None
+            dt = inexact_dtype(dt)  # JAX: ints of <= 32 bits -> float32, int64 -> float64
+        try:
+            return _wrap(ufunc(_plain(x), dtype=dt))
+        except (TypeError, ValueError):
+            return None
+
+    return fast

@@ -12,6 +12,7 @@ from .. import lax
 from ..core.avals import default_int_dtype, is_inexact, is_python_scalar
 from ..core.trace import Tracer, get_aval
 from ..errors import DTypeError, FunctraceError
+from . import _array_ops
 from ._promote import as_array, as_operand, broadcast_shapes, broadcast_to_shape, promote_args
 
 
@@ -20,7 +21,13 @@ def _dtype(x) -> np.dtype:
 
 
 def _binary(name: str, lax_fn, *, inexact: bool = False, doc: str = ""):
+    fast = _array_ops.eager_binary(name, inexact)  # concrete operands: NumPy's ufunc
+
     def fn(x1, x2, /):
+        if fast is not None:
+            out = fast(x1, x2)
+            if out is not None:
+                return out
         a, b = promote_args(name, x1, x2, inexact=inexact)
         return lax_fn(a, b)
 
@@ -30,7 +37,13 @@ def _binary(name: str, lax_fn, *, inexact: bool = False, doc: str = ""):
 
 
 def _unary(name: str, lax_fn, *, inexact: bool = True, doc: str = ""):
+    fast = _array_ops.eager_unary(name) if inexact else None
+
     def fn(x, /):
+        if fast is not None:
+            out = fast(x)
+            if out is not None:
+                return out
         (a,) = promote_args(name, x, inexact=inexact)
         return lax_fn(a)
 
