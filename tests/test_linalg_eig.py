@@ -71,3 +71,22 @@ def test_lu_pivots_to_permutation_traces():
     np.testing.assert_array_equal(ft.vmap(f)(A), np.stack(perms))
     with pytest.raises(ft.ShapeError, match="pivots"):
         lax.linalg.lu_pivots_to_permutation(np.zeros(6, np.int32), 5)
+
+
+def test_roots_of_polynomials():
+    for coeffs in ([1., -3., 2.], [2., 0., -8.], [1., 0., 1.], [1., -6., 11., -6.],
+                   [0., 0., 1., -3., 2.], [1., 2., 0., 0.]):
+        p = np.array(coeffs, np.float32)
+        got = fnp.roots(p)
+        assert got.dtype == np.complex64
+        np.testing.assert_allclose(np.sort_complex(got), np.sort_complex(np.roots(p)),
+                                   atol=1e-5)
+    assert fnp.roots(np.array([5.0], np.float32)).shape == (0,)
+    # without stripping (traceable): leading zeros give NaN roots, counted from the end
+    with np.errstate(all="ignore"):
+        got = ft.jit(lambda p: fnp.roots(p, strip_zeros=False))(
+            np.array([0., 0., 1., -3., 2.], np.float32))
+    np.testing.assert_allclose(np.sort_complex(got[:2]), [1, 2], atol=1e-5)
+    assert np.isnan(got[2:]).all()
+    with pytest.raises(ft.FunctraceError, match="strip_zeros=False"):
+        ft.jit(fnp.roots)(np.array([1., 2.], np.float32))

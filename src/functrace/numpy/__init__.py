@@ -301,6 +301,7 @@ from .polynomial import (
     polymul,
     polysub,
     polyval,
+    roots,
 )
 from .reductions import (
     all,

@@ -16,10 +16,11 @@ from ..errors import FunctraceError, ShapeError
 from ._promote import as_array, convert, promote_args
 from .decompositions import lstsq
 from .grids import vander
+from .linalg_eig import eigvals
 from .manip import ravel
 from .numerics import convolve
 
-__all__ = ["poly", "polyadd", "polyder", "polydiv", "polyfit", "polyint", "polymul",
+__all__ = ["roots", "poly", "polyadd", "polyder", "polydiv", "polyfit", "polyint", "polymul",
            "polysub", "polyval"]
 
 
@@ -215,3 +216,68 @@ def poly(seq_of_zeros):
         factor = lax.concatenate([np.ones((1,), get_aval(z).dtype), lax.neg(r)], 0)
         out = polymul(out, factor)
     return out
+
+
+def _companion_roots(p):
+    """The eigenvalues of ``p``'s companion matrix (``p[0]`` nonzero for finite roots)."""
+    n = get_aval(p).shape[0]
+    cdt = np.complex128 if get_aval(p).dtype in (np.float64, np.complex128) else np.complex64
+    if n < 2:
+        return lax.full((0,), 0, np.dtype(cdt))
+    first = lax.div(lax.neg(p[1:]), p[0])
+    below = np.eye(n - 1, k=-1, dtype=get_aval(p).dtype)[1:]  # ones under the diagonal
+    companion = lax.concatenate([lax.reshape(first, (1, n - 1)), below], 0)
+    return eigvals(companion)
+
+
+def _roots_with_zeros(p):
+    """JAX's traceable scheme: leading zeros are rolled to the end (roots at 0), those
+    zero roots sorted last, and as many as there were leading zeros become NaN."""
+    n = get_aval(p).shape[0]
+    if n < 2:
+        return _companion_roots(p)
+    is_zero = lax.eq(p, lax.full_like(p, 0))
+    lead = lax.convert_element_type(lax.argmin(is_zero, 0, np.int32), np.int32)
+    all_zero = lax.reduce_and(is_zero, (0,))
+    lead = lax.select(all_zero, np.int32(n), lead)
+    p = lax.select(lax.broadcast_in_dim(all_zero, (n,), ()), lax.full_like(p, 1), p)
+    order = lax.rem(lax.add(np.arange(n, dtype=np.int32), lead), np.int32(n))
+    found = _companion_roots(p[order])
+    zero_root = lax.eq(found, lax.full_like(found, 0))
+    _, found = lax.sort_key_val(zero_root, found)
+    m = get_aval(found).shape[0]
+    keep = lax.lt(np.arange(m, dtype=np.int32), lax.sub(np.int32(m), lead))
+    nan = lax.full_like(found, complex(np.nan, np.nan))
+    return lax.select(keep, found, nan)
+
+
+def roots(p, *, strip_zeros: bool = True):
+    """The roots of the polynomial with coefficients ``p`` (highest power first), complex,
+    as the eigenvalues of its companion matrix (``jax.numpy.roots``).
+
+    With ``strip_zeros`` (the default, which needs a concrete ``p``) leading zeros are
+    dropped and trailing zeros give roots at 0; without it, leading zeros give NaN roots
+    (usable under ``jit``).
+
+    Example:
+        >>> import numpy as np
+        >>> roots(np.array([1., -3., 2.], np.float32))  # (x - 2)(x - 1)
+        array([2.+0.j, 1.+0.j], dtype=complex64)
+    """
+    (p,) = promote_args("roots", p, inexact=True)
+    if len(get_aval(p).shape) != 1:
+        raise ShapeError(f"roots: the coefficients must be 1-D, got shape "
+                         f"{get_aval(p).shape}")
+    if not strip_zeros:
+        return _roots_with_zeros(p)
+    if isinstance(p, Tracer):
+        raise FunctraceError("roots: strip_zeros=True needs concrete coefficients (it "
+                             "changes the number of roots); under jit pass "
+                             "strip_zeros=False")
+    nonzero = np.flatnonzero(np.asarray(p))
+    cdt = np.complex128 if get_aval(p).dtype == np.float64 else np.complex64
+    if nonzero.size == 0:
+        return lax.full((0,), 0, np.dtype(cdt))
+    found = _companion_roots(p[nonzero[0]:nonzero[-1] + 1])
+    trailing = get_aval(p).shape[0] - 1 - int(nonzero[-1])
+    return lax.concatenate([found, lax.full((trailing,), 0, get_aval(found).dtype)], 0)

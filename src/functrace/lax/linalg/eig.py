@@ -66,7 +66,13 @@ def _unit_columns(v: np.ndarray) -> np.ndarray:
 def _eig_impl(x, *, compute_left_eigenvectors, compute_right_eigenvectors,
               enable_eigvec_derivs, implementation):
     cdt = _complex(x.dtype)
+    bad = ~np.isfinite(x).all(axis=(-2, -1))
+    if bad.any():  # LAPACK refuses infinities and NaNs; JAX's eig gives NaNs for them
+        x = np.where(bad[..., None, None], 0, x)
     w, vr = np.linalg.eig(x)
+    if bad.any():
+        w = np.where(bad[..., None], np.nan, w)
+        vr = np.where(bad[..., None, None], np.nan, vr)
     outs = [w.astype(cdt)]
     if compute_left_eigenvectors:
         vl = np.conj(np.swapaxes(np.linalg.inv(vr), -1, -2))
