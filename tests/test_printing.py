@@ -3,6 +3,7 @@ copied from JAX's output): the 80-column layout, ``_`` for unread results, and t
 parameters JAX shows."""
 
 import numpy as np
+import pytest
 
 import functrace as ft
 import functrace.numpy as fnp
@@ -119,3 +120,16 @@ def test_relus_derivative_selects_against_a_broadcast_zero():
     # JAX: select(x > 0, g, full_like(g, 0)); the zero is a broadcast literal
     text = str(ft.make_jaxpr(lambda x, t: ft.jvp(ft.nn.relu, (x,), (t,)))(X, X))
     assert "broadcast_in_dim 0.0:f32[]" in text and "full[" not in text
+
+
+def test_make_jaxpr_axis_env_binds_names_for_collectives():
+    # strings as JAX 0.10.2 prints them for the same calls
+    text = str(ft.make_jaxpr(lambda x: lax.psum(x, "i"), axis_env=[("i", 4)])(1.))
+    assert text == ("{ lambda ; a:f32[]. let\n"
+                    "    b:f32[] = psum[axes=('i',) axis_index_groups=None] a\n"
+                    "  in (b,) }")
+    text = str(ft.make_jaxpr(lambda x: (lax.axis_index("i"), lax.psum(1, "i")),
+                             axis_env=[("i", 4)])(X))
+    assert "b:i32[] = axis_index[axis_name=i]" in text and "4:i32[]" in text
+    with pytest.raises(ft.UnboundAxisError):
+        ft.make_jaxpr(lambda x: lax.psum(x, "j"), axis_env=[("i", 4)])(1.)

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 
 import numpy as np
 
 from ..core.avals import ShapedArray
 from ..core.jaxpr import ClosedJaxpr
-from ..core.trace import get_aval, trace_to_jaxpr
+from ..core.trace import get_aval, new_main, trace_to_jaxpr
 from ..tree_util import tree_flatten, tree_unflatten
 from .api_util import StaticArgs, flatten_fun, fun_name, signature_names, with_statics
+from .batching import AxisData, BatchTrace
 
 
-def make_jaxpr(fun, static_argnums=(), return_shape: bool = False):
+def make_jaxpr(fun, static_argnums=(), axis_env=None, return_shape: bool = False):
     """Returns a function that traces ``fun`` abstractly and returns its ``ClosedJaxpr``.
+
+    ``axis_env`` binds named axes while tracing, as ``[(name, size), ...]``, so that
+    collectives over them (``lax.psum(x, 'i')``) appear as equations.
 
     Example:
         >>> import functrace.lax as lax
@@ -31,8 +36,13 @@ def make_jaxpr(fun, static_argnums=(), return_shape: bool = False):
         fun_dyn = with_statics(fun, statics + tuple(sorted(kwargs.items())))
         flat_fun, store = flatten_fun(fun_dyn, in_tree, check_outputs=False)
         names = _arg_names(fun, args, statics)
-        closed: ClosedJaxpr = trace_to_jaxpr(flat_fun, [_abstractify(x) for x in leaves],
-                                             names, fun_name=fun_name(fun))
+        with contextlib.ExitStack() as frames:
+            for axis_name, size in axis_env or ():
+                # a batch frame below the staging trace: collectives over the name find
+                # its size, and the staging trace (above it) records them as equations
+                frames.enter_context(new_main(BatchTrace, AxisData(int(size), axis_name)))
+            closed: ClosedJaxpr = trace_to_jaxpr(flat_fun, [_abstractify(x) for x in leaves],
+                                                 names, fun_name=fun_name(fun))
         if return_shape:
             shapes = [ShapeDtypeStruct(a.shape, a.dtype, weak_type=a.weak_type)
                       for a in closed.out_avals]
