@@ -118,3 +118,10 @@ def test_debug_infs_catches_infinities_but_not_nans():
         with pytest.raises(FloatingPointError, match="inf.*exp"):
             fnp.exp(fnp.asarray(1000.0))
         assert np.isnan(fnp.log(fnp.asarray(-1.0)))
+
+
+def test_vjp_accepts_jaxs_empty_reduce_axes():
+    _, f_vjp = ft.vjp(lambda x: x * 3.0, 1.0, reduce_axes=())
+    assert float(f_vjp(1.0)[0]) == 3.0
+    with pytest.raises(ft.TransformError, match="reduce_axes"):
+        ft.vjp(lambda x: x, 1.0, reduce_axes=("i",))

@@ -167,10 +167,11 @@ def _linearize_flat(flat_fun, primals) -> _Linearized:
 # ---------------------------------------------------------------------------
 # reverse mode
 
-def vjp(fun, *primals, has_aux: bool = False):
+def vjp(fun, *primals, has_aux: bool = False, reduce_axes=()):
     """Reverse-mode derivative: returns ``(fun(*primals), vjp_fun)`` (and ``aux``).
 
     ``vjp_fun(cotangent)`` returns a tuple with one cotangent per primal.
+    ``reduce_axes`` (JAX's removed named-axis reduction) must stay empty.
 
     Example:
         >>> y, f_vjp = vjp(lambda x, y: x * y, 2.0, 3.0)
@@ -178,6 +179,9 @@ def vjp(fun, *primals, has_aux: bool = False):
         (array(3., dtype=float32), array(2., dtype=float32))
     """
     check_callable(fun, "vjp")
+    if reduce_axes:
+        raise TransformError("vjp: reduce_axes is no longer supported (as in JAX); apply "
+                             "lax.psum to the cotangents instead")
     p_leaves, in_tree = tree_flatten(primals)
     for i, p in enumerate(p_leaves):
         check_array_leaf(p, f"vjp: argument leaf {i}")
