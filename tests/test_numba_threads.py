@@ -247,3 +247,19 @@ def test_big_dot_generals_choose_blas_threads():
     for _ in range(3):
         np.testing.assert_allclose(f(big_a, big_b), np.maximum(big_a @ big_b, 0).sum(),
                                    rtol=1e-4)
+
+
+def test_governor_is_not_misled_by_one_slow_first_sample(two_threads):
+    # a kernel's first timed call can be an outlier (page faults, threads waking up): a
+    # single slow sample of the faster count must not keep the slower count chosen
+    clock = two_threads
+    cost = {2: 1.0, 1: 2.0}
+    kernel, seen = _fake_kernel(clock, cost)
+    gov = th.Governor()
+    gov.run(kernel)                 # untimed first call
+    cost[2] = 4.0                   # the next (first timed) two-thread call is slow once
+    gov.run(kernel)
+    cost[2] = 1.0
+    for _ in range(12):
+        gov.run(kernel)
+    assert seen[-8:].count(2) == 8

@@ -42,6 +42,11 @@ EXPLORE = (8, 256)     # the other thread count is tried every 8 * r**2 calls (r
 #                        many times slower it was lately), within these bounds: a trial
 #                        costs r - 1 calls' time, so trials cost at most ~3% (r = 2)
 WINDOW = 5             # samples kept per thread count (their median decides)
+FIRST = 2              # samples of each count taken (alternating) before one is chosen:
+#                        a kernel's first timed calls can be several times slower than
+#                        later ones (a 3.6x outlier on the second call of a conv kernel
+#                        kept it on one thread for ~20 calls), and the median of two is
+#                        the faster one
 MODE = "auto"          # "auto": the governor decides; "all": every thread; "one": one
 DOT_MIN_FLOPS = 1 << 22  # dot_generals this big choose OpenBLAS's thread count per call
 
@@ -101,9 +106,10 @@ class Governor:
         if MODE == "all":
             return most
         counts = (most, 1)
-        for n in counts:  # each count measured once first (the first call is not timed)
-            if not self.samples.get(n):
-                return n
+        for k in range(1, FIRST + 1):  # each count measured FIRST times, alternating (the
+            for n in counts:           # first call is not timed)
+                if len(self.samples.get(n, ())) < k:
+                    return n
         best, other = sorted(counts, key=self._median)
         ratio = self._median(other) / max(self._median(best), 1e-9)
         every = min(EXPLORE[1], max(EXPLORE[0], int(EXPLORE[0] * ratio * ratio)))
