@@ -304,3 +304,24 @@ def test_cuda_literals_outputs_inputs_and_timings():
     _, lit_d, same_d = jitted(dx, dy)
     assert float(np.asarray(lit_d)) == 2.5
     np.testing.assert_array_equal(np.asarray(same_d), y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float16, np.int32, np.float64])
+@pytest.mark.parametrize("path", ["straight line", "loop"])
+def test_tiny_steps_calling_bare_ufuncs_give_arrays_of_numpy_values(dtype, path):
+    # tiny fused steps call a primitive's NumPy ufunc directly on (possibly 0-d) values:
+    # the outputs are still arrays of the jaxpr's dtype, with NumPy's values
+    def f(x, y):
+        a = x * y + y
+        return lax.max(a, x - y), lax.neg(a), a > x
+
+    with ft.enable_x64(dtype == np.float64):
+        x, y = np.asarray(3, dtype), np.asarray(-2, dtype)
+        compiled = ft.jit(f).lower(x, y).compile()
+        outs = (compiled(x, y) if path == "straight line"
+                else compiled._run(x, y, timings=[0.0] * len(compiled.steps)))
+        want = (np.maximum(x * y + y, x - y), -(x * y + y), (x * y + y) > x)
+        for o, w in zip(outs, want, strict=True):
+            assert isinstance(o, np.ndarray) and o.shape == ()
+            assert o.dtype == w.dtype
+            assert o == w

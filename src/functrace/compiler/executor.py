@@ -343,12 +343,19 @@ def straight_line(executor: Executor):
         else:
             inputs, calls, outputs = equations
             local = {v: names[r] for v, r in zip(inputs, ins.reads, strict=True)}
-            for j, (fn, ins_vars, out) in enumerate(calls):
+            scalars = set()  # a bare ufunc of 0-d arrays gives a NumPy scalar
+            for j, (fn, ins_vars, out, dtype) in enumerate(calls):
                 args = ", ".join(glob(x.val) if isinstance(x, Literal) else local[x]
                                  for x in ins_vars)
                 local[out] = f"_t{k}_{j}"
-                body.append((f"{local[out]} = {glob(fn)}({args})[0]", k))
-            results = [local[v] for v in outputs]
+                if dtype is None:
+                    call = f"{glob(fn)}({args})[0]"
+                else:
+                    call = f"{glob(fn)}({args}, dtype={glob(dtype)})"
+                    scalars.add(out)
+                body.append((f"{local[out]} = {call}", k))
+            results = [f"_np.asarray({local[v]})" if v in scalars else local[v]
+                       for v in outputs]
         for w, res in zip(ins.writes, results, strict=True):
             names[w] = f"s{w}"
             body.append((f"s{w} = {res}", k))
