@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 import functrace as ft
+from functrace import lax
 from functrace.backends import numba_cpu
 from functrace.backends.numba_cpu import codegen as cpu_codegen
 from functrace.compiler import scalar_expr
@@ -167,3 +168,27 @@ def test_fusion_reads_the_metadata():
     np.testing.assert_array_equal(
         f(np.arange(64, dtype=np.int32)),
         np.array([bin(v & 0xFFFFFFFF).count("1") for v in (1 - np.arange(64))]) + 2)
+
+
+def test_a_later_reduction_joins_the_loop_that_computes_its_operand():
+    # per-example clipping: every gradient is divided, then each is summed over the batch;
+    # each sum is pulled into its division's loop, and the broadcast divisor that starts
+    # the loop is a strided load there, not a materialised array
+    def clip_and_sum(g1, g2, s):
+        a = g1 / lax.broadcast_in_dim(s, g1.shape, (0,))
+        b = g2 / lax.broadcast_in_dim(s, g2.shape, (0,))
+        return lax.reduce_sum(a, (0,)), lax.reduce_sum(b, (0,)), b
+
+    rng = np.random.default_rng(0)
+    g1 = rng.standard_normal((16, 8, 4)).astype(np.float32)
+    g2 = rng.standard_normal((16, 6)).astype(np.float32)
+    s = rng.uniform(1, 2, 16).astype(np.float32)
+    f = ft.jit(clip_and_sum)
+    text = f.lower(g1, g2, s).as_text()
+    plan = text[text.index("# plan"):]
+    assert plan.count("fused broadcast_in_dim, div, reduce_sum") == 2, plan
+    assert "kernel broadcast_in_dim" not in plan and "kernel reduce_sum" not in plan
+    got = f(g1, g2, s)
+    want = ((g1 / s[:, None, None]).sum(0), (g2 / s[:, None]).sum(0), g2 / s[:, None])
+    for a, b in zip(got, want, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)

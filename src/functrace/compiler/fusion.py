@@ -76,21 +76,39 @@ def _trailing_reduction(eqn: Eqn, current: list[Eqn], produced: set) -> bool:
 
 def plan(jaxpr: Jaxpr, reductions: bool = False) -> list[Step]:
     """Splits ``jaxpr.eqns`` into steps, fusing maximal runs of elementwise equations
-    (and, with ``reductions``, a reduction that ends a run)."""
+    (and, with ``reductions``, a reduction that ends a run: the next equation, or a later
+    one that reads only the run's values, pulled forward; vmap's per-example clipping
+    divides every gradient, then sums each over the batch)."""
     steps: list[Step] = []
     current: list[Eqn] = []
     produced: set = set()
+    eqns = jaxpr.eqns
+    pulled: set[int] = set()
+    later: dict = {}  # var -> positions of the fusible reductions reading it
+    if reductions:
+        for i, eqn in enumerate(eqns):
+            if eqn.primitive.fusible_reduction and eqn.inputs and isinstance(eqn.inputs[0],
+                                                                             Var):
+                later.setdefault(eqn.inputs[0], []).append(i)
 
-    def close():
+    def close(at: int):
+        if current and later and not current[-1].primitive.fusible_reduction:
+            ahead = [j for v in current[-1].outvars for j in later.get(v, ()) if j >= at]
+            for j in sorted(ahead)[:1]:
+                if j not in pulled and _trailing_reduction(eqns[j], current, produced):
+                    current.append(eqns[j])
+                    pulled.add(j)
         if current:
             steps.append(Step(list(current), fused=True))
             current.clear()
             produced.clear()
 
-    for eqn in jaxpr.eqns:
+    for i, eqn in enumerate(eqns):
+        if i in pulled:
+            continue
         if reductions and _trailing_reduction(eqn, current, produced):
             current.append(eqn)
-            close()
+            close(i)
             continue
         shape = eqn.outvars[0].aval.shape if eqn.outvars else None
         joinable = (_fusible(eqn) or _bcast_load(eqn, produced)) and (
@@ -99,13 +117,13 @@ def plan(jaxpr: Jaxpr, reductions: bool = False) -> list[Step]:
             current.append(eqn)
             produced.update(eqn.outvars)
             continue
-        close()
-        if _fusible(eqn):
+        close(i)
+        if _fusible(eqn) or _bcast_load(eqn, produced):  # a broadcast may start a cluster
             current.append(eqn)
             produced.update(eqn.outvars)
         else:
             steps.append(Step([eqn]))
-    close()
+    close(len(eqns))
     _fill_io(steps, jaxpr)
     return [s for step in steps for s in _split_trivial(step)]
 
