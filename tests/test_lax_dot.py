@@ -253,3 +253,28 @@ def test_dot_and_batch_matmul_shape_errors():
 def test_unknown_precision():
     with pytest.raises(ft.errors.FunctraceError, match="unknown precision 'fast'"):
         lax.dot(np.ones(2), np.ones(2), precision="fast")
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("lhs_shape, rhs_shape, dims", [
+    ((8, 1, 512), (8, 1, 40), (([1], [1]), ([0], [0]))),     # vmap's per-example dW
+    ((40, 1, 3, 160), (3, 1, 40), (([1], [1]), ([2, 0], [0, 2]))),  # batch dims moved
+    ((300, 1), (1, 70), (([1], [0]), ([], []))),              # a plain outer product
+])
+def test_jitted_outer_products_match_einsum(dtype, lhs_shape, rhs_shape, dims, monkeypatch):
+    # dot_generals with nothing to sum run a Numba loop under jit (>= 2**14 outputs)
+    from functrace.backends.numba_cpu import threads
+
+    chosen = []
+    real = threads.outer_lowering
+    monkeypatch.setattr(threads, "outer_lowering", lambda e: chosen.append(real(e)) or chosen[-1])
+    rng = np.random.default_rng(1)
+    lhs = rng.standard_normal(lhs_shape).astype(dtype)
+    rhs = rng.standard_normal(rhs_shape).astype(dtype)
+    with ft.enable_x64(dtype == np.float64):
+        f = ft.jit(lambda a, b: lax.dot_general(a, b, dims))
+        got = f(lhs, rhs)
+    want = einsum_reference(lhs, rhs, dims)
+    assert chosen and chosen[0] is not None
+    assert got.dtype == dtype and got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-12)
