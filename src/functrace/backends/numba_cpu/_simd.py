@@ -163,3 +163,48 @@ def _store_intrinsic(add):
 
 tile_store = _store_intrinsic(False)
 tile_add = _store_intrinsic(True)
+
+
+def _block_swap_masks(h):
+    """The two ``shufflevector`` masks of one transpose stage: rows ``i`` and ``i + h``
+    exchange their off-diagonal ``h x h`` blocks (``a``: row i, ``b``: row i + h)."""
+    lo = [j if j & h == 0 else LANES + j - h for j in range(LANES)]
+    hi = [j + h if j & h == 0 else LANES + j for j in range(LANES)]
+    return lo, hi
+
+
+@intrinsic
+def transpose16(typingctx, src, si, ss, dst, di, ds):
+    """``dst[di + c * ds + r] = src[si + r * ss + c]`` for ``r, c < 16``: a 16 x 16 block
+    transposed in registers (16 vector loads, 4 stages of 16 shuffles, 16 vector stores)."""
+    if not (_is_f32_array(src) and _is_f32_array(dst)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        sarr, sidx, sstp, darr, didx, dstp = args
+        sty, sity, ssty, dty, dity, dsty = sig.args
+        sidx = context.cast(builder, sidx, sity, types.intp)
+        sstp = context.cast(builder, sstp, ssty, types.intp)
+        didx = context.cast(builder, didx, dity, types.intp)
+        dstp = context.cast(builder, dstp, dsty, types.intp)
+        rows = []
+        for _ in range(LANES):
+            rows.append(_vload(builder, _ptr(context, builder, sty, sarr, sidx)))
+            sidx = builder.add(sidx, sstp)
+        h = LANES // 2
+        while h >= 1:
+            lo, hi = (ir.Constant(ir.VectorType(ir.IntType(32), LANES), m)
+                      for m in _block_swap_masks(h))
+            for i in range(LANES):
+                if i & h == 0:
+                    a, b = rows[i], rows[i + h]
+                    rows[i] = builder.shuffle_vector(a, b, lo)
+                    rows[i + h] = builder.shuffle_vector(a, b, hi)
+            h //= 2
+        for row in rows:
+            ptr = _ptr(context, builder, dty, darr, didx)
+            builder.store(row, builder.bitcast(ptr, _VEC.as_pointer()), align=4)
+            didx = builder.add(didx, dstp)
+        return context.get_dummy_value()
+
+    return types.none(src, si, ss, dst, di, ds), codegen

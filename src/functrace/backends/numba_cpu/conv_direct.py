@@ -114,6 +114,16 @@ def unblock_filter(flat, t, c, op, starts, vecs):
     return wt
 
 
+_NONE = np.empty(0, np.float32)
+PLANAR_MIN_CHANNELS = 16  # NCHW copies by 16 x 16 register blocks from this many channels
+
+
+def _planar(a4):
+    """Whether a canonical ``(N, C, H, W)`` view is NCHW-contiguous with enough channels
+    for the blocked NCHW <-> NHWC copies (``_transpose_block``)."""
+    return a4.flags.c_contiguous and a4.shape[1] >= PLANAR_MIN_CHANNELS
+
+
 class _Conv:
     """One stride-``(sh, sw)`` convolution of a ``(N, C, H, W)`` input (the rows and
     columns ``[h0, h0 + hc) x [w0, w0 + wc)`` kept, padded by ``lo``) giving ``(OH, OW)``
@@ -136,8 +146,13 @@ class _Conv:
 
     def pad(self, sc, x4):
         xp = sc.get("xp", (self.n * self.hp * self.wp * self.c,))
-        self.kern.pad_input(x4, xp, self.hp, self.wp, self.lo_h, self.lo_w, self.h0, self.w0,
-                            self.hc, self.wc, _chunks(self.n * self.hp))
+        if _planar(x4):
+            self.kern.pad_input_cf(x4.reshape(-1), xp, x4.shape, self.hp, self.wp, self.lo_h,
+                                   self.lo_w, self.h0, self.w0, self.hc, self.wc,
+                                   _chunks(self.n * self.hp))
+        else:
+            self.kern.pad_input(x4, xp, self.hp, self.wp, self.lo_h, self.lo_w, self.h0,
+                                self.w0, self.hc, self.wc, _chunks(self.n * self.hp))
         return xp
 
     def forward(self, sc, x4, wflat, out4):
@@ -146,15 +161,16 @@ class _Conv:
         contiguous = (out4.strides[1] == 4 and out4.strides[3] == 4 * self.o
                       and out4.strides[2] == 4 * self.o * self.ow
                       and out4.strides[0] == 4 * self.o * self.ow * self.oh)
+        ydirect = yflat = _NONE
         if contiguous and self.op == self.o:
             ydirect = np.transpose(out4, (0, 2, 3, 1)).reshape(-1)
-        else:
-            ydirect = np.empty(0, np.float32)
+        elif _planar(out4):
+            yflat = out4.reshape(-1)
         geo = (self.hp, self.wp, self.c, self.oh, self.ow, self.op, self.sh, self.sw, self.dh,
                self.kh, self.kw, self.lo_h, self.hc)
         nch = _chunks(self.n * self.oh)
         yrows = sc.get("yrows", (nch, self.ow * self.op))
-        self.kern.forward(xp, wflat, out4, ydirect, yrows, geo, self.tap_x, self.tap_w,
+        self.kern.forward(xp, wflat, out4, ydirect, yflat, yrows, geo, self.tap_x, self.tap_w,
                           self.blk_o, self.blk_v, self.tile_s, self.tile_p,
                           nch)
 
@@ -162,7 +178,11 @@ class _Conv:
         """The filter gradient ``(T, C, Op)`` of this convolution for cotangent ``ct4``."""
         xp = self.pad(sc, x4)
         dy = sc.get("dy", (self.n * self.oh * self.ow * self.op,))
-        self.kern.pack_cotangent(ct4, dy, self.op, _chunks(self.n * self.oh))
+        if _planar(ct4):
+            self.kern.pack_cotangent_cf(ct4.reshape(-1), ct4.shape, dy, self.op,
+                                        _chunks(self.n * self.oh))
+        else:
+            self.kern.pack_cotangent(ct4, dy, self.op, _chunks(self.n * self.oh))
         run_rows = max(1, RUN_PIXELS // self.ow)
         runs = -(-self.n * self.oh // run_rows)
         acc = sc.get("dw", (threads.slot_count(runs), self.t * self.c * self.op))
