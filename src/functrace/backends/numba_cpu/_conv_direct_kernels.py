@@ -366,3 +366,56 @@ def grad_filter(xp, dy, dw, geo, blk_o, blk_v, run_rows):
                                          j * dwl * c_count + c0, sw * c_count, dy, blk_o[b],
                                          op, ow, r0, r1, g2, i, y,
                                          taps * blk_o[b] + (t * c_count + c0) * vw)
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def block_weights(w4, flat, starts, vecs, flip):
+    """The blocked filter (module docstring) of ``w4`` (canonical ``(O, C, KH, KW)``, any
+    strides); with ``flip``, of the input gradient's filter (flipped in space, channel
+    axes swapped). Output channels past the real ones are zero."""
+    o_count, c_count, kh, kw = w4.shape
+    cin, cout = (o_count, c_count) if flip else (c_count, o_count)
+    taps = kh * kw
+    for t in prange(taps):
+        i = t // kw
+        j = t - i * kw
+        for b in range(starts.shape[0]):
+            s = starts[b]
+            width = 16 * vecs[b]
+            real = min(width, cout - s)
+            base = taps * cin * s + t * cin * width
+            for ci in range(cin):
+                row = base + ci * width
+                if flip:
+                    for jj in range(real):
+                        flat[_u(row + jj)] = w4[_u(ci), _u(s + jj), _u(kh - 1 - i),
+                                                _u(kw - 1 - j)]
+                else:
+                    for jj in range(real):
+                        flat[_u(row + jj)] = w4[_u(s + jj), _u(ci), _u(i), _u(j)]
+                for jj in range(real, width):
+                    flat[_u(row + jj)] = 0
+
+
+@njit(cache=True, nogil=True, parallel=True)
+def unblock_sum(acc, dw4, starts, vecs):
+    """``dw4`` (canonical ``(O, C, KH, KW)``, any strides) = the sum over the slots
+    ``acc[k]`` of blocked filter gradients, added in slot order (as ``acc.sum(0)``)."""
+    o_count, c_count, kh, kw = dw4.shape
+    taps = kh * kw
+    slots = acc.shape[0]
+    for t in prange(taps):
+        i = t // kw
+        j = t - i * kw
+        for b in range(starts.shape[0]):
+            s = starts[b]
+            width = 16 * vecs[b]
+            base = taps * c_count * s + t * c_count * width
+            for ci in range(c_count):
+                row = base + ci * width
+                for jj in range(min(width, o_count - s)):
+                    tot = acc[0, _u(row + jj)]
+                    for k in range(1, slots):
+                        tot += acc[k, _u(row + jj)]
+                    dw4[_u(s + jj), _u(ci), _u(i), _u(j)] = tot
+

@@ -97,23 +97,6 @@ def out_blocks(o):
     return op, starts, np.minimum(64, op - starts).astype(np.int64) // 16
 
 
-def block_filter(wt, starts, vecs):
-    """``wt (T, C, Op)`` -> the blocked flat layout of ``_conv_direct_kernels``."""
-    t, c, op = wt.shape
-    flat = np.empty(t * c * op, np.float32)
-    for s, v in zip(starts, vecs, strict=True):
-        flat[t * c * s:t * c * (s + 16 * v)] = wt[:, :, s:s + 16 * v].reshape(-1)
-    return flat
-
-
-def unblock_filter(flat, t, c, op, starts, vecs):
-    """The inverse of ``block_filter``."""
-    wt = np.empty((t, c, op), np.float32)
-    for s, v in zip(starts, vecs, strict=True):
-        wt[:, :, s:s + 16 * v] = flat[t * c * s:t * c * (s + 16 * v)].reshape(t, c, 16 * v)
-    return wt
-
-
 _NONE = np.empty(0, np.float32)
 PLANAR_MIN_CHANNELS = 16  # NCHW copies by 16 x 16 register blocks from this many channels
 
@@ -174,8 +157,9 @@ class _Conv:
                           self.blk_o, self.blk_v, self.tile_s, self.tile_p,
                           nch)
 
-    def grad_filter(self, sc, x4, ct4):
-        """The filter gradient ``(T, C, Op)`` of this convolution for cotangent ``ct4``."""
+    def grad_filter(self, sc, x4, ct4, dw4):
+        """``dw4`` (canonical ``(O, C, KH, KW)``) = the filter gradient of this
+        convolution for cotangent ``ct4``."""
         xp = self.pad(sc, x4)
         dy = sc.get("dy", (self.n * self.oh * self.ow * self.op,))
         if _planar(ct4):
@@ -189,8 +173,7 @@ class _Conv:
         geo = (self.hp, self.wp, self.c, self.oh, self.ow, self.op, self.sh, self.sw, self.dh,
                self.dw, self.kh, self.kw, self.lo_h, self.hc)
         self.kern.grad_filter(xp, dy, acc, geo, self.blk_o, self.blk_v, run_rows)
-        return unblock_filter(acc.sum(axis=0), self.t, self.c, self.op, self.blk_o,
-                              self.blk_v)
+        self.kern.unblock_sum(acc, dw4, self.blk_o, self.blk_v)
 
 
 # ---------------------------------------------------------------------------
@@ -210,17 +193,13 @@ def _canonical(x, spec, nd):
     return v[:, :, None, :] if nd == 1 else v
 
 
-def _flat_filter(w4, op, starts, vecs, flip=False):
+def _flat_filter(sc, w4, op, starts, vecs, flip=False):
     """Blocked filter from ``w4`` (canonical ``(O, C, KH, KW)``); with ``flip``, the
     input gradient's filter: flipped in space, channel axes swapped."""
     o, c, kh, kw = w4.shape
-    if flip:
-        wt = np.zeros((kh * kw, o, op), np.float32)
-        wt[:, :, :c] = w4[:, :, ::-1, ::-1].transpose(2, 3, 0, 1).reshape(kh * kw, o, c)
-    else:
-        wt = np.zeros((kh * kw, c, op), np.float32)
-        wt[:, :, :o] = w4.transpose(2, 3, 1, 0).reshape(kh * kw, c, o)
-    return block_filter(wt, starts, vecs)
+    flat = sc.get("wflat", (kh * kw * (o if flip else c) * op,))
+    _kernels().block_weights(w4, flat, starts, vecs, flip)
+    return flat
 
 
 def _conv_of(g):
@@ -237,8 +216,8 @@ def forward_kernel(g, nd, lspec, rspec, ospec, out_shape, dtype):
         x4 = _canonical(np.asarray(x, _F32), lspec, nd)
         w4 = _canonical(np.asarray(w, _F32), rspec, nd)
         out = np.empty(out_shape, _F32)
-        cv.forward(sc, x4, _flat_filter(w4, cv.op, cv.blk_o, cv.blk_v), _canonical(out, ospec,
-                                                                                     nd))
+        cv.forward(sc, x4, _flat_filter(sc, w4, cv.op, cv.blk_o, cv.blk_v),
+                   _canonical(out, ospec, nd))
         return [out]
 
     return _wrap(run)
@@ -252,10 +231,8 @@ def grad_filter_kernel(g, nd, lspec, rspec, ospec, rhs_shape, dtype):
     def run(sc, x, ct):
         x4 = _canonical(np.asarray(x, _F32), lspec, nd)
         ct4 = _canonical(np.asarray(ct, _F32), ospec, nd)
-        wt = cv.grad_filter(sc, x4, ct4)
         dw = np.empty(rhs_shape, _F32)
-        _canonical(dw, rspec, nd)[...] = wt[:, :, :g.o].reshape(g.kh, g.kw, g.c, g.o) \
-            .transpose(3, 2, 0, 1)
+        cv.grad_filter(sc, x4, ct4, _canonical(dw, rspec, nd))
         return [dw]
 
     return _wrap(run)
@@ -278,7 +255,7 @@ def grad_input_kernel(g, nd, lspec, rspec, ospec, lhs_shape, dtype):
         w4 = _canonical(np.asarray(w, _F32), rspec, nd)
         dx = (np.zeros if cropped else np.empty)(lhs_shape, _F32)
         dx4 = _canonical(dx, lspec, nd)[:, :, g.h0:g.h0 + g.hc, g.w0:g.w0 + g.wc]
-        cv.forward(sc, ct4, _flat_filter(w4, cv.op, cv.blk_o, cv.blk_v, flip=True), dx4)
+        cv.forward(sc, ct4, _flat_filter(sc, w4, cv.op, cv.blk_o, cv.blk_v, flip=True), dx4)
         return [dx]
 
     return _wrap(run)
