@@ -238,11 +238,70 @@ def grad_filter_kernel(g, nd, lspec, rspec, ospec, rhs_shape, dtype):
     return _wrap(run)
 
 
-def grad_input_kernel(g, nd, lspec, rspec, ospec, lhs_shape, dtype):
-    """Stride 1 only: the input gradient is then a plain convolution of the cotangent."""
-    if (not _enabled() or np.dtype(dtype) != _F32 or (g.sh, g.sw) != (1, 1)
-            or g.c < MIN_OUT or g.wc < MIN_WIDTH):
+def _phases(g):
+    """The strided input gradient as stride-1 convolutions of the cotangent, one per
+    stride phase ``(p, q)``: the padded input rows ``R * sh + p`` receive
+    ``sum_a ct[R - a] w[p + a * sh]``, a convolution with the sub-filter
+    ``w[p::sh, q::sw]`` flipped. Returns ``[(conv, (p, q), (first row, first col))]``
+    (in ``dx4``'s kept region) and whether every kept input position is covered, or
+    None where a phase's rows are too narrow for the kernel."""
+    out, covered = [], g.kh >= g.sh and g.kw >= g.sw
+
+    def axis(p, s, k, lo, kept, outs):
+        taps = -(-(k - p) // s) if p < k else 0
+        r0 = -(-(lo - p) // s)                  # first output of the phase in the kept rows
+        count = (kept - 1 + lo - p) // s - r0 + 1
+        shift = taps - 1 - r0                   # the cotangent's zero padding (< 0: crop)
+        return taps, r0, count, max(0, shift), max(0, -shift), outs - max(0, -shift)
+
+    for p in range(g.sh):
+        ka, r0, nr, pad_h, crop_h, kept_h = axis(p, g.sh, g.kh, g.lo_h, g.hc, g.oh)
+        for q in range(g.sw):
+            kb, c0, nc, pad_w, crop_w, kept_w = axis(q, g.sw, g.kw, g.lo_w, g.wc, g.ow)
+            if min(nr, nc) <= 0:
+                continue
+            if min(ka, kb, kept_h, kept_w) <= 0:
+                covered = False
+                continue
+            if nc < MIN_WIDTH:
+                return None
+            cv = _Conv(g.n, g.o, g.c, (ka, kb), (1, 1), (1, 1), (pad_h, pad_w),
+                       (crop_h, crop_w, kept_h, kept_w), (nr, nc))
+            out.append((cv, (p, q), (r0 * g.sh + p - g.lo_h, c0 * g.sw + q - g.lo_w)))
+    return out, covered
+
+
+def _strided_grad_input(g, nd, lspec, rspec, ospec, lhs_shape):
+    planned = _phases(g)
+    if planned is None:
         return None
+    phases, covered = planned
+    zeros = not covered or g.h0 > 0 or g.w0 > 0 or g.hc < g.h or g.wc < g.w
+
+    def run(sc, ct, w):
+        ct4 = _canonical(np.asarray(ct, _F32), ospec, nd)
+        w4 = _canonical(np.asarray(w, _F32), rspec, nd)
+        dx = (np.zeros if zeros else np.empty)(lhs_shape, _F32)
+        dx4 = _canonical(dx, lspec, nd)[:, :, g.h0:g.h0 + g.hc, g.w0:g.w0 + g.wc]
+        for cv, (p, q), (r, c) in phases:
+            sub = w4[:, :, p::g.sh, q::g.sw]
+            out = dx4[:, :, r::g.sh, c::g.sw][:, :, :cv.oh, :cv.ow]
+            cv.forward(sc, ct4, _flat_filter(sc, sub, cv.op, cv.blk_o, cv.blk_v, flip=True),
+                       out)
+        return [dx]
+
+    return _wrap(run)
+
+
+def grad_input_kernel(g, nd, lspec, rspec, ospec, lhs_shape, dtype):
+    """The input gradient: a plain convolution of the cotangent for stride 1, one per
+    stride phase otherwise (``_phases``); no rhs dilation with strides."""
+    if not _enabled() or np.dtype(dtype) != _F32 or g.c < MIN_OUT or g.wc < MIN_WIDTH:
+        return None
+    if (g.sh, g.sw) != (1, 1):
+        if (g.dh, g.dw) != (1, 1):
+            return None
+        return _strided_grad_input(g, nd, lspec, rspec, ospec, lhs_shape)
     lo = ((g.kh - 1) * g.dh - g.lo_h, (g.kw - 1) * g.dw - g.lo_w)
     keep0 = (max(0, -lo[0]), max(0, -lo[1]))
     cv = _Conv(g.n, g.o, g.c, (g.kh, g.kw), (1, 1), (g.dh, g.dw),
