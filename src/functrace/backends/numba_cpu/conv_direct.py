@@ -9,8 +9,9 @@ while every ``(tap, channel)`` product is accumulated into it
 - forward: ``P`` (3-6) pixels of one output row x up to 64 output channels, the
   row covered by tiles of mixed widths; window rows that fall in the padding are
   skipped, and the input is copied once into a zero-bordered channels-last buffer;
-- input gradient (stride 1): the same kernel on the cotangent, padded by
-  ``(k - 1) * d - lo``, with the filter flipped in space and its channel axes swapped;
+- input gradient: the same kernel on the cotangent, padded by ``(k - 1) * d - lo``,
+  with the filter flipped in space and its channel axes swapped; with strides, one
+  such convolution per stride phase, with that phase's sub-filter (``_phases``);
 - filter gradient: 4 input x up to 64 output channels, accumulated over runs of
   whole output rows (``RUN_PIXELS``), each chunk of runs into its own copy (at most
   ``threads.SLOTS``, then summed in order).
