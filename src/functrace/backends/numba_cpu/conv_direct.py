@@ -102,6 +102,13 @@ _NONE = np.empty(0, np.float32)
 PLANAR_MIN_CHANNELS = 16  # NCHW copies by 16 x 16 register blocks from this many channels
 
 
+def _channels_last(a4):
+    """Whether a canonical ``(N, C, H, W)`` float32 view is NHWC-contiguous."""
+    n, c, h, w = a4.shape
+    want = (4 * c * h * w, 4, 4 * c * w, 4 * c)
+    return all(d == 1 or s == x for d, s, x in zip(a4.shape, a4.strides, want, strict=True))
+
+
 def _planar(a4):
     """Whether a canonical ``(N, C, H, W)`` view is NCHW-contiguous with enough channels
     for the blocked NCHW <-> NHWC copies (``_transpose_block``)."""
@@ -142,11 +149,8 @@ class _Conv:
     def forward(self, sc, x4, wflat, out4):
         """``out4`` (canonical view) = the convolution of ``x4`` with ``wflat`` (blocked)."""
         xp = self.pad(sc, x4)
-        contiguous = (out4.strides[1] == 4 and out4.strides[3] == 4 * self.o
-                      and out4.strides[2] == 4 * self.o * self.ow
-                      and out4.strides[0] == 4 * self.o * self.ow * self.oh)
         ydirect = yflat = _NONE
-        if contiguous and self.op == self.o:
+        if _channels_last(out4) and self.op == self.o:
             ydirect = np.transpose(out4, (0, 2, 3, 1)).reshape(-1)
         elif _planar(out4):
             yflat = out4.reshape(-1)
@@ -162,11 +166,14 @@ class _Conv:
         """``dw4`` (canonical ``(O, C, KH, KW)``) = the filter gradient of this
         convolution for cotangent ``ct4``."""
         xp = self.pad(sc, x4)
-        dy = sc.get("dy", (self.n * self.oh * self.ow * self.op,))
-        if _planar(ct4):
+        if _channels_last(ct4) and self.op == self.o:  # already the packed layout
+            dy = np.transpose(ct4, (0, 2, 3, 1)).reshape(-1)
+        elif _planar(ct4):
+            dy = sc.get("dy", (self.n * self.oh * self.ow * self.op,))
             self.kern.pack_cotangent_cf(ct4.reshape(-1), ct4.shape, dy, self.op,
                                         _chunks(self.n * self.oh))
         else:
+            dy = sc.get("dy", (self.n * self.oh * self.ow * self.op,))
             self.kern.pack_cotangent(ct4, dy, self.op, _chunks(self.n * self.oh))
         run_rows = max(1, RUN_PIXELS // self.ow)
         runs = -(-self.n * self.oh // run_rows)
