@@ -458,6 +458,7 @@ def linearize(flat_fun, primals) -> TapeLinearized:
                 lin.zero_mask.append(True)
                 out_slots.append(-1)
             lin.out_tangent_avals.append(tangent_aval(get_aval(lin.primals_out[-1])))
+    tape.trace = None  # the trace's main holds the tape: no cycle left for the GC to find
     lin.diff = diff
     lin._tape = tape
     lin._in_slots = in_slots
@@ -516,6 +517,7 @@ def _value_and_grad(tape, fun, argnums, nums, has_aux, args, kwargs):
     finally:
         core.trace_stack.pop()
         main.active = False
+        tape.trace = None  # tape -> trace -> main -> tape: a cycle only the GC would free
     if has_aux:
         if type(out) not in (tuple, list) or len(out) != 2:
             return None
