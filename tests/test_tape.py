@@ -327,6 +327,14 @@ def test_large_convolutions_and_pooling_run_the_backends_kernels(monkeypatch):
             used.append(eqn.primitive.name)
             return lower(eqn)
         monkeypatch.setitem(tape_vjp.eager_lowerings, prim, spy)
+    rewrites = []
+    for rewrite in tape_vjp.eager_rewrites:
+        def spy_rewrite(steps, rewrite=rewrite):
+            out = rewrite(steps)
+            used.extend(steps[k].eqns[0].primitive.name for k in out)
+            return out
+        rewrites.append(spy_rewrite)
+    monkeypatch.setattr(tape_vjp, "eager_rewrites", rewrites)
     monkeypatch.setattr(tape, "_cache", {})  # derive afresh, through the spies
     init, apply = stax.serial(stax.Conv(16, (3, 3), padding="SAME"), stax.Relu,
                               stax.MaxPool((2, 2), strides=(2, 2)), stax.Flatten,

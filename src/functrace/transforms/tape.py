@@ -47,7 +47,7 @@ from ..core.trace import (
     new_main,
 )
 from ..tree_util import tree_map
-from . import tape_vjp
+from . import tape_custom, tape_vjp
 from .ad import Zero, add_tangents, tangent_aval
 from .partial_eval import partial_eval_rules
 from .tape_vjp import (
@@ -237,6 +237,35 @@ class TapeTrace(Trace):
     def process_custom_jvp_call(self, prim, fun, jvp, tracers, *, symbolic_zeros):
         def apply(*xs):
             return bind_custom_jvp_call(prim, fun, jvp, xs, symbolic_zeros=symbolic_zeros)
+        info = tape_custom.info_of(fun)
+        if info is not None:  # functrace's own function (nn.relu): a cached VJP program
+            vals, slots, avals = [], [], []
+            for t in tracers:
+                if type(t) is TapeTracer:
+                    vals.append(t.val)
+                    slots.append(t.slot)
+                    avals.append(t.aval)
+                else:
+                    vals.append(canonicalize_value(t))
+                    avals.append(intern(aval_of_value(vals[-1])))
+                    slots.append(-1)
+            key = (info[0], info[1], tuple(map(id, avals)), tuple(s >= 0 for s in slots),
+                   config.enable_x64)
+            hit = _cache.get(key)
+            if hit is None:
+                entry, out_tree = tape_custom.derive(apply, avals, [s >= 0 for s in slots],
+                                                     info[2])
+                if len(_cache) >= _CACHE_LIMIT:
+                    _cache.clear()
+                _cache[key] = (entry, tuple(avals), out_tree)
+            else:
+                entry, out_tree = hit[0], hit[2]
+            if entry.__class__ is Derived:
+                info[2]["out_tree"] = out_tree  # what running ``fun`` would have stored
+                return _run_entry(self.main.global_data, entry, "custom_jvp_call", vals,
+                                  slots, True)
+            if entry is ZERO_TANGENT:
+                return apply(*vals)
         return self._generic(apply, tracers, True)
 
     def process_custom_vjp_call(self, prim, fun, fwd, bwd, tracers, *, out_trees,
@@ -280,18 +309,23 @@ def _record(tape: _Tape, prim, vals, avals, slots, params, key):
             _cache[key] = (entry, tuple(avals))
         else:
             entry = hit[0]
-    if entry.__class__ is Derived and entry.one_blas_thread and tape.blas_prev is None:
-        tape.one_blas_thread()
     if entry is ZERO_TANGENT:
         return prim.bind(*vals, **params)
     if entry is GENERIC:
         return _record_generic(tape, lambda *xs: prim.bind(*xs, **params), vals, slots,
                                prim.multiple_results)
+    return _run_entry(tape, entry, prim.name, vals, slots, prim.multiple_results)
+
+
+def _run_entry(tape: _Tape, entry, name: str, vals, slots, multiple: bool):
+    """Runs a derived entry's forward program on ``vals`` and appends the node."""
+    if entry.one_blas_thread and tape.blas_prev is None:
+        tape.one_blas_thread()
     env = entry.template.copy()
     env[:len(vals)] = vals
     run_steps(entry.fwd, env)
     if config.debug_checks:
-        check_finite(prim.name, [env[i] for i in entry.out_idx])
+        check_finite(name, [env[i] for i in entry.out_idx])
     trace = tape.trace
     outs = []
     out_slots = []
@@ -304,8 +338,10 @@ def _record(tape: _Tape, prim, vals, avals, slots, params, key):
             tape.nslots = s + 1
             outs.append(TapeTracer(trace, env[i], aval, s))
             out_slots.append(s)
+    for i in entry.drop:
+        env[i] = None
     tape.nodes.append((entry, env, slots, out_slots))
-    return outs if prim.multiple_results else outs[0]
+    return outs if multiple else outs[0]
 
 
 def _record_generic(tape: _Tape, apply, vals, slots, multiple, linearize=None):
