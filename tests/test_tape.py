@@ -16,7 +16,9 @@ from hypothesis import strategies as st
 import functrace as ft
 import functrace.numpy as fnp
 from functrace import lax
+from functrace.core.trace import get_aval
 from functrace.errors import UnexpectedTracerError
+from functrace.lax.windowed import reduce_window_max_p
 from functrace.transforms import tape, tape_vjp
 from functrace.tree_util import tree_leaves, tree_map
 from test_derivatives_fd import CASES
@@ -390,3 +392,77 @@ def test_a_tape_is_freed_without_the_garbage_collector():
             gc.enable()
     assert np.allclose(np.asarray(g[1]), np.tanh(x) + x * (1 - np.tanh(x) ** 2), atol=1e-6)
     assert np.allclose(np.asarray(ct[0]), np.sin(x) + x * np.cos(x), atol=1e-6)
+
+
+def test_functrace_custom_jvp_functions_get_a_cached_vjp():
+    """nn.relu (a custom_jvp function of functrace's own) runs a derived, cached program on
+    the tape: the jaxpr path's values bit for bit, its derivative 0 at 0 as the rule says."""
+    from functrace import nn
+
+    x = np.array([-2.0, -0.0, 0.0, 1e-30, 3.0, np.nan], np.float32)
+    w = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], np.float32)
+
+    def f(x):
+        return (nn.relu(x) * w).sum() + (nn.relu6(x * 3.0) * w).sum()
+
+    got = ft.value_and_grad(f)(x)
+    with tape.disabled():
+        want = ft.value_and_grad(f)(x)
+    _assert_same(got, want)
+    np.testing.assert_array_equal(np.asarray(got[1])[:5], [0.0, 0.0, 0.0, 4.0 + 3 * 4.0, 5.0])
+    keys = [k for k in tape._cache if k[0] is nn.relu or k[0] is nn.relu6]
+    assert len(keys) == 2
+    assert all(type(tape._cache[k][0]) is tape_vjp.Derived for k in keys)
+    # the function's output tree comes back on a cache hit too
+    out, f_vjp = ft.vjp(lambda a: nn.relu(a), x[:4])
+    np.testing.assert_array_equal(np.asarray(out), np.maximum(x[:4], 0))
+    np.testing.assert_array_equal(np.asarray(f_vjp(w[:4])[0]), [0.0, 0.0, 0.0, 4.0])
+
+
+def test_a_users_custom_jvp_function_is_not_cached():
+    """A user's custom_jvp function may read state that changes between calls: the tape
+    linearizes it on every call, so the second call sees the new scale."""
+    scale = [2.0]
+
+    @ft.custom_jvp
+    def f(x):
+        return x * scale[0]
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        return f(primals[0]), tangents[0] * scale[0]
+
+    x = np.ones(3, np.float32)
+    assert float(ft.grad(lambda a: f(a).sum())(x)[0]) == 2.0
+    scale[0] = 5.0
+    assert float(ft.grad(lambda a: f(a).sum())(x)[0]) == 5.0
+    assert not any(k[0] is f for k in tape._cache)
+
+
+def test_a_pooled_node_with_traced_cotangents_binds_the_plain_backward():
+    """A max pool large enough for the backend's kernels runs its argmax-recording pair on
+    the tape; under jacrev (vmap of the backward) the backward binds the primitives."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 32, 32, 8)).astype(np.float32)
+
+    def pool(a):
+        return lax.reduce_window(a, -np.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+
+    ct = rng.standard_normal((4, 16, 16, 8)).astype(np.float32)
+    out, f_vjp = ft.vjp(pool, x)
+    entries = [v[0] for k, v in tape._cache.items() if k[0] is reduce_window_max_p
+               and k[2][0] == id(tape_vjp.intern(get_aval(x)))]
+    assert len(entries) == 1 and entries[0].fwd[0][5] is None  # the backend's pair ran
+    got = np.asarray(f_vjp(ct)[0])
+    with tape.disabled():
+        want = np.asarray(ft.vjp(pool, x)[1](ct)[0])
+    np.testing.assert_array_equal(got, want)
+    # a loop-based reference: each window's cotangent lands on its first maximum
+    ref = np.zeros_like(x)
+    for n, i, j, c in np.ndindex(4, 16, 16, 8):
+        win = x[n, 2 * i:2 * i + 2, 2 * j:2 * j + 2, c].ravel()
+        k = int(np.argmax(win))
+        ref[n, 2 * i + k // 2, 2 * j + k % 2, c] = ct[n, i, j, c]
+    np.testing.assert_array_equal(got, ref)
+    traced = ft.vmap(f_vjp)(np.stack([ct, 2 * ct]))[0]
+    np.testing.assert_array_equal(np.asarray(traced), np.stack([ref, 2 * ref]))
