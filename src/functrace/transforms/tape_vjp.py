@@ -22,6 +22,7 @@ from ..core.trace import get_aval, impl_rules, trace_to_jaxpr
 from .ad import UndefPrimal, Zero, backward_pass, jvp_flat, tangent_aval
 from .custom import custom_jvp_call_p, custom_vjp_call_p
 from .partial_eval import PartialVal, partial_eval_flat, partial_eval_rules
+from .tape_fuse import fused_step, worth_fusing
 
 ZERO_TANGENT = "zero"  # cache entry: the outputs do not depend differentiably on inputs
 GENERIC = "generic"    # cache entry: use the per-node fallback
@@ -164,8 +165,56 @@ def _stage_vjp(prim, params, avals, mask, out_avals):
             template.append(canonicalize_value(a.val))
         return slot[a]
 
-    ct_vars = set(jaxpr.invars[n:])
-    bwd_vars = set(ct_vars)
+    fwd_eqns, bwd_eqns = _split(jaxpr, n)
+    outvars = jaxpr.outvars
+    d = Derived()
+    rewritten = _rewrites(fwd_eqns + bwd_eqns)
+    nf = len(fwd_eqns)
+    fused = None
+    if not rewritten and not any(_impl_of(e, False) for e in fwd_eqns) and worth_fusing(
+            fwd_eqns, EAGER_KERNEL_MIN_SIZE):
+        later = {a for e in bwd_eqns for a in e.inputs} | set(outvars)
+        fused = fused_step(fwd_eqns, later, slot, template)
+    d.fwd = [fused] if fused is not None else [
+        _step(e, slot, template, idx) if k not in rewritten
+        else _rewritten_step(rewritten[k], slot, template, idx)
+        for k, e in enumerate(fwd_eqns)]
+    # the plain backward first: a rewritten or fused step writes to the same slots, and
+    # traced cotangents (``run_steps_bind``) take the plain one, all primitives
+    d.bwd = d.bwd_bind = [_step(e, slot, template, idx) for e in bwd_eqns]
+    if any(k >= nf for k in rewritten):
+        d.bwd = [st if k + nf not in rewritten
+                 else _rewritten_step(rewritten[k + nf], slot, template, idx)
+                 for k, st in enumerate(d.bwd_bind)]
+    elif not any(_impl_of(e, False) for e in bwd_eqns) and worth_fusing(
+            bwd_eqns, EAGER_KERNEL_MIN_SIZE):
+        fused = fused_step(bwd_eqns, set(outvars), slot, template)
+        if fused is not None:
+            d.bwd = [fused]
+    d.template = template
+    d.out_idx = [idx(a) for a in outvars[:n_out]]
+    d.out_avals = [None if z else intern(ShapedArray(a.shape, a.dtype))
+                   for a, z in zip(out_avals, zero, strict=True)]
+    d.ct_idx = [slot[v] for v in jaxpr.invars[n:]]
+    ct_out = iter(outvars[n_out:])
+    # one entry per input: None where no cotangent reaches it (or it is not differentiated)
+    d.in_ct_idx = [None if z else idx(next(ct_out)) for z in info["ct_zero"]]
+    d.one_blas_thread = any(getattr(st[0], "one_blas_thread", False)
+                            for st in d.fwd + d.bwd)
+    # what the node need not keep once its outputs are out: forward values (inputs
+    # included) that neither backward reads, so a tape holds residuals only
+    read = {i for st in d.bwd + d.bwd_bind for i in st[1]}
+    made = [*range(n), *(i for st in d.fwd for i, _ in st[3])]
+    d.drop = tuple(i for i in made if i not in read and i not in d.in_ct_idx)
+    return d
+
+
+def _split(jaxpr, n: int):
+    """The staged VJP's equations as ``(forward, backward)``: the backward is what reads a
+    cotangent; the forward keeps only what the outputs and the backward read. Equations of
+    constants alone that only the backward reads (a broadcast zero) move to it, so a fused
+    forward does not write them out."""
+    bwd_vars = set(jaxpr.invars[n:])
     fwd_eqns, bwd_eqns = [], []
     for e in jaxpr.eqns:
         if any(not isinstance(a, Literal) and a in bwd_vars for a in e.inputs):
@@ -184,35 +233,17 @@ def _stage_vjp(prim, params, avals, mask, out_avals):
             kept.append(e)
             needed.update(a for a in e.inputs if not isinstance(a, Literal))
     fwd_eqns = kept[::-1]
-    d = Derived()
-    rewritten = _rewrites(fwd_eqns + bwd_eqns)
-    nf = len(fwd_eqns)
-    d.fwd = [_step(e, slot, template, idx) if k not in rewritten
-             else _rewritten_step(rewritten[k], slot, template, idx)
-             for k, e in enumerate(fwd_eqns)]
-    # the plain backward first: a rewritten step writes to the same slots, and traced
-    # cotangents (``run_steps_bind``) take the plain one, whose every step is a primitive
-    d.bwd = d.bwd_bind = [_step(e, slot, template, idx) for e in bwd_eqns]
-    if any(k >= nf for k in rewritten):
-        d.bwd = [st if k + nf not in rewritten
-                 else _rewritten_step(rewritten[k + nf], slot, template, idx)
-                 for k, st in enumerate(d.bwd_bind)]
-    d.template = template
-    d.out_idx = [idx(a) for a in outvars[:n_out]]
-    d.out_avals = [None if z else intern(ShapedArray(a.shape, a.dtype))
-                   for a, z in zip(out_avals, zero, strict=True)]
-    d.ct_idx = [slot[v] for v in jaxpr.invars[n:]]
-    ct_out = iter(outvars[n_out:])
-    # one entry per input: None where no cotangent reaches it (or it is not differentiated)
-    d.in_ct_idx = [None if z else idx(next(ct_out)) for z in info["ct_zero"]]
-    d.one_blas_thread = any(getattr(st[0], "one_blas_thread", False)
-                            for st in d.fwd + d.bwd)
-    # what the node need not keep once its outputs are out: forward values (inputs
-    # included) that neither backward reads, so a tape holds residuals only
-    read = {i for st in d.bwd + d.bwd_bind for i in st[1]}
-    made = [*range(n), *(i for st in d.fwd for i, _ in st[3])]
-    d.drop = tuple(i for i in made if i not in read and i not in d.in_ct_idx)
-    return d
+    varying = set(jaxpr.invars[:n])
+    for e in fwd_eqns:
+        if any(a in varying for a in e.inputs if not isinstance(a, Literal)):
+            varying.update(e.outvars)
+    fwd_read = {a for e in fwd_eqns for a in e.inputs} | set(outvars)
+    moved = [e for e in fwd_eqns
+             if not any(v in varying or v in fwd_read for v in e.outvars)]
+    if moved:
+        fwd_eqns = [e for e in fwd_eqns if all(e is not m for m in moved)]
+        bwd_eqns = moved + bwd_eqns
+    return fwd_eqns, bwd_eqns
 
 
 def _inline_custom(closed: ClosedJaxpr) -> ClosedJaxpr:
@@ -329,9 +360,13 @@ def _kernel(run, multiple):
     return impl
 
 
-def _impl_of(eqn):
+def _impl_of(eqn, build: bool = True):
+    """The backend kernel that runs ``eqn`` on the tape, None for the reference impl;
+    ``build=False`` only says whether there is one (True)."""
     lower = eager_lowerings.get(eqn.primitive)
     if lower is not None and _kernel_sized(eqn):
+        if not build:
+            return True
         if before_first_kernel is not None:
             before_first_kernel()
         return _kernel(lower(eqn), eqn.primitive.multiple_results)
