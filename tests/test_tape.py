@@ -474,7 +474,7 @@ def _bits_equal(a, b):
     np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
 
 
-@pytest.mark.parametrize("name", ["relu", "where", "arith"])
+@pytest.mark.parametrize("name", ["relu", "where", "arith", "max"])
 def test_large_elementwise_nodes_run_fused_loops_with_the_same_bits(name):
     """A node whose forward or backward is two or more exact elementwise passes on a
     kernel-sized array runs as one compiled loop (tape_fuse): the same bits as the impls,
@@ -492,6 +492,7 @@ def test_large_elementwise_nodes_run_fused_loops_with_the_same_bits(name):
         "relu": lambda a, b: nn.relu(a) * w,
         "where": lambda a, b: fnp.where(a > b, a, b) * w,
         "arith": lambda a, b: (a * b + a / b) * w,
+        "max": lambda a, b: (fnp.maximum(a, b) + fnp.minimum(b, a)) * w,
     }
     fn = fns[name]
     ct = rng.standard_normal(shape).astype(np.float32)

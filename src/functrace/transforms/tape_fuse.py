@@ -14,7 +14,7 @@ compute, bit for bit.
 
 from __future__ import annotations
 
-from ..core.jaxpr import ClosedJaxpr, Jaxpr, Var
+from ..core.jaxpr import ClosedJaxpr, Eqn, Jaxpr, Var
 
 # ``compile(closed_jaxpr) -> run(*arrays) -> list``, or returning None where it declines
 # (a default device other than the CPU); None: no fusion
@@ -24,11 +24,13 @@ _VIEWS = frozenset(("broadcast_in_dim", "reshape", "squeeze", "expand_dims"))
 # correctly rounded (or exact) in IEEE arithmetic, so a Numba loop and NumPy's ufunc give
 # the same bits; transcendentals (NumPy's own SIMD exp, log, tanh...) and reductions (their
 # own order of sums) stay with the impls, which keeps the tape equal to the jaxpr path.
-# Not max/min either: on a tie of signed zeros NumPy returns the second operand and the
-# generated loop (scalar.maximum) the first, so relu(-0.0) would change sign
+# max/min: on a tie (signed zeros) NumPy returns the second operand and the generated
+# loop (``scalar.maximum``) the first, so the fused program gets them with the operands
+# swapped (a NaN on either side propagates in both), or relu(-0.0) would change sign
+_SWAPPED = frozenset(("max", "min"))
 _EXACT = frozenset(("add", "add_any", "sub", "mul", "div", "neg", "abs", "sign", "sqrt",
                     "select", "convert_element_type", "eq", "ne", "lt", "le", "gt", "ge",
-                    "and", "or", "not", "stop_gradient"))
+                    "and", "or", "not", "stop_gradient", *_SWAPPED))
 _PASSES = {"select": 2}  # the impl's bitwise blend: a mask conversion, then two passes
 
 
@@ -66,8 +68,10 @@ def fused_step(eqns, needed_after, slot: dict, template: list):
     outs = [v for e in eqns for v in e.outvars if v in needed_after]
     if not outs or any(a not in slot for a in ext):
         return None
+    eqns = [Eqn(e.primitive, e.inputs[::-1], e.params, e.outvars)
+            if e.primitive.name in _SWAPPED else e for e in eqns]
     try:
-        run = eager_compile(ClosedJaxpr(Jaxpr([], ext, list(eqns), outs), []))
+        run = eager_compile(ClosedJaxpr(Jaxpr([], ext, eqns, outs), []))
     except Exception:  # noqa: BLE001 - the impls one by one, as without a compiler
         return None
     if run is None:
