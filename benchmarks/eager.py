@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -115,11 +116,15 @@ def stax_step_fns(cfg=models.SMALL_CNN, lr=0.01) -> dict:
 
 
 def bench_eager_stax(repeat: int = 7) -> dict:
+    load = os.getloadavg()[0]
     times = time_alternating(stax_step_fns(), repeat)
     jit_t = times["functrace jit"]
-    print("stax small CNN SGD step (NHWC, batch 64, 28x28):")
+    torch_t = times.get("torch eager")
+    print(f"stax small CNN SGD step (NHWC, batch 64, 28x28; load average {load:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after):")
     for name, t in times.items():
-        print(f"  {name:28s} {t * 1e3:8.2f} ms  ({t / jit_t:.2f}x the jitted step)",
+        vs_torch = f", {t / torch_t:.2f}x torch eager" if torch_t else ""
+        print(f"  {name:28s} {t * 1e3:8.2f} ms  ({t / jit_t:.2f}x the jitted step{vs_torch})",
               flush=True)
     return times
 
