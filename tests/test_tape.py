@@ -413,6 +413,19 @@ def test_functrace_custom_jvp_functions_get_a_cached_vjp():
     keys = [k for k in tape._cache if k[0] is nn.relu or k[0] is nn.relu6]
     assert len(keys) == 2
     assert all(type(tape._cache[k][0]) is tape_vjp.Derived for k in keys)
+    from functrace.scipy.special import xlog1py, xlogy
+
+    a = np.array([0.0, 0.5, 2.0, 3.0], np.float32)
+    b = np.array([0.0, 0.25, 1.5, 0.0], np.float32)
+
+    def h(a, b):
+        return (xlogy(a, b) * 2.0 + xlog1py(b, a)).sum()
+
+    with np.errstate(all="ignore"):  # d/db xlogy(0, 0) is 0/0 on both paths
+        got = ft.value_and_grad(h, argnums=(0, 1))(a, b)
+        with tape.disabled():
+            want = ft.value_and_grad(h, argnums=(0, 1))(a, b)
+    _assert_same(got, want)
     # the function's output tree comes back on a cache hit too
     out, f_vjp = ft.vjp(lambda a: nn.relu(a), x[:4])
     np.testing.assert_array_equal(np.asarray(out), np.maximum(x[:4], 0))
