@@ -28,6 +28,7 @@ eagerly with the jaxpr machinery and its linear jaxpr transposed in the backward
 
 from __future__ import annotations
 
+import weakref
 from contextlib import contextmanager
 from typing import Any
 
@@ -47,9 +48,10 @@ from ..core.trace import (
     new_main,
 )
 from ..tree_util import tree_map
-from . import tape_custom, tape_vjp
+from . import tape_custom, tape_fuse, tape_lazy, tape_vjp
 from .ad import Zero, add_tangents, tangent_aval
 from .partial_eval import partial_eval_rules
+from .tape_lazy import Pending
 from .tape_vjp import (
     GENERIC,
     ZERO_TANGENT,
@@ -98,9 +100,10 @@ def usable(leaves) -> bool:
 # tracers and the trace
 
 class TapeTracer(Tracer):
-    """A value computed under the tape: its NumPy value, aval and cotangent slot."""
+    """A value computed under the tape: its NumPy value (None while its node waits to run
+    with others, ``tape_lazy``), aval and cotangent slot."""
 
-    __slots__ = ("val", "aval", "slot")
+    __slots__ = ("val", "aval", "slot", "__weakref__")
 
     def __init__(self, trace, val, aval: ShapedArray, slot: int):
         self._trace = trace
@@ -109,6 +112,8 @@ class TapeTracer(Tracer):
         self.slot = slot
 
     def concrete_value(self, op: str):
+        if self.val is None:
+            _force(self._trace.main.global_data)
         return self.val
 
 
@@ -179,12 +184,19 @@ del _name
 
 
 class _Tape:
-    __slots__ = ("nodes", "nslots", "trace", "one_blas", "blas_prev")
+    __slots__ = ("nodes", "nslots", "trace", "one_blas", "blas_prev", "lazy", "pending",
+                 "where")
 
     def __init__(self):
         self.nodes: list = []
         self.nslots = 0
         self.trace = None
+        # nodes may wait to run together (tape_lazy): ``pending`` in recording order,
+        # ``where[slot]`` the ``(node, output)`` of a value not computed yet
+        self.lazy = (tape_fuse.eager_compile is not None and not config.debug_checks
+                     and tape_lazy.state["enabled"])
+        self.pending: list = []
+        self.where: dict = {}
         self.one_blas = False  # it ran a kernel that wants BLAS on one thread
         self.blas_prev = None  # BLAS's thread count to restore, while it is set to one
 
@@ -211,6 +223,7 @@ class TapeTrace(Trace):
         if rule is not None:
             vals = [t.val if type(t) is TapeTracer else canonicalize_value(t) for t in tracers]
             slots = [t.slot if type(t) is TapeTracer else -1 for t in tracers]
+            vals = _concrete(self.main.global_data, vals, slots)
             return _record_generic(self.main.global_data, None, vals, slots,
                                    primitive.multiple_results,
                                    lambda v, m: rule(v, m, **params))
@@ -265,7 +278,7 @@ class TapeTrace(Trace):
                 return _run_entry(self.main.global_data, entry, "custom_jvp_call", vals,
                                   slots, True)
             if entry is ZERO_TANGENT:
-                return apply(*vals)
+                return apply(*_concrete(self.main.global_data, vals, slots))
         return self._generic(apply, tracers, True)
 
     def process_custom_vjp_call(self, prim, fun, fwd, bwd, tracers, *, out_trees,
@@ -278,6 +291,7 @@ class TapeTrace(Trace):
     def _generic(self, apply, tracers, multiple):
         vals = [t.val if type(t) is TapeTracer else t for t in tracers]
         slots = [t.slot if type(t) is TapeTracer else -1 for t in tracers]
+        vals = _concrete(self.main.global_data, vals, slots)
         return _record_generic(self.main.global_data, apply, vals, slots, multiple)
 
 
@@ -310,10 +324,10 @@ def _record(tape: _Tape, prim, vals, avals, slots, params, key):
         else:
             entry = hit[0]
     if entry is ZERO_TANGENT:
-        return prim.bind(*vals, **params)
+        return prim.bind(*_concrete(tape, vals, slots), **params)
     if entry is GENERIC:
-        return _record_generic(tape, lambda *xs: prim.bind(*xs, **params), vals, slots,
-                               prim.multiple_results)
+        return _record_generic(tape, lambda *xs: prim.bind(*xs, **params),
+                               _concrete(tape, vals, slots), slots, prim.multiple_results)
     return _run_entry(tape, entry, prim.name, vals, slots, prim.multiple_results)
 
 
@@ -321,6 +335,10 @@ def _run_entry(tape: _Tape, entry, name: str, vals, slots, multiple: bool):
     """Runs a derived entry's forward program on ``vals`` and appends the node."""
     if entry.one_blas_thread and tape.blas_prev is None:
         tape.one_blas_thread()
+    if entry.lazy is not None and tape.lazy:
+        return _defer(tape, entry, vals, slots, multiple)
+    if tape.pending:
+        vals = _concrete(tape, vals, slots)
     env = entry.template.copy()
     env[:len(vals)] = vals
     run_steps(entry.fwd, env)
@@ -342,6 +360,49 @@ def _run_entry(tape: _Tape, entry, name: str, vals, slots, multiple: bool):
         env[i] = None
     tape.nodes.append((entry, env, slots, out_slots))
     return outs if multiple else outs[0]
+
+
+def _defer(tape: _Tape, entry, vals, slots, multiple: bool):
+    """Appends a node whose forward waits to run with others (``tape_lazy``); its outputs
+    are tracers without a value until then."""
+    env = entry.template.copy()
+    ins = []
+    where = tape.where
+    for i, v in enumerate(vals):
+        if v is None:
+            ins.append(where[slots[i]])
+        else:
+            env[i] = v
+            ins.append(None)
+    k = len(tape.pending)
+    trace = tape.trace
+    outs, out_slots, refs = [], [], []
+    for j, aval in enumerate(entry.out_avals):
+        s = tape.nslots
+        tape.nslots = s + 1
+        t = TapeTracer(trace, None, aval, s)
+        outs.append(t)
+        out_slots.append(s)
+        refs.append(weakref.ref(t))
+        where[s] = (k, j)
+    tape.pending.append(Pending(entry, env, tuple(ins), refs))
+    tape.nodes.append((entry, env, slots, out_slots))
+    return outs if multiple else outs[0]
+
+
+def _force(tape: _Tape) -> dict:
+    """Runs the waiting nodes; ``{slot: value}`` of their outputs still referenced."""
+    pending = tape.pending
+    tape.pending, tape.where = [], {}
+    return tape_lazy.force(pending) if pending else {}
+
+
+def _concrete(tape: _Tape, vals, slots):
+    """``vals`` with the values of waiting nodes computed."""
+    if tape.pending and any(v is None for v in vals):
+        forced = _force(tape)
+        vals = [forced[s] if v is None else v for v, s in zip(vals, slots, strict=True)]
+    return vals
 
 
 def _record_generic(tape: _Tape, apply, vals, slots, multiple, linearize=None):
@@ -480,6 +541,8 @@ def linearize(flat_fun, primals) -> TapeLinearized:
                 args.append(p)
                 in_slots.append(-1)
         outs = flat_fun(*args)
+        if tape.pending:
+            _force(tape)
         lin = TapeLinearized()
         lin.primals_out, lin.zero_mask, lin.out_tangent_avals, out_slots = [], [], [], []
         for o in outs:
@@ -550,6 +613,8 @@ def _value_and_grad(tape, fun, argnums, nums, has_aux, args, kwargs):
     core.trace_stack.append(main)
     try:
         out = fun(*full, **kwargs)
+        if tape.pending:
+            _force(tape)
     finally:
         core.trace_stack.pop()
         main.active = False

@@ -34,22 +34,38 @@ _EXACT = frozenset(("add", "add_any", "sub", "mul", "div", "neg", "abs", "sign",
 _PASSES = {"select": 2}  # the impl's bitwise blend: a mask conversion, then two passes
 
 
+def passes(eqns, size: int):
+    """NumPy passes over ``size``-element (or larger) arrays that ``eqns`` would take, or
+    None when they are not all exact elementwise operations and views."""
+    n, big = 0, False
+    for e in eqns:
+        name = e.primitive.name
+        if e.primitive.multiple_results:
+            return None
+        if name in _VIEWS:
+            big = big or any(v.aval.size >= size for v in e.outvars)
+            continue
+        if name not in _EXACT:
+            return None
+        n += _PASSES.get(name, 1)
+        big = big or any(isinstance(a, Var) and a.aval.size >= size for a in e.inputs)
+    return n if big else 0
+
+
 def worth_fusing(eqns, size: int) -> bool:
     """Whether ``eqns`` (one part of a node, no backend kernels among them) should run as
     one compiled program: exact elementwise operations and views only, at least ``size``
     elements, two or more NumPy passes."""
     if eager_compile is None or not eqns:
         return False
-    passes, big = 0, False
-    for e in eqns:
-        name = e.primitive.name
-        if name in _VIEWS:
-            continue
-        if name not in _EXACT or e.primitive.multiple_results:
-            return False
-        passes += _PASSES.get(name, 1)
-        big = big or any(isinstance(a, Var) and a.aval.size >= size for a in e.inputs)
-    return big and passes >= 2
+    n = passes(eqns, size)
+    return n is not None and n >= 2
+
+
+def swapped(e):
+    """``e`` as the fused program gets it (max/min with their operands swapped)."""
+    return Eqn(e.primitive, e.inputs[::-1], e.params, e.outvars) \
+        if e.primitive.name in _SWAPPED else e
 
 
 def fused_step(eqns, needed_after, slot: dict, template: list):
@@ -68,8 +84,7 @@ def fused_step(eqns, needed_after, slot: dict, template: list):
     outs = [v for e in eqns for v in e.outvars if v in needed_after]
     if not outs or any(a not in slot for a in ext):
         return None
-    eqns = [Eqn(e.primitive, e.inputs[::-1], e.params, e.outvars)
-            if e.primitive.name in _SWAPPED else e for e in eqns]
+    eqns = [swapped(e) for e in eqns]
     try:
         run = eager_compile(ClosedJaxpr(Jaxpr([], ext, eqns, outs), []))
     except Exception:  # noqa: BLE001 - the impls one by one, as without a compiler

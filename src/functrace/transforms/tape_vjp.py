@@ -19,6 +19,7 @@ import numpy as np
 from ..core.avals import ShapedArray, canonicalize_value, is_inexact
 from ..core.jaxpr import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
 from ..core.trace import get_aval, impl_rules, trace_to_jaxpr
+from . import tape_fuse
 from .ad import UndefPrimal, Zero, backward_pass, jvp_flat, tangent_aval
 from .custom import custom_jvp_call_p, custom_vjp_call_p
 from .partial_eval import PartialVal, partial_eval_flat, partial_eval_rules
@@ -91,7 +92,7 @@ def linearize_node(apply, primals, mask, multiple):
 
 class Derived:
     __slots__ = ("template", "fwd", "out_idx", "out_avals", "bwd", "bwd_bind", "ct_idx",
-                 "in_ct_idx", "one_blas_thread", "drop")
+                 "in_ct_idx", "one_blas_thread", "drop", "lazy")
 
 
 def holds_program(params) -> bool:
@@ -206,6 +207,19 @@ def _stage_vjp(prim, params, avals, mask, out_avals):
     read = {i for st in d.bwd + d.bwd_bind for i in st[1]}
     made = [*range(n), *(i for st in d.fwd for i, _ in st[3])]
     d.drop = tuple(i for i in made if i not in read and i not in d.in_ct_idx)
+    d.lazy = None
+    if (not rewritten and None not in d.out_avals and fwd_eqns
+            and tape_fuse.passes(fwd_eqns, 0) is not None
+            and any(v.aval.size >= EAGER_KERNEL_MIN_SIZE for e in fwd_eqns for v in e.outvars)
+            and not any(_impl_of(e, False) for e in fwd_eqns)):
+        # what tape_lazy needs to run this forward inside a larger program
+        idx_var = dict(enumerate(jaxpr.invars[:n]))
+        idx_var.update((slot[v], v) for e in fwd_eqns for v in e.outvars if v in slot)
+        if all(i in idx_var for i in d.out_idx):
+            used = {a for e in fwd_eqns for a in e.inputs}
+            d.lazy = (tuple(jaxpr.invars[:n]), tuple(fwd_eqns), idx_var,
+                      tuple((v, slot[v]) for v in jaxpr.constvars if v in used),
+                      tuple(sorted(i for i in read if i in idx_var)))
     return d
 
 
