@@ -18,11 +18,14 @@ program is split into a forward part (the output and the residuals) and a backwa
 (the transposed linear program), each a list of reference-impl calls run without
 ``bind``. The numbers are therefore those of the jaxpr path: the same impls on the same
 values, with cotangents summed in the same (reverse) order. (Large convolutions and
-pooling run the CPU backend's kernels instead, which agree to rounding.)
+pooling run the CPU backend's kernels instead, which agree to rounding; large exact
+elementwise work runs as loops compiled by the jit's compiler, per node (``tape_fuse``) or
+across the nodes that wait to run together (``tape_lazy``), with the impls' bits.)
 
 Anything the derivation cannot stage (a rule that needs concrete values, a primitive that
-holds a jaxpr such as ``cond`` or ``scan``, ``custom_jvp``/``custom_vjp`` functions, params
-that are not hashable) gets a per-node fallback: that one application is linearized
+holds a jaxpr such as ``cond`` or ``scan``, ``custom_vjp`` functions and ``custom_jvp``
+functions other than functrace's own (``tape_custom``), params that are not hashable)
+gets a per-node fallback: that one application is linearized
 eagerly with the jaxpr machinery and its linear jaxpr transposed in the backward pass.
 """
 
