@@ -19,7 +19,7 @@ from functrace import lax
 from functrace.core.trace import get_aval
 from functrace.errors import UnexpectedTracerError
 from functrace.lax.windowed import reduce_window_max_p
-from functrace.transforms import tape, tape_vjp
+from functrace.transforms import tape, tape_record, tape_vjp
 from functrace.tree_util import tree_leaves, tree_map
 from test_derivatives_fd import CASES
 
@@ -337,7 +337,7 @@ def test_large_convolutions_and_pooling_run_the_backends_kernels(monkeypatch):
             return out
         rewrites.append(spy_rewrite)
     monkeypatch.setattr(tape_vjp, "eager_rewrites", rewrites)
-    monkeypatch.setattr(tape, "_cache", {})  # derive afresh, through the spies
+    monkeypatch.setattr(tape_record, "_cache", {})  # derive afresh, through the spies
     init, apply = stax.serial(stax.Conv(16, (3, 3), padding="SAME"), stax.Relu,
                               stax.MaxPool((2, 2), strides=(2, 2)), stax.Flatten,
                               stax.Dense(10), stax.LogSoftmax)
@@ -410,9 +410,9 @@ def test_functrace_custom_jvp_functions_get_a_cached_vjp():
         want = ft.value_and_grad(f)(x)
     _assert_same(got, want)
     np.testing.assert_array_equal(np.asarray(got[1])[:5], [0.0, 0.0, 0.0, 4.0 + 3 * 4.0, 5.0])
-    keys = [k for k in tape._cache if k[0] is nn.relu or k[0] is nn.relu6]
+    keys = [k for k in tape_record._cache if k[0] is nn.relu or k[0] is nn.relu6]
     assert len(keys) == 2
-    assert all(type(tape._cache[k][0]) is tape_vjp.Derived for k in keys)
+    assert all(type(tape_record._cache[k][0]) is tape_vjp.Derived for k in keys)
     from functrace.scipy.special import xlog1py, xlogy
 
     a = np.array([0.0, 0.5, 2.0, 3.0], np.float32)
@@ -449,7 +449,7 @@ def test_a_users_custom_jvp_function_is_not_cached():
     assert float(ft.grad(lambda a: f(a).sum())(x)[0]) == 2.0
     scale[0] = 5.0
     assert float(ft.grad(lambda a: f(a).sum())(x)[0]) == 5.0
-    assert not any(k[0] is f for k in tape._cache)
+    assert not any(k[0] is f for k in tape_record._cache)
 
 
 def test_a_pooled_node_with_traced_cotangents_binds_the_plain_backward():
@@ -463,7 +463,7 @@ def test_a_pooled_node_with_traced_cotangents_binds_the_plain_backward():
 
     ct = rng.standard_normal((4, 16, 16, 8)).astype(np.float32)
     out, f_vjp = ft.vjp(pool, x)
-    entries = [v[0] for k, v in tape._cache.items() if k[0] is reduce_window_max_p
+    entries = [v[0] for k, v in tape_record._cache.items() if k[0] is reduce_window_max_p
                and k[2][0] == id(tape_vjp.intern(get_aval(x)))]
     assert len(entries) == 1 and entries[0].fwd[0][5] is None  # the backend's pair ran
     got = np.asarray(f_vjp(ct)[0])
@@ -517,7 +517,7 @@ def test_large_elementwise_nodes_run_fused_loops_with_the_same_bits(name):
             want = (out2, *f_vjp2(ct))
     for g, v in zip(got, want, strict=True):
         _bits_equal(g, v)
-    fused = [v[0] for v in tape._cache.values() if type(v[0]) is tape_vjp.Derived
+    fused = [v[0] for v in tape_record._cache.values() if type(v[0]) is tape_vjp.Derived
              and any(st[5] is None and st[0].__qualname__.startswith("fused_step")
                      for st in v[0].fwd + v[0].bwd)]
     assert fused
@@ -528,11 +528,11 @@ def test_without_a_compiler_the_impls_run(monkeypatch):
     from functrace.transforms import tape_fuse
 
     monkeypatch.setattr(tape_fuse, "eager_compile", None)
-    monkeypatch.setattr(tape, "_cache", {})
+    monkeypatch.setattr(tape_record, "_cache", {})
     x = np.linspace(-3, 3, 128 * 160, dtype=np.float32).reshape(128, 160)
     g = ft.grad(lambda a: (nn.relu(a) * a).sum())(x)
     np.testing.assert_array_equal(np.asarray(g), np.where(x > 0, 2 * x, 0).astype(np.float32))
-    assert all(st[5] is not None for e, *_ in tape._cache.values()
+    assert all(st[5] is not None for e, *_ in tape_record._cache.values()
                if type(e) is tape_vjp.Derived for st in e.fwd)
 
 
