@@ -394,11 +394,12 @@ def test_a_tape_is_freed_without_the_garbage_collector():
     assert np.allclose(np.asarray(ct[0]), np.sin(x) + x * np.cos(x), atol=1e-6)
 
 
-def test_functrace_custom_jvp_functions_get_a_cached_vjp():
+def test_functrace_custom_jvp_functions_get_a_cached_vjp(monkeypatch):
     """nn.relu (a custom_jvp function of functrace's own) runs a derived, cached program on
     the tape: the jaxpr path's values bit for bit, its derivative 0 at 0 as the rule says."""
     from functrace import nn
 
+    monkeypatch.setattr(tape_record, "_cache", {})  # this test's entries only
     x = np.array([-2.0, -0.0, 0.0, 1e-30, 3.0, np.nan], np.float32)
     w = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], np.float32)
 
@@ -488,7 +489,7 @@ def _bits_equal(a, b):
 
 
 @pytest.mark.parametrize("name", ["relu", "where", "arith", "max"])
-def test_large_elementwise_nodes_run_fused_loops_with_the_same_bits(name):
+def test_large_elementwise_nodes_run_fused_loops_with_the_same_bits(name, monkeypatch):
     """A node whose forward or backward is two or more exact elementwise passes on a
     kernel-sized array runs as one compiled loop (tape_fuse): the same bits as the impls,
     signed zeros, NaNs and infinities included."""
@@ -508,6 +509,7 @@ def test_large_elementwise_nodes_run_fused_loops_with_the_same_bits(name):
         "max": lambda a, b: (fnp.maximum(a, b) + fnp.minimum(b, a)) * w,
     }
     fn = fns[name]
+    monkeypatch.setattr(tape_record, "_cache", {})  # this test's entries only
     ct = rng.standard_normal(shape).astype(np.float32)
     with np.errstate(all="ignore"):
         out, f_vjp = ft.vjp(fn, x, y)
