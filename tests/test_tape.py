@@ -645,3 +645,34 @@ def test_deferred_nodes_and_vjp_with_outputs_and_leaks():
     ft.grad(lambda a: (leaked.append(a * 2.0) or a * w).sum())(x)
     with pytest.raises(UnexpectedTracerError):
         leaked[0] + 1.0
+
+
+def test_a_group_program_that_fails_falls_back_to_the_nodes(monkeypatch):
+    from functrace import nn
+    from functrace.transforms import tape_fuse, tape_lazy
+
+    compile_ = tape_fuse.eager_compile
+
+    def broken(closed):  # a program of several nodes fails when it runs
+        if len(closed.jaxpr.eqns) <= 2:
+            return compile_(closed)
+
+        def run(*args):
+            raise RuntimeError("no")
+        return run
+
+    monkeypatch.setattr(tape_fuse, "eager_compile", broken)
+    monkeypatch.setattr(tape_record, "_cache", {})
+    monkeypatch.setattr(tape_lazy, "_plans", {})
+    x, b, w = _big_inputs(7)
+
+    def f(x):
+        return (nn.relu(x * 2.0 + 1.0) * w).sum()
+
+    with np.errstate(all="ignore"):
+        got = ft.value_and_grad(f)(x)
+        with tape.disabled():
+            want = ft.value_and_grad(f)(x)
+    for g, v in zip(got, want, strict=True):
+        _bits_equal(g, v)
+    assert tape_lazy._plans and all(p[0] is None for p in tape_lazy._plans.values())

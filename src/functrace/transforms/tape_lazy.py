@@ -58,9 +58,15 @@ def force(pending: list) -> dict:
     if run is not None:
         vals = [pending[k].env[i] if arg else pending[k].entry.template[i]
                 for arg, k, i in ext]
-        for (k, i), r in zip(outs, run(*vals), strict=True):
-            pending[k].env[i] = r
-    else:
+        try:
+            res = run(*vals)
+        except Exception:  # noqa: BLE001 - a program that fails: the nodes one by one
+            _plans[sig] = (None, None, None)
+            run = None
+        else:
+            for (k, i), r in zip(outs, res, strict=True):
+                pending[k].env[i] = r
+    if run is None:
         for p in pending:
             for i, src in enumerate(p.ins):
                 if src is not None:
