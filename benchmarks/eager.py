@@ -7,6 +7,7 @@
   path) against the same step jitted, and PyTorch's eager step.
 
 ``python -m benchmarks.eager [--quick]``; ``python -m benchmarks --only eager`` runs it too.
+``--ratios`` prints only the stax step's per-round eager/jit and eager/PyTorch ratios.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from functrace.example_libraries import stax
 from functrace.transforms import tape
 
 from . import models
-from .harness import time_alternating
+from .harness import time_alternating, time_alternating_samples
 
 try:
     import torch
@@ -129,10 +130,35 @@ def bench_eager_stax(repeat: int = 7) -> dict:
     return times
 
 
+def bench_eager_stax_ratios(rounds: int = 15) -> dict:
+    """The stax step's eager/jit and eager/PyTorch ratios, per round (eager, jit and
+    PyTorch back to back, the jaxpr path left out): medians and quartiles of the ratios
+    are steadier on a shared machine than ratios of medians."""
+    fns = stax_step_fns()
+    del fns["functrace eager jaxpr path"]
+    samples = {k: np.array(v) for k, v in time_alternating_samples(fns, rounds,
+                                                                   pause=0.05).items()}
+    e, j = samples["functrace eager"], samples["functrace jit"]
+    print(f"stax small CNN SGD step, {rounds} rounds (load average {os.getloadavg()[0]:.2f}):"
+          f" eager {np.median(e) * 1e3:.2f} ms, jit {np.median(j) * 1e3:.2f} ms")
+    ratios = {"eager / jit": e / j}
+    if "torch eager" in samples:
+        ratios["eager / torch eager"] = e / samples["torch eager"]
+    for name, r in ratios.items():
+        lo, mid, hi = np.percentile(r, [25, 50, 75])
+        print(f"  {name:22s} {mid:.2f} per round (quartiles {lo:.2f}-{hi:.2f})", flush=True)
+    return ratios
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples")
+    parser.add_argument("--ratios", action="store_true",
+                        help="only the stax step's per-round ratios (15 rounds)")
     args = parser.parse_args(argv)
+    if args.ratios:
+        bench_eager_stax_ratios()
+        return
     bench_eager_grad(3 if args.quick else 7)
     bench_eager_stax(3 if args.quick else 7)
 
