@@ -7,11 +7,13 @@
   path) against the same step jitted, and PyTorch's eager step.
 
 ``python -m benchmarks.eager [--quick]``; ``python -m benchmarks --only eager`` runs it too.
+``--ratios`` prints only the stax step's per-round eager/jit and eager/PyTorch ratios.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -23,7 +25,7 @@ from functrace.example_libraries import stax
 from functrace.transforms import tape
 
 from . import models
-from .harness import time_alternating
+from .harness import time_alternating, time_alternating_samples
 
 try:
     import torch
@@ -115,19 +117,48 @@ def stax_step_fns(cfg=models.SMALL_CNN, lr=0.01) -> dict:
 
 
 def bench_eager_stax(repeat: int = 7) -> dict:
+    load = os.getloadavg()[0]
     times = time_alternating(stax_step_fns(), repeat)
     jit_t = times["functrace jit"]
-    print("stax small CNN SGD step (NHWC, batch 64, 28x28):")
+    torch_t = times.get("torch eager")
+    print(f"stax small CNN SGD step (NHWC, batch 64, 28x28; load average {load:.2f} before, "
+          f"{os.getloadavg()[0]:.2f} after):")
     for name, t in times.items():
-        print(f"  {name:28s} {t * 1e3:8.2f} ms  ({t / jit_t:.2f}x the jitted step)",
+        vs_torch = f", {t / torch_t:.2f}x torch eager" if torch_t else ""
+        print(f"  {name:28s} {t * 1e3:8.2f} ms  ({t / jit_t:.2f}x the jitted step{vs_torch})",
               flush=True)
     return times
+
+
+def bench_eager_stax_ratios(rounds: int = 15) -> dict:
+    """The stax step's eager/jit and eager/PyTorch ratios, per round (eager, jit and
+    PyTorch back to back, the jaxpr path left out): medians and quartiles of the ratios
+    are steadier on a shared machine than ratios of medians."""
+    fns = stax_step_fns()
+    del fns["functrace eager jaxpr path"]
+    samples = {k: np.array(v) for k, v in time_alternating_samples(fns, rounds,
+                                                                   pause=0.05).items()}
+    e, j = samples["functrace eager"], samples["functrace jit"]
+    print(f"stax small CNN SGD step, {rounds} rounds (load average {os.getloadavg()[0]:.2f}):"
+          f" eager {np.median(e) * 1e3:.2f} ms, jit {np.median(j) * 1e3:.2f} ms")
+    ratios = {"eager / jit": e / j}
+    if "torch eager" in samples:
+        ratios["eager / torch eager"] = e / samples["torch eager"]
+    for name, r in ratios.items():
+        lo, mid, hi = np.percentile(r, [25, 50, 75])
+        print(f"  {name:22s} {mid:.2f} per round (quartiles {lo:.2f}-{hi:.2f})", flush=True)
+    return ratios
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer samples")
+    parser.add_argument("--ratios", action="store_true",
+                        help="only the stax step's per-round ratios (15 rounds)")
     args = parser.parse_args(argv)
+    if args.ratios:
+        bench_eager_stax_ratios()
+        return
     bench_eager_grad(3 if args.quick else 7)
     bench_eager_stax(3 if args.quick else 7)
 

@@ -16,8 +16,10 @@ from hypothesis import strategies as st
 import functrace as ft
 import functrace.numpy as fnp
 from functrace import lax
+from functrace.core.trace import get_aval
 from functrace.errors import UnexpectedTracerError
-from functrace.transforms import tape, tape_vjp
+from functrace.lax.windowed import reduce_window_max_p
+from functrace.transforms import tape, tape_record, tape_vjp
 from functrace.tree_util import tree_leaves, tree_map
 from test_derivatives_fd import CASES
 
@@ -327,7 +329,15 @@ def test_large_convolutions_and_pooling_run_the_backends_kernels(monkeypatch):
             used.append(eqn.primitive.name)
             return lower(eqn)
         monkeypatch.setitem(tape_vjp.eager_lowerings, prim, spy)
-    monkeypatch.setattr(tape, "_cache", {})  # derive afresh, through the spies
+    rewrites = []
+    for rewrite in tape_vjp.eager_rewrites:
+        def spy_rewrite(steps, rewrite=rewrite):
+            out = rewrite(steps)
+            used.extend(steps[k].eqns[0].primitive.name for k in out)
+            return out
+        rewrites.append(spy_rewrite)
+    monkeypatch.setattr(tape_vjp, "eager_rewrites", rewrites)
+    monkeypatch.setattr(tape_record, "_cache", {})  # derive afresh, through the spies
     init, apply = stax.serial(stax.Conv(16, (3, 3), padding="SAME"), stax.Relu,
                               stax.MaxPool((2, 2), strides=(2, 2)), stax.Flatten,
                               stax.Dense(10), stax.LogSoftmax)
@@ -346,3 +356,323 @@ def test_large_convolutions_and_pooling_run_the_backends_kernels(monkeypatch):
             "select_and_scatter_add"} <= set(used)
     for g, w in zip(tree_leaves(got), tree_leaves(want), strict=True):
         np.testing.assert_allclose(np.asarray(g), np.asarray(w), rtol=2e-5, atol=1e-6)
+
+
+def test_a_tape_is_freed_without_the_garbage_collector():
+    """A tape holds every residual of a step (tens of MB for a CNN): a reference cycle
+    would keep each one alive until the cyclic GC ran, and the heap grew by a step's
+    residuals per step, page-faulting fresh memory (what made eager steps 2x slower)."""
+    import gc
+    import weakref
+
+    x = np.linspace(-1.0, 1.0, 64, dtype=np.float32)
+    made = []
+    real = tape._Tape
+
+    class Spy(real):
+        __slots__ = ("__weakref__",)
+
+        def __init__(self):
+            super().__init__()
+            made.append(weakref.ref(self))
+
+    tape._Tape = Spy
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        g = ft.value_and_grad(lambda a: (fnp.tanh(a) * a).sum())(x)
+        out, f_vjp = ft.vjp(lambda a: fnp.sin(a) * a, x)
+        ct = f_vjp(np.ones_like(x))
+        del f_vjp
+        assert len(made) == 2
+        assert [r() for r in made] == [None, None]
+    finally:
+        tape._Tape = real
+        if was:
+            gc.enable()
+    assert np.allclose(np.asarray(g[1]), np.tanh(x) + x * (1 - np.tanh(x) ** 2), atol=1e-6)
+    assert np.allclose(np.asarray(ct[0]), np.sin(x) + x * np.cos(x), atol=1e-6)
+
+
+def test_functrace_custom_jvp_functions_get_a_cached_vjp(monkeypatch):
+    """nn.relu (a custom_jvp function of functrace's own) runs a derived, cached program on
+    the tape: the jaxpr path's values bit for bit, its derivative 0 at 0 as the rule says."""
+    from functrace import nn
+
+    monkeypatch.setattr(tape_record, "_cache", {})  # this test's entries only
+    x = np.array([-2.0, -0.0, 0.0, 1e-30, 3.0, np.nan], np.float32)
+    w = np.array([1.0, 2.0, 3.0, 4.0, 5.0, 6.0], np.float32)
+
+    def f(x):
+        return (nn.relu(x) * w).sum() + (nn.relu6(x * 3.0) * w).sum()
+
+    got = ft.value_and_grad(f)(x)
+    with tape.disabled():
+        want = ft.value_and_grad(f)(x)
+    _assert_same(got, want)
+    np.testing.assert_array_equal(np.asarray(got[1])[:5], [0.0, 0.0, 0.0, 4.0 + 3 * 4.0, 5.0])
+    keys = [k for k in tape_record._cache if k[0] is nn.relu or k[0] is nn.relu6]
+    assert len(keys) == 2
+    assert all(type(tape_record._cache[k][0]) is tape_vjp.Derived for k in keys)
+    from functrace.scipy.special import xlog1py, xlogy
+
+    a = np.array([0.0, 0.5, 2.0, 3.0], np.float32)
+    b = np.array([0.0, 0.25, 1.5, 0.0], np.float32)
+
+    def h(a, b):
+        return (xlogy(a, b) * 2.0 + xlog1py(b, a)).sum()
+
+    with np.errstate(all="ignore"):  # d/db xlogy(0, 0) is 0/0 on both paths
+        got = ft.value_and_grad(h, argnums=(0, 1))(a, b)
+        with tape.disabled():
+            want = ft.value_and_grad(h, argnums=(0, 1))(a, b)
+    _assert_same(got, want)
+    # the function's output tree comes back on a cache hit too
+    out, f_vjp = ft.vjp(lambda a: nn.relu(a), x[:4])
+    np.testing.assert_array_equal(np.asarray(out), np.maximum(x[:4], 0))
+    np.testing.assert_array_equal(np.asarray(f_vjp(w[:4])[0]), [0.0, 0.0, 0.0, 4.0])
+
+
+def test_a_users_custom_jvp_function_is_not_cached():
+    """A user's custom_jvp function may read state that changes between calls: the tape
+    linearizes it on every call, so the second call sees the new scale."""
+    scale = [2.0]
+
+    @ft.custom_jvp
+    def f(x):
+        return x * scale[0]
+
+    @f.defjvp
+    def f_jvp(primals, tangents):
+        return f(primals[0]), tangents[0] * scale[0]
+
+    x = np.ones(3, np.float32)
+    assert float(ft.grad(lambda a: f(a).sum())(x)[0]) == 2.0
+    scale[0] = 5.0
+    assert float(ft.grad(lambda a: f(a).sum())(x)[0]) == 5.0
+    assert not any(k[0] is f for k in tape_record._cache)
+
+
+def test_a_pooled_node_with_traced_cotangents_binds_the_plain_backward():
+    """A max pool large enough for the backend's kernels runs its argmax-recording pair on
+    the tape; under jacrev (vmap of the backward) the backward binds the primitives."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((4, 32, 32, 8)).astype(np.float32)
+
+    def pool(a):
+        return lax.reduce_window(a, -np.inf, lax.max, (1, 2, 2, 1), (1, 2, 2, 1), "VALID")
+
+    ct = rng.standard_normal((4, 16, 16, 8)).astype(np.float32)
+    out, f_vjp = ft.vjp(pool, x)
+    entries = [v[0] for k, v in tape_record._cache.items() if k[0] is reduce_window_max_p
+               and k[2][0] == id(tape_vjp.intern(get_aval(x)))]
+    assert len(entries) == 1 and entries[0].fwd[0][5] is None  # the backend's pair ran
+    got = np.asarray(f_vjp(ct)[0])
+    with tape.disabled():
+        want = np.asarray(ft.vjp(pool, x)[1](ct)[0])
+    np.testing.assert_array_equal(got, want)
+    # a loop-based reference: each window's cotangent lands on its first maximum
+    ref = np.zeros_like(x)
+    for n, i, j, c in np.ndindex(4, 16, 16, 8):
+        win = x[n, 2 * i:2 * i + 2, 2 * j:2 * j + 2, c].ravel()
+        k = int(np.argmax(win))
+        ref[n, 2 * i + k // 2, 2 * j + k % 2, c] = ct[n, i, j, c]
+    np.testing.assert_array_equal(got, ref)
+    traced = ft.vmap(f_vjp)(np.stack([ct, 2 * ct]))[0]
+    np.testing.assert_array_equal(np.asarray(traced), np.stack([ref, 2 * ref]))
+
+
+def _bits_equal(a, b):
+    a, b = np.asarray(a), np.asarray(b)
+    assert a.dtype == b.dtype and a.shape == b.shape
+    np.testing.assert_array_equal(a.reshape(-1).view(np.uint8), b.reshape(-1).view(np.uint8))
+
+
+@pytest.mark.parametrize("name", ["relu", "where", "arith", "max"])
+def test_large_elementwise_nodes_run_fused_loops_with_the_same_bits(name, monkeypatch):
+    """A node whose forward or backward is two or more exact elementwise passes on a
+    kernel-sized array runs as one compiled loop (tape_fuse): the same bits as the impls,
+    signed zeros, NaNs and infinities included."""
+    from functrace import nn
+
+    rng = np.random.default_rng(3)
+    shape = (128, 160)
+    x = rng.standard_normal(shape).astype(np.float32)
+    y = rng.standard_normal(shape).astype(np.float32)
+    x.flat[:6] = [0.0, -0.0, np.nan, np.inf, -np.inf, 1e-42]
+    y.flat[:6] = [-0.0, 0.0, 1.0, np.nan, 2.0, -1e-42]
+    w = rng.standard_normal(shape).astype(np.float32)
+    fns = {
+        "relu": lambda a, b: nn.relu(a) * w,
+        "where": lambda a, b: fnp.where(a > b, a, b) * w,
+        "arith": lambda a, b: (a * b + a / b) * w,
+        "max": lambda a, b: (fnp.maximum(a, b) + fnp.minimum(b, a)) * w,
+    }
+    fn = fns[name]
+    monkeypatch.setattr(tape_record, "_cache", {})  # this test's entries only
+    ct = rng.standard_normal(shape).astype(np.float32)
+    with np.errstate(all="ignore"):
+        out, f_vjp = ft.vjp(fn, x, y)
+        got = (out, *f_vjp(ct))
+        with tape.disabled():
+            out2, f_vjp2 = ft.vjp(fn, x, y)
+            want = (out2, *f_vjp2(ct))
+    for g, v in zip(got, want, strict=True):
+        _bits_equal(g, v)
+    fused = [v[0] for v in tape_record._cache.values() if type(v[0]) is tape_vjp.Derived
+             and any(st[5] is None and st[0].__qualname__.startswith("fused_step")
+                     for st in v[0].fwd + v[0].bwd)]
+    assert fused
+
+
+def test_without_a_compiler_the_impls_run(monkeypatch):
+    from functrace import nn
+    from functrace.transforms import tape_fuse
+
+    monkeypatch.setattr(tape_fuse, "eager_compile", None)
+    monkeypatch.setattr(tape_record, "_cache", {})
+    x = np.linspace(-3, 3, 128 * 160, dtype=np.float32).reshape(128, 160)
+    g = ft.grad(lambda a: (nn.relu(a) * a).sum())(x)
+    np.testing.assert_array_equal(np.asarray(g), np.where(x > 0, 2 * x, 0).astype(np.float32))
+    assert all(st[5] is not None for e, *_ in tape_record._cache.values()
+               if type(e) is tape_vjp.Derived for st in e.fwd)
+
+
+# ---------------------------------------------------------------------------
+# deferred elementwise nodes, fused across nodes (tape_lazy)
+
+_BIG = (128, 160)  # kernel-sized: at least tape_vjp.EAGER_KERNEL_MIN_SIZE elements
+
+
+def _big_inputs(seed=4):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(_BIG).astype(np.float32)
+    x.flat[:4] = [0.0, -0.0, np.nan, np.inf]
+    b = rng.standard_normal(_BIG[1:]).astype(np.float32)
+    w = rng.standard_normal(_BIG).astype(np.float32)
+    return x, b, w
+
+
+def _three_ways(fn, *args, argnums=0, has_aux=False):
+    """value_and_grad on the tape (deferred nodes on, then off) and on the jaxpr path."""
+    from functrace.transforms import tape_lazy
+
+    g = ft.value_and_grad(fn, argnums=argnums, has_aux=has_aux)
+    with np.errstate(all="ignore"):
+        lazy = g(*args)
+        tape_lazy.state["enabled"] = False
+        try:
+            eager = g(*args)
+        finally:
+            tape_lazy.state["enabled"] = True
+        with tape.disabled():
+            want = g(*args)
+    return lazy, eager, want
+
+
+def test_a_bias_add_and_relu_run_as_one_program():
+    """The CNN layer's pattern: broadcast, add and ReLU wait and run as one compiled loop
+    when the reduction reads them; the same bits as each node run alone and as the jaxpr
+    path, gradients included."""
+    from functrace import nn
+    from functrace.transforms import tape_lazy
+
+    x, b, w = _big_inputs()
+
+    def f(x, b):
+        return (nn.relu(x + b) * w).sum()
+
+    tape_lazy._plans.clear()
+    lazy, eager, want = _three_ways(f, x, b, argnums=(0, 1))
+    for got in (lazy, eager):
+        for g, v in zip(tree_leaves(got), tree_leaves(want), strict=True):
+            _bits_equal(g, v)
+    groups = [[e.lazy[1][0].primitive.name for e, _, _ in sig]
+              for sig, plan in tape_lazy._plans.items() if plan[0] is not None]
+    assert ["broadcast_in_dim", "add", "max", "mul"] in groups
+
+
+def test_deferred_values_reach_every_reader():
+    """A waiting node's value is computed for whatever reads it: Python control flow,
+    a comparison (no tangent), jit, a custom_vjp function, a residual of a later node
+    whose own input tracer is gone, an aux output held by the caller."""
+    x, b, w = _big_inputs(5)
+
+    @ft.custom_vjp
+    def double(a):
+        return a * 2.0
+
+    double.defvjp(lambda a: (a * 2.0, None), lambda _, ct: (ct * 2.0,))
+    kept = []
+
+    def f(x):
+        y = x * 3.0 + 1.0
+        kept.append(y)  # alive: its value must come back as aux
+        z = (x - 1.0) * (x + 2.0)  # both factors die; mul's backward reads them
+        if float(z[5, 5]) > -100.0:  # Python control flow on a deferred value
+            z = z + ft.jit(lambda a: a * 0.5)(y) + double(y - z)
+        mask = (y > 0.5).astype(np.float32)  # no tangent
+        return ((z * w) * mask).sum(), y
+
+    from functrace.transforms import tape_lazy
+
+    tape_lazy._plans.clear()
+    lazy, eager, want = _three_ways(f, x, has_aux=True)
+    assert tape_lazy._plans  # nodes did wait
+    for got in (lazy, eager):
+        for g, v in zip(tree_leaves(got), tree_leaves(want), strict=True):
+            _bits_equal(g, v)
+    _bits_equal(lazy[0][1], x * np.float32(3.0) + np.float32(1.0))
+
+
+def test_deferred_nodes_and_vjp_with_outputs_and_leaks():
+    """vjp of a function whose outputs are waiting nodes; a deferred tracer that leaks
+    is a leaked tracer like any other."""
+    x, b, w = _big_inputs(6)
+
+    def f(x):
+        return x * w + 1.0, (x - w) * 2.0
+
+    ct = (w, x)
+    out, f_vjp = ft.vjp(f, x)
+    got = (out, f_vjp(ct))
+    with tape.disabled():
+        out2, f_vjp2 = ft.vjp(f, x)
+        want = (out2, f_vjp2(ct))
+    for g, v in zip(tree_leaves(got), tree_leaves(want), strict=True):
+        _bits_equal(g, v)
+    leaked = []
+    ft.grad(lambda a: (leaked.append(a * 2.0) or a * w).sum())(x)
+    with pytest.raises(UnexpectedTracerError):
+        leaked[0] + 1.0
+
+
+def test_a_group_program_that_fails_falls_back_to_the_nodes(monkeypatch):
+    from functrace import nn
+    from functrace.transforms import tape_fuse, tape_lazy
+
+    compile_ = tape_fuse.eager_compile
+
+    def broken(closed):  # a program of several nodes fails when it runs
+        if len(closed.jaxpr.eqns) <= 2:
+            return compile_(closed)
+
+        def run(*args):
+            raise RuntimeError("no")
+        return run
+
+    monkeypatch.setattr(tape_fuse, "eager_compile", broken)
+    monkeypatch.setattr(tape_record, "_cache", {})
+    monkeypatch.setattr(tape_lazy, "_plans", {})
+    x, b, w = _big_inputs(7)
+
+    def f(x):
+        return (nn.relu(x * 2.0 + 1.0) * w).sum()
+
+    with np.errstate(all="ignore"):
+        got = ft.value_and_grad(f)(x)
+        with tape.disabled():
+            want = ft.value_and_grad(f)(x)
+    for g, v in zip(got, want, strict=True):
+        _bits_equal(g, v)
+    assert tape_lazy._plans and all(p[0] is None for p in tape_lazy._plans.values())

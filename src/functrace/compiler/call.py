@@ -35,6 +35,7 @@ from ..core.trace import (
     trace_to_jaxpr,
 )
 from ..errors import TransformError
+from ..transforms import tape_fuse
 from ..transforms.ad import (
     UndefPrimal,
     Zero,
@@ -283,6 +284,16 @@ def _tape_node(vals, mask, *, jaxpr: ClosedJaxpr, name: str):
 
 
 tape_node_rules[jit_p] = _tape_node
+
+
+def _tape_compile(closed: ClosedJaxpr):
+    """A node's elementwise program for the eager tape (``transforms/tape_fuse``), compiled
+    on the CPU backend as ``jit`` would; None when the default backend is another."""
+    backend = get_backend(None)
+    return nested.compile_program(closed, backend) if backend.name == "cpu" else None
+
+
+tape_fuse.eager_compile = _tape_compile
 
 
 # ---------------------------------------------------------------------------

@@ -343,6 +343,8 @@ class custom_jvp(_CustomBase):
 
         flat_fun.__name__ = name
         flat_jvp.__name__ = fun_name(self.jvp)
+        if not nums:  # the eager tape may cache this function's VJP (transforms/tape_custom)
+            flat_fun.tape_info = (self, in_tree, store)
         outs = bind_custom_jvp_call(custom_jvp_call_p, flat_fun, flat_jvp, leaves,
                                     symbolic_zeros=self.symbolic_zeros)
         return tree_unflatten(store["out_tree"], outs)

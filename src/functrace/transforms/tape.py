@@ -10,6 +10,9 @@ costs far more than the arithmetic. The tape takes a short path to the same numb
   forward values its backward needs);
 - the backward walks the nodes in reverse and accumulates cotangents slot by slot.
 
+This module holds the entry points (``linearize`` for ``api.vjp``, ``value_and_grad``)
+and the backward walk; recording (the tracers, the trace, the nodes) is ``tape_record``.
+
 Each node's VJP is *derived* (``tape_vjp.py``) from the primitive's own rules, once per
 signature (primitive, params, input avals, which inputs are differentiated): the JVP rule
 is run on staging tracers under partial evaluation and the linear part transposed with
@@ -18,11 +21,14 @@ program is split into a forward part (the output and the residuals) and a backwa
 (the transposed linear program), each a list of reference-impl calls run without
 ``bind``. The numbers are therefore those of the jaxpr path: the same impls on the same
 values, with cotangents summed in the same (reverse) order. (Large convolutions and
-pooling run the CPU backend's kernels instead, which agree to rounding.)
+pooling run the CPU backend's kernels instead, which agree to rounding; large exact
+elementwise work runs as loops compiled by the jit's compiler, per node (``tape_fuse``) or
+across the nodes that wait to run together (``tape_lazy``), with the impls' bits.)
 
 Anything the derivation cannot stage (a rule that needs concrete values, a primitive that
-holds a jaxpr such as ``cond`` or ``scan``, ``custom_jvp``/``custom_vjp`` functions, params
-that are not hashable) gets a per-node fallback: that one application is linearized
+holds a jaxpr such as ``cond`` or ``scan``, ``custom_vjp`` functions and ``custom_jvp``
+functions other than functrace's own (``tape_custom``), params that are not hashable)
+gets a per-node fallback: that one application is linearized
 eagerly with the jaxpr machinery and its linear jaxpr transposed in the backward pass.
 """
 
@@ -33,41 +39,29 @@ from typing import Any
 
 import numpy as np
 
-from ..config import config
 from ..core import trace as core
 from ..core.array import Array
-from ..core.avals import ShapedArray, aval_of_value, canonicalize_value, is_inexact
+from ..core.avals import canonicalize_value, is_inexact
 from ..core.trace import (
-    Trace,
     Tracer,
-    bind_custom_jvp_call,
-    bind_custom_vjp_call,
-    check_finite,
     get_aval,
     new_main,
 )
 from ..tree_util import tree_map
-from . import tape_vjp
 from .ad import Zero, add_tangents, tangent_aval
-from .partial_eval import partial_eval_rules
-from .tape_vjp import (
-    GENERIC,
-    ZERO_TANGENT,
-    Derived,
-    add_concrete,
-    derive,
-    derived_backward,
-    holds_program,
-    intern,
-    linearize_node,
-    run_steps,
+from .tape_record import (  # noqa: F401 - node_rules, fast_operators: registered by others
+    TapeTrace,
+    TapeTracer,
+    _force,
+    _Tape,
+    fast_operators,
+    node_rules,
 )
-
-# per primitive: how the tape records an application, in place of the per-node
-# linearization: ``rule(vals, mask, **params) -> (outs, zero, backward)``, the protocol
-# of ``tape_vjp.linearize_node`` (the compiler's ``jit`` primitive runs its compiled
-# forward and backward programs)
-node_rules: dict = {}
+from .tape_vjp import (
+    add_concrete,
+    derived_backward,
+    intern,
+)
 
 # ``enabled`` off sends every grad/vjp down the jaxpr path (tests compare the two)
 _state = {"enabled": True}
@@ -92,242 +86,6 @@ def usable(leaves) -> bool:
         if isinstance(x, Tracer):
             return False
     return True
-
-
-# ---------------------------------------------------------------------------
-# tracers and the trace
-
-class TapeTracer(Tracer):
-    """A value computed under the tape: its NumPy value, aval and cotangent slot."""
-
-    __slots__ = ("val", "aval", "slot")
-
-    def __init__(self, trace, val, aval: ShapedArray, slot: int):
-        self._trace = trace
-        self.val = val
-        self.aval = aval
-        self.slot = slot
-
-    def concrete_value(self, op: str):
-        return self.val
-
-
-# operator name -> primitive, filled by functrace.numpy (which owns operator semantics): for
-# operands of one floating dtype and one shape, NumPy's promotion and broadcasting change
-# nothing, so the operator is that primitive alone and the tape records it directly
-fast_operators: dict[str, Any] = {}
-
-
-def _fast_binary(name: str, reflected: bool):
-    generic = getattr(Tracer, name)
-
-    def method(self, other):
-        prim = fast_operators.get(name)
-        if prim is not None and type(other) is TapeTracer and core.dynamic_trace is None:
-            a, b = self.aval, other.aval
-            main = self._trace.main
-            if (a.dtype == b.dtype and a.shape == b.shape and a.dtype.kind in "fc"
-                    and main.active and other._trace.main is main):
-                x, y = (other, self) if reflected else (self, other)
-                key = (prim, id(x.aval), id(y.aval), x.slot >= 0, y.slot >= 0,
-                       config.enable_x64)
-                return _record(main.global_data, prim, [x.val, y.val], [x.aval, y.aval],
-                               [x.slot, y.slot], _NO_PARAMS, key)
-        elif (prim is not None and type(other) in (float, int) and core.dynamic_trace is None
-              and self.aval.dtype.kind == "f" and self._trace.main.active):
-            # NumPy's promotion of a weak Python scalar against a float array: the scalar
-            # takes the array's dtype, and stays weak when the array is weak too
-            a = self.aval
-            val = np.asarray(other, a.dtype)
-            sa = a if a.weak_type else intern(aval_of_value(val))
-            if reflected:
-                vals, avals, slots = [val, self.val], [sa, a], [-1, self.slot]
-                key = (prim, id(sa), id(a), False, True, config.enable_x64)
-            else:
-                vals, avals, slots = [self.val, val], [a, sa], [self.slot, -1]
-                key = (prim, id(a), id(sa), True, False, config.enable_x64)
-            return _record(self._trace.main.global_data, prim, vals, avals, slots,
-                           _NO_PARAMS, key)
-        return generic(self, other)
-
-    method.__name__ = name
-    return method
-
-
-def _fast_unary(name: str):
-    generic = getattr(Tracer, name)
-
-    def method(self):
-        prim = fast_operators.get(name)
-        main = self._trace.main
-        if (prim is not None and self.aval.dtype.kind in "fc" and core.dynamic_trace is None
-                and main.active):
-            key = (prim, id(self.aval), config.enable_x64)
-            return _record(main.global_data, prim, [self.val], [self.aval], [self.slot],
-                           _NO_PARAMS, key)
-        return generic(self)
-
-    method.__name__ = name
-    return method
-
-
-for _name in ("add", "sub", "mul", "truediv"):
-    setattr(TapeTracer, f"__{_name}__", _fast_binary(f"__{_name}__", False))
-    setattr(TapeTracer, f"__r{_name}__", _fast_binary(f"__r{_name}__", True))
-TapeTracer.__neg__ = _fast_unary("__neg__")
-del _name
-
-
-class _Tape:
-    __slots__ = ("nodes", "nslots", "trace", "one_blas", "blas_prev")
-
-    def __init__(self):
-        self.nodes: list = []
-        self.nslots = 0
-        self.trace = None
-        self.one_blas = False  # it ran a kernel that wants BLAS on one thread
-        self.blas_prev = None  # BLAS's thread count to restore, while it is set to one
-
-    def one_blas_thread(self):
-        """BLAS on one thread until ``restore_blas`` (see ``tape_vjp.blas_threads``)."""
-        self.one_blas = True
-        if self.blas_prev is None and tape_vjp.blas_threads is not None:
-            self.blas_prev = tape_vjp.blas_threads(1)
-
-    def restore_blas(self):
-        if self.blas_prev is not None:
-            tape_vjp.blas_threads(self.blas_prev)
-            self.blas_prev = None
-
-
-class TapeTrace(Trace):
-    def pure(self, val):
-        return val
-
-    lift = pure
-
-    def process_primitive(self, primitive, tracers, params):
-        rule = node_rules.get(primitive)
-        if rule is not None:
-            vals = [t.val if type(t) is TapeTracer else canonicalize_value(t) for t in tracers]
-            slots = [t.slot if type(t) is TapeTracer else -1 for t in tracers]
-            return _record_generic(self.main.global_data, None, vals, slots,
-                                   primitive.multiple_results,
-                                   lambda v, m: rule(v, m, **params))
-        vals, slots, avals = [], [], []
-        for t in tracers:
-            if type(t) is TapeTracer:
-                vals.append(t.val)
-                slots.append(t.slot)
-                avals.append(t.aval)
-            else:
-                avals.append(intern(aval_of_value(t)))
-                vals.append(canonicalize_value(t))
-                slots.append(-1)
-        key = None  # not cached: programs in params (a fresh jaxpr per call would pile up)
-        if primitive not in partial_eval_rules and not holds_program(params):
-            try:
-                key = (primitive, tuple(params.items()), tuple(map(id, avals)),
-                       tuple(s >= 0 for s in slots), config.enable_x64)
-                hash(key)
-            except TypeError:  # params that cannot be hashed
-                key = None
-        return _record(self.main.global_data, primitive, vals, avals, slots, params, key)
-
-    def process_custom_jvp_call(self, prim, fun, jvp, tracers, *, symbolic_zeros):
-        def apply(*xs):
-            return bind_custom_jvp_call(prim, fun, jvp, xs, symbolic_zeros=symbolic_zeros)
-        return self._generic(apply, tracers, True)
-
-    def process_custom_vjp_call(self, prim, fun, fwd, bwd, tracers, *, out_trees,
-                                symbolic_zeros):
-        def apply(*xs):
-            return bind_custom_vjp_call(prim, fun, fwd, bwd, xs, out_trees=out_trees,
-                                        symbolic_zeros=symbolic_zeros)
-        return self._generic(apply, tracers, True)
-
-    def _generic(self, apply, tracers, multiple):
-        vals = [t.val if type(t) is TapeTracer else t for t in tracers]
-        slots = [t.slot if type(t) is TapeTracer else -1 for t in tracers]
-        return _record_generic(self.main.global_data, apply, vals, slots, multiple)
-
-
-# ---------------------------------------------------------------------------
-# recording
-
-_cache: dict = {}
-_CACHE_LIMIT = 8192
-
-
-_NO_PARAMS: dict = {}
-
-
-def _record(tape: _Tape, prim, vals, avals, slots, params, key):
-    """Evaluates ``prim`` on ``vals`` and appends a node to the tape.
-
-    ``avals`` are interned; ``key`` identifies the signature (``None``: not cacheable).
-    """
-    if key is None:
-        entry = GENERIC
-    else:
-        hit = _cache.get(key)
-        if hit is None:
-            entry = derive(prim, params, avals, [s >= 0 for s in slots])
-            if len(_cache) >= _CACHE_LIMIT:
-                _cache.clear()
-            # the entry keeps its avals alive: no other aval can take their ids while the
-            # key (which holds ids) is in the cache
-            _cache[key] = (entry, tuple(avals))
-        else:
-            entry = hit[0]
-    if entry.__class__ is Derived and entry.one_blas_thread and tape.blas_prev is None:
-        tape.one_blas_thread()
-    if entry is ZERO_TANGENT:
-        return prim.bind(*vals, **params)
-    if entry is GENERIC:
-        return _record_generic(tape, lambda *xs: prim.bind(*xs, **params), vals, slots,
-                               prim.multiple_results)
-    env = entry.template.copy()
-    env[:len(vals)] = vals
-    run_steps(entry.fwd, env)
-    if config.debug_checks:
-        check_finite(prim.name, [env[i] for i in entry.out_idx])
-    trace = tape.trace
-    outs = []
-    out_slots = []
-    for i, aval in zip(entry.out_idx, entry.out_avals, strict=True):
-        if aval is None:  # no tangent: a constant to the tape
-            outs.append(env[i].view(Array))
-            out_slots.append(-1)
-        else:
-            s = tape.nslots
-            tape.nslots = s + 1
-            outs.append(TapeTracer(trace, env[i], aval, s))
-            out_slots.append(s)
-    tape.nodes.append((entry, env, slots, out_slots))
-    return outs if prim.multiple_results else outs[0]
-
-
-def _record_generic(tape: _Tape, apply, vals, slots, multiple, linearize=None):
-    mask = [s >= 0 for s in slots]
-    if linearize is None:
-        outs, zero, backward = linearize_node(apply, vals, mask, multiple)
-    else:
-        outs, zero, backward = linearize(vals, mask)
-    trace = tape.trace
-    res, out_slots = [], []
-    for o, z in zip(outs, zero, strict=True):
-        if z:
-            res.append(o)
-            out_slots.append(-1)
-        else:
-            s = tape.nslots
-            tape.nslots = s + 1
-            val = canonicalize_value(o)
-            res.append(TapeTracer(trace, val, intern(aval_of_value(val)), s))
-            out_slots.append(s)
-    tape.nodes.append((None, backward, slots, out_slots))
-    return res if multiple else res[0]
 
 
 # ---------------------------------------------------------------------------
@@ -444,6 +202,8 @@ def linearize(flat_fun, primals) -> TapeLinearized:
                 args.append(p)
                 in_slots.append(-1)
         outs = flat_fun(*args)
+        if tape.pending:
+            _force(tape)
         lin = TapeLinearized()
         lin.primals_out, lin.zero_mask, lin.out_tangent_avals, out_slots = [], [], [], []
         for o in outs:
@@ -458,6 +218,7 @@ def linearize(flat_fun, primals) -> TapeLinearized:
                 lin.zero_mask.append(True)
                 out_slots.append(-1)
             lin.out_tangent_avals.append(tangent_aval(get_aval(lin.primals_out[-1])))
+    tape.trace = None  # the trace's main holds the tape: no cycle left for the GC to find
     lin.diff = diff
     lin._tape = tape
     lin._in_slots = in_slots
@@ -513,9 +274,12 @@ def _value_and_grad(tape, fun, argnums, nums, has_aux, args, kwargs):
     core.trace_stack.append(main)
     try:
         out = fun(*full, **kwargs)
+        if tape.pending:
+            _force(tape)
     finally:
         core.trace_stack.pop()
         main.active = False
+        tape.trace = None  # tape -> trace -> main -> tape: a cycle only the GC would free
     if has_aux:
         if type(out) not in (tuple, list) or len(out) != 2:
             return None

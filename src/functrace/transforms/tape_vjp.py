@@ -17,13 +17,17 @@ from typing import Any
 import numpy as np
 
 from ..core.avals import ShapedArray, canonicalize_value, is_inexact
-from ..core.jaxpr import ClosedJaxpr, Jaxpr, Literal
+from ..core.jaxpr import ClosedJaxpr, Eqn, Jaxpr, Literal, Var
 from ..core.trace import get_aval, impl_rules, trace_to_jaxpr
+from . import tape_fuse
 from .ad import UndefPrimal, Zero, backward_pass, jvp_flat, tangent_aval
+from .custom import custom_jvp_call_p, custom_vjp_call_p
 from .partial_eval import PartialVal, partial_eval_flat, partial_eval_rules
+from .tape_fuse import fused_step, worth_fusing
 
 ZERO_TANGENT = "zero"  # cache entry: the outputs do not depend differentiably on inputs
 GENERIC = "generic"    # cache entry: use the per-node fallback
+_CALLS = (custom_jvp_call_p, custom_vjp_call_p)  # inlined into a staged VJP
 INTERNED: dict = {}
 
 
@@ -87,8 +91,8 @@ def linearize_node(apply, primals, mask, multiple):
 # derived VJPs: a forward program and a backward program of impl calls
 
 class Derived:
-    __slots__ = ("template", "fwd", "out_idx", "out_avals", "bwd", "ct_idx", "in_ct_idx",
-                 "one_blas_thread")
+    __slots__ = ("template", "fwd", "out_idx", "out_avals", "bwd", "bwd_bind", "ct_idx",
+                 "in_ct_idx", "one_blas_thread", "drop", "lazy")
 
 
 def holds_program(params) -> bool:
@@ -109,22 +113,39 @@ def derive(prim, params, avals, mask):
         return GENERIC
 
 
+def derive_function(apply, avals, mask):
+    """``derive`` for a function of arrays returning a list (a ``custom_jvp`` function's
+    application, ``tape_custom``): its VJP staged once, its custom calls inlined."""
+    try:
+        out_avals = [ShapedArray(v.aval.shape, v.aval.dtype)
+                     for v in trace_to_jaxpr(apply, list(avals), transform="grad").jaxpr.outvars]
+        if not any(is_inexact(a.dtype) for a in out_avals):
+            return ZERO_TANGENT
+        return _stage_vjp(apply, True, avals, mask, out_avals)
+    except Exception:  # noqa: BLE001 - a rule that cannot be staged: the per-node path
+        return GENERIC
+
+
 def _stage_vjp(prim, params, avals, mask, out_avals):
+    if params is True:  # a function (derive_function), not a primitive
+        apply, multiple = prim, True
+    else:
+        multiple = prim.multiple_results
+
+        def apply(*xs):
+            return prim.bind(*xs, **params)
     n, n_out = len(avals), len(out_avals)
     info: dict[str, Any] = {}
 
-    def apply(*xs):
-        return prim.bind(*xs, **params)
-
     def fun(*args):
-        outs, zero, backward = linearize_node(apply, args[:n], mask, prim.multiple_results)
+        outs, zero, backward = linearize_node(apply, args[:n], mask, multiple)
         info["zero"] = zero
         cts_in = backward(list(args[n:]))
         info["ct_zero"] = [c is None for c in cts_in]
         return [*outs, *[c for c in cts_in if c is not None]]
 
     ct_avals = [tangent_aval(a) for a in out_avals]
-    closed = trace_to_jaxpr(fun, [*avals, *ct_avals], transform="grad")
+    closed = _inline_custom(trace_to_jaxpr(fun, [*avals, *ct_avals], transform="grad"))
     zero = info["zero"]
     if all(zero):
         return ZERO_TANGENT
@@ -145,8 +166,69 @@ def _stage_vjp(prim, params, avals, mask, out_avals):
             template.append(canonicalize_value(a.val))
         return slot[a]
 
-    ct_vars = set(jaxpr.invars[n:])
-    bwd_vars = set(ct_vars)
+    fwd_eqns, bwd_eqns = _split(jaxpr, n)
+    outvars = jaxpr.outvars
+    d = Derived()
+    rewritten = _rewrites(fwd_eqns + bwd_eqns)
+    nf = len(fwd_eqns)
+    fused = None
+    if not rewritten and not any(_impl_of(e, False) for e in fwd_eqns) and worth_fusing(
+            fwd_eqns, EAGER_KERNEL_MIN_SIZE):
+        later = {a for e in bwd_eqns for a in e.inputs} | set(outvars)
+        fused = fused_step(fwd_eqns, later, slot, template)
+    d.fwd = [fused] if fused is not None else [
+        _step(e, slot, template, idx) if k not in rewritten
+        else _rewritten_step(rewritten[k], slot, template, idx)
+        for k, e in enumerate(fwd_eqns)]
+    # the plain backward first: a rewritten or fused step writes to the same slots, and
+    # traced cotangents (``run_steps_bind``) take the plain one, all primitives
+    d.bwd = d.bwd_bind = [_step(e, slot, template, idx) for e in bwd_eqns]
+    if any(k >= nf for k in rewritten):
+        d.bwd = [st if k + nf not in rewritten
+                 else _rewritten_step(rewritten[k + nf], slot, template, idx)
+                 for k, st in enumerate(d.bwd_bind)]
+    elif not any(_impl_of(e, False) for e in bwd_eqns) and worth_fusing(
+            bwd_eqns, EAGER_KERNEL_MIN_SIZE):
+        fused = fused_step(bwd_eqns, set(outvars), slot, template)
+        if fused is not None:
+            d.bwd = [fused]
+    d.template = template
+    d.out_idx = [idx(a) for a in outvars[:n_out]]
+    d.out_avals = [None if z else intern(ShapedArray(a.shape, a.dtype))
+                   for a, z in zip(out_avals, zero, strict=True)]
+    d.ct_idx = [slot[v] for v in jaxpr.invars[n:]]
+    ct_out = iter(outvars[n_out:])
+    # one entry per input: None where no cotangent reaches it (or it is not differentiated)
+    d.in_ct_idx = [None if z else idx(next(ct_out)) for z in info["ct_zero"]]
+    d.one_blas_thread = any(getattr(st[0], "one_blas_thread", False)
+                            for st in d.fwd + d.bwd)
+    # what the node need not keep once its outputs are out: forward values (inputs
+    # included) that neither backward reads, so a tape holds residuals only
+    read = {i for st in d.bwd + d.bwd_bind for i in st[1]}
+    made = [*range(n), *(i for st in d.fwd for i, _ in st[3])]
+    d.drop = tuple(i for i in made if i not in read and i not in d.in_ct_idx)
+    d.lazy = None
+    if (not rewritten and None not in d.out_avals and fwd_eqns
+            and tape_fuse.passes(fwd_eqns, 0) is not None
+            and any(v.aval.size >= EAGER_KERNEL_MIN_SIZE for e in fwd_eqns for v in e.outvars)
+            and not any(_impl_of(e, False) for e in fwd_eqns)):
+        # what tape_lazy needs to run this forward inside a larger program
+        idx_var = dict(enumerate(jaxpr.invars[:n]))
+        idx_var.update((slot[v], v) for e in fwd_eqns for v in e.outvars if v in slot)
+        if all(i in idx_var for i in d.out_idx):
+            used = {a for e in fwd_eqns for a in e.inputs}
+            d.lazy = (tuple(jaxpr.invars[:n]), tuple(fwd_eqns), idx_var,
+                      tuple((v, slot[v]) for v in jaxpr.constvars if v in used),
+                      tuple(sorted(i for i in read if i in idx_var)))
+    return d
+
+
+def _split(jaxpr, n: int):
+    """The staged VJP's equations as ``(forward, backward)``: the backward is what reads a
+    cotangent; the forward keeps only what the outputs and the backward read. Equations of
+    constants alone that only the backward reads (a broadcast zero) move to it, so a fused
+    forward does not write them out."""
+    bwd_vars = set(jaxpr.invars[n:])
     fwd_eqns, bwd_eqns = [], []
     for e in jaxpr.eqns:
         if any(not isinstance(a, Literal) and a in bwd_vars for a in e.inputs):
@@ -165,20 +247,54 @@ def _stage_vjp(prim, params, avals, mask, out_avals):
             kept.append(e)
             needed.update(a for a in e.inputs if not isinstance(a, Literal))
     fwd_eqns = kept[::-1]
-    d = Derived()
-    d.fwd = [_step(e, slot, template, idx) for e in fwd_eqns]
-    d.bwd = [_step(e, slot, template, idx) for e in bwd_eqns]
-    d.template = template
-    d.out_idx = [idx(a) for a in outvars[:n_out]]
-    d.out_avals = [None if z else intern(ShapedArray(a.shape, a.dtype))
-                   for a, z in zip(out_avals, zero, strict=True)]
-    d.ct_idx = [slot[v] for v in jaxpr.invars[n:]]
-    ct_out = iter(outvars[n_out:])
-    # one entry per input: None where no cotangent reaches it (or it is not differentiated)
-    d.in_ct_idx = [None if z else idx(next(ct_out)) for z in info["ct_zero"]]
-    d.one_blas_thread = any(getattr(st[0], "one_blas_thread", False)
-                            for st in d.fwd + d.bwd)
-    return d
+    varying = set(jaxpr.invars[:n])
+    for e in fwd_eqns:
+        if any(a in varying for a in e.inputs if not isinstance(a, Literal)):
+            varying.update(e.outvars)
+    fwd_read = {a for e in fwd_eqns for a in e.inputs} | set(outvars)
+    moved = [e for e in fwd_eqns
+             if not any(v in varying or v in fwd_read for v in e.outvars)]
+    if moved:
+        fwd_eqns = [e for e in fwd_eqns if all(e is not m for m in moved)]
+        bwd_eqns = moved + bwd_eqns
+    return fwd_eqns, bwd_eqns
+
+
+def _inline_custom(closed: ClosedJaxpr) -> ClosedJaxpr:
+    """``closed`` with its ``custom_jvp_call``/``custom_vjp_call`` equations (a rule that
+    calls its own function, as ReLU's does) replaced by their bodies' equations: the same
+    impls on the same values, which the tape runs (and a backend kernel may take) one by
+    one rather than through an interpreter call."""
+    if not any(e.primitive in _CALLS for e in closed.jaxpr.eqns):
+        return closed
+    consts, constvars, eqns = list(closed.consts), list(closed.jaxpr.constvars), []
+
+    def inline(jaxpr, subst):
+        def sub(a):
+            return subst.get(a, a) if isinstance(a, Var) else a
+
+        for e in jaxpr.eqns:
+            ins = [sub(a) for a in e.inputs]
+            if e.primitive not in _CALLS:
+                outs = [Var(v.aval) for v in e.outvars]
+                subst.update(zip(e.outvars, outs, strict=True))
+                eqns.append(Eqn(e.primitive, ins, e.params, outs))
+                continue
+            body = e.params["call_jaxpr"]
+            inner: dict = {}
+            for v, c in zip(body.jaxpr.constvars, body.consts, strict=True):
+                inner[v] = nv = Var(v.aval)
+                constvars.append(nv)
+                consts.append(c)
+            inner.update(zip(body.jaxpr.invars, ins, strict=True))  # consts lead the inputs
+            inline(body.jaxpr, inner)
+            for v, o in zip(e.outvars, body.jaxpr.outvars, strict=True):
+                subst[v] = inner.get(o, o) if isinstance(o, Var) else o
+
+    subst: dict = {}
+    inline(closed.jaxpr, subst)
+    outvars = [subst.get(v, v) if isinstance(v, Var) else v for v in closed.jaxpr.outvars]
+    return ClosedJaxpr(Jaxpr(constvars, closed.jaxpr.invars, eqns, outvars), consts)
 
 
 # primitive -> ``lowering(eqn) -> run(*arrays) -> [outputs]``: compiled kernels a backend
@@ -197,20 +313,77 @@ blas_threads = None
 before_first_kernel = None
 
 
-def _impl_of(eqn):
+# backend program rewrites lent to the tape (``rewrite(steps, outvars) -> {k: (run, reads,
+# outs)}``, the CPU backend's ``program_rewrites`` protocol), applied to a node's forward and
+# backward programs together when they hold kernel-sized equations: the max pool's forward
+# records each window's argmax and its backward scatters by it, as under ``jit``
+eager_rewrites: list = []
+
+
+class _EqnStep:
+    """A program step as a backend rewrite sees one: a single unfused equation."""
+
+    __slots__ = ("eqns",)
+    fused = False
+
+    def __init__(self, eqn):
+        self.eqns = [eqn]
+
+
+def _rewrites(eqns) -> dict:
+    if not eager_rewrites or not any(_kernel_sized(e) for e in eqns):
+        return {}
+    steps = [_EqnStep(e) for e in eqns]
+    out: dict = {}
+    for rewrite in eager_rewrites:
+        out.update(rewrite(steps))
+    if out and before_first_kernel is not None:
+        before_first_kernel()
+    return out
+
+
+def _rewritten_step(spec, slot, template, idx):
+    """A step of a backend rewrite: ``run(*reads) -> [outs]``; an output that is not a
+    variable (a token such as the pool's argmax) gets a slot of its own."""
+    run, reads, outs = spec
+    for v in outs:
+        if v not in slot:
+            slot[v] = len(template)
+            template.append(None)
+    ins = tuple(idx(a) if not isinstance(a, tuple) else slot[a] for a in reads)
+    out_slots = tuple((slot[v], v.aval.dtype if isinstance(v, Var) else None) for v in outs)
+    impl = _kernel(run, True)
+    return (impl, ins, _NO_PARAMS, out_slots, True, None)
+
+
+_NO_PARAMS: dict = {}
+
+
+def _kernel_sized(eqn) -> bool:
+    return sum(v.aval.size for v in eqn.inputs) >= EAGER_KERNEL_MIN_SIZE
+
+
+def _kernel(run, multiple):
+    if multiple:
+        def impl(*vals, **_):
+            return run(*vals)
+    else:
+        def impl(*vals, **_):
+            return run(*vals)[0]
+    impl.one_blas_thread = getattr(run, "one_blas_thread", False)
+    return impl
+
+
+def _impl_of(eqn, build: bool = True):
+    """The backend kernel that runs ``eqn`` on the tape, None for the reference impl;
+    ``build=False`` only says whether there is one (True)."""
     lower = eager_lowerings.get(eqn.primitive)
-    if lower is not None and sum(v.aval.size for v in eqn.inputs) >= EAGER_KERNEL_MIN_SIZE:
+    if lower is not None and _kernel_sized(eqn):
+        if not build:
+            return True
         if before_first_kernel is not None:
             before_first_kernel()
-        run = lower(eqn)
-        if eqn.primitive.multiple_results:
-            def impl(*vals, **_):
-                return run(*vals)
-        else:
-            def impl(*vals, **_):
-                return run(*vals)[0]
-        impl.one_blas_thread = getattr(run, "one_blas_thread", False)
-        return impl
+        return _kernel(lower(eqn), eqn.primitive.multiple_results)
     return None  # the reference impl, looked up when it runs (so a replaced impl is seen)
 
 
@@ -235,7 +408,7 @@ def run_steps(steps, env):
             r = impl(*[env[i] for i in ins], **params)
         if multiple:
             for (i, dt), x in zip(outs, r, strict=True):
-                env[i] = fix(x, dt)
+                env[i] = x if dt is None else fix(x, dt)
         else:
             i, dt = outs[0]
             env[i] = r if type(r) is np.ndarray and r.dtype == dt else fix(r, dt)
@@ -277,5 +450,8 @@ def derived_backward(d: Derived, env, out_cts, traced: bool = False):
                 c = np.zeros(a.shape, a.dtype)
             env[i] = c
     if d.bwd:
-        (run_steps_bind if traced else run_steps)(d.bwd, env)
+        if traced:
+            run_steps_bind(d.bwd_bind, env)
+        else:
+            run_steps(d.bwd, env)
     return [None if i is None else env[i] for i in d.in_ct_idx]

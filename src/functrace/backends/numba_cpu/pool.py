@@ -292,3 +292,4 @@ lowerings[reduce_window_sum_p] = lower_reduce_window("sum")
 for _p in (select_and_scatter_add_p, reduce_window_max_p, reduce_window_min_p,
            reduce_window_sum_p):
     tape_vjp.eager_lowerings[_p] = lowerings[_p]
+tape_vjp.eager_rewrites.append(pair_argmax)  # and pairs a max pool with its backward
