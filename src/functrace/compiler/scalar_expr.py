@@ -23,7 +23,7 @@ from ..lax.shape_ops import convert_element_type_p
 SPECIAL = (div_p, rem_p, not_p, select_p, integer_pow_p, convert_element_type_p)
 
 # what every backend's ``functions`` table must spell for SPECIAL (format strings)
-HELPERS = ("idiv", "irem", "fmod")
+HELPERS = ("idiv", "irem", "fmod", "float_to_int", "float_to_uint64")
 
 
 def spells(prim, functions: dict[str, str]) -> bool:
@@ -65,9 +65,22 @@ def scalar_expr(eqn, args: list[str], functions: dict[str, str]) -> str:
     if prim is convert_element_type_p:
         if dtype == np.bool_:
             return f"({args[0]} != 0)"
+        if in_dtype.kind == "f" and dtype.kind in "iu":  # saturating, NaN -> 0 (as XLA)
+            if dtype == np.uint64:
+                return functions["float_to_uint64"].format(args[0])
+            return functions["float_to_int"].format(args[0], *int_range(dtype))
         return args[0]  # the assignment casts
     # params by name: an expression may read them (``{rounding_method:d}``)
     return functions.get(prim.name, prim.scalar).format(*args, **eqn.params)
+
+
+def int_range(dtype: np.dtype) -> tuple[str, str, str, str]:
+    """``(lo_f, hi_f, lo_i, hi_i)`` of an integer type (not uint64) as code: the range as
+    exact powers of two (``hi_f`` exclusive) and as int64 constants."""
+    info = np.iinfo(dtype)
+    hi_f = float(2 ** (info.bits - (1 if info.min < 0 else 0)))
+    return (f"{float(info.min)!r}", f"{hi_f!r}", f"np.int64({int(info.min)})",
+            f"np.int64({int(info.max)})")
 
 
 def cast(dtype: np.dtype, expr: str) -> str:

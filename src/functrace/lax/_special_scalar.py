@@ -325,3 +325,17 @@ def erf_inv(x):
         for c in ERF_INV_GE_16:
             p = p * w + c
     return p * x
+
+
+def float_to_int(x, lo_f, hi_f, lo_i, hi_i):
+    """A float converted to an integer type as JAX (XLA) does: toward zero, saturating
+    (``x < lo_f`` gives ``lo_i``, ``x >= hi_f`` gives ``hi_i``) and NaN to 0. ``lo_f``
+    and ``hi_f`` are the type's range as exact powers of two (``hi_f`` exclusive); the
+    result is an int64 in range, which the caller's cast narrows exactly."""
+    if x != x:
+        return hi_i - hi_i
+    if x >= hi_f:
+        return hi_i
+    if x < lo_f:
+        return lo_i
+    return int(x)

@@ -357,9 +357,23 @@ def _convert_transpose(ct, x, *, new_dtype, weak_type):
     return [convert_element_type_p.bind(ct, new_dtype=x.aval.dtype, weak_type=False)]
 
 
+def _float_to_int(x, dtype: np.dtype):
+    """Float -> integer as XLA converts: toward zero, saturating at the type's bounds,
+    NaN to 0 (NumPy's cast leaves those undefined: NaN became -2**31)."""
+    info = np.iinfo(dtype)
+    hi_f = 2.0 ** (info.bits - (1 if info.min < 0 else 0))  # exact: a power of two
+    with np.errstate(invalid="ignore", over="ignore"):
+        nan, hi, lo = np.isnan(x), x >= hi_f, x < float(info.min)
+        out = np.where(nan | hi | lo, 0, x).astype(dtype)
+    return np.where(hi, info.max, np.where(lo, info.min, out)).astype(dtype)
+
+
 def _convert_impl(x, *, new_dtype, weak_type):
     if x.dtype.kind == "c" and np.dtype(new_dtype).kind != "c":
         x = x.real  # complex -> real keeps the real part (the transpose of real -> complex)
+    new_dtype = np.dtype(new_dtype)
+    if x.dtype.kind == "f" and new_dtype.kind in "iu":
+        return _float_to_int(x, new_dtype)
     return x.astype(new_dtype)
 
 

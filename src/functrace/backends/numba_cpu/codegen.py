@@ -38,7 +38,9 @@ _FUNCTIONS = {"floor": "np.floor({0})", "ceil": "np.ceil({0})", "exp": "np.exp({
               "sin": "np.sin({0})", "cos": "np.cos({0})", "erf": "_s.erf({0})",
               "is_finite": "np.isfinite({0})", "idiv": "_s.idiv({0}, {1})",
               "irem": "_s.irem({0}, {1})", "fmod": "np.fmod({0}, {1})",
-              "select": "_s.select({0}, {1}, {2})"}
+              "select": "_s.select({0}, {1}, {2})",
+              "float_to_int": "_s.float_to_int({0}, {1}, {2}, {3}, {4})",
+              "float_to_uint64": "_s.float_to_uint64({0})"}
 FUNCTIONS = _FUNCTIONS  # the native loops (native_loop.py) spell scalar code the same way
 
 

@@ -29,7 +29,9 @@ from .kernels import DISPATCHERS, THREADS, blocks, contiguous_strides, flat, reg
 # where CUDA kernels differ from the primitives' own expressions (compiler/scalar_expr.py),
 # and the integer helpers
 _FUNCTIONS = {"is_finite": "_s.is_finite({0})", "idiv": "_s.idiv({0}, {1})",
-              "irem": "_s.irem({0}, {1})", "fmod": "_s.fmod({0}, {1})"}
+              "irem": "_s.irem({0}, {1})", "fmod": "_s.fmod({0}, {1})",
+              "float_to_int": "_s.float_to_int({0}, {1}, {2}, {3}, {4})",
+              "float_to_uint64": "_s.float_to_uint64({0})"}
 
 
 
