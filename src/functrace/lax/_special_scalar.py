@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 _EPS = 2.220446049250313e-16
 _NAN = math.nan
 
@@ -339,3 +341,12 @@ def float_to_int(x, lo_f, hi_f, lo_i, hi_i):
     if x < lo_f:
         return lo_i
     return int(x)
+
+
+def float_to_uint64(x):
+    """``float_to_int`` for uint64, whose range an int64 does not hold."""
+    if x != x or x < 0.0:
+        return np.uint64(0)
+    if x >= 18446744073709551616.0:
+        return np.uint64(18446744073709551615)
+    return np.uint64(x)

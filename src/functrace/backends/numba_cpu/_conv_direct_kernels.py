@@ -121,31 +121,6 @@ def _transpose_block(src, si, ss, dst, di, ds, rows, cols):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def pad_input_cf(xf, xp, shape, hp, wp, lo_h, lo_w, h0, w0, hc, wc, nchunks):
-    """``pad_input`` of an NCHW-contiguous input given flat (``xf``, of ``shape``)."""
-    n_img, c_count, h_in, w_in = shape
-    plane = h_in * w_in
-    rows = n_img * hp
-    for chunk in prange(nchunks):
-        for row in range(rows * chunk // nchunks, rows * (chunk + 1) // nchunks):
-            n = row // hp
-            h = row - n * hp - lo_h
-            base = row * wp * c_count
-            if h < 0 or h >= hc:
-                for k in range(wp * c_count):
-                    xp[_u(base + k)] = 0
-                continue
-            lo = min(lo_w, wp)
-            width = min(wc, wp - lo)
-            for k in range(lo * c_count):
-                xp[_u(base + k)] = 0
-            for k in range((lo + width) * c_count, wp * c_count):
-                xp[_u(base + k)] = 0
-            _transpose_block(xf, (n * c_count * h_in + h0 + h) * w_in + w0, plane, xp,
-                             base + lo * c_count, c_count, c_count, width)
-
-
-@njit(cache=True, nogil=True, parallel=True)
 def pack_cotangent_cf(ctf, shape, dy, op, nchunks):
     """``pack_cotangent`` of an NCHW-contiguous cotangent given flat (``ctf``)."""
     n_img, o_count, oh, ow = shape
@@ -163,10 +138,11 @@ def pack_cotangent_cf(ctf, shape, dy, op, nchunks):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def pad_input(x, xp, hp, wp, lo_h, lo_w, h0, w0, hc, wc, nchunks):
+def pad_input(x, xf, xp, hp, wp, lo_h, lo_w, h0, w0, hc, wc, nchunks):
     """``xp[n, r, s, c] = x[n, c, h0 + r - lo_h, w0 + s - lo_w]`` inside the kept input,
-    zero outside; ``x`` is a canonical ``(N, C, H, W)`` view of any strides."""
-    n_img, c_count = x.shape[0], x.shape[1]
+    zero outside; ``x`` is a canonical ``(N, C, H, W)`` view of any strides. When ``x``
+    is NCHW-contiguous, ``xf`` is it flat (else empty): rows copy by 16 x 16 blocks."""
+    n_img, c_count, h_in, w_in = x.shape
     c_inner = x.strides[1] <= x.strides[3]
     rows = n_img * hp
     for chunk in prange(nchunks):
@@ -181,14 +157,15 @@ def pad_input(x, xp, hp, wp, lo_h, lo_w, h0, w0, hc, wc, nchunks):
             hi = h0 + h
             lo = min(lo_w, wp)
             width = min(wc, wp - lo)   # columns past the last one read are not copied
-            for s in range(lo):
-                for c in range(c_count):
-                    xp[_u(base + s * c_count + c)] = 0
-            for s in range(lo + width, wp):
-                for c in range(c_count):
-                    xp[_u(base + s * c_count + c)] = 0
+            for k in range(lo * c_count):
+                xp[_u(base + k)] = 0
+            for k in range((lo + width) * c_count, wp * c_count):
+                xp[_u(base + k)] = 0
             base += lo * c_count
-            if c_inner:
+            if xf.shape[0] > 0:
+                _transpose_block(xf, (n * c_count * h_in + hi) * w_in + w0, h_in * w_in, xp,
+                                 base, c_count, c_count, width)
+            elif c_inner:
                 for b in range(width):
                     for c in range(c_count):
                         xp[_u(base + b * c_count + c)] = x[n, _u(c), hi, _u(w0 + b)]

@@ -49,7 +49,8 @@ def _helpers_digest() -> str:
     only the kernel's own file, so a changed helper must change the kernel's text (and
     its name). Read as files: importing them would import Numba with functrace."""
     here = Path(__file__).parent
-    text = b"".join((here / name).read_bytes() for name in ("scalar.py", "loop_helpers.py"))
+    names = ("scalar.py", "loop_helpers.py", "../../lax/_special_scalar.py")
+    text = b"".join((here / name).read_bytes() for name in names)
     return hashlib.sha1(text).hexdigest()[:16]
 
 

@@ -137,13 +137,9 @@ class _Conv:
 
     def pad(self, sc, x4):
         xp = sc.get("xp", (self.n * self.hp * self.wp * self.c,))
-        if _planar(x4):
-            self.kern.pad_input_cf(x4.reshape(-1), xp, x4.shape, self.hp, self.wp, self.lo_h,
-                                   self.lo_w, self.h0, self.w0, self.hc, self.wc,
-                                   _chunks(self.n * self.hp))
-        else:
-            self.kern.pad_input(x4, xp, self.hp, self.wp, self.lo_h, self.lo_w, self.h0,
-                                self.w0, self.hc, self.wc, _chunks(self.n * self.hp))
+        self.kern.pad_input(x4, x4.reshape(-1) if _planar(x4) else _NONE, xp, self.hp,
+                            self.wp, self.lo_h, self.lo_w, self.h0, self.w0, self.hc, self.wc,
+                            _chunks(self.n * self.hp))
         return xp
 
     def forward(self, sc, x4, wflat, out4):

@@ -100,15 +100,7 @@ bessel_ie = njit(cache=True)(_special_scalar.bessel_ie)
 erf_inv = njit(cache=True)(_special_scalar.erf_inv)
 float_to_int = njit(cache=True, inline="always")(_special_scalar.float_to_int)
 
-
-@njit(cache=True, inline="always")
-def float_to_uint64(x):
-    """``float_to_int`` for uint64, whose range an int64 does not hold."""
-    if x != x or x < 0.0:
-        return np.uint64(0)
-    if x >= 18446744073709551616.0:
-        return np.uint64(18446744073709551615)
-    return np.uint64(x)
+float_to_uint64 = njit(cache=True, inline="always")(_special_scalar.float_to_uint64)
 
 
 @njit(cache=True, inline="always")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 from numba import cuda
 
 from ...lax import _special_scalar
@@ -84,12 +83,4 @@ bessel_ie = cuda.jit(device=True)(_special_scalar.bessel_ie)
 erf_inv = cuda.jit(device=True)(_special_scalar.erf_inv)
 float_to_int = cuda.jit(device=True)(_special_scalar.float_to_int)
 
-
-@cuda.jit(device=True, inline=True)
-def float_to_uint64(x):
-    """``float_to_int`` for uint64, whose range an int64 does not hold."""
-    if x != x or x < 0.0:
-        return np.uint64(0)
-    if x >= 18446744073709551616.0:
-        return np.uint64(18446744073709551615)
-    return np.uint64(x)
+float_to_uint64 = cuda.jit(device=True)(_special_scalar.float_to_uint64)
