@@ -121,23 +121,6 @@ def _transpose_block(src, si, ss, dst, di, ds, rows, cols):
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def pack_cotangent_cf(ctf, shape, dy, op, nchunks):
-    """``pack_cotangent`` of an NCHW-contiguous cotangent given flat (``ctf``)."""
-    n_img, o_count, oh, ow = shape
-    rows = n_img * oh
-    for chunk in prange(nchunks):
-        for row in range(rows * chunk // nchunks, rows * (chunk + 1) // nchunks):
-            n = row // oh
-            a = row - n * oh
-            base = row * ow * op
-            _transpose_block(ctf, (n * o_count * oh + a) * ow, oh * ow, dy, base, op,
-                             o_count, ow)
-            for b in range(ow):
-                for o in range(o_count, op):
-                    dy[_u(base + b * op + o)] = 0
-
-
-@njit(cache=True, nogil=True, parallel=True)
 def pad_input(x, xf, xp, hp, wp, lo_h, lo_w, h0, w0, hc, wc, nchunks):
     """``xp[n, r, s, c] = x[n, c, h0 + r - lo_h, w0 + s - lo_w]`` inside the kept input,
     zero outside; ``x`` is a canonical ``(N, C, H, W)`` view of any strides. When ``x``
@@ -227,8 +210,9 @@ def forward(xp, w, out, ydirect, yflat, yrows, geo, tap_x, tap_w, blk_o, blk_v, 
 
 
 @njit(cache=True, nogil=True, parallel=True)
-def pack_cotangent(ct, dy, op, nchunks):
-    """``dy[((n * OH + a) * OW + b) * op + o] = ct[n, o, a, b]``, zero for ``o >= O``."""
+def pack_cotangent(ct, ctf, dy, op, nchunks):
+    """``dy[((n * OH + a) * OW + b) * op + o] = ct[n, o, a, b]``, zero for ``o >= O``;
+    ``ctf`` is ``ct`` flat when it is NCHW-contiguous (16 x 16 block copies), else empty."""
     n_img, o_count, oh, ow = ct.shape
     o_inner = ct.strides[1] <= ct.strides[3]
     rows = n_img * oh
@@ -237,7 +221,10 @@ def pack_cotangent(ct, dy, op, nchunks):
             n = row // oh
             a = row - n * oh
             base = row * ow * op
-            if o_inner:
+            if ctf.shape[0] > 0:
+                _transpose_block(ctf, (n * o_count * oh + a) * ow, oh * ow, dy, base, op,
+                                 o_count, ow)
+            elif o_inner:
                 for b in range(ow):
                     for o in range(o_count):
                         dy[_u(base + b * op + o)] = ct[n, _u(o), a, _u(b)]

@@ -164,13 +164,10 @@ class _Conv:
         xp = self.pad(sc, x4)
         if _channels_last(ct4) and self.op == self.o:  # already the packed layout
             dy = np.transpose(ct4, (0, 2, 3, 1)).reshape(-1)
-        elif _planar(ct4):
-            dy = sc.get("dy", (self.n * self.oh * self.ow * self.op,))
-            self.kern.pack_cotangent_cf(ct4.reshape(-1), ct4.shape, dy, self.op,
-                                        _chunks(self.n * self.oh))
         else:
             dy = sc.get("dy", (self.n * self.oh * self.ow * self.op,))
-            self.kern.pack_cotangent(ct4, dy, self.op, _chunks(self.n * self.oh))
+            self.kern.pack_cotangent(ct4, ct4.reshape(-1) if _planar(ct4) else _NONE, dy,
+                                     self.op, _chunks(self.n * self.oh))
         run_rows = max(1, RUN_PIXELS // self.ow)
         runs = -(-self.n * self.oh // run_rows)
         acc = sc.get("dw", (threads.slot_count(runs), self.t * self.c * self.op))
