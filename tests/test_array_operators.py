@@ -120,3 +120,18 @@ def test_eager_shortcuts_give_the_general_paths_bits(name, dt, other, seed):
             slow = fn(*args)
     assert fast.dtype == slow.dtype and fast.shape == slow.shape
     assert np.array_equal(np.asarray(fast), np.asarray(slow), equal_nan=True)
+
+
+def test_operations_on_constants_are_staged_under_make_jaxpr():
+    # JAX records an operation on closed-over constants as an equation of the program;
+    # the eager NumPy shortcuts must not fold it into a constant while tracing
+    c = np.arange(4.0, dtype=np.float32)
+    ca = fnp.asarray(c)
+    for f, prim in ((lambda x: x + fnp.exp(c), "exp"), (lambda x: x + ca * ca, "mul"),
+                    (lambda x: x + fnp.multiply(c, 2.0), "mul"),
+                    (lambda x: x + (ca > 1.0), "gt")):
+        jaxpr = ft.make_jaxpr(f)(np.float32(1.0)).jaxpr
+        assert prim in [e.primitive.name for e in jaxpr.eqns], jaxpr
+    # eagerly, the same expressions still give NumPy's values
+    np.testing.assert_array_equal(fnp.exp(c), np.exp(c))
+    np.testing.assert_array_equal(ca * ca, c * c)

@@ -7,7 +7,8 @@ where JAX gives float32 and int32 (x64 off). Routing every operator through
 dtype is looked up once per (dtype, operand kind) with JAX's ``result_type`` and the
 NumPy ufunc runs with ``dtype=`` that type. Anything unusual (tracers, lists,
 ``numpy_dtype_promotion('strict')``, rank promotion checks, ``debug_nans``, a value
-NumPy refuses to cast) takes the ``functrace.numpy`` path, which is exact; so do ``//``
+NumPy refuses to cast, a staging trace: ``jit`` records an operation on constants as an
+equation, as JAX does) takes the ``functrace.numpy`` path, which is exact; so do ``//``
 and ``%`` always (JAX's divmod conventions at the edges).
 
 One case stays NumPy's: a NumPy scalar on the left (``np.float64(2) * x``) runs
@@ -25,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..config import config
+from ..core import trace as _trace
 from ..core.array import Array
 from ..core.avals import ShapedArray, canonicalize_dtype, result_type
 from ..core.trace import impl_rules, primitives
@@ -63,7 +65,7 @@ def _binary(ufunc, name: str, slow_name: str, reflected: bool = False,
         slow = _slow.get(slow_name)
         dt = _result_dtype(self.dtype, other)
         if (dt is None or config.debug_checks or config.numpy_dtype_promotion != "standard"
-                or config.numpy_rank_promotion != "allow"
+                or config.numpy_rank_promotion != "allow" or _trace.dynamic_trace is not None
                 or (float_only and dt.kind not in "fc")):
             return slow(self, other)
         if inexact and dt.kind in "biu":
@@ -153,8 +155,11 @@ def _impl_is(prim_name: str, ufunc) -> bool:
 
 
 def _standard() -> bool:
+    """No flag asks for the general path, and nothing is being staged: under ``jit`` or
+    ``make_jaxpr`` an operation on constants is an equation of the program, as in JAX,
+    not a value computed while tracing."""
     return (not config.debug_checks and config.numpy_dtype_promotion == "standard"
-            and config.numpy_rank_promotion == "allow")
+            and config.numpy_rank_promotion == "allow" and _trace.dynamic_trace is None)
 
 
 def _plain(x):
