@@ -22,7 +22,7 @@ import warnings
 from numba import config as numba_config
 from numba import cuda
 
-from ...compiler.executor import Alias, Op, assemble, executable, step_label
+from ...compiler.executor import Alias, Op, assemble, step_label
 from ...compiler.fusion import Step
 from ...compiler.registry import register_backend
 from ...devices import register_platform
@@ -30,7 +30,7 @@ from ...errors import FunctraceError
 from . import conv, ops, pool, schedule  # noqa: F401 - conv, ops, pool register lowerings
 from .array import Array, CudaDevice, local_cuda_devices, put
 from .codegen import build_fused, build_group, build_reduction, direct_inputs
-from .executor import CudaRuntime
+from .executor import CudaExecutor, CudaRuntime
 from .table import has_lowering, host_lowering, lowerings
 
 SIMULATOR = bool(getattr(numba_config, "ENABLE_CUDASIM", False))
@@ -76,8 +76,9 @@ class NumbaCudaBackend:
     fuses_reductions = True  # a reduction ending a cluster is part of its kernel
 
     def compile(self, jaxpr, consts, steps):
-        """Builds the executable (``compiler.executor.Executor`` with this backend's
-        ``executor.CudaRuntime``) and the generated sources."""
+        """Builds the executable (``executor.CudaExecutor``: the shared executor with
+        this backend's ``executor.CudaRuntime``, replaying its launches after its second
+        call) and the generated sources."""
         check_available()
         # plan step of each scheduled step (folding a broadcast rebuilds its readers)
         index = {id(s): k for k, s in enumerate(steps)}
@@ -111,7 +112,7 @@ class NumbaCudaBackend:
                             if o.aval.shape == s.shape})
         program = assemble(jaxpr, program_ops, len(steps))
         runtime = CudaRuntime(program, jaxpr, inplace)
-        return executable(program, consts, runtime), sources
+        return CudaExecutor(program, consts, runtime), sources
 
 
 register_backend("cuda", NumbaCudaBackend())
