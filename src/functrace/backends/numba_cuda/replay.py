@@ -39,15 +39,19 @@ def _nop(*args) -> None:
 
 
 class _Sources:
-    """The recording call's per-call buffers: inputs, then escaping requests' blocks."""
+    """The recording call's per-call buffers: inputs, then escaping requests' blocks
+    (except those a donated input gave: a call donating as this one did writes them at
+    that input's address)."""
 
-    def __init__(self, inputs, escaping, leases):
+    def __init__(self, inputs, escaping, leases, donated):
         self.ranges = []  # (start, end, source index)
         for s, a in enumerate(inputs):
             if a.size:
                 p = memory.data_pointer(a)
                 self.ranges.append((p, p + a.size * a.dtype.itemsize, s))
         for e, q in enumerate(escaping):
+            if q in donated:  # the block of a donated input: found as that input
+                continue
             held = leases[q]
             p = memory.data_pointer(held.block)
             self.ranges.append((p, p + held.size, len(inputs) + e))
@@ -55,12 +59,10 @@ class _Sources:
     def find(self, p: int, n: int):
         """(source, byte offset) holding ``[p, p + n)``; ``None`` if none does; ``False``
         if two different buffers do (an argument passed twice: not replayable)."""
-        hits = [(s, p - lo, lo, hi) for lo, hi, s in self.ranges if lo <= p and p + n <= hi]
-        if not hits:
-            return None
-        if any((lo, hi) != hits[0][2:] for _, _, lo, hi in hits):
+        hits = [(s, p - lo) for lo, hi, s in self.ranges if lo <= p and p + n <= hi]
+        if len(hits) > 1:
             return False
-        return hits[0][:2]
+        return hits[0] if hits else None
 
 
 def _within(p: int, n: int, fixed) -> bool:
@@ -132,7 +134,7 @@ def build(log, bounds, labels, inputs, escaping, leases, outs, fixed_arrays, are
     """The replay of the call that recorded ``log`` (``[(configured, args)]``; launch
     ``bounds[k]`` is the first of step ``k``, named ``labels[k]``), or None when an
     argument cannot be placed (a buffer made outside the plan, one passed twice)."""
-    sources = _Sources(inputs, escaping, leases)
+    sources = _Sources(inputs, escaping, leases, dict(donor_sig))
     fixed = [_span(a) for a in fixed_arrays if a.size]
     if arena is not None:
         fixed.append(_span(arena))
