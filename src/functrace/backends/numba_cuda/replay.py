@@ -138,6 +138,8 @@ def build(log, bounds, labels, inputs, escaping, leases, outs, fixed_arrays, are
     fixed = [_span(a) for a in fixed_arrays if a.size]
     if arena is not None:
         fixed.append(_span(arena))
+    if any(lo < f_hi and f_lo < hi for lo, hi, _ in sources.ranges for f_lo, f_hi in fixed):
+        return None  # an input over a constant or literal (a literal output fed back)
     specs: list = []
     spec_index: dict = {}
 
