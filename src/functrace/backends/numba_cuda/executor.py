@@ -53,8 +53,9 @@ class CudaRuntime(Runtime):
         self.inplace = [{(program.slots[x], program.slots[o]) for x, o in pairs}
                         for pairs in inplace]
         self.replay: replay.Replay | None = None  # later calls' launches (``replay.py``)
-        self.replay_tries = 0 if not any(getattr(ins.kernel, "host_fallback", False)
-                                         for ins in program.instrs) else REPLAY_TRIES
+        never = replay.MODE == "0" or any(getattr(ins.kernel, "host_fallback", False)
+                                           for ins in program.instrs)
+        self.replay_tries = REPLAY_TRIES if never else 0
 
     def constant(self, value):
         return memory.to_device(np.asarray(value))

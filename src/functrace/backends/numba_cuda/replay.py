@@ -27,11 +27,16 @@ loop, and so does a call whose donations differ from the recorded call's.
 from __future__ import annotations
 
 import functools
+import os
 
 import numpy as np
 
 from ...errors import FunctraceError
 from . import memory
+
+# FUNCTRACE_CUDA_REPLAY: "1" (default) replays prepared launches where it can, "views"
+# replays through numba's launch only, "0" never replays (for A/B timings on a GPU)
+MODE = os.environ.get("FUNCTRACE_CUDA_REPLAY", "1")
 
 
 def _nop(*args) -> None:
@@ -220,7 +225,7 @@ def prepare(kernel, grid, block, args):
     """``(launch fn, kernel parameters, {argument position: index of its pointer})`` for
     launching numba-cuda ``kernel`` on ``args`` without numba's per-launch typing and
     flattening, or None (the simulator; a kernel numba-cuda would treat specially)."""
-    if memory.SIMULATOR:
+    if memory.SIMULATOR or MODE == "views":
         return None
     try:  # pragma: no cover - needs a GPU
         return _prepare(kernel, grid, block, args)
