@@ -118,14 +118,41 @@ def host_cost(sim, repeat):
           f"= {t / n * 1e6:.1f} us per kernel")
 
 
+def step_time(sim, repeat):
+    """The small CNN step per call, device-resident, real launches (compare across
+    ``FUNCTRACE_CUDA_REPLAY=1``, ``views`` and ``0``: replay and prepared launches)."""
+    import functrace as ft  # noqa: PLC0415
+    from benchmarks import models  # noqa: PLC0415
+    from functrace.backends.numba_cuda import replay  # noqa: PLC0415
+
+    cfg = (dict(models.SMALL_CNN, batch=1, shape=(1, 4, 4), convs=[2, 2], dense=[4]) if sim
+           else models.SMALL_CNN)  # the simulator runs a Python thread per CUDA thread
+    rng = np.random.default_rng(0)
+    params = models.init_params(cfg, rng)
+    x = rng.standard_normal((cfg["batch"], *cfg["shape"])).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, cfg["batch"])]
+    step = models.functrace_step(cfg, backend="cuda")
+    dev = ft.device_put((params, x, y), ft.devices("cuda")[0])
+    for _ in range(2):  # records the memory plan, then the launches
+        step(*dev)[0].block_until_ready()
+    t = _per_call(lambda: step(*dev)[0].block_until_ready(), repeat)
+    c = step.lower(*dev).compile().counters()
+    print(f"FUNCTRACE_CUDA_REPLAY={replay.MODE}: CNN step {t * 1e3:.3f} ms per call "
+          f"({c['launches']} launches, {c['allocations']} allocations)")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--sim", action="store_true", help="Numba's CUDA simulator, tiny shapes")
     p.add_argument("--host", action="store_true", help="only the host cost per kernel (works "
                    "in the simulator too: kernels are not run)")
+    p.add_argument("--step", action="store_true", help="only the device-resident CNN step")
     args = p.parse_args(argv)
     if args.host:
         host_cost(args.sim, 20 if args.sim else 200)
+        return
+    if args.step:
+        step_time(args.sim, 1 if args.sim else 100)
         return
     print("## fixed costs per call")
     fixed_costs(5 if args.sim else 2000)

@@ -199,8 +199,9 @@ def build(log, bounds, labels, inputs, escaping, leases, outs, fixed_arrays, are
     out_specs = []
     for v in outs:
         where = place(v) if memory.is_device_array(v) else None
-        if where is False:
-            return None
+        if where is False or (where is None and arena is not None and v.size
+                              and _within(_span(v)[0], 1, [_span(arena)])):
+            return None  # an output in the arena would be overwritten by the next call
         if where is None:
             out_specs.append(("fixed", v))
         else:
