@@ -8,10 +8,12 @@
 # on the real GPU (no simulator), measures the host cost per kernel with launches
 # stubbed (benchmarks/gpu_profile.py --host), then times functrace's CUDA backend
 # against PyTorch and JAX (benchmarks/gpu.py; its table has the per-call kernel
-# launches, allocations and transfers of each device-resident program). Everything
-# goes to stdout and, if $OUT is set, to $OUT/gpu_check.md. Each stage has its own
-# timeout (15 + 40 + 45 + 130 + 40 + 150 s): the whole run stays under 7 minutes even
-# when every stage hangs; ~3-5 min normally. Needs python3 with numpy, numba,
+# launches, allocations and transfers of each device-resident program). Before the
+# benchmarks: the generated kernels compiled to PTX, and the host cost and CNN step
+# with FUNCTRACE_CUDA_REPLAY=1, views and 0 (replay.py). Everything goes to stdout
+# and, if $OUT is set, to $OUT/gpu_check.md. Each stage has its own timeout (15 + 40
+# + 45 + 130 + 40 + 3 * (25 + 30) + 150 s): the whole run stays under 10 minutes even
+# when every stage hangs; ~4-6 min normally. Needs python3 with numpy, numba,
 # numba-cuda, pytest, hypothesis (torch and jax optional); the repo is used in
 # place (PYTHONPATH), not installed. numba 0.68 does not support numpy 2.5 (every
 # CUDA compile fails with "module 'numpy' has no attribute 'row_stack'"): on an
@@ -93,9 +95,20 @@ timeout -k 5 130 "$PY" -m pytest tests/test_cuda.py tests/test_cuda_arrays.py -o
 echo "pytest exit status: ${PIPESTATUS[0]} ($(( $(date +%s) - t0 )) s; 124 = timed out)"
 echo '```'
 echo
-echo "## host cost per kernel (launches stubbed; target <= 10 us)"
+echo "## generated kernels compile to PTX (tests/cuda_ptx.py)"
 echo '```'
-timeout -k 5 40 "$PY" -m benchmarks.gpu_profile --host ${SIM_FLAG:-} 2>&1 | tail -5
+timeout -k 5 40 env -u NUMBA_ENABLE_CUDASIM "$PY" tests/cuda_ptx.py 2>&1 | tail -8
+echo '```'
+echo
+echo "## host cost per kernel (launches stubbed; target <= 10 us), and the CNN step"
+echo "## with the replay of prepared launches (1), of numba launches (views), none (0)"
+echo '```'
+for mode in 1 views 0; do
+    FUNCTRACE_CUDA_REPLAY=$mode timeout -k 5 25 "$PY" -m benchmarks.gpu_profile --host \
+        ${SIM_FLAG:-} 2>&1 | tail -2 | sed "s/^/FUNCTRACE_CUDA_REPLAY=$mode: /"
+    FUNCTRACE_CUDA_REPLAY=$mode timeout -k 5 30 "$PY" -m benchmarks.gpu_profile --step \
+        ${SIM_FLAG:-} 2>&1 | tail -2
+done
 echo '```'
 echo
 t0=$(date +%s)

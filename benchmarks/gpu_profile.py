@@ -88,7 +88,13 @@ def cnn_profile(sim):
 
 def host_cost(sim, repeat):
     """Host time per kernel of the small CNN step with the launches themselves stubbed out
-    (issue 11's target: <= 10 us): the executor, the lowerings and argument building."""
+    (issue 11's target: <= 10 us). What it times: the call's dispatch (``jit``'s cache
+    lookup), moving the device inputs in, the outputs' blocks from the pool, per launch
+    its argument tuple with this call's buffers patched in (views under the simulator,
+    pointers on a GPU), and the output ``Array``s. What it leaves out: the launch call
+    itself -- on a GPU ``cuda.core.launch`` of the prepared parameters (their packing and
+    ``cuLaunchKernelEx``), about 3 us by issue 11's measure, or numba-cuda's whole launch
+    path for a kernel ``replay.prepare`` declines -- and the kernels' own time."""
     import functrace as ft  # noqa: PLC0415
     from benchmarks import models  # noqa: PLC0415
     from functrace.backends.numba_cuda import memory  # noqa: PLC0415
@@ -100,17 +106,39 @@ def host_cost(sim, repeat):
     y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, cfg["batch"])]
     step = models.functrace_step(cfg, backend="cuda")
     dev = ft.device_put((params, x, y), ft.devices("cuda")[0])
-    real = memory.launch
-    memory.launch = lambda configured, *args: memory.COUNTS.__setitem__(
-        "launches", memory.COUNTS["launches"] + 1)
+    memory.STUB_LAUNCHES = True
     try:
-        step(*dev)  # the first call records the memory plan
+        step(*dev)  # the first call records the memory plan, the second the launches
+        step(*dev)
         t = _per_call(lambda: step(*dev), repeat)
+        n = step.lower(*dev).compile().counters()["launches"]
     finally:
-        memory.launch = real
-    n = step.lower(*dev).compile().counters()["launches"]
+        memory.STUB_LAUNCHES = False
     print(f"host time per CNN step with launches stubbed: {t * 1e6:.0f} us for {n} kernels "
           f"= {t / n * 1e6:.1f} us per kernel")
+
+
+def step_time(sim, repeat):
+    """The small CNN step per call, device-resident, real launches (compare across
+    ``FUNCTRACE_CUDA_REPLAY=1``, ``views`` and ``0``: replay and prepared launches)."""
+    import functrace as ft  # noqa: PLC0415
+    from benchmarks import models  # noqa: PLC0415
+    from functrace.backends.numba_cuda import replay  # noqa: PLC0415
+
+    cfg = (dict(models.SMALL_CNN, batch=1, shape=(1, 4, 4), convs=[2, 2], dense=[4]) if sim
+           else models.SMALL_CNN)  # the simulator runs a Python thread per CUDA thread
+    rng = np.random.default_rng(0)
+    params = models.init_params(cfg, rng)
+    x = rng.standard_normal((cfg["batch"], *cfg["shape"])).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, cfg["batch"])]
+    step = models.functrace_step(cfg, backend="cuda")
+    dev = ft.device_put((params, x, y), ft.devices("cuda")[0])
+    for _ in range(2):  # records the memory plan, then the launches
+        step(*dev)[0].block_until_ready()
+    t = _per_call(lambda: step(*dev)[0].block_until_ready(), repeat)
+    c = step.lower(*dev).compile().counters()
+    print(f"FUNCTRACE_CUDA_REPLAY={replay.MODE}: CNN step {t * 1e3:.3f} ms per call "
+          f"({c['launches']} launches, {c['allocations']} allocations)")
 
 
 def main(argv=None):
@@ -118,9 +146,13 @@ def main(argv=None):
     p.add_argument("--sim", action="store_true", help="Numba's CUDA simulator, tiny shapes")
     p.add_argument("--host", action="store_true", help="only the host cost per kernel (works "
                    "in the simulator too: kernels are not run)")
+    p.add_argument("--step", action="store_true", help="only the device-resident CNN step")
     args = p.parse_args(argv)
     if args.host:
         host_cost(args.sim, 20 if args.sim else 200)
+        return
+    if args.step:
+        step_time(args.sim, 1 if args.sim else 100)
         return
     print("## fixed costs per call")
     fixed_costs(5 if args.sim else 2000)

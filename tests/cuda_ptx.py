@@ -22,7 +22,7 @@ from numba import cuda, from_dtype, typeof, types  # noqa: E402
 import functrace as ft  # noqa: E402
 import functrace.numpy as fnp  # noqa: E402
 from functrace import lax, nn  # noqa: E402
-from functrace.backends.numba_cuda import codegen, conv, kernels, pool, schedule  # noqa: E402
+from functrace.backends.numba_cuda import codegen, conv, epilogue, kernels, pool, schedule  # noqa: E402
 from functrace.compiler import fusion, passes  # noqa: E402
 
 CC = (9, 0)
@@ -98,7 +98,14 @@ def fused_cases():
     def sgd(w, b, gw, gb):  # independent updates: one grouped launch
         return w - 0.1 * gw, b - 0.1 * gb, fnp.sum(nn.relu(w) * gw, axis=0)
 
+    def layer(x, w, b, v, c):  # conv + bias + relu and dense + bias + relu: epilogues
+        h = nn.relu(lax.conv(x, w, (1, 1), "SAME") + b[None, :, None, None])
+        return nn.relu(h.reshape(x.shape[0], -1) @ v + c)
+
     programs = [(many, (x, a, i)), (sgd, (x, a, x, a)),
+                (layer, (rng.standard_normal((2, 1, 4, 4)).astype(np.float32),
+                         rng.standard_normal((3, 1, 3, 3)).astype(np.float32),
+                         a[:3], rng.standard_normal((48, 5)).astype(np.float32), a[:1])),
                 (cnn_grad, (rng.standard_normal((2, 1, 3, 3)).astype(np.float32),
                             rng.standard_normal((2, 1, 4, 4)).astype(np.float32)))]
     out = []
@@ -111,7 +118,13 @@ def fused_cases():
                 out.append((f"fused {fn.__name__}: {_names(step)}", *run.ptx_check))
         # what the backend runs: reductions in their clusters, broadcasts folded, groups
         steps = fusion.plan(closed.jaxpr, reductions=True)
-        for grp in schedule.group(schedule.fold_broadcasts(steps, closed.jaxpr.outvars)):
+        folded = schedule.fold_broadcasts(steps, closed.jaxpr.outvars)
+        for grp in schedule.group(schedule.epilogues(folded, closed.jaxpr.outvars)):
+            if getattr(grp[0], "epilogue", None) is not None:
+                run, _ = epilogue.lower(grp[0])
+                out.append((f"epilogue {fn.__name__}: {_names(grp[0].epilogue)}",
+                            *run.ptx_check))
+                continue
             if not grp[0].fused or (len(grp) == 1 and schedule.alias_of(grp[0])):
                 continue
             if grp[0].reduction is not None:

@@ -22,15 +22,15 @@ import warnings
 from numba import config as numba_config
 from numba import cuda
 
-from ...compiler.executor import Alias, Op, assemble, executable, step_label
+from ...compiler.executor import Alias, Op, assemble, step_label
 from ...compiler.fusion import Step
 from ...compiler.registry import register_backend
 from ...devices import register_platform
 from ...errors import FunctraceError
-from . import conv, ops, pool, schedule  # noqa: F401 - conv, ops, pool register lowerings
+from . import conv, epilogue, ops, pool, schedule  # noqa: F401 - conv, ops, pool register
 from .array import Array, CudaDevice, local_cuda_devices, put
 from .codegen import build_fused, build_group, build_reduction, direct_inputs
-from .executor import CudaRuntime
+from .executor import CudaExecutor, CudaRuntime
 from .table import has_lowering, host_lowering, lowerings
 
 SIMULATOR = bool(getattr(numba_config, "ENABLE_CUDASIM", False))
@@ -61,6 +61,8 @@ def check_available() -> None:
 
 def lower_step(step: Step):
     """Returns ``(run, source or None)`` for one step of the plan."""
+    if getattr(step, "epilogue", None) is not None:
+        return epilogue.lower(step)
     if step.fused:
         return build_reduction(step) if step.reduction is not None else build_fused(step)
     eqn = step.eqns[0]
@@ -76,14 +78,16 @@ class NumbaCudaBackend:
     fuses_reductions = True  # a reduction ending a cluster is part of its kernel
 
     def compile(self, jaxpr, consts, steps):
-        """Builds the executable (``compiler.executor.Executor`` with this backend's
-        ``executor.CudaRuntime``) and the generated sources."""
+        """Builds the executable (``executor.CudaExecutor``: the shared executor with
+        this backend's ``executor.CudaRuntime``, replaying its launches after its second
+        call) and the generated sources."""
         check_available()
         # plan step of each scheduled step (folding a broadcast rebuilds its readers)
         index = {id(s): k for k, s in enumerate(steps)}
         writer = {v: k for k, s in enumerate(steps) for v in s.outputs}
         program_ops, sources, inplace = [], [], []
-        for grp in schedule.group(schedule.fold_broadcasts(steps, jaxpr.outvars)):
+        folded = schedule.fold_broadcasts(steps, jaxpr.outvars)
+        for grp in schedule.group(schedule.epilogues(folded, jaxpr.outvars)):
             step = grp[0]
             k = index[id(step)] if id(step) in index else writer[step.outputs[0]]
             alias = schedule.alias_of(step) if len(grp) == 1 else None
@@ -91,6 +95,8 @@ class NumbaCudaBackend:
                 program_ops.append(Alias(*alias))
                 continue
             label = step_label(k, step) + (f" and {len(grp) - 1} more" if len(grp) > 1 else "")
+            if getattr(step, "epilogue", None) is not None:
+                label += f" with the epilogue {step_label(k, step.epilogue)}"
             try:
                 kernel, source = build_group(grp) if len(grp) > 1 else lower_step(step)
             except FunctraceError:
@@ -100,7 +106,7 @@ class NumbaCudaBackend:
                                      f"{type(e).__name__}: {e}") from e
             if source is not None:
                 sources.append(source)
-            if step.fused:
+            if step.fused or getattr(step, "epilogue", None) is not None:
                 reads = [v for s in grp for v in s.inputs]
                 outs = [v for s in grp for v in s.outputs]
             else:
@@ -111,7 +117,7 @@ class NumbaCudaBackend:
                             if o.aval.shape == s.shape})
         program = assemble(jaxpr, program_ops, len(steps))
         runtime = CudaRuntime(program, jaxpr, inplace)
-        return executable(program, consts, runtime), sources
+        return CudaExecutor(program, consts, runtime), sources
 
 
 register_backend("cuda", NumbaCudaBackend())

@@ -38,10 +38,11 @@ _FUNCTIONS = {"is_finite": "_s.is_finite({0})", "idiv": "_s.idiv({0}, {1})",
 
 
 def _body(step, loads: list, strided: list[bool], rank: int,
-          result=None) -> tuple[list[str], list[str]]:
+          result=None, given=None) -> tuple[list[str], list[str]]:
     """(parameters, body) of one cluster's code: element ``i`` of ``size``; with
-    ``result`` (a var), no bounds check and the body returns that value."""
-    names: dict = {}
+    ``result`` (a var), no bounds check and the body returns that value; ``given`` maps
+    vars to names the caller binds (an epilogue's accumulator, ``epilogue.py``)."""
+    names: dict = dict(given or {})
     n_strided = sum(strided)
     params = (["size", "shape"] + [f"st{k}" for k in range(n_strided)]
               + [f"in{k}" for k in range(len(loads))]

@@ -24,7 +24,7 @@ import numpy as np
 from numba import cuda
 
 from ...lax import convolution
-from . import kernels, memory
+from . import epilogue, kernels, memory
 from .kernels import THREADS, blocks, contiguous_strides, flat, registered
 from .ops import group_strides
 from .table import host_lowering, lowerings
@@ -192,6 +192,26 @@ def _conv_lowering(eqn):
     return run
 
 
+def _conv_matmul_plan(eqn):
+    """How a forward conv is one matmul writing its output in place, for an epilogue
+    (``epilogue.lower``): ``(prep(x, w) -> (A, B), batch, m, n, k, A/B/C strides,
+    offsets)``, or None (feature groups, an output layout not walkable as (n, o, p))."""
+    if not _supported(eqn):
+        return None
+    lhs, rhs = (v.aval for v in eqn.inputs)
+    out = eqn.outvars[0].aval
+    g = _Geometry(eqn, lhs.shape, rhs.shape, out.shape)
+    direct = g.nop_strides(out.shape, g.ospec)
+    if g.groups != 1 or g.taps == 0 or 0 in out.shape or direct is None:
+        return None
+    xs = g.nchw_strides(lhs.shape, g.lspec)
+
+    def prep(x, w):
+        return _canonical_filter(g, w), _im2col(g, x, xs, 0)
+    return (prep, g.n, g.og, g.positions, g.taps, (0, g.taps, 1),
+            (g.positions * g.taps, 1, g.taps), direct, (0, 0, 0))
+
+
 def _grad_input_lowering(eqn):
     if not _supported(eqn):
         return host_lowering(eqn)
@@ -273,5 +293,6 @@ def _grad_filter_lowering(eqn):
 
 
 lowerings[convolution.conv_general_dilated_p] = _conv_lowering
+epilogue._matmul_plans["conv_general_dilated"] = _conv_matmul_plan
 lowerings[convolution.conv_grad_input_p] = _grad_input_lowering
 lowerings[convolution.conv_grad_filter_p] = _grad_filter_lowering

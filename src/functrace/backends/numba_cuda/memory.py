@@ -57,24 +57,47 @@ def since(before: tuple[int, ...]) -> dict[str, int]:
     return {k: v - b for (k, v), b in zip(COUNTS.items(), before, strict=True)}
 
 
+_log: list | None = None  # (configured, args) of each launch, while an executable records
+STUB_LAUNCHES = False  # benchmarks.gpu_profile --host: count launches, run nothing
+
+
 def launch(configured, *args) -> None:
-    """Launches a configured kernel (``kernel[grid, block]``), counting it."""
+    """Launches a configured kernel (``kernel[grid, block]`` or ``configure``'s), counting
+    it (and noting it while an executable records its launches, ``replay.py``)."""
     COUNTS["launches"] += 1
-    configured(*args)
+    if _log is not None:
+        _log.append((configured, args))
+    if not STUB_LAUNCHES:
+        configured(*args)
 
 
 def configure(kernel, grid, block):
     """``kernel[grid, block]``, made once per executable. (The simulator's kernels keep
     the last configuration on themselves, so there it is applied at each launch.)"""
     if SIMULATOR:
-        return lambda *args: kernel[grid, block](*args)
-    made = []  # configured on the first launch (building needs no device)
+        def run(*args):
+            kernel[grid, block](*args)
+    else:  # pragma: no cover - needs a GPU
+        made = []  # configured on the first launch (building needs no device)
 
-    def run(*args):  # pragma: no cover - needs a GPU
-        if not made:
-            made.append(kernel[grid, block])
-        made[0](*args)
+        def run(*args):
+            if not made:
+                made.append(kernel[grid, block])
+            made[0](*args)
+    run.spec = (kernel, grid, block)
     return run
+
+
+def launch_spec(configured) -> tuple:
+    """``(kernel, grid, block)`` of what ``launch`` was given: a ``configure`` result or
+    ``kernel[grid, block]`` (numba's launch configuration; the simulator's kernel itself,
+    whose configuration is the one it was last given)."""
+    spec = getattr(configured, "spec", None)
+    if spec is not None:
+        return spec
+    if SIMULATOR:
+        return configured, configured.grid_dim, configured.block_dim
+    return configured.dispatcher, configured.griddim, configured.blockdim  # pragma: no cover
 
 
 def nbytes_of(shape, dtype) -> int:
@@ -110,6 +133,22 @@ def typed_view(block, shape, dtype, offset: int = 0):
         return FakeCUDAArray(block._ary[offset:offset + n].view(dtype).reshape(shape))
     mem = block.gpu_data.view(offset, offset + n) if n else block.gpu_data  # pragma: no cover
     return DeviceNDArray(shape, _strides(shape, dtype.itemsize), dtype,  # pragma: no cover
+                         gpu_data=mem)
+
+
+def is_device_array(a) -> bool:
+    return type(a) is (FakeCUDAArray if SIMULATOR else DeviceNDArray)
+
+
+def byte_view(a, offset: int, nbytes: int, dtype):
+    """The 1-D ``dtype`` array over ``nbytes`` bytes of the C-contiguous device array
+    ``a`` from byte ``offset``."""
+    dtype = np.dtype(dtype)
+    if SIMULATOR:
+        raw = a._ary.reshape(-1).view(np.uint8)[offset:offset + nbytes]
+        return FakeCUDAArray(raw.view(dtype))
+    mem = a.gpu_data.view(offset, offset + nbytes) if nbytes else a.gpu_data  # pragma: no cover
+    return DeviceNDArray((nbytes // dtype.itemsize,), (dtype.itemsize,), dtype,  # pragma: no cover
                          gpu_data=mem)
 
 

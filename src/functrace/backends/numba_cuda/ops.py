@@ -14,7 +14,7 @@ import math
 from ...compiler.fusion import Step
 from ...core.jaxpr import Var
 from ...lax import dots, reductions, shape_ops, slicing
-from . import kernels
+from . import epilogue, kernels
 from .codegen import build_reduction
 from .kernels import contiguous_strides
 from .table import host_lowering, lowerings
@@ -129,11 +129,14 @@ def group_strides(shape, strides, dims):
     return strides[dims[-1]]
 
 
-def _dot_general_lowering(eqn):
+def _dot_plan(eqn):
+    """``(batch, m, n, k, lhs plan, rhs plan)`` of a float ``dot_general`` (a plan: the
+    permutation to copy the operand through first, or None, and its (batch, row, col)
+    strides), or None (integer or mixed-precision products)."""
     lhs, rhs = (x.aval for x in eqn.inputs)
     out = eqn.outvars[0].aval
     if out.dtype.kind != "f" or lhs.dtype != out.dtype or rhs.dtype != out.dtype:
-        return host_lowering(eqn)  # integer or mixed-precision products
+        return None
     (lc, rc), (lb, rb) = eqn.params["dimension_numbers"]
     lf = tuple(d for d in range(lhs.ndim) if d not in lc and d not in lb)
     rf = tuple(d for d in range(rhs.ndim) if d not in rc and d not in rb)
@@ -150,17 +153,41 @@ def _dot_general_lowering(eqn):
         sizes = [size(shape, g) for g in groups]
         return perm, (sizes[1] * sizes[2], sizes[2], 1)
 
-    lplan = operand_plan(lhs.shape, (lb, lf, lc))
-    rplan = operand_plan(rhs.shape, (rb, rc, rf))
+    return b, m, n, k, operand_plan(lhs.shape, (lb, lf, lc)), operand_plan(rhs.shape,
+                                                                           (rb, rc, rf))
+
+
+def _operands(x, y, lplan, rplan):
+    if lplan[0] is not None:
+        x = kernels.transpose(x, lplan[0])
+    if rplan[0] is not None:
+        y = kernels.transpose(y, rplan[0])
+    return x, y
+
+
+def _dot_matmul_plan(eqn):
+    """``dot_general`` as one matmul, for an epilogue (``epilogue.lower``)."""
+    plan = _dot_plan(eqn)
+    if plan is None or plan[3] == 0:
+        return None
+    b, m, n, k, lplan, rplan = plan
+    return (lambda x, y: _operands(x, y, lplan, rplan), b, m, n, k, lplan[1], rplan[1],
+            (m * n, n, 1), (0, 0, 0))
+
+
+def _dot_general_lowering(eqn):
+    plan = _dot_plan(eqn)
+    if plan is None:
+        return host_lowering(eqn)  # integer or mixed-precision products
+    b, m, n, k, lplan, rplan = plan
+    out = eqn.outvars[0].aval
 
     def run(x, y):
-        if lplan[0] is not None:
-            x = kernels.transpose(x, lplan[0])
-        if rplan[0] is not None:
-            y = kernels.transpose(y, rplan[0])
+        x, y = _operands(x, y, lplan, rplan)
         c = kernels.matmul(x, y, b, m, n, k, lplan[1], rplan[1], out.dtype)
         return [c.reshape(out.shape)]
     return run
 
 
 lowerings[dots.dot_general_p] = _dot_general_lowering
+epilogue._matmul_plans["dot_general"] = _dot_matmul_plan

@@ -8,6 +8,10 @@ backend removes the ones that carry no work of their own:
 - ``fold_broadcasts``: a standalone ``broadcast_in_dim`` whose value is read only by
   fused steps of its shape becomes a strided load inside each of them (the
   broadcast is never materialised);
+- ``epilogues``: a fused step that reads a convolution's or matmul's output (and
+  nothing else at its own shape: a broadcast bias, literals) becomes that kernel's
+  epilogue: the conv/matmul writes the cluster's outputs instead of its own
+  (``epilogue.py``), so bias + ReLU cost no launch and the product is never stored;
 - ``group``: consecutive fused steps that do not read each other's outputs (an
   optimizer's per-parameter updates) run as one launch, each cluster over its own
   range of thread indices (``codegen.build_group``).
@@ -60,6 +64,58 @@ def fold_broadcasts(steps: list[Step], outvars) -> list[Step]:
             out[u] = Step([eqn, *c.eqns], inputs, list(c.outputs), fused=True)
         dropped.add(k)
     return [s for k, s in enumerate(out) if k not in dropped]
+
+
+_PRODUCERS = {"conv_general_dilated", "dot_general"}
+
+
+def epilogue_input(step: Step, x) -> bool:
+    """Whether fused ``step`` reads ``x`` only at the thread's own element (a load of
+    its full shape, not through a broadcast)."""
+    direct = {v for e in step.eqns if e.primitive.name != "broadcast_in_dim" for v in e.inputs}
+    broadcast = {e.inputs[0] for e in step.eqns if e.primitive.name == "broadcast_in_dim"}
+    return x in direct and x not in broadcast and x.aval.shape == step.shape
+
+
+def epilogues(steps: list[Step], outvars) -> list[Step]:
+    """Joins each fused step (no reduction) that reads a conv's or matmul's output ``y``
+    -- its only reader, not a program output -- and reads nothing else of its own shape
+    to that producer: one step, at the fused step's place, ``Step(producer eqns, producer
+    inputs + the cluster's other inputs, the cluster's outputs)`` with ``.epilogue`` set
+    to the cluster."""
+    readers: dict = {}
+    for k, s in enumerate(steps):
+        for x in s.inputs:
+            readers.setdefault(x, []).append(k)
+    program_outs = {v for v in outvars if isinstance(v, Var)}
+    joined: dict[int, int] = {}  # fused step -> producer step
+    for k, s in enumerate(steps):
+        if s.fused or s.eqns[0].primitive.name not in _PRODUCERS or len(s.outputs) != 1:
+            continue
+        y = s.outputs[0]
+        users = readers.get(y, [])
+        if y in program_outs or len(users) != 1 or y.aval.dtype.kind != "f":
+            continue
+        f = steps[users[0]]
+        if (not f.fused or f.reduction is not None or not epilogue_input(f, y)
+                or any(epilogue_input(f, x) for x in f.inputs if x is not y)):
+            continue
+        joined[users[0]] = k
+    out = []
+    producers = set(joined.values())
+    for k, s in enumerate(steps):
+        if k in producers:
+            continue
+        if k in joined:
+            p = steps[joined[k]]
+            y = p.outputs[0]
+            merged = Step(list(p.eqns), [*p.inputs, *[x for x in s.inputs if x is not y]],
+                          list(s.outputs), fused=False)
+            merged.epilogue = s
+            out.append(merged)
+        else:
+            out.append(s)
+    return out
 
 
 def group(steps: list[Step]) -> list[list[Step]]:
