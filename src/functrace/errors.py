@@ -58,3 +58,31 @@ class CollectiveError(FunctraceError, RuntimeError):
 
 class TransferError(FunctraceError, RuntimeError):
     """An implicit host<->device transfer happened under ``transfer_guard("disallow")``."""
+
+
+class UnsupportedArgumentError(FunctraceError, NotImplementedError, TypeError):
+    """A JAX keyword argument that functrace accepts only at its default value (``out=``
+    of NumPy-style functions, ``out_sharding=``, ``accuracy=``...)."""
+
+
+def no_sharding(op: str, **kwargs) -> None:
+    """Raises ``UnsupportedArgumentError`` naming the first of ``kwargs`` (sharding-,
+    accuracy- or ``out=``-style keywords) that is not None: functrace runs every array
+    on its default device, unsharded, at the default accuracy, and arrays are
+    immutable."""
+    for name, value in kwargs.items():
+        if value is not None:
+            raise UnsupportedArgumentError(
+                f"{op}: {name}={value!r} is not supported (functrace places arrays on the "
+                f"default device, unsharded, and does not write into outputs); pass "
+                f"{name}=None or leave it out")
+
+
+def check_device(op: str, device) -> None:
+    """Accepts ``device=None`` or a CPU device (functrace creates arrays on the host);
+    raises ``UnsupportedArgumentError`` naming ``device`` otherwise (use ``device_put``)."""
+    if device is None or getattr(device, "platform", None) == "cpu":
+        return
+    raise UnsupportedArgumentError(
+        f"{op}: device={device!r} is not supported; create the array on the default (CPU) "
+        "device with device=None and move it with functrace.device_put")
