@@ -72,8 +72,9 @@ def no_sharding(op: str, **kwargs) -> None:
     immutable."""
     for name, value in kwargs.items():
         if value is not None:
+            shown = repr(value) if len(repr(value)) < 60 else f"<{type(value).__name__}>"
             raise UnsupportedArgumentError(
-                f"{op}: {name}={value!r} is not supported (functrace places arrays on the "
+                f"{op}: {name}={shown} is not supported (functrace places arrays on the "
                 f"default device, unsharded, and does not write into outputs); pass "
                 f"{name}=None or leave it out")
 
