@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import lax
 from ..core.trace import Tracer, concrete_or_none, get_aval
-from ..errors import FunctraceError, ShapeError
+from ..errors import FunctraceError, ShapeError, no_sharding
 from ._promote import (
     _fmt,
     as_array,
@@ -67,13 +67,14 @@ def concatenate(arrays, axis: int | None = 0, dtype=None):
     return lax.concatenate(xs, ax)
 
 
-def stack(arrays, axis: int = 0, dtype=None):
-    """Joins ``arrays`` (all of one shape) along a new ``axis``.
+def stack(arrays, axis: int = 0, out=None, dtype=None):
+    """Joins ``arrays`` (all of one shape) along a new ``axis`` (``out`` must be None).
 
     Example:
         >>> stack([np.zeros(2, np.float32), np.ones(2, np.float32)], axis=1).shape
         (2, 2)
     """
+    no_sharding("stack", out=out)
     xs = [as_array(a) for a in arrays]
     if not xs:
         raise ShapeError("stack: need at least one array to stack")
