@@ -433,7 +433,7 @@ def ediff1d(ary, to_end=None, to_begin=None):
 # covariance
 
 def cov(m, y=None, rowvar: bool = True, bias: bool = False, ddof=None, fweights=None,
-        aweights=None, *, dtype=None):
+        aweights=None, dtype=None):
     """The covariance matrix of the variables in ``m``'s rows (columns if not ``rowvar``),
     with NumPy's frequency/analytic weights and ``ddof`` rules.
 
@@ -489,7 +489,7 @@ def cov(m, y=None, rowvar: bool = True, bias: bool = False, ddof=None, fweights=
     return lax.reshape(c, ()) if _shape(c) == (1, 1) else c
 
 
-def corrcoef(x, y=None, rowvar: bool = True, *, dtype=None):
+def corrcoef(x, y=None, rowvar: bool = True, dtype=None):
     """Pearson correlation coefficients (``cov`` normalised by the standard deviations,
     clipped to ``[-1, 1]``).
 
