@@ -65,18 +65,23 @@ class UnsupportedArgumentError(FunctraceError, NotImplementedError, TypeError):
     of NumPy-style functions, ``out_sharding=``, ``accuracy=``...)."""
 
 
+_WHY = {"out": "arrays are immutable: use the returned array",
+        "accuracy": "functrace's kernels have a single accuracy",
+        "where": "mask the result with fnp.where instead"}
+
+
 def no_sharding(op: str, **kwargs) -> None:
-    """Raises ``UnsupportedArgumentError`` naming the first of ``kwargs`` (sharding-,
-    accuracy- or ``out=``-style keywords) that is not None: functrace runs every array
-    on its default device, unsharded, at the default accuracy, and arrays are
-    immutable."""
+    """Raises ``UnsupportedArgumentError`` naming the first of ``kwargs`` (``out=``,
+    ``out_sharding=``, ``sharding=``, ``accuracy=``...) that is not None: functrace keeps
+    every array unsharded on its default device, computes at one accuracy, and arrays
+    are immutable."""
     for name, value in kwargs.items():
         if value is not None:
             shown = repr(value) if len(repr(value)) < 60 else f"<{type(value).__name__}>"
+            why = _WHY.get(name, "functrace keeps arrays unsharded on the default device")
             raise UnsupportedArgumentError(
-                f"{op}: {name}={shown} is not supported (functrace places arrays on the "
-                f"default device, unsharded, and does not write into outputs); pass "
-                f"{name}=None or leave it out")
+                f"{op}: {name}={shown} is not supported ({why}); pass {name}=None or leave "
+                "it out")
 
 
 def check_device(op: str, device) -> None:
