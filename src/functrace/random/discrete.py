@@ -76,7 +76,7 @@ def _convert_and_clip(x, dtype):
     return lax.convert_element_type(clipped, dtype)
 
 
-def randint(key, shape, minval, maxval, dtype=int):
+def randint(key, shape, minval, maxval, dtype=int, *, out_sharding=None):
     """Random integers in ``[minval, maxval)`` (``jax.random.randint``).
 
     As in JAX, where ``maxval <= minval`` the result is ``minval``, bounds outside the
@@ -98,6 +98,7 @@ def randint(key, shape, minval, maxval, dtype=int):
         >>> int(x.min()), int(x.max())
         (0, 5)
     """
+    no_sharding("random.randint", out_sharding=out_sharding)
     key = check_key("randint", key)
     dtype = canonicalize_dtype(np.dtype(dtype))
     if not is_int(dtype):
@@ -160,7 +161,7 @@ def _shuffle(key, x, axis: int):
     return x
 
 
-def permutation(key, x, axis: int = 0, independent: bool = False):
+def permutation(key, x, axis: int = 0, independent: bool = False, *, out_sharding=None):
     """A random permutation of ``range(x)`` for an integer ``x``, else ``x`` shuffled along
     ``axis`` (``jax.random.permutation``).
 
@@ -178,6 +179,7 @@ def permutation(key, x, axis: int = 0, independent: bool = False):
         >>> sorted(permutation(PRNGKey(0), 5).tolist())
         [0, 1, 2, 3, 4]
     """
+    no_sharding("random.permutation", out_sharding=out_sharding)
     key = check_key("permutation", key)
     aval = get_aval(x)
     if not aval.shape:
@@ -292,7 +294,8 @@ def choice(key, a, shape=(), replace: bool = True, p=None, axis: int = 0, mode=N
 # ---------------------------------------------------------------------------
 # categorical
 
-def categorical(key, logits, axis: int = -1, shape=None, replace: bool = True, mode=None):
+def categorical(key, logits, axis: int = -1, shape=None, replace: bool = True, mode=None, *,
+                out_sharding=None):
     """Random category indices with unnormalised log-probabilities ``logits``, by the
     Gumbel-max trick (``jax.random.categorical``).
 
@@ -314,6 +317,7 @@ def categorical(key, logits, axis: int = -1, shape=None, replace: bool = True, m
         >>> categorical(PRNGKey(0), np.log(np.float32([0.2, 0.8])), shape=(3,)).shape
         (3,)
     """
+    no_sharding("random.categorical", out_sharding=out_sharding)
     key = check_key("categorical", key)
     logits = fnp.asarray(logits)
     lshape = get_aval(logits).shape

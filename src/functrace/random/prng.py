@@ -32,7 +32,7 @@ from .. import lax
 from ..config import config
 from ..core.avals import canonicalize_dtype, is_float, is_int, is_python_scalar
 from ..core.trace import get_aval
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError, ShapeError, no_sharding
 from .keys import KeyDType, PRNGKeyArray, is_typed_key, wrap
 
 UINT_DTYPES = {8: np.dtype(np.uint8), 16: np.dtype(np.uint16), 32: np.dtype(np.uint32),
@@ -409,7 +409,7 @@ def _random_bits_original(key, bit_width: int, shape: tuple[int, ...]):
     return lax.reshape(bits, shape)
 
 
-def bits(key, shape=(), dtype=None):
+def bits(key, shape=(), dtype=None, *, out_sharding=None):
     """Uniformly random unsigned integers (``jax.random.bits``).
 
     Args:
@@ -423,6 +423,7 @@ def bits(key, shape=(), dtype=None):
         >>> bits(PRNGKey(0), (2,)).dtype
         dtype('uint32')
     """
+    no_sharding("random.bits", out_sharding=out_sharding)
     key = check_key("bits", key)
     dtype = canonicalize_dtype(np.uint64 if dtype is None else np.dtype(dtype))
     if not np.issubdtype(dtype, np.unsignedinteger):
