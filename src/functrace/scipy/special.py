@@ -237,7 +237,8 @@ def log_ndtr(x, series_order: int = 3):
     # and their gradients cannot turn the selected one into NaN.
     hi = fnp.where(x > 6.0, x, np.full((), 6.0, dt))
     upper = fnp.log1p(-0.5 * lax.erfc(hi / math.sqrt(2.0)))
-    xm = fnp.clip(x, lower, 6.0)
+    # (where, not clip: at x == lower clip would pass on only half of the gradient)
+    xm = fnp.where(x < lower, np.full((), lower, dt), fnp.where(x > 6.0, np.full((), 6.0, dt), x))
     mid = fnp.log(0.5 * lax.erfc(-xm / math.sqrt(2.0)))
     xs = fnp.where(x < lower, x, np.full((), lower, dt))
     tail = (-0.5 * xs * xs - fnp.log(-xs) - 0.5 * math.log(2 * math.pi)
