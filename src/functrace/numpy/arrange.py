@@ -256,7 +256,8 @@ def tile(A, reps):
     return lax.reshape(x, tuple(r * d for r, d in zip(reps, s, strict=True)))
 
 
-def repeat(a, repeats, axis: int | None = None, *, total_repeat_length=None):
+def repeat(a, repeats, axis: int | None = None, *, total_repeat_length=None,
+           out_sharding=None):
     """Repeats each element of ``a`` ``repeats`` times along ``axis`` (flattened if None).
 
     ``repeats`` is an int or a concrete array with one count per element.
@@ -265,6 +266,7 @@ def repeat(a, repeats, axis: int | None = None, *, total_repeat_length=None):
         >>> repeat(np.array([1, 2], np.int32), 2)
         array([1, 1, 2, 2], dtype=int32)
     """
+    no_sharding("repeat", out_sharding=out_sharding)
     del total_repeat_length
     x = as_array(a)
     if axis is None:

@@ -148,8 +148,9 @@ def reshape(a, shape=None, order: str = "C", *, newshape=DEPRECATED, copy=None,
     return lax.reshape(x, new)
 
 
-def ravel(a, order: str = "C"):
+def ravel(a, order: str = "C", *, out_sharding=None):
     """``a`` flattened to one dimension (row-major)."""
+    no_sharding("ravel", out_sharding=out_sharding)
     return reshape(a, (-1,), order)
 
 
@@ -219,8 +220,9 @@ def expand_dims(a, axis):
     return lax.expand_dims(x, canonical_axes(axis, out_nd, "expand_dims"))
 
 
-def broadcast_to(array, shape):
+def broadcast_to(array, shape, *, out_sharding=None):
     """``array`` broadcast to ``shape`` with NumPy's rules."""
+    no_sharding("broadcast_to", out_sharding=out_sharding)
     return broadcast_to_shape(as_array(array), _static_ints(shape, "broadcast_to"))
 
 

@@ -16,7 +16,7 @@ import numpy as np
 from .. import lax
 from ..core.avals import default_int_dtype
 from ..core.trace import Tracer, get_aval
-from ..errors import ConcretizationError, DTypeError, FunctraceError, ShapeError
+from ..errors import ConcretizationError, DTypeError, FunctraceError, ShapeError, no_sharding
 from ._promote import as_array, canonical_axis, check_dtype, convert, promote_args
 from .indexed_update import IndexUpdateHelper
 from .unique_axis import unique_along
@@ -302,7 +302,8 @@ def unique_all(x, *, size=None, fill_value=None):
                   fill_value=fill_value)
 
 
-def bincount(x, weights=None, minlength: int = 0, *, length: int | None = None):
+def bincount(x, weights=None, minlength: int = 0, *, length: int | None = None,
+             out_sharding=None):
     """Counts (or sums ``weights``) of each value of the non-negative integer array ``x``.
     As in JAX, negative values count in bin 0 and values ``>= length`` are dropped;
     ``length=`` (static) is needed under a trace.
@@ -311,6 +312,7 @@ def bincount(x, weights=None, minlength: int = 0, *, length: int | None = None):
         >>> bincount(np.array([0, 2, 2, 5], np.int32), length=4)
         array([1, 0, 2, 0], dtype=int32)
     """
+    no_sharding("bincount", out_sharding=out_sharding)
     x = as_array(x)
     if len(_shape(x)) != 1 or get_aval(x).dtype.kind not in "iub":
         raise ShapeError(f"bincount: x must be a 1-D integer array, got "
