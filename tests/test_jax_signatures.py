@@ -76,6 +76,16 @@ def test_binary_operand_names_are_x_y(name):
                                       np.float32 if name == "float_power" else None))
 
 
+def test_operands_that_jax_lets_pass_by_keyword():
+    a, b = np.array([1.0, np.nan], np.float32), np.array([2.0, 0.0], np.float32)
+    _close(fnp.fmax(x1=a, x2=b), np.fmax(a, b))
+    _close(fnp.fmin(x1=a, x2=b), np.fmin(a, b))
+    assert int(fnp.gcd(x1=12, x2=18)) == 6 and int(fnp.lcm(x1=4, x2=6)) == 12
+    _close(fnp.trunc(x=np.float32(-1.5)), -1.0)
+    assert not bool(fnp.iscomplex(x=1.0)) and bool(fnp.isreal(x=1.0))
+    _close(fnp.matmul(a=np.eye(2, dtype=np.float32), b=b), b)
+
+
 def test_renamed_parameters_of_small_functions():
     assert _params(fnp.real) == _params(fnp.imag) == ["val"]
     assert fnp.promote_types(a=np.int8, b=np.uint8) == np.int16

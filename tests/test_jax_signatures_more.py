@@ -99,6 +99,12 @@ def test_all_gather_to():
         ft.vmap(lambda v: lax.all_gather(v, "i", to="reduced"), axis_name="i")(np.ones(2))
 
 
+def test_reduce_window_default_strides_and_padding():
+    x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    out = lax.reduce_window(x, np.float32(0), lax.add, (1, 2))  # strides 1, 'VALID'
+    _close(out, x[:, :-1] + x[:, 1:])
+
+
 # ---------------------------------------------------------------------------
 # nn
 
@@ -113,6 +119,13 @@ def test_softmax_family_where():
     _close(np.where(M, nn.log_softmax(X, where=M), 0.0), np.log(np.where(M, ref, 1.0)),
            rtol=1e-4, atol=1e-5)
     _close(nn.logsumexp(X, axis=1, where=M), np.log(np.sum(np.exp(X), axis=1, where=M)))
+
+
+def test_scipy_softmax_defaults_to_every_axis():
+    e = np.exp(X - X.max())
+    _close(special.softmax(X), e / e.sum())
+    _close(special.log_softmax(X), np.log(e / e.sum()), rtol=1e-4, atol=1e-5)
+    _close(special.softmax(X, axis=1), nn.softmax(X, axis=1))
 
 
 @pytest.mark.parametrize("algorithm", ["fast", "stable"])

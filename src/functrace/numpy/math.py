@@ -260,7 +260,7 @@ floor = _int_identity("floor", lax.floor)
 ceil = _int_identity("ceil", lax.ceil)
 
 
-def trunc(x, /):
+def trunc(x):
     """Rounds towards zero."""
     (a,) = promote_args("trunc", x)
     if not is_inexact(_dtype(a)):

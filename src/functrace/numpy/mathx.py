@@ -162,7 +162,7 @@ def sinc(x, /):
     return where(zero, taylor, lax.div(lax.sin(pix), pix))
 
 
-def fmax(x1, x2, /):
+def fmax(x1, x2):
     """Elementwise maximum that ignores NaNs (NaN only where both are NaN).
 
     Example:
@@ -173,7 +173,7 @@ def fmax(x1, x2, /):
     return where(isnan(a), b, where(isnan(b), a, maximum(a, b)))
 
 
-def fmin(x1, x2, /):
+def fmin(x1, x2):
     """Elementwise minimum that ignores NaNs."""
     a, b = promote_args("fmin", x1, x2)
     return where(isnan(a), b, where(isnan(b), a, minimum(a, b)))
@@ -297,7 +297,7 @@ def _int_pair(name: str, x1, x2):
     return a, b
 
 
-def gcd(x1, x2, /):
+def gcd(x1, x2):
     """The greatest common divisor of ``|x1|`` and ``|x2|`` (Euclid's algorithm, as a
     ``while_loop`` over the whole array).
 
@@ -323,7 +323,7 @@ def gcd(x1, x2, /):
     return lax.while_loop(cond, body, (a, b))[0]
 
 
-def lcm(x1, x2, /):
+def lcm(x1, x2):
     """The least common multiple of ``|x1|`` and ``|x2|`` (0 if either is 0).
 
     Example:
@@ -352,7 +352,7 @@ def isneginf(x, /, out=None):
     return isinf(a) & _sign_bit(a) if is_inexact(_dtype(a)) else lax.full_like(a, False, bool)
 
 
-def iscomplex(x, /):
+def iscomplex(x):
     """Where the imaginary part is nonzero."""
     a = as_array(x)
     if _dtype(a).kind != "c":
@@ -360,7 +360,7 @@ def iscomplex(x, /):
     return lax.ne(lax.imag(a), lax.full_like(lax.imag(a), 0))
 
 
-def isreal(x, /):
+def isreal(x):
     """Where the imaginary part is zero."""
     return lax.bitwise_not(iscomplex(x))
 

@@ -36,7 +36,7 @@ def _dot_general(a, b, contract, batch=((), ()), precision=None, preferred_eleme
                            precision=precision, preferred_element_type=preferred_element_type)
 
 
-def matmul(a, b, /, *, precision=None, preferred_element_type=None, out_sharding=None):
+def matmul(a, b, *, precision=None, preferred_element_type=None, out_sharding=None):
     """The matrix product ``a @ b`` with NumPy's rules: batch dims broadcast, and a 1-D
     operand is a row (``a``) or column (``b``) vector whose axis is removed afterwards.
 

@@ -17,8 +17,9 @@ import operator
 import numpy as np
 
 from .. import lax
+from .. import nn as _nn
 from .. import numpy as fnp
-from ..nn import log_softmax, logsumexp, softmax
+from ..nn import logsumexp
 from ..numpy._promote import promote_args
 from ..transforms.api import jvp
 from ..transforms.custom import custom_jvp
@@ -429,3 +430,21 @@ def kl_div(p, q):
     """
     p, q = _float(p, q)
     return rel_entr(p, q) - p + q
+
+
+def softmax(x, /, *, axis=None):
+    """``exp(x) / sum(exp(x))`` over ``axis`` (``jax.scipy.special.softmax``: every axis
+    by default, unlike ``nn.softmax``'s last one).
+
+    Example:
+        >>> softmax(np.zeros((2, 2), np.float32))
+        array([[0.25, 0.25],
+               [0.25, 0.25]], dtype=float32)
+    """
+    return _nn.softmax(x, axis=axis)
+
+
+def log_softmax(x, /, *, axis=None):
+    """``x - logsumexp(x)`` over ``axis`` (``jax.scipy.special.log_softmax``: every axis
+    by default)."""
+    return _nn.log_softmax(x, axis=axis)
