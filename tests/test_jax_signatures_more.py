@@ -99,16 +99,6 @@ def test_all_gather_to():
         ft.vmap(lambda v: lax.all_gather(v, "i", to="reduced"), axis_name="i")(np.ones(2))
 
 
-def test_dynamic_slice_allow_negative_indices():
-    x = np.arange(10.0, dtype=np.float32)
-    _close(lax.dynamic_slice(x, (-3,), (2,)), [7.0, 8.0])  # counts from the end
-    with pytest.raises(ValueError, match="allow_negative_indices"):
-        lax.dynamic_slice(x, (-3,), (2,), allow_negative_indices=False)
-    # a traced negative start is not wrapped, only clamped into range
-    f = ft.jit(lambda i: lax.dynamic_slice(x, (i,), (2,), allow_negative_indices=False))
-    _close(f(np.int32(-3)), [0.0, 1.0])
-
-
 def test_reduce_window_default_strides_and_padding():
     x = np.arange(6.0, dtype=np.float32).reshape(2, 3)
     out = lax.reduce_window(x, np.float32(0), lax.add, (1, 2))  # strides 1, 'VALID'

@@ -73,18 +73,6 @@ def _start_operands(start_indices, op: str) -> list:
             for i in start_indices]
 
 
-def _no_static_negative(start_indices, shape, allow) -> None:
-    """As JAX: with ``allow_negative_indices=False`` a negative Python/NumPy integer start
-    is an error (a traced one is clamped to 0)."""
-    if not isinstance(start_indices, list | tuple):
-        return
-    flags = [allow] * len(start_indices) if isinstance(allow, bool) else list(allow)
-    for s, n, wrap in zip(start_indices, shape, flags, strict=False):
-        if not wrap and isinstance(s, int | np.integer) and s < 0:
-            raise ValueError(f"Index {s} is out of bounds for dimension {n} if "
-                             "allow_negative_indices=False")
-
-
 def _wrap_negative(starts, shape, allow) -> list:
     """JAX's ``allow_negative_indices``: a negative start counts from the end of its axis
     (``start + size``) before the clamping; ``allow`` is a bool or one bool per axis."""
@@ -135,7 +123,6 @@ def dynamic_slice(operand, start_indices, slice_sizes: Sequence[int], *,
         >>> dynamic_slice(np.arange(5, dtype=np.float32), [4], (2,))  # start clamped to 3
         array([3., 4.], dtype=float32)
     """
-    _no_static_negative(start_indices, get_aval(operand).shape, allow_negative_indices)
     starts = _start_operands(start_indices, "dynamic_slice")
     starts = _wrap_negative(starts, get_aval(operand).shape, allow_negative_indices)
     sizes = int_tuple(slice_sizes, "dynamic_slice", "slice_sizes")
@@ -235,7 +222,6 @@ def dynamic_update_slice(operand, update, start_indices, *,
         >>> dynamic_update_slice(np.zeros(4, np.float32), np.ones(2, np.float32), [1])
         array([0., 1., 1., 0.], dtype=float32)
     """
-    _no_static_negative(start_indices, get_aval(operand).shape, allow_negative_indices)
     starts = _start_operands(start_indices, "dynamic_update_slice")
     starts = _wrap_negative(starts, get_aval(operand).shape, allow_negative_indices)
     if is_python_scalar(update):  # weakly typed: takes the operand's dtype
