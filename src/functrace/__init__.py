@@ -42,8 +42,6 @@ from .devices import (
     devices,
     local_device_count,
     local_devices,
-    process_count,
-    process_index,
     transfer_guard,
 )
 from .dtypes import float0
@@ -73,6 +71,8 @@ from .runtime import (
     log_compiles,
     named_scope,
     print_environment_info,
+    process_count,
+    process_index,
     process_indices,
     typeof,
 )

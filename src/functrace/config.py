@@ -176,7 +176,7 @@ def _flag_context(name: str, value):
         config.update(name, old)
 
 
-def numpy_dtype_promotion(value: str):
+def numpy_dtype_promotion(new_val: str):
     """A context manager for ``config.numpy_dtype_promotion`` (``jax.numpy_dtype_promotion``):
     ``"standard"`` or ``"strict"``.
 
@@ -186,10 +186,10 @@ def numpy_dtype_promotion(value: str):
         ...     fnp.ones(2, np.float32) + 1  # a weak Python int still joins a float array
         array([2., 2.], dtype=float32)
     """
-    return _flag_context("numpy_dtype_promotion", value)
+    return _flag_context("numpy_dtype_promotion", new_val)
 
 
-def numpy_rank_promotion(value: str):
+def numpy_rank_promotion(new_val: str):
     """A context manager for ``config.numpy_rank_promotion`` (``jax.numpy_rank_promotion``):
     ``"allow"``, ``"warn"`` or ``"raise"``.
 
@@ -200,10 +200,10 @@ def numpy_rank_promotion(value: str):
         array([[2., 2., 2.],
                [2., 2., 2.]], dtype=float32)
     """
-    return _flag_context("numpy_rank_promotion", value)
+    return _flag_context("numpy_rank_promotion", new_val)
 
 
-def default_matmul_precision(value):
+def default_matmul_precision(new_val):
     """A context manager for ``config.default_matmul_precision``
     (``jax.default_matmul_precision``). Accepted for JAX code; on functrace's CPU
     backend every precision computes float32 products in float32, so it changes nothing.
@@ -214,4 +214,4 @@ def default_matmul_precision(value):
         ...     ft.config.default_matmul_precision
         'float32'
     """
-    return _flag_context("default_matmul_precision", value)
+    return _flag_context("default_matmul_precision", new_val)

@@ -58,3 +58,37 @@ class CollectiveError(FunctraceError, RuntimeError):
 
 class TransferError(FunctraceError, RuntimeError):
     """An implicit host<->device transfer happened under ``transfer_guard("disallow")``."""
+
+
+class UnsupportedArgumentError(FunctraceError, NotImplementedError, TypeError):
+    """A JAX keyword argument that functrace accepts only at its default value (``out=``
+    of NumPy-style functions, ``out_sharding=``, ``accuracy=``...)."""
+
+
+_WHY = {"out": "arrays are immutable: use the returned array",
+        "accuracy": "functrace's kernels have a single accuracy",
+        "where": "mask the result with fnp.where instead"}
+
+
+def no_sharding(op: str, **kwargs) -> None:
+    """Raises ``UnsupportedArgumentError`` naming the first of ``kwargs`` (``out=``,
+    ``out_sharding=``, ``sharding=``, ``accuracy=``...) that is not None: functrace keeps
+    every array unsharded on its default device, computes at one accuracy, and arrays
+    are immutable."""
+    for name, value in kwargs.items():
+        if value is not None:
+            shown = repr(value) if len(repr(value)) < 60 else f"<{type(value).__name__}>"
+            why = _WHY.get(name, "functrace keeps arrays unsharded on the default device")
+            raise UnsupportedArgumentError(
+                f"{op}: {name}={shown} is not supported ({why}); pass {name}=None or leave "
+                "it out")
+
+
+def check_device(op: str, device) -> None:
+    """Accepts ``device=None`` or a CPU device (functrace creates arrays on the host);
+    raises ``UnsupportedArgumentError`` naming ``device`` otherwise (use ``device_put``)."""
+    if device is None or getattr(device, "platform", None) == "cpu":
+        return
+    raise UnsupportedArgumentError(
+        f"{op}: device={device!r} is not supported; create the array on the default (CPU) "
+        "device with device=None and move it with functrace.device_put")

@@ -19,14 +19,16 @@ from .core import trace as _core
 from .core.array import Array as _HostArray
 from .core.avals import DEVICE_ARRAY_TYPES
 from .core.trace import Tracer, get_aval
-from .devices import process_count
+from .devices import devices as _all_devices
+from .devices import process_count as _process_count
+from .devices import process_index as _process_index
 from .tree_util import tree_map
 
 __all__ = ["Array", "block_until_ready", "clear_caches", "copy_to_host_async",
            "debug_infs", "debug_nans", "default_backend", "disable_jit", "effects_barrier",
            "enable_x64",
            "ensure_compile_time_eval", "log_compiles", "named_scope", "print_environment_info",
-           "process_indices", "typeof"]
+           "process_count", "process_index", "process_indices", "typeof"]
 
 
 class _ArrayMeta(type):
@@ -158,7 +160,7 @@ def enable_x64(new_val: bool = True):
     return _flag_context("enable_x64", bool(new_val))
 
 
-def debug_nans(enable: bool = True):
+def debug_nans(new_val: bool = True):
     """A context manager for ``config.debug_nans`` (``jax.debug_nans``): an operation that
     produces a NaN raises ``FloatingPointError`` naming it. Eager operations (``grad``'s
     forward pass included) are checked one by one; a ``jit`` function's results are
@@ -171,18 +173,18 @@ def debug_nans(enable: bool = True):
         Traceback (most recent call last):
         FloatingPointError: invalid value (nan) encountered in log
     """
-    return _flag_context("debug_nans", bool(enable))
+    return _flag_context("debug_nans", bool(new_val))
 
 
-def debug_infs(enable: bool = True):
+def debug_infs(new_val: bool = True):
     """Like ``debug_nans``, for infinities (``jax.debug_infs``)."""
-    return _flag_context("debug_infs", bool(enable))
+    return _flag_context("debug_infs", bool(new_val))
 
 
-def log_compiles(enable: bool = True):
+def log_compiles(new_val: bool = True):
     """A context manager for ``config.log_compiles`` (``jax.log_compiles``): each
     compilation is logged with its reason and timings."""
-    return _flag_context("log_compiles", bool(enable))
+    return _flag_context("log_compiles", bool(new_val))
 
 
 @contextlib.contextmanager
@@ -201,9 +203,32 @@ def effects_barrier() -> None:
     runs, so there is nothing to wait for."""
 
 
-def process_indices() -> list[int]:
+def process_count(backend: str | None = None) -> int:
+    """The number of processes (1 without ``distributed.initialize``), as
+    ``jax.process_count``; ``backend`` (a platform name) is checked and, as in JAX, does
+    not change the answer.
+
+    Example:
+        >>> import functrace as ft
+        >>> ft.process_count("cpu")
+        1
+    """
+    if backend is not None:
+        _all_devices(backend)  # raises for an unknown platform
+    return _process_count()
+
+
+def process_index(backend: str | None = None) -> int:
+    """This process's index among all processes (``jax.process_index``); ``backend`` as in
+    ``process_count``."""
+    if backend is not None:
+        _all_devices(backend)
+    return _process_index()
+
+
+def process_indices(backend: str | None = None) -> list[int]:
     """The indices of every process taking part (``jax.process_indices``)."""
-    return list(range(process_count()))
+    return list(range(process_count(backend)))
 
 
 def print_environment_info(return_string: bool = False):

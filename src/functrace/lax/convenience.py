@@ -27,7 +27,7 @@ import numpy as np
 
 from ..core.avals import default_int_dtype, is_inexact
 from ..core.trace import get_aval
-from ..errors import FunctraceError, ShapeError
+from ..errors import FunctraceError, ShapeError, no_sharding
 from ..transforms.make_jaxpr import make_jaxpr
 from ..transforms.vmap import vmap
 from ..tree_util import tree_flatten, tree_unflatten
@@ -106,7 +106,7 @@ def _as_monoid(computation, operand, init):
     return found
 
 
-def reduce(operands, init_values, computation, dimensions: Sequence[int]):  # noqa: A001
+def reduce(operands, init_values, computation, dimensions: Sequence[int], out_sharding=None):  # noqa: A001
     """Reduces ``operands`` (an array or a pytree of arrays of one shape) over
     ``dimensions`` with ``computation(acc, x) -> acc`` starting from ``init_values``.
 
@@ -116,6 +116,7 @@ def reduce(operands, init_values, computation, dimensions: Sequence[int]):  # no
         >>> lax.reduce(x, np.float32(-np.inf), lax.max, (1,))
         array([5., 4.], dtype=float32)
     """
+    no_sharding("lax.reduce", out_sharding=out_sharding)
     ops, tree = tree_flatten(operands)
     inits, init_tree = tree_flatten(init_values)
     if tree != init_tree or not ops:

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..core.avals import ShapedArray, canonicalize_dtype
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
-from ..errors import DTypeError, FunctraceError, ShapeError
+from ..errors import DTypeError, FunctraceError, ShapeError, no_sharding
 from ..transforms.ad import defbilinear, is_undefined_primal
 from ..transforms.batching import axis_size, batching_rules, bdim_at_front, moveaxis, not_mapped
 from . import _conv_impl
@@ -312,7 +312,8 @@ conv_general_dilated_p = Primitive("conv_general_dilated")
 
 def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
                          rhs_dilation=None, dimension_numbers=None, feature_group_count=1,
-                         batch_group_count=1, precision=None, preferred_element_type=None):
+                         batch_group_count=1, precision=None, preferred_element_type=None,
+                         out_sharding=None):
     """General n-d convolution (``jax.lax.conv_general_dilated``; a cross-correlation,
     as in every deep-learning library: the filter is not flipped).
 
@@ -343,6 +344,7 @@ def conv_general_dilated(lhs, rhs, window_strides, padding, lhs_dilation=None,
         >>> conv_general_dilated(x, w, (1, 1), ((1, 1), (1, 1))).shape
         (5, 7, 50, 50)
     """
+    no_sharding("lax.conv_general_dilated", out_sharding=out_sharding)
     lhs_shape, rhs_shape = get_aval(lhs).shape, get_aval(rhs).shape
     dnums = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
     nd = len(lhs_shape) - 2
@@ -508,7 +510,10 @@ def conv_with_general_padding(lhs, rhs, window_strides, padding, lhs_dilation, r
                                 preferred_element_type=preferred_element_type)
 
 
-def _conv_transpose_padding(k: int, s: int, padding: str) -> tuple[int, int]:
+def _conv_transpose_padding(k: int, s: int, padding) -> tuple[int, int]:
+    if not isinstance(padding, str):  # a forward conv's (low, high): k - 1 - each side
+        lo, hi = (int(p) for p in padding)
+        return k - 1 - lo, k - 1 - hi
     if padding == "SAME":
         pad_len = k + s - 2
         pad_a = k - 1 if s > k - 1 else -(-pad_len // 2)
@@ -523,7 +528,8 @@ _TRANSPOSE_DEFAULTS = {3: ("NHC", "HIO", "NHC"), 4: ("NHWC", "HWIO", "NHWC"),
 
 
 def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numbers=None,
-                   transpose_kernel=False, precision=None, preferred_element_type=None):
+                   transpose_kernel=False, precision=None, preferred_element_type=None,
+                   use_consistent_padding: bool = False):
     """Transposed ("deconvolution") convolution (``jax.lax.conv_transpose``): a
     convolution with ``lhs_dilation = strides``.
 
@@ -537,6 +543,10 @@ def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numb
         dimension_numbers: as in ``conv_general_dilated``.
         transpose_kernel: flip the filter spatially and swap its in/out feature dims,
             making this the gradient of a strided ``conv_general_dilated`` w.r.t. its input.
+        use_consistent_padding: read explicit ``(low, high)`` pairs, like the strings, as
+            the padding of the forward convolution (PyTorch's convention: the transposed
+            convolution pads ``dilated_k - 1 - low`` and ``dilated_k - 1 - high``); by
+            default (JAX's older behaviour) pairs pad the transposed convolution itself.
     Returns:
         The upsampled output.
 
@@ -555,15 +565,19 @@ def conv_transpose(lhs, rhs, strides, padding, rhs_dilation=None, dimension_numb
     dn = conv_dimension_numbers(lhs_shape, rhs_shape, dimension_numbers)
     nd = ndim - 2
     strides = _spatial_ints(strides, nd, "strides")
-    if isinstance(padding, str):
-        if padding.upper() not in ("SAME", "VALID"):
+    if isinstance(padding, str) or use_consistent_padding:
+        if isinstance(padding, str) and padding.upper() not in ("SAME", "VALID"):
             raise ShapeError(f"conv_transpose: padding must be 'SAME', 'VALID' or (low, high) "
                              f"pairs, got {padding!r}")
         rhs_dilation = _spatial_ints(rhs_dilation, nd, "rhs_dilation", 1)
         window = [dilate_dim(k, r) for k, r
                   in zip(_spatial(rhs_shape, dn.rhs_spec), rhs_dilation, strict=True)]
-        padding = tuple(_conv_transpose_padding(k, s, padding.upper())
-                        for k, s in zip(window, strides, strict=True))
+        pads = [padding.upper()] * nd if isinstance(padding, str) else list(padding)
+        if len(pads) != nd:
+            raise ShapeError(f"conv_transpose: padding needs one (low, high) pair per spatial "
+                             f"dim ({nd}), got {padding!r}")
+        padding = tuple(_conv_transpose_padding(k, s, p)
+                        for k, s, p in zip(window, strides, pads, strict=True))
     if transpose_kernel:
         o_dim, i_dim = dn.rhs_spec[:2]
         rhs = rev(rhs, dn.rhs_spec[2:])

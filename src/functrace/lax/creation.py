@@ -15,7 +15,7 @@ import numpy as np
 
 from ..core.avals import ShapedArray, aval_of_value, canonicalize_dtype, is_python_scalar
 from ..core.trace import Primitive, Tracer, abstract_eval_rules, get_aval, impl_rules
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError, ShapeError, no_sharding
 from ..transforms.ad import defjvp_zero
 from ..transforms.batching import batching_rules, unmapped_rule
 from .shape_ops import broadcast_in_dim, convert_element_type
@@ -66,7 +66,7 @@ def iota(dtype, size: int):
     return broadcasted_iota(dtype, (size,), 0)
 
 
-def broadcasted_iota(dtype, shape: Sequence[int], dimension: int):
+def broadcasted_iota(dtype, shape: Sequence[int], dimension: int, *, out_sharding=None):
     """An array of ``shape`` whose value is the index along ``dimension``.
 
     Example:
@@ -74,6 +74,7 @@ def broadcasted_iota(dtype, shape: Sequence[int], dimension: int):
         array([[0, 1, 2],
                [0, 1, 2]], dtype=int32)
     """
+    no_sharding("lax.broadcasted_iota", out_sharding=out_sharding)
     shape = _shape_tuple(shape, "iota")
     return iota_p.bind(dtype=canonicalize_dtype(_check_dtype(dtype, "iota")), shape=shape,
                        dimension=int(dimension))
@@ -110,7 +111,7 @@ batching_rules[iota_p] = partial(unmapped_rule, iota_p)
 full_p = Primitive("full", impl_fallback=True)
 
 
-def full(shape: Sequence[int], fill_value, dtype=None):
+def full(shape: Sequence[int], fill_value, dtype=None, *, sharding=None):
     """An array of ``shape`` filled with ``fill_value`` (``lax.full``).
 
     Args:
@@ -126,6 +127,7 @@ def full(shape: Sequence[int], fill_value, dtype=None):
         >>> full((2,), 1.5)
         array([1.5, 1.5], dtype=float32)
     """
+    no_sharding("lax.full", sharding=sharding)
     shape = _shape_tuple(shape, "full")
     if isinstance(fill_value, Tracer):
         aval = get_aval(fill_value)
@@ -168,7 +170,7 @@ defjvp_zero(full_p)
 batching_rules[full_p] = partial(unmapped_rule, full_p)
 
 
-def full_like(x, fill_value, dtype=None, shape=None):
+def full_like(x, fill_value, dtype=None, shape=None, sharding=None):
     """An array like ``x`` (its shape and dtype unless given) filled with ``fill_value``.
 
     Only the type of ``x`` is used, so the result does not depend on ``x``'s value.
@@ -177,6 +179,7 @@ def full_like(x, fill_value, dtype=None, shape=None):
         >>> full_like(np.zeros((2,), np.int32), 7)
         array([7, 7], dtype=int32)
     """
+    no_sharding("lax.full_like", sharding=sharding)
     aval = get_aval(x)
     return full(aval.shape if shape is None else shape, fill_value,
                 aval.dtype if dtype is None else dtype)

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..core.avals import ShapedArray, canonicalize_dtype
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
-from ..errors import DTypeError, FunctraceError, ShapeError
+from ..errors import DTypeError, FunctraceError, ShapeError, no_sharding
 from ..transforms.ad import defbilinear, is_undefined_primal
 from ..transforms.batching import batching_rules, moveaxis, not_mapped
 from .shape_ops import convert_element_type, transpose
@@ -63,7 +63,8 @@ def _free_dims(ndim: int, contracting, batch) -> tuple[int, ...]:
 dot_general_p = Primitive("dot_general", impl_fallback=True)
 
 
-def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None):
+def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_type=None, *,
+                out_sharding=None):
     """A general tensor contraction (``lax.dot_general``).
 
     Args:
@@ -81,6 +82,7 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
         >>> dot_general(x, y, (((2,), (1,)), ((0,), (0,)))).shape
         (5, 2, 4)
     """
+    no_sharding("lax.dot_general", out_sharding=out_sharding)
     if preferred_element_type is not None:
         preferred_element_type = canonicalize_dtype(preferred_element_type)
     return dot_general_p.bind(
@@ -234,14 +236,20 @@ batching_rules[dot_general_p] = _dot_general_batch
 # ---------------------------------------------------------------------------
 # dot / batch_matmul: dot_general with fixed dimension numbers
 
-def dot(lhs, rhs, precision=None, preferred_element_type=None):
+def dot(lhs, rhs, precision=None, preferred_element_type=None, *, dimension_numbers=None,
+        out_sharding=None):
     """Vector/matrix product (``lax.dot``): contracts the last dim of lhs with the first
-    of rhs; both operands have rank 1 or 2.
+    of rhs; both operands have rank 1 or 2. With ``dimension_numbers``
+    (``((lhs_contracting, rhs_contracting), (lhs_batch, rhs_batch))``) it is
+    ``dot_general`` with those dimensions, any ranks.
 
     Example:
         >>> dot(np.ones((2, 3), np.float32), np.ones(3, np.float32))
         array([3., 3.], dtype=float32)
     """
+    no_sharding("lax.dot", out_sharding=out_sharding)
+    if dimension_numbers is not None:
+        return dot_general(lhs, rhs, dimension_numbers, precision, preferred_element_type)
     ls, rs = get_aval(lhs).shape, get_aval(rhs).shape
     if 1 <= len(ls) <= 2 and 1 <= len(rs) <= 2 and ls[-1] == rs[0]:
         dims = (((len(ls) - 1,), (0,)), ((), ()))

@@ -16,7 +16,7 @@ import numpy as np
 
 from ..core.avals import ShapedArray, dtype_kind, is_inexact, is_python_scalar
 from ..core.trace import Primitive, Tracer, abstract_eval_rules, get_aval, impl_rules
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError, ShapeError, no_sharding
 from ..transforms.ad import (
     Zero,
     defjvp,
@@ -155,18 +155,31 @@ def _out_shape(*xs):
     return builtins.max((get_aval(x).shape for x in xs), key=len)
 
 
-def _make_unary(name: str, impl, kinds: str = "float", scalar: str | None = None):
+def _make_unary(name: str, impl, kinds: str = "float", scalar: str | None = None,
+                accuracy: bool = False):
     prim = Primitive(name, elementwise=True, scalar=scalar)
     impl_rules[prim] = impl
     abstract_eval_rules[prim] = _unary_abstract(name, kinds)
     defvectorized(prim)
 
-    def fn(x):
-        return prim.bind(x)
+    if accuracy:  # JAX's transcendental functions take accuracy= (None only here)
+        def fn(x, *, accuracy=None):
+            if accuracy is not None:
+                no_accuracy(name, accuracy)
+            return prim.bind(x)
+    else:
+        def fn(x):
+            return prim.bind(x)
 
     fn.__name__ = name
     fn.__doc__ = f"Elementwise ``{name}`` (``lax.{name}``)."
     return prim, fn
+
+
+def no_accuracy(name: str, accuracy) -> None:
+    """Raises for ``accuracy=`` other than None: functrace's kernels have one accuracy
+    (NumPy's / the C library's)."""
+    no_sharding(f"lax.{name}", accuracy=accuracy)
 
 
 def _make_binary(name: str, impl, out_dtype=None, kinds: str = "any",
@@ -198,7 +211,20 @@ add_p, add = _make_binary("add", np.add, scalar="({0} + {1})")
 # boolean add/mul stay allowed (NumPy's logical or/and; functrace.numpy relies on them);
 # sub, neg and sign of booleans have no NumPy meaning, so they are rejected at trace time
 sub_p, sub = _make_binary("sub", np.subtract, kinds="number", scalar="({0} - {1})")
-mul_p, mul = _make_binary("mul", np.multiply, scalar="({0} * {1})")
+mul_p, _mul = _make_binary("mul", np.multiply, scalar="({0} * {1})")
+
+
+def mul(x, y, *, out_dtype=None):
+    """Elementwise ``x * y`` (``lax.mul``); with ``out_dtype`` both operands are cast to
+    it first, so the product is computed and returned in that dtype.
+
+    Example:
+        >>> mul(np.int8(100), np.int8(3), out_dtype=np.int32)
+        array(300, dtype=int32)
+    """
+    if out_dtype is not None:
+        x, y = convert_element_type(x, out_dtype), convert_element_type(y, out_dtype)
+    return _mul(x, y)
 
 
 def _div_impl(x, y):
@@ -320,14 +346,14 @@ defjvp(min_p, lambda g, x, y: mul(g, _balanced(x, y, lt)),
 # ---------------------------------------------------------------------------
 # transcendental
 
-exp_p, exp = _make_unary("exp", np.exp, scalar="math.exp({0})")
-log_p, log = _make_unary("log", np.log, scalar="math.log({0})")
-log1p_p, log1p = _make_unary("log1p", np.log1p, scalar="math.log1p({0})")
-expm1_p, expm1 = _make_unary("expm1", np.expm1, scalar="math.expm1({0})")
-sqrt_p, sqrt = _make_unary("sqrt", np.sqrt, scalar="math.sqrt({0})")
+exp_p, exp = _make_unary("exp", np.exp, scalar="math.exp({0})", accuracy=True)
+log_p, log = _make_unary("log", np.log, scalar="math.log({0})", accuracy=True)
+log1p_p, log1p = _make_unary("log1p", np.log1p, scalar="math.log1p({0})", accuracy=True)
+expm1_p, expm1 = _make_unary("expm1", np.expm1, scalar="math.expm1({0})", accuracy=True)
+sqrt_p, sqrt = _make_unary("sqrt", np.sqrt, scalar="math.sqrt({0})", accuracy=True)
 rsqrt_p, rsqrt = _make_unary("rsqrt", lambda x: 1 / np.sqrt(x),
-                             scalar="(1.0 / math.sqrt({0}))")
-tanh_p, tanh = _make_unary("tanh", np.tanh, scalar="math.tanh({0})")
+                             scalar="(1.0 / math.sqrt({0}))", accuracy=True)
+tanh_p, tanh = _make_unary("tanh", np.tanh, scalar="math.tanh({0})", accuracy=True)
 
 
 def _logistic_impl(x):
@@ -339,9 +365,10 @@ def _logistic_impl(x):
     return np.where(x >= 0, 1 / (1 + e), e / (1 + e)).astype(x.dtype)
 
 
-logistic_p, logistic = _make_unary("logistic", _logistic_impl, scalar="_s.logistic({0})")
-sin_p, sin = _make_unary("sin", np.sin, scalar="math.sin({0})")
-cos_p, cos = _make_unary("cos", np.cos, scalar="math.cos({0})")
+logistic_p, logistic = _make_unary("logistic", _logistic_impl, scalar="_s.logistic({0})",
+                                   accuracy=True)
+sin_p, sin = _make_unary("sin", np.sin, scalar="math.sin({0})", accuracy=True)
+cos_p, cos = _make_unary("cos", np.cos, scalar="math.cos({0})", accuracy=True)
 
 erf_p, erf = _make_unary("erf", lambda x: _np_erf(x).astype(x.dtype), scalar="math.erf({0})")
 

@@ -40,6 +40,7 @@ from .elementwise import (
     lt,
     mul,
     neg,
+    no_accuracy,
     rsqrt,
     select,
     sub,
@@ -96,13 +97,15 @@ defjvp2(exp2_p, lambda g, y, x: mul(g, mul(y, full_like(x, math.log(2.0)))))
 defjvp(square_p, lambda g, x: mul(g, mul(x, full_like(x, 2))))
 
 
-def tan(x):
+def tan(x, *, accuracy=None):
     """Elementwise tangent.
 
     Example:
         >>> tan(np.array([0.], np.float32))
         array([0.], dtype=float32)
     """
+    if accuracy is not None:
+        no_accuracy("tan", accuracy)
     return tan_p.bind(x)
 
 
@@ -186,23 +189,27 @@ def atanh(x):
     return atanh_p.bind(x)
 
 
-def cbrt(x):
+def cbrt(x, *, accuracy=None):
     """Elementwise real cube root (negative for negative ``x``).
 
     Example:
         >>> cbrt(np.array([-8.], np.float32))
         array([-2.], dtype=float32)
     """
+    if accuracy is not None:
+        no_accuracy("cbrt", accuracy)
     return cbrt_p.bind(x)
 
 
-def exp2(x):
+def exp2(x, *, accuracy=None):
     """Elementwise ``2 ** x``.
 
     Example:
         >>> exp2(np.array([3.], np.float32))
         array([8.], dtype=float32)
     """
+    if accuracy is not None:
+        no_accuracy("exp2", accuracy)
     return exp2_p.bind(x)
 
 

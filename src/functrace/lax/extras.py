@@ -19,7 +19,7 @@ import numpy as np
 
 from ..core.avals import canonicalize_dtype, is_float, is_int
 from ..core.trace import get_aval
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError, ShapeError, no_sharding
 from ..tree_util import tree_flatten, tree_unflatten
 from .bits import bitcast_convert_type, population_count, shift_right_logical
 from .convenience import slice_in_dim
@@ -112,9 +112,17 @@ def broadcast_to_rank(x, rank: int):
     return reshape(x, (1,) * (rank - nd) + _shape(x))
 
 
-def empty(dtype):  # noqa: A002 - JAX's signature
-    """A rank-0 array of ``dtype`` (zero; JAX leaves the value unspecified)."""
-    return full((), 0, np.dtype(dtype))
+def empty(shape, dtype, *, out_sharding=None):
+    """An array of ``shape`` and ``dtype`` whose values are unspecified (``jax.lax.empty``);
+    functrace fills it with zeros. ``out_sharding`` must be None.
+
+    Example:
+        >>> empty((2,), np.float32).shape
+        (2,)
+    """
+    no_sharding("lax.empty", out_sharding=out_sharding)
+    shape = (shape,) if isinstance(shape, int | np.integer) else tuple(shape)
+    return full(shape, 0, np.dtype(dtype))
 
 
 def collapse(operand, start_dimension: int, stop_dimension: int | None = None):
@@ -154,18 +162,18 @@ def stack(operands, axis: int = 0):
     return concatenate([expand_dims(x, (axis,)) for x in operands], axis)
 
 
-def unstack(operand, axis: int = 0):
-    """The slices of ``operand`` along ``axis``, as a list.
+def unstack(x, axis: int = 0):
+    """The slices of ``x`` along ``axis``, as a tuple (``jax.lax.unstack``).
 
     Example:
-        >>> [x.tolist() for x in unstack(np.arange(4, dtype=np.int32).reshape(2, 2))]
+        >>> [v.tolist() for v in unstack(np.arange(4, dtype=np.int32).reshape(2, 2))]
         [[0, 1], [2, 3]]
     """
-    shape = _shape(operand)
+    shape = _shape(x)
     axis = operator.index(axis) % len(shape)
     rest = shape[:axis] + shape[axis + 1:]
-    return [reshape(slice_in_dim(operand, i, i + 1, axis=axis), rest)
-            for i in range(shape[axis])]
+    return tuple(reshape(slice_in_dim(x, i, i + 1, axis=axis), rest)
+                 for i in range(shape[axis]))
 
 
 def tile(operand, reps: Sequence[int]):

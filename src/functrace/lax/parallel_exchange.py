@@ -17,7 +17,7 @@ from __future__ import annotations
 from ..core.avals import ShapedArray
 from ..core.jaxpr import pp_params_rules
 from ..core.trace import abstract_eval_rules, get_aval
-from ..errors import ShapeError
+from ..errors import ShapeError, UnsupportedArgumentError
 from ..transforms.ad import deflinear, instantiate_zeros
 from ..transforms.batching import axis_batching_rules, moveaxis, not_mapped
 from ..tree_util import tree_flatten, tree_unflatten
@@ -102,7 +102,8 @@ pp_params_rules[all_gather_p] = lambda eqn: dict(  # JAX 0.10's names
     axis_name=eqn.params["axes"], axis_size=eqn.params["axis_size"], tiled=eqn.params["tiled"])
 
 
-def all_gather(x, axis_name, *, axis_index_groups=None, axis: int = 0, tiled: bool = False):
+def all_gather(x, axis_name, *, axis_index_groups=None, axis: int = 0, tiled: bool = False,
+               to: str = "varying"):
     """Every lane's ``x`` (a pytree), stacked along a new axis ``axis`` (``jax.lax.all_gather``).
 
     With ``tiled=True`` they are concatenated along the existing axis ``axis`` instead.
@@ -114,6 +115,9 @@ def all_gather(x, axis_name, *, axis_index_groups=None, axis: int = 0, tiled: bo
         array([[0., 1.],
                [0., 1.]], dtype=float32)
     """
+    if to != "varying":
+        raise UnsupportedArgumentError(f"all_gather: to={to!r} is not supported; functrace's "
+                                       "gathered values are always 'varying' (the default)")
     names = one_name("all_gather", axis_name)
     groups = groups_for("all_gather", names, axis_index_groups)
     size = lanes_size(names, groups)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..core.trace import get_aval
-from ..errors import ShapeError
+from ..errors import ShapeError, no_sharding
 from .dots import dot_general
 from .elementwise import ge, lt, mul
 from .gather_scatter import GatherDimensionNumbers, gather
@@ -18,7 +18,7 @@ __all__ = ["ragged_dot"]
 
 
 def ragged_dot(lhs, rhs, group_sizes, precision=None, preferred_element_type=None,
-               group_offset=None):
+               group_offset=None, out_sharding=None):
     """``out[i] = lhs[i] @ rhs[g(i)]`` where row ``i`` belongs to group ``g(i)``: the
     first ``group_sizes[0]`` rows to group 0, the next ``group_sizes[1]`` to group 1...
     Rows past ``sum(group_sizes)`` give zeros (``jax.lax.ragged_dot``).
@@ -31,6 +31,7 @@ def ragged_dot(lhs, rhs, group_sizes, precision=None, preferred_element_type=Non
                [10., 12.],
                [10., 12.]], dtype=float32)
     """
+    no_sharding("lax.ragged_dot", out_sharding=out_sharding)
     la, ra, ga = get_aval(lhs), get_aval(rhs), get_aval(group_sizes)
     if la.ndim != 2 or ra.ndim != 3 or ga.ndim != 1 or ra.shape[1] != la.shape[1] or (
             ga.shape[0] != ra.shape[0]) or ga.dtype.kind not in "iu":

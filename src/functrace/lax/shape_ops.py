@@ -12,7 +12,7 @@ import numpy as np
 
 from ..core.avals import ShapedArray, canonicalize_dtype, canonicalize_value, is_inexact
 from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError, ShapeError, no_sharding
 from ..transforms import batching
 from ..transforms.ad import Zero, deflinear, jvp_rules, tangent_aval, transpose_rules
 from ..transforms.batching import batching_rules, bdim_at_front, defvectorized
@@ -46,13 +46,16 @@ def _axes_tuple(axes, ndim: int, op: str) -> tuple[int, ...]:
 broadcast_in_dim_p = Primitive("broadcast_in_dim", impl_fallback=True)
 
 
-def broadcast_in_dim(operand, shape: Sequence[int], broadcast_dimensions: Sequence[int]):
+def broadcast_in_dim(operand, shape: Sequence[int], broadcast_dimensions: Sequence[int], *,
+                     out_sharding=None):
     """Broadcasts ``operand`` to ``shape``; operand dim ``i`` maps to ``broadcast_dimensions[i]``.
 
     Example:
         >>> broadcast_in_dim(np.ones(3, np.float32), (2, 3), (1,)).shape
         (2, 3)
     """
+    if out_sharding is not None:
+        no_sharding("lax.broadcast_in_dim", out_sharding=out_sharding)
     shape = tuple(int(d) for d in shape)
     dims = tuple(int(d) for d in broadcast_dimensions)
     if get_aval(operand).shape == shape and dims == tuple(range(len(shape))):
@@ -107,8 +110,9 @@ def _broadcast_in_dim_batch(args, dims, *, shape, broadcast_dimensions):
 batching_rules[broadcast_in_dim_p] = _broadcast_in_dim_batch
 
 
-def broadcast(operand, sizes: Sequence[int]):
+def broadcast(operand, sizes: Sequence[int], *, out_sharding=None):
     """Adds leading dimensions ``sizes`` (``lax.broadcast``)."""
+    no_sharding("lax.broadcast", out_sharding=out_sharding)
     aval = get_aval(operand)
     sizes = tuple(sizes)
     dims = tuple(range(len(sizes), len(sizes) + aval.ndim))
@@ -126,8 +130,9 @@ def broadcast_to_rank0(x, shape):
 reduce_sum_p = Primitive("reduce_sum", fusible_reduction=True, impl_fallback=True)
 
 
-def reduce_sum(operand, axes: Sequence[int]):
+def reduce_sum(operand, axes: Sequence[int], *, out_sharding=None):
     """Sums ``operand`` over ``axes`` (``lax.reduce_sum``)."""
+    no_sharding("lax.reduce_sum", out_sharding=out_sharding)
     axes = _axes_tuple(axes, get_aval(operand).ndim, "reduce_sum")
     if not axes:
         return operand
@@ -172,8 +177,10 @@ defreducer(reduce_sum_p)
 reshape_p = Primitive("reshape", impl_fallback=True)
 
 
-def reshape(operand, new_sizes: Sequence[int], dimensions=None):
+def reshape(operand, new_sizes: Sequence[int], dimensions=None, *, out_sharding=None):
     """Reshapes ``operand`` (row-major) to ``new_sizes`` (``lax.reshape``)."""
+    if out_sharding is not None:
+        no_sharding("lax.reshape", out_sharding=out_sharding)
     aval = get_aval(operand)
     try:  # operator.index: a float or a string is a mistake, not a size
         new_sizes = tuple(operator.index(d) for d in new_sizes)

@@ -485,7 +485,7 @@ _MONOIDS = {
 
 
 def reduce_window(operand, init_value, computation, window_dimensions: Sequence[int],
-                  window_strides: Sequence[int], padding,
+                  window_strides: Sequence[int] | None = None, padding="VALID",
                   base_dilation: Sequence[int] | None = None,
                   window_dilation: Sequence[int] | None = None):
     """Reduces every window of ``operand`` with ``computation`` (``lax.reduce_window``).
@@ -503,8 +503,10 @@ def reduce_window(operand, init_value, computation, window_dimensions: Sequence[
         operand: the array to pool.
         init_value: the identity of ``computation`` (a concrete scalar).
         computation: ``lax.add``, ``lax.max`` or ``lax.min``.
-        window_dimensions, window_strides: one entry per axis of ``operand``.
-        padding: ``'VALID'``, ``'SAME'``, ``'SAME_LOWER'`` or ``(low, high)`` pairs.
+        window_dimensions, window_strides: one entry per axis of ``operand`` (strides
+            default to 1).
+        padding: ``'VALID'`` (the default), ``'SAME'``, ``'SAME_LOWER'`` or ``(low, high)``
+            pairs.
         base_dilation, window_dilation: one entry per axis (default all 1).
     Returns:
         The pooled array, of the operand's dtype.
@@ -516,6 +518,8 @@ def reduce_window(operand, init_value, computation, window_dimensions: Sequence[
         array([[ 5.,  7.],
                [13., 15.]], dtype=float32)
     """
+    if window_strides is None:
+        window_strides = (1,) * len(window_dimensions)
     try:
         kind, fn = _MONOIDS[computation]
     except (KeyError, TypeError):

@@ -190,14 +190,29 @@ def softmax(x, axis=-1, where=None):
     return result if where is None else fnp.where(where, result, 0)
 
 
-def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None):
+def standardize(x, axis=-1, mean=None, variance=None, epsilon=1e-5, where=None, *,
+                algorithm: str = "fast"):
     """``(x - mean) / sqrt(variance + epsilon)`` over ``axis`` (statistics of the entries
-    where ``where`` holds)."""
+    where ``where`` holds). The variance is ``mean(x**2) - mean**2`` clipped at 0 with
+    ``algorithm='fast'`` (JAX's default), or the two-pass ``mean((x - mean)**2)`` with
+    ``'stable'``.
+
+    Example:
+        >>> standardize(fnp.array([1.0, 3.0]), algorithm="stable", epsilon=0.0)
+        array([-1.,  1.], dtype=float32)
+    """
+    if algorithm not in ("fast", "stable"):
+        raise ValueError(f"standardize: unknown algorithm {algorithm!r}; use 'fast' or "
+                         "'stable'")
     if mean is None:
         mean = fnp.mean(x, axis=axis, keepdims=True, where=where)
     if variance is None:
-        variance = (fnp.mean(fnp.square(x), axis=axis, keepdims=True, where=where)
-                    - fnp.square(mean))
+        if algorithm == "stable":
+            variance = fnp.mean(fnp.square(fnp.subtract(x, mean)), axis=axis, keepdims=True,
+                                where=where)
+        else:  # may round below 0: clipped, as JAX, so that rsqrt stays finite
+            variance = fnp.clip(fnp.mean(fnp.square(x), axis=axis, keepdims=True, where=where)
+                                - fnp.square(mean), 0)
     return fnp.subtract(x, mean) * lax.rsqrt(fnp.asarray(variance) + epsilon)
 
 

@@ -102,7 +102,6 @@ from .grids import (
 )
 from .indexed_update import IndexUpdateHelper as _IndexUpdateHelper
 from .indexing import IndexingError, diag, diagonal, getitem, take, take_along_axis
-from .linalg import dot, einsum, inner, matmul, outer, tensordot, trace, vdot
 from .manip import (
     astype,
     atleast_1d,
@@ -303,6 +302,7 @@ from .polynomial import (
     polyval,
     roots,
 )
+from .products import dot, einsum, inner, matmul, outer, tensordot, trace, vdot
 from .reductions import (
     all,
     allclose,

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import lax
 from ..core.trace import Tracer, concrete_or_none, get_aval
-from ..errors import FunctraceError, ShapeError
+from ..errors import FunctraceError, ShapeError, no_sharding
 from ._promote import (
     _fmt,
     as_array,
@@ -67,13 +67,14 @@ def concatenate(arrays, axis: int | None = 0, dtype=None):
     return lax.concatenate(xs, ax)
 
 
-def stack(arrays, axis: int = 0, dtype=None):
-    """Joins ``arrays`` (all of one shape) along a new ``axis``.
+def stack(arrays, axis: int = 0, out=None, dtype=None):
+    """Joins ``arrays`` (all of one shape) along a new ``axis`` (``out`` must be None).
 
     Example:
         >>> stack([np.zeros(2, np.float32), np.ones(2, np.float32)], axis=1).shape
         (2, 2)
     """
+    no_sharding("stack", out=out)
     xs = [as_array(a) for a in arrays]
     if not xs:
         raise ShapeError("stack: need at least one array to stack")
@@ -255,7 +256,8 @@ def tile(A, reps):
     return lax.reshape(x, tuple(r * d for r, d in zip(reps, s, strict=True)))
 
 
-def repeat(a, repeats, axis: int | None = None, *, total_repeat_length=None):
+def repeat(a, repeats, axis: int | None = None, *, total_repeat_length=None,
+           out_sharding=None):
     """Repeats each element of ``a`` ``repeats`` times along ``axis`` (flattened if None).
 
     ``repeats`` is an int or a concrete array with one count per element.
@@ -264,6 +266,7 @@ def repeat(a, repeats, axis: int | None = None, *, total_repeat_length=None):
         >>> repeat(np.array([1, 2], np.int32), 2)
         array([1, 1, 2, 2], dtype=int32)
     """
+    no_sharding("repeat", out_sharding=out_sharding)
     del total_repeat_length
     x = as_array(a)
     if axis is None:

@@ -14,7 +14,7 @@ from .. import lax
 from ..core.array import wrap
 from ..core.avals import canonicalize_dtype, default_float_dtype, default_int_dtype
 from ..core.trace import Tracer, concrete_or_none, get_aval
-from ..errors import ConcretizationError, ShapeError
+from ..errors import ConcretizationError, ShapeError, check_device, no_sharding
 from ._promote import (
     as_array,
     broadcast_to_shape,
@@ -34,7 +34,8 @@ def _shape(shape) -> tuple[int, ...]:
         raise ShapeError(f"shape must be an int or a sequence of ints, got {shape!r}") from None
 
 
-def array(object, dtype=None, copy: bool = True, ndmin: int = 0):  # noqa: A002 - NumPy's name
+def array(object, dtype=None, copy: bool = True, order: str | None = "K", ndmin: int = 0, *,
+          device=None, out_sharding=None):  # noqa: A002 - NumPy's name
     """An array from a scalar, a (nested) sequence, a NumPy array or a traced value.
 
     64-bit inputs become 32-bit unless x64 is enabled, as in ``jax.numpy``.
@@ -43,6 +44,8 @@ def array(object, dtype=None, copy: bool = True, ndmin: int = 0):  # noqa: A002 
         >>> array([1.0, 2.0])
         array([1., 2.], dtype=float32)
     """
+    _placement("array", device, out_sharding)
+    del order  # arrays are immutable: the memory order is not observable
     if has_tracer(object):
         out = stack_nested(object)
     else:
@@ -83,22 +86,24 @@ def _check_python_ints(raw: np.ndarray, dtype) -> None:
                             "a float.")
 
 
-def asarray(a, dtype=None, order=None, *, copy=None):
+def asarray(a, dtype=None, order=None, *, copy=None, device=None, out_sharding=None):
     """Like ``array`` but never copies a NumPy input that already has the right dtype
     (and, as in JAX, returns a typed PRNG key array as it is)."""
+    _placement("asarray", device, out_sharding)
     del order, copy
     if dtype is None and getattr(type(a), "is_key_array", False):
         return a
     return array(a, dtype=dtype, copy=False if isinstance(a, np.ndarray) else True)
 
 
-def full(shape, fill_value, dtype=None):
+def full(shape, fill_value, dtype=None, *, device=None, out_sharding=None):
     """An array of ``shape`` filled with ``fill_value`` (a scalar or a broadcastable array).
 
     Example:
         >>> full((2,), 3)
         array([3, 3], dtype=int32)
     """
+    _placement("full", device, out_sharding)
     shape = _shape(shape)
     dtype = None if dtype is None else check_dtype(dtype)
     if isinstance(fill_value, Tracer) or np.ndim(fill_value) != 0:
@@ -110,37 +115,75 @@ def full(shape, fill_value, dtype=None):
     return lax.full(shape, fill_value, dtype)
 
 
-def zeros(shape, dtype=None):
-    """An array of zeros (float32 unless ``dtype`` says otherwise)."""
+def zeros(shape, dtype=None, *, device=None, out_sharding=None):
+    """An array of zeros (float32 unless ``dtype`` says otherwise); ``device`` may be None
+    or a CPU device, ``out_sharding`` None.
+
+    Example:
+        >>> zeros(2, np.int32)
+        array([0, 0], dtype=int32)
+    """
+    _placement("zeros", device, out_sharding)
     return lax.full(_shape(shape), 0, check_dtype(dtype, default_float_dtype()))
 
 
-def ones(shape, dtype=None):
-    """An array of ones (float32 unless ``dtype`` says otherwise)."""
+def ones(shape, dtype=None, *, device=None, out_sharding=None):
+    """An array of ones (float32 unless ``dtype`` says otherwise).
+
+    Example:
+        >>> ones(2)
+        array([1., 1.], dtype=float32)
+    """
+    _placement("ones", device, out_sharding)
     return lax.full(_shape(shape), 1, check_dtype(dtype, default_float_dtype()))
 
 
-empty = zeros
+def empty(shape, dtype=None, *, device=None, out_sharding=None):
+    """An array of ``shape``: zeros, as in JAX (arrays are never uninitialised).
+
+    Example:
+        >>> empty((1, 2))
+        array([[0., 0.]], dtype=float32)
+    """
+    return zeros(shape, dtype, device=device, out_sharding=out_sharding)
 
 
-def full_like(a, fill_value, dtype=None, shape=None):
-    """An array of ``a``'s shape and dtype (unless given) filled with ``fill_value``."""
+def full_like(a, fill_value, dtype=None, shape=None, *, device=None, out_sharding=None):
+    """An array of ``a``'s shape and dtype (unless given) filled with ``fill_value``.
+
+    Example:
+        >>> full_like(np.zeros(2, np.int32), 7)
+        array([7, 7], dtype=int32)
+    """
+    _placement("full_like", device, out_sharding)
     av = get_aval(as_array(a))
     return full(av.shape if shape is None else shape, fill_value,
                 av.dtype if dtype is None else dtype)
 
 
-def zeros_like(a, dtype=None, shape=None):
+def zeros_like(a, dtype=None, shape=None, *, device=None, out_sharding=None):
     """Zeros of ``a``'s shape and dtype (unless given)."""
-    return full_like(a, 0, dtype, shape)
+    return full_like(a, 0, dtype, shape, device=device, out_sharding=out_sharding)
 
 
-def ones_like(a, dtype=None, shape=None):
+def ones_like(a, dtype=None, shape=None, *, device=None, out_sharding=None):
     """Ones of ``a``'s shape and dtype (unless given)."""
-    return full_like(a, 1, dtype, shape)
+    return full_like(a, 1, dtype, shape, device=device, out_sharding=out_sharding)
 
 
-empty_like = zeros_like
+def empty_like(prototype, dtype=None, shape=None, *, device=None):
+    """An array of ``prototype``'s shape and dtype (unless given): zeros, as in JAX.
+
+    Example:
+        >>> empty_like(np.ones(2, np.int32))
+        array([0, 0], dtype=int32)
+    """
+    return full_like(prototype, 0, dtype, shape, device=device)
+
+
+def _placement(op: str, device, out_sharding) -> None:
+    check_device(op, device)
+    no_sharding(op, out_sharding=out_sharding)
 
 
 def _static(x, op: str, what: str):
@@ -154,13 +197,14 @@ def _static(x, op: str, what: str):
     return val.item() if np.ndim(val) == 0 else val
 
 
-def arange(start, stop=None, step=None, dtype=None):
+def arange(start, stop=None, step=None, dtype=None, *, device=None, out_sharding=None):
     """Evenly spaced values in ``[start, stop)``; the bounds must be concrete.
 
     Example:
         >>> arange(3)
         array([0, 1, 2], dtype=int32)
     """
+    _placement("arange", device, out_sharding)
     start, stop, step = (_static(v, "arange", n) for v, n in
                          ((start, "start"), (stop, "stop"), (step, "step")))
     if stop is None:
@@ -179,13 +223,14 @@ def arange(start, stop=None, step=None, dtype=None):
 
 
 def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = False,
-             dtype=None, axis: int = 0):
+             dtype=None, axis: int = 0, *, device=None):
     """``num`` evenly spaced values from ``start`` to ``stop`` (traced scalar bounds allowed).
 
     Example:
         >>> linspace(0.0, 1.0, 3)
         array([0. , 0.5, 1. ], dtype=float32)
     """
+    check_device("linspace", device)
     out_dtype = check_dtype(dtype) if dtype is not None else default_float_dtype()
     if not isinstance(num, int | np.integer) or num < 0:
         raise ShapeError(f"linspace: num must be a non-negative int, got {num!r}")
@@ -208,7 +253,7 @@ def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = 
     return (out, step) if retstep else out
 
 
-def eye(N: int, M: int | None = None, k: int = 0, dtype=None):
+def eye(N: int, M: int | None = None, k: int = 0, dtype=None, *, device=None):
     """The ``N x M`` matrix with ones on the ``k``-th diagonal.
 
     Example:
@@ -216,6 +261,7 @@ def eye(N: int, M: int | None = None, k: int = 0, dtype=None):
         array([[1., 0.],
                [0., 1.]], dtype=float32)
     """
+    check_device("eye", device)
     M = N if M is None else M
     dtype = check_dtype(dtype, default_float_dtype())
     rows = lax.broadcasted_iota(np.int32, (N, M), 0)

@@ -170,14 +170,16 @@ def eigh(a, UPLO: str | None = None, symmetrize_input: bool = True):  # noqa: N8
     return EighResult(w, v)
 
 
-def eigvalsh(a, UPLO: str | None = "L"):  # noqa: N803
-    """The eigenvalues (ascending) of Hermitian ``a``.
+def eigvalsh(a, UPLO: str | None = "L", *, symmetrize_input: bool = True):  # noqa: N803
+    """The eigenvalues (ascending) of Hermitian ``a``; with ``symmetrize_input`` (the
+    default) ``a`` is first replaced by ``(a + a^H) / 2``, otherwise only the ``UPLO``
+    triangle is read.
 
     Example:
         >>> eigvalsh(np.array([[2., 0.], [0., 1.]], np.float32))
         array([1., 2.], dtype=float32)
     """
-    return eigh(a, UPLO).eigenvalues
+    return eigh(a, UPLO, symmetrize_input=symmetrize_input).eigenvalues
 
 
 # ---------------------------------------------------------------------------
@@ -409,16 +411,18 @@ def pinv(a, rtol=None, hermitian: bool = False, *, rcond=None):
     return _pinv(x, np.asarray(rtol, rtol_dtype))
 
 
-def matrix_rank(M, rtol=None, *, tol=None):  # noqa: N803
+def matrix_rank(M, rtol=None, *, hermitian: bool = False, tol=None):  # noqa: N803
     """The number of singular values above ``tol`` (absolute) or ``rtol`` times the
-    largest (default ``max(m, n) * eps``).
+    largest (default ``max(m, n) * eps``). With ``hermitian=True`` ``M`` is taken to be
+    Hermitian and its singular values are the magnitudes of its eigenvalues (``eigvalsh``,
+    cheaper than an SVD).
 
     Example:
         >>> int(matrix_rank(np.array([[1., 2.], [2., 4.]], np.float32)))
         1
     """
     x = _matrix(M, "matrix_rank")
-    s = svdvals(x)
+    s = _abs(eigvalsh(x)) if hermitian else svdvals(x)
     sdt = get_aval(s).dtype
     if tol is None:
         rtol = _default_rtol(x) if rtol is None else rtol

@@ -16,7 +16,7 @@ from .. import lax
 from ..core.avals import default_float_dtype, default_int_dtype
 from ..core.trace import Tracer, get_aval
 from ..errors import FunctraceError, ShapeError
-from ._promote import as_array, canonical_axis, convert, promote_args
+from ._promote import as_array, canonical_axis, check_dtype, convert, promote_args
 from .arrange import concatenate
 from .creation import arange, linspace, tri_mask
 from .indexed_update import IndexUpdateHelper
@@ -260,10 +260,11 @@ def unravel_index(indices, shape):
     return tuple(out[::-1])
 
 
-def ravel_multi_index(multi_index, dims, mode: str = "raise", order: str = "C"):
+def ravel_multi_index(multi_index, dims, mode: str = "raise", order: str = "C", *,
+                      dtype=None):
     """The flat indices of the coordinate arrays ``multi_index`` in an array of ``dims``
     (``mode='clip'`` or ``'wrap'`` for out-of-range coordinates; ``'raise'`` checks
-    concrete values).
+    concrete values), of integer ``dtype`` (default: the default integer dtype).
 
     Example:
         >>> ravel_multi_index((np.array([1, 0]), np.array([2, 1])), (2, 3))
@@ -276,9 +277,10 @@ def ravel_multi_index(multi_index, dims, mode: str = "raise", order: str = "C"):
         raise ShapeError("ravel_multi_index: one coordinate array per dimension is needed")
     coords = broadcast_arrays(*coords)
     out = None
+    idx_dtype = default_int_dtype() if dtype is None else check_dtype(dtype)
     for c, d in zip(coords, dims, strict=True):
-        c = convert(c, default_int_dtype())
-        d_ = np.asarray(d, default_int_dtype())
+        c = convert(c, idx_dtype)
+        d_ = np.asarray(d, idx_dtype)
         if mode == "clip":
             c = lax.clamp(np.asarray(0, _dtype(c)), c, np.asarray(d - 1, _dtype(c)))
         elif mode == "wrap":

@@ -13,7 +13,7 @@ from .. import lax
 from ..core.avals import ShapedArray, canonicalize_dtype
 from ..core.avals import result_type as _rt
 from ..core.trace import Tracer, get_aval
-from ..errors import FunctraceError, ShapeError
+from ..errors import FunctraceError, ShapeError, check_device, no_sharding
 from ._promote import (
     _fmt,
     as_array,
@@ -25,6 +25,7 @@ from ._promote import (
     convert,
 )
 from ._promote import broadcast_shapes as _broadcast_shapes
+from ._renamed import DEPRECATED, renamed
 
 
 def _shape(x) -> tuple[int, ...]:
@@ -55,9 +56,16 @@ def size(a, axis=None) -> int:
     return n
 
 
-def astype(x, dtype, copy: bool = True):
-    """``x`` converted to ``dtype`` (canonicalised: float64 -> float32 unless x64)."""
+def astype(x, dtype, /, *, copy: bool = False, device=None):
+    """``x`` converted to ``dtype`` (canonicalised: float64 -> float32 unless x64);
+    ``device`` may be None or a CPU device.
+
+    Example:
+        >>> astype(np.arange(2), np.float32)
+        array([0., 1.], dtype=float32)
+    """
     del copy
+    check_device("astype", device)
     return convert(as_array(x), check_dtype(dtype))
 
 
@@ -82,10 +90,15 @@ def result_type(*arrays_and_dtypes) -> np.dtype:
     return _rt(*[_aval_for_result_type(x) for x in arrays_and_dtypes])[0]
 
 
-def promote_types(type1, type2) -> np.dtype:
-    """The smallest dtype both ``type1`` and ``type2`` promote to (JAX rules)."""
-    return _rt(ShapedArray((), canonicalize_dtype(type1)),
-               ShapedArray((), canonicalize_dtype(type2)))[0]
+def promote_types(a, b) -> np.dtype:
+    """The smallest dtype both ``a`` and ``b`` promote to (JAX rules).
+
+    Example:
+        >>> promote_types(np.int8, np.uint8)
+        dtype('int16')
+    """
+    return _rt(ShapedArray((), canonicalize_dtype(a)),
+               ShapedArray((), canonicalize_dtype(b)))[0]
 
 
 # ---------------------------------------------------------------------------
@@ -100,8 +113,13 @@ def _static_ints(values, op: str) -> tuple[int, ...]:
         raise ShapeError(f"{op}: expected integers, got {values!r}") from None
 
 
-def reshape(a, newshape=None, order: str = "C", *, shape=None):  # noqa: A002
+def reshape(a, shape=None, order: str = "C", *, newshape=DEPRECATED, copy=None,
+            out_sharding=None):
     """``a`` with a new shape of the same size; one entry may be -1 (inferred).
+
+    ``newshape`` is the deprecated spelling of ``shape`` (it works, with a
+    ``DeprecationWarning``); ``copy`` is accepted and ignored (arrays are immutable);
+    ``out_sharding`` must be None.
 
     Example:
         >>> reshape(np.arange(6, dtype=np.float32), (2, -1)).shape
@@ -109,8 +127,13 @@ def reshape(a, newshape=None, order: str = "C", *, shape=None):  # noqa: A002
     """
     if order != "C":
         raise FunctraceError(f"reshape: only order='C' is supported, got order={order!r}")
+    del copy
+    no_sharding("reshape", out_sharding=out_sharding)
+    shape = renamed("reshape", "newshape", newshape, "shape", shape)
+    if shape is None:
+        raise TypeError("reshape: missing the shape argument; call reshape(a, shape)")
     x = as_array(a)
-    new = _static_ints(shape if newshape is None else newshape, "reshape")
+    new = _static_ints(shape, "reshape")
     total = get_aval(x).size
     if new.count(-1) > 1:
         raise ShapeError(f"reshape: can only specify one unknown dimension, got {new}")
@@ -125,8 +148,9 @@ def reshape(a, newshape=None, order: str = "C", *, shape=None):  # noqa: A002
     return lax.reshape(x, new)
 
 
-def ravel(a, order: str = "C"):
+def ravel(a, order: str = "C", *, out_sharding=None):
     """``a`` flattened to one dimension (row-major)."""
+    no_sharding("ravel", out_sharding=out_sharding)
     return reshape(a, (-1,), order)
 
 
@@ -196,8 +220,9 @@ def expand_dims(a, axis):
     return lax.expand_dims(x, canonical_axes(axis, out_nd, "expand_dims"))
 
 
-def broadcast_to(array, shape):
+def broadcast_to(array, shape, *, out_sharding=None):
     """``array`` broadcast to ``shape`` with NumPy's rules."""
+    no_sharding("broadcast_to", out_sharding=out_sharding)
     return broadcast_to_shape(as_array(array), _static_ints(shape, "broadcast_to"))
 
 
@@ -240,8 +265,15 @@ def atleast_3d(*arys):
     return out[0] if len(out) == 1 else out
 
 
-def copy(a):
-    """A copy of ``a`` (arrays are immutable, so ``a`` itself as an array)."""
+def copy(a, order=None):
+    """A copy of ``a`` (arrays are immutable, so ``a`` itself as an array); ``order`` is
+    accepted for NumPy compatibility and, as in JAX, has no effect.
+
+    Example:
+        >>> copy(np.arange(3, dtype=np.float32), order="K")
+        array([0., 1., 2.], dtype=float32)
+    """
+    del order
     return as_array(a)
 
 

@@ -14,13 +14,15 @@ from ..core.trace import Tracer, get_aval
 from ..errors import DTypeError, FunctraceError
 from . import _array_ops
 from ._promote import as_array, as_operand, broadcast_shapes, broadcast_to_shape, promote_args
+from ._renamed import DEPRECATED as _DEPRECATED
+from ._renamed import renamed as _renamed
 
 
 def _dtype(x) -> np.dtype:
     return get_aval(x).dtype
 
 
-def _binary(name: str, lax_fn, *, inexact: bool = False, doc: str = ""):
+def _binary(name: str, lax_fn, *, inexact: bool = False, doc: str = "", xy: bool = False):
     fast = _array_ops.eager_binary(name, inexact)  # concrete operands: NumPy's ufunc
 
     def fn(x1, x2, /):
@@ -30,6 +32,12 @@ def _binary(name: str, lax_fn, *, inexact: bool = False, doc: str = ""):
                 return out
         a, b = promote_args(name, x1, x2, inexact=inexact)
         return lax_fn(a, b)
+
+    if xy:  # JAX names the comparisons' operands (x, y, /)
+        impl = fn
+
+        def fn(x, y, /):
+            return impl(x, y)
 
     fn.__name__ = fn.__qualname__ = name
     fn.__doc__ = doc or f"Elementwise ``numpy.{name}`` with NumPy broadcasting."
@@ -175,9 +183,9 @@ def _integer_power(a, b):
     return acc
 
 
-def float_power(x1, x2, /):
-    """``x1 ** x2`` computed in floating point."""
-    a, b = promote_args("float_power", x1, x2, inexact=True)
+def float_power(x, y, /):
+    """``x ** y`` computed in floating point."""
+    a, b = promote_args("float_power", x, y, inexact=True)
     return lax.pow(a, b)
 
 
@@ -205,7 +213,7 @@ def absolute(x, /):
 abs = absolute  # noqa: A001 - NumPy's name
 
 
-def real(x, /):
+def real(val, /):
     """The real part (a real array is returned as is).
 
     Example:
@@ -213,13 +221,13 @@ def real(x, /):
         >>> fnp.real(fnp.asarray([1 + 2j]))
         array([1.], dtype=float32)
     """
-    (a,) = promote_args("real", x)
+    (a,) = promote_args("real", val)
     return lax.real(a) if _dtype(a).kind == "c" else as_array(a)
 
 
-def imag(x, /):
+def imag(val, /):
     """The imaginary part (zeros for a real array)."""
-    (a,) = promote_args("imag", x)
+    (a,) = promote_args("imag", val)
     return lax.imag(a) if _dtype(a).kind == "c" else lax.full_like(a, 0)
 
 
@@ -252,7 +260,7 @@ floor = _int_identity("floor", lax.floor)
 ceil = _int_identity("ceil", lax.ceil)
 
 
-def trunc(x, /):
+def trunc(x):
     """Rounds towards zero."""
     (a,) = promote_args("trunc", x)
     if not is_inexact(_dtype(a)):
@@ -330,12 +338,12 @@ def logaddexp(x1, x2, /):
 # ---------------------------------------------------------------------------
 # comparisons and logic
 
-equal = _binary("equal", lax.eq)
-not_equal = _binary("not_equal", lax.ne)
-less = _binary("less", lax.lt)
-less_equal = _binary("less_equal", lax.le)
-greater = _binary("greater", lax.gt)
-greater_equal = _binary("greater_equal", lax.ge)
+equal = _binary("equal", lax.eq, xy=True)
+not_equal = _binary("not_equal", lax.ne, xy=True)
+less = _binary("less", lax.lt, xy=True)
+less_equal = _binary("less_equal", lax.le, xy=True)
+greater = _binary("greater", lax.gt, xy=True)
+greater_equal = _binary("greater_equal", lax.ge, xy=True)
 
 
 def _to_bool(x):
@@ -474,20 +482,33 @@ def where(condition, x=None, y=None, /):
     return lax.select(pred, a, b)
 
 
-def clip(a, a_min=None, a_max=None, *, min=None, max=None):  # noqa: A002 - NumPy's names
-    """Limits ``a`` to ``[a_min, a_max]`` (either bound may be None).
+def clip(arr=None, /, min=None, max=None, *, a=_DEPRECATED, a_min=_DEPRECATED,  # noqa: A002
+         a_max=_DEPRECATED):
+    """Limits ``arr`` to ``[min, max]`` (either bound may be None), JAX's ``clip``.
+
+    ``a``, ``a_min`` and ``a_max`` are the deprecated keyword names of ``arr``, ``min``
+    and ``max`` (JAX 0.4.27's deprecation): they still work, with a
+    ``DeprecationWarning``; passing both spellings of one argument is an error.
 
     Example:
         >>> clip(np.array([-1.0, 0.5, 2.0], np.float32), 0.0, 1.0)
         array([0. , 0.5, 1. ], dtype=float32)
+        >>> clip(np.array([-1.0, 0.5, 2.0], np.float32), max=0.0)
+        array([-1.,  0.,  0.], dtype=float32)
     """
-    lo = a_min if a_min is not None else min
-    hi = a_max if a_max is not None else max
-    out = as_array(a)
-    if lo is not None:
-        out = maximum(out, lo)
-    if hi is not None:
-        out = minimum(out, hi)
+    arr = _renamed("clip", "a", a, "arr", arr)
+    min = _renamed("clip", "a_min", a_min, "min", min)  # noqa: A001
+    max = _renamed("clip", "a_max", a_max, "max", max)  # noqa: A001
+    if arr is None:
+        raise ValueError("clip: no input was provided; call clip(arr, min, max)")
+    if any(v is not None and _dtype(as_operand(v)).kind == "c" for v in (arr, min, max)):
+        raise DTypeError("clip: complex values have no ordering and cannot be clipped; "
+                         "clip the real or imaginary part (fnp.real/fnp.imag) instead")
+    out = as_array(arr)
+    if min is not None:
+        out = maximum(min, out)
+    if max is not None:
+        out = minimum(max, out)
     return out
 
 

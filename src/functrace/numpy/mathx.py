@@ -11,7 +11,7 @@ import numpy as np
 from .. import lax
 from ..core.avals import is_inexact
 from ..core.trace import Tracer, get_aval
-from ..errors import DTypeError
+from ..errors import DTypeError, no_sharding
 from ._promote import as_array, broadcast_shapes, broadcast_to_shape, promote_args
 from .math import (
     _binary,
@@ -162,7 +162,7 @@ def sinc(x, /):
     return where(zero, taylor, lax.div(lax.sin(pix), pix))
 
 
-def fmax(x1, x2, /):
+def fmax(x1, x2):
     """Elementwise maximum that ignores NaNs (NaN only where both are NaN).
 
     Example:
@@ -173,7 +173,7 @@ def fmax(x1, x2, /):
     return where(isnan(a), b, where(isnan(b), a, maximum(a, b)))
 
 
-def fmin(x1, x2, /):
+def fmin(x1, x2):
     """Elementwise minimum that ignores NaNs."""
     a, b = promote_args("fmin", x1, x2)
     return where(isnan(a), b, where(isnan(b), a, minimum(a, b)))
@@ -189,13 +189,14 @@ def divmod(x1, x2, /):  # noqa: A001 - NumPy's name
     return floor_divide(x1, x2), remainder(x1, x2)
 
 
-def modf(x, /):
+def modf(x, /, out=None):
     """``(fractional part, integral part)``, both with ``x``'s sign.
 
     Example:
         >>> modf(np.array([-1.5, 2.25], np.float32))
         (array([-0.5 ,  0.25], dtype=float32), array([-1.,  2.], dtype=float32))
     """
+    no_sharding("modf", out=out)
     (a,) = promote_args("modf", x, inexact=True)
     whole = trunc(a)
     return lax.sub(a, whole), whole
@@ -247,14 +248,14 @@ def _pow2(e):
     return lax.pow(lax.full_like(e, 2), e)
 
 
-def nextafter(x1, x2, /):
-    """The next representable value after ``x1`` towards ``x2``.
+def nextafter(x, y, /):
+    """The next representable value after ``x`` towards ``y``.
 
     Example:
         >>> nextafter(np.float32(0), np.float32(1))
         array(1.e-45, dtype=float32)
     """
-    a, b = promote_args("nextafter", x1, x2, inexact=True)
+    a, b = promote_args("nextafter", x, y, inexact=True)
     shape = broadcast_shapes("nextafter", get_aval(a).shape, get_aval(b).shape)
     return lax.nextafter(broadcast_to_shape(a, shape, "nextafter"),
                          broadcast_to_shape(b, shape, "nextafter"))
@@ -296,7 +297,7 @@ def _int_pair(name: str, x1, x2):
     return a, b
 
 
-def gcd(x1, x2, /):
+def gcd(x1, x2):
     """The greatest common divisor of ``|x1|`` and ``|x2|`` (Euclid's algorithm, as a
     ``while_loop`` over the whole array).
 
@@ -322,7 +323,7 @@ def gcd(x1, x2, /):
     return lax.while_loop(cond, body, (a, b))[0]
 
 
-def lcm(x1, x2, /):
+def lcm(x1, x2):
     """The least common multiple of ``|x1|`` and ``|x2|`` (0 if either is 0).
 
     Example:
@@ -337,19 +338,21 @@ def lcm(x1, x2, /):
     return lax.select(zero, lax.full_like(g, 0), out)
 
 
-def isposinf(x, /):
-    """Where ``x`` is ``+inf``."""
+def isposinf(x, /, out=None):
+    """Where ``x`` is ``+inf`` (``out`` must be None: arrays are immutable)."""
+    no_sharding("isposinf", out=out)
     (a,) = promote_args("isposinf", x)
     return isinf(a) & ~_sign_bit(a) if is_inexact(_dtype(a)) else lax.full_like(a, False, bool)
 
 
-def isneginf(x, /):
-    """Where ``x`` is ``-inf``."""
+def isneginf(x, /, out=None):
+    """Where ``x`` is ``-inf`` (``out`` must be None: arrays are immutable)."""
+    no_sharding("isneginf", out=out)
     (a,) = promote_args("isneginf", x)
     return isinf(a) & _sign_bit(a) if is_inexact(_dtype(a)) else lax.full_like(a, False, bool)
 
 
-def iscomplex(x, /):
+def iscomplex(x):
     """Where the imaginary part is nonzero."""
     a = as_array(x)
     if _dtype(a).kind != "c":
@@ -357,7 +360,7 @@ def iscomplex(x, /):
     return lax.ne(lax.imag(a), lax.full_like(lax.imag(a), 0))
 
 
-def isreal(x, /):
+def isreal(x):
     """Where the imaginary part is zero."""
     return lax.bitwise_not(iscomplex(x))
 
@@ -407,14 +410,14 @@ def bitwise_invert(x, /):
     return lax.bitwise_not(as_array(x))
 
 
-def left_shift(x1, x2, /):
-    """``x1 << x2`` for integers.
+def left_shift(x, y, /):
+    """``x << y`` for integers.
 
     Example:
         >>> left_shift(np.int32(3), np.int32(2))
         array(12, dtype=int32)
     """
-    a, b = _int_pair("left_shift", x1, x2)
+    a, b = _int_pair("left_shift", x, y)
     return lax.shift_left(*_same_shape(a, b))
 
 

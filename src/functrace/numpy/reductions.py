@@ -14,7 +14,7 @@ from ..core.avals import (
     is_inexact,
 )
 from ..core.trace import get_aval
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError, ShapeError, UnsupportedArgumentError
 from ._promote import (
     as_array,
     broadcast_to_shape,
@@ -375,8 +375,14 @@ def array_equal(a1, a2, equal_nan: bool = False):
     return all(same)
 
 
-def ptp(a, axis=None, keepdims: bool = False):
-    """The range ``max - min`` over ``axis``."""
+def ptp(a, axis=None, out=None, keepdims: bool = False):
+    """The range ``max - min`` over ``axis`` (``out`` must be None).
+
+    Example:
+        >>> ptp(np.array([[1, 5], [2, 3]], np.int32), axis=1)
+        array([4, 1], dtype=int32)
+    """
+    _no_out(out, "ptp")
     return subtract(max(a, axis, keepdims=keepdims), min(a, axis, keepdims=keepdims))
 
 
@@ -413,5 +419,5 @@ def average(a, axis=None, weights=None, returned: bool = False, keepdims: bool =
 
 def _no_out(out, op: str):
     if out is not None:
-        raise DTypeError(f"{op}: out= is not supported (arrays are immutable); use the return "
-                         "value")
+        raise UnsupportedArgumentError(f"{op}: out= is not supported (arrays are immutable); "
+                                       "use the return value")

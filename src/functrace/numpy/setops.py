@@ -15,7 +15,7 @@ import numpy as np
 from .. import lax
 from ..core.avals import default_int_dtype
 from ..core.trace import Tracer, get_aval
-from ..errors import ConcretizationError, ShapeError
+from ..errors import ConcretizationError, ShapeError, no_sharding
 from ._promote import as_array, canonical_axis, convert, promote_args
 from .indexed_update import IndexUpdateHelper
 from .manip import ravel
@@ -160,13 +160,15 @@ def extract(condition, arr, *, size: int | None = None, fill_value=0):
 
 
 def compress(condition, a, axis: int | None = None, *, size: int | None = None,
-             fill_value=0):
-    """The slices of ``a`` along ``axis`` where the 1-D ``condition`` is true.
+             fill_value=0, out=None):
+    """The slices of ``a`` along ``axis`` where the 1-D ``condition`` is true (``out``
+    must be None).
 
     Example:
         >>> compress(np.array([False, True]), np.array([[1, 2], [3, 4]], np.int32), axis=0)
         array([[3, 4]], dtype=int32)
     """
+    no_sharding("compress", out=out)
     x = as_array(a)
     if axis is None:
         x, axis = ravel(x), 0

@@ -306,21 +306,33 @@ def fill_diagonal(a, val, wrap: bool = False, *, inplace: bool = True):
     return IndexUpdateHelper(x)[idx].set(v)
 
 
-def trim_zeros(filt, trim: str = "fb"):
-    """The 1-D ``filt`` without leading (``'f'``) and/or trailing (``'b'``) zeros (the values
-    must be concrete: the result's length depends on them).
+def trim_zeros(filt, trim: str = "fb", axis=None):
+    """``filt`` without its leading (``'f'``) and/or trailing (``'b'``) all-zero slices
+    along each axis in ``axis`` (every axis when None), as JAX's ``trim_zeros``: along an
+    axis, a slice is trimmed when it is zero across all the other axes. The values must
+    be concrete (the result's shape depends on them).
 
     Example:
         >>> trim_zeros(np.array([0, 1, 0, 2, 0], np.int32))
         array([1, 0, 2], dtype=int32)
+        >>> trim_zeros(np.array([[0, 0, 0], [0, 5, 0]], np.int32), axis=0)
+        array([[0, 5, 0]], dtype=int32)
     """
     x = as_array(filt)
     if isinstance(x, Tracer):
-        raise FunctraceError("trim_zeros: the result's length depends on the values; call it "
+        raise FunctraceError("trim_zeros: the result's shape depends on the values; call it "
                              "outside jit/vmap/grad")
-    nz = np.flatnonzero(np.asarray(x))
-    if nz.size == 0:
-        return lax.slice(x, (0,), (0,))
-    lo = nz[0] if "f" in trim.lower() else 0
-    hi = nz[-1] + 1 if "b" in trim.lower() else _shape(x)[0]
-    return lax.slice(x, (int(lo),), (int(hi),))
+    v = np.asarray(x)
+    axes = range(v.ndim) if axis is None else (
+        (axis,) if isinstance(axis, int | np.integer) else axis)
+    axes = {canonical_axis(a, v.ndim, "trim_zeros") for a in axes}
+    front, back = "f" in trim.lower(), "b" in trim.lower()
+    starts, stops = [0] * v.ndim, list(v.shape)
+    for ax in sorted(axes):
+        nz = np.flatnonzero(np.any(v != 0, axis=tuple(i for i in range(v.ndim) if i != ax)))
+        if nz.size == 0:
+            starts[ax], stops[ax] = 0, 0
+            continue
+        starts[ax] = int(nz[0]) if front else 0
+        stops[ax] = int(nz[-1]) + 1 if back else v.shape[ax]
+    return lax.slice(x, tuple(starts), tuple(stops))

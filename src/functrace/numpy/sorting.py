@@ -16,8 +16,8 @@ import numpy as np
 from .. import lax
 from ..core.avals import default_int_dtype
 from ..core.trace import Tracer, get_aval
-from ..errors import ConcretizationError, FunctraceError, ShapeError
-from ._promote import as_array, canonical_axis, convert, promote_args
+from ..errors import ConcretizationError, DTypeError, FunctraceError, ShapeError, no_sharding
+from ._promote import as_array, canonical_axis, check_dtype, convert, promote_args
 from .indexed_update import IndexUpdateHelper
 from .unique_axis import unique_along
 
@@ -50,7 +50,7 @@ def sort(a, axis: int | None = -1, *, kind=None, order=None, stable: bool = True
         >>> sort(np.array([3, 1, 2], np.int32), descending=True)
         array([3, 2, 1], dtype=int32)
     """
-    _no_order(order, "sort")
+    _no_order(order, "sort", kind)
     x, axis = _axis_or_flat(a, axis, "sort")
     if descending:
         return lax.rev(lax.sort(x, dimension=axis, is_stable=stable), (axis,))
@@ -58,17 +58,21 @@ def sort(a, axis: int | None = -1, *, kind=None, order=None, stable: bool = True
 
 
 def argsort(a, axis: int | None = -1, *, kind=None, order=None, stable: bool = True,
-            descending: bool = False):
+            descending: bool = False, dtype=None):
     """The indices that sort ``a`` along ``axis``; equal elements keep their order (also
-    with ``descending=True``, as in JAX).
+    with ``descending=True``, as in JAX). ``dtype`` is the integer dtype of the indices
+    (default: the default integer dtype).
 
     Example:
         >>> argsort(np.array([1, 3, 3, 2], np.int32), descending=True)
         array([1, 2, 3, 0], dtype=int32)
     """
-    _no_order(order, "argsort")
+    _no_order(order, "argsort", kind)
     x, axis = _axis_or_flat(a, axis, "argsort")
-    iota = lax.broadcasted_iota(default_int_dtype(), _shape(x), axis)
+    idx_dtype = default_int_dtype() if dtype is None else check_dtype(dtype)
+    if not np.issubdtype(idx_dtype, np.integer):
+        raise DTypeError(f"argsort: dtype must be an integer dtype, got {idx_dtype}")
+    iota = lax.broadcasted_iota(idx_dtype, _shape(x), axis)
     if descending:
         # reversed inputs sorted stably, then reversed: ties end in their original order
         x, iota = lax.rev(x, (axis,)), lax.rev(iota, (axis,))
@@ -123,7 +127,10 @@ def _check_kth(kth, x, axis, op: str) -> None:
         raise ShapeError(f"{op}: kth={kth} is out of range for an axis of length {n}")
 
 
-def _no_order(order, op: str) -> None:
+def _no_order(order, op: str, kind=None) -> None:
+    if kind is not None:  # as JAX: kind= is refused, stability is stable=
+        raise TypeError(f"{op}: the kind= argument is not supported; use stable=True or "
+                        "stable=False to choose the sort's stability")
     if order is not None:
         raise FunctraceError(f"{op}: order= (structured arrays) is not supported")
 
@@ -295,7 +302,8 @@ def unique_all(x, *, size=None, fill_value=None):
                   fill_value=fill_value)
 
 
-def bincount(x, weights=None, minlength: int = 0, *, length: int | None = None):
+def bincount(x, weights=None, minlength: int = 0, *, length: int | None = None,
+             out_sharding=None):
     """Counts (or sums ``weights``) of each value of the non-negative integer array ``x``.
     As in JAX, negative values count in bin 0 and values ``>= length`` are dropped;
     ``length=`` (static) is needed under a trace.
@@ -304,6 +312,7 @@ def bincount(x, weights=None, minlength: int = 0, *, length: int | None = None):
         >>> bincount(np.array([0, 2, 2, 5], np.int32), length=4)
         array([1, 0, 2, 0], dtype=int32)
     """
+    no_sharding("bincount", out_sharding=out_sharding)
     x = as_array(x)
     if len(_shape(x)) != 1 or get_aval(x).dtype.kind not in "iub":
         raise ShapeError(f"bincount: x must be a 1-D integer array, got "

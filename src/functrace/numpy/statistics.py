@@ -13,8 +13,9 @@ import numpy as np
 from .. import lax
 from ..core.avals import default_int_dtype
 from ..core.trace import get_aval
-from ..errors import FunctraceError, ShapeError
+from ..errors import FunctraceError, ShapeError, UnsupportedArgumentError, no_sharding
 from ._promote import as_array, canonical_axes, canonical_axis, convert, promote_args
+from ._quantile_weighted import broadcast_weights, inverted_cdf
 from .indexing import take_along_axis
 from .manip import moveaxis, ravel
 from .math import isnan, sqrt, where
@@ -87,18 +88,34 @@ def _reduced_last(x, axis):
 # ---------------------------------------------------------------------------
 # quantiles
 
-_METHODS = ("linear", "lower", "higher", "midpoint", "nearest")
+_METHODS = ("linear", "lower", "higher", "midpoint", "nearest", "inverted_cdf")
 
 
-def _quantile(a, q, axis, method, keepdims, ignore_nan: bool, op: str):
+def _quantile(a, q, axis, method, keepdims, ignore_nan: bool, op: str, weights=None,
+              out=None):
     if method not in _METHODS:
         raise FunctraceError(f"{op}: method {method!r} is not supported; use one of {_METHODS}")
-    x = _float(a)
+    no_sharding(op, out=out)
+    if weights is not None and method != "inverted_cdf":
+        raise UnsupportedArgumentError(f"{op}: method {method!r} does not take weights; only "
+                                       "method='inverted_cdf' does")
+    if weights is not None:
+        if _dtype(as_array(weights)).kind == "c":
+            raise ValueError(f"{op}: weights cannot be complex")
+        x, weights = promote_args(op, as_array(a), as_array(weights), inexact=True)
+        weights = broadcast_weights(weights, _shape(x), axis, op)
+    else:
+        x = _float(a)
     q = convert(as_array(q), _dtype(x))
     flat, kept_shape, keep_shape = _reduced_last(x, axis)
     n = _shape(flat)[-1]
     if n == 0:
         raise ShapeError(f"{op}: cannot take a quantile of an empty array")
+    if method == "inverted_cdf":
+        wflat = None if weights is None else _reduced_last(weights, axis)[0]
+        qs = ravel(q)
+        out = inverted_cdf(flat, wflat, qs, ignore_nan)
+        return _quantile_layout(out, q, _shape(qs)[0], kept_shape, keep_shape, keepdims)
     srt = sort(flat, axis=-1)  # NaNs last
     nan = isnan(flat)
     if ignore_nan:
@@ -141,7 +158,11 @@ def _quantile(a, q, axis, method, keepdims, ignore_nan: bool, op: str):
         has_nan = _any(nan, axis=-1)
         out = where(lax.broadcast_in_dim(has_nan, _shape(out), tuple(range(len(kept_shape)))),
                     np.nan, out)
-    # q's dims go first (NumPy's layout)
+    return _quantile_layout(out, q, nq, kept_shape, keep_shape, keepdims)
+
+
+def _quantile_layout(out, q, nq: int, kept_shape, keep_shape, keepdims: bool):
+    """``out`` (kept..., nq) in NumPy's layout: q's dims first, then the kept dims."""
     out = moveaxis(out, -1, 0)
     if keepdims:
         out = lax.reshape(out, (nq,) + keep_shape)
@@ -150,40 +171,44 @@ def _quantile(a, q, axis, method, keepdims, ignore_nan: bool, op: str):
 
 
 def quantile(a, q, axis=None, out=None, overwrite_input: bool = False,
-             method: str = "linear", keepdims: bool = False):
+             method: str = "linear", keepdims: bool = False, *, weights=None):
     """The ``q``-th quantiles (``0 <= q <= 1``) over ``axis``, NumPy's methods ``linear``
-    (default), ``lower``, ``higher``, ``midpoint`` and ``nearest``; NaN if a slice has NaN.
+    (default), ``lower``, ``higher``, ``midpoint``, ``nearest`` and ``inverted_cdf``; NaN
+    if a slice has NaN. ``weights`` (``a``'s shape, or the reduced axes' shape) need
+    ``method='inverted_cdf'``.
 
     Example:
         >>> quantile(np.array([1., 2., 3., 4.], np.float32), 0.5)
         array(2.5, dtype=float32)
     """
-    return _quantile(a, q, axis, method, keepdims, False, "quantile")
+    return _quantile(a, q, axis, method, keepdims, False, "quantile", weights, out)
 
 
 def nanquantile(a, q, axis=None, out=None, overwrite_input: bool = False,
-                method: str = "linear", keepdims: bool = False):
+                method: str = "linear", keepdims: bool = False, *, weights=None):
     """``quantile`` ignoring NaNs."""
-    return _quantile(a, q, axis, method, keepdims, True, "nanquantile")
+    return _quantile(a, q, axis, method, keepdims, True, "nanquantile", weights, out)
 
 
 def percentile(a, q, axis=None, out=None, overwrite_input: bool = False,
-               method: str = "linear", keepdims: bool = False):
+               method: str = "linear", keepdims: bool = False, *, weights=None,
+               out_sharding=None):
     """The ``q``-th percentiles (``0 <= q <= 100``) over ``axis``.
 
     Example:
         >>> percentile(np.array([1., 2., 3., 4., 5.], np.float32), [25, 100])
         array([2., 5.], dtype=float32)
     """
+    no_sharding("percentile", out_sharding=out_sharding)
     q = lax.div(_float(q), np.asarray(100, _dtype(_float(q))))
-    return _quantile(a, q, axis, method, keepdims, False, "percentile")
+    return _quantile(a, q, axis, method, keepdims, False, "percentile", weights, out)
 
 
 def nanpercentile(a, q, axis=None, out=None, overwrite_input: bool = False,
-                  method: str = "linear", keepdims: bool = False):
+                  method: str = "linear", keepdims: bool = False, *, weights=None):
     """``percentile`` ignoring NaNs."""
     q = lax.div(_float(q), np.asarray(100, _dtype(_float(q))))
-    return _quantile(a, q, axis, method, keepdims, True, "nanpercentile")
+    return _quantile(a, q, axis, method, keepdims, True, "nanpercentile", weights, out)
 
 
 def median(a, axis=None, out=None, overwrite_input: bool = False, keepdims: bool = False):
@@ -433,7 +458,7 @@ def ediff1d(ary, to_end=None, to_begin=None):
 # covariance
 
 def cov(m, y=None, rowvar: bool = True, bias: bool = False, ddof=None, fweights=None,
-        aweights=None, *, dtype=None):
+        aweights=None, dtype=None):
     """The covariance matrix of the variables in ``m``'s rows (columns if not ``rowvar``),
     with NumPy's frequency/analytic weights and ``ddof`` rules.
 
@@ -489,7 +514,7 @@ def cov(m, y=None, rowvar: bool = True, bias: bool = False, ddof=None, fweights=
     return lax.reshape(c, ()) if _shape(c) == (1, 1) else c
 
 
-def corrcoef(x, y=None, rowvar: bool = True, *, dtype=None):
+def corrcoef(x, y=None, rowvar: bool = True, dtype=None):
     """Pearson correlation coefficients (``cov`` normalised by the standard deviations,
     clipped to ``[-1, 1]``).
 

@@ -18,6 +18,7 @@ import numpy as np
 from .. import lax
 from ..core.array import wrap as as_array_type
 from ..core.trace import Tracer
+from ..errors import UnsupportedArgumentError
 from ._promote import as_array, broadcast_to_shape, canonical_axis
 
 __all__ = ["frompyfunc", "ufunc"]
@@ -47,8 +48,16 @@ class ufunc:  # noqa: N801 - NumPy's and JAX's name
     def __repr__(self) -> str:
         return f"<fnp.ufunc '{self.__name__}'>"
 
-    def __call__(self, *args, **kwargs):
-        return self._func(*args, **kwargs)
+    def __call__(self, *args, out=None, where=None):
+        # as JAX's ufuncs: out= and where= exist for NumPy's signature, only as None
+        if out is not None:
+            raise UnsupportedArgumentError(f"{self.__name__}: the out argument is not "
+                                           "supported (arrays are immutable); use the result")
+        if where is not None:
+            raise UnsupportedArgumentError(
+                f"{self.__name__}: the where argument of a ufunc call is not supported; use "
+                f"fnp.where(mask, fnp.{self.__name__}(...), fallback)")
+        return self._func(*args)
 
     def _binary(self, method: str) -> None:
         if self.nin != 2 or self.nout != 1:

@@ -17,7 +17,7 @@ from .. import lax
 from .. import numpy as fnp
 from ..core.avals import finfo
 from ..core.trace import get_aval
-from ..errors import DTypeError
+from ..errors import DTypeError, no_sharding
 from ..lax._special_scalar import ERF_INV_GE_16, ERF_INV_LT_6_25, ERF_INV_LT_16
 from .prng import UINT_DTYPES, check_key, check_shape, float_dtype, random_bits, split
 
@@ -84,7 +84,7 @@ def erf_inv(x):
 # ---------------------------------------------------------------------------
 # uniform
 
-def uniform(key, shape=(), dtype=float, minval=0.0, maxval=1.0):
+def uniform(key, shape=(), dtype=float, minval=0.0, maxval=1.0, *, out_sharding=None):
     """Uniform random floats in ``[minval, maxval)`` (``jax.random.uniform``).
 
     Args:
@@ -101,6 +101,7 @@ def uniform(key, shape=(), dtype=float, minval=0.0, maxval=1.0):
         >>> x.shape, x.dtype
         ((3,), dtype('float32'))
     """
+    no_sharding("random.uniform", out_sharding=out_sharding)
     key = check_key("uniform", key)
     dtype = float_dtype("uniform", dtype)
     shape = check_shape("uniform", shape, get_aval(minval).shape, get_aval(maxval).shape)
@@ -124,7 +125,7 @@ def uniform(key, shape=(), dtype=float, minval=0.0, maxval=1.0):
 # ---------------------------------------------------------------------------
 # normal
 
-def normal(key, shape=(), dtype=float):
+def normal(key, shape=(), dtype=float, *, out_sharding=None):
     """Standard normal random floats (``jax.random.normal``): ``sqrt(2) * erf_inv(u)`` for
     ``u`` uniform in (-1, 1). For a complex dtype, ``(re + 1j * im) / sqrt(2)`` with ``re``
     and ``im`` drawn with the two keys of ``split(key)``, as JAX (so ``E|z|^2 = 1``).
@@ -141,6 +142,7 @@ def normal(key, shape=(), dtype=float):
         >>> normal(PRNGKey(0), (2, 3)).shape
         (2, 3)
     """
+    no_sharding("random.normal", out_sharding=out_sharding)
     key = check_key("normal", key)
     if np.dtype(dtype).kind == "c":
         real = float_dtype("normal", np.finfo(np.dtype(dtype)).dtype)
@@ -172,7 +174,7 @@ def _next_float(x, up: bool):
     return lax.bitcast_convert_type(fnp.where(stay, b, moved), dtype)
 
 
-def truncated_normal(key, lower, upper, shape=None, dtype=float):
+def truncated_normal(key, lower, upper, shape=None, dtype=float, *, out_sharding=None):
     """Normal random floats conditioned on ``lower < x < upper``
     (``jax.random.truncated_normal``).
 
@@ -190,6 +192,7 @@ def truncated_normal(key, lower, upper, shape=None, dtype=float):
         >>> bool((x > -1).all() and (x < 1).all())
         True
     """
+    no_sharding("random.truncated_normal", out_sharding=out_sharding)
     key = check_key("truncated_normal", key)
     dtype = float_dtype("truncated_normal", dtype)
     bound_shapes = (get_aval(lower).shape, get_aval(upper).shape)
@@ -211,7 +214,7 @@ def truncated_normal(key, lower, upper, shape=None, dtype=float):
 # ---------------------------------------------------------------------------
 # gumbel
 
-def gumbel(key, shape=(), dtype=float, mode=None):
+def gumbel(key, shape=(), dtype=float, mode=None, *, out_sharding=None):
     """Standard Gumbel random floats (``jax.random.gumbel``).
 
     Args:
@@ -228,6 +231,7 @@ def gumbel(key, shape=(), dtype=float, mode=None):
         >>> gumbel(PRNGKey(0), (4,)).shape
         (4,)
     """
+    no_sharding("random.gumbel", out_sharding=out_sharding)
     key = check_key("gumbel", key)
     dtype = float_dtype("gumbel", dtype)
     shape = check_shape("gumbel", shape)

@@ -15,12 +15,12 @@ from .. import lax
 from .. import numpy as fnp
 from ..core.avals import canonicalize_dtype, default_float_dtype, default_int_dtype, is_int
 from ..core.trace import get_aval
-from ..errors import DTypeError, ShapeError
+from ..errors import DTypeError, ShapeError, no_sharding
 from .continuous import gumbel, uniform
 from .prng import UINT_DTYPES, canonical_shape, check_key, check_shape, random_bits, split
 
 
-def bernoulli(key, p=0.5, shape=None):
+def bernoulli(key, p=0.5, shape=None, mode: str = "low", *, out_sharding=None):
     """Random booleans, True with probability ``p`` (``jax.random.bernoulli``).
 
     Args:
@@ -28,6 +28,10 @@ def bernoulli(key, p=0.5, shape=None):
         p: the probability of True, a float scalar or array (a Python float gives
             float32 draws, float64 with x64).
         shape: the result shape; by default ``p``'s shape.
+        mode: ``"low"`` (one uniform per draw: in float32, ``p`` below about 1e-7 is
+            sampled with bias) or ``"high"`` (two uniforms, ``u2 * 2**-nmant < p - u1``:
+            unbiased down to about 1e-14, twice the cost), JAX's algorithms.
+        out_sharding: must be None.
     Returns:
         A boolean array.
 
@@ -36,6 +40,9 @@ def bernoulli(key, p=0.5, shape=None):
         >>> bernoulli(PRNGKey(0), 0.3, (4,)).dtype
         dtype('bool')
     """
+    if mode not in ("high", "low"):
+        raise ValueError(f"random.bernoulli: got mode={mode!r}, expected 'high' or 'low'")
+    no_sharding("random.bernoulli", out_sharding=out_sharding)
     key = check_key("bernoulli", key)
     dtype = canonicalize_dtype(get_aval(p).dtype)
     if not np.issubdtype(dtype, np.floating):
@@ -44,6 +51,11 @@ def bernoulli(key, p=0.5, shape=None):
     p = lax.convert_element_type(p, dtype)
     p_shape = get_aval(p).shape
     shape = p_shape if shape is None else check_shape("bernoulli", shape, p_shape)
+    if mode == "high":
+        both = uniform(key, (2, *shape), dtype)
+        u1, u2 = both[0], both[1]
+        u2 = fnp.multiply(u2, np.asarray(2.0 ** -np.finfo(dtype).nmant, dtype))
+        return fnp.less(u2, fnp.subtract(p, u1))
     return fnp.less(uniform(key, shape, dtype), p)
 
 
@@ -64,7 +76,7 @@ def _convert_and_clip(x, dtype):
     return lax.convert_element_type(clipped, dtype)
 
 
-def randint(key, shape, minval, maxval, dtype=int):
+def randint(key, shape, minval, maxval, dtype=int, *, out_sharding=None):
     """Random integers in ``[minval, maxval)`` (``jax.random.randint``).
 
     As in JAX, where ``maxval <= minval`` the result is ``minval``, bounds outside the
@@ -86,6 +98,7 @@ def randint(key, shape, minval, maxval, dtype=int):
         >>> int(x.min()), int(x.max())
         (0, 5)
     """
+    no_sharding("random.randint", out_sharding=out_sharding)
     key = check_key("randint", key)
     dtype = canonicalize_dtype(np.dtype(dtype))
     if not is_int(dtype):
@@ -148,7 +161,7 @@ def _shuffle(key, x, axis: int):
     return x
 
 
-def permutation(key, x, axis: int = 0, independent: bool = False):
+def permutation(key, x, axis: int = 0, independent: bool = False, *, out_sharding=None):
     """A random permutation of ``range(x)`` for an integer ``x``, else ``x`` shuffled along
     ``axis`` (``jax.random.permutation``).
 
@@ -166,6 +179,7 @@ def permutation(key, x, axis: int = 0, independent: bool = False):
         >>> sorted(permutation(PRNGKey(0), 5).tolist())
         [0, 1, 2, 3, 4]
     """
+    no_sharding("random.permutation", out_sharding=out_sharding)
     key = check_key("permutation", key)
     aval = get_aval(x)
     if not aval.shape:
@@ -198,7 +212,7 @@ def _searchsorted_left(a, v):
     return fnp.sum(below, axis=-1, dtype=default_int_dtype())
 
 
-def choice(key, a, shape=(), replace: bool = True, p=None, axis: int = 0):
+def choice(key, a, shape=(), replace: bool = True, p=None, axis: int = 0, mode=None):
     """Random samples of ``a`` along ``axis`` (``jax.random.choice``).
 
     Args:
@@ -209,6 +223,8 @@ def choice(key, a, shape=(), replace: bool = True, p=None, axis: int = 0):
             population.
         p: optional probabilities of the entries of ``a`` (of shape ``(n,)``).
         axis: the axis of ``a`` to sample along.
+        mode: the ``gumbel`` mode (``"low"``, the default, or ``"high"``) of the Gumbel
+            top-k draw used with ``p`` and ``replace=False``.
     Returns:
         The sample: shape ``shape`` for an integer ``a``, else ``a``'s shape with ``axis``
         replaced by ``shape``.
@@ -265,7 +281,8 @@ def choice(key, a, shape=(), replace: bool = True, p=None, axis: int = 0):
             # log(0) = -inf (never chosen), without NumPy's divide-by-zero warning
             positive = fnp.greater(p_arr, 0)
             log_p = fnp.where(positive, fnp.log(fnp.where(positive, p_arr, 1)), -np.inf)
-            g = fnp.add(gumbel(key, (n_inputs,), dtype=get_aval(p_arr).dtype), log_p)
+            g = fnp.add(gumbel(key, (n_inputs,), dtype=get_aval(p_arr).dtype, mode=mode),
+                        log_p)
             top = lax.slice(lax.stable_argsort(fnp.negative(g)), (0,), (n_draws,))
             ind = fnp.astype(top, default_int_dtype())
         result = ind if arr_aval.ndim == 0 else fnp.take(arr, ind, axis)
@@ -277,7 +294,8 @@ def choice(key, a, shape=(), replace: bool = True, p=None, axis: int = 0):
 # ---------------------------------------------------------------------------
 # categorical
 
-def categorical(key, logits, axis: int = -1, shape=None, replace: bool = True, mode=None):
+def categorical(key, logits, axis: int = -1, shape=None, replace: bool = True, mode=None, *,
+                out_sharding=None):
     """Random category indices with unnormalised log-probabilities ``logits``, by the
     Gumbel-max trick (``jax.random.categorical``).
 
@@ -299,6 +317,7 @@ def categorical(key, logits, axis: int = -1, shape=None, replace: bool = True, m
         >>> categorical(PRNGKey(0), np.log(np.float32([0.2, 0.8])), shape=(3,)).shape
         (3,)
     """
+    no_sharding("random.categorical", out_sharding=out_sharding)
     key = check_key("categorical", key)
     logits = fnp.asarray(logits)
     lshape = get_aval(logits).shape

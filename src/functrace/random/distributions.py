@@ -17,7 +17,7 @@ from .. import lax
 from .. import numpy as fnp
 from ..core.avals import canonicalize_dtype, default_int_dtype, is_int
 from ..core.trace import get_aval
-from ..errors import DTypeError
+from ..errors import DTypeError, no_sharding
 from .continuous import normal, uniform
 from .discrete import bernoulli
 from .prng import check_key, check_shape, float_dtype, split
@@ -47,7 +47,7 @@ def _param(x, dtype, shape=None):
     return x if shape is None else fnp.broadcast_to(x, shape)
 
 
-def exponential(key, shape=(), dtype=None):
+def exponential(key, shape=(), dtype=None, *, out_sharding=None):
     """Standard exponential random floats, ``-log1p(-u)`` (``jax.random.exponential``).
 
     Example:
@@ -55,13 +55,14 @@ def exponential(key, shape=(), dtype=None):
         >>> exponential(PRNGKey(0), (3,)).shape
         (3,)
     """
+    no_sharding("random.exponential", out_sharding=out_sharding)
     key = check_key("exponential", key)
     dtype = float_dtype("exponential", dtype)
     u = uniform(key, check_shape("exponential", shape), dtype)
     return lax.neg(lax.log1p(lax.neg(u)))
 
 
-def laplace(key, shape=(), dtype=None):
+def laplace(key, shape=(), dtype=None, *, out_sharding=None):
     """Standard Laplace random floats (``jax.random.laplace``).
 
     Example:
@@ -69,6 +70,7 @@ def laplace(key, shape=(), dtype=None):
         >>> laplace(PRNGKey(0), (3,)).dtype
         dtype('float32')
     """
+    no_sharding("random.laplace", out_sharding=out_sharding)
     key = check_key("laplace", key)
     dtype = float_dtype("laplace", dtype)
     finfo = np.finfo(dtype)
@@ -77,7 +79,7 @@ def laplace(key, shape=(), dtype=None):
     return lax.mul(lax.sign(u), lax.log1p(lax.neg(lax.abs(u))))
 
 
-def logistic(key, shape=(), dtype=None):
+def logistic(key, shape=(), dtype=None, *, out_sharding=None):
     """Standard logistic random floats, ``log(u) - log1p(-u)`` (``jax.random.logistic``).
 
     Example:
@@ -85,6 +87,7 @@ def logistic(key, shape=(), dtype=None):
         >>> logistic(PRNGKey(0), (2, 2)).shape
         (2, 2)
     """
+    no_sharding("random.logistic", out_sharding=out_sharding)
     key = check_key("logistic", key)
     dtype = float_dtype("logistic", dtype)
     x = uniform(key, check_shape("logistic", shape), dtype,
@@ -92,7 +95,7 @@ def logistic(key, shape=(), dtype=None):
     return lax.sub(lax.log(x), lax.log1p(lax.neg(x)))
 
 
-def cauchy(key, shape=(), dtype=None):
+def cauchy(key, shape=(), dtype=None, *, out_sharding=None):
     """Standard Cauchy random floats, ``tan(pi * (u - 1/2))`` (``jax.random.cauchy``).
 
     Example:
@@ -100,6 +103,7 @@ def cauchy(key, shape=(), dtype=None):
         >>> cauchy(PRNGKey(0), (3,)).shape
         (3,)
     """
+    no_sharding("random.cauchy", out_sharding=out_sharding)
     key = check_key("cauchy", key)
     dtype = float_dtype("cauchy", dtype)
     u = uniform(key, check_shape("cauchy", shape), dtype,
@@ -108,7 +112,7 @@ def cauchy(key, shape=(), dtype=None):
     return lax.div(lax.sin(angle), lax.cos(angle))
 
 
-def pareto(key, b, shape=None, dtype=None):
+def pareto(key, b, shape=None, dtype=None, *, out_sharding=None):
     """Pareto random floats with shape parameter ``b``, ``exp(e / b)`` for a standard
     exponential ``e`` (``jax.random.pareto``).
 
@@ -117,6 +121,7 @@ def pareto(key, b, shape=None, dtype=None):
         >>> bool((pareto(PRNGKey(0), 3.0, (100,)) >= 1).all())
         True
     """
+    no_sharding("random.pareto", out_sharding=out_sharding)
     key = check_key("pareto", key)
     dtype = float_dtype("pareto", dtype)
     shape = param_shape("pareto", shape, b)
@@ -124,7 +129,7 @@ def pareto(key, b, shape=None, dtype=None):
     return lax.exp(fnp.divide(e, _param(b, dtype)))
 
 
-def rademacher(key, shape=(), dtype=None):
+def rademacher(key, shape=(), dtype=None, *, out_sharding=None):
     """Random -1 or +1 with equal probability (``jax.random.rademacher``); integers by
     default.
 
@@ -133,13 +138,14 @@ def rademacher(key, shape=(), dtype=None):
         >>> sorted(set(rademacher(PRNGKey(0), (50,)).tolist()))
         [-1, 1]
     """
+    no_sharding("random.rademacher", out_sharding=out_sharding)
     key = check_key("rademacher", key)
     dtype = canonicalize_dtype(np.dtype(default_int_dtype() if dtype is None else dtype))
     b = lax.convert_element_type(bernoulli(key, 0.5, check_shape("rademacher", shape)), dtype)
     return lax.sub(lax.mul(_c(2, dtype), b), _c(1, dtype))
 
 
-def maxwell(key, shape=(), dtype=None):
+def maxwell(key, shape=(), dtype=None, *, out_sharding=None):
     """Maxwell random floats: the norm of three standard normals (``jax.random.maxwell``).
 
     Example:
@@ -147,6 +153,7 @@ def maxwell(key, shape=(), dtype=None):
         >>> maxwell(PRNGKey(0), (2,)).shape
         (2,)
     """
+    no_sharding("random.maxwell", out_sharding=out_sharding)
     key = check_key("maxwell", key)
     dtype = float_dtype("maxwell", dtype)
     shape = check_shape("maxwell", shape)
@@ -194,7 +201,7 @@ def weibull_min(key, scale, concentration, shape=(), dtype=None):
     return fnp.multiply(fnp.power(e, power), _param(scale, dtype))
 
 
-def geometric(key, p, shape=None, dtype=None):
+def geometric(key, p, shape=None, dtype=None, *, out_sharding=None):
     """Geometric random integers >= 1: the number of Bernoulli(``p``) trials up to the
     first success (``jax.random.geometric``).
 
@@ -203,6 +210,7 @@ def geometric(key, p, shape=None, dtype=None):
         >>> bool((geometric(PRNGKey(0), 0.5, (100,)) >= 1).all())
         True
     """
+    no_sharding("random.geometric", out_sharding=out_sharding)
     key = check_key("geometric", key)
     dtype = canonicalize_dtype(np.dtype(default_int_dtype() if dtype is None else dtype))
     if not is_int(dtype):
@@ -219,7 +227,7 @@ def geometric(key, p, shape=None, dtype=None):
     return lax.convert_element_type(g, dtype)
 
 
-def lognormal(key, sigma=np.float32(1), shape=None, dtype=None):
+def lognormal(key, sigma=np.float32(1), shape=None, dtype=None, *, out_sharding=None):
     """Log-normal random floats, ``exp(sigma * normal)`` (``jax.random.lognormal``).
 
     Example:
@@ -227,13 +235,14 @@ def lognormal(key, sigma=np.float32(1), shape=None, dtype=None):
         >>> bool((lognormal(PRNGKey(0), 0.5, (10,)) > 0).all())
         True
     """
+    no_sharding("random.lognormal", out_sharding=out_sharding)
     key = check_key("lognormal", key)
     dtype = float_dtype("lognormal", dtype)
     shape = param_shape("lognormal", shape, sigma)
     return lax.exp(fnp.multiply(normal(key, shape, dtype), _param(sigma, dtype)))
 
 
-def rayleigh(key, scale, shape=None, dtype=None):
+def rayleigh(key, scale, shape=None, dtype=None, *, out_sharding=None):
     """Rayleigh random floats, ``scale * sqrt(-2 log u)`` (``jax.random.rayleigh``).
 
     Example:
@@ -241,6 +250,7 @@ def rayleigh(key, scale, shape=None, dtype=None):
         >>> rayleigh(PRNGKey(0), 2.0, (3,)).shape
         (3,)
     """
+    no_sharding("random.rayleigh", out_sharding=out_sharding)
     key = check_key("rayleigh", key)
     dtype = float_dtype("rayleigh", dtype)
     shape = param_shape("rayleigh", shape, scale)
@@ -249,7 +259,7 @@ def rayleigh(key, scale, shape=None, dtype=None):
     return lax.mul(scale, lax.sqrt(lax.mul(lax.log(u), _c(-2.0, dtype))))
 
 
-def wald(key, mean, shape=None, dtype=None):
+def wald(key, mean, shape=None, dtype=None, *, out_sharding=None):
     """Wald (inverse Gaussian) random floats with the given ``mean`` and unit shape
     (``jax.random.wald``).
 
@@ -258,6 +268,7 @@ def wald(key, mean, shape=None, dtype=None):
         >>> bool((wald(PRNGKey(0), 1.0, (10,)) > 0).all())
         True
     """
+    no_sharding("random.wald", out_sharding=out_sharding)
     key = check_key("wald", key)
     dtype = float_dtype("wald", dtype)
     shape = param_shape("wald", shape, mean)
@@ -274,7 +285,7 @@ def wald(key, mean, shape=None, dtype=None):
     return lax.select(lax.le(z, lax.div(mean, lax.add(mean, x))), x, lax.div(mean_sq, x))
 
 
-def triangular(key, left, mode, right, shape=None, dtype=None):
+def triangular(key, left, mode, right, shape=None, dtype=None, *, out_sharding=None):
     """Triangular random floats on ``[left, right]`` peaking at ``mode``
     (``jax.random.triangular``), by the inverse CDF.
 
@@ -284,6 +295,7 @@ def triangular(key, left, mode, right, shape=None, dtype=None):
         >>> bool(((x >= 0) & (x <= 1)).all())
         True
     """
+    no_sharding("random.triangular", out_sharding=out_sharding)
     key = check_key("triangular", key)
     dtype = float_dtype("triangular", dtype)
     shape = param_shape("triangular", shape, left, mode, right)

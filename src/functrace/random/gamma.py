@@ -28,7 +28,7 @@ import numpy as np
 from .. import lax
 from .. import numpy as fnp
 from ..core.trace import Tracer, get_aval
-from ..errors import ShapeError
+from ..errors import ShapeError, no_sharding
 from ..transforms.custom import custom_jvp
 from ..transforms.vmap import vmap
 from .continuous import normal, uniform
@@ -158,7 +158,7 @@ def _gamma(name, key, a, shape, dtype, log_space):
     return (_loggamma_draw if log_space else _gamma_draw)(key, a)
 
 
-def gamma(key, a, shape=None, dtype=None):
+def gamma(key, a, shape=None, dtype=None, *, out_sharding=None):
     """Gamma random floats with shape parameter ``a`` and unit scale
     (``jax.random.gamma``), differentiable in ``a`` (implicit reparameterisation).
 
@@ -176,10 +176,11 @@ def gamma(key, a, shape=None, dtype=None):
         >>> bool(abs(float(x.mean()) - 2.0) < 0.2)
         True
     """
+    no_sharding("random.gamma", out_sharding=out_sharding)
     return _gamma("gamma", key, a, shape, dtype, False)
 
 
-def loggamma(key, a, shape=None, dtype=None):
+def loggamma(key, a, shape=None, dtype=None, *, out_sharding=None):
     """The log of gamma random floats, accurate for small ``a`` (``jax.random.loggamma``).
 
     Example:
@@ -187,10 +188,11 @@ def loggamma(key, a, shape=None, dtype=None):
         >>> loggamma(PRNGKey(0), 0.01, (3,)).shape
         (3,)
     """
+    no_sharding("random.loggamma", out_sharding=out_sharding)
     return _gamma("loggamma", key, a, shape, dtype, True)
 
 
-def beta(key, a, b, shape=None, dtype=None):
+def beta(key, a, b, shape=None, dtype=None, *, out_sharding=None):
     """Beta random floats (``jax.random.beta``), from two log-gamma draws.
 
     Example:
@@ -199,6 +201,7 @@ def beta(key, a, b, shape=None, dtype=None):
         >>> bool(((x > 0) & (x < 1)).all())
         True
     """
+    no_sharding("random.beta", out_sharding=out_sharding)
     key = check_key("beta", key)
     dtype = float_dtype("beta", dtype)
     shape = param_shape("beta", shape, a, b)
@@ -212,7 +215,7 @@ def beta(key, a, b, shape=None, dtype=None):
     return lax.div(ga, lax.add(ga, gb))
 
 
-def dirichlet(key, alpha, shape=None, dtype=None):
+def dirichlet(key, alpha, shape=None, dtype=None, *, out_sharding=None):
     """Dirichlet random vectors (``jax.random.dirichlet``): a softmax of log-gamma
     draws, categories along the last axis of ``alpha``.
 
@@ -222,6 +225,7 @@ def dirichlet(key, alpha, shape=None, dtype=None):
         >>> x.shape, bool(np.allclose(x.sum(-1), 1.0))
         ((4, 3), True)
     """
+    no_sharding("random.dirichlet", out_sharding=out_sharding)
     key = check_key("dirichlet", key)
     dtype = float_dtype("dirichlet", dtype)
     ashape = get_aval(alpha).shape
@@ -236,7 +240,7 @@ def dirichlet(key, alpha, shape=None, dtype=None):
     return fnp.divide(unnormalized, fnp.sum(unnormalized, axis=-1, keepdims=True))
 
 
-def chisquare(key, df, shape=None, dtype=None):
+def chisquare(key, df, shape=None, dtype=None, *, out_sharding=None):
     """Chi-square random floats with ``df`` degrees of freedom
     (``jax.random.chisquare``): ``2 exp(loggamma(df / 2))``.
 
@@ -245,6 +249,7 @@ def chisquare(key, df, shape=None, dtype=None):
         >>> chisquare(PRNGKey(0), 3.0, (2,)).shape
         (2,)
     """
+    no_sharding("random.chisquare", out_sharding=out_sharding)
     key = check_key("chisquare", key)
     dtype = float_dtype("chisquare", dtype)
     shape = param_shape("chisquare", shape, df)
@@ -252,7 +257,7 @@ def chisquare(key, df, shape=None, dtype=None):
     return lax.mul(lax.exp(loggamma(key, half_df, shape, dtype)), _c(2.0, dtype))
 
 
-def f(key, dfnum, dfden, shape=None, dtype=None):
+def f(key, dfnum, dfden, shape=None, dtype=None, *, out_sharding=None):
     """F-distributed random floats (``jax.random.f``).
 
     Example:
@@ -260,6 +265,7 @@ def f(key, dfnum, dfden, shape=None, dtype=None):
         >>> f(PRNGKey(0), 2.0, 5.0, (3,)).shape
         (3,)
     """
+    no_sharding("random.f", out_sharding=out_sharding)
     key = check_key("f", key)
     dtype = float_dtype("f", dtype)
     shape = param_shape("f", shape, dfnum, dfden)
@@ -271,7 +277,7 @@ def f(key, dfnum, dfden, shape=None, dtype=None):
     return lax.div(num, den)
 
 
-def t(key, df, shape=None, dtype=None):
+def t(key, df, shape=None, dtype=None, *, out_sharding=None):
     """Student's t random floats with ``df`` degrees of freedom (``jax.random.t``).
 
     Example:
@@ -279,6 +285,7 @@ def t(key, df, shape=None, dtype=None):
         >>> t(PRNGKey(0), 5.0, (3,)).shape
         (3,)
     """
+    no_sharding("random.t", out_sharding=out_sharding)
     key = check_key("t", key)
     dtype = float_dtype("t", dtype)
     shape = param_shape("t", shape, df)
@@ -290,7 +297,7 @@ def t(key, df, shape=None, dtype=None):
     return fnp.multiply(n, fnp.sqrt(fnp.divide(half_df, g)))
 
 
-def generalized_normal(key, p, shape=(), dtype=None):
+def generalized_normal(key, p, shape=(), dtype=None, *, out_sharding=None):
     """Generalised normal random floats with exponent ``p``
     (``jax.random.generalized_normal``).
 
@@ -299,6 +306,7 @@ def generalized_normal(key, p, shape=(), dtype=None):
         >>> generalized_normal(PRNGKey(0), 2.0, (3,)).shape
         (3,)
     """
+    no_sharding("random.generalized_normal", out_sharding=out_sharding)
     key = check_key("generalized_normal", key)
     dtype = float_dtype("generalized_normal", dtype)
     shape = param_shape("generalized_normal", shape, p)

@@ -22,7 +22,7 @@ import numpy as np
 from .. import numpy as fnp
 from ..core.avals import canonicalize_dtype, is_float
 from ..core.trace import get_aval
-from ..errors import DTypeError, FunctraceError, ShapeError
+from ..errors import DTypeError, FunctraceError, ShapeError, no_sharding
 from ..numpy import linalg as fnp_linalg
 from ..numpy._promote import promote_inexact
 from .continuous import normal
@@ -48,7 +48,8 @@ def _split2(key):
     return keys[0], keys[1]
 
 
-def multivariate_normal(key, mean, cov, shape=None, dtype=None, method: str = "cholesky"):
+def multivariate_normal(key, mean, cov, shape=None, dtype=None, method: str = "cholesky", *,
+                        out_sharding=None):
     """Multivariate normal random vectors (``jax.random.multivariate_normal``).
 
     Args:
@@ -71,6 +72,7 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method: str = "c
         >>> x.shape, x.dtype
         ((5, 2), dtype('float32'))
     """
+    no_sharding("random.multivariate_normal", out_sharding=out_sharding)
     key = check_key("multivariate_normal", key)
     mean, cov = promote_inexact(fnp.asarray(mean), fnp.asarray(cov))
     if method not in _METHODS:
@@ -107,7 +109,7 @@ def multivariate_normal(key, mean, cov, shape=None, dtype=None, method: str = "c
     return fnp.add(mean, fnp.einsum("...ij,...j->...i", factor, z))
 
 
-def orthogonal(key, n, shape=(), dtype=None, m=None):
+def orthogonal(key, n, shape=(), dtype=None, m=None, *, out_sharding=None):
     """A Haar-random orthogonal matrix (``jax.random.orthogonal``): uniform on O(n), or,
     with ``m != n``, an ``n x m`` matrix with orthonormal rows (``n <= m``) or columns
     (``n >= m``). With a complex dtype, Haar-random on the unitary group U(n): each
@@ -130,6 +132,7 @@ def orthogonal(key, n, shape=(), dtype=None, m=None):
         >>> bool(np.allclose(q @ q.T, np.eye(3), atol=1e-5))
         True
     """
+    no_sharding("random.orthogonal", out_sharding=out_sharding)
     key = check_key("orthogonal", key)
     n = _static_int("orthogonal", "n", n)
     m = n if m is None else _static_int("orthogonal", "m", m)
@@ -145,7 +148,7 @@ def orthogonal(key, n, shape=(), dtype=None, m=None):
     return fnp.swapaxes(x, -1, -2) if n < m else x
 
 
-def ball(key, d, p=2, shape=(), dtype=None):
+def ball(key, d, p=2, shape=(), dtype=None, *, out_sharding=None):
     """Uniform random points in the unit ``p``-norm ball of dimension ``d``
     (``jax.random.ball``).
 
@@ -165,6 +168,7 @@ def ball(key, d, p=2, shape=(), dtype=None):
         >>> bool(np.all(np.linalg.norm(x, axis=-1) <= 1))
         True
     """
+    no_sharding("random.ball", out_sharding=out_sharding)
     key = check_key("ball", key)
     d = _static_int("ball", "d", d)
     if d < 0:

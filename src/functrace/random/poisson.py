@@ -21,7 +21,7 @@ import numpy as np
 from .. import lax
 from .. import numpy as fnp
 from ..core.avals import canonicalize_dtype, default_int_dtype, is_int
-from ..errors import DTypeError
+from ..errors import DTypeError, no_sharding
 from .continuous import uniform
 from .distributions import param_shape
 from .prng import check_key, split
@@ -106,7 +106,7 @@ def _rejection(key, lam, shape, dtype, max_iters):
     return lax.convert_element_type(k, dtype)
 
 
-def poisson(key, lam, shape=None, dtype=None):
+def poisson(key, lam, shape=None, dtype=None, *, out_sharding=None):
     """Poisson random integers with rate ``lam`` (``jax.random.poisson``).
 
     Args:
@@ -124,6 +124,7 @@ def poisson(key, lam, shape=None, dtype=None):
         >>> bool(abs(float(x.mean()) - 3.0) < 0.15), x.dtype
         (True, dtype('int32'))
     """
+    no_sharding("random.poisson", out_sharding=out_sharding)
     key = check_key("poisson", key)
     dtype = canonicalize_dtype(default_int_dtype() if dtype is None else np.dtype(dtype))
     if not is_int(dtype):

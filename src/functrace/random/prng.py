@@ -32,8 +32,8 @@ from .. import lax
 from ..config import config
 from ..core.avals import canonicalize_dtype, is_float, is_int, is_python_scalar
 from ..core.trace import get_aval
-from ..errors import DTypeError, ShapeError
-from .keys import PRNGKeyArray, is_typed_key, wrap
+from ..errors import DTypeError, ShapeError, no_sharding
+from .keys import KeyDType, PRNGKeyArray, is_typed_key, wrap
 
 UINT_DTYPES = {8: np.dtype(np.uint8), 16: np.dtype(np.uint16), 32: np.dtype(np.uint32),
                64: np.dtype(np.uint64)}
@@ -160,16 +160,29 @@ def PRNGKey(seed, *, impl=None) -> np.ndarray:  # noqa: N802 - JAX's name
     return lax.concatenate([lax.reshape(k1, (1,)), lax.reshape(k2, (1,))], 0)
 
 
-def key(seed, *, impl=None) -> PRNGKeyArray:
+def _impl_or_dtype(name: str, impl, dtype):
+    """JAX's ``dtype=`` (a key dtype or an implementation's name) in place of ``impl=``."""
+    if dtype is None:
+        return impl
+    if impl is not None:
+        raise ValueError(f"random.{name}: pass impl= or dtype=, not both")
+    if isinstance(dtype, KeyDType) or dtype in ("key<fry>", "threefry2x32"):
+        return "threefry2x32"
+    raise DTypeError(f"random.{name}: dtype={dtype!r} is not a PRNG key dtype functrace builds; "
+                     "use random.key(0).dtype (key<fry>, Threefry-2x32) or leave dtype out")
+
+
+def key(seed, *, impl=None, dtype=None) -> PRNGKeyArray:
     """A typed PRNG key (dtype ``key<fry>``, shape ``()``) from an integer seed
-    (``jax.random.key``); its data is ``PRNGKey(seed)``.
+    (``jax.random.key``); its data is ``PRNGKey(seed)``. ``dtype`` (a key dtype, e.g.
+    ``key(0).dtype``, or ``"threefry2x32"``) is JAX's newer spelling of ``impl``.
 
     Example:
         >>> key(0)
         Array((), dtype=key<fry>) overlaying:
         [0 0]
     """
-    return PRNGKeyArray(PRNGKey(seed, impl=impl))
+    return PRNGKeyArray(PRNGKey(seed, impl=_impl_or_dtype("key", impl, dtype)))
 
 
 def key_impl(keys) -> str:
@@ -201,14 +214,15 @@ def key_data(keys):
     return keys
 
 
-def wrap_key_data(key_bits_array, *, impl=None) -> PRNGKeyArray:
-    """Typed keys from their ``uint32[..., 2]`` data (``jax.random.wrap_key_data``).
+def wrap_key_data(key_bits_array, *, impl=None, dtype=None) -> PRNGKeyArray:
+    """Typed keys from their ``uint32[..., 2]`` data (``jax.random.wrap_key_data``);
+    ``dtype`` as in ``key``.
 
     Example:
         >>> wrap_key_data(np.uint32([[0, 1], [0, 2]])).shape
         (2,)
     """
-    check_impl("wrap_key_data", impl)
+    check_impl("wrap_key_data", _impl_or_dtype("wrap_key_data", impl, dtype))
     if is_typed_key(key_bits_array):
         raise DTypeError("random.wrap_key_data: the argument is already a typed key array; "
                          "pass its uint32 data (random.key_data(keys)) or use it as it is.")
@@ -395,7 +409,7 @@ def _random_bits_original(key, bit_width: int, shape: tuple[int, ...]):
     return lax.reshape(bits, shape)
 
 
-def bits(key, shape=(), dtype=None):
+def bits(key, shape=(), dtype=None, *, out_sharding=None):
     """Uniformly random unsigned integers (``jax.random.bits``).
 
     Args:
@@ -409,6 +423,7 @@ def bits(key, shape=(), dtype=None):
         >>> bits(PRNGKey(0), (2,)).dtype
         dtype('uint32')
     """
+    no_sharding("random.bits", out_sharding=out_sharding)
     key = check_key("bits", key)
     dtype = canonicalize_dtype(np.uint64 if dtype is None else np.dtype(dtype))
     if not np.issubdtype(dtype, np.unsignedinteger):

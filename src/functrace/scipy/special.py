@@ -17,8 +17,9 @@ import operator
 import numpy as np
 
 from .. import lax
+from .. import nn as _nn
 from .. import numpy as fnp
-from ..nn import log_softmax, logsumexp, softmax
+from ..nn import logsumexp
 from ..numpy._promote import promote_args
 from ..transforms.api import jvp
 from ..transforms.custom import custom_jvp
@@ -216,27 +217,44 @@ _ACKLAM_D = (7.784695709041462e-03, 3.224671290700398e-01, 2.445134137142996e+00
              3.754408661907416e+00)
 
 
-def log_ndtr(x):
-    """``log(ndtr(x))``, accurate far in the lower tail (an asymptotic series there).
+def log_ndtr(x, series_order: int = 3):
+    """``log(ndtr(x))``, accurate far in the lower tail, where it is the asymptotic series
+    ``log(phi(x) / -x) + log(1 + sum_{n=1..N} (-1)^n (2n-1)!! / x^(2n))`` with
+    ``N = series_order`` (0 to 30, JAX's default 3), used below JAX's cut-over (-10 in
+    float32, -20 in float64).
 
     Example:
         >>> round(float(log_ndtr(np.float32(-40.0))), 2)
         -804.61
     """
+    if not isinstance(series_order, int) or isinstance(series_order, bool):
+        raise TypeError(f"log_ndtr: series_order must be a Python int, got {series_order!r}")
+    if not 0 <= series_order <= 30:
+        raise ValueError(f"log_ndtr: series_order must be in [0, 30], got {series_order}")
     (x,) = _float(x)
     dt = fnp.result_type(x)
+    lower = -20.0 if dt == np.float64 else -10.0
     # Each branch sees only inputs in its own range, so the unused ones stay finite
     # and their gradients cannot turn the selected one into NaN.
     hi = fnp.where(x > 6.0, x, np.full((), 6.0, dt))
     upper = fnp.log1p(-0.5 * lax.erfc(hi / math.sqrt(2.0)))
-    xm = fnp.clip(x, -5.0, 6.0)
+    # (where, not clip: at x == lower clip would pass on only half of the gradient)
+    xm = fnp.where(x < lower, np.full((), lower, dt), fnp.where(x > 6.0, np.full((), 6.0, dt), x))
     mid = fnp.log(0.5 * lax.erfc(-xm / math.sqrt(2.0)))
-    # x < -5: log(phi(x)/-x) + log(1 - 1/x^2 + 3/x^4 - 15/x^6 + 105/x^8)
-    xs = fnp.where(x < -5.0, x, np.full((), -5.0, dt))
-    inv2 = 1.0 / (xs * xs)
-    series = 1.0 + inv2 * (-1.0 + inv2 * (3.0 + inv2 * (-15.0 + inv2 * 105.0)))
-    tail = -0.5 * xs * xs - fnp.log(-xs) - 0.5 * math.log(2 * math.pi) + fnp.log(series)
-    return fnp.where(x > 6.0, upper, fnp.where(x < -5.0, tail, mid))
+    xs = fnp.where(x < lower, x, np.full((), lower, dt))
+    tail = (-0.5 * xs * xs - fnp.log(-xs) - 0.5 * math.log(2 * math.pi)
+            + fnp.log(_log_ndtr_series(xs, series_order)))
+    return fnp.where(x > 6.0, upper, fnp.where(x < lower, tail, mid))
+
+
+def _log_ndtr_series(x, order: int):
+    """``1 + sum_{n=1..order} (-1)^n (2n-1)!! / x^(2n)``, Horner's scheme in ``1/x^2``."""
+    inv2 = 1.0 / (x * x)
+    acc = fnp.zeros_like(x)
+    for n in range(order, 0, -1):  # coefficient (-1)^n (2n-1)!!
+        coef = (-1.0) ** n * math.prod(range(2 * n - 1, 0, -2))
+        acc = inv2 * (coef + acc)
+    return 1.0 + acc
 
 
 def gammainc(a, x):
@@ -412,3 +430,21 @@ def kl_div(p, q):
     """
     p, q = _float(p, q)
     return rel_entr(p, q) - p + q
+
+
+def softmax(x, /, *, axis=None):
+    """``exp(x) / sum(exp(x))`` over ``axis`` (``jax.scipy.special.softmax``: every axis
+    by default, unlike ``nn.softmax``'s last one).
+
+    Example:
+        >>> softmax(np.zeros((2, 2), np.float32))
+        array([[0.25, 0.25],
+               [0.25, 0.25]], dtype=float32)
+    """
+    return _nn.softmax(x, axis=axis)
+
+
+def log_softmax(x, /, *, axis=None):
+    """``x - logsumexp(x)`` over ``axis`` (``jax.scipy.special.log_softmax``: every axis
+    by default)."""
+    return _nn.log_softmax(x, axis=axis)

@@ -38,6 +38,8 @@ IsLeaf = Callable[[Any], bool] | None
 
 # type -> (flatten(x) -> (children, aux_data), unflatten(aux_data, children) -> x)
 _registry: dict[type, tuple[Callable[[Any], tuple[Iterable[Any], Any]], Callable[..., Any]]] = {}
+# type -> flatten_with_keys(x) -> (iterable of (key, child), aux data); read by _paths.py
+_key_registry: dict[type, Callable[[Any], tuple[Iterable[tuple[Any, Any]], Any]]] = {}
 
 
 class PyTreeDef:
@@ -255,11 +257,16 @@ def register_pytree_node(
     nodetype: type,
     flatten_func: Callable[[Any], tuple[Iterable[Any], Hashable]],
     unflatten_func: Callable[[Any, Iterable[Any]], Any],
+    flatten_with_keys_func: Callable[[Any], tuple[Iterable[tuple[Any, Any]], Hashable]]
+    | None = None,
 ) -> None:
     """Register ``nodetype`` as a pytree node.
 
     ``flatten_func(x)`` returns ``(children, aux_data)`` and ``unflatten_func(aux_data,
     children)`` rebuilds the node; ``aux_data`` should be hashable and comparable.
+    ``flatten_with_keys_func(x)``, if given, returns ``([(key, child), ...], aux_data)``
+    with the same children: the keys of ``tree_flatten_with_path`` (otherwise
+    ``FlattenedIndexKey(i)``).
 
     >>> class Pair:
     ...     def __init__(self, a, b): self.a, self.b = a, b
@@ -270,6 +277,8 @@ def register_pytree_node(
     if nodetype in _registry:
         raise ValueError(f"Duplicate pytree node registration for {nodetype}.")
     _registry[nodetype] = (flatten_func, unflatten_func)
+    if flatten_with_keys_func is not None:
+        _key_registry[nodetype] = flatten_with_keys_func
 
 
 def register_pytree_node_class(cls: type) -> type:

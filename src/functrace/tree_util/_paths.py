@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import dataclasses
 import functools
-from collections.abc import Callable, Hashable, Iterable
+from collections.abc import Callable, Hashable
 from typing import Any
 
 from ._core import (
@@ -20,6 +20,7 @@ from ._core import (
     IsLeaf,
     PyTreeDef,
     _flatten_up_to,
+    _key_registry,
     _registry,
     _unflatten,
     register_pytree_node,
@@ -101,8 +102,6 @@ def keystr(keys: tuple, *, simple: bool = False, separator: str = "") -> str:
     return separator.join(_simple_str(k) if simple else str(k) for k in keys)
 
 
-# type -> flatten_with_keys(x) -> (iterable of (key, child), aux data)
-_key_registry: dict[type, Callable[[Any], tuple[Iterable[tuple[Any, Any]], Any]]] = {}
 
 
 def _keyed_children(x) -> tuple[list, Any] | None:
@@ -129,8 +128,9 @@ def _keyed_children(x) -> tuple[list, Any] | None:
     return None
 
 
-def _flatten_with_path(x, path: tuple, out: list, is_leaf: IsLeaf) -> PyTreeDef:
-    if is_leaf is not None and is_leaf(x):
+def _flatten_with_path(x, path: tuple, out: list, is_leaf: IsLeaf,
+                       takes_path: bool) -> PyTreeDef:
+    if is_leaf is not None and (is_leaf(path, x) if takes_path else is_leaf(x)):
         out.append((path, x))
         return _LEAF
     node = _keyed_children(x)
@@ -138,38 +138,45 @@ def _flatten_with_path(x, path: tuple, out: list, is_leaf: IsLeaf) -> PyTreeDef:
         out.append((path, x))
         return _LEAF
     pairs, aux = node
-    kids = tuple(_flatten_with_path(c, (*path, k), out, is_leaf) for k, c in pairs)
+    kids = tuple(_flatten_with_path(c, (*path, k), out, is_leaf, takes_path)
+                 for k, c in pairs)
     return PyTreeDef(type(x), aux, kids)
 
 
-def tree_flatten_with_path(tree: Any, is_leaf: IsLeaf = None) -> tuple[list, PyTreeDef]:
-    """Like ``tree_flatten``, with each leaf paired with its key path.
+def tree_flatten_with_path(tree: Any, is_leaf: Callable[..., bool] | None = None,
+                           is_leaf_takes_path: bool = False) -> tuple[list, PyTreeDef]:
+    """Like ``tree_flatten``, with each leaf paired with its key path. With
+    ``is_leaf_takes_path=True``, ``is_leaf`` is called as ``is_leaf(path, x)``.
 
     >>> tree_flatten_with_path({"a": [5, 6]})
     ([((DictKey(key='a'), SequenceKey(idx=0)), 5), ((DictKey(key='a'), SequenceKey(idx=1)), 6)], PyTreeDef({'a': [*, *]}))
     """  # noqa: E501 - a doctest's printed output is one line
     out: list = []
-    treedef = _flatten_with_path(tree, (), out, is_leaf)
+    treedef = _flatten_with_path(tree, (), out, is_leaf, is_leaf_takes_path)
     return out, treedef
 
 
-def tree_leaves_with_path(tree: Any, is_leaf: IsLeaf = None) -> list:
-    """``(key path, leaf)`` pairs in flattening order.
+def tree_leaves_with_path(tree: Any, is_leaf: Callable[..., bool] | None = None,
+                          is_leaf_takes_path: bool = False) -> list:
+    """``(key path, leaf)`` pairs in flattening order (``is_leaf`` as in
+    ``tree_flatten_with_path``).
 
     >>> [(keystr(p), v) for p, v in tree_leaves_with_path([1, {"k": 2}])]
     [('[0]', 1), ("[1]['k']", 2)]
     """
-    return tree_flatten_with_path(tree, is_leaf)[0]
+    return tree_flatten_with_path(tree, is_leaf, is_leaf_takes_path)[0]
 
 
 def tree_map_with_path(f: Callable[..., Any], tree: Any, *rest: Any,
-                       is_leaf: IsLeaf = None) -> Any:
-    """``f(path, leaf, *others)`` on corresponding leaves of ``tree`` and ``rest``.
+                       is_leaf: Callable[..., bool] | None = None,
+                       is_leaf_takes_path: bool = False) -> Any:
+    """``f(path, leaf, *others)`` on corresponding leaves of ``tree`` and ``rest``
+    (``is_leaf`` as in ``tree_flatten_with_path``).
 
     >>> tree_map_with_path(lambda p, x: f"{keystr(p)}={x}", {"a": 1, "b": (2,)})
     {'a': "['a']=1", 'b': ("['b'][0]=2",)}
     """
-    pairs, treedef = tree_flatten_with_path(tree, is_leaf)
+    pairs, treedef = tree_flatten_with_path(tree, is_leaf, is_leaf_takes_path)
     columns = []
     for i, other in enumerate(rest, start=1):
         col: list = []
@@ -202,8 +209,7 @@ def register_pytree_with_keys(nodetype: type, flatten_with_keys: Callable,
         def flatten_func(x):
             pairs, aux = flatten_with_keys(x)
             return [c for _, c in pairs], aux
-    register_pytree_node(nodetype, flatten_func, unflatten_func)
-    _key_registry[nodetype] = flatten_with_keys
+    register_pytree_node(nodetype, flatten_func, unflatten_func, flatten_with_keys)
 
 
 def register_pytree_with_keys_class(cls: type) -> type:
