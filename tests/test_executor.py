@@ -325,3 +325,18 @@ def test_tiny_steps_calling_bare_ufuncs_give_arrays_of_numpy_values(dtype, path)
             assert isinstance(o, np.ndarray) and o.shape == ()
             assert o.dtype == w.dtype
             assert o == w
+
+
+@pytest.mark.parametrize("path", ["straight line", "loop"])
+def test_tiny_steps_pass_literals_typed(path):
+    # a weakly typed literal inlined in a tiny step reaches the reference impls as a typed
+    # value, as on the loop path (``1.0 / x`` raised AttributeError: float has no dtype)
+    cases = [(lambda x: 1.0 / x, np.float32(0.5), np.float32(2.0)),
+             (lambda x: 7 / x, np.int32(2), np.float32(3.5)),
+             (lambda x: lax.div(7, x), np.int32(-2), np.int32(-3)),
+             (lambda x: 2.0 ** x, np.float32(3.0), np.float32(8.0))]
+    for f, x, want in cases:
+        compiled = ft.jit(f).lower(x).compile()
+        (got,) = ([compiled(x)] if path == "straight line"
+                  else compiled._run(np.asarray(x), timings=[0.0] * len(compiled.steps)))
+        assert np.asarray(got).dtype == want.dtype and got == want

@@ -345,8 +345,8 @@ def straight_line(executor: Executor):
             local = {v: names[r] for v, r in zip(inputs, ins.reads, strict=True)}
             scalars = set()  # a bare ufunc of 0-d arrays gives a NumPy scalar
             for j, (fn, ins_vars, out, dtype) in enumerate(calls):
-                args = ", ".join(glob(x.val) if isinstance(x, Literal) else local[x]
-                                 for x in ins_vars)
+                args = ", ".join(glob(np.asarray(x.val, x.aval.dtype)) if isinstance(x, Literal)
+                                 else local[x] for x in ins_vars)  # typed, as Runtime.literal
                 local[out] = f"_t{k}_{j}"
                 if dtype is None:
                     call = f"{glob(fn)}({args})[0]"

@@ -59,7 +59,8 @@ def tiny_interpreter(step: Step):
     def run(*vals):
         env = dict(zip(inputs, vals, strict=True))
         for kernel, ins, out, dtype in kernels:
-            args = [x.val if isinstance(x, Literal) else env[x] for x in ins]
+            args = [np.asarray(x.val, x.aval.dtype) if isinstance(x, Literal) else env[x]
+                    for x in ins]
             env[out] = kernel(*args)[0] if dtype is None else kernel(*args, dtype=dtype)
         return [np.asarray(env[v]) for v in outputs]
 
