@@ -203,3 +203,10 @@ def test_vmapped_grad():
     x = np.array([0.5, 1.5, 3.0], np.float32)
     g = ft.vmap(ft.grad(S.exp1))(x)
     np.testing.assert_allclose(np.asarray(g), -np.exp(-x) / x, rtol=1e-6)
+
+
+def test_jit_of_python_float_numerator_over_python_float_argument():
+    # expn's derivative divides a literal by its argument; jit once failed on that
+    assert float(ft.jit(lambda x: 1.0 / x)(0.5)) == 2.0
+    assert float(ft.jit(ft.grad(lambda x: S.expn(0, x)))(2.0)) == pytest.approx(
+        -np.exp(-2.0) / 2.0 * 1.5, rel=1e-6)
