@@ -210,3 +210,66 @@ def test_jit_of_python_float_numerator_over_python_float_argument():
     assert float(ft.jit(lambda x: 1.0 / x)(0.5)) == 2.0
     assert float(ft.jit(ft.grad(lambda x: S.expn(0, x)))(2.0)) == pytest.approx(
         -np.exp(-2.0) / 2.0 * 1.5, rel=1e-6)
+
+
+# ---------------------------------------------------------------------------
+# bessel_jn
+
+Z_J = np.array([0.0, 1e-6, 5e-5, 2e-4, 0.3, 1.0, 2.404825557695773, 5.0, 9.5, 14.0, 20.0,
+                -0.7, -6.0, -19.0])
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+def test_bessel_jn_float32_matches_scipy(jitted):
+    f = ft.jit(S.bessel_jn, static_argnames=("v", "n_iter")) if jitted else S.bessel_jn
+    for v in (0, 1, 4, 15):
+        got = f(Z_J.astype(np.float32), v=v)
+        assert got.shape == (v + 1, Z_J.size) and np.asarray(got).dtype == np.float32
+        want = sps.jv(np.arange(v + 1)[:, None], Z_J.astype(np.float32).astype(np.float64))
+        # float32: absolute error (J_n crosses zero); measured 1.2e-7
+        np.testing.assert_allclose(np.asarray(got, np.float64), want, rtol=0, atol=5e-7)
+
+
+def test_bessel_jn_float64_and_n_iter(x64):
+    got = S.bessel_jn(Z_J, v=6)
+    np.testing.assert_allclose(np.asarray(got), sps.jv(np.arange(7)[:, None], Z_J), rtol=0,
+                               atol=1e-15)     # measured 1.9e-16
+    z = np.array([30.0, -45.0, 60.0])          # |z| past the default n_iter's reach
+    got = S.bessel_jn(z, v=3, n_iter=120)
+    np.testing.assert_allclose(np.asarray(got), sps.jv(np.arange(4)[:, None], z), rtol=0,
+                               atol=1e-15)
+
+
+def test_bessel_jn_shapes_edges_and_errors():
+    z = np.array([[0.0, 1.0], [np.inf, np.nan]], np.float32)
+    got = np.asarray(S.bessel_jn(z, v=2))
+    assert got.shape == (3, 2, 2)
+    np.testing.assert_array_equal(got[:, 0, 0], [1.0, 0.0, 0.0])
+    assert np.isnan(got[:, 1, :]).all()              # nan at inf (scipy's jv) and nan
+    assert np.asarray(S.bessel_jn(np.array([1, 2]), v=1)).dtype == np.float32
+    assert S.bessel_jn(np.float32(2.0), v=3).shape == (4,)
+    with pytest.raises(TypeError, match="bessel_jn"):
+        S.bessel_jn(np.float32(1.0), v=1.5)
+    with pytest.raises(ValueError, match="bessel_jn"):
+        S.bessel_jn(np.float32(1.0), v=-1)
+
+
+@pytest.mark.parametrize("z", [0.0, 0.4, 1.5, 7.3, -3.1])
+def test_bessel_jn_grad(z, x64):
+    v = 3
+    for order in range(v + 1):
+        g = float(ft.jit(ft.grad(lambda t, k=order: S.bessel_jn(t, v=v)[k]))(z))
+        want = -sps.jv(1, z) if order == 0 else 0.5 * (sps.jv(order - 1, z)
+                                                        - sps.jv(order + 1, z))
+        np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(g, _fd(lambda t, k=order: sps.jv(k, t), z), rtol=1e-6,
+                                   atol=1e-9)
+
+
+def test_bessel_jn_vmap():
+    z = np.array([0.5, 3.0, 8.0], np.float32)
+    got = ft.vmap(lambda t: S.bessel_jn(t, v=2))(z)
+    assert got.shape == (3, 3)
+    np.testing.assert_allclose(np.asarray(got, np.float64),
+                               sps.jv(np.arange(3)[None, :], z[:, None].astype(np.float64)),
+                               rtol=0, atol=5e-7)
