@@ -1,4 +1,4 @@
-"""functrace.scipy.special's boxcox, boxcox1p, comb and loggamma against scipy.special
+"""functrace.scipy.special's boxcox, boxcox1p, comb, loggamma, sici and erfcx against scipy.special
 (float64 oracle), eagerly and under jit, their edge values, and their derivatives against
 closed forms and central finite differences."""
 
@@ -95,3 +95,71 @@ def test_loggamma_real(x64):
     got32 = np.asarray(S.loggamma(x.astype(np.float32)), np.float64)
     np.testing.assert_allclose(got32, sps.loggamma(x.astype(np.float32).astype(np.float64)),
                                rtol=2e-6)
+
+
+# ---------------------------------------------------------------------------
+# sici, erfcx
+
+# series (|x| <= 4) and continued fraction (|x| > 4) sides, Ci's first zero, both signs
+X_SICI = np.array([-np.inf, -30.0, -4.5, -2.0, 0.0, 1e-6, 0.3, 0.6165, 1.0, 3.9, 4.0, 4.1,
+                   6.0, 30.0, 1e3, 1e8, np.inf, np.nan])
+X_ERFCX = np.array([-np.inf, -9.0, -5.0, -1.0, 0.0, 0.3, 1.0, 1.99, 2.0, 2.01, 5.0, 30.0,
+                    1e4, 1e20, np.inf, np.nan])
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+def test_sici_matches_scipy(jitted):
+    f = ft.jit(S.sici) if jitted else S.sici
+    x = X_SICI.astype(np.float32)
+    si, ci = f(x)
+    want_si, want_ci = _ref(sps.sici, x)
+    # float32, absolute (Ci crosses zero at 0.6165): measured 7.4e-8 (Si), 2.9e-7 (Ci)
+    np.testing.assert_allclose(np.asarray(si, np.float64), want_si, rtol=0, atol=5e-7)
+    np.testing.assert_allclose(np.asarray(ci, np.float64), want_ci, rtol=1e-6, atol=1e-6)
+
+
+def test_sici_float64_and_grads(x64):
+    si, ci = S.sici(X_SICI)
+    want_si, want_ci = _ref(sps.sici, X_SICI)
+    np.testing.assert_allclose(np.asarray(si), want_si, rtol=1e-15, atol=1e-15)  # 4.4e-16
+    np.testing.assert_allclose(np.asarray(ci), want_ci, rtol=1e-15, atol=3e-15)  # 8.9e-16
+    for x in (0.4, 2.0, 4.0, 5.0, -7.0):
+        np.testing.assert_allclose(float(ft.grad(lambda t: S.sici(t)[0])(x)), np.sin(x) / x,
+                                   rtol=1e-14)
+        np.testing.assert_allclose(float(ft.jit(ft.grad(lambda t: S.sici(t)[1]))(x)),
+                                   np.cos(x) / x, rtol=1e-14)
+        fd = (sps.sici(x + 1e-6)[1] - sps.sici(x - 1e-6)[1]) / 2e-6
+        np.testing.assert_allclose(float(ft.grad(lambda t: S.sici(t)[1])(x)), fd, rtol=1e-7)
+
+
+@pytest.mark.parametrize("jitted", [False, True], ids=["eager", "jit"])
+def test_erfcx_matches_scipy(jitted):
+    f = ft.jit(S.erfcx) if jitted else S.erfcx
+    x = X_ERFCX.astype(np.float32)
+    got = np.asarray(f(x), np.float64)
+    assert np.asarray(f(x)).dtype == np.float32
+    # measured 1.2e-7; exp(x**2) overflows to inf for x < -9.4 as scipy's
+    np.testing.assert_allclose(got, _ref(sps.erfcx, x), rtol=1e-6, atol=0)
+
+
+def test_erfcx_float64_and_grad(x64):
+    np.testing.assert_allclose(np.asarray(S.erfcx(X_ERFCX)), sps.erfcx(X_ERFCX), rtol=2e-15,
+                               atol=0)       # measured 4.3e-16
+    for x in (-1.5, 0.5, 2.0, 3.0, 40.0):
+        want = 2 * x * sps.erfcx(x) - 2 / np.sqrt(np.pi)
+        g = float(ft.grad(S.erfcx)(x))
+        np.testing.assert_allclose(g, want, rtol=1e-12, atol=1e-16)
+        fd = (sps.erfcx(x + 1e-6) - sps.erfcx(x - 1e-6)) / 2e-6
+        np.testing.assert_allclose(g, fd, rtol=1e-6, atol=1e-12)
+
+
+def test_sici_erfcx_vmap_and_promotion():
+    x = np.array([0.5, 3.0, 9.0], np.float32)
+    si, ci = ft.vmap(S.sici)(x)
+    want_si, want_ci = sps.sici(x.astype(np.float64))
+    np.testing.assert_allclose(np.asarray(si, np.float64), want_si, rtol=1e-6)
+    np.testing.assert_allclose(np.asarray(ci, np.float64), want_ci, rtol=2e-6)
+    np.testing.assert_allclose(np.asarray(ft.vmap(S.erfcx)(x), np.float64),
+                               sps.erfcx(x.astype(np.float64)), rtol=1e-6)
+    assert np.asarray(S.sici(np.array([1, 2]))[0]).dtype == np.float32
+    assert np.asarray(S.erfcx(3)).dtype == np.float32
