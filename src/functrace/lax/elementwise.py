@@ -228,7 +228,8 @@ def mul(x, y, *, out_dtype=None):
 
 
 def _div_impl(x, y):
-    if np.issubdtype(x.dtype, np.integer):
+    # x is a Python scalar where a compiled program inlines a weakly typed literal
+    if np.issubdtype(np.result_type(x), np.integer):
         # C-style truncation, as lax.div. Integer arithmetic only: going through float64
         # (trunc(x / y)) is wrong for int64 values above 2**53.
         q = np.floor_divide(x, y)

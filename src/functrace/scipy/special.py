@@ -23,12 +23,18 @@ from ..nn import logsumexp
 from ..numpy._promote import promote_args
 from ..transforms.api import jvp
 from ..transforms.custom import custom_jvp
+from ._special_bessel import bessel_jn
+from ._special_hyp import hyp1f1
+from ._special_misc import boxcox, boxcox1p, comb, loggamma
+from ._special_more import bernoulli, exp1, expi, expn, poch, spence
+from ._special_sici import erfcx, sici
 
-__all__ = ["beta", "betainc", "betaln", "digamma", "entr", "erf", "erfc", "erfinv", "expit",
-           "factorial", "gamma", "gammainc", "gammaincc", "gammaln", "gammasgn", "i0", "i0e",
-           "i1", "i1e", "kl_div", "log_ndtr", "log_softmax", "logit", "logsumexp",
-           "multigammaln", "ndtr", "ndtri", "polygamma", "rel_entr", "softmax", "xlog1py",
-           "xlogy", "zeta"]
+__all__ = ["bernoulli", "bessel_jn", "beta", "betainc", "betaln", "boxcox", "boxcox1p", "comb",
+           "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp1", "expi", "expit", "expn",
+           "factorial", "gamma", "gammainc", "gammaincc", "gammaln", "gammasgn", "hyp1f1", "i0",
+           "i0e", "i1", "i1e", "kl_div", "log_ndtr", "log_softmax", "loggamma", "logit",
+           "logsumexp", "multigammaln", "ndtr", "ndtri", "poch", "polygamma", "rel_entr", "sici",
+           "softmax", "spence", "xlog1py", "xlogy", "zeta"]
 
 
 def _float(*xs):
