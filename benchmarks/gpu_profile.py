@@ -86,6 +86,19 @@ def cnn_profile(sim):
     print(compiled.profile(*dev))
 
 
+def _device_cnn_step(cfg):
+    """The jitted CUDA SGD step of ``cfg`` and its parameters and batch on the device."""
+    import functrace as ft  # noqa: PLC0415
+    from benchmarks import models  # noqa: PLC0415
+
+    rng = np.random.default_rng(0)
+    params = models.init_params(cfg, rng)
+    x = rng.standard_normal((cfg["batch"], *cfg["shape"])).astype(np.float32)
+    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, cfg["batch"])]
+    step = models.functrace_step(cfg, backend="cuda")
+    return step, ft.device_put((params, x, y), ft.devices("cuda")[0])
+
+
 def host_cost(sim, repeat):
     """Host time per kernel of the small CNN step with the launches themselves stubbed out
     (issue 11's target: <= 10 us). What it times: the call's dispatch (``jit``'s cache
@@ -95,17 +108,10 @@ def host_cost(sim, repeat):
     itself -- on a GPU ``cuda.core.launch`` of the prepared parameters (their packing and
     ``cuLaunchKernelEx``), about 3 us by issue 11's measure, or numba-cuda's whole launch
     path for a kernel ``replay.prepare`` declines -- and the kernels' own time."""
-    import functrace as ft  # noqa: PLC0415
     from benchmarks import models  # noqa: PLC0415
     from functrace.backends.numba_cuda import memory  # noqa: PLC0415
 
-    cfg = models.SMALL_CNN
-    rng = np.random.default_rng(0)
-    params = models.init_params(cfg, rng)
-    x = rng.standard_normal((cfg["batch"], *cfg["shape"])).astype(np.float32)
-    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, cfg["batch"])]
-    step = models.functrace_step(cfg, backend="cuda")
-    dev = ft.device_put((params, x, y), ft.devices("cuda")[0])
+    step, dev = _device_cnn_step(models.SMALL_CNN)
     memory.STUB_LAUNCHES = True
     try:
         step(*dev)  # the first call records the memory plan, the second the launches
@@ -121,18 +127,12 @@ def host_cost(sim, repeat):
 def step_time(sim, repeat):
     """The small CNN step per call, device-resident, real launches (compare across
     ``FUNCTRACE_CUDA_REPLAY=1``, ``views`` and ``0``: replay and prepared launches)."""
-    import functrace as ft  # noqa: PLC0415
     from benchmarks import models  # noqa: PLC0415
     from functrace.backends.numba_cuda import replay  # noqa: PLC0415
 
     cfg = (dict(models.SMALL_CNN, batch=1, shape=(1, 4, 4), convs=[2, 2], dense=[4]) if sim
            else models.SMALL_CNN)  # the simulator runs a Python thread per CUDA thread
-    rng = np.random.default_rng(0)
-    params = models.init_params(cfg, rng)
-    x = rng.standard_normal((cfg["batch"], *cfg["shape"])).astype(np.float32)
-    y = np.eye(10, dtype=np.float32)[rng.integers(0, 10, cfg["batch"])]
-    step = models.functrace_step(cfg, backend="cuda")
-    dev = ft.device_put((params, x, y), ft.devices("cuda")[0])
+    step, dev = _device_cnn_step(cfg)
     for _ in range(2):  # records the memory plan, then the launches
         step(*dev)[0].block_until_ready()
     t = _per_call(lambda: step(*dev)[0].block_until_ready(), repeat)
