@@ -135,16 +135,3 @@ def test_operations_on_constants_are_staged_under_make_jaxpr():
     # eagerly, the same expressions still give NumPy's values
     np.testing.assert_array_equal(fnp.exp(c), np.exp(c))
     np.testing.assert_array_equal(ca * ca, c * c)
-
-
-def test_sort_argsort_take_methods_follow_jax():
-    # NumPy's ndarray.sort sorts in place and returns None; jax.Array.sort returns a sorted
-    # copy and leaves the (immutable) array alone. argsort is stable; take fills out of range
-    x = fnp.asarray(np.array([3.0, 1.0, 2.0, 1.0], np.float32))
-    before = np.array(x)
-    y = x.sort()
-    np.testing.assert_array_equal(y, np.sort(before))
-    np.testing.assert_array_equal(x, before)
-    np.testing.assert_array_equal(x.argsort(), np.argsort(before, kind="stable"))
-    got = x.take(np.array([0, 5]))
-    assert got[0] == 3.0 and np.isnan(got[1])

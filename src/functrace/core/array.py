@@ -70,8 +70,7 @@ class Array(np.ndarray):
     for _n in ("__neg__", "__pos__", "__abs__", "__invert__"):
         locals()[_n] = (lambda n: lambda self: _delegate(self, n))(_n)
     for _n in ("sum", "mean", "max", "min", "prod", "var", "std", "argmax", "argmin", "all",
-               "any", "cumsum", "cumprod", "round", "clip", "dot", "ptp", "astype", "sort",
-               "argsort", "take"):
+               "any", "cumsum", "cumprod", "round", "clip", "dot", "ptp", "astype"):
         locals()[_n] = (lambda n: lambda self, *a, **k: _delegate(self, n, *a, **k))(_n)
     del _name, _n
     __hash__ = None
