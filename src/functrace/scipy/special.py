@@ -24,17 +24,20 @@ from ..numpy._promote import promote_args
 from ..transforms.api import jvp
 from ..transforms.custom import custom_jvp
 from ._special_bessel import bessel_jn
+from ._special_extra import dawsn, fresnel, owens_t, wofz
+from ._special_extra2 import hyp2f1, sph_harm_y
 from ._special_hyp import hyp1f1
 from ._special_misc import boxcox, boxcox1p, comb, loggamma
 from ._special_more import bernoulli, exp1, expi, expn, poch, spence
 from ._special_sici import erfcx, sici
 
-__all__ = ["bernoulli", "bessel_jn", "beta", "betainc", "betaln", "boxcox", "boxcox1p", "comb",
-           "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp1", "expi", "expit", "expn",
-           "factorial", "gamma", "gammainc", "gammaincc", "gammaln", "gammasgn", "hyp1f1", "i0",
-           "i0e", "i1", "i1e", "kl_div", "log_ndtr", "log_softmax", "loggamma", "logit",
-           "logsumexp", "multigammaln", "ndtr", "ndtri", "poch", "polygamma", "rel_entr", "sici",
-           "softmax", "spence", "xlog1py", "xlogy", "zeta"]
+__all__ = ["bernoulli", "bessel_jn", "beta", "betainc", "betaln", "boxcox", "boxcox1p",
+           "comb", "dawsn", "digamma", "entr", "erf", "erfc", "erfcx", "erfinv", "exp1",
+           "expi", "expit", "expn", "factorial", "fresnel", "gamma", "gammainc",
+           "gammaincc", "gammaln", "gammasgn", "hyp1f1", "hyp2f1", "i0", "i0e", "i1",
+           "i1e", "kl_div", "log_ndtr", "log_softmax", "loggamma", "logit", "logsumexp",
+           "multigammaln", "ndtr", "ndtri", "owens_t", "poch", "polygamma", "rel_entr",
+           "sici", "softmax", "spence", "sph_harm_y", "wofz", "xlog1py", "xlogy", "zeta"]
 
 
 def _float(*xs):
