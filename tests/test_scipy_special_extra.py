@@ -114,9 +114,8 @@ def test_wofz_complex_plane_float64(x64):
     want = sps.wofz(z)
     keep = np.isfinite(want)
     assert keep.sum() > 0.9 * keep.size
+    # complex rtol: |got - want| <= 5e-14 |want| (measured 1.3e-14)
     np.testing.assert_allclose(got[keep], want[keep], rtol=5e-14, atol=0)
-    np.testing.assert_allclose(np.abs(got[keep] - want[keep]) / np.abs(want[keep]), 0,
-                               atol=5e-14)
 
 
 def test_sph_harm_y_matches_scipy(x64):

@@ -152,8 +152,10 @@ def hyp2f1(a, b, c, x):
     terminating ``a`` or ``b`` cuts off, as in SciPy and JAX). Differentiable in all four
     arguments (``d/dx = a b / c 2F1(a + 1, b + 1; c + 1; x)``; the parameter derivatives
     are the series', for ``x < 1``). The series converges slowly as ``x -> 1`` or
-    ``x -> -inf`` (it stops after 5000 terms), and large values lose precision in
-    float32, as JAX warns.
+    ``x -> -inf``: it stops after 5000 terms, which is full float64 precision up to
+    ``x = 0.99`` and down to ``x = -100`` but only ~1e-4 at ``x = 0.999`` or ``-1000``
+    (no ``1 - x`` or ``1 / x`` transformations, as in JAX); large values lose precision
+    in float32, as JAX warns.
 
     Example:
         >>> import numpy as np
