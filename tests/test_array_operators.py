@@ -135,3 +135,44 @@ def test_operations_on_constants_are_staged_under_make_jaxpr():
     # eagerly, the same expressions still give NumPy's values
     np.testing.assert_array_equal(fnp.exp(c), np.exp(c))
     np.testing.assert_array_equal(ca * ca, c * c)
+
+
+def test_sort_argsort_take_methods_follow_jax():
+    # NumPy's ndarray.sort sorts in place and returns None; jax.Array.sort returns a sorted
+    # copy and leaves the (immutable) array alone. argsort is stable; take fills out of range
+    x = fnp.asarray(np.array([3.0, 1.0, 2.0, 1.0], np.float32))
+    before = np.array(x)
+    y = x.sort()
+    np.testing.assert_array_equal(y, np.sort(before))
+    np.testing.assert_array_equal(x, before)
+    np.testing.assert_array_equal(x.argsort(), np.argsort(before, kind="stable"))
+    got = x.take(np.array([0, 5]))
+    assert got[0] == 3.0 and np.isnan(got[1])
+
+
+def test_index_and_trace_methods_have_jax_dtypes():
+    # jax.Array's index results are int32 (without x64) and so is the trace of an int32
+    x = fnp.asarray(np.arange(9, dtype=np.int32).reshape(3, 3))
+    assert x.trace().dtype == np.int32 and int(x.trace()) == 12
+    rows, cols = x.nonzero()
+    assert rows.dtype == np.int32
+    np.testing.assert_array_equal(rows, np.nonzero(np.arange(9).reshape(3, 3))[0])
+    assert x.ravel().searchsorted(4).dtype == np.int32
+
+
+@pytest.mark.parametrize("fn", [
+    np.sort, np.unique, np.median, lambda a: np.percentile(a, 30.0),
+    lambda a: np.partition(a, 2), np.argsort, np.nonzero, lambda a: np.take(a, [0, 2]),
+    lambda a: np.isin(a, [1.0, 3.0]), lambda a: np.intersect1d(a, [1.0, 5.0]),
+])
+def test_numpy_functions_on_arrays_give_numpy_results(fn):
+    # NumPy's functions call methods on their argument (np.sort copies, then calls .sort()
+    # in place); on an Array they must still compute NumPy's answer and not mutate it
+    plain = np.array([5.0, 1.0, 3.0, 1.0, 4.0], np.float32)
+    x = fnp.asarray(plain.copy())
+    got, want = fn(x), fn(plain)
+    for g, w in zip(got if isinstance(got, tuple) else (got,),
+                    want if isinstance(want, tuple) else (want,), strict=True):
+        np.testing.assert_array_equal(np.asarray(g), w)
+        assert np.asarray(g).dtype == np.asarray(w).dtype
+    np.testing.assert_array_equal(x, plain)

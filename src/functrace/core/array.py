@@ -10,8 +10,13 @@ Eager results of primitives, of ``functrace.numpy`` and of compiled programs are
 - ``x.at[idx].set(v)`` and the other functional updates, where ``functrace.numpy``
   provides them.
 
-Everything else is NumPy's: ``isinstance(x, np.ndarray)`` holds, NumPy functions
-accept it, and it prints as a NumPy array. ``array_methods`` is filled by
+Methods and operators follow ``jax.Array`` (JAX's promotion, ``x.sort()`` returns a
+sorted copy). NumPy's own functions see a plain ``ndarray``: ``__array_function__``
+unwraps ``Array`` arguments, so ``np.sort(x)`` or ``np.median(x)`` never call the JAX
+methods from inside NumPy (``np.sort`` copies, then sorts the copy in place with
+``.sort()``), and they give NumPy's results, as on a ``jax.Array`` NumPy converts.
+Everything else is NumPy's: ``isinstance(x, np.ndarray)`` holds and it prints as a
+NumPy array. ``array_methods`` is filled by
 ``functrace.numpy`` (the layer that owns array semantics) for tracers and for this.
 """
 
@@ -70,10 +75,17 @@ class Array(np.ndarray):
     for _n in ("__neg__", "__pos__", "__abs__", "__invert__"):
         locals()[_n] = (lambda n: lambda self: _delegate(self, n))(_n)
     for _n in ("sum", "mean", "max", "min", "prod", "var", "std", "argmax", "argmin", "all",
-               "any", "cumsum", "cumprod", "round", "clip", "dot", "ptp", "astype"):
+               "any", "cumsum", "cumprod", "round", "clip", "dot", "ptp", "astype", "sort",
+               "argsort", "take", "trace", "repeat", "nonzero", "searchsorted"):
         locals()[_n] = (lambda n: lambda self, *a, **k: _delegate(self, n, *a, **k))(_n)
     del _name, _n
     __hash__ = None
+
+    def __array_function__(self, func, types, args, kwargs):
+        if not all(issubclass(t, np.ndarray) for t in types):
+            return NotImplemented  # as ndarray's: let the other type (a Tracer) answer
+        return _rewrap(func._implementation(*_unwrap(args), **{k: _unwrap(v) for k, v in
+                                                                 kwargs.items()}))
 
     def __repr__(self) -> str:
         return np.ndarray.__repr__(self.view(np.ndarray))
@@ -90,6 +102,24 @@ def _delegate(self, name: str, *args, **kwargs):
     if fn is None:  # functrace.numpy not imported: NumPy's own
         return getattr(np.ndarray, name)(self.view(np.ndarray), *args, **kwargs)
     return fn(self, *args, **kwargs)
+
+
+def _unwrap(x):
+    t = type(x)
+    if t is Array:
+        return x.view(np.ndarray)
+    if t is tuple or t is list:
+        return t(_unwrap(i) for i in x)
+    return x
+
+
+def _rewrap(x):
+    t = type(x)
+    if t is np.ndarray:
+        return x.view(Array)
+    if t is tuple or t is list:
+        return t(_rewrap(i) for i in x)
+    return x
 
 
 def as_base(x):
