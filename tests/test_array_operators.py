@@ -176,3 +176,24 @@ def test_numpy_functions_on_arrays_give_numpy_results(fn):
         np.testing.assert_array_equal(np.asarray(g), w)
         assert np.asarray(g).dtype == np.asarray(w).dtype
     np.testing.assert_array_equal(x, plain)
+
+
+def test_runtime_methods_of_jax_array():
+    # jax.Array's runtime API on a host result: ready, on the first CPU device, one shard
+    x = fnp.arange(6.0).reshape(2, 3)
+    assert x.block_until_ready() is x and x.is_ready()
+    cpu = ft.devices("cpu")[0]
+    assert x.device == cpu and x.devices() == {cpu}
+    s = x.sharding
+    assert s.device_set == {cpu} and s.is_fully_replicated and s.is_fully_addressable
+    assert s.shard_shape(x.shape) == (2, 3) and s.num_devices == 1
+    assert x.aval.shape == (2, 3) and x.aval.dtype == np.float32 and not x.weak_type
+    assert x.on_device_size_in_bytes() == 24
+    c = x.clone()
+    assert c is not x
+    np.testing.assert_array_equal(c, x)
+    # a sharding is a device_put target, as in JAX
+    y = ft.device_put(np.ones(2, np.float32), s)
+    np.testing.assert_array_equal(y, np.ones(2))
+    with pytest.raises(ft.errors.FunctraceError, match="device_put"):
+        ft.device_put(np.ones(2), "cpu")

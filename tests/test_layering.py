@@ -11,7 +11,7 @@ SRC = Path(__file__).resolve().parents[1] / "src" / "functrace"
 
 # lower number = lower layer; a module may import only from its own layer or below
 LAYERS = [
-    ("config", 0), ("errors", 0), ("devices", 0),
+    ("config", 0), ("errors", 0), ("devices", 0), ("sharding", 0),
     ("tree_util", 1), ("tree", 1),
     ("core", 2),
     ("transforms", 3), ("jacobians", 3),  # functrace.jacobians re-exports transforms.jacobians

@@ -19,6 +19,7 @@ from . import (
     optimizers,
     random,
     scipy,
+    sharding,
     stax,
     test_util,
     tree,

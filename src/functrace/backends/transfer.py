@@ -14,6 +14,7 @@ from ..core.array import wrap
 from ..core.avals import DEVICE_ARRAY_TYPES, aval_of_value, canonicalize_value
 from ..devices import Device, check_transfer, local_devices, platform_put
 from ..errors import FunctraceError
+from ..sharding import Sharding
 from ..tree_util import tree_map
 
 __all__ = ["device_get", "device_put"]
@@ -34,6 +35,7 @@ def device_put(x, device: Device | None = None, *, src=None, donate: bool = Fals
     With no ``device``, values already on a device stay where they are and the rest go
     to the first device of the default platform (a GPU when one is present, else the
     CPU). CPU values are NumPy arrays; device values are device-resident ``Array``s.
+    ``device`` may also be a ``SingleDeviceSharding`` (``x.sharding``).
     ``src``, ``donate`` and ``may_alias`` are accepted for JAX's signature: a copy is
     always made to another device, and a value already there is returned as it is.
 
@@ -42,9 +44,14 @@ def device_put(x, device: Device | None = None, *, src=None, donate: bool = Fals
         >>> ft.device_put((1.0, [2, 3]), ft.devices("cpu")[0])
         (array(1., dtype=float32), [array(2, dtype=int32), array(3, dtype=int32)])
     """
+    if isinstance(device, Sharding):  # a whole array on one device: x.sharding's kind
+        if len(device.device_set) != 1:
+            raise FunctraceError(f"device_put: functrace places arrays whole on one device; "
+                                 f"got {device!r} over {len(device.device_set)} devices")
+        (device,) = device.device_set
     if device is not None and not isinstance(device, Device):
-        raise FunctraceError(f"device_put: device must be a Device (from functrace.devices()),"
-                             f" got {type(device).__name__}")
+        raise FunctraceError(f"device_put: device must be a Device (from functrace.devices())"
+                             f" or a SingleDeviceSharding, got {type(device).__name__}")
     target = device
 
     def one(leaf):

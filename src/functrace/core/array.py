@@ -26,6 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from ..devices import local_devices
+from ..sharding import SingleDeviceSharding
+
 # name -> function(array, *args): operators and methods that functrace.numpy provides
 array_methods: dict[str, Any] = {}
 
@@ -81,6 +84,55 @@ class Array(np.ndarray):
     del _name, _n
     __hash__ = None
 
+    # -- jax.Array's runtime API: a host array is computed, on the process's first CPU
+    # device, whole (one shard), when it is returned
+    def block_until_ready(self):
+        """Returns the array: host results are ready when returned (``jax.Array``)."""
+        return self
+
+    def is_ready(self) -> bool:
+        return True
+
+    def copy_to_host_async(self) -> None:
+        """Nothing to copy: the array is on the host."""
+
+    @property
+    def device(self):
+        """The CPU device holding the array (``jax.Array.device``; NumPy's says "cpu")."""
+        return _cpu_device()
+
+    def devices(self) -> set:
+        """The set of devices holding the array (one)."""
+        return {_cpu_device()}
+
+    @property
+    def sharding(self):
+        """A ``SingleDeviceSharding`` on the CPU device."""
+        return SingleDeviceSharding(_cpu_device())
+
+    is_fully_addressable = True
+    is_fully_replicated = True
+    committed = False   # placed by default, not by device_put(x, device)
+    weak_type = False   # concrete results carry their dtype (Python scalars are weak)
+
+    # ``aval`` (a ShapedArray) is set by ``core.avals``, which imports this module
+
+    def on_device_size_in_bytes(self) -> int:
+        return self.nbytes
+
+    def unsafe_buffer_pointer(self) -> int:
+        return self.ctypes.data
+
+    def is_deleted(self) -> bool:
+        return False
+
+    def delete(self) -> None:
+        """Host memory is freed with the last reference; nothing to do."""
+
+    def clone(self):
+        """A copy of the array (``jax.Array.clone``)."""
+        return self.copy()
+
     def __array_function__(self, func, types, args, kwargs):
         if not all(issubclass(t, np.ndarray) for t in types):
             return NotImplemented  # as ndarray's: let the other type (a Tracer) answer
@@ -102,6 +154,10 @@ def _delegate(self, name: str, *args, **kwargs):
     if fn is None:  # functrace.numpy not imported: NumPy's own
         return getattr(np.ndarray, name)(self.view(np.ndarray), *args, **kwargs)
     return fn(self, *args, **kwargs)
+
+
+def _cpu_device():
+    return local_devices(backend="cpu")[0]
 
 
 def _unwrap(x):

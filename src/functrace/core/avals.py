@@ -222,6 +222,9 @@ def is_python_scalar(x) -> bool:
         isinstance(x, numbers.Number) and not isinstance(x, np.generic | np.ndarray))
 
 
+# a concrete array's abstract value, as jax.Array.aval (core.array cannot import this module)
+Array.aval = property(lambda self: ShapedArray(self.shape, self.dtype))
+
 # exact types taken as NumPy arrays without a conversion: np.ndarray and core.array.Array
 ARRAY_TYPES: set[type] = {np.ndarray, Array}
 # device-resident array types (shape, dtype, a platform): a backend adds its own. Their
