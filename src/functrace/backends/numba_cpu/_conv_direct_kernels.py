@@ -172,33 +172,77 @@ def _copy_row_out(yrow, out, n, oh, op):
                 out[n, _u(o), oh, _u(b)] = yrow[_u(b * op + o)]
 
 
+@njit(cache=True, nogil=True)
+def _stage_rows(x, xl, geo, n, oh, i0, i1):
+    """Window rows ``[i0, i1)`` of output row ``(n, oh)`` from the NHWC input ``x``
+    (flat) into the chunk's buffer ``xl``: row ``i`` at ``i * wp * C``, its real columns
+    after ``lo_w`` zero ones (the borders, zeroed once per chunk, are never written)."""
+    hp, wp, c_count, oh_count, ow_count, op, sh, sw, dh, kh, kw, lo_h, hc, lo_w, h0, w0, \
+        wc, h_in, w_in = geo
+    lo = min(lo_w, wp)
+    width = min(wc, wp - lo) * c_count
+    for i in range(i0, i1):
+        src = ((n * h_in + h0 + oh * sh - lo_h + i * dh) * w_in + w0) * c_count
+        dst = (i * wp + lo) * c_count
+        for k in range(width):
+            xl[_u(dst + k)] = x[_u(src + k)]
+
+
+@njit(cache=True, nogil=True)
+def _zero_borders(xl, geo):
+    hp, wp, c_count, oh_count, ow_count, op, sh, sw, dh, kh, kw, lo_h, hc, lo_w, h0, w0, \
+        wc, h_in, w_in = geo
+    lo = min(lo_w, wp)
+    width = min(wc, wp - lo)
+    for i in range(kh):
+        base = i * wp * c_count
+        for k in range(lo * c_count):
+            xl[_u(base + k)] = 0
+        for k in range((lo + width) * c_count, wp * c_count):
+            xl[_u(base + k)] = 0
+
+
 @njit(cache=True, nogil=True, parallel=True)
-def forward(xp, w, out, ydirect, yflat, yrows, geo, tap_x, tap_w, blk_o, blk_v, tile_s,
-            tile_p, nchunks):
+def forward(xp, x, xl, w, out, ydirect, yflat, yrows, geo, tap_x, tap_w, blk_o, blk_v,
+            tile_s, tile_p, nchunks):
     """The direct convolution of the padded input ``xp`` with the blocked filter ``w``.
 
-    ``geo = (hp, wp, C, OH, OW, Op, sh, sw, dh, kh, kw, lo_h, hc)``. Results go straight
-    to ``ydirect`` (the flat output, when it is NHWC-contiguous with ``Op`` channels)
-    or, when ``ydirect`` is empty, through a per-chunk row ``yrows[chunk]`` into
-    ``out`` (canonical ``(N, O, OH, OW)``, any strides; transposed by 16 x 16 blocks
-    into ``yflat``, the flat output, when ``out`` is NCHW-contiguous).
+    ``geo = (hp, wp, C, OH, OW, Op, sh, sw, dh, kh, kw, lo_h, hc, lo_w, h0, w0, wc, H,
+    W)`` (the last six: the kept input region and the input's size, for staging).
+    When ``x`` (the NHWC input, flat) is given, ``xp`` is empty: each output row's
+    window rows are staged into the chunk's zero-bordered buffer ``xl[chunk]`` (a few
+    KB, in L1) instead of padding the whole input in a pass of its own; ``tap_x`` is
+    then relative to that buffer. Results go straight to ``ydirect`` (the flat output,
+    when it is NHWC-contiguous with ``Op`` channels) or, when ``ydirect`` is empty,
+    through a per-chunk row ``yrows[chunk]`` into ``out`` (canonical ``(N, O, OH, OW)``,
+    any strides; transposed by 16 x 16 blocks into ``yflat``, the flat output, when
+    ``out`` is NCHW-contiguous).
     """
-    hp, wp, c_count, oh_count, ow_count, op, sh, sw, dh, kh, kw, lo_h, hc = geo
+    hp, wp, c_count, oh_count, ow_count, op, sh, sw, dh, kh, kw, lo_h, hc = geo[:13]
     direct = ydirect.shape[0] > 0
+    staged = x.shape[0] > 0
     rows = out.shape[0] * oh_count
     taps = kh * kw * c_count
     for chunk in prange(nchunks):
         yrow = yrows[chunk]
+        src = xp
+        if staged:
+            src = xl[chunk]
+            _zero_borders(src, geo)
         for row in range(rows * chunk // nchunks, rows * (chunk + 1) // nchunks):
             n = row // oh_count
             oh = row - n * oh_count
             i0, i1 = _tap_rows(oh, sh, dh, kh, lo_h, hc)
-            xrow = (n * hp + oh * sh) * wp * c_count
+            if staged:
+                _stage_rows(x, src, geo, n, oh, i0, i1)
+                xrow = 0
+            else:
+                xrow = (n * hp + oh * sh) * wp * c_count
             y, ybase = (ydirect, row * ow_count * op) if direct else (yrow, 0)
             for b in range(blk_o.shape[0]):
                 for k in range(tile_s.shape[0]):
                     ow0 = tile_s[k]
-                    _fwd_dispatch(tile_p[k], blk_v[b], xp, xrow + ow0 * sw * c_count,
+                    _fwd_dispatch(tile_p[k], blk_v[b], src, xrow + ow0 * sw * c_count,
                                   sw * c_count, w, taps * blk_o[b], c_count, tap_x, tap_w,
                                   i0 * kw, i1 * kw, y, ybase + ow0 * op + blk_o[b], op)
             if yflat.shape[0] > 0:

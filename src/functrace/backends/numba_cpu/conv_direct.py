@@ -43,6 +43,8 @@ MIN_OUT = 8         # channels the tiles vectorise: forward's outputs (also for 
 #                     gradient), and the forward's inputs for the input gradient; chosen
 #                     by measurement against the GEMM path (docs/performance.md)
 MIN_WIDTH = 3       # output (forward) or input (input gradient) row width
+STAGED = True       # forward: stage an NHWC input's window rows per output row (False:
+#                     pad the whole input into a copy first, as any other layout)
 RUN_PIXELS = 512    # filter gradient: output pixels per run (the cotangent block in L2)
 
 _host: list = []
@@ -99,6 +101,7 @@ def out_blocks(o):
 
 
 _NONE = np.empty(0, np.float32)
+_NONE2 = np.empty((0, 0), np.float32)
 PLANAR_MIN_CHANNELS = 16  # NCHW copies by 16 x 16 register blocks from this many channels
 
 
@@ -131,6 +134,9 @@ class _Conv:
         self.t = len(taps)
         self.tap_x = np.array([(i * self.dh * self.wp + j * self.dw) * c for i, j in taps],
                               np.int64)
+        # the same taps in a forward's staged rows (window row i at i * wp * C)
+        self.tap_staged = np.array([(i * self.wp + j * self.dw) * c for i, j in taps],
+                                   np.int64)
         self.tap_w = np.arange(self.t, dtype=np.int64) * c  # times 16 v inside a block
         self.tile_s, self.tile_p = row_tiles(self.ow)
         self.kern = _kernels()
@@ -143,20 +149,27 @@ class _Conv:
         return xp
 
     def forward(self, sc, x4, wflat, out4):
-        """``out4`` (canonical view) = the convolution of ``x4`` with ``wflat`` (blocked)."""
-        xp = self.pad(sc, x4)
+        """``out4`` (canonical view) = the convolution of ``x4`` with ``wflat`` (blocked).
+        An NHWC-contiguous ``x4`` is read in place (each output row stages its window
+        rows, ``_stage_rows``); any other layout is padded into a copy first."""
+        nch = _chunks(self.n * self.oh)
+        if STAGED and _channels_last(x4):
+            xp, tap_x = _NONE, self.tap_staged
+            x = np.transpose(x4, (0, 2, 3, 1)).reshape(-1)
+            xl = sc.get("xl", (nch, self.kh * self.wp * self.c))
+        else:
+            xp, tap_x, x, xl = self.pad(sc, x4), self.tap_x, _NONE, _NONE2
         ydirect = yflat = _NONE
         if _channels_last(out4) and self.op == self.o:
             ydirect = np.transpose(out4, (0, 2, 3, 1)).reshape(-1)
         elif _planar(out4):
             yflat = out4.reshape(-1)
         geo = (self.hp, self.wp, self.c, self.oh, self.ow, self.op, self.sh, self.sw, self.dh,
-               self.kh, self.kw, self.lo_h, self.hc)
-        nch = _chunks(self.n * self.oh)
+               self.kh, self.kw, self.lo_h, self.hc, self.lo_w, self.h0, self.w0, self.wc,
+               x4.shape[2], x4.shape[3])
         yrows = sc.get("yrows", (nch, self.ow * self.op))
-        self.kern.forward(xp, wflat, out4, ydirect, yflat, yrows, geo, self.tap_x, self.tap_w,
-                          self.blk_o, self.blk_v, self.tile_s, self.tile_p,
-                          nch)
+        self.kern.forward(xp, x, xl, wflat, out4, ydirect, yflat, yrows, geo, tap_x,
+                          self.tap_w, self.blk_o, self.blk_v, self.tile_s, self.tile_p, nch)
 
     def grad_filter(self, sc, x4, ct4, dw4):
         """``dw4`` (canonical ``(O, C, KH, KW)``) = the filter gradient of this
