@@ -7,11 +7,13 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from numba import njit, types
 
 import functrace as ft
 from functrace import lax
 from functrace.backends.numba_cpu import conv as nconv
 from functrace.backends.numba_cpu import conv_direct as cd
+from functrace.backends.numba_cpu._simd import _tile_type
 from functrace.core.jaxpr import Eqn, Var
 from functrace.core.trace import abstract_eval_rules, impl_rules
 from functrace.lax.convolution import (
@@ -193,13 +195,24 @@ def test_tiles_stay_in_zmm_registers():
     _check(x, w, (1, 1), [(1, 1), (1, 1)], (1, 1), None,
            dict.fromkeys(("conv_general_dilated", "conv_grad_filter", "conv_grad_input"),
                          True))
+    # compiled afresh: code loaded from Numba's cache cannot be inspected
     kern = cd._kernels()
-    for fn in (kern._fwd_tile, kern._gf_tile):
-        for sig, asm in fn.inspect_asm().items():
-            fmas = [ln for ln in asm.splitlines() if "vfmadd" in ln]
-            assert fmas and all("zmm" in ln for ln in fmas), sig
-            # the accumulators are never spilled to the stack inside the loop
-            assert not [ln for ln in fmas if "(%rsp)" in ln], sig
+    f32, i64, idx = types.float32[::1], types.int64, types.int64[::1]
+    for fn, p, v, rest in [
+            (kern._fwd_tile, 6, 4, (f32, i64, i64, f32, i64, i64, i64, idx, idx, i64, i64, f32,
+                                    i64, i64)),
+            (kern._fwd_tile, 4, 4, (f32, i64, i64, f32, i64, i64, i64, idx, idx, i64, i64, f32,
+                                    i64, i64)),
+            (kern._gf_tile, 6, 4, (f32, i64, i64, f32, i64, i64, i64, i64, i64,
+                                   types.UniTuple(i64, 8), i64, f32, i64, i64))]:
+        sig = (_tile_type(p, v), *rest)
+        fresh = njit(nogil=True)(fn.py_func)
+        fresh.compile(sig)
+        asm = fresh.inspect_asm(sig)
+        fmas = [ln for ln in asm.splitlines() if "vfmadd" in ln]
+        assert len(fmas) >= p * v and all("zmm" in ln for ln in fmas), (fn, p, v)
+        # the accumulators are never spilled to the stack inside the loop
+        assert not [ln for ln in fmas if "(%rsp)" in ln], (fn, p, v)
 
 
 @pytest.mark.parametrize("layout", ["NHWC", "NCHW"])

@@ -20,6 +20,7 @@ from ...compiler.scalar_expr import cast, literal, scalar_expr
 from ...core.jaxpr import Literal
 from ...lax.reductions import reduce_max_p, reduce_min_p
 from ...lax.shape_ops import broadcast_in_dim_p, reduce_sum_p
+from .scratch import empty
 
 # Fused loops run on one thread unless they are huge: they are memory-bound, and
 # right after a BLAS call (whose threads spin for a while) a parallel loop fights
@@ -255,7 +256,7 @@ def build_fused(step):
 
     def run(*vals):
         ins = [np.reshape(vals[k], s) for k, s in feeds]
-        outs = [np.empty(s, dt) if acc is None else np.full(s, init, acc)
+        outs = [empty(s, dt) if acc is None else np.full(s, init, acc)
                 for (s, acc, init), dt in zip(outputs, (d for _, d in finals), strict=True)]
         kernel(loop_shape, *ins, *outs)
         return [o.reshape(s) if o.dtype == dt else o.reshape(s).astype(dt)

@@ -6,7 +6,7 @@ convolutions (Georganas et al., SC'18), an output tile stays in vector registers
 while every ``(tap, channel)`` product is accumulated into it
 (``_conv_direct_kernels.py``, with the ``<16 x float>`` type of ``_simd.py``):
 
-- forward: ``P`` (3-6) pixels of one output row x up to 64 output channels, the
+- forward: ``P`` (3-6, 6 preferred) pixels of one output row x up to 64 output channels, the
   row covered by tiles of mixed widths; window rows that fall in the padding are
   skipped, and the input is copied once into a zero-bordered channels-last buffer;
 - input gradient: the same kernel on the cotangent, padded by ``(k - 1) * d - lo``,
@@ -36,7 +36,7 @@ import importlib
 import numpy as np
 
 from . import threads
-from .scratch import with_scratch
+from .scratch import empty, with_scratch
 
 MODE = "auto"       # "auto": AVX-512 hosts only; "on": always; "off": never
 MIN_OUT = 8         # channels the tiles vectorise: forward's outputs (also for the filter
@@ -77,12 +77,13 @@ def _chunks(items):
 
 
 def row_tiles(width):
-    """Tile widths 3-6 (4 preferred) covering ``width`` with no waste: ``(starts,
-    widths)`` as int64 arrays (one tile of ``width`` if it is under 3: unused, the
-    forward kernel needs rows of at least ``MIN_WIDTH``)."""
+    """Tile widths 3-6 (6 preferred: each filter vector loaded serves that many FMAs)
+    covering ``width`` with no waste: ``(starts, widths)`` as int64 arrays (one tile of
+    ``width`` if it is under 3: unused, the forward kernel needs rows of at least
+    ``MIN_WIDTH``)."""
     if width < 3:
         return np.zeros(1, np.int64), np.full(1, width, np.int64)
-    k = max(1, round(width / 4))
+    k = max(1, round(width / 6))
     while -(-width // k) > 6:
         k += 1
     while width // k < 3:
@@ -229,7 +230,7 @@ def forward_kernel(g, nd, lspec, rspec, ospec, out_shape, dtype):
     def run(sc, x, w):
         x4 = _canonical(np.asarray(x, _F32), lspec, nd)
         w4 = _canonical(np.asarray(w, _F32), rspec, nd)
-        out = np.empty(out_shape, _F32)
+        out = empty(out_shape, _F32)
         cv.forward(sc, x4, _flat_filter(sc, w4, cv.op, cv.blk_o, cv.blk_v),
                    _canonical(out, ospec, nd))
         return [out]
@@ -245,7 +246,7 @@ def grad_filter_kernel(g, nd, lspec, rspec, ospec, rhs_shape, dtype):
     def run(sc, x, ct):
         x4 = _canonical(np.asarray(x, _F32), lspec, nd)
         ct4 = _canonical(np.asarray(ct, _F32), ospec, nd)
-        dw = np.empty(rhs_shape, _F32)
+        dw = empty(rhs_shape, _F32)
         cv.grad_filter(sc, x4, ct4, _canonical(dw, rspec, nd))
         return [dw]
 
@@ -295,7 +296,7 @@ def _strided_grad_input(g, nd, lspec, rspec, ospec, lhs_shape):
     def run(sc, ct, w):
         ct4 = _canonical(np.asarray(ct, _F32), ospec, nd)
         w4 = _canonical(np.asarray(w, _F32), rspec, nd)
-        dx = (np.zeros if zeros else np.empty)(lhs_shape, _F32)
+        dx = (np.zeros if zeros else empty)(lhs_shape, _F32)
         dx4 = _canonical(dx, lspec, nd)[:, :, g.h0:g.h0 + g.hc, g.w0:g.w0 + g.wc]
         for cv, (p, q), (r, c) in phases:
             sub = w4[:, :, p::g.sh, q::g.sw]
@@ -326,7 +327,7 @@ def grad_input_kernel(g, nd, lspec, rspec, ospec, lhs_shape, dtype):
     def run(sc, ct, w):
         ct4 = _canonical(np.asarray(ct, _F32), ospec, nd)
         w4 = _canonical(np.asarray(w, _F32), rspec, nd)
-        dx = (np.zeros if cropped else np.empty)(lhs_shape, _F32)
+        dx = (np.zeros if cropped else empty)(lhs_shape, _F32)
         dx4 = _canonical(dx, lspec, nd)[:, :, g.h0:g.h0 + g.hc, g.w0:g.w0 + g.wc]
         cv.forward(sc, ct4, _flat_filter(sc, w4, cv.op, cv.blk_o, cv.blk_v, flip=True), dx4)
         return [dx]

@@ -33,6 +33,7 @@ from ...lax.windowed import (
     select_and_scatter_add_p,
 )
 from ...transforms import tape_vjp
+from .scratch import empty
 from .table import lowerings, program_rewrites, reference_lowering
 
 MAX_WINDOW = 64  # unrolled window elements; larger windows use the reference impl
@@ -164,7 +165,7 @@ def lower_reduce_window(kind):
         out_shape, dtype = eqn.outvars[0].aval.shape, x.dtype
 
         def run(x):
-            out = np.empty(out_shape, dtype)
+            out = empty(out_shape, dtype)
             kernel(_as_canonical(layout, np.ascontiguousarray(x, dtype)),
                    _as_canonical(layout, out))
             return [out]
@@ -228,7 +229,7 @@ def _forward_with_index(eqn, layout):
 
     def run(x):
         x = np.ascontiguousarray(x, dtype)
-        y, idx = np.empty(out_shape, dtype), np.empty(out_shape, np.int8)
+        y, idx = empty(out_shape, dtype), np.empty(out_shape, np.int8)
         kernel = exact if np.isnan(x.max()) else fast
         kernel(_as_canonical(layout, x), _as_canonical(layout, y), _as_canonical(layout, idx))
         return [y, idx]
