@@ -204,7 +204,7 @@ def test_tiles_stay_in_zmm_registers():
             (kern._fwd_tile, 4, 4, (f32, i64, i64, f32, i64, i64, i64, idx, idx, i64, i64, f32,
                                     i64, i64)),
             (kern._gf_tile, 6, 4, (f32, i64, i64, f32, i64, i64, i64, i64, i64,
-                                   types.UniTuple(i64, 8), i64, f32, i64, i64))]:
+                                   types.UniTuple(i64, 8), i64, f32, i64, i64, types.boolean))]:
         sig = (_tile_type(p, v), *rest)
         fresh = njit(nogil=True)(fn.py_func)
         fresh.compile(sig)

@@ -292,10 +292,10 @@ def pack_cotangent(ct, ctf, dy, op, nchunks):
 
 
 @njit(cache=True, nogil=True)
-def _gf_tile(acc, xp, x_off, xstep, dy, d_off, op, ow, r0, r1, geo, i, y, yi, ystep):
+def _gf_tile(acc, xp, x_off, xstep, dy, d_off, op, ow, r0, r1, geo, i, y, yi, ystep, first):
     """Accumulates ``acc[k][v] += sum_pixels xp[pixel at tap + k] * dy[pixel, o0 + 16v]``
     over output rows ``[r0, r1)``, skipping the rows where window row ``i`` is padding;
-    then adds the tile into ``y``."""
+    then adds the tile into ``y`` (stores it there when ``first``: no zeroing pass)."""
     hp, wp, c_count, oh_count, sh, dh, lo_h, hc = geo
     for row in range(r0, r1):
         n = row // oh_count
@@ -316,14 +316,17 @@ def _gf_tile(acc, xp, x_off, xstep, dy, d_off, op, ow, r0, r1, geo, i, y, yi, ys
             acc = tile_fma(acc, dy, di, xp, xi, 1)
             xi += xstep
             di += op
-    tile_add(acc, y, yi, ystep)
+    if first:
+        tile_store(acc, y, yi, ystep)
+    else:
+        tile_add(acc, y, yi, ystep)
 
 
 @njit(cache=True, nogil=True)
-def _gf_dispatch(cb, v, xp, x_off, xstep, dy, d_off, op, ow, r0, r1, geo, i, y, yi):
+def _gf_dispatch(cb, v, xp, x_off, xstep, dy, d_off, op, ow, r0, r1, geo, i, y, yi, first):
     """One ``cb``-channel x ``16 * v``-output tile (1 <= v <= 4; 1 <= cb <= 6 with
     ``v == 4``, else ``cb <= 4``)."""
-    a = (xp, x_off, xstep, dy, d_off, op, ow, r0, r1, geo, i, y, yi, 16 * v)
+    a = (xp, x_off, xstep, dy, d_off, op, ow, r0, r1, geo, i, y, yi, 16 * v, first)
     if v == 4:
         if cb == 6:
             _gf_tile(tile_zeros(6, 4), *a)
@@ -382,8 +385,8 @@ def grad_filter(xp, dy, dw, geo, blk_o, blk_v, run_rows):
     nchunks = dw.shape[0]
     for chunk in prange(nchunks):
         y = dw[chunk]
-        y[:] = 0
-        for run in range(runs * chunk // nchunks, runs * (chunk + 1) // nchunks):
+        run0 = runs * chunk // nchunks  # its tiles store, later runs' add (nchunks <= runs)
+        for run in range(run0, runs * (chunk + 1) // nchunks):
             r0 = run * run_rows
             r1 = min(r0 + run_rows, rows)
             for b in range(blk_o.shape[0]):
@@ -398,7 +401,8 @@ def grad_filter(xp, dy, dw, geo, blk_o, blk_v, run_rows):
                             _gf_dispatch(min(cb, c_count - c0), blk_v[b], xp,
                                          j * dwl * c_count + c0, sw * c_count, dy, blk_o[b],
                                          op, ow, r0, r1, g2, i, y,
-                                         taps * blk_o[b] + (t * c_count + c0) * vw)
+                                         taps * blk_o[b] + (t * c_count + c0) * vw,
+                                         run == run0)
 
 
 @njit(cache=True, nogil=True, parallel=True)

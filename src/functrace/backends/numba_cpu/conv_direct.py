@@ -45,6 +45,7 @@ MIN_OUT = 8         # channels the tiles vectorise: forward's outputs (also for 
 MIN_WIDTH = 3       # output (forward) or input (input gradient) row width
 STAGED = True       # forward: stage an NHWC input's window rows per output row (False:
 #                     pad the whole input into a copy first, as any other layout)
+SLOT_BYTES = 4 << 20  # filter gradient: partial-sum slots beyond 2 fit in this many bytes
 RUN_PIXELS = 512    # filter gradient: output pixels per run (the cotangent block in L2)
 
 _host: list = []
@@ -184,7 +185,11 @@ class _Conv:
                                      self.op, _chunks(self.n * self.oh))
         run_rows = max(1, RUN_PIXELS // self.ow)
         runs = -(-self.n * self.oh // run_rows)
-        acc = sc.get("dw", (threads.slot_count(runs), self.t * self.c * self.op))
+        size = self.t * self.c * self.op
+        # each slot is written whole and read back by the sum: a big filter gets fewer
+        # (32x256x8x8: 4 slots of 2.4 MB moved ~30 MB per call for 10 ms of FMAs)
+        slots = min(threads.slot_count(runs), max(2, SLOT_BYTES // (4 * size)))
+        acc = sc.get("dw", (slots, size))
         geo = (self.hp, self.wp, self.c, self.oh, self.ow, self.op, self.sh, self.sw, self.dh,
                self.dw, self.kh, self.kw, self.lo_h, self.hc)
         self.kern.grad_filter(xp, dy, acc, geo, self.blk_o, self.blk_v, run_rows)
