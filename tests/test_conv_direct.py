@@ -122,7 +122,8 @@ def test_direct_kernels_match_reference(case):
 
 @pytest.mark.parametrize("layout", ["NHWC", "NCHW"])
 @pytest.mark.parametrize("shape", [(2, 16, 9, 64), (1, 24, 8, 40), (3, 32, 7, 128),
-                                   (2, 20, 18, 35), (1, 16, 33, 16)])
+                                   (2, 20, 18, 35), (1, 16, 33, 16), (2, 32, 8, 100),
+                                   (1, 16, 7, 50)])
 def test_layer_shapes(layout, shape):
     # 3x3 SAME layers as networks use them: several tile widths, blocks and rows; rows of
     # 16+ pixels and 16+ channels copy NCHW <-> NHWC by 16 x 16 register blocks (with

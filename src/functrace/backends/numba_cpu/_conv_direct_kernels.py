@@ -56,9 +56,25 @@ def _fwd_tile(acc, xp, xi0, xstep, w, wi0, vw, c_count, tap_x, tap_w, t0, t1, y,
 
 @njit(cache=True, nogil=True)
 def _fwd_dispatch(p, v, xp, xi0, xstep, w, wi0, c_count, tap_x, tap_w, t0, t1, y, yi, ystep):
-    """One ``p``-pixel x ``16 * v``-channel tile (3 <= p <= 6, 1 <= v <= 4)."""
+    """One ``p``-pixel x ``16 * v``-channel tile (3 <= p <= 6 and 1 <= v <= 4, or p in
+    (7, 8) and v <= 3)."""
     a = (xp, xi0, xstep, w, wi0, 16 * v, c_count, tap_x, tap_w, t0, t1, y, yi, ystep)
-    if v == 4:
+    if p > 6:
+        if v == 3:
+            if p == 8:
+                _fwd_tile(tile_zeros(8, 3), *a)
+            else:
+                _fwd_tile(tile_zeros(7, 3), *a)
+        elif v == 2:
+            if p == 8:
+                _fwd_tile(tile_zeros(8, 2), *a)
+            else:
+                _fwd_tile(tile_zeros(7, 2), *a)
+        elif p == 8:
+            _fwd_tile(tile_zeros(8, 1), *a)
+        else:
+            _fwd_tile(tile_zeros(7, 1), *a)
+    elif v == 4:
         if p == 4:
             _fwd_tile(tile_zeros(4, 4), *a)
         elif p == 5:
