@@ -139,6 +139,7 @@ class _Conv:
         self.hp = (self.oh - 1) * self.sh + (self.kh - 1) * self.dh + 1
         self.wp = (self.ow - 1) * self.sw + (self.kw - 1) * self.dw + 1
         self.op, self.blk_o, self.blk_v = out_blocks(o, 3 if self.ow in NARROW else 4)
+        _, self.gf_o, self.gf_v = out_blocks(o)  # the filter gradient's blocks
         taps = [(i, j) for i in range(self.kh) for j in range(self.kw)]
         self.t = len(taps)
         self.tap_x = np.array([(i * self.dh * self.wp + j * self.dw) * c for i, j in taps],
@@ -197,12 +198,13 @@ class _Conv:
         size = self.t * self.c * self.op
         # each slot is written whole and read back by the sum: a big filter gets fewer
         # (32x256x8x8: 4 slots of 2.4 MB moved ~30 MB per call for 10 ms of FMAs)
-        slots = min(threads.slot_count(runs), max(2, SLOT_BYTES // (4 * size)))
+        cap = max(2, SLOT_BYTES // (4 * size))
+        slots = min(threads.slot_count(runs), 1 << (cap.bit_length() - 1))  # 2, 4 or 8
         acc = sc.get("dw", (slots, size))
         geo = (self.hp, self.wp, self.c, self.oh, self.ow, self.op, self.sh, self.sw, self.dh,
                self.dw, self.kh, self.kw, self.lo_h, self.hc)
-        self.kern.grad_filter(xp, dy, acc, geo, self.blk_o, self.blk_v, run_rows)
-        self.kern.unblock_sum(acc, dw4, self.blk_o, self.blk_v)
+        self.kern.grad_filter(xp, dy, acc, geo, self.gf_o, self.gf_v, run_rows)
+        self.kern.unblock_sum(acc, dw4, self.gf_o, self.gf_v)
 
 
 # ---------------------------------------------------------------------------
