@@ -144,3 +144,41 @@ def test_backward_from_the_forwards_argmax_matches_eager(layout, kh, kw, geometr
     assert len(pair_argmax(jitted.lower(x, ct).compile().steps)) == 2
     for got, want in zip(jitted(x, ct), f(x, ct)):
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+@pytest.mark.parametrize("values", ["random", "nan"])
+def test_parallel_loops_match_the_reference(monkeypatch, layout, values):
+    # big pools run chunks of the leading axis on Numba's threads (pool.PARALLEL_MIN);
+    # forced here on small arrays: the same values bit for bit, NaNs included (the fast
+    # loops count the NaNs they read and hand over to the exact ones)
+    from functrace.backends.numba_cpu import pool  # noqa: PLC0415
+
+    monkeypatch.setattr(pool, "PARALLEL_MIN", 0)
+    rng = np.random.default_rng(3)
+    shape = (5, 3, 8, 9) if layout == "NCHW" else (5, 8, 9, 3)
+    x = rng.standard_normal(shape)
+    if values == "nan":
+        x = np.where(rng.random(shape) < 0.1, np.nan, x)
+    x = x.astype(np.float32)
+    window = (1, 1, 2, 2) if layout == "NCHW" else (1, 2, 2, 1)
+    for prim in (lax.max, lax.add):
+        fwd, bwd, ct = _eqns(x, window, window, prim)
+        np.testing.assert_array_equal(lowerings[fwd.primitive](fwd)(x)[0],
+                                      reference_lowering(fwd)(x)[0])
+        if bwd is not None:
+            src = rng.standard_normal(ct.shape).astype(np.float32)
+            np.testing.assert_array_equal(lower_select_and_scatter_add(bwd)(src, x)[0],
+                                          reference_lowering(bwd)(src, x)[0])
+
+    def f(x, ct):
+        y, vjp = ft.vjp(lambda v: lax.reduce_window(v, -np.inf, lax.max, window, window,
+                                                    "VALID"), x)
+        return y, vjp(ct)[0]
+
+    ct = rng.standard_normal(f(x, x[..., :4, :4] if layout == "NCHW" else x[:, :4, :4])[0]
+                             .shape).astype(np.float32)
+    jitted = ft.jit(f)
+    assert len(pair_argmax(jitted.lower(x, ct).compile().steps)) == 2
+    for got, want in zip(jitted(x, ct), f(x, ct)):
+        np.testing.assert_array_equal(got, want)

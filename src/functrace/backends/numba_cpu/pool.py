@@ -14,12 +14,13 @@ Selection follows the reference exactly: scan the window in row-major order,
 select an element when it is strictly better than the running extreme, and keep
 the running extreme with ``fmax``/``fmin`` semantics (a NaN is replaced by the
 next number but never selected over it). The forward max/min propagates NaN
-like ``np.maximum``. Loops are serial: memory-bound work that would otherwise
-fight OpenBLAS's threads.
+like ``np.maximum``. Big pools run chunks of their leading axis on Numba's threads
+(``_Loop``, ``PARALLEL_MIN``); small ones stay on one.
 """
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import numpy as np
@@ -33,6 +34,7 @@ from ...lax.windowed import (
     select_and_scatter_add_p,
 )
 from ...transforms import tape_vjp
+from . import threads
 from .scratch import empty
 from .table import lowerings, program_rewrites, reference_lowering
 
@@ -72,15 +74,22 @@ def _spatial(layout, params):
 
 
 def _source(op: str, layout: str, kind: str, window, strides, dtype, tiled: bool,
-            exact: bool = True) -> str:
+            exact: bool = True, parallel: bool = False) -> str:
     """Python source of one pooling loop; ``op`` is 'fwd' (``x -> y``), 'bwd'
     (``src, x -> out``), 'fwd_idx' (``x -> y, idx``: the forward that also records
     each window's selected offset) or 'bwd_idx' (``src, idx -> out``: the backward
     from those offsets). Rows of the window are hoisted out of the inner loop(s).
-    ``exact=False`` drops the NaN bookkeeping of the selection (NaN-free input)."""
+    ``exact=False`` drops the NaN bookkeeping of the selection and counts the NaNs it
+    reads instead (returned: the caller reruns the exact loop if there were any).
+    ``parallel``: the leading axis is cut into ``nch`` chunks over Numba's threads."""
     kh, kw = window
     offsets = [(i, j) for i in range(kh) for j in range(kw)]
     outer = ["for p in range(y.shape[0]):", "for a in range(y.shape[1]):"]
+    if parallel:
+        outer = ["for ch in prange(nch):",
+                 "for p in range(y.shape[0] * ch // nch, y.shape[0] * (ch + 1) // nch):",
+                 "for a in range(y.shape[1]):"]
+    counts = not exact and op in ("fwd_idx", "bwd")
     inner = ["for b in range(y.shape[2]):"]
     at, at_y = "[b * SW + {j}]", "[b]"
     if layout == "nhwc":
@@ -131,11 +140,24 @@ def _source(op: str, layout: str, kind: str, window, strides, dtype, tiled: bool
         for k, (i, j) in enumerate(offsets):
             body.append(f"o{i}{at.format(j=j)} {assign} _s.select(k == {k}, g, ZERO)")
         args = "y, x, out"
-    lines = ["import numpy as np", "from numba import njit",
+    if counts:  # a NaN compares unequal to itself
+        body += [f"nans += (v{k} != v{k})" for k in range(len(offsets))]
+    deco = "@njit(cache=True, nogil=True, fastmath=False" + (", parallel=True)" if parallel
+                                                             else ")")
+    lines = ["import numpy as np", "from numba import njit, prange",
              "from functrace.backends.numba_cpu import scalar as _s", "",
              f"SH, SW = {strides[0]}, {strides[1]}", f"ZERO = np.{np.dtype(dtype).name}(0)", "",
-             "@njit(cache=True, nogil=True, fastmath=False)", f"def kernel({args}):"]
+             deco, f"def kernel({args}{', nch' if parallel else ''}):"]
     ind = "    "
+    if parallel:  # a count per chunk (a reduction variable in these nested loops is not
+        #           one Numba's parfors accept)
+        lines += [ind + "counts = np.zeros(nch, np.int64)", ind + outer[0]]
+        ind += "    "
+        lines.append(ind + "nans = 0")
+        outer = outer[1:]
+    else:
+        lines.append(ind + "nans = 0")
+    chunk_ind = ind
     for level, block in enumerate((outer, inner)):
         for h in block:
             lines.append(ind + h)
@@ -143,6 +165,10 @@ def _source(op: str, layout: str, kind: str, window, strides, dtype, tiled: bool
         if level == 0:
             lines += [ind + h for h in hoist]
     lines += [ind + b for b in body]
+    if parallel:
+        lines += [chunk_ind + "counts[ch] = nans", "    return counts.sum()"]
+    else:
+        lines.append("    return nans")
     return "\n".join(lines) + "\n"
 
 
@@ -153,6 +179,39 @@ def _as_canonical(layout, x):
     return x.reshape(lead if layout.kind == "nchw" else (*lead, int(np.prod(x.shape[a + 2:]))))
 
 
+PARALLEL_MIN = 1 << 17  # operand elements from which a loop runs on Numba's threads (a
+#                         parallel region costs ~10 us; below, one thread)
+
+
+class _Loop:
+    """One pooling loop: ``exact(*arrays)`` and, where the op has one, ``fast(*arrays)``
+    (no NaN bookkeeping; returns how many NaNs it read). Operands of ``PARALLEL_MIN``
+    elements or more run chunks of the leading axis on Numba's threads (``threads.py``
+    picks the count); windows never cross the leading axis, so results are the same."""
+
+    def __init__(self, op, layout, kind, window, strides, operand, tiled):
+        self.parallel = math.prod(operand.shape) >= PARALLEL_MIN
+        ops = {"fwd_idx": (False, True), "bwd": (False, True)}.get(op, (True,))
+        kernels = [load_kernel_module(_source(op, layout.kind, kind, window, strides,
+                                              operand.dtype, tiled, e, self.parallel)).kernel
+                   for e in ops]
+        self._exact, self._fast = kernels[-1], kernels[0]
+        self.gov = threads.Governor() if self.parallel else None
+
+    def _call(self, kernel, args):
+        if not self.parallel:
+            return kernel(*args)
+        nch = threads.chunk_count(args[0].shape[0] if args[0].ndim else 1,
+                                  threads._numba().get_num_threads())
+        return self.gov.run(kernel, *args, nch)
+
+    def exact(self, *args):
+        return self._call(self._exact, args)
+
+    def fast(self, *args):
+        return self._call(self._fast, args)
+
+
 def lower_reduce_window(kind):
     def lower(eqn):
         x = eqn.inputs[0].aval
@@ -160,14 +219,13 @@ def lower_reduce_window(kind):
         if layout is None:
             return reference_lowering(eqn)
         window, strides = _spatial(layout, eqn.params)
-        kernel = load_kernel_module(
-            _source("fwd", layout.kind, kind, window, strides, x.dtype, True)).kernel
+        loop = _Loop("fwd", layout, kind, window, strides, x, True)
         out_shape, dtype = eqn.outvars[0].aval.shape, x.dtype
 
         def run(x):
             out = empty(out_shape, dtype)
-            kernel(_as_canonical(layout, np.ascontiguousarray(x, dtype)),
-                   _as_canonical(layout, out))
+            loop.exact(_as_canonical(layout, np.ascontiguousarray(x, dtype)),
+                       _as_canonical(layout, out))
             return [out]
 
         run.__qualname__ = f"lower_reduce_window_{kind}.run"
@@ -196,17 +254,17 @@ def lower_select_and_scatter_add(eqn):
         return reference_lowering(eqn)
     window, strides, tiled, alloc = _backward_geometry(eqn, layout)
     kind, dtype = eqn.params["select_prim"], eqn.outvars[0].aval.dtype
-    fast, exact = (load_kernel_module(_source("bwd", layout.kind, kind, window, strides,
-                                              operand.dtype, tiled, e)).kernel
-                   for e in (False, True))
+    loop = _Loop("bwd", layout, kind, window, strides, operand, tiled)
 
     def run(source, x):
-        x = np.ascontiguousarray(x)
-        out = alloc(x.shape, dtype)
-        # the NaN bookkeeping halves the loop's speed, and a max() that finds NaNs is cheap
-        kernel = exact if np.isnan(x.max()) else fast
-        kernel(_as_canonical(layout, np.ascontiguousarray(source, dtype)),
-               _as_canonical(layout, x), _as_canonical(layout, out))
+        x = _as_canonical(layout, np.ascontiguousarray(x))
+        src = _as_canonical(layout, np.ascontiguousarray(source, dtype))
+        out = alloc(operand.shape, dtype)
+        # the NaN bookkeeping halves the loop's speed: the fast loop counts the NaNs it
+        # reads, and only then the exact one runs, on a fresh output (the loops add)
+        if loop.fast(src, x, _as_canonical(layout, out)):
+            out = alloc(operand.shape, dtype)
+            loop.exact(src, x, _as_canonical(layout, out))
         return [out]
 
     return run
@@ -222,16 +280,15 @@ def _forward_with_index(eqn, layout):
     x_aval = eqn.inputs[0].aval
     kind = "max" if eqn.primitive is reduce_window_max_p else "min"
     window, strides = _spatial(layout, eqn.params)
-    fast, exact = (load_kernel_module(_source("fwd_idx", layout.kind, kind, window, strides,
-                                              x_aval.dtype, True, e)).kernel
-                   for e in (False, True))
+    loop = _Loop("fwd_idx", layout, kind, window, strides, x_aval, True)
     out_shape, dtype = eqn.outvars[0].aval.shape, x_aval.dtype
 
     def run(x):
-        x = np.ascontiguousarray(x, dtype)
+        x = _as_canonical(layout, np.ascontiguousarray(x, dtype))
         y, idx = empty(out_shape, dtype), np.empty(out_shape, np.int8)
-        kernel = exact if np.isnan(x.max()) else fast
-        kernel(_as_canonical(layout, x), _as_canonical(layout, y), _as_canonical(layout, idx))
+        args = (x, _as_canonical(layout, y), _as_canonical(layout, idx))
+        if loop.fast(*args):  # NaNs read: the exact loop redoes it
+            loop.exact(*args)
         return [y, idx]
 
     return run
@@ -241,14 +298,14 @@ def _scatter_by_index(eqn, layout):
     """``run(source, idx) -> [out]``: the pool's backward from recorded offsets."""
     operand = eqn.inputs[1].aval
     window, strides, tiled, alloc = _backward_geometry(eqn, layout)
-    kernel = load_kernel_module(_source("bwd_idx", layout.kind, eqn.params["select_prim"],
-                                        window, strides, operand.dtype, tiled)).kernel
+    loop = _Loop("bwd_idx", layout, eqn.params["select_prim"], window, strides, operand,
+                 tiled)
     shape, dtype = operand.shape, eqn.outvars[0].aval.dtype
 
     def run(source, idx):
         out = alloc(shape, dtype)
-        kernel(_as_canonical(layout, np.ascontiguousarray(source, dtype)),
-               _as_canonical(layout, idx), _as_canonical(layout, out))
+        loop.exact(_as_canonical(layout, np.ascontiguousarray(source, dtype)),
+                   _as_canonical(layout, idx), _as_canonical(layout, out))
         return [out]
 
     return run
