@@ -204,7 +204,7 @@ def _stage_rows(x, xl, geo, n, oh, i0, i1):
     (flat) into the chunk's buffer ``xl``: row ``i`` at ``i * wp * C``, its real columns
     after ``lo_w`` zero ones (the borders, zeroed once per chunk, are never written)."""
     hp, wp, c_count, oh_count, ow_count, op, sh, sw, dh, kh, kw, lo_h, hc, lo_w, h0, w0, \
-        wc, h_in, w_in = geo
+        wc, h_in, w_in = geo[:19]
     lo = min(lo_w, wp)
     width = min(wc, wp - lo) * c_count
     for i in range(i0, i1):
@@ -217,7 +217,7 @@ def _stage_rows(x, xl, geo, n, oh, i0, i1):
 @njit(cache=True, nogil=True)
 def _zero_borders(xl, geo):
     hp, wp, c_count, oh_count, ow_count, op, sh, sw, dh, kh, kw, lo_h, hc, lo_w, h0, w0, \
-        wc, h_in, w_in = geo
+        wc, h_in, w_in = geo[:19]
     lo = min(lo_w, wp)
     width = min(wc, wp - lo)
     for i in range(kh):
@@ -234,7 +234,10 @@ def forward(xp, x, xl, w, out, ydirect, yflat, yrows, geo, tap_x, tap_w, blk_o, 
     """The direct convolution of the padded input ``xp`` with the blocked filter ``w``.
 
     ``geo = (hp, wp, C, OH, OW, Op, sh, sw, dh, kh, kw, lo_h, hc, lo_w, h0, w0, wc, H,
-    W)`` (the last six: the kept input region and the input's size, for staging).
+    W, tpr, inner)``: the kept input region and the input's size (for staging), then
+    how the taps are walked: ``tap_x``/``tap_w`` hold ``tpr`` entries per window row,
+    each a run of ``inner`` consecutive (input, filter) elements (a whole window row,
+    ``kw * C``, when the filter has no column dilation; else one tap, ``C``).
     When ``x`` (the NHWC input, flat) is given, ``xp`` is empty: each output row's
     window rows are staged into the chunk's zero-bordered buffer ``xl[chunk]`` (a few
     KB, in L1) instead of padding the whole input in a pass of its own; ``tap_x`` is
@@ -245,6 +248,7 @@ def forward(xp, x, xl, w, out, ydirect, yflat, yrows, geo, tap_x, tap_w, blk_o, 
     ``out`` is NCHW-contiguous).
     """
     hp, wp, c_count, oh_count, ow_count, op, sh, sw, dh, kh, kw, lo_h, hc = geo[:13]
+    tpr, inner = geo[19], geo[20]  # tap entries per window row, channels per entry
     direct = ydirect.shape[0] > 0
     staged = x.shape[0] > 0
     rows = out.shape[0] * oh_count
@@ -269,8 +273,8 @@ def forward(xp, x, xl, w, out, ydirect, yflat, yrows, geo, tap_x, tap_w, blk_o, 
                 for k in range(tile_s.shape[0]):
                     ow0 = tile_s[k]
                     _fwd_dispatch(tile_p[k], blk_v[b], src, xrow + ow0 * sw * c_count,
-                                  sw * c_count, w, taps * blk_o[b], c_count, tap_x, tap_w,
-                                  i0 * kw, i1 * kw, y, ybase + ow0 * op + blk_o[b], op)
+                                  sw * c_count, w, taps * blk_o[b], inner, tap_x, tap_w,
+                                  i0 * tpr, i1 * tpr, y, ybase + ow0 * op + blk_o[b], op)
             if yflat.shape[0] > 0:
                 o_count = out.shape[1]
                 _transpose_block(yrow, 0, op, yflat, (n * o_count * oh_count + oh) * ow_count,

@@ -142,12 +142,20 @@ class _Conv:
         _, self.gf_o, self.gf_v = out_blocks(o)  # the filter gradient's blocks
         taps = [(i, j) for i in range(self.kh) for j in range(self.kw)]
         self.t = len(taps)
+        if self.dw == 1:  # a window row's kw taps x C channels are one run in the input
+            #               and in the filter block: one tap-loop entry per row, kw * C
+            #               long (the C = 3 first layer walked 9 loops of 3 per pixel)
+            taps = [(i, 0) for i in range(self.kh)]
+            self.tpr, self.inner = 1, self.kw * c
+        else:
+            self.tpr, self.inner = self.kw, c
         self.tap_x = np.array([(i * self.dh * self.wp + j * self.dw) * c for i, j in taps],
                               np.int64)
         # the same taps in a forward's staged rows (window row i at i * wp * C)
         self.tap_staged = np.array([(i * self.wp + j * self.dw) * c for i, j in taps],
                                    np.int64)
-        self.tap_w = np.arange(self.t, dtype=np.int64) * c  # times 16 v inside a block
+        # times 16 v inside a block
+        self.tap_w = np.array([(i * self.kw + j) * c for i, j in taps], np.int64)
         self.tile_s, self.tile_p = row_tiles(self.ow)
         if self.ow in NARROW:
             self.tile_s, self.tile_p = np.zeros(1, np.int64), np.full(1, self.ow, np.int64)
@@ -178,7 +186,7 @@ class _Conv:
             yflat = out4.reshape(-1)
         geo = (self.hp, self.wp, self.c, self.oh, self.ow, self.op, self.sh, self.sw, self.dh,
                self.kh, self.kw, self.lo_h, self.hc, self.lo_w, self.h0, self.w0, self.wc,
-               x4.shape[2], x4.shape[3])
+               x4.shape[2], x4.shape[3], self.tpr, self.inner)
         yrows = sc.get("yrows", (nch, self.ow * self.op))
         self.kern.forward(xp, x, xl, wflat, out4, ydirect, yflat, yrows, geo, tap_x,
                           self.tap_w, self.blk_o, self.blk_v, self.tile_s, self.tile_p, nch)
