@@ -408,6 +408,9 @@ def grad_filter(xp, dy, dw, geo, blk_o, blk_v, run_rows):
     taps = kh * kw * c_count
     g2 = (hp, wp, c_count, oh_count, sh, dh, lo_h, hc)
     nchunks = dw.shape[0]
+    # without column dilation a window row's kw taps x C channels are one run, in the
+    # input and in the blocked gradient alike: tiles walk it whole (fewer partial tiles)
+    jn, run_len = (1, kw * c_count) if dwl == 1 else (kw, c_count)
     for chunk in prange(nchunks):
         y = dw[chunk]
         run0 = runs * chunk // nchunks  # its tiles store, later runs' add (nchunks <= runs)
@@ -419,10 +422,10 @@ def grad_filter(xp, dy, dw, geo, blk_o, blk_v, run_rows):
                 # 6 channels x 64 outputs: each cotangent vector loaded serves 6 FMAs
                 cb = 6 if blk_v[b] == 4 else 4
                 for i in range(kh):
-                    for j in range(kw):
+                    for j in range(jn):
                         t = i * kw + j
-                        for c0 in range(0, c_count, cb):
-                            _gf_dispatch(min(cb, c_count - c0), blk_v[b], xp,
+                        for c0 in range(0, run_len, cb):
+                            _gf_dispatch(min(cb, run_len - c0), blk_v[b], xp,
                                          j * dwl * c_count + c0, sw * c_count, dy, blk_o[b],
                                          op, ow, r0, r1, g2, i, y,
                                          taps * blk_o[b] + (t * c_count + c0) * vw,
