@@ -31,6 +31,8 @@ from numba import njit, prange
 from ._simd import tile_add, tile_fma, tile_store, tile_zeros, transpose16
 
 _u = np.uint64
+ROW_GROUP = 4  # output rows a forward chunk works through block by block (a literal:
+#                the scratch buffers of conv_direct.py are sized by it)
 
 
 @njit(cache=True, nogil=True)
@@ -185,21 +187,21 @@ def pad_input(x, xf, xp, hp, wp, lo_h, lo_w, h0, w0, hc, wc, nchunks):
 
 
 @njit(cache=True, nogil=True)
-def _copy_row_out(yrow, out, n, oh, op):
-    """``out[n, o, oh, b] = yrow[b * op + o]`` (``out`` canonical, any strides)."""
+def _copy_row_out(yrow, base, out, n, oh, op):
+    """``out[n, o, oh, b] = yrow[base + b * op + o]`` (``out`` canonical, any strides)."""
     o_count, ow = out.shape[1], out.shape[3]
     if out.strides[1] <= out.strides[3]:
         for b in range(ow):
             for o in range(o_count):
-                out[n, _u(o), oh, _u(b)] = yrow[_u(b * op + o)]
+                out[n, _u(o), oh, _u(b)] = yrow[_u(base + b * op + o)]
     else:
         for o in range(o_count):
             for b in range(ow):
-                out[n, _u(o), oh, _u(b)] = yrow[_u(b * op + o)]
+                out[n, _u(o), oh, _u(b)] = yrow[_u(base + b * op + o)]
 
 
 @njit(cache=True, nogil=True)
-def _stage_rows(x, xl, geo, n, oh, i0, i1):
+def _stage_rows(x, xl, base, geo, n, oh, i0, i1):
     """Window rows ``[i0, i1)`` of output row ``(n, oh)`` from the NHWC input ``x``
     (flat) into the chunk's buffer ``xl``: row ``i`` at ``i * wp * C``, its real columns
     after ``lo_w`` zero ones (the borders, zeroed once per chunk, are never written)."""
@@ -209,23 +211,23 @@ def _stage_rows(x, xl, geo, n, oh, i0, i1):
     width = min(wc, wp - lo) * c_count
     for i in range(i0, i1):
         src = ((n * h_in + h0 + oh * sh - lo_h + i * dh) * w_in + w0) * c_count
-        dst = (i * wp + lo) * c_count
+        dst = base + (i * wp + lo) * c_count
         for k in range(width):
             xl[_u(dst + k)] = x[_u(src + k)]
 
 
 @njit(cache=True, nogil=True)
-def _zero_borders(xl, geo):
+def _zero_borders(xl, base, geo):
     hp, wp, c_count, oh_count, ow_count, op, sh, sw, dh, kh, kw, lo_h, hc, lo_w, h0, w0, \
         wc, h_in, w_in = geo[:19]
     lo = min(lo_w, wp)
     width = min(wc, wp - lo)
     for i in range(kh):
-        base = i * wp * c_count
+        row = base + i * wp * c_count
         for k in range(lo * c_count):
-            xl[_u(base + k)] = 0
+            xl[_u(row + k)] = 0
         for k in range((lo + width) * c_count, wp * c_count):
-            xl[_u(base + k)] = 0
+            xl[_u(row + k)] = 0
 
 
 @njit(cache=True, nogil=True, parallel=True)
@@ -253,34 +255,55 @@ def forward(xp, x, xl, w, out, ydirect, yflat, yrows, geo, tap_x, tap_w, blk_o, 
     staged = x.shape[0] > 0
     rows = out.shape[0] * oh_count
     taps = kh * kw * c_count
+    slot = kh * wp * c_count       # one output row's staged window rows
+    yslot = ow_count * op          # one output row in ``yrows``
     for chunk in prange(nchunks):
         yrow = yrows[chunk]
         src = xp
         if staged:
             src = xl[chunk]
-            _zero_borders(src, geo)
-        for row in range(rows * chunk // nchunks, rows * (chunk + 1) // nchunks):
-            n = row // oh_count
-            oh = row - n * oh_count
-            i0, i1 = _tap_rows(oh, sh, dh, kh, lo_h, hc)
+            for g in range(ROW_GROUP):
+                _zero_borders(src, g * slot, geo)
+        r_hi = rows * (chunk + 1) // nchunks
+        for g0 in range(rows * chunk // nchunks, r_hi, ROW_GROUP):
+            g1 = min(g0 + ROW_GROUP, r_hi)
             if staged:
-                _stage_rows(x, src, geo, n, oh, i0, i1)
-                xrow = 0
-            else:
-                xrow = (n * hp + oh * sh) * wp * c_count
-            y, ybase = (ydirect, row * ow_count * op) if direct else (yrow, 0)
+                for row in range(g0, g1):
+                    n = row // oh_count
+                    oh = row - n * oh_count
+                    i0, i1 = _tap_rows(oh, sh, dh, kh, lo_h, hc)
+                    _stage_rows(x, src, (row - g0) * slot, geo, n, oh, i0, i1)
+            # block-major over the group: a block's filter (T * C * 64 floats) serves
+            # ROW_GROUP rows while it is in L2 (256 channels: 2.4 MB of filter, over the
+            # L2, went through once per output row of 8 pixels)
             for b in range(blk_o.shape[0]):
-                for k in range(tile_s.shape[0]):
-                    ow0 = tile_s[k]
-                    _fwd_dispatch(tile_p[k], blk_v[b], src, xrow + ow0 * sw * c_count,
-                                  sw * c_count, w, taps * blk_o[b], inner, tap_x, tap_w,
-                                  i0 * tpr, i1 * tpr, y, ybase + ow0 * op + blk_o[b], op)
-            if yflat.shape[0] > 0:
-                o_count = out.shape[1]
-                _transpose_block(yrow, 0, op, yflat, (n * o_count * oh_count + oh) * ow_count,
-                                 oh_count * ow_count, ow_count, o_count)
-            elif not direct:
-                _copy_row_out(yrow, out, n, oh, op)
+                for row in range(g0, g1):
+                    n = row // oh_count
+                    oh = row - n * oh_count
+                    i0, i1 = _tap_rows(oh, sh, dh, kh, lo_h, hc)
+                    if staged:
+                        xrow = (row - g0) * slot
+                    else:
+                        xrow = (n * hp + oh * sh) * wp * c_count
+                    y, ybase = ((ydirect, row * yslot) if direct
+                                else (yrow, (row - g0) * yslot))
+                    for k in range(tile_s.shape[0]):
+                        ow0 = tile_s[k]
+                        _fwd_dispatch(tile_p[k], blk_v[b], src, xrow + ow0 * sw * c_count,
+                                      sw * c_count, w, taps * blk_o[b], inner, tap_x, tap_w,
+                                      i0 * tpr, i1 * tpr, y, ybase + ow0 * op + blk_o[b], op)
+            if direct:
+                continue
+            for row in range(g0, g1):
+                n = row // oh_count
+                oh = row - n * oh_count
+                if yflat.shape[0] > 0:
+                    o_count = out.shape[1]
+                    _transpose_block(yrow, (row - g0) * yslot, op, yflat,
+                                     (n * o_count * oh_count + oh) * ow_count,
+                                     oh_count * ow_count, ow_count, o_count)
+                else:
+                    _copy_row_out(yrow, (row - g0) * yslot, out, n, oh, op)
 
 
 @njit(cache=True, nogil=True, parallel=True)

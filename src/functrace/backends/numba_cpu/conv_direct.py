@@ -99,9 +99,13 @@ def out_blocks(o, vectors=4):
     """Output-channel blocks of at most ``16 * vectors``: ``(Op, starts, vectors per
     block)``."""
     op = -(-o // 16) * 16
-    width = 16 * vectors
-    starts = np.arange(0, op, width, dtype=np.int64)
-    return op, starts, np.minimum(width, op - starts).astype(np.int64) // 16
+    vecs = [vectors] * (op // (16 * vectors))
+    if op % (16 * vectors):
+        vecs.append(op % (16 * vectors) // 16)
+    if len(vecs) > 1 and vecs[-1] == 1 and vecs[-2] == 3:  # a 1-vector tile is load-bound
+        vecs[-2:] = [2, 2]
+    starts = np.cumsum([0] + [16 * v for v in vecs[:-1]])
+    return op, np.asarray(starts, np.int64), np.asarray(vecs, np.int64)
 
 
 NARROW = (7, 8)  # row widths tiled whole, 3 vectors wide (24 accumulators): two tiles
@@ -176,7 +180,7 @@ class _Conv:
         if STAGED and _channels_last(x4):
             xp, tap_x = _NONE, self.tap_staged
             x = np.transpose(x4, (0, 2, 3, 1)).reshape(-1)
-            xl = sc.get("xl", (nch, self.kh * self.wp * self.c))
+            xl = sc.get("xl", (nch, self.kern.ROW_GROUP * self.kh * self.wp * self.c))
         else:
             xp, tap_x, x, xl = self.pad(sc, x4), self.tap_x, _NONE, _NONE2
         ydirect = yflat = _NONE
@@ -187,7 +191,7 @@ class _Conv:
         geo = (self.hp, self.wp, self.c, self.oh, self.ow, self.op, self.sh, self.sw, self.dh,
                self.kh, self.kw, self.lo_h, self.hc, self.lo_w, self.h0, self.w0, self.wc,
                x4.shape[2], x4.shape[3], self.tpr, self.inner)
-        yrows = sc.get("yrows", (nch, self.ow * self.op))
+        yrows = sc.get("yrows", (nch, self.kern.ROW_GROUP * self.ow * self.op))
         self.kern.forward(xp, x, xl, wflat, out4, ydirect, yflat, yrows, geo, tap_x,
                           self.tap_w, self.blk_o, self.blk_v, self.tile_s, self.tile_p, nch)
 
