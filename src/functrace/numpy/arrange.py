@@ -260,14 +260,15 @@ def repeat(a, repeats, axis: int | None = None, *, total_repeat_length=None,
            out_sharding=None):
     """Repeats each element of ``a`` ``repeats`` times along ``axis`` (flattened if None).
 
-    ``repeats`` is an int or a concrete array with one count per element.
+    ``repeats`` is an int or a concrete array with one count per element. With
+    ``total_repeat_length``, the result has exactly that length along ``axis``, as in JAX:
+    extra repeats are dropped, and a shortfall is filled with the last element of ``a``.
 
     Example:
         >>> repeat(np.array([1, 2], np.int32), 2)
         array([1, 1, 2, 2], dtype=int32)
     """
     no_sharding("repeat", out_sharding=out_sharding)
-    del total_repeat_length
     x = as_array(a)
     if axis is None:
         x, axis = ravel(x), 0
@@ -276,6 +277,11 @@ def repeat(a, repeats, axis: int | None = None, *, total_repeat_length=None,
     reps = concrete_or_none(repeats)
     if reps is None:
         raise FunctraceError("repeat: repeats must be concrete (it decides the result's shape)")
+    if total_repeat_length is not None:
+        idx = _total_length_indices(np.broadcast_to(np.asarray(reps, np.int64), (s[ax],)),
+                                    int(total_repeat_length))
+        out = lax.gather_leading(moveaxis(x, ax, 0), idx[:, None])
+        return moveaxis(out, 0, ax)
     if np.ndim(reps) == 0 or np.size(reps) == 1:
         r = int(np.ravel(reps)[0])
         expanded = s[:ax + 1] + (r,) + s[ax + 1:]
@@ -286,6 +292,13 @@ def repeat(a, repeats, axis: int | None = None, *, total_repeat_length=None,
     moved = moveaxis(x, ax, 0)
     out = lax.gather_leading(moved, idx.astype(np.int32)[:, None])
     return moveaxis(out, 0, ax)
+
+
+def _total_length_indices(reps: np.ndarray, total: int) -> np.ndarray:
+    """JAX's gather indices for ``repeat(..., total_repeat_length=total)``: position ``p``
+    takes the last element whose block starts at or before ``p``."""
+    starts = np.concatenate([[0], np.cumsum(reps)[:-1]]) if reps.size else reps
+    return (np.searchsorted(starts, np.arange(total), side="right") - 1).astype(np.int32)
 
 
 def roll(a, shift, axis=None):

@@ -298,7 +298,7 @@ def det(a):
 
 def matrix_power(a, n: int):
     """``a`` multiplied by itself ``n`` times (``n < 0`` inverts first; ``n = 0`` gives the
-    identity), by repeated squaring.
+    identity), by repeated squaring; for ``n >= 0`` the result keeps ``a``'s dtype.
 
     Example:
         >>> matrix_power(np.array([[1., 1.], [0., 1.]], np.float32), 3)
@@ -311,6 +311,8 @@ def matrix_power(a, n: int):
     except TypeError:
         raise FunctraceError(f"linalg.matrix_power: the exponent must be an integer, got "
                              f"{n!r}") from None
+    if n >= 0:  # only products: an integer matrix stays integer, as in JAX
+        x = as_array(a)
     if n == 0:
         return broadcast_to_shape(_eye(_shape(x)[-1], x), _shape(x), "matrix_power")
     if n < 0:

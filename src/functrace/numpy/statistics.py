@@ -255,11 +255,6 @@ def nanprod(a, axis=None, dtype=None, out=None, keepdims: bool = False, initial=
                  initial=initial, where=where)
 
 
-def _count_valid(x, axis, keepdims, where=None):
-    valid = lax.convert_element_type(lax.bitwise_not(isnan(x)), _dtype(x))
-    return sum(valid, axis=axis, keepdims=keepdims, where=where)
-
-
 def nanmean(a, axis=None, dtype=None, out=None, keepdims: bool = False, where=None):
     """``mean`` over the non-NaN entries (NaN where there are none).
 
@@ -267,9 +262,15 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims: bool = False, where=No
         >>> nanmean(np.array([1., np.nan, 3.], np.float32))
         array(2., dtype=float32)
     """
-    x = _float(a)
-    return lax.div(nansum(x, axis, keepdims=keepdims, where=where),
-                   _count_valid(x, axis, keepdims, where))
+    x = as_array(a)
+    if _dtype(x).kind in "biu":  # no NaNs to drop: JAX defers to mean
+        return mean(x, axis, dtype, keepdims=keepdims, where=where)
+    if dtype is None:
+        x = _float(x)
+        dtype = _dtype(x)
+    valid = lax.bitwise_not(isnan(x))
+    return lax.div(nansum(x, axis, dtype=dtype, keepdims=keepdims, where=where),
+                   sum(valid, axis, dtype=dtype, keepdims=keepdims, where=where))
 
 
 def nanvar(a, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = False,

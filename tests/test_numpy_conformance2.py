@@ -1,0 +1,156 @@
+"""Fixes from a differential sweep of functrace.numpy against jax.numpy (round 5). Each
+test states JAX's documented behaviour and checks it against an independent oracle:
+NumPy with the documented dtype rule, or a value derived by hand from JAX's docs."""
+
+import numpy as np
+import pytest
+
+import functrace as ft
+import functrace.numpy as fnp
+
+RNG = np.random.RandomState(0)
+X = RNG.randn(3, 4).astype(np.float32)
+
+
+def _same(got, want):
+    got = np.asarray(got)
+    assert got.dtype == np.asarray(want).dtype, (got.dtype, np.asarray(want).dtype)
+    assert got.shape == np.shape(want)
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-6)
+
+
+# repeat(total_repeat_length=): JAX docs: "If the sum of repeats is larger than the
+# specified total_repeat_length the remaining values will be discarded. In the case of
+# sum of repeats being smaller than the specified target length, the final value will be
+# repeated."
+
+@pytest.mark.parametrize("reps,total", [([1, 0, 2], 4), ([1, 0, 2], 2), ([2, 1, 1], 4),
+                                        ([0, 2, 0], 5)])
+def test_repeat_total_repeat_length_truncates_or_pads_with_the_final_value(reps, total):
+    base = np.repeat(X, reps, axis=0)
+    want = base[:total] if len(base) >= total else np.concatenate(
+        [base, np.repeat(X[-1:], total - len(base), axis=0)])
+    _same(fnp.repeat(X, np.array(reps), axis=0, total_repeat_length=total), want)
+    _same(ft.jit(lambda x: fnp.repeat(x, np.array(reps), axis=0,
+                                      total_repeat_length=total))(X), want)
+
+
+def test_repeat_total_repeat_length_with_scalar_repeats_and_flattening():
+    _same(fnp.repeat(X, 2, axis=1, total_repeat_length=5), np.repeat(X, 2, axis=1)[:, :5])
+    _same(fnp.repeat(X, 1, total_repeat_length=3), X.ravel()[:3])
+
+
+# mean / nanmean with dtype=: JAX computes the sum and the division in dtype, like NumPy
+
+@pytest.mark.parametrize("axis", [None, 0, 1])
+def test_mean_with_integer_dtype_is_integer_like_numpy(axis):
+    a = np.arange(-6, 6, dtype=np.float32).reshape(3, 4) * 1.7
+    _same(fnp.mean(a, axis=axis, dtype=np.int32), np.mean(a, axis=axis, dtype=np.int32))
+    ints = np.arange(12, dtype=np.int32).reshape(3, 4)
+    _same(fnp.mean(ints, axis=axis, dtype=np.int32),
+          np.mean(ints, axis=axis, dtype=np.int32))
+
+
+def test_nanmean_honours_dtype():
+    v = np.array([1., np.nan, 2.5, 4.], np.float16)
+    _same(fnp.nanmean(v, dtype=np.float32), np.nanmean(v, dtype=np.float32))
+    ints = np.array([[1, 2], [4, 7]], np.int32)
+    _same(fnp.nanmean(ints, axis=0, dtype=np.int32), np.mean(ints, axis=0, dtype=np.int32))
+    _same(fnp.nanmean(ints), np.float32(3.5))  # integers: no NaNs, a float mean
+
+
+# reshape / ravel with order="F" (column-major), as jax.numpy.reshape documents
+
+@pytest.mark.parametrize("shape", [(4, 3), (2, -1), (12,), (2, 3, 2)])
+def test_reshape_order_f_matches_numpy(shape):
+    _same(fnp.reshape(X, shape, order="F"), np.reshape(X, shape, order="F"))
+    _same(ft.jit(lambda x: fnp.reshape(x, shape, order="F"))(X),
+          np.reshape(X, shape, order="F"))
+
+
+def test_ravel_order_f_matches_numpy():
+    _same(fnp.ravel(X, order="F"), np.ravel(X, order="F"))
+    with pytest.raises(ft.FunctraceError):
+        fnp.reshape(X, (12,), order="A")
+
+
+# tril_indices / triu_indices depend only on static sizes: usable under jit
+
+def test_tril_triu_indices_work_under_jit():
+    v = np.arange(1., 7., dtype=np.float32)
+
+    def fill(v):
+        return fnp.zeros((3, 3), np.float32).at[fnp.tril_indices(3)].set(v)
+    want = np.zeros((3, 3), np.float32)
+    want[np.tril_indices(3)] = v
+    _same(ft.jit(fill)(v), want)
+    m = X[:, :3]
+    _same(ft.jit(lambda a: a[fnp.triu_indices_from(a, 1)])(m), m[np.triu_indices(3, 1)])
+    r, c = fnp.tril_indices(3, 1, 4)
+    wr, wc = np.tril_indices(3, 1, 4)
+    _same(r, wr.astype(np.int32))
+    _same(c, wc.astype(np.int32))
+
+
+# Python scalars are weakly typed (JAX's type promotion docs), also in these functions
+
+def test_python_scalars_stay_weak_in_append_kron_and_set_operations():
+    u8 = np.array([3, 1, 2], np.uint8)
+    h = np.array([0.5, 1.5], np.float16)
+    assert fnp.append(u8, 7).dtype == np.uint8
+    _same(fnp.append(u8, 7), np.array([3, 1, 2, 7], np.uint8))
+    assert fnp.append(h, 2.5).dtype == np.float16
+    assert fnp.kron(u8, 2).dtype == np.uint8
+    _same(fnp.kron(u8, 2), (u8 * 2).astype(np.uint8))
+    _same(fnp.union1d(u8, 5), np.array([1, 2, 3, 5], np.uint8))
+    _same(fnp.intersect1d(u8, 2), np.array([2], np.uint8))
+    _same(fnp.setxor1d(h, 0.5), np.array([1.5], np.float16))
+    # a strong array still promotes: uint8 with int32 is int32
+    assert fnp.append(u8, np.array([1], np.int32)).dtype == np.int32
+
+
+def test_linspace_dtype_follows_its_bounds():
+    # JAX: without dtype, the inexact result_type of start and stop
+    assert fnp.linspace(np.float16(0), 1, 5).dtype == np.float16
+    assert fnp.linspace(0, 1, 5).dtype == np.float32
+    assert fnp.linspace(np.int32(0), 4, 5).dtype == np.float32
+    z = fnp.linspace(np.complex64(1j), 2, 3)
+    _same(z, np.linspace(1j, 2, 3).astype(np.complex64))
+    # an integer dtype floors, as NumPy's linspace
+    _same(fnp.linspace(-3, 3, 4, dtype=np.int32), np.linspace(-3, 3, 4, dtype=np.int32))
+
+
+def test_linspace_with_array_bounds_under_jit_matches_numpy():
+    lo, hi = X[0], X[1]
+    for axis in (0, 1, -1):
+        want = np.linspace(lo.astype(np.float64), hi, 5, axis=axis).astype(np.float32)
+        _same(fnp.linspace(lo, hi, 5, axis=axis), want)
+        got = ft.jit(lambda a, b, axis=axis: fnp.linspace(a, b, 5, axis=axis))(lo, hi)
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+        assert got.shape == want.shape
+    # endpoint: the last sample is stop itself
+    got = ft.jit(lambda a, b: fnp.linspace(a, b, 7))(np.float32(0.1), np.float32(0.7))
+    assert got[-1] == np.float32(0.7)
+
+
+def test_geomspace_axis_with_array_bounds():
+    lo = np.array([1., 2.], np.float32)
+    hi = np.array([100., 32.], np.float32)
+    want = np.geomspace(lo.astype(np.float64), hi, 3, axis=-1).astype(np.float32)
+    _same(fnp.geomspace(lo, hi, 3, axis=-1), want)
+
+
+# integer dtypes kept where JAX keeps them, promoted where JAX promotes
+
+def test_matrix_power_of_integers_stays_integer():
+    m = np.array([[1, 1], [0, 1]], np.int32)
+    _same(fnp.linalg.matrix_power(m, 5), np.linalg.matrix_power(m, 5))
+    _same(fnp.linalg.matrix_power(m.astype(np.uint8), 0), np.eye(2, dtype=np.uint8))
+    assert fnp.linalg.matrix_power(m, -1).dtype == np.float32  # the inverse is inexact
+
+
+def test_polymul_and_polyder_promote_integers_to_float():
+    # JAX's docs: jnp.polymul / jnp.polyder of integer coefficients give float32 arrays
+    p = np.array([3, 2, 1], np.int32)
+    _same(fnp.polymul(p, p), np.polymul(p, p).astype(np.float32))
+    _same(fnp.polyder(p), np.polyder(p).astype(np.float32))
