@@ -154,3 +154,56 @@ def test_polymul_and_polyder_promote_integers_to_float():
     p = np.array([3, 2, 1], np.int32)
     _same(fnp.polymul(p, p), np.polymul(p, p).astype(np.float32))
     _same(fnp.polyder(p), np.polyder(p).astype(np.float32))
+
+
+# gathers clamp out-of-range indices (JAX's sharp bits: "for retrieval operations
+# out-of-bound indices are clamped to the bounds of the array")
+
+def test_gather_with_constant_out_of_range_indices_clamps_under_jit():
+    idx = np.array([0, 7, -1, -8])
+    want = X[np.clip(np.where(idx < 0, idx + 3, idx), 0, 2)]
+    _same(ft.jit(lambda x: x[idx])(X), want)
+    _same(ft.jit(lambda x: x[1, 9])(X), X[1, 3])
+    _same(ft.jit(lambda x: x[-5])(X), X[0])
+    cols = np.array([[9], [-9]])
+    _same(ft.jit(lambda x: x[:, cols])(X), X[:, np.array([[3], [0]])])
+
+
+# empty arrays: empty results, as NumPy
+
+def test_diagonal_and_median_of_empty_arrays_are_empty():
+    e = np.zeros((0, 4), np.float32)
+    _same(fnp.diagonal(e), np.diagonal(e))
+    _same(fnp.diag(e), np.diag(e))
+    _same(fnp.median(e, axis=-1), np.zeros((0,), np.float32))
+    _same(fnp.quantile(e, 0.3, axis=1), np.zeros((0,), np.float32))
+    _same(fnp.take_along_axis(e, np.zeros((0, 2), np.int32), axis=1), np.zeros((0, 2), np.float32))
+
+
+def test_diff_prepend_python_scalar_is_weak():
+    u = np.array([1, 5, 2], np.uint8)
+    _same(fnp.diff(u, prepend=1), np.diff(u, prepend=np.uint8(1)))
+    _same(fnp.diff(u, append=np.array([9], np.int32)),
+          np.diff(u.astype(np.int32), append=np.array([9], np.int32)))
+
+
+def test_histogramdd_unweighted_counts_are_integers():
+    # JAX's histogramdd counts with an unweighted bincount (default integer dtype); weights
+    # and density give floats
+    s = np.random.RandomState(1).randn(30, 2).astype(np.float32)
+    h, _ = fnp.histogramdd(s, bins=3)
+    want, _ = np.histogramdd(s, bins=3)
+    _same(h, want.astype(np.int32))
+    h2, _, _ = fnp.histogram2d(s[:, 0], s[:, 1], bins=2)
+    _same(h2, np.histogram2d(s[:, 0], s[:, 1], bins=2)[0].astype(np.int32))
+    assert fnp.histogramdd(s, bins=3, weights=np.ones(30, np.float32))[0].dtype == np.float32
+    assert fnp.histogramdd(s, bins=3, density=True)[0].dtype == np.float32
+
+
+def test_size_tuple_axis_unravel_int_shape_and_0d_array_shapes():
+    assert fnp.size(X, axis=(0, 1)) == 12
+    assert fnp.size(X, axis=(-1,)) == 4
+    (i,) = fnp.unravel_index(np.array([1, 3, 7, -1]), 4)
+    _same(i, np.array([1, 3, 3, 3], np.int32))  # out of range: clamped, negative: from the end
+    assert fnp.zeros(np.array(2)).shape == (2,)
+    assert fnp.ones(np.int32(3)).shape == (3,)

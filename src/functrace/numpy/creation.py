@@ -27,8 +27,9 @@ from ._promote import (
 
 
 def _shape(shape) -> tuple[int, ...]:
-    if isinstance(shape, int | np.integer):
-        return (int(shape),)
+    if isinstance(shape, int | np.integer) or (isinstance(shape, np.ndarray)
+                                               and shape.ndim == 0):
+        return (operator.index(shape),)
     try:  # operator.index: 2.5 or "2" is a mistake, not 2
         return tuple(operator.index(d) for d in shape)
     except TypeError:

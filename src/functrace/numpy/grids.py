@@ -258,6 +258,7 @@ def unravel_index(indices, shape):
     """
     idx = as_array(indices)
     dt = _dtype(idx)
+    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)  # an int shape, as JAX
     total = int(np.prod(shape, dtype=np.int64))
     idx = where(idx < 0, lax.add(idx, np.asarray(total, dt)), idx)
     idx = lax.clamp(np.asarray(0, dt), idx, np.asarray(builtins.max(total - 1, 0), dt))

@@ -46,10 +46,10 @@ def ndim(a) -> int:
 
 
 def size(a, axis=None) -> int:
-    """The number of elements of ``a`` (along ``axis`` if given)."""
+    """The number of elements of ``a`` (along ``axis``, an int or a tuple, if given)."""
     s = shape(a)
     if axis is not None:
-        return s[canonical_axis(axis, len(s), "size")]
+        s = tuple(s[d] for d in canonical_axes(axis, len(s), "size"))
     n = 1
     for d in s:
         n *= d

@@ -14,7 +14,14 @@ from .. import lax
 from ..core.avals import default_int_dtype
 from ..core.trace import get_aval
 from ..errors import FunctraceError, ShapeError, UnsupportedArgumentError, no_sharding
-from ._promote import as_array, canonical_axes, canonical_axis, convert, promote_args
+from ._promote import (
+    as_array,
+    canonical_axes,
+    canonical_axis,
+    convert,
+    promote_args,
+    promote_dtypes,
+)
 from ._quantile_weighted import broadcast_weights, inverted_cdf
 from .indexing import take_along_axis
 from .manip import moveaxis, ravel
@@ -410,6 +417,10 @@ def diff(a, n: int = 1, axis: int = -1, prepend=None, append=None):
     x = as_array(a)
     nd = len(_shape(x))
     ax = canonical_axis(axis, nd, "diff")
+    given = [e for e in (prepend, append) if e is not None]
+    if given:  # promoted before as_array, so a Python scalar stays weak (as in JAX)
+        x, *given = promote_dtypes(x, *given, op="diff")
+        prepend, append = (given.pop(0) if e is not None else None for e in (prepend, append))
     parts = []
     for extra in (prepend, append):
         if extra is None:
