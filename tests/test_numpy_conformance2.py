@@ -207,3 +207,32 @@ def test_size_tuple_axis_unravel_int_shape_and_0d_array_shapes():
     _same(i, np.array([1, 3, 3, 3], np.int32))  # out of range: clamped, negative: from the end
     assert fnp.zeros(np.array(2)).shape == (2,)
     assert fnp.ones(np.int32(3)).shape == (3,)
+
+
+# arange: without dtype, JAX's result_type of the bounds (NumPy scalars are strong,
+# Python numbers weak); with dtype, NumPy's arange in that dtype
+
+@pytest.mark.parametrize("args", [(np.float16(0), 3), (np.uint8(5),), (2, np.int8(9)),
+                                  (0, 1, np.float16(0.25)), (5,), (0.5, 3), (np.int32(2), 7.5)])
+def test_arange_dtype_is_the_result_type_of_its_bounds(args):
+    strong = [np.asarray(a).dtype for a in args if isinstance(a, np.generic)]
+    weak_float = any(type(a) is float for a in args)
+    want = np.result_type(*strong) if strong else np.dtype(np.int32)
+    if weak_float and want.kind in "iub":
+        want = np.dtype(np.float32)
+    got = fnp.arange(*args)
+    assert got.dtype == want
+    np.testing.assert_allclose(got, np.arange(*[float(a) for a in args]), rtol=1e-3)
+
+
+def test_arange_with_integer_dtype_and_float_step_counts_like_numpy():
+    _same(fnp.arange(0, 5, 1.5, dtype=np.int32), np.arange(0, 5, 1.5, dtype=np.int32))
+
+
+def test_python_int_out_of_a_narrow_dtype_wraps_around():
+    # a weak Python int takes the array's dtype (JAX's promotion table: u8 + int -> u8)
+    # and, as in JAX, an out-of-range value wraps instead of raising
+    u = np.array([1, 44], np.uint8)
+    _same(fnp.add(u, 300), u + np.uint8(300 % 256))
+    _same(fnp.equal(u, 300), np.array([False, True]))
+    _same(fnp.add(np.array([1, -1], np.int8), 200), np.array([-55, -57], np.int8))

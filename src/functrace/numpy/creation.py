@@ -21,6 +21,7 @@ from ._promote import (
     check_dtype,
     convert,
     has_tracer,
+    promote_dtypes,
     promote_inexact,
     stack_nested,
 )
@@ -207,21 +208,24 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None, out_sharding
         array([0, 1, 2], dtype=int32)
     """
     _placement("arange", device, out_sharding)
+    if dtype is None:  # JAX: result_type of the bounds (Python numbers are weak)
+        given = [v for v in (start, stop, step) if v is not None]
+        given = [as_array(v) if isinstance(v, list | tuple) else v for v in given]
+        dtype = get_aval(promote_dtypes(*given, op="arange")[0]).dtype
+    dtype = check_dtype(dtype)
     start, stop, step = (_static(v, "arange", n) for v, n in
                          ((start, "start"), (stop, "stop"), (step, "step")))
     if stop is None:
         start, stop = 0, start
     step = 1 if step is None else step
-    if dtype is None:
-        floats = any(isinstance(v, float | np.floating) for v in (start, stop, step))
-        dtype = default_float_dtype() if floats else default_int_dtype()
-    dtype = check_dtype(dtype)
     if step == 0:
         raise ShapeError(f"arange: step must not be zero (start={start}, stop={stop})")
     n = max(int(np.ceil((stop - start) / step)), 0)
     if start == 0 and step == 1 and np.issubdtype(dtype, np.number) and n > 0:
         return lax.iota(dtype, n)
-    return as_array(np.arange(start, stop, step).astype(dtype))
+    # NumPy's arange in dtype, as JAX's for concrete bounds (so an integer dtype with a
+    # float step counts in integer steps: arange(0, 5, 1.5, dtype=int) is [0, 1, 2, 3])
+    return as_array(np.arange(start, stop, step, dtype=dtype))
 
 
 def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = False,
