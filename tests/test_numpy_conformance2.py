@@ -236,3 +236,27 @@ def test_python_int_out_of_a_narrow_dtype_wraps_around():
     _same(fnp.add(u, 300), u + np.uint8(300 % 256))
     _same(fnp.equal(u, 300), np.array([False, True]))
     _same(fnp.add(np.array([1, -1], np.int8), 200), np.array([-55, -57], np.int8))
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+def test_complex_convolve_and_correlate_match_numpy(mode):
+    # jnp.correlate conjugates its second argument, as numpy.correlate
+    r = np.random.RandomState(3)
+    a = (r.randn(5) + 1j * r.randn(5)).astype(np.complex64)
+    v = (r.randn(3) + 1j * r.randn(3)).astype(np.complex64)
+    f = r.randn(3).astype(np.float32)
+    for x, y in ((a, v), (v, a), (a, f), (f, a)):
+        np.testing.assert_allclose(fnp.correlate(x, y, mode), np.correlate(x, y, mode),
+                                   atol=1e-5)
+        np.testing.assert_allclose(fnp.convolve(x, y, mode), np.convolve(x, y, mode),
+                                   atol=1e-5)
+        assert fnp.correlate(x, y, mode).dtype == np.complex64
+
+
+@pytest.mark.parametrize("stat_length", [None, 2, ((1, 2), (3, 1))])
+def test_pad_median_mode_matches_numpy(stat_length):
+    # jnp.pad lists mode='median' among its modes (NumPy's semantics)
+    ints = np.random.RandomState(4).randint(-5, 6, (3, 5)).astype(np.int32)
+    for x in (X, ints):
+        _same(fnp.pad(x, ((1, 2), (2, 1)), mode="median", stat_length=stat_length),
+              np.pad(x, ((1, 2), (2, 1)), mode="median", stat_length=stat_length))

@@ -146,8 +146,10 @@ def _conv1d(a, v, mode: str, op: str, flip: bool):
     n, m = _shape(x)[0], _shape(k)[0]
     if n == 0 or m == 0:
         raise ShapeError(f"{op}: inputs cannot be empty")
-    if _dtype(x).kind == "c":
-        raise FunctraceError(f"{op}: complex inputs are not supported yet")
+    if _dtype(x).kind == "c":  # (xr + i xi) * (kr + i ki), as four real convolutions
+        parts = [[_conv1d(p, q, mode, op, flip) for q in (lax.real(k), lax.imag(k))]
+                 for p in (lax.real(x), lax.imag(x))]
+        return lax.complex(lax.sub(parts[0][0], parts[1][1]), lax.add(parts[0][1], parts[1][0]))
     if flip:
         k = lax.rev(k, (0,))
     if mode == "full":
@@ -161,6 +163,10 @@ def _conv1d(a, v, mode: str, op: str, flip: bool):
     out = lax.conv_general_dilated(lax.reshape(x, (1, 1, n)), lax.reshape(k, (1, 1, m)), (1,),
                                    (pad,))
     return lax.reshape(out, (_shape(out)[-1],))
+
+
+def _conj(x):
+    return lax.conj(x) if _dtype(x).kind == "c" else x
 
 
 def convolve(a, v, mode: str = "full", *, precision=None, preferred_element_type=None):
@@ -177,18 +183,21 @@ def convolve(a, v, mode: str = "full", *, precision=None, preferred_element_type
 
 
 def correlate(a, v, mode: str = "valid", *, precision=None, preferred_element_type=None):
-    """The cross-correlation ``c[k] = sum_n a[n + k] * v[n]`` of 1-D inputs (NumPy's modes;
-    default ``'valid'``).
+    """The cross-correlation ``c[k] = sum_n a[n + k] * conj(v[n])`` of 1-D inputs (NumPy's
+    modes; default ``'valid'``).
 
     Example:
         >>> correlate(np.array([1., 2., 3.], np.float32), np.array([0., 1., 0.5], np.float32))
         array([3.5], dtype=float32)
     """
     x, k = as_array(a), as_array(v)
+    if _dtype(x).kind == "c" or _dtype(k).kind == "c":
+        x, k = promote_args("correlate", x, k, broadcast=False)
     if _shape(k) and _shape(x) and _shape(k)[0] > _shape(x)[0]:
-        # NumPy: correlate(a, v) = correlate(v, a)[::-1] (conjugates aside)
-        return lax.rev(_conv1d(k, x, mode, "correlate", flip=False), (0,))
-    return _conv1d(x, k, mode, "correlate", flip=False)
+        # NumPy: correlate(a, v) = conj(correlate(v, a))[::-1]
+        out = lax.rev(_conv1d(k, _conj(x), mode, "correlate", flip=False), (0,))
+        return _conj(out)
+    return _conv1d(x, _conj(k), mode, "correlate", flip=False)
 
 
 def trapezoid(y, x=None, dx=1.0, axis: int = -1):
