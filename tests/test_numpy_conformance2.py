@@ -260,3 +260,16 @@ def test_pad_median_mode_matches_numpy(stat_length):
     for x in (X, ints):
         _same(fnp.pad(x, ((1, 2), (2, 1)), mode="median", stat_length=stat_length),
               np.pad(x, ((1, 2), (2, 1)), mode="median", stat_length=stat_length))
+
+
+def test_gradient_with_coordinate_arrays_matches_numpy():
+    # jnp.gradient accepts 1-D spacing arrays (sample coordinates), as numpy.gradient
+    c4 = np.array([0., 1., 3., 4.5], np.float32)
+    c3 = np.array([0., .5, 2.], np.float32)
+    np.testing.assert_allclose(fnp.gradient(X, c4, axis=1), np.gradient(X, c4, axis=1),
+                               atol=1e-5)
+    for got, want in zip(fnp.gradient(X, c3, c4), np.gradient(X, c3, c4), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    got = ft.jit(lambda f, c: fnp.gradient(f, 2.0, c))(X, c4)
+    for g, w in zip(got, np.gradient(X, 2.0, c4), strict=True):
+        np.testing.assert_allclose(g, w, atol=1e-5)

@@ -226,9 +226,47 @@ def trapezoid(y, x=None, dx=1.0, axis: int = -1):
     return sum(lax.mul(avg, d), axis=ax)
 
 
+def _gradient_coords(x, coords, ax: int):
+    """The gradient along ``ax`` at the sample points ``coords`` (NumPy's and JAX's
+    second-order formula for uneven spacing inside, one-sided differences at the edges)."""
+    n, nd = _shape(x)[ax], len(_shape(x))
+    if _shape(coords) != (n,):
+        raise ShapeError(f"gradient: a coordinate array must have the length {n} of the axis, "
+                         f"got shape {_shape(coords)}")
+    shape = [1] * nd
+    shape[ax] = n
+    h = lax.broadcast_in_dim(coords, tuple(shape), (ax,))
+
+    def sl(a, lo, hi):
+        return lax.slice_in_dim(a, lo, hi, axis=ax)
+
+    def div(a, b):  # b broadcasts along the other axes
+        return lax.div(a, lax.broadcast_in_dim(lax.reshape(b, (_shape(b)[ax],)), _shape(a),
+                                               (ax,)))
+
+    first = div(lax.sub(sl(x, 1, 2), sl(x, 0, 1)), lax.sub(sl(h, 1, 2), sl(h, 0, 1)))
+    last = div(lax.sub(sl(x, n - 1, n), sl(x, n - 2, n - 1)),
+               lax.sub(sl(h, n - 1, n), sl(h, n - 2, n - 1)))
+    if n == 2:
+        return lax.concatenate([first, last], ax)
+    dx1, dx2 = lax.sub(sl(h, 1, n - 1), sl(h, 0, n - 2)), lax.sub(sl(h, 2, n), sl(h, 1, n - 1))
+    total = lax.add(dx1, dx2)
+    wa = lax.neg(lax.div(dx2, lax.mul(dx1, total)))
+    wb = lax.div(lax.sub(dx2, dx1), lax.mul(dx1, dx2))
+    wc = lax.div(dx1, lax.mul(dx2, total))
+
+    def mul(w, a):
+        return lax.mul(lax.broadcast_in_dim(lax.reshape(w, (n - 2,)), _shape(a), (ax,)), a)
+
+    inner = lax.add(lax.add(mul(wa, sl(x, 0, n - 2)), mul(wb, sl(x, 1, n - 1))),
+                    mul(wc, sl(x, 2, n)))
+    return lax.concatenate([first, inner, last], ax)
+
+
 def gradient(f, *varargs, axis=None, edge_order=None):
     """The gradient by central differences inside and one-sided differences at the edges
-    (NumPy's ``edge_order=1``), for each axis (a list if several); scalar spacings only.
+    (NumPy's ``edge_order=1``), for each axis (a list if several); each spacing is a
+    scalar or a 1-D array of sample coordinates along its axis.
 
     Example:
         >>> gradient(np.array([1., 2., 4., 7.], np.float32))
@@ -247,11 +285,14 @@ def gradient(f, *varargs, axis=None, edge_order=None):
         spacing = list(varargs)
     outs = []
     for ax, h in zip(axes, spacing, strict=True):
-        if np.ndim(h) != 0:
-            raise FunctraceError("gradient: only scalar spacings are supported")
         n = _shape(x)[ax]
         if n < 2:
             raise ShapeError("gradient: each axis needs at least 2 samples")
+        if np.ndim(h) == 1:
+            outs.append(_gradient_coords(x, convert(as_array(h), _dtype(x)), ax))
+            continue
+        if np.ndim(h) != 0:
+            raise ShapeError("gradient: spacings must be scalars or 1-D coordinate arrays")
         hv = np.asarray(h, _dtype(x))
 
         def sl(a, b, ax=ax):
