@@ -273,3 +273,18 @@ def test_gradient_with_coordinate_arrays_matches_numpy():
     got = ft.jit(lambda f, c: fnp.gradient(f, 2.0, c))(X, c4)
     for g, w in zip(got, np.gradient(X, 2.0, c4), strict=True):
         np.testing.assert_allclose(g, w, atol=1e-5)
+
+
+@pytest.mark.parametrize("ord_", [2, 1, np.inf, 3])
+def test_vector_norm_over_several_axes_is_a_vector_norm(ord_):
+    # the array API's vector_norm (jnp.linalg.vector_norm): a tuple axis means the vector
+    # of those entries (numpy.linalg.vector_norm), never a matrix norm
+    x3 = np.random.RandomState(5).randn(2, 3, 4).astype(np.float32)
+    for axis in ((0, 1), (-1, 0), None):
+        want = np.linalg.vector_norm(x3, axis=axis, ord=ord_)
+        np.testing.assert_allclose(fnp.linalg.vector_norm(x3, axis=axis, ord=ord_), want,
+                                   rtol=1e-5)
+        got = fnp.linalg.vector_norm(x3, axis=axis, ord=ord_, keepdims=True)
+        assert got.shape == np.linalg.vector_norm(x3, axis=axis, ord=ord_,
+                                                  keepdims=True).shape
+    assert fnp.linalg.vector_norm(np.float32(-3.0)).shape == ()

@@ -21,7 +21,14 @@ from ..core.trace import get_aval
 from ..errors import FunctraceError, ShapeError
 from ..lax import linalg as lax_linalg
 from ..transforms.custom import custom_jvp
-from ._promote import _fmt, as_array, broadcast_shapes, broadcast_to_shape, promote_inexact
+from ._promote import (
+    _fmt,
+    as_array,
+    broadcast_shapes,
+    broadcast_to_shape,
+    canonical_axes,
+    promote_inexact,
+)
 from .manip import swapaxes
 from .math import abs as _abs
 from .math import conjugate, log, sign, sqrt, where
@@ -479,13 +486,26 @@ def lstsq(a, b, rcond=None, *, numpy_resid: bool = False):
 # norms
 
 def vector_norm(x, /, *, axis=None, keepdims: bool = False, ord=2):  # noqa: A002
-    """The vector ``ord``-norm over ``axis`` (all axes when None; the array API's name)."""
+    """The vector ``ord``-norm over ``axis`` (all axes when None; the array API's name):
+    several axes are one vector of their entries (never a matrix norm).
+
+    Example:
+        >>> vector_norm(np.ones((2, 2), np.float32), axis=(0, 1))
+        array(2., dtype=float32)
+    """
     x = as_array(x)
-    if axis is None:
-        x = lax.reshape(x, (int(np.prod(_shape(x))),))
-        out = norm(x, ord)
-        return lax.reshape(out, (1,) * len(_shape(as_array(x)))) if keepdims else out
-    return norm(x, ord, axis=axis, keepdims=keepdims)
+    shape = _shape(x)
+    nd = len(shape)
+    axes = tuple(range(nd)) if axis is None else canonical_axes(axis, nd, "vector_norm")
+    if len(axes) == 1:
+        return norm(x, ord, axis=axes[0], keepdims=keepdims)
+    rest = [d for d in range(nd) if d not in axes]
+    flat = lax.reshape(lax.transpose(x, tuple(rest + list(axes))),
+                       tuple(shape[d] for d in rest) + (int(np.prod([shape[d] for d in axes])),))
+    out = norm(flat, ord, axis=-1)
+    if keepdims:
+        out = lax.reshape(out, tuple(1 if d in axes else shape[d] for d in range(nd)))
+    return out
 
 
 def matrix_norm(x, /, *, keepdims: bool = False, ord="fro"):  # noqa: A002
