@@ -35,6 +35,18 @@ def test_repeat_total_repeat_length_truncates_or_pads_with_the_final_value(reps,
                                       total_repeat_length=total))(X), want)
 
 
+@pytest.mark.parametrize("reps,total", [([1, 0, 2], 4), ([2, 0, 1], 2), ([0, 0, 0], 2)])
+def test_repeat_with_traced_repeats_needs_only_a_static_total_length(reps, total):
+    # JAX: total_repeat_length "may be specified for the repeat behavior to be compatible
+    # with jit"; the counts themselves may then be traced
+    base = np.repeat(X, reps, axis=0)
+    want = base[:total] if len(base) >= total else np.concatenate(
+        [base, np.repeat(X[-1:], total - len(base), axis=0)])
+    got = ft.jit(lambda x, r: fnp.repeat(x, r, axis=0, total_repeat_length=total))(
+        X, np.array(reps, np.int32))
+    _same(got, want)
+
+
 def test_repeat_total_repeat_length_with_scalar_repeats_and_flattening():
     _same(fnp.repeat(X, 2, axis=1, total_repeat_length=5), np.repeat(X, 2, axis=1)[:, :5])
     _same(fnp.repeat(X, 1, total_repeat_length=3), X.ravel()[:3])
