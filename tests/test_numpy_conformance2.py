@@ -300,3 +300,12 @@ def test_vector_norm_over_several_axes_is_a_vector_norm(ord_):
         assert got.shape == np.linalg.vector_norm(x3, axis=axis, ord=ord_,
                                                   keepdims=True).shape
     assert fnp.linalg.vector_norm(np.float32(-3.0)).shape == ()
+
+
+def test_logspace_computes_in_the_requested_dtype():
+    # JAX: logspace's computation dtype is the (inexact) requested dtype, so float16
+    # bounds with dtype=float32 do not overflow float16
+    s = np.array([1., 6.5, -2.], np.float16)
+    want = np.logspace(s.astype(np.float64), 7.0, 4).astype(np.float32)
+    np.testing.assert_allclose(fnp.logspace(s, 7.0, 4, dtype=np.float32), want, rtol=1e-5)
+    assert fnp.logspace(s, 7.0, 4, dtype=np.float32).dtype == np.float32

@@ -427,6 +427,10 @@ def logspace(start, stop, num: int = 50, endpoint: bool = True, base=10.0, dtype
         >>> logspace(0., 2., 3)
         array([  1.,  10., 100.], dtype=float32)
     """
+    if dtype is not None:  # JAX computes in (the inexact version of) dtype, then casts
+        comp = check_dtype(dtype)
+        comp = comp if comp.kind in "fc" else default_float_dtype()
+        start, stop = convert(as_array(start), comp), convert(as_array(stop), comp)
     exps = linspace(start, stop, num, endpoint=endpoint, axis=axis)
     out = power(convert(as_array(base), _dtype(exps)), exps)
     return convert(out, dtype) if dtype is not None else out
