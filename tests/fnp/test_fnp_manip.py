@@ -125,7 +125,7 @@ def test_errors():
     with pytest.raises(FunctraceError, match="mode"):
         fnp.pad(X, 1, mode="no-such-mode")
     with pytest.raises(FunctraceError, match="order"):
-        fnp.reshape(X, -1, order="F")
+        fnp.reshape(X, -1, order="A")
 
 
 # ---------------------------------------------------------------------------

@@ -108,6 +108,14 @@ def _cast_scalar(x, dtype: np.dtype):
     return complex(x)
 
 
+def _strong_scalar(x, dtype: np.dtype) -> np.ndarray:
+    """A weak Python scalar in the strong ``dtype`` it joins; an int out of the range of a
+    narrow integer dtype wraps around, as in JAX (``uint8_array + 300`` adds 44)."""
+    if isinstance(x, int) and np.issubdtype(dtype, np.integer):
+        return np.asarray(x).astype(dtype)
+    return np.asarray(x, dtype)
+
+
 def convert(x, dtype):
     """``x`` converted to ``dtype`` (a no-op when it already has it)."""
     dtype = np.dtype(dtype)
@@ -153,7 +161,7 @@ def promote_dtypes(*args, op: str | None = None):
     for a in args:
         if is_python_scalar(a) and not isinstance(a, Tracer):
             # a weak scalar adopts the result dtype: a Python scalar of that kind stays weak
-            out.append(_cast_scalar(a, dtype) if weak else np.asarray(a, dtype))
+            out.append(_cast_scalar(a, dtype) if weak else _strong_scalar(a, dtype))
         elif get_aval(a).dtype == dtype:
             out.append(a)  # weak and strong operands of one dtype mix without a cast, as in JAX
         else:

@@ -260,22 +260,33 @@ def repeat(a, repeats, axis: int | None = None, *, total_repeat_length=None,
            out_sharding=None):
     """Repeats each element of ``a`` ``repeats`` times along ``axis`` (flattened if None).
 
-    ``repeats`` is an int or a concrete array with one count per element.
+    ``repeats`` is an int or a concrete array with one count per element. With
+    ``total_repeat_length``, the result has exactly that length along ``axis``, as in JAX:
+    extra repeats are dropped, and a shortfall is filled with the last element of ``a``.
 
     Example:
         >>> repeat(np.array([1, 2], np.int32), 2)
         array([1, 1, 2, 2], dtype=int32)
     """
     no_sharding("repeat", out_sharding=out_sharding)
-    del total_repeat_length
     x = as_array(a)
     if axis is None:
         x, axis = ravel(x), 0
     s = _shape(x)
     ax = canonical_axis(axis, len(s), "repeat")
     reps = concrete_or_none(repeats)
+    if reps is None and total_repeat_length is not None:  # traced counts, static length
+        idx = _traced_total_length_indices(repeats, s[ax], int(total_repeat_length))
+        out = lax.gather_leading(moveaxis(x, ax, 0), lax.expand_dims(idx, (1,)))
+        return moveaxis(out, 0, ax)
     if reps is None:
-        raise FunctraceError("repeat: repeats must be concrete (it decides the result's shape)")
+        raise FunctraceError("repeat: repeats must be concrete (it decides the result's "
+                             "shape), or pass a static total_repeat_length")
+    if total_repeat_length is not None:
+        idx = _total_length_indices(np.broadcast_to(np.asarray(reps, np.int64), (s[ax],)),
+                                    int(total_repeat_length))
+        out = lax.gather_leading(moveaxis(x, ax, 0), idx[:, None])
+        return moveaxis(out, 0, ax)
     if np.ndim(reps) == 0 or np.size(reps) == 1:
         r = int(np.ravel(reps)[0])
         expanded = s[:ax + 1] + (r,) + s[ax + 1:]
@@ -286,6 +297,25 @@ def repeat(a, repeats, axis: int | None = None, *, total_repeat_length=None,
     moved = moveaxis(x, ax, 0)
     out = lax.gather_leading(moved, idx.astype(np.int32)[:, None])
     return moveaxis(out, 0, ax)
+
+
+def _total_length_indices(reps: np.ndarray, total: int) -> np.ndarray:
+    """JAX's gather indices for ``repeat(..., total_repeat_length=total)``: position ``p``
+    takes the last element whose block starts at or before ``p``."""
+    starts = np.concatenate([[0], np.cumsum(reps)[:-1]]) if reps.size else reps
+    return (np.searchsorted(starts, np.arange(total), side="right") - 1).astype(np.int32)
+
+
+def _traced_total_length_indices(repeats, n: int, total: int):
+    """``_total_length_indices`` for traced counts: position ``p`` takes the number of
+    blocks starting at or before ``p``, minus one."""
+    reps = lax.convert_element_type(as_array(repeats), np.int32)
+    reps = lax.broadcast_in_dim(reps, (n,), ()) if get_aval(reps).shape == () else reps
+    starts = lax.sub(lax.cumsum(reps, 0), reps)
+    pos = lax.broadcasted_iota(np.int32, (total, n), 0)
+    begun = lax.le(lax.broadcast_in_dim(starts, (total, n), (1,)), pos)
+    count = lax.reduce_sum(lax.convert_element_type(begun, np.int32), (1,))
+    return lax.sub(count, np.ones((), np.int32))
 
 
 def roll(a, shift, axis=None):

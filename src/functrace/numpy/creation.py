@@ -21,13 +21,16 @@ from ._promote import (
     check_dtype,
     convert,
     has_tracer,
+    promote_dtypes,
+    promote_inexact,
     stack_nested,
 )
 
 
 def _shape(shape) -> tuple[int, ...]:
-    if isinstance(shape, int | np.integer):
-        return (int(shape),)
+    if isinstance(shape, int | np.integer) or (isinstance(shape, np.ndarray)
+                                               and shape.ndim == 0):
+        return (operator.index(shape),)
     try:  # operator.index: 2.5 or "2" is a mistake, not 2
         return tuple(operator.index(d) for d in shape)
     except TypeError:
@@ -205,52 +208,80 @@ def arange(start, stop=None, step=None, dtype=None, *, device=None, out_sharding
         array([0, 1, 2], dtype=int32)
     """
     _placement("arange", device, out_sharding)
+    if dtype is None:  # JAX: result_type of the bounds (Python numbers are weak)
+        given = [v for v in (start, stop, step) if v is not None]
+        given = [as_array(v) if isinstance(v, list | tuple) else v for v in given]
+        dtype = get_aval(promote_dtypes(*given, op="arange")[0]).dtype
+    dtype = check_dtype(dtype)
     start, stop, step = (_static(v, "arange", n) for v, n in
                          ((start, "start"), (stop, "stop"), (step, "step")))
     if stop is None:
         start, stop = 0, start
     step = 1 if step is None else step
-    if dtype is None:
-        floats = any(isinstance(v, float | np.floating) for v in (start, stop, step))
-        dtype = default_float_dtype() if floats else default_int_dtype()
-    dtype = check_dtype(dtype)
     if step == 0:
         raise ShapeError(f"arange: step must not be zero (start={start}, stop={stop})")
     n = max(int(np.ceil((stop - start) / step)), 0)
     if start == 0 and step == 1 and np.issubdtype(dtype, np.number) and n > 0:
         return lax.iota(dtype, n)
-    return as_array(np.arange(start, stop, step).astype(dtype))
+    # NumPy's arange in dtype, as JAX's for concrete bounds (so an integer dtype with a
+    # float step counts in integer steps: arange(0, 5, 1.5, dtype=int) is [0, 1, 2, 3])
+    return as_array(np.arange(start, stop, step, dtype=dtype))
 
 
 def linspace(start, stop, num: int = 50, endpoint: bool = True, retstep: bool = False,
              dtype=None, axis: int = 0, *, device=None):
-    """``num`` evenly spaced values from ``start`` to ``stop`` (traced scalar bounds allowed).
+    """``num`` evenly spaced values from ``start`` to ``stop`` (traced bounds allowed).
+
+    Array bounds broadcast together and the samples run along ``axis``. Without
+    ``dtype`` the result has the inexact dtype of ``start`` and ``stop`` (JAX's
+    ``result_type``: Python scalars are weak, so float32 by default, float16 for float16
+    bounds).
 
     Example:
         >>> linspace(0.0, 1.0, 3)
         array([0. , 0.5, 1. ], dtype=float32)
     """
     check_device("linspace", device)
-    out_dtype = check_dtype(dtype) if dtype is not None else default_float_dtype()
     if not isinstance(num, int | np.integer) or num < 0:
         raise ShapeError(f"linspace: num must be a non-negative int, got {num!r}")
-    if not any(isinstance(v, Tracer) for v in (start, stop)):
-        vals, step = np.linspace(np.asarray(start, np.float64), np.asarray(stop, np.float64),
-                                 num, endpoint=endpoint, retstep=True, dtype=out_dtype,
-                                 axis=axis)
-        out = as_array(vals)
-        return (out, as_array(np.asarray(step, out_dtype))) if retstep else out
-    # traced bounds: start + i * step, written with lax so it stays differentiable
-    fdt = default_float_dtype()
-    start_v, stop_v = convert(as_array(start), fdt), convert(as_array(stop), fdt)
-    if get_aval(start_v).shape != () or get_aval(stop_v).shape != ():
-        raise ShapeError("linspace: traced bounds must be scalars")
-    step = lax.div(lax.sub(stop_v, start_v), float(max((num - 1) if endpoint else num, 1)))
-    idx = lax.convert_element_type(lax.iota(default_int_dtype(), num), fdt)
-    out = lax.add(lax.broadcast_in_dim(start_v, (num,), ()),
-                  lax.mul(idx, lax.broadcast_in_dim(step, (num,), ())))
+    start_v, stop_v = promote_inexact(start, stop, op="linspace")
+    bounds_dtype = get_aval(start_v).dtype
+    out_dtype = check_dtype(dtype) if dtype is not None else bounds_dtype
+    if not any(isinstance(v, Tracer) for v in (start_v, stop_v)):
+        wide = np.complex128 if bounds_dtype.kind == "c" else np.float64
+        vals, step = np.linspace(np.asarray(start_v, wide), np.asarray(stop_v, wide), num,
+                                 endpoint=endpoint, retstep=True, axis=axis)
+        if out_dtype.kind in "iu" and vals.dtype.kind == "f":
+            vals = np.floor(vals)  # JAX floors into an integer dtype
+        out = as_array(vals.astype(out_dtype))
+        return (out, as_array(np.asarray(step).astype(out_dtype))) if retstep else out
+    return _linspace_traced(as_array(start_v), as_array(stop_v), num, endpoint, retstep,
+                            out_dtype, axis)
+
+
+def _linspace_traced(start_v, stop_v, num, endpoint, retstep, out_dtype, axis):
+    """``start + i * step`` written with lax, so it stays differentiable; the last sample
+    is ``stop`` itself when ``endpoint``."""
+    shape = np.broadcast_shapes(get_aval(start_v).shape, get_aval(stop_v).shape)
+    start_v = broadcast_to_shape(start_v, shape, "linspace")
+    stop_v = broadcast_to_shape(stop_v, shape, "linspace")
+    fdt = get_aval(start_v).dtype
+    step = lax.div(lax.sub(stop_v, start_v),
+                   np.asarray(max((num - 1) if endpoint else num, 1), fdt))
+    full = (num,) + shape
+    dims = tuple(range(1, len(full)))
+    idx = lax.convert_element_type(lax.broadcasted_iota(default_int_dtype(), full, 0), fdt)
+    out = lax.add(lax.broadcast_in_dim(start_v, full, dims),
+                  lax.mul(idx, lax.broadcast_in_dim(step, full, dims)))
+    if endpoint and num > 1:
+        last = lax.broadcast_in_dim(stop_v, (1,) + shape, dims)
+        out = lax.concatenate([lax.slice_in_dim(out, 0, num - 1, axis=0), last], 0)
+    ax = axis % len(full)
+    out = lax.transpose(out, tuple(range(1, ax + 1)) + (0,) + tuple(range(ax + 1, len(full))))
+    if out_dtype.kind in "iu" and fdt.kind == "f":
+        out = lax.floor(out)
     out = convert(out, out_dtype)
-    return (out, step) if retstep else out
+    return (out, convert(step, out_dtype)) if retstep else out
 
 
 def eye(N: int, M: int | None = None, k: int = 0, dtype=None, *, device=None):

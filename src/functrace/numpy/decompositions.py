@@ -21,7 +21,14 @@ from ..core.trace import get_aval
 from ..errors import FunctraceError, ShapeError
 from ..lax import linalg as lax_linalg
 from ..transforms.custom import custom_jvp
-from ._promote import _fmt, as_array, broadcast_shapes, broadcast_to_shape, promote_inexact
+from ._promote import (
+    _fmt,
+    as_array,
+    broadcast_shapes,
+    broadcast_to_shape,
+    canonical_axes,
+    promote_inexact,
+)
 from .manip import swapaxes
 from .math import abs as _abs
 from .math import conjugate, log, sign, sqrt, where
@@ -298,7 +305,7 @@ def det(a):
 
 def matrix_power(a, n: int):
     """``a`` multiplied by itself ``n`` times (``n < 0`` inverts first; ``n = 0`` gives the
-    identity), by repeated squaring.
+    identity), by repeated squaring; for ``n >= 0`` the result keeps ``a``'s dtype.
 
     Example:
         >>> matrix_power(np.array([[1., 1.], [0., 1.]], np.float32), 3)
@@ -311,6 +318,8 @@ def matrix_power(a, n: int):
     except TypeError:
         raise FunctraceError(f"linalg.matrix_power: the exponent must be an integer, got "
                              f"{n!r}") from None
+    if n >= 0:  # only products: an integer matrix stays integer, as in JAX
+        x = as_array(a)
     if n == 0:
         return broadcast_to_shape(_eye(_shape(x)[-1], x), _shape(x), "matrix_power")
     if n < 0:
@@ -477,13 +486,26 @@ def lstsq(a, b, rcond=None, *, numpy_resid: bool = False):
 # norms
 
 def vector_norm(x, /, *, axis=None, keepdims: bool = False, ord=2):  # noqa: A002
-    """The vector ``ord``-norm over ``axis`` (all axes when None; the array API's name)."""
+    """The vector ``ord``-norm over ``axis`` (all axes when None; the array API's name):
+    several axes are one vector of their entries (never a matrix norm).
+
+    Example:
+        >>> vector_norm(np.ones((2, 2), np.float32), axis=(0, 1))
+        array(2., dtype=float32)
+    """
     x = as_array(x)
-    if axis is None:
-        x = lax.reshape(x, (int(np.prod(_shape(x))),))
-        out = norm(x, ord)
-        return lax.reshape(out, (1,) * len(_shape(as_array(x)))) if keepdims else out
-    return norm(x, ord, axis=axis, keepdims=keepdims)
+    shape = _shape(x)
+    nd = len(shape)
+    axes = tuple(range(nd)) if axis is None else canonical_axes(axis, nd, "vector_norm")
+    if len(axes) == 1:
+        return norm(x, ord, axis=axes[0], keepdims=keepdims)
+    rest = [d for d in range(nd) if d not in axes]
+    flat = lax.reshape(lax.transpose(x, tuple(rest + list(axes))),
+                       tuple(shape[d] for d in rest) + (int(np.prod([shape[d] for d in axes])),))
+    out = norm(flat, ord, axis=-1)
+    if keepdims:
+        out = lax.reshape(out, tuple(1 if d in axes else shape[d] for d in range(nd)))
+    return out
 
 
 def matrix_norm(x, /, *, keepdims: bool = False, ord="fro"):  # noqa: A002

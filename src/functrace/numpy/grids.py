@@ -16,9 +16,16 @@ from .. import lax
 from ..core.avals import default_float_dtype, default_int_dtype
 from ..core.trace import Tracer, get_aval
 from ..errors import FunctraceError, ShapeError
-from ._promote import as_array, canonical_axis, check_dtype, convert, promote_args
+from ._promote import (
+    as_array,
+    canonical_axis,
+    check_dtype,
+    convert,
+    promote_args,
+    promote_dtypes,
+)
 from .arrange import concatenate
-from .creation import arange, linspace, tri_mask
+from .creation import arange, linspace
 from .indexed_update import IndexUpdateHelper
 from .manip import broadcast_arrays, moveaxis, reshape
 from .math import cos, multiply, power, where
@@ -211,13 +218,14 @@ def tril_indices(n: int, k: int = 0, m: int | None = None):
         >>> tril_indices(2)
         (array([0, 1, 1], dtype=int32), array([0, 0, 1], dtype=int32))
     """
-    r, c = np.nonzero(tri_mask(n, n if m is None else m, k))
+    # NumPy on the static sizes, so the indices stay constants under jit (as in JAX)
+    r, c = np.nonzero(np.tri(n, n if m is None else m, k, dtype=bool))
     return r.astype(default_int_dtype()), c.astype(default_int_dtype())
 
 
 def triu_indices(n: int, k: int = 0, m: int | None = None):
     """The indices of the upper triangle (diagonal ``k`` and above) of an ``(n, m)`` array."""
-    r, c = np.nonzero(~tri_mask(n, n if m is None else m, k - 1))
+    r, c = np.nonzero(~np.tri(n, n if m is None else m, k - 1, dtype=bool))
     return r.astype(default_int_dtype()), c.astype(default_int_dtype())
 
 
@@ -250,6 +258,7 @@ def unravel_index(indices, shape):
     """
     idx = as_array(indices)
     dt = _dtype(idx)
+    shape = (shape,) if np.ndim(shape) == 0 else tuple(shape)  # an int shape, as JAX
     total = int(np.prod(shape, dtype=np.int64))
     idx = where(idx < 0, lax.add(idx, np.asarray(total, dt)), idx)
     idx = lax.clamp(np.asarray(0, dt), idx, np.asarray(builtins.max(total - 1, 0), dt))
@@ -302,7 +311,7 @@ def kron(a, b):
         >>> kron(np.array([1, 2], np.int32), np.array([1, 10], np.int32))
         array([ 1, 10,  2, 20], dtype=int32)
     """
-    x, y = promote_args("kron", as_array(a), as_array(b), broadcast=False)
+    x, y = (as_array(t) for t in promote_dtypes(a, b, op="kron"))  # Python scalars: weak
     nd = builtins.max(len(_shape(x)), len(_shape(y)))
     x = reshape(x, (1,) * (nd - len(_shape(x))) + _shape(x))
     y = reshape(y, (1,) * (nd - len(_shape(y))) + _shape(y))
@@ -418,6 +427,10 @@ def logspace(start, stop, num: int = 50, endpoint: bool = True, base=10.0, dtype
         >>> logspace(0., 2., 3)
         array([  1.,  10., 100.], dtype=float32)
     """
+    if dtype is not None:  # JAX computes in (the inexact version of) dtype, then casts
+        comp = check_dtype(dtype)
+        comp = comp if comp.kind in "fc" else default_float_dtype()
+        start, stop = convert(as_array(start), comp), convert(as_array(stop), comp)
     exps = linspace(start, stop, num, endpoint=endpoint, axis=axis)
     out = power(convert(as_array(base), _dtype(exps)), exps)
     return convert(out, dtype) if dtype is not None else out
@@ -433,13 +446,14 @@ def geomspace(start, stop, num: int = 50, endpoint: bool = True, dtype=None, axi
     s, e = promote_args("geomspace", start, stop, inexact=True)
     sign = lax.sign(s)
     ls, le = lax.log(lax.abs(s)), lax.log(lax.abs(e))
-    out = lax.exp(linspace(ls, le, num, endpoint=endpoint, axis=axis))
+    out = lax.exp(linspace(ls, le, num, endpoint=endpoint))  # samples on axis 0 first
     out = multiply(out, sign)
     # the ends are exact, as NumPy's
     if num > 0 and not isinstance(s, Tracer) and not isinstance(e, Tracer):
         out = IndexUpdateHelper(out)[0].set(s)
         if endpoint and num > 1:
             out = IndexUpdateHelper(out)[num - 1].set(e)
+    out = moveaxis(out, 0, axis)
     return convert(out, dtype) if dtype is not None else out
 
 

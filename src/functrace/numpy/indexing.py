@@ -122,11 +122,11 @@ def _expand(idx, shape) -> list:
     return out
 
 
-def _normalize_concrete(arr: np.ndarray, n: int, axis: int) -> np.ndarray:
-    if arr.size and (arr.min() < -n or arr.max() >= n):
-        bad = arr[(arr < -n) | (arr >= n)].flat[0]
-        raise IndexingError(f"index {bad} is out of bounds for axis {axis} with size {n}")
-    return np.where(arr < 0, arr + n, arr).astype(default_int_dtype())
+def _normalize_concrete(arr: np.ndarray, n: int) -> np.ndarray:
+    """Negative indices count from the end; out-of-range ones are clamped into the axis,
+    as JAX's gathers ("out-of-bound indices are clamped to the bounds of the array")."""
+    arr = np.where(arr < 0, arr + n, arr)
+    return np.clip(arr, 0, max(n - 1, 0)).astype(default_int_dtype())
 
 
 def _normalize_traced(i, n: int):
@@ -184,9 +184,10 @@ def getitem(x, idx):
             x = _slice_dim(x, d, e)
         elif isinstance(e, int):
             n = get_aval(x).shape[d]
-            if not -n <= e < n:
-                raise IndexingError(f"index {e} is out of bounds for axis {d} with size {n}")
-            x = _slice_dim(x, d, slice(e % n, e % n + 1))
+            if n == 0:
+                raise IndexingError(f"index {e} is out of bounds for axis {d} with size 0")
+            e = int(_normalize_concrete(np.asarray(e), n))  # clamped, as JAX's gathers
+            x = _slice_dim(x, d, slice(e, e + 1))
             squeeze.append(d)
     if squeeze:
         x = lax.squeeze(x, squeeze)
@@ -204,7 +205,7 @@ def _gather(x, entries, contiguous: bool):
         if isinstance(a, Tracer):
             arrays.append(_normalize_traced(a, shape[d]))
         else:
-            arrays.append(_normalize_concrete(a, shape[d], d))
+            arrays.append(_normalize_concrete(a, shape[d]))
     try:
         batch = broadcast_shapes("index", *[get_aval(a).shape for a in arrays])
     except ShapeError:
@@ -339,7 +340,7 @@ def take_along_axis(arr, indices, axis: int | None = -1, mode=None, fill_value=N
     ax = canonical_axis(axis, len(shape), "take_along_axis")
     n = shape[ax]
     out_shape = broadcast_shapes("take_along_axis", ishape, shape[:ax] + (1,) + shape[ax + 1:])
-    if n == 0:
+    if n == 0 or 0 in out_shape:  # nothing to gather (a gather's slices must fit the axes)
         return lax.full(out_shape, 0, get_aval(x).dtype)
     mode_name = mode.name.lower() if isinstance(mode, lax.GatherScatterMode) else mode
     if wrap_negative_indices is None:
@@ -380,6 +381,8 @@ def diagonal(a, offset: int = 0, axis1: int = 0, axis2: int = 1):
     x = lax.transpose(x, rest + [i, j])
     n1, n2 = get_aval(x).shape[-2:]
     length = max(0, min(n1 + min(offset, 0), n2 - max(offset, 0)))
+    if length == 0 or 0 in get_aval(x).shape:
+        return lax.full(get_aval(x).shape[:-2] + (length,), 0, get_aval(x).dtype)
     line = np.arange(length)
     rows, cols = line + max(-offset, 0), line + max(offset, 0)
     return getitem(x, (Ellipsis, rows, cols))

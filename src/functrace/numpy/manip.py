@@ -46,10 +46,10 @@ def ndim(a) -> int:
 
 
 def size(a, axis=None) -> int:
-    """The number of elements of ``a`` (along ``axis`` if given)."""
+    """The number of elements of ``a`` (along ``axis``, an int or a tuple, if given)."""
     s = shape(a)
     if axis is not None:
-        return s[canonical_axis(axis, len(s), "size")]
+        s = tuple(s[d] for d in canonical_axes(axis, len(s), "size"))
     n = 1
     for d in s:
         n *= d
@@ -116,6 +116,7 @@ def _static_ints(values, op: str) -> tuple[int, ...]:
 def reshape(a, shape=None, order: str = "C", *, newshape=DEPRECATED, copy=None,
             out_sharding=None):
     """``a`` with a new shape of the same size; one entry may be -1 (inferred).
+    ``order="F"`` reads and writes the entries in column-major order.
 
     ``newshape`` is the deprecated spelling of ``shape`` (it works, with a
     ``DeprecationWarning``); ``copy`` is accepted and ignored (arrays are immutable);
@@ -125,8 +126,8 @@ def reshape(a, shape=None, order: str = "C", *, newshape=DEPRECATED, copy=None,
         >>> reshape(np.arange(6, dtype=np.float32), (2, -1)).shape
         (2, 3)
     """
-    if order != "C":
-        raise FunctraceError(f"reshape: only order='C' is supported, got order={order!r}")
+    if order not in ("C", "F"):
+        raise FunctraceError(f"reshape: order must be 'C' or 'F' (as in JAX), got {order!r}")
     del copy
     no_sharding("reshape", out_sharding=out_sharding)
     shape = renamed("reshape", "newshape", newshape, "shape", shape)
@@ -134,6 +135,8 @@ def reshape(a, shape=None, order: str = "C", *, newshape=DEPRECATED, copy=None,
         raise TypeError("reshape: missing the shape argument; call reshape(a, shape)")
     x = as_array(a)
     new = _static_ints(shape, "reshape")
+    if order == "F":  # column-major: a C-order reshape of the reversed axes, reversed back
+        return transpose(reshape(transpose(x), tuple(reversed(new))))
     total = get_aval(x).size
     if new.count(-1) > 1:
         raise ShapeError(f"reshape: can only specify one unknown dimension, got {new}")
@@ -149,7 +152,7 @@ def reshape(a, shape=None, order: str = "C", *, newshape=DEPRECATED, copy=None,
 
 
 def ravel(a, order: str = "C", *, out_sharding=None):
-    """``a`` flattened to one dimension (row-major)."""
+    """``a`` flattened to one dimension (row-major; column-major with ``order="F"``)."""
     no_sharding("ravel", out_sharding=out_sharding)
     return reshape(a, (-1,), order)
 

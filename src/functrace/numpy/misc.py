@@ -12,7 +12,7 @@ import operator
 import numpy as np
 
 from .. import lax
-from ..core.avals import default_float_dtype
+from ..core.avals import default_float_dtype, default_int_dtype
 from ..core.trace import get_aval
 from ..errors import FunctraceError, ShapeError
 from ._promote import as_array, canonical_axis, convert
@@ -173,13 +173,14 @@ def unpackbits(a, axis: int | None = None, count: int | None = None, bitorder: s
 
 def histogramdd(sample, bins=10, range=None, weights=None, density=None):  # noqa: A002
     """The D-dimensional histogram of the ``(N, D)`` ``sample``: ``(counts, edges)`` with
-    one edge array per dimension (the last bin of each includes its right edge).
+    one edge array per dimension (the last bin of each includes its right edge). As in
+    JAX, unweighted counts are integers; weighted ones and densities are floats.
 
     Example:
         >>> h, edges = histogramdd(np.array([[0., 0.], [1., 1.], [1., 0.]], np.float32), 2)
         >>> h
-        array([[1., 0.],
-               [1., 1.]], dtype=float32)
+        array([[1, 0],
+               [1, 1]], dtype=int32)
     """
     s = as_array(sample)
     if len(get_aval(s).shape) == 1:
@@ -224,6 +225,8 @@ def histogramdd(sample, bins=10, range=None, weights=None, density=None):  # noq
             vol = width if vol is None else lax.mul(vol, width)
         counts = lax.div(counts, lax.mul(vol, lax.broadcast_in_dim(
             lax.reduce_sum(counts, tuple(builtins.range(d))), tuple(sizes), ())))
+    elif weights is None:  # JAX counts with an unweighted bincount: integer counts
+        counts = convert(counts, default_int_dtype())
     return counts, edges
 
 
@@ -233,8 +236,8 @@ def histogram2d(x, y, bins=10, range=None, weights=None, density=None):  # noqa:
     Example:
         >>> h, xe, ye = histogram2d(np.array([0., 1.]), np.array([0., 1.]), bins=2)
         >>> h
-        array([[1., 0.],
-               [0., 1.]], dtype=float32)
+        array([[1, 0],
+               [0, 1]], dtype=int32)
     """
     xs, ys = as_array(x), as_array(y)
     sample = lax.concatenate([lax.expand_dims(convert(xs, default_float_dtype()), (1,)),

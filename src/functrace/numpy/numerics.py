@@ -146,8 +146,10 @@ def _conv1d(a, v, mode: str, op: str, flip: bool):
     n, m = _shape(x)[0], _shape(k)[0]
     if n == 0 or m == 0:
         raise ShapeError(f"{op}: inputs cannot be empty")
-    if _dtype(x).kind == "c":
-        raise FunctraceError(f"{op}: complex inputs are not supported yet")
+    if _dtype(x).kind == "c":  # (xr + i xi) * (kr + i ki), as four real convolutions
+        parts = [[_conv1d(p, q, mode, op, flip) for q in (lax.real(k), lax.imag(k))]
+                 for p in (lax.real(x), lax.imag(x))]
+        return lax.complex(lax.sub(parts[0][0], parts[1][1]), lax.add(parts[0][1], parts[1][0]))
     if flip:
         k = lax.rev(k, (0,))
     if mode == "full":
@@ -161,6 +163,10 @@ def _conv1d(a, v, mode: str, op: str, flip: bool):
     out = lax.conv_general_dilated(lax.reshape(x, (1, 1, n)), lax.reshape(k, (1, 1, m)), (1,),
                                    (pad,))
     return lax.reshape(out, (_shape(out)[-1],))
+
+
+def _conj(x):
+    return lax.conj(x) if _dtype(x).kind == "c" else x
 
 
 def convolve(a, v, mode: str = "full", *, precision=None, preferred_element_type=None):
@@ -177,18 +183,21 @@ def convolve(a, v, mode: str = "full", *, precision=None, preferred_element_type
 
 
 def correlate(a, v, mode: str = "valid", *, precision=None, preferred_element_type=None):
-    """The cross-correlation ``c[k] = sum_n a[n + k] * v[n]`` of 1-D inputs (NumPy's modes;
-    default ``'valid'``).
+    """The cross-correlation ``c[k] = sum_n a[n + k] * conj(v[n])`` of 1-D inputs (NumPy's
+    modes; default ``'valid'``).
 
     Example:
         >>> correlate(np.array([1., 2., 3.], np.float32), np.array([0., 1., 0.5], np.float32))
         array([3.5], dtype=float32)
     """
     x, k = as_array(a), as_array(v)
+    if _dtype(x).kind == "c" or _dtype(k).kind == "c":
+        x, k = promote_args("correlate", x, k, broadcast=False)
     if _shape(k) and _shape(x) and _shape(k)[0] > _shape(x)[0]:
-        # NumPy: correlate(a, v) = correlate(v, a)[::-1] (conjugates aside)
-        return lax.rev(_conv1d(k, x, mode, "correlate", flip=False), (0,))
-    return _conv1d(x, k, mode, "correlate", flip=False)
+        # NumPy: correlate(a, v) = conj(correlate(v, a))[::-1]
+        out = lax.rev(_conv1d(k, _conj(x), mode, "correlate", flip=False), (0,))
+        return _conj(out)
+    return _conv1d(x, _conj(k), mode, "correlate", flip=False)
 
 
 def trapezoid(y, x=None, dx=1.0, axis: int = -1):
@@ -217,9 +226,47 @@ def trapezoid(y, x=None, dx=1.0, axis: int = -1):
     return sum(lax.mul(avg, d), axis=ax)
 
 
+def _gradient_coords(x, coords, ax: int):
+    """The gradient along ``ax`` at the sample points ``coords`` (NumPy's and JAX's
+    second-order formula for uneven spacing inside, one-sided differences at the edges)."""
+    n, nd = _shape(x)[ax], len(_shape(x))
+    if _shape(coords) != (n,):
+        raise ShapeError(f"gradient: a coordinate array must have the length {n} of the axis, "
+                         f"got shape {_shape(coords)}")
+    shape = [1] * nd
+    shape[ax] = n
+    h = lax.broadcast_in_dim(coords, tuple(shape), (ax,))
+
+    def sl(a, lo, hi):
+        return lax.slice_in_dim(a, lo, hi, axis=ax)
+
+    def div(a, b):  # b broadcasts along the other axes
+        return lax.div(a, lax.broadcast_in_dim(lax.reshape(b, (_shape(b)[ax],)), _shape(a),
+                                               (ax,)))
+
+    first = div(lax.sub(sl(x, 1, 2), sl(x, 0, 1)), lax.sub(sl(h, 1, 2), sl(h, 0, 1)))
+    last = div(lax.sub(sl(x, n - 1, n), sl(x, n - 2, n - 1)),
+               lax.sub(sl(h, n - 1, n), sl(h, n - 2, n - 1)))
+    if n == 2:
+        return lax.concatenate([first, last], ax)
+    dx1, dx2 = lax.sub(sl(h, 1, n - 1), sl(h, 0, n - 2)), lax.sub(sl(h, 2, n), sl(h, 1, n - 1))
+    total = lax.add(dx1, dx2)
+    wa = lax.neg(lax.div(dx2, lax.mul(dx1, total)))
+    wb = lax.div(lax.sub(dx2, dx1), lax.mul(dx1, dx2))
+    wc = lax.div(dx1, lax.mul(dx2, total))
+
+    def mul(w, a):
+        return lax.mul(lax.broadcast_in_dim(lax.reshape(w, (n - 2,)), _shape(a), (ax,)), a)
+
+    inner = lax.add(lax.add(mul(wa, sl(x, 0, n - 2)), mul(wb, sl(x, 1, n - 1))),
+                    mul(wc, sl(x, 2, n)))
+    return lax.concatenate([first, inner, last], ax)
+
+
 def gradient(f, *varargs, axis=None, edge_order=None):
     """The gradient by central differences inside and one-sided differences at the edges
-    (NumPy's ``edge_order=1``), for each axis (a list if several); scalar spacings only.
+    (NumPy's ``edge_order=1``), for each axis (a list if several); each spacing is a
+    scalar or a 1-D array of sample coordinates along its axis.
 
     Example:
         >>> gradient(np.array([1., 2., 4., 7.], np.float32))
@@ -238,11 +285,14 @@ def gradient(f, *varargs, axis=None, edge_order=None):
         spacing = list(varargs)
     outs = []
     for ax, h in zip(axes, spacing, strict=True):
-        if np.ndim(h) != 0:
-            raise FunctraceError("gradient: only scalar spacings are supported")
         n = _shape(x)[ax]
         if n < 2:
             raise ShapeError("gradient: each axis needs at least 2 samples")
+        if np.ndim(h) == 1:
+            outs.append(_gradient_coords(x, convert(as_array(h), _dtype(x)), ax))
+            continue
+        if np.ndim(h) != 0:
+            raise ShapeError("gradient: spacings must be scalars or 1-D coordinate arrays")
         hv = np.asarray(h, _dtype(x))
 
         def sl(a, b, ax=ax):

@@ -18,6 +18,7 @@ from .indexing import getitem
 from .reductions import max as _max
 from .reductions import mean as _mean
 from .reductions import min as _min
+from .statistics import median as _median
 
 INDEX_MODES = ("edge", "wrap", "reflect", "symmetric")
 STAT_MODES = ("maximum", "minimum", "mean", "median")
@@ -96,12 +97,10 @@ def _stat(x, ax: int, mode: str):
         return _max(x, axis=ax, keepdims=True)
     if mode == "minimum":
         return _min(x, axis=ax, keepdims=True)
-    if mode == "median":
-        raise FunctraceError("pad: mode='median' is not supported; pad with mode='mean' or "
-                             "compute the median and use mode='constant'")
     dt = get_aval(x).dtype
-    m = _mean(x, axis=ax, keepdims=True)
-    if dt.kind in "iu":  # NumPy rounds the mean of integers
+    stat = _median if mode == "median" else _mean
+    m = stat(x, axis=ax, keepdims=True)
+    if dt.kind in "iu":  # NumPy rounds the mean (median) of integers
         m = lax.round(m, lax.RoundingMethod.TO_NEAREST_EVEN)
     return convert(m, dt)
 
@@ -140,7 +139,7 @@ def pad_mode(x, pw: np.ndarray, mode: str, *, reflect_type: str = "even",
     if mode not in INDEX_MODES + STAT_MODES + ("linear_ramp",):
         raise FunctraceError(f"pad: unknown mode {mode!r}; use 'constant', 'edge', 'wrap', "
                              "'reflect', 'symmetric', 'linear_ramp', 'maximum', 'minimum', "
-                             "'mean' or 'empty'")
+                             "'mean', 'median' or 'empty'")
     if reflect_type not in ("even", "odd"):
         raise ShapeError(f"pad: reflect_type must be 'even' or 'odd', got {reflect_type!r}")
     ends = _pairs(end_values, nd, "end_values")

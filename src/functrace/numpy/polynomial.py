@@ -93,14 +93,11 @@ def polymul(a1, a2, *, trim_leading_zeros: bool = False):
         >>> polymul(np.array([1., 1.], np.float32), np.array([1., -1.], np.float32))
         array([ 1.,  0., -1.], dtype=float32)
     """
+    # JAX promotes the coefficients to inexact: integer polynomials give float products
     a, b = promote_args("polymul", _coeffs(a1, "polymul"), _coeffs(a2, "polymul"),
-                        broadcast=False)
+                        broadcast=False, inexact=True)
     if trim_leading_zeros:
         a, b = _trim(a), _trim(b)
-    if get_aval(a).dtype.kind in "iub":  # convolve runs in floating point
-        out = convolve(convert(a, np.float64 if get_aval(a).dtype.itemsize > 4 else
-                               np.float32), b)
-        return convert(lax.round(out), get_aval(a).dtype)
     return convolve(a, b)
 
 
@@ -136,7 +133,7 @@ def polyder(p, m: int = 1):
         >>> polyder(np.array([1., 1., 1., 1.], np.float32))
         array([3., 2., 1.], dtype=float32)
     """
-    c = _coeffs(p, "polyder")
+    (c,) = promote_args("polyder", _coeffs(p, "polyder"), inexact=True)  # floats, as JAX
     m = operator.index(m)
     if m < 0:
         raise FunctraceError("polyder: the order of derivative must be non-negative")

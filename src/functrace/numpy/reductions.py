@@ -174,20 +174,26 @@ def _upcast_f16(dtype: np.dtype) -> np.dtype:
 
 def mean(a, axis=None, dtype=None, out=None, keepdims: bool = False, *, where=None):
     """The arithmetic mean over ``axis`` (of the entries where ``where`` holds); integer
-    inputs give a float result.
+    inputs give a float result. With ``dtype``, the sum, the division and the result are
+    in ``dtype`` (an integer ``dtype`` truncates, as in JAX and NumPy).
 
     Example:
         >>> mean(np.array([1, 2], np.int32))
         array(1.5, dtype=float32)
     """
     _no_out(out, "mean")
-    x, axes = _float_input(a, axis, dtype, "mean")
+    if dtype is None:
+        x, axes = _float_input(a, axis, dtype, "mean")
+    else:  # JAX: the mean is computed and returned in dtype, even an integer one
+        x, axes = _prepare(a, axis, dtype, "mean", upcast=False)
     result_dtype = get_aval(x).dtype
     x = convert(x, _upcast_f16(result_dtype))
     total = lax.reduce_sum(_mask(x, where, 0, "mean"), axes)
     if where is None:
         n = _count(get_aval(x).shape, axes)
-        out_ = _keep(lax.div(total, float(n) if n else float("nan")), axes, keepdims)
+        if not is_inexact(get_aval(x).dtype):
+            n = np.asarray(n or 1, get_aval(x).dtype)  # (no integer NaN for n == 0)
+        out_ = _keep(lax.div(total, n if n else float("nan")), axes, keepdims)
     else:
         out_ = lax.div(_keep(total, axes, keepdims),
                        _where_count(x, axes, where, keepdims, "mean"))

@@ -16,7 +16,7 @@ from .. import lax
 from ..core.avals import default_int_dtype
 from ..core.trace import Tracer, get_aval
 from ..errors import ConcretizationError, ShapeError, no_sharding
-from ._promote import as_array, canonical_axis, convert, promote_args
+from ._promote import as_array, canonical_axis, convert, promote_args, promote_dtypes
 from .indexed_update import IndexUpdateHelper
 from .manip import ravel
 from .math import where as _where3
@@ -214,6 +214,13 @@ def in1d(ar1, ar2, assume_unique: bool = False, invert: bool = False):
     return isin(ravel(as_array(ar1)), ar2, assume_unique, invert)
 
 
+def _promoted_flat(op: str, ar1, ar2):
+    """Both operands in their common dtype, flattened; promoted before ``as_array`` so a
+    Python scalar stays weakly typed (``union1d(uint8_array, 3)`` is uint8, as in JAX)."""
+    a, b = promote_dtypes(ar1, ar2, op=op)
+    return ravel(as_array(a)), ravel(as_array(b))
+
+
 def intersect1d(ar1, ar2, assume_unique: bool = False, return_indices: bool = False, *,
                 size: int | None = None, fill_value=None):
     """The sorted unique values present in both arrays (with ``return_indices``, also the
@@ -223,8 +230,7 @@ def intersect1d(ar1, ar2, assume_unique: bool = False, return_indices: bool = Fa
         >>> intersect1d(np.array([1, 3, 4, 3], np.int32), np.array([3, 1, 2], np.int32))
         array([1, 3], dtype=int32)
     """
-    a1, a2 = promote_args("intersect1d", ravel(as_array(ar1)), ravel(as_array(ar2)),
-                          broadcast=False)
+    a1, a2 = _promoted_flat("intersect1d", ar1, ar2)
     values = _select_sorted(a1, lambda u: isin(u, a2), size, fill_value, "intersect1d")
     if not return_indices:
         return values
@@ -263,7 +269,7 @@ def union1d(ar1, ar2, *, size: int | None = None, fill_value=None):
         >>> union1d(np.array([3, 1], np.int32), np.array([2, 1], np.int32))
         array([1, 2, 3], dtype=int32)
     """
-    a, b = promote_args("union1d", ravel(as_array(ar1)), ravel(as_array(ar2)), broadcast=False)
+    a, b = _promoted_flat("union1d", ar1, ar2)
     return unique(lax.concatenate([a, b], 0), size=size, fill_value=fill_value)
 
 
@@ -275,8 +281,7 @@ def setxor1d(ar1, ar2, assume_unique: bool = False, *, size: int | None = None,
         >>> setxor1d(np.array([1, 2, 3], np.int32), np.array([2, 4], np.int32))
         array([1, 3, 4], dtype=int32)
     """
-    a, b = promote_args("setxor1d", ravel(as_array(ar1)), ravel(as_array(ar2)),
-                        broadcast=False)
+    a, b = _promoted_flat("setxor1d", ar1, ar2)
     both = lax.concatenate([a, b], 0)
     return _select_sorted(both, lambda u: lax.bitwise_xor(isin(u, a), isin(u, b)), size,
                           fill_value, "setxor1d")

@@ -14,7 +14,7 @@ import numpy as np
 from .. import lax
 from ..core.trace import Tracer, get_aval
 from ..errors import FunctraceError, ShapeError
-from ._promote import as_array, broadcast_to_shape, canonical_axis, convert
+from ._promote import as_array, broadcast_to_shape, canonical_axis, convert, promote_dtypes
 from .arrange import concatenate, flip, split
 from .indexed_update import IndexUpdateHelper
 from .indexing import take
@@ -57,7 +57,8 @@ def append(arr, values, axis: int | None = None):
         >>> append(np.array([1, 2], np.int32), np.array([[3]], np.int32))
         array([1, 2, 3], dtype=int32)
     """
-    a, v = as_array(arr), as_array(values)
+    # promoted before as_array, so a Python scalar stays weakly typed (as in JAX)
+    a, v = (as_array(t) for t in promote_dtypes(arr, values, op="append"))
     if axis is None:
         a, v = ravel(a), ravel(v)
         axis = 0

@@ -14,7 +14,14 @@ from .. import lax
 from ..core.avals import default_int_dtype
 from ..core.trace import get_aval
 from ..errors import FunctraceError, ShapeError, UnsupportedArgumentError, no_sharding
-from ._promote import as_array, canonical_axes, canonical_axis, convert, promote_args
+from ._promote import (
+    as_array,
+    canonical_axes,
+    canonical_axis,
+    convert,
+    promote_args,
+    promote_dtypes,
+)
 from ._quantile_weighted import broadcast_weights, inverted_cdf
 from .indexing import take_along_axis
 from .manip import moveaxis, ravel
@@ -255,11 +262,6 @@ def nanprod(a, axis=None, dtype=None, out=None, keepdims: bool = False, initial=
                  initial=initial, where=where)
 
 
-def _count_valid(x, axis, keepdims, where=None):
-    valid = lax.convert_element_type(lax.bitwise_not(isnan(x)), _dtype(x))
-    return sum(valid, axis=axis, keepdims=keepdims, where=where)
-
-
 def nanmean(a, axis=None, dtype=None, out=None, keepdims: bool = False, where=None):
     """``mean`` over the non-NaN entries (NaN where there are none).
 
@@ -267,9 +269,15 @@ def nanmean(a, axis=None, dtype=None, out=None, keepdims: bool = False, where=No
         >>> nanmean(np.array([1., np.nan, 3.], np.float32))
         array(2., dtype=float32)
     """
-    x = _float(a)
-    return lax.div(nansum(x, axis, keepdims=keepdims, where=where),
-                   _count_valid(x, axis, keepdims, where))
+    x = as_array(a)
+    if _dtype(x).kind in "biu":  # no NaNs to drop: JAX defers to mean
+        return mean(x, axis, dtype, keepdims=keepdims, where=where)
+    if dtype is None:
+        x = _float(x)
+        dtype = _dtype(x)
+    valid = lax.bitwise_not(isnan(x))
+    return lax.div(nansum(x, axis, dtype=dtype, keepdims=keepdims, where=where),
+                   sum(valid, axis, dtype=dtype, keepdims=keepdims, where=where))
 
 
 def nanvar(a, axis=None, dtype=None, out=None, ddof: int = 0, keepdims: bool = False,
@@ -409,6 +417,10 @@ def diff(a, n: int = 1, axis: int = -1, prepend=None, append=None):
     x = as_array(a)
     nd = len(_shape(x))
     ax = canonical_axis(axis, nd, "diff")
+    given = [e for e in (prepend, append) if e is not None]
+    if given:  # promoted before as_array, so a Python scalar stays weak (as in JAX)
+        x, *given = promote_dtypes(x, *given, op="diff")
+        prepend, append = (given.pop(0) if e is not None else None for e in (prepend, append))
     parts = []
     for extra in (prepend, append):
         if extra is None:
