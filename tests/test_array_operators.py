@@ -197,3 +197,15 @@ def test_runtime_methods_of_jax_array():
     np.testing.assert_array_equal(y, np.ones(2))
     with pytest.raises(ft.errors.FunctraceError, match="device_put"):
         ft.device_put(np.ones(2), "cpu")
+
+
+def test_out_of_range_indices_clamp_as_in_jax():
+    # JAX's sharp bits: "for retrieval operations out-of-bounds indices are clamped";
+    # eager Arrays agree with jit (NumPy would raise IndexError)
+    x = fnp.arange(5.0)
+    m = fnp.arange(6.0).reshape(2, 3)
+    assert float(x[7]) == 4.0 and float(x[-9]) == 0.0
+    np.testing.assert_array_equal(x[np.array([0, 9])], [0.0, 4.0])
+    np.testing.assert_array_equal(m[5], [3.0, 4.0, 5.0])
+    assert float(m[1, -7]) == 3.0
+    assert float(ft.jit(lambda v: v[7])(x)) == float(x[7])

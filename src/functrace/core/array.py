@@ -6,7 +6,8 @@ Eager results of primitives, of ``functrace.numpy`` and of compiled programs are
 
 - indexing with a traced index (``t = fnp.arange(3.); jit(lambda i: t[i])(1)``):
   NumPy would try to turn the tracer into a NumPy array, so a traced index goes to
-  ``functrace.numpy``'s indexing instead;
+  ``functrace.numpy``'s indexing instead; so does an index NumPy finds out of range
+  (JAX clamps it, as under ``jit``);
 - ``x.at[idx].set(v)`` and the other functional updates, where ``functrace.numpy``
   provides them.
 
@@ -52,7 +53,14 @@ class Array(np.ndarray):
     def __getitem__(self, idx):
         if _has_tracer(idx):
             return array_methods["__getitem__"](self, idx)
-        out = super().__getitem__(idx)
+        try:
+            out = super().__getitem__(idx)
+        except IndexError:
+            # out of range: JAX clamps (a gather in "clip"-style mode), NumPy raises
+            fn = array_methods.get("__getitem__")
+            if fn is None:
+                raise
+            return fn(self, idx)
         # an element is a 0-d Array (as a jax.Array), not a NumPy scalar with NumPy's rules
         return np.asarray(out).view(Array) if isinstance(out, np.generic) else out
 
