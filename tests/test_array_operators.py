@@ -209,3 +209,31 @@ def test_out_of_range_indices_clamp_as_in_jax():
     np.testing.assert_array_equal(m[5], [3.0, 4.0, 5.0])
     assert float(m[1, -7]) == 3.0
     assert float(ft.jit(lambda v: v[7])(x)) == float(x[7])
+
+
+def test_traced_values_have_the_array_methods_of_jax_array():
+    # mT, copy, compress, choose, argpartition, view, itemsize, nbytes under jit, checked
+    # against NumPy's methods on the same values
+    a = np.arange(6.0, dtype=np.float32).reshape(2, 3)
+    keep = np.array([True, False])
+
+    def f(x):
+        assert x.itemsize == 4 and x.nbytes == 24  # static, from the aval
+        return x.mT, x.copy(), x.compress(keep, axis=0), x.view(np.int32)
+
+    for got, want in zip(ft.jit(f)(a), (a.T, a, a.compress(keep, axis=0), a.view(np.int32)),
+                         strict=True):
+        np.testing.assert_array_equal(got, want)
+    part = ft.jit(lambda x: x.argpartition(1))(np.array([3.0, 1.0, 2.0], np.float32))
+    assert int(part[1]) == 2  # the second smallest sits at position 1
+    idx = np.array([0, 1, 0])
+    choices = [np.arange(3.0, dtype=np.float32), np.arange(3.0, dtype=np.float32) + 10]
+    np.testing.assert_array_equal(ft.jit(lambda i: i.choose(choices))(idx), idx.choose(choices))
+
+
+def test_iteration_stops_at_the_end_despite_clamped_indexing():
+    x = fnp.arange(3.0)
+    assert [float(v) for v in x] == [0.0, 1.0, 2.0]
+    assert [v.shape for v in fnp.ones((2, 3))] == [(3,), (3,)]
+    with pytest.raises(TypeError):
+        iter(fnp.asarray(1.0))

@@ -64,6 +64,13 @@ class Array(np.ndarray):
         # an element is a 0-d Array (as a jax.Array), not a NumPy scalar with NumPy's rules
         return np.asarray(out).view(Array) if isinstance(out, np.generic) else out
 
+    def __iter__(self):
+        # NumPy iterates a subclass through __getitem__ until an IndexError, which an
+        # out-of-range index no longer raises (it clamps): iterate over the first axis
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d array")
+        return map(self.__getitem__, range(self.shape[0]))
+
     @property
     def at(self):
         """Functional updates: ``x.at[idx].set(v)``, ``.add(v)``... (as ``jax.Array.at``)."""

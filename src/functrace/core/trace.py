@@ -259,7 +259,8 @@ _OPERATORS = [
     "reshape", "astype", "sum", "mean", "max", "min", "prod", "var", "std", "argmax",
     "argmin", "all", "any", "transpose", "squeeze", "flatten", "ravel", "clip", "dot",
     "swapaxes", "cumsum", "cumprod", "sort", "argsort", "conj", "conjugate", "round",
-    "diagonal", "trace", "take", "repeat", "nonzero", "searchsorted", "ptp",
+    "diagonal", "trace", "take", "repeat", "nonzero", "searchsorted", "ptp", "compress",
+    "choose", "argpartition", "copy", "view",
 ]
 
 
@@ -307,8 +308,20 @@ class Tracer:
         return self.aval.size
 
     @property
+    def itemsize(self) -> int:
+        return self.aval.dtype.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.aval.size * self.aval.dtype.itemsize
+
+    @property
     def T(self):
         return array_methods["transpose"](self)
+
+    @property
+    def mT(self):  # noqa: N802 - jax.Array's name
+        return array_methods["matrix_transpose"](self)
 
     @property
     def real(self):

@@ -518,6 +518,15 @@ def _reshape_method(self, *new_shape, order: str = "C"):
     return reshape(self, new_shape, order)
 
 
+def _view_as(a, dtype):
+    """``a.view(dtype)`` of a traced array: its bits as ``dtype`` (same item size)."""
+    dt = _np.dtype(dtype)
+    if dt.itemsize != _np.dtype(a.dtype).itemsize:
+        raise NotImplementedError(f"view of a traced {a.dtype} array as {dt}: only dtypes of "
+                                  "the same size are supported; use lax.bitcast_convert_type")
+    return _lax.bitcast_convert_type(a, dt)
+
+
 def _transpose_method(self, *axes):
     if len(axes) == 1 and (axes[0] is None or not isinstance(axes[0], int | _np.integer)):
         axes = axes[0]
@@ -547,6 +556,11 @@ _methods.update({
     "cumprod": cumprod, "conj": conjugate, "conjugate": conjugate, "round": round,
     "real": real, "imag": imag, "trace": trace, "take": take, "repeat": repeat,
     "nonzero": nonzero, "searchsorted": searchsorted, "ptp": ptp,
+    "compress": lambda a, condition, axis=None, **kw: compress(condition, a, axis, **kw),
+    "choose": lambda a, choices, mode="raise": choose(a, choices, mode=mode),
+    "argpartition": lambda a, kth, axis=-1: argpartition(a, kth, axis),
+    "copy": lambda a: copy(a), "matrix_transpose": matrix_transpose,
+    "view": lambda a, dtype=None: a if dtype is None else _view_as(a, dtype),
     "diagonal": lambda a, offset=0, axis1=0, axis2=1: diagonal(a, offset, axis1, axis2),
     "__ufunc__": _ufunc, "__function__": _function,
     "at": _IndexUpdateHelper,
