@@ -243,7 +243,7 @@ def test_zero_jvps():
     assert ft.grad(f)(np.float32(-3.0)) == 3.0
     _, t = ft.jvp(lambda x: lax.population_count(lax.bitcast_convert_type(x, np.int32)),
                   (np.float32(2.0),), (np.float32(1.0),))
-    assert t == 0
+    assert t.dtype == ft.dtypes.float0  # an integer output's tangent, as in JAX
 
 
 def test_shifts_staged():

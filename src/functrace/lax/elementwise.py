@@ -103,6 +103,11 @@ _KINDS = {
     "float": (is_inexact, "a floating-point"),
     "integral": (lambda d: d == np.bool_ or np.issubdtype(d, np.integer),
                  "a boolean or integer"),
+    # JAX's abs: floating, complex or signed integer (not bool or unsigned)
+    "signed": (lambda d: is_inexact(d) or np.issubdtype(d, np.signedinteger),
+               "a signed (floating, complex or signed integer)"),
+    "real_float": (lambda d: is_inexact(d) and np.dtype(d).kind != "c",
+                   "a real floating-point"),
 }
 
 
@@ -260,9 +265,16 @@ max_p, max = _make_binary("max", np.maximum, scalar="_s.maximum({0}, {1})")  # n
 min_p, min = _make_binary("min", np.minimum, scalar="_s.minimum({0}, {1})")  # noqa: A001
 neg_p, neg = _make_unary("neg", np.negative, "number", scalar="(-{0})")
 sign_p, sign = _make_unary("sign", np.sign, "number", scalar="_s.sign({0})")
-abs_p, abs = _make_unary("abs", np.abs, "any", scalar="abs({0})")  # noqa: A001
-# |z| of a complex z is real, as in JAX (NumPy agrees)
-abstract_eval_rules[abs_p] = lambda x: ShapedArray(x.shape, _real_dtype(x.dtype), x.weak_type)
+abs_p, abs = _make_unary("abs", np.abs, "signed", scalar="abs({0})")  # noqa: A001
+
+
+def _abs_abstract(x):
+    _check_kind("abs", "signed", x)
+    # |z| of a complex z is real, as in JAX (NumPy agrees)
+    return ShapedArray(x.shape, _real_dtype(x.dtype), x.weak_type)
+
+
+abstract_eval_rules[abs_p] = _abs_abstract
 floor_p, floor = _make_unary("floor", np.floor, scalar="math.floor({0})")
 ceil_p, ceil = _make_unary("ceil", np.ceil, scalar="math.ceil({0})")
 
@@ -310,7 +322,10 @@ transpose_rules[neg_p] = lambda ct, x: [neg(ct)]
 
 def _abs_jvp(g, ans, x):
     if get_aval(x).dtype.kind != "c":
-        return mul(g, sign(x))
+        # NOTE: JAX's rule is select(x >= 0, g, -g), so d|x|/dx at 0 (and -0) is 1, not
+        # sign(0) = 0; grad(abs)(0.) == 1 in JAX
+        return select(ge(x, _full_like(x, 0)), _bcast(g, get_aval(x).shape),
+                      neg(_bcast(g, get_aval(x).shape)))
     # d|z| = Re(conj(z) dz) / |z|, with |z| = 0 replaced by 1 (JAX's choice at the kink)
     safe = convert_to(select(eq(ans, 0.0), _full_like(ans, 1.0), ans), get_aval(x).dtype)
     return real(mul(_bcast(g, get_aval(x).shape), div(conj(x), safe)))
@@ -448,7 +463,14 @@ xor_p, bitwise_xor = _make_binary("xor", np.bitwise_xor, kinds="integral",
 not_p, bitwise_not = _make_unary("not", np.invert, "integral")
 is_finite_p = Primitive("is_finite", elementwise=True, scalar="math.isfinite({0})")
 impl_rules[is_finite_p] = np.isfinite
-abstract_eval_rules[is_finite_p] = lambda x: ShapedArray(x.shape, np.bool_)
+
+
+def _is_finite_abstract(x):
+    _check_kind("is_finite", "real_float", x)  # as JAX: integers are rejected
+    return ShapedArray(x.shape, np.bool_)
+
+
+abstract_eval_rules[is_finite_p] = _is_finite_abstract
 defvectorized(is_finite_p)
 
 
@@ -640,8 +662,14 @@ def complex(x, y):  # noqa: A001 - JAX's name
 
 conj_p = Primitive("conj", impl_fallback=True)
 impl_rules[conj_p] = lambda x, *, input_dtype: np.conj(x).astype(_complex_dtype(x.dtype))
-abstract_eval_rules[conj_p] = lambda x, *, input_dtype: ShapedArray(
-    x.shape, _complex_dtype(x.dtype), x.weak_type)
+
+
+def _conj_abstract(x, *, input_dtype):
+    _check_kind("conj", "float", x)  # as JAX: float or complex operands only
+    return ShapedArray(x.shape, _complex_dtype(x.dtype), x.weak_type)
+
+
+abstract_eval_rules[conj_p] = _conj_abstract
 defvectorized(conj_p)
 
 
