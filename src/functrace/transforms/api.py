@@ -12,8 +12,8 @@ import functools
 
 import numpy as np
 
-from ..core.avals import canonicalize_value, float0
 from ..core import trace as core_trace
+from ..core.avals import canonicalize_value, float0
 from ..core.trace import Tracer, eval_jaxpr, get_aval
 from ..errors import TransformError
 from ..tree_util import tree_flatten, tree_unflatten
