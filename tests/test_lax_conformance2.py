@@ -163,3 +163,24 @@ def test_vjp_and_jvp_give_float0_for_integer_values():
     assert float(gx) == 3.0 and gn.dtype == float0
     gx, gn = ft.jit(g)(np.float32(2.0), np.int32(3))
     assert float(gx) == 3.0 and int(gn) == 0
+
+
+def test_reduce_prod_gradient_is_exact_at_zeros():
+    # d prod(x) / d x_i = prod_{j != i} x_j (by hand: [2, 0, 3] -> [0, 6, 0]); JAX's rule
+    # is zero-safe, while prod / x_i is NaN at the zero
+    def g(v):
+        return ft.grad(lambda x: lax.reduce_prod(x, (0,)))(np.array(v, np.float32))
+
+    np.testing.assert_array_equal(g([2.0, 0.0, 3.0]), [0.0, 6.0, 0.0])
+    np.testing.assert_array_equal(g([2.0, 0.0, 0.0]), [0.0, 0.0, 0.0])
+    np.testing.assert_array_equal(ft.grad(lambda x: ft.numpy.prod(x))(
+        np.array([2.0, 0.0, 3.0], np.float32)), [0.0, 6.0, 0.0])
+    # several axes, odd sizes: against the product of the other entries (NumPy)
+    x = np.arange(-6.0, 18.0, dtype=np.float32).reshape(2, 3, 4) / 5
+    got = ft.jit(ft.grad(lambda v: lax.reduce_prod(v, (0, 2)).sum()))(x)
+    for i, j, k in np.ndindex(x.shape):
+        others = np.delete(x[:, j, :].ravel(), i * 4 + k)
+        np.testing.assert_allclose(got[i, j, k], np.prod(others), rtol=1e-5, atol=1e-6)
+    # second derivatives: d2 prod / dx_i dx_j = the product of the third entry
+    h = ft.hessian(lambda v: lax.reduce_prod(v, (0,)))(np.array([2.0, 0.0, 3.0], np.float32))
+    np.testing.assert_array_equal(h, [[0, 3, 0], [3, 0, 2], [0, 2, 0]])
