@@ -184,3 +184,14 @@ def test_reduce_prod_gradient_is_exact_at_zeros():
     # second derivatives: d2 prod / dx_i dx_j = the product of the third entry
     h = ft.hessian(lambda v: lax.reduce_prod(v, (0,)))(np.array([2.0, 0.0, 3.0], np.float32))
     np.testing.assert_array_equal(h, [[0, 3, 0], [3, 0, 2], [0, 2, 0]])
+
+
+def test_select_takes_an_integer_predicate():
+    # jax.lax.select(pred, t, f) is select_n(pred, f, t), whose selector may be an
+    # integer: 0 picks on_false, 1 on_true; a floating predicate raises
+    t, f = np.zeros(3, np.float32), np.ones(3, np.float32)
+    for pred in (np.array([0, 1, 1], np.int32), np.array([0, 1, 1], np.uint8)):
+        np.testing.assert_array_equal(lax.select(pred, t, f), [1.0, 0.0, 0.0])
+        np.testing.assert_array_equal(ft.jit(lax.select)(pred, t, f), [1.0, 0.0, 0.0])
+    with pytest.raises(TypeError):
+        lax.select(np.array([0.0, 1.0, 1.0], np.float32), t, f)

@@ -589,8 +589,9 @@ def test_integer_pow_rejects_negative_powers_of_integers_when_staged():
 
 def test_select_errors_name_the_problem():
     a, b = np.ones(3, np.float32), np.zeros(3, np.float32)
-    with pytest.raises(DTypeError, match="predicate must be boolean"):
-        lax.select(np.ones(3, np.int32), a, b)
+    # an integer predicate is JAX's select_n selector (tests/test_lax_conformance2.py)
+    with pytest.raises(DTypeError, match="predicate must be boolean or an integer"):
+        lax.select(np.ones(3, np.float32), a, b)
     with pytest.raises(DTypeError, match=r"f32\[3\] and i32\[3\]"):
         lax.select(np.ones(3, bool), a, np.zeros(3, np.int32))
     with pytest.raises(ShapeError, match=r"f32\[3\] and f32\[2\]"):

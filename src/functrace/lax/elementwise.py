@@ -491,14 +491,26 @@ select_p = Primitive("select", elementwise=True)
 
 def select(pred, on_true, on_false):
     """``on_true`` where ``pred`` else ``on_false`` (``lax.select``); shapes must match
-    (``pred`` may be rank 0)."""
+    (``pred`` may be rank 0). As in JAX an integer ``pred`` is accepted too: it is
+    ``select_n``'s selector, 0 picking ``on_false`` and 1 ``on_true``.
+
+    Example:
+        >>> select(np.array([True, False]), np.zeros(2, np.float32), np.ones(2, np.float32))
+        array([0., 1.], dtype=float32)
+    """
     on_true, on_false = _match_operands("select", on_true, on_false)
+    pred_aval = get_aval(pred)
+    if np.issubdtype(pred_aval.dtype, np.integer):
+        # XLA's select_n of two cases takes case 0 where which < 1 (out of range is
+        # undefined in JAX's docs; this keeps its CPU result)
+        pred = ge(pred, np.ones((), pred_aval.dtype))
     return select_p.bind(pred, on_true, on_false)
 
 
 def _select_abstract(pred, x, y):
     if pred.dtype != np.bool_:
-        raise DTypeError(f"lax.select: the predicate must be boolean, got {pred.str_short()}")
+        raise DTypeError(f"lax.select: the predicate must be boolean or an integer, got "
+                         f"{pred.str_short()}")
     if x.dtype != y.dtype:
         raise DTypeError(f"lax.select: on_true and on_false must have the same dtype, got "
                          f"{x.str_short()} and {y.str_short()}; cast one first.")
