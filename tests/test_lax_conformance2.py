@@ -195,3 +195,35 @@ def test_select_takes_an_integer_predicate():
         np.testing.assert_array_equal(ft.jit(lax.select)(pred, t, f), [1.0, 0.0, 0.0])
     with pytest.raises(TypeError):
         lax.select(np.array([0.0, 1.0, 1.0], np.float32), t, f)
+
+
+def test_python_scalars_keep_their_default_dtype_in_lax_ops():
+    # JAX 0.10 (checked against jax.lax): a Python scalar is an array of its default dtype
+    # (int -> int32, float -> float32, bool -> bool) and lax ops require equal dtypes
+    f32 = np.ones(3, np.float32)
+    i32 = np.ones(3, np.int32)
+    for call in (lambda: lax.add(f32, 2), lambda: lax.mul(2, f32), lambda: lax.max(f32, True),
+                 lambda: lax.add(i32, 2.0), lambda: lax.clamp(0, f32, 1),
+                 lambda: lax.shift_left(np.ones(3, np.uint8), 2),
+                 lambda: lax.add(np.ones(3, np.float16), 2.0)):
+        with pytest.raises(TypeError):
+            call()
+    np.testing.assert_array_equal(lax.add(f32, 2.0), [3.0, 3.0, 3.0])
+    np.testing.assert_array_equal(lax.add(i32, 2), [3, 3, 3])
+    np.testing.assert_array_equal(lax.clamp(0.0, f32 * 2, 1.0), [1.0, 1.0, 1.0])
+    # lax.pow alone mixes dtypes: an integer exponent with a floating base
+    np.testing.assert_array_equal(lax.pow(f32 * 3, 2), [9.0, 9.0, 9.0])
+    # the same rule applies inside jit, and functrace.numpy still promotes
+    with pytest.raises(TypeError):
+        ft.jit(lambda v: lax.add(v, 2))(f32)
+    assert ft.numpy.add(f32, 2).dtype == np.float32
+
+
+def test_lax_add_and_mul_reject_booleans():
+    # jax.lax.add/mul: "does not accept dtype bool"; or/and are lax.bitwise_or/and
+    t = np.array([True, False])
+    for op in (lax.add, lax.mul):
+        with pytest.raises(TypeError):
+            op(t, t)
+    assert lax.bitwise_or(t, t).tolist() == [True, False]
+    assert ft.numpy.add(t, t).tolist() == [True, False]  # NumPy's logical or

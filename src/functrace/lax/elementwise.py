@@ -1,8 +1,9 @@
 """Elementwise primitives: arithmetic, transcendental functions, comparisons,
 ``select`` and ``stop_gradient``.
 
-Binary operands must have the same dtype (Python scalars adopt the other
-operand's dtype) and the same shape, or one of them is rank 0, as in ``jax.lax``.
+Binary operands must have the same dtype and the same shape, or one of them is rank 0,
+as in ``jax.lax``. A Python scalar has its default dtype (int32, float32, bool) when the
+user calls an op, as in JAX 0.10; inside functrace it adopts the other operand's dtype.
 ``functrace.numpy`` adds NumPy broadcasting and type promotion on top.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 import builtins
 import math
 import operator
+import os
+import sys
 
 import numpy as np
 
@@ -73,7 +76,33 @@ def _match_operands(op: str, *args):
     strong = [get_aval(a).dtype for a in args if not is_python_scalar(a)]
     if not strong:
         return args
+    for a in args:
+        if is_python_scalar(a) and get_aval(a).dtype != strong[0] and _called_by_user(2):
+            # JAX 0.10: a Python scalar is an array of its default dtype (int32, float32,
+            # complex64, bool; 64-bit with x64) and lax ops take no promotion, so
+            # lax.add(f32_array, 2) raises while lax.add(f32_array, 2.0) works
+            raise DTypeError(
+                f"lax.{op} requires arguments to have the same dtypes, got "
+                f"{', '.join(get_aval(b).dtype.name for b in args)} (a Python scalar has its "
+                f"default dtype, as in JAX). Pass a scalar of the array's kind (2.0, not 2), "
+                f"cast with lax.convert_element_type, or use functrace.numpy, which promotes.")
     return tuple(_as_operand(a, strong[0], op) for a in args)
+
+
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_THIN_WRAPPERS: set = set()  # code of public functions that only forward (mul, pow)
+
+
+def _called_by_user(depth: int) -> bool:
+    """Whether the lax function ``depth`` frames above this function's caller (past thin
+    wrappers) was called from outside functrace: its caller's frame decides. Only user
+    calls get JAX's strict rules (Python scalars, booleans): functrace's own code
+    (derivative rules, random, numpy) relies on a scalar adopting the other operand's
+    dtype (``mul(g, 0.5)`` for a float16 ``g``)."""
+    frame = sys._getframe(depth + 1)
+    while frame is not None and frame.f_code in _THIN_WRAPPERS:
+        frame = frame.f_back
+    return frame is None or not frame.f_code.co_filename.startswith(_PKG_DIR + os.sep)
 
 
 def _expand_unit_dims(*args):
@@ -195,6 +224,10 @@ def _make_binary(name: str, impl, out_dtype=None, kinds: str = "any",
     defbroadcasting(prim)
 
     def fn(x, y):
+        if name in _NO_BOOL_FROM_USER and any(
+                get_aval(v).dtype == np.bool_ for v in (x, y)) and _called_by_user(1):
+            raise DTypeError(f"lax.{name} does not accept boolean operands (as in JAX); use "
+                             f"lax.bitwise_{'or' if name == 'add' else 'and'} for logic.")
         x, y = _expand_unit_dims(*_match_operands(name, x, y))
         return prim.bind(x, y)
 
@@ -212,8 +245,10 @@ def _make_binary(name: str, impl, out_dtype=None, kinds: str = "any",
 # div, rem, not, integer_pow, select and convert_element_type are spelled per dtype or
 # param by compiler/scalar_expr.py.
 
+# JAX rejects boolean add/mul; functrace.numpy uses them as logical or/and, so only calls
+# from outside functrace are refused (_called_by_user)
+_NO_BOOL_FROM_USER = ("add", "mul")
 add_p, add = _make_binary("add", np.add, scalar="({0} + {1})")
-# boolean add/mul stay allowed (NumPy's logical or/and; functrace.numpy relies on them);
 # sub, neg and sign of booleans have no NumPy meaning, so they are rejected at trace time
 sub_p, sub = _make_binary("sub", np.subtract, kinds="number", scalar="({0} - {1})")
 mul_p, _mul = _make_binary("mul", np.multiply, scalar="({0} * {1})")
@@ -261,6 +296,7 @@ def pow(x, y):  # noqa: A001 - JAX's name
     return _pow_same_dtype(x, y)
 
 
+_THIN_WRAPPERS.update((mul.__code__, pow.__code__))
 max_p, max = _make_binary("max", np.maximum, scalar="_s.maximum({0}, {1})")  # noqa: A001
 min_p, min = _make_binary("min", np.minimum, scalar="_s.minimum({0}, {1})")  # noqa: A001
 neg_p, neg = _make_unary("neg", np.negative, "number", scalar="(-{0})")
