@@ -205,12 +205,14 @@ def test_python_scalars_keep_their_default_dtype_in_lax_ops():
     for call in (lambda: lax.add(f32, 2), lambda: lax.mul(2, f32), lambda: lax.max(f32, True),
                  lambda: lax.add(i32, 2.0), lambda: lax.clamp(0, f32, 1),
                  lambda: lax.shift_left(np.ones(3, np.uint8), 2),
-                 lambda: lax.add(np.ones(3, np.float16), 2.0)):
+                 lambda: lax.add(np.ones(3, np.float16), 2.0),
+                 lambda: lax.pad(f32, 0, [(1, 1, 0)])):
         with pytest.raises(TypeError):
             call()
     np.testing.assert_array_equal(lax.add(f32, 2.0), [3.0, 3.0, 3.0])
     np.testing.assert_array_equal(lax.add(i32, 2), [3, 3, 3])
     np.testing.assert_array_equal(lax.clamp(0.0, f32 * 2, 1.0), [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(lax.pad(f32, 0.0, [(1, 0, 0)]), [0.0, 1.0, 1.0, 1.0])
     # lax.pow alone mixes dtypes: an integer exponent with a floating base
     np.testing.assert_array_equal(lax.pow(f32 * 3, 2), [9.0, 9.0, 9.0])
     # the same rule applies inside jit, and functrace.numpy still promotes
