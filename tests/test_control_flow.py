@@ -98,8 +98,11 @@ def test_cond_pytree_operands_closures_and_operand_keyword():
 def test_cond_integer_predicate_and_errors():
     assert lax.cond(2, lambda: 1.0, lambda: 0.0) == 1.0
     assert lax.cond(0, lambda: 1.0, lambda: 0.0) == 0.0
-    with pytest.raises(TransformError, match="boolean or an integer"):
-        lax.cond(1.5, lambda: 1.0, lambda: 0.0)
+    # JAX 0.10's cond takes any real predicate (pred != 0) and rejects complex ones
+    assert lax.cond(1.5, lambda: 1.0, lambda: 0.0) == 1.0
+    assert lax.cond(np.float32(0.0), lambda: 1.0, lambda: 0.0) == 0.0
+    with pytest.raises(TransformError, match="boolean or a real number"):
+        lax.cond(np.complex64(1j), lambda: 1.0, lambda: 0.0)
     with pytest.raises(TransformError, match="scalar"):
         lax.cond(np.array([True, False]), lambda: 1.0, lambda: 0.0)
     with pytest.raises(TransformError, match=r"true_fun returns \(f32\[3\]\).*|f32\[3\]"):

@@ -80,9 +80,11 @@ def test_full_staged_and_eager():
     jaxpr = ft.make_jaxpr(lambda: lax.full((2, 3), 2.5))()
     (eqn,) = jaxpr.eqns
     assert eqn.primitive.name == "full" and eqn.inputs == []
-    assert eqn.params == {"shape": (2, 3), "fill_value": 2.5, "dtype": np.dtype(np.float32)}
+    # a Python fill value (and no dtype) is weakly typed, as in JAX
+    assert eqn.params == {"shape": (2, 3), "fill_value": 2.5, "dtype": np.dtype(np.float32),
+                          "weak_type": True}
     hash(tuple(eqn.params.items()))
-    assert "full[dtype=float32 fill_value=2.5 shape=(2, 3)]" in str(jaxpr)
+    assert "full[dtype=float32 fill_value=2.5 shape=(2, 3) weak_type=True]" in str(jaxpr)
     np.testing.assert_array_equal(ft.core.trace.eval_closed_jaxpr(jaxpr)[0], out)
 
 

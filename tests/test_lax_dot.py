@@ -221,10 +221,17 @@ def test_batch_size_mismatch_message():
         lax.dot_general(np.ones((2, 3)), np.ones((4, 3)), (((1,), (1,)), ((0,), (0,))))
 
 
-def test_dtype_mismatch_message():
+def test_mixed_dtypes_promote_like_jax():
+    # JAX's dot_general takes operands of different dtypes and computes in the one of
+    # higher precision (XLA's HigherPrecisionType): f32 . i32 is f32
+    out = lax.dot(np.ones((2, 3), np.float32), np.arange(3, dtype=np.int32))
+    assert out.dtype == np.float32 and out.tolist() == [3.0, 3.0]
+    # the primitive itself still requires one dtype
     with pytest.raises(DTypeError, match=r"dot_general requires lhs and rhs of the same dtype, "
                                          r"got f32\[2,3\] and i32\[3\].*convert_element_type"):
-        lax.dot(np.ones((2, 3), np.float32), np.ones(3, np.int32))
+        lax.dot_general_p.bind(np.ones((2, 3), np.float32), np.ones(3, np.int32),
+                               dimension_numbers=(((1,), (0,)), ((), ())), precision=None,
+                               preferred_element_type=None)
 
 
 @pytest.mark.parametrize("dn,match", [

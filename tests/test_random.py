@@ -122,15 +122,16 @@ def test_split_and_fold_in_give_distinct_keys(key):
     children = random.split(key, 8)
     assert children.shape == (8, 2) and children.dtype == np.uint32
     derived = [tuple(c) for c in children.tolist()]
-    folded = [tuple(random.fold_in(key, d).tolist()) for d in [0, 1, 2, 2**31, -1]]
+    folded = [tuple(random.fold_in(key, d).tolist()) for d in [0, 1, 2, 2**31, np.int32(-1)]]
     # JAX's partitionable split is "fold-like": key i of split(key, n) is fold_in(key, i)
     assert folded[:3] == derived[:3]
     derived += folded[3:] + [tuple(key.tolist())]
     assert len(set(derived)) == len(derived)
     assert random.split(key, (2, 3)).shape == (2, 3, 2)
     assert random.split(key, (2, 3)).reshape(6, 2).tolist() == random.split(key, 6).tolist()
-    # fold_in takes a Python int modulo 2**32, or an integer array
-    assert random.fold_in(key, -1).tolist() == random.fold_in(key, 2**32 - 1).tolist()
+    # fold_in takes a Python int in [0, 2**32) (JAX raises OverflowError outside), or an
+    # integer array, which wraps modulo 2**32
+    assert random.fold_in(key, np.int32(-1)).tolist() == random.fold_in(key, 2**32 - 1).tolist()
     assert random.fold_in(key, np.int32(5)).tolist() == random.fold_in(key, 5).tolist()
 
 

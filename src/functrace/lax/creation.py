@@ -140,6 +140,7 @@ def full(shape: Sequence[int], fill_value, dtype=None, *, sharding=None):
         raise ShapeError(f"full: fill_value must be a scalar, got an array of shape "
                          f"{np.shape(fill_value)}; use lax.broadcast_in_dim to broadcast it")
     fill_dtype = aval_of_value(fill_value).dtype  # a string or an object raises here
+    dtype_given = dtype is not None
     dtype = fill_dtype if dtype is None else _check_dtype(dtype, "full")
     dtype = canonicalize_dtype(dtype)
     if np.issubdtype(dtype, np.integer) and isinstance(fill_value, int | np.integer):
@@ -149,19 +150,32 @@ def full(shape: Sequence[int], fill_value, dtype=None, *, sharding=None):
                              f"(range [{info.min}, {info.max}]); pass a wider dtype")
     # a canonical Python scalar of the result dtype keeps the params hashable and cache-stable
     value = np.asarray(fill_value).astype(dtype).item()
+    # as JAX: full((2,), 3.0) is weakly typed (~float32), so full((2,), 3.0) + f16 is f16
+    return _bind_full(shape, value, dtype, not dtype_given and _is_weak_scalar(fill_value))
+
+
+def _is_weak_scalar(x) -> bool:
+    # JAX's weak types: Python int, float and complex (a Python bool is strongly typed)
+    return is_python_scalar(x) and not isinstance(x, bool | np.bool_)
+
+
+def _bind_full(shape, value, dtype, weak: bool):
+    # the weak_type parameter is only added when set, so other jaxprs and cache keys stay
+    if weak:
+        return full_p.bind(shape=shape, fill_value=value, dtype=dtype, weak_type=True)
     return full_p.bind(shape=shape, fill_value=value, dtype=dtype)
 
 
-def _full_impl(*, shape, fill_value, dtype):
+def _full_impl(*, shape, fill_value, dtype, weak_type=False):
     return np.full(shape, fill_value, dtype)
 
 
-def _full_abstract(*, shape, fill_value, dtype):
+def _full_abstract(*, shape, fill_value, dtype, weak_type=False):
     _shape_tuple(shape, "full")
     if not is_python_scalar(fill_value):
         raise DTypeError(f"full: the fill_value parameter must be a Python scalar, got "
                          f"{type(fill_value).__name__}; call lax.full, which converts it")
-    return ShapedArray(shape, _check_dtype(dtype, "full"))
+    return ShapedArray(shape, _check_dtype(dtype, "full"), weak_type)
 
 
 impl_rules[full_p] = _full_impl
@@ -181,8 +195,15 @@ def full_like(x, fill_value, dtype=None, shape=None, sharding=None):
     """
     no_sharding("lax.full_like", sharding=sharding)
     aval = get_aval(x)
-    return full(aval.shape if shape is None else shape, fill_value,
-                aval.dtype if dtype is None else dtype)
+    out = full(aval.shape if shape is None else shape, fill_value,
+               aval.dtype if dtype is None else dtype)
+    if dtype is None and not isinstance(fill_value, Tracer) and (
+            aval.weak_type or _is_weak_scalar(x)):
+        # as JAX: the result keeps a weakly typed template's weak type
+        out_aval = get_aval(out)
+        value = np.asarray(fill_value).astype(out_aval.dtype).item()
+        return _bind_full(out_aval.shape, value, out_aval.dtype, True)
+    return out
 
 
 def zeros_like_array(x):

@@ -68,7 +68,8 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
     """A general tensor contraction (``lax.dot_general``).
 
     Args:
-        lhs, rhs: arrays of the same dtype.
+        lhs, rhs: arrays; of different dtypes, the one of lower precision is converted
+            to the other's (XLA's rule, as in JAX: int32 with float32 gives float32).
         dimension_numbers: ``((lhs_contracting, rhs_contracting), (lhs_batch, rhs_batch))``;
             paired dims must have equal sizes.
         precision: ``None``, a ``jax.lax.Precision`` name or a pair of them; recorded
@@ -85,10 +86,36 @@ def dot_general(lhs, rhs, dimension_numbers, precision=None, preferred_element_t
     no_sharding("lax.dot_general", out_sharding=out_sharding)
     if preferred_element_type is not None:
         preferred_element_type = canonicalize_dtype(preferred_element_type)
+    lhs, rhs = _common_dtype(lhs, rhs)
     return dot_general_p.bind(
         lhs, rhs, dimension_numbers=_canonical_dimension_numbers(dimension_numbers),
         precision=canonical_precision(precision),
         preferred_element_type=preferred_element_type)
+
+
+def _type_properties(dtype: np.dtype) -> tuple:
+    # XLA's HigherPrecisionType (primitive_util.h), as JAX's dot_general dtype rule
+    real = np.finfo(dtype).dtype if dtype.kind == "c" else dtype
+    floating = real.kind == "f" or real.name == "bfloat16"
+    bits = 1 if real == np.bool_ else real.itemsize * 8
+    return (dtype.kind == "c", np.finfo(real).maxexp if floating else -1,
+            np.finfo(real).nmant if floating else -1, bits, real.kind != "u")
+
+
+def _common_dtype(lhs, rhs):
+    """As JAX, operands of different dtypes are allowed: the product is computed in the
+    one of higher precision (``lax.dot(int32, float32)`` is float32), so the other is
+    converted to it first."""
+    ld, rd = get_aval(lhs).dtype, get_aval(rhs).dtype
+    if ld == rd:
+        return lhs, rhs
+    lp, rp = _type_properties(ld), _type_properties(rd)
+    if lp == rp:
+        raise DTypeError(f"lax.dot_general argument type error: {ld}, {rd}; cast one with "
+                         "lax.convert_element_type")
+    if lp > rp:
+        return lhs, convert_element_type(rhs, ld)
+    return convert_element_type(lhs, rd), rhs
 
 
 def _dot_general_impl(lhs, rhs, *, dimension_numbers, precision, preferred_element_type):

@@ -1,8 +1,9 @@
 """Elementwise primitives: arithmetic, transcendental functions, comparisons,
 ``select`` and ``stop_gradient``.
 
-Binary operands must have the same dtype (Python scalars adopt the other
-operand's dtype) and the same shape, or one of them is rank 0, as in ``jax.lax``.
+Binary operands must have the same dtype and the same shape, or one of them is rank 0,
+as in ``jax.lax``. A Python scalar has its default dtype (int32, float32, bool) when the
+user calls an op, as in JAX 0.10; inside functrace it adopts the other operand's dtype.
 ``functrace.numpy`` adds NumPy broadcasting and type promotion on top.
 """
 
@@ -11,6 +12,8 @@ from __future__ import annotations
 import builtins
 import math
 import operator
+import os
+import sys
 
 import numpy as np
 
@@ -73,7 +76,33 @@ def _match_operands(op: str, *args):
     strong = [get_aval(a).dtype for a in args if not is_python_scalar(a)]
     if not strong:
         return args
+    for a in args:
+        if is_python_scalar(a) and get_aval(a).dtype != strong[0] and _called_by_user(2):
+            # JAX 0.10: a Python scalar is an array of its default dtype (int32, float32,
+            # complex64, bool; 64-bit with x64) and lax ops take no promotion, so
+            # lax.add(f32_array, 2) raises while lax.add(f32_array, 2.0) works
+            raise DTypeError(
+                f"lax.{op} requires arguments to have the same dtypes, got "
+                f"{', '.join(get_aval(b).dtype.name for b in args)} (a Python scalar has its "
+                f"default dtype, as in JAX). Pass a scalar of the array's kind (2.0, not 2), "
+                f"cast with lax.convert_element_type, or use functrace.numpy, which promotes.")
     return tuple(_as_operand(a, strong[0], op) for a in args)
+
+
+_PKG_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_THIN_WRAPPERS: set = set()  # code of public functions that only forward (mul, pow)
+
+
+def _called_by_user(depth: int) -> bool:
+    """Whether the lax function ``depth`` frames above this function's caller (past thin
+    wrappers) was called from outside functrace: its caller's frame decides. Only user
+    calls get JAX's strict rules (Python scalars, booleans): functrace's own code
+    (derivative rules, random, numpy) relies on a scalar adopting the other operand's
+    dtype (``mul(g, 0.5)`` for a float16 ``g``)."""
+    frame = sys._getframe(depth + 1)
+    while frame is not None and frame.f_code in _THIN_WRAPPERS:
+        frame = frame.f_back
+    return frame is None or not frame.f_code.co_filename.startswith(_PKG_DIR + os.sep)
 
 
 def _expand_unit_dims(*args):
@@ -103,6 +132,11 @@ _KINDS = {
     "float": (is_inexact, "a floating-point"),
     "integral": (lambda d: d == np.bool_ or np.issubdtype(d, np.integer),
                  "a boolean or integer"),
+    # JAX's abs: floating, complex or signed integer (not bool or unsigned)
+    "signed": (lambda d: is_inexact(d) or np.issubdtype(d, np.signedinteger),
+               "a signed (floating, complex or signed integer)"),
+    "real_float": (lambda d: is_inexact(d) and np.dtype(d).kind != "c",
+                   "a real floating-point"),
 }
 
 
@@ -190,6 +224,10 @@ def _make_binary(name: str, impl, out_dtype=None, kinds: str = "any",
     defbroadcasting(prim)
 
     def fn(x, y):
+        if name in _NO_BOOL_FROM_USER and any(
+                get_aval(v).dtype == np.bool_ for v in (x, y)) and _called_by_user(1):
+            raise DTypeError(f"lax.{name} does not accept boolean operands (as in JAX); use "
+                             f"lax.bitwise_{'or' if name == 'add' else 'and'} for logic.")
         x, y = _expand_unit_dims(*_match_operands(name, x, y))
         return prim.bind(x, y)
 
@@ -207,8 +245,10 @@ def _make_binary(name: str, impl, out_dtype=None, kinds: str = "any",
 # div, rem, not, integer_pow, select and convert_element_type are spelled per dtype or
 # param by compiler/scalar_expr.py.
 
+# JAX rejects boolean add/mul; functrace.numpy uses them as logical or/and, so only calls
+# from outside functrace are refused (_called_by_user)
+_NO_BOOL_FROM_USER = ("add", "mul")
 add_p, add = _make_binary("add", np.add, scalar="({0} + {1})")
-# boolean add/mul stay allowed (NumPy's logical or/and; functrace.numpy relies on them);
 # sub, neg and sign of booleans have no NumPy meaning, so they are rejected at trace time
 sub_p, sub = _make_binary("sub", np.subtract, kinds="number", scalar="({0} - {1})")
 mul_p, _mul = _make_binary("mul", np.multiply, scalar="({0} * {1})")
@@ -256,13 +296,21 @@ def pow(x, y):  # noqa: A001 - JAX's name
     return _pow_same_dtype(x, y)
 
 
+_THIN_WRAPPERS.update((mul.__code__, pow.__code__))
 max_p, max = _make_binary("max", np.maximum, scalar="_s.maximum({0}, {1})")  # noqa: A001
 min_p, min = _make_binary("min", np.minimum, scalar="_s.minimum({0}, {1})")  # noqa: A001
 neg_p, neg = _make_unary("neg", np.negative, "number", scalar="(-{0})")
 sign_p, sign = _make_unary("sign", np.sign, "number", scalar="_s.sign({0})")
-abs_p, abs = _make_unary("abs", np.abs, "any", scalar="abs({0})")  # noqa: A001
-# |z| of a complex z is real, as in JAX (NumPy agrees)
-abstract_eval_rules[abs_p] = lambda x: ShapedArray(x.shape, _real_dtype(x.dtype), x.weak_type)
+abs_p, abs = _make_unary("abs", np.abs, "signed", scalar="abs({0})")  # noqa: A001
+
+
+def _abs_abstract(x):
+    _check_kind("abs", "signed", x)
+    # |z| of a complex z is real, as in JAX (NumPy agrees)
+    return ShapedArray(x.shape, _real_dtype(x.dtype), x.weak_type)
+
+
+abstract_eval_rules[abs_p] = _abs_abstract
 floor_p, floor = _make_unary("floor", np.floor, scalar="math.floor({0})")
 ceil_p, ceil = _make_unary("ceil", np.ceil, scalar="math.ceil({0})")
 
@@ -310,7 +358,10 @@ transpose_rules[neg_p] = lambda ct, x: [neg(ct)]
 
 def _abs_jvp(g, ans, x):
     if get_aval(x).dtype.kind != "c":
-        return mul(g, sign(x))
+        # NOTE: JAX's rule is select(x >= 0, g, -g), so d|x|/dx at 0 (and -0) is 1, not
+        # sign(0) = 0; grad(abs)(0.) == 1 in JAX
+        return select(ge(x, _full_like(x, 0)), _bcast(g, get_aval(x).shape),
+                      neg(_bcast(g, get_aval(x).shape)))
     # d|z| = Re(conj(z) dz) / |z|, with |z| = 0 replaced by 1 (JAX's choice at the kink)
     safe = convert_to(select(eq(ans, 0.0), _full_like(ans, 1.0), ans), get_aval(x).dtype)
     return real(mul(_bcast(g, get_aval(x).shape), div(conj(x), safe)))
@@ -448,7 +499,14 @@ xor_p, bitwise_xor = _make_binary("xor", np.bitwise_xor, kinds="integral",
 not_p, bitwise_not = _make_unary("not", np.invert, "integral")
 is_finite_p = Primitive("is_finite", elementwise=True, scalar="math.isfinite({0})")
 impl_rules[is_finite_p] = np.isfinite
-abstract_eval_rules[is_finite_p] = lambda x: ShapedArray(x.shape, np.bool_)
+
+
+def _is_finite_abstract(x):
+    _check_kind("is_finite", "real_float", x)  # as JAX: integers are rejected
+    return ShapedArray(x.shape, np.bool_)
+
+
+abstract_eval_rules[is_finite_p] = _is_finite_abstract
 defvectorized(is_finite_p)
 
 
@@ -469,14 +527,26 @@ select_p = Primitive("select", elementwise=True)
 
 def select(pred, on_true, on_false):
     """``on_true`` where ``pred`` else ``on_false`` (``lax.select``); shapes must match
-    (``pred`` may be rank 0)."""
+    (``pred`` may be rank 0). As in JAX an integer ``pred`` is accepted too: it is
+    ``select_n``'s selector, 0 picking ``on_false`` and 1 ``on_true``.
+
+    Example:
+        >>> select(np.array([True, False]), np.zeros(2, np.float32), np.ones(2, np.float32))
+        array([0., 1.], dtype=float32)
+    """
     on_true, on_false = _match_operands("select", on_true, on_false)
+    pred_aval = get_aval(pred)
+    if np.issubdtype(pred_aval.dtype, np.integer):
+        # XLA's select_n of two cases takes case 0 where which < 1 (out of range is
+        # undefined in JAX's docs; this keeps its CPU result)
+        pred = ge(pred, np.ones((), pred_aval.dtype))
     return select_p.bind(pred, on_true, on_false)
 
 
 def _select_abstract(pred, x, y):
     if pred.dtype != np.bool_:
-        raise DTypeError(f"lax.select: the predicate must be boolean, got {pred.str_short()}")
+        raise DTypeError(f"lax.select: the predicate must be boolean or an integer, got "
+                         f"{pred.str_short()}")
     if x.dtype != y.dtype:
         raise DTypeError(f"lax.select: on_true and on_false must have the same dtype, got "
                          f"{x.str_short()} and {y.str_short()}; cast one first.")
@@ -640,8 +710,14 @@ def complex(x, y):  # noqa: A001 - JAX's name
 
 conj_p = Primitive("conj", impl_fallback=True)
 impl_rules[conj_p] = lambda x, *, input_dtype: np.conj(x).astype(_complex_dtype(x.dtype))
-abstract_eval_rules[conj_p] = lambda x, *, input_dtype: ShapedArray(
-    x.shape, _complex_dtype(x.dtype), x.weak_type)
+
+
+def _conj_abstract(x, *, input_dtype):
+    _check_kind("conj", "float", x)  # as JAX: float or complex operands only
+    return ShapedArray(x.shape, _complex_dtype(x.dtype), x.weak_type)
+
+
+abstract_eval_rules[conj_p] = _conj_abstract
 defvectorized(conj_p)
 
 

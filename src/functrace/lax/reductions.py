@@ -17,8 +17,19 @@ from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError, ShapeError
 from ..transforms.ad import defjvp2, defjvp_zero, deflinear
 from ..transforms.batching import batching_rules
-from .elementwise import div, eq, mul
-from .shape_ops import _axes_tuple, broadcast_in_dim, convert_element_type, defreducer, reduce_sum
+from .creation import full
+from .elementwise import add, div, eq, mul
+from .shape_ops import (
+    _axes_tuple,
+    broadcast_in_dim,
+    convert_element_type,
+    defreducer,
+    reduce_sum,
+    reshape,
+    transpose,
+)
+from .slicing import concatenate
+from .slicing import slice as lax_slice
 
 __all__ = [
     "reduce_max", "reduce_max_p", "reduce_min", "reduce_min_p", "reduce_prod", "reduce_prod_p",
@@ -176,7 +187,7 @@ reduce_prod_p = _reduction_primitive(
 def reduce_prod(operand, axes: Sequence[int]):
     """The product of ``operand`` over ``axes`` (``lax.reduce_prod``).
 
-    Its derivative assumes the reduced elements are nonzero (see ``_reduce_prod_jvp``).
+    Its derivative is exact also where elements are zero (``_reduce_prod_jvp``).
 
     Example:
         >>> reduce_prod(np.array([[1., 5.], [3., 2.]], np.float32), (0, 1))
@@ -186,10 +197,37 @@ def reduce_prod(operand, axes: Sequence[int]):
 
 
 def _reduce_prod_jvp(g, ans, x, *, axes):
-    # d prod / d x_i is the product of the other elements, computed as prod / x_i.
-    # NOTE: this divides by x, so it is NaN/inf where an element is exactly zero;
-    # JAX's zero-safe rule needs exclusive cumulative products, which lax lacks here.
-    return reduce_sum(mul(g, div(_unreduce(ans, x, axes), x)), axes)
+    # NOTE: not sum(g * prod / x), which is NaN where an element is 0 (grad of
+    # prod([2, 0, 3]) is [0, 6, 0]). As JAX's rule: the product as a tree of pairwise
+    # products, each differentiated by the product rule; only mul/add, so derivatives of
+    # any order stay exact.
+    shape = get_aval(x).shape
+    kept = tuple(d for d in range(len(shape)) if d not in axes)
+    kept_shape = tuple(shape[d] for d in kept)
+    n = int(np.prod([shape[a] for a in axes], dtype=np.int64))
+    dtype = get_aval(x).dtype
+    if n == 0:  # the empty product is the constant 1
+        return full(kept_shape, 0, dtype)
+    g = broadcast_in_dim(g, shape, ()) if get_aval(g).shape != shape else g
+    flat = (*kept_shape, n)
+    xs, ts = (reshape(transpose(v, kept + tuple(axes)), flat) for v in (x, g))
+    while n > 1:
+        if n % 2:  # pad with a factor 1 (tangent 0)
+            xs = concatenate([xs, full((*kept_shape, 1), 1, dtype)], len(kept))
+            ts = concatenate([ts, full((*kept_shape, 1), 0, dtype)], len(kept))
+            n += 1
+        a, ta = (_every_other(v, 0, n) for v in (xs, ts))
+        b, tb = (_every_other(v, 1, n) for v in (xs, ts))
+        xs, ts = mul(a, b), add(mul(ta, b), mul(a, tb))
+        n //= 2
+    return reshape(ts, kept_shape)
+
+
+def _every_other(v, start: int, n: int):
+    # the entries start, start + 2, ... of the last axis (of size n)
+    lead = get_aval(v).shape[:-1]
+    return lax_slice(v, (0,) * len(lead) + (start,), (*lead, n),
+                     (1,) * len(lead) + (2,))
 
 
 defjvp2(reduce_prod_p, _reduce_prod_jvp)

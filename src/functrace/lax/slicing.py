@@ -17,7 +17,7 @@ from ..transforms.ad import deflinear, is_undefined_primal
 from ..transforms.batching import axis_size, batching_rules, bdim_at_front, not_mapped, shift_axes
 from ._geometry import dilate_and_pad, int_tuple
 from .creation import full
-from .elementwise import select, sub
+from .elementwise import _called_by_user, select, sub
 from .shape_ops import broadcast_in_dim, reduce_sum
 
 __all__ = ["concatenate", "concatenate_p", "pad", "pad_p", "rev", "rev_p", "slice", "slice_p"]
@@ -137,7 +137,14 @@ def pad(operand, padding_value, padding_config: Sequence[tuple[int, int, int]]):
     config = tuple(int_tuple(c, "pad", "each padding_config entry") for c in padding_config)
     if all(c == (0, 0, 0) for c in config) and len(config) == get_aval(operand).ndim:
         return operand
-    padding_value = _scalar_like(padding_value, get_aval(operand).dtype)
+    dtype = get_aval(operand).dtype
+    if (is_python_scalar(padding_value) and get_aval(padding_value).dtype != dtype
+            and _called_by_user(1)):
+        # as JAX 0.10: a Python scalar has its default dtype (pad(f32, 0, ...) raises)
+        raise DTypeError(f"pad operand and padding_value must be same dtype: got "
+                         f"{dtype.name} and {get_aval(padding_value).dtype.name}; pass a "
+                         f"scalar of the operand's kind (0.0, not 0)")
+    padding_value = _scalar_like(padding_value, dtype)
     return pad_p.bind(operand, padding_value, padding_config=config)
 
 

@@ -24,8 +24,9 @@ from ..core.trace import Primitive, abstract_eval_rules, get_aval, impl_rules
 from ..errors import DTypeError, ShapeError
 from ..transforms.ad import Zero, is_undefined_primal, jvp_rules, tangent_aval, transpose_rules
 from ..transforms.batching import batching_rules, bdim_at_front, not_mapped
+from .bits import bitcast_convert_type
 from .creation import broadcasted_iota
-from .elementwise import bitwise_not, eq, neg
+from .elementwise import bitwise_not, eq, lt, neg
 from .shape_ops import convert_element_type
 from .slicing import slice as lax_slice
 
@@ -152,6 +153,9 @@ def sort_key_val(keys, values, dimension: int = -1, is_stable: bool = True):
     return k, v
 
 
+_SIGNED_OF_SIZE = {2: np.int16, 4: np.int32, 8: np.int64}
+
+
 def _descending_key(x):
     """A key whose ascending order is ``x``'s descending order (ties keep index order)."""
     dtype = get_aval(x).dtype
@@ -180,8 +184,12 @@ def top_k(operand, k: int, *, axis: int = -1):
     if aval.dtype.kind == "f" or aval.dtype.name == "bfloat16":
         # NaN counts as the largest value, as in JAX: it sorts first, ahead of +inf
         not_nan = convert_element_type(eq(operand, operand), np.int8)
-        *_, values, indices = sort((not_nan, neg(operand), operand, iota), dimension=axis,
-                                   num_keys=2)
+        # JAX's top_k orders floats totally (XLA's TopK): 0.0 ranks above -0.0, which
+        # sort, and so -x, takes as equal; the sign bit breaks that tie
+        bits = bitcast_convert_type(operand, _SIGNED_OF_SIZE[aval.dtype.itemsize])
+        sign = convert_element_type(lt(bits, 0), np.int8)
+        *_, values, indices = sort((not_nan, neg(operand), sign, operand, iota),
+                                   dimension=axis, num_keys=3)
     else:
         _, values, indices = sort((_descending_key(operand), operand, iota), dimension=axis,
                                   num_keys=1)

@@ -6,6 +6,7 @@ import numpy as np
 
 from .. import lax
 from .. import numpy as fnp
+from ..core.avals import is_inexact
 from ..core.trace import get_aval
 from ..errors import DTypeError
 from ..numpy._promote import promote_inexact
@@ -46,8 +47,20 @@ relu6.defjvp(_relu6_jvp)
 
 
 def sigmoid(x):
-    """Logistic sigmoid ``1 / (1 + exp(-x))``, computed stably."""
-    return lax.logistic(fnp.asarray(x, dtype=_float_dtype(x)))
+    """Logistic sigmoid ``1 / (1 + exp(-x))``, computed stably.
+
+    As in JAX (``lax.logistic``), integer and boolean inputs raise (a Python int too: it
+    is an int32); ``silu`` and ``glu``, built on it, follow.
+
+    Example:
+        >>> sigmoid(0.0)
+        array(0.5, dtype=float32)
+    """
+    aval = get_aval(x)
+    if not is_inexact(aval.dtype):
+        raise DTypeError(f"nn.sigmoid requires a floating-point input (it is lax.logistic), "
+                         f"got {aval.str_short()}; cast it first, e.g. x.astype(float)")
+    return lax.logistic(fnp.asarray(x))
 
 
 def log_sigmoid(x):
@@ -55,9 +68,24 @@ def log_sigmoid(x):
     return -softplus(-x)
 
 
+@custom_jvp
 def softplus(x):
-    """``log(1 + exp(x))``, stable for large ``|x|``."""
+    """``log(1 + exp(x))``, stable for large ``|x|``; its derivative is ``sigmoid(x)``
+    everywhere (0.5 at 0, as JAX's, whose softplus is ``logaddexp(x, 0)``).
+
+    Example:
+        >>> softplus(0.0)
+        array(0.6931472, dtype=float32)
+    """
+    # NOTE: the rule below, not this formula, gives the derivative: through -abs(x) it
+    # would be 0 at x = 0, as abs'(0) is 1 (JAX's convention)
     return fnp.log1p(fnp.exp(-fnp.abs(x))) + fnp.maximum(x, 0)
+
+
+@softplus.defjvp
+def _softplus_jvp(primals, tangents):
+    (x,), (t,) = primals, tangents
+    return softplus(x), t * sigmoid(x)
 
 
 def silu(x):
@@ -232,8 +260,3 @@ def one_hot(x, num_classes: int, *, dtype=None, axis=-1):
     classes = lax.broadcasted_iota(get_aval(x).dtype, (*x.shape[:out_axis], num_classes,
                                                        *x.shape[out_axis:]), out_axis)
     return (fnp.expand_dims(x, out_axis) == classes).astype(dtype)
-
-
-def _float_dtype(x):
-    dt = get_aval(x).dtype
-    return dt if np.issubdtype(dt, np.floating) else fnp.float32

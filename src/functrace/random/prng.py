@@ -332,7 +332,8 @@ def fold_in(key, data):
 
     Args:
         key: a PRNG key, raw or typed.
-        data: a 32-bit integer (a Python int is taken modulo 2**32), traced or not.
+        data: a 32-bit integer, traced or not (a Python int must lie in [0, 2**32),
+            as in JAX; a NumPy or traced signed integer wraps modulo 2**32).
     Returns:
         A PRNG key of the kind of ``key``.
 
@@ -342,7 +343,11 @@ def fold_in(key, data):
     typed = is_typed_key(key)
     key = check_key("fold_in", key)
     if isinstance(data, int) and not isinstance(data, bool):
-        word = np.uint32(data % 2**32)
+        if not 0 <= data < 2**32:  # as JAX, which converts a Python int to uint32
+            raise OverflowError(f"Python integer {data} out of bounds for uint32; "
+                                "random.fold_in takes 0 <= data < 2**32 (a NumPy or traced "
+                                "int32 wraps modulo 2**32)")
+        word = np.uint32(data)
     else:
         aval = get_aval(data)
         if aval.shape != () or not is_int(aval.dtype):

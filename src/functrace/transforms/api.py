@@ -12,6 +12,7 @@ import functools
 
 import numpy as np
 
+from ..core import trace as core_trace
 from ..core.avals import canonicalize_value, float0
 from ..core.trace import Tracer, eval_jaxpr, get_aval
 from ..errors import TransformError
@@ -61,14 +62,36 @@ def jvp(fun, primals, tangents, has_aux: bool = False):
     outs, t_outs = jvp_flat(flat_fun, p_leaves, t_leaves)
     n = store["n_out"]
     out = tree_unflatten(store["out_tree"], outs[:n])
-    t_out = tree_unflatten(store["out_tree"], [instantiate_zeros(t) for t in t_outs[:n]])
+    t_out = tree_unflatten(store["out_tree"], [_int_zeros(o) if not is_differentiable(
+        get_aval(o)) else instantiate_zeros(t) for o, t in zip(outs[:n], t_outs[:n], strict=True)])
     if has_aux:
         return out, t_out, tree_unflatten(store["aux_tree"], outs[n:])
     return out, t_out
 
 
+def _int_zeros(x):
+    """The tangent or cotangent of an integer or boolean value ``x``: zeros of JAX's
+    ``float0`` dtype. Traced (under jit, vmap...) functrace has no float0 values, so it
+    is zeros of ``x``'s own dtype there."""
+    aval = get_aval(x)
+    if isinstance(x, Tracer) or core_trace.dynamic_trace is not None:
+        return zeros_like_aval(aval)
+    return np.zeros(aval.shape, float0)
+
+
+def _is_float0(t) -> bool:
+    return getattr(t, "dtype", None) == float0
+
+
 def _check_tangent(p, t, i, who: str = "jvp"):
-    pa, ta = get_aval(p), get_aval(t)
+    pa = get_aval(p)
+    if _is_float0(t):  # JAX's tangent of an integer or boolean primal
+        if is_differentiable(pa) or np.shape(t) != pa.shape:
+            raise TransformError(f"{who}: tangent leaf {i} is float0 {np.shape(t)}, which only "
+                                 f"an integer or boolean primal of that shape takes; the "
+                                 f"primal is {pa.str_short()}")
+        return Zero(tangent_aval(pa))
+    ta = get_aval(t)
     if pa.shape != ta.shape:
         raise TransformError(f"{who}: primal and tangent leaf {i} must have the same shape, got "
                              f"{pa.str_short()} and {ta.str_short()}")
@@ -121,8 +144,9 @@ def linearize(fun, *primals, has_aux: bool = False):
               for i, (p, t) in enumerate(zip(p_leaves, t_leaves, strict=True))]
         ts = [t for t, d in zip(ts, lin.diff, strict=True) if d]
         t_nz = iter(eval_jaxpr(lin.jaxpr, lin.residuals, *ts))
-        outs = [zeros_like_aval(a) if z else next(t_nz)
-                for a, z in zip(lin.out_tangent_avals, lin.zero_mask, strict=True)]
+        outs = [(_int_zeros(p) if not is_differentiable(a) else zeros_like_aval(a)) if z
+                else next(t_nz) for p, a, z in zip(lin.primals_out, lin.out_tangent_avals,
+                                                  lin.zero_mask, strict=True)]
         return tree_unflatten(store["out_tree"], outs[:n])
 
     if has_aux:
@@ -207,7 +231,7 @@ def vjp(fun, *primals, has_aux: bool = False, reduce_axes=()):
             undef = [UndefPrimal(tangent_aval(get_aval(p)))
                      for p, d in zip(p_leaves, lin.diff, strict=True) if d]
             cts_in = iter(backward_pass(lin.jaxpr, lin.residuals, undef, cts_nz))
-        res = [instantiate_zeros(next(cts_in)) if d else zeros_like_aval(get_aval(p))
+        res = [instantiate_zeros(next(cts_in)) if d else _int_zeros(p)
                for p, d in zip(p_leaves, lin.diff, strict=True)]
         return tree_unflatten(in_tree, res)
 
@@ -310,7 +334,7 @@ def value_and_grad(fun, argnums=0, has_aux: bool = False, holomorphic: bool = Fa
         g = f_vjp(np.ones((), aval.dtype))
         if any(is_int):
             it = iter(g)
-            g = tree_unflatten(tree, [np.zeros(np.shape(x), float0) if i else next(it)
+            g = tree_unflatten(tree, [_int_zeros(x) if i else next(it)
                                       for x, i in zip(leaves, is_int, strict=True)])
         g = g[0] if isinstance(argnums, int) else tuple(g)
         return ((ans, aux), g) if has_aux else (ans, g)

@@ -138,11 +138,11 @@ def cond(pred, true_fun, false_fun, *operands, operand=_no_operand):
     operands = _operands_of("cond", operands, operand)
     aval = _scalar_index("cond", pred, "predicate (pred)")
     if aval.dtype != np.bool_:
-        if aval.dtype.kind in "iu":
+        if aval.dtype.kind in "iuf":  # as JAX: any real number, true where nonzero
             pred = ne(pred, np.zeros((), aval.dtype))
         else:
-            raise TransformError(f"lax.cond: the predicate must be boolean or an integer, got "
-                                 f"{aval.str_short()}; compare it first (e.g. x > 0).")
+            raise TransformError(f"lax.cond: the predicate must be boolean or a real number, "
+                                 f"got {aval.str_short()}; compare it first (e.g. x > 0).")
     index = convert_element_type(pred, np.int32)
     jaxprs, consts, leaves, out_tree = _trace_branches("cond", (false_fun, true_fun), operands)
     outs = cond_p.bind(index, *consts, *leaves, branches=tuple(jaxprs))
