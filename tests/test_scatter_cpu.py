@@ -51,7 +51,9 @@ def _delta(before):
 def _fresh(x):
     """``x`` made by a (non-tiny) step of the program, so that its buffer is the
     program's own."""
-    return lax.add(x, lax.full_like(x, 0))
+    zero = lax.full_like(x, 0)
+    # lax.add rejects booleans, as in JAX: or with False instead
+    return lax.bitwise_or(x, zero) if x.dtype == np.bool_ else lax.add(x, zero)
 
 
 @pytest.mark.parametrize("op", ["set", "add", "sub", "mul", "min", "max"])
