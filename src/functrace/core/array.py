@@ -177,11 +177,9 @@ def _cpu_device():
 
 def _unwrap(x):
     t = type(x)
-    if t is Array:
-        return x.view(np.ndarray)
     if t is tuple or t is list:
         return t(_unwrap(i) for i in x)
-    return x
+    return as_base(x)
 
 
 def _rewrap(x):

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..config import config
 from ..core import trace as _trace
-from ..core.array import Array
+from ..core.array import Array, as_base
 from ..core.avals import ShapedArray, canonicalize_dtype, result_type
 from ..core.trace import impl_rules, primitives
 from ._promote import inexact_dtype
@@ -162,10 +162,6 @@ def _standard() -> bool:
             and config.numpy_rank_promotion == "allow" and _trace.dynamic_trace is None)
 
 
-def _plain(x):
-    return x.view(np.ndarray) if type(x) is Array else x
-
-
 def _wrap(out):
     return out.view(Array) if type(out) is np.ndarray else np.asarray(out).view(Array)
 
@@ -190,8 +186,8 @@ def eager_binary(name: str, inexact: bool):
             dt = inexact_dtype(dt)
         try:
             if compare:
-                return _wrap(ufunc(_plain(x1), _plain(x2), signature=(dt, dt, _BOOL)))
-            return _wrap(ufunc(_plain(x1), _plain(x2), dtype=dt))
+                return _wrap(ufunc(as_base(x1), as_base(x2), signature=(dt, dt, _BOOL)))
+            return _wrap(ufunc(as_base(x1), as_base(x2), dtype=dt))
         except (TypeError, ValueError, OverflowError):
             return None
 
@@ -216,7 +212,7 @@ def eager_unary(name: str):
                 return None
             dt = inexact_dtype(dt)  # JAX: ints of <= 32 bits -> float32, int64 -> float64
         try:
-            return _wrap(ufunc(_plain(x), dtype=dt))
+            return _wrap(ufunc(as_base(x), dtype=dt))
         except (TypeError, ValueError):
             return None
 
